@@ -1,0 +1,55 @@
+"""Choose the compute device (CUDA, then Apple MPS, then CPU) and describe it for the UI."""
+from __future__ import annotations
+
+import os
+
+import torch
+
+_threads_set = False
+
+
+def configure_threads() -> int:
+    """Set torch's CPU thread count once, leaving a core for the web server and other sessions.
+
+    Returns:
+        The number of intra-op threads torch now uses.
+    """
+    global _threads_set
+    if not _threads_set:
+        cores = os.cpu_count() or 1
+        wanted = int(os.environ.get("PLAYGROUND_TORCH_THREADS", max(1, min(cores - 1, 8)) if cores > 2 else cores))
+        torch.set_num_threads(max(1, wanted))
+        _threads_set = True
+    return torch.get_num_threads()
+
+
+def pick() -> torch.device:
+    """The best available device.
+
+    Returns:
+        ``cuda`` when a CUDA GPU is visible, else ``mps`` on Apple silicon, else ``cpu``.
+    """
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe(device: torch.device | None = None) -> str:
+    """A short human description, e.g. "CUDA: NVIDIA H100 80GB HBM3" or "CPU, 2 threads".
+
+    Args:
+        device: the device to describe; defaults to ``pick()``.
+
+    Returns:
+        One line for the page header.
+    """
+    device = device or pick()
+    if device.type == "cuda":
+        return f"CUDA: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Apple MPS"
+    threads = configure_threads()
+    return f"CPU, {threads} thread{'s' if threads != 1 else ''}"

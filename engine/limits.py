@@ -1,0 +1,32 @@
+"""Server-side safety limits in one place; each can be overridden by an environment variable."""
+from __future__ import annotations
+
+import os
+
+
+def _env_int(name: str, default: int) -> int:
+    """Read a positive integer from the environment, falling back to the default on bad values."""
+    try:
+        value = int(os.environ.get(name, default))
+    except ValueError:
+        return default
+    return value if value > 0 else default
+
+
+# Models: a classroom server must not be taken down by one student's 1e9-parameter spec.
+MAX_PARAMS = _env_int("PLAYGROUND_MAX_PARAMS", 50_000_000)
+# Activation memory of one sample through the whole network (float32 bytes).
+MAX_ACTIVATION_BYTES = _env_int("PLAYGROUND_MAX_ACTIVATION_BYTES", 512 * 1024 * 1024)
+# Spec structure: keeps recursion and summary tables bounded.
+MAX_LAYERS = _env_int("PLAYGROUND_MAX_LAYERS", 300)
+MAX_NESTING = _env_int("PLAYGROUND_MAX_NESTING", 6)
+MAX_SPEC_BYTES = _env_int("PLAYGROUND_MAX_SPEC_BYTES", 256 * 1024)
+# Any single size argument (channels, features, kernel, input side).
+MAX_DIM = _env_int("PLAYGROUND_MAX_DIM", 1_000_000)
+# Uploads (bytes and decoded pixels); Streamlit's own cap is server.maxUploadSize in config.toml.
+MAX_UPLOAD_BYTES = _env_int("PLAYGROUND_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+MAX_IMAGE_PIXELS = _env_int("PLAYGROUND_MAX_IMAGE_PIXELS", 25_000_000)
+# Training.
+MAX_CONCURRENT_RUNS = _env_int("PLAYGROUND_MAX_CONCURRENT_RUNS", max(1, os.cpu_count() or 1))
+MAX_RUN_SECONDS = _env_int("PLAYGROUND_MAX_RUN_SECONDS", 600)
+MAX_RUNS_KEPT = _env_int("PLAYGROUND_MAX_RUNS_KEPT", 12)
