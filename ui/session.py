@@ -1,0 +1,49 @@
+"""One state object per browser session, under one st.session_state key."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import streamlit as st
+
+import engine
+
+KEY = "playground"
+DEFAULT_PRESET = "mnist-cnn"
+
+
+@dataclass
+class SessionState:
+    """Everything one browser session owns: its network, its built model, its runs.
+
+    ``version`` goes up whenever the spec or the weights change, so pages can key caches on it.
+    """
+
+    spec: engine.ModelSpec
+    model: object | None = None  # torch.nn.Module, built lazily from spec
+    version: int = 0
+    runs: list = field(default_factory=list)
+    extras: dict = field(default_factory=dict)  # per-page scratch space, keyed by page name
+
+    def set_spec(self, spec: engine.ModelSpec) -> None:
+        """Make ``spec`` the session's network; the model is rebuilt on next use."""
+        self.spec = spec
+        self.model = None
+        self.version += 1
+
+    def set_model(self, model) -> None:
+        """Replace the model's weights (e.g. after training); bumps the version."""
+        self.model = model
+        self.version += 1
+
+    def get_model(self):
+        """The session's model, built from the spec if needed. Raises engine.SpecError when the spec is invalid."""
+        if self.model is None:
+            self.model = engine.build(self.spec, seed=0)
+        return self.model
+
+
+def state() -> SessionState:
+    """This browser session's state, created on first use."""
+    if KEY not in st.session_state:
+        st.session_state[KEY] = SessionState(spec=engine.presets.get(DEFAULT_PRESET))
+    return st.session_state[KEY]
