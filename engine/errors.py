@@ -17,6 +17,7 @@ class SpecError(ValueError):
         super().__init__(message)
         self.message = message
         self.layer_index = layer_index
+        self.rows: list = []  # summary rows computed above the failing layer (set by summarize)
         self.path = path if path is not None else (None if layer_index is None else str(layer_index))
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import difflib
 import json
 import math
 from dataclasses import dataclass, field
@@ -127,7 +128,6 @@ def check_layer_list(layers, prefix: str, depth: int) -> None:
             raise SpecError(f"layer {path} must be an object with a \"type\", e.g. {{\"type\": \"ReLU\"}}",
                             layer_index=top, path=path)
         if layer["type"] not in TYPES:
-            import difflib
             close = difflib.get_close_matches(layer["type"], list(TYPES), n=1)
             hint = f"did you mean '{close[0]}'?" if close else "see the list of layer types"
             raise SpecError(f"layer {path}: unknown layer type {layer['type'][:40]!r}; {hint}",
