@@ -1,0 +1,53 @@
+# Two commands: `make run` (the app on http://localhost:8501) and `make test` (everything CI runs).
+SHELL := /bin/bash
+.DEFAULT_GOAL := run
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+PY     := $(VENV)/bin/python
+# -q: this machine's pip config prints many harmless "Location ... is ignored" warnings.
+PIP    := $(PY) -m pip -q --disable-pip-version-check
+PORT   ?= 8501
+# localhost only by default; `make run ADDRESS=0.0.0.0` serves a classroom network.
+ADDRESS ?= localhost
+
+.PHONY: run test bench venv chromium clean
+
+# The virtual environment; requirements are installed again only when their file changes.
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.req-stamp: requirements.txt | $(PY)
+	$(PIP) install -r requirements.txt
+	touch $@
+
+$(VENV)/.dev-stamp: requirements-dev.txt $(VENV)/.req-stamp
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.dev-stamp
+
+run: $(VENV)/.req-stamp
+	$(PY) -m streamlit run app.py --server.port=$(PORT) --server.address=$(ADDRESS)
+
+# Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).
+chromium:
+	@if [ ! -x /usr/bin/chromium ] && [ ! -x /usr/bin/chromium-headless-shell ]; then \
+		SUDO=""; \
+		if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+		echo "Installing Debian's chromium for the browser tests"; \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
+	fi
+
+test: $(VENV)/.dev-stamp chromium
+	$(PY) -m pytest
+
+# Each benchmark prints its ratios against a bare PyTorch baseline run in the same process.
+bench: $(VENV)/.req-stamp
+	@shopt -s nullglob; scripts=(benchmarks/*.py); \
+	if [ $${#scripts[@]} -eq 0 ]; then echo "no benchmarks yet"; fi; \
+	for f in "$${scripts[@]}"; do echo "== $$f"; PYTHONPATH=. $(PY) "$$f" || exit 1; done
+
+clean:
+	rm -rf $(VENV) test-results

@@ -1,0 +1,28 @@
+"""The home page runs without error and names the compute device."""
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+import engine
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_home_runs_and_shows_device():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    assert at.title[0].value == "Neural-network playground"
+    shown = " ".join(m.value for m in at.markdown)
+    assert "Compute device" in shown
+    assert engine.device.describe() in shown
+
+
+def test_home_links_only_pages_that_exist(tmp_path):
+    (tmp_path / "pages").mkdir()
+    (tmp_path / "app.py").write_text((ROOT / "app.py").read_text())
+    for name in ("1_Build.py", "3_Train.py"):
+        (tmp_path / "pages" / name).write_text("import streamlit as st\nst.write('stub')\n")
+    at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    links = at.get("page_link")
+    assert [link.proto.page for link in links] == ["Build", "Train"]  # url paths of the pages
