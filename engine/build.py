@@ -191,7 +191,10 @@ def _meta_forward(ltype: str, kwargs: dict, shape: tuple, tokens: bool, label: s
     try:
         with torch.device("meta"):
             module = make_module(ltype, kwargs).eval()  # eval: BatchNorm accepts a batch of one
-        x = torch.empty((1, *shape), device="meta", dtype=torch.long if tokens else torch.float32)
+        # Meta RNNs unroll in Python (slow for long T); every step costs the same, so trace two steps and scale.
+        steps = shape[0] if ltype in ("RNN", "LSTM", "GRU") and shape[0] > 2 else None
+        traced = (2, *shape[1:]) if steps else shape
+        x = torch.empty((1, *traced), device="meta", dtype=torch.long if tokens else torch.float32)
         counter = FlopCounterMode(display=False)
         with counter:
             y = module(x)
@@ -201,10 +204,14 @@ def _meta_forward(ltype: str, kwargs: dict, shape: tuple, tokens: bool, label: s
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise SpecError(f"{label}: {msg[:200]}") from None
     out_shape = tuple(y.shape[1:])
+    macs = counter.get_total_flops() // 2
+    if steps:
+        macs = macs * steps // 2
+        out_shape = (steps, *out_shape[1:]) if kwargs["output"] == "sequence" else out_shape
     if 0 in out_shape:
         raise SpecError(f"{label}: the output {fmt_shape(out_shape)} would be empty for input "
                         f"{fmt_shape(shape)}; use a smaller kernel or stride, or padding")
-    return module, out_shape, counter.get_total_flops() // 2
+    return module, out_shape, macs
 
 
 def _resolve_residual(args: dict, shape: tuple, vocab, path: str, depth: int, rows: list[Row], label: str) -> _Node:
