@@ -1,0 +1,1 @@
+"""The dataset makers and readers behind ``engine.data`` (pages import ``engine.data``, not these modules)."""
