@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
-# -q: this machine's pip config prints many harmless "Location ... is ignored" warnings.
-PIP    := $(PY) -m pip -q --disable-pip-version-check
+# Quiet pip; this machine's pip config also prints many harmless "Location ... is ignored" warnings,
+# filtered out here (pipefail keeps pip's own exit status).
+PIP_INSTALL = set -o pipefail; $(PY) -m pip install -q --disable-pip-version-check $(1) 2>&1 \
+	| { grep -v "^WARNING: Location '.*' is ignored" || true; }
 PORT   ?= 8501
 # localhost only by default; `make run ADDRESS=0.0.0.0` serves a classroom network.
 ADDRESS ?= localhost
@@ -18,11 +20,11 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.req-stamp: requirements.txt | $(PY)
-	$(PIP) install -r requirements.txt
+	$(call PIP_INSTALL,-r requirements.txt)
 	touch $@
 
 $(VENV)/.dev-stamp: requirements-dev.txt $(VENV)/.req-stamp
-	$(PIP) install -r requirements-dev.txt
+	$(call PIP_INSTALL,-r requirements-dev.txt)
 	touch $@
 
 venv: $(VENV)/.dev-stamp
