@@ -17,7 +17,8 @@ def configure_threads() -> int:
     global _threads_set
     if not _threads_set:
         cores = os.cpu_count() or 1
-        wanted = int(os.environ.get("PLAYGROUND_TORCH_THREADS", max(1, min(cores - 1, 8)) if cores > 2 else cores))
+        # Leave a core to the web server and the other sessions; small classroom models gain little from more.
+        wanted = int(os.environ.get("PLAYGROUND_TORCH_THREADS", max(1, min(cores - 1, 8))))
         torch.set_num_threads(max(1, wanted))
         _threads_set = True
     return torch.get_num_threads()

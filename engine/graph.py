@@ -1,0 +1,78 @@
+"""A Plotly drawing of a network: a block per layer, its height hinting at the tensor it makes, shapes on the edges."""
+from __future__ import annotations
+
+import math
+
+import plotly.graph_objects as go
+
+from .build import Summary
+from .layers import TYPES, fmt_shape
+
+_COLOURS = {"Dense": "#4C78A8", "Convolution": "#F58518", "Pooling": "#54A24B", "Normalisation": "#B279A2",
+            "Regularisation": "#9D755D", "Structure": "#BAB0AC", "Activation": "#E45756", "Recurrent": "#72B7B2",
+            "Input": "#333333"}
+
+
+def network_figure(summary: Summary, error_at: str | None = None) -> go.Figure:
+    """Draw the summary's layers left to right, residual shortcuts as arcs over their blocks.
+
+    Args:
+        summary: from ``engine.summarize`` (or the partial rows of a SpecError wrapped in a Summary).
+        error_at: dotted path of a failing layer, drawn as a red block at the end.
+
+    Returns:
+        A Plotly figure (about 260 px high).
+    """
+    blocks = [("input", "Input", summary.input_shape, 0)]
+    arcs = []  # (first block index, last block index) of each residual block
+    for row in summary.rows:
+        if row.type == "Residual":
+            arcs.append([row.index, len(blocks), None])
+            continue
+        if row.index.endswith(".shortcut"):
+            continue
+        blocks.append((row.index, row.type, row.output_shape, row.depth))
+        for arc in arcs:
+            if row.index.startswith(arc[0] + "."):
+                arc[2] = len(blocks) - 1
+    sizes = [math.prod(b[2]) for b in blocks]
+    biggest = max(math.log10(s + 1) for s in sizes) or 1.0
+    fig = go.Figure()
+    xs, ys, hovers = [], [], []
+    for i, (path, ltype, shape, depth) in enumerate(blocks):
+        height = 0.25 + 0.75 * math.log10(sizes[i] + 1) / biggest  # log scale: VGG's 3M and 1k both visible
+        colour = _COLOURS.get(TYPES[ltype].category if ltype in TYPES else "Input", "#888")
+        fig.add_shape(type="rect", x0=i - 0.35, x1=i + 0.35, y0=-height / 2, y1=height / 2,
+                      fillcolor=colour, opacity=0.85, line=dict(width=1, color="#222"))
+        xs.append(i)
+        ys.append(0)
+        hovers.append(f"{path} {ltype}<br>output {fmt_shape(shape)}")
+        if i > 0:
+            # The edge into block i carries block i−1's output.
+            fig.add_annotation(x=i - 0.5, y=-0.62 if i % 2 else -0.78, text=fmt_shape(blocks[i - 1][2]),
+                               showarrow=False, font=dict(size=9, color="#444"))
+    if len(blocks) > 1:
+        fig.add_annotation(x=len(blocks) - 0.5, y=-0.62 if len(blocks) % 2 else -0.78,
+                           text=fmt_shape(blocks[-1][2]), showarrow=False, font=dict(size=9, color="#444"))
+    for _, first, last in arcs:
+        if last is None:
+            continue
+        start, end = first - 1 + 0.35, last + 0.35  # from the block's input to its output
+        fig.add_shape(type="path", path=f"M {start},0.55 C {start},1.1 {end},1.1 {end},0.55",
+                      line=dict(color="#555", width=2, dash="dot"))
+    if error_at is not None:
+        i = len(blocks)
+        fig.add_shape(type="rect", x0=i - 0.35, x1=i + 0.35, y0=-0.3, y1=0.3, fillcolor="#d62728",
+                      line=dict(width=2, color="#800"))
+        xs.append(i)
+        ys.append(0)
+        hovers.append(f"layer {error_at}: invalid")
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=18, opacity=0),
+                             hovertext=hovers, hoverinfo="text", showlegend=False))
+    # Layer names as rotated axis labels: text inside narrow blocks is unreadable.
+    fig.update_xaxes(tickvals=xs, ticktext=[b[1] for b in blocks] + (["error"] if error_at else []),
+                     tickangle=-45, showticklabels=True, showgrid=False, zeroline=False, tickfont=dict(size=10))
+    fig.update_yaxes(visible=False, range=[-0.95, 1.15])
+    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+                      plot_bgcolor="white", xaxis_range=[-0.7, len(xs) - 0.3], dragmode=False)
+    return fig

@@ -1,0 +1,28 @@
+"""Build: assemble a network layer by layer; shapes, parameters and the graph follow every edit."""
+import streamlit as st
+
+from ui import build_ui
+from ui.session import state
+
+st.set_page_config(page_title="Build · NN playground", page_icon="🧱", layout="wide")
+s = state()
+st.title("Build a network")
+build_ui.url_sync_ui(s)
+st.caption(f"**{s.spec.name}** · input {' × '.join(map(str, s.spec.input))}"
+           + (f" token ids, vocabulary {s.spec.vocab_size}" if s.spec.vocab_size else "")
+           + " · this network is the one the Train, Inspect and Gradients pages use.")
+build_ui.start_ui(s)
+
+summary, error = build_ui.summary_or_error(s.spec)
+rows = {r.index: r.output_shape for r in summary.rows}
+left, right = st.columns([2, 3], gap="medium")
+with left:
+    st.subheader("Layers")
+    build_ui.layers_ui(s, rows)
+with right:
+    st.subheader("Shapes and parameters")
+    build_ui.summary_ui(summary, error)
+st.subheader("Export, import and share")
+build_ui.export_ui(s, valid=error is None)
+st.caption("The address bar always holds a link to this exact network: copy it to share.")
+build_ui.url_write(s)

@@ -1,0 +1,287 @@
+"""Widget groups of the Build page: start, layer editor, summary table and graph, export/import, shared URL."""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+import engine
+from engine import edit, share
+from engine.build import Summary
+from engine.export import to_pytorch_code
+from engine.graph import network_figure
+from engine.layers import TYPES, fmt_shape
+from ui.session import DEFAULT_PRESET, SessionState
+
+EMPTY_INPUTS = {"image C×H×W": "1, 28, 28", "vector F": "2", "sequence T×F": "20, 1", "tokens T (+ vocabulary)": "32"}
+
+
+def _page(s: SessionState) -> dict:
+    return s.extras.setdefault("build", {"selected": "0", "notice": None, "token": None})
+
+
+def _replace(s: SessionState, spec: engine.ModelSpec, selected: str | None = None) -> None:
+    """Make spec current and forget argument widgets so they show the new spec's values."""
+    s.set_spec(spec)
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith("arg-")]:
+        del st.session_state[key]
+    if selected is not None:
+        _page(s)["selected"] = selected
+        st.session_state.pop("layer-select", None)  # else the widget's own state wins over the new index
+
+
+def url_sync_ui(s: SessionState) -> None:
+    """Open the network named in ?net= once; a broken link falls back to the default with a notice."""
+    token = st.query_params.get("net")
+    page = _page(s)
+    if token and token != page["token"]:
+        try:
+            _replace(s, share.decode(token), "0")
+        except engine.SpecError as err:
+            _replace(s, engine.presets.get(DEFAULT_PRESET), "0")
+            page["notice"] = f"The shared link could not be opened ({err}). Showing the default network instead."
+        page["token"] = token
+    if page["notice"]:
+        st.warning(page["notice"])
+        page["notice"] = None
+
+
+def url_write(s: SessionState) -> None:
+    """Put the current network in the URL so the address bar is always a shareable link."""
+    token = share.encode(s.spec)
+    if st.query_params.get("net") != token:
+        st.query_params["net"] = token
+    _page(s)["token"] = token
+
+
+def start_ui(s: SessionState) -> None:
+    """Start from a preset, or from an empty network with a chosen input."""
+    with st.expander("Start from a preset or an empty network", expanded=False):
+        a, b = st.columns(2)
+        with a:
+            name = st.selectbox("Preset", engine.presets.names(), key="preset",
+                                format_func=lambda n: f"{n} — {engine.presets.describe(n)}")
+            if st.button("Load preset", key="load-preset"):
+                _replace(s, engine.presets.get(name), "0")
+                st.rerun()
+        with b:
+            kind = st.selectbox("Input", list(EMPTY_INPUTS), key="empty-kind")
+            text = st.text_input("Input shape", EMPTY_INPUTS[kind], key="empty-shape",
+                                 help="numbers separated by commas, without the batch dimension")
+            vocab = st.number_input("Vocabulary size", 2, 100_000, 32, key="empty-vocab") if kind.startswith(
+                "tokens") else None
+            if st.button("Start empty", key="start-empty"):
+                try:
+                    shape = [int(p) for p in text.replace("×", ",").split(",") if p.strip()]
+                    data = {"name": "my-network", "input": shape, "layers": []}
+                    if vocab:
+                        data["vocab_size"] = int(vocab)
+                    _replace(s, engine.ModelSpec.from_dict(data), "0")
+                    st.rerun()
+                except ValueError as err:  # SpecError is a ValueError
+                    st.error(f"Input shape: {err if isinstance(err, engine.SpecError) else 'use numbers like 1, 28, 28'}")
+
+
+def _label(path: str, layer: dict, rows: dict) -> str:
+    depth = path.count(".")
+    shape = rows.get(path)
+    out = f" → {fmt_shape(shape)}" if shape else " → ⚠"
+    return f"{'  ' * depth}{'↳ ' if depth else ''}{path} · {layer['type']}{out}"
+
+
+def layers_ui(s: SessionState, rows: dict) -> None:
+    """The layer list, the selected layer's arguments, and add/move/duplicate/delete."""
+    page = _page(s)
+    entries = edit.paths(s.spec)
+    if entries:
+        paths = [p for p, _ in entries]
+        if page["selected"] not in paths:
+            page["selected"] = paths[0]
+        layer_of = dict(entries)
+        picked = st.selectbox("Layer", paths, index=paths.index(page["selected"]), key="layer-select",
+                              format_func=lambda p: _label(p, layer_of[p], rows))
+        page["selected"] = picked
+        cols = st.columns(4)
+        for col, (label, key, action) in zip(cols, [("Up", "move-up", -1), ("Down", "move-down", 1),
+                                                     ("Copy", "duplicate", "dup"), ("Delete", "delete", "del")]):
+            col.button(label, key=key, on_click=_structural, args=(s, picked, action), width="stretch")
+        _args_ui(s, picked, layer_of[picked])
+    else:
+        st.info("The network has no layers yet: add one below.")
+    _add_ui(s)
+
+
+def _structural(s: SessionState, path: str, action) -> None:
+    if action == "del":
+        spec, sel = edit.remove_layer(s.spec, path), path
+    elif action == "dup":
+        spec, sel = edit.duplicate_layer(s.spec, path), edit.moved_path(path, 1)
+    else:
+        spec, sel = edit.move_layer(s.spec, path, action), edit.moved_path(path, action)
+    _replace(s, spec, sel)
+
+
+def _set(s: SessionState, path: str, name: str, convert) -> None:
+    try:
+        value = convert(st.session_state[f"arg-{path}-{name}"])
+    except ValueError:
+        st.session_state["build-arg-error"] = f"{name}: enter a number, or two numbers as 'height, width'"
+        return
+    s.set_spec(edit.set_arg(s.spec, path, name, value))
+
+
+def _pair_or_int(text: str):
+    parts = [int(p) for p in str(text).replace("×", ",").split(",") if p.strip()]
+    if len(parts) == 1:
+        return parts[0]
+    if len(parts) == 2:
+        return parts
+    raise ValueError(text)
+
+
+def _args_ui(s: SessionState, path: str, layer: dict) -> None:
+    """One widget per argument, of the kind the registry declares; values come from the spec."""
+    ltype = TYPES[layer["type"]]
+    st.caption(ltype.doc)
+    if error := st.session_state.pop("build-arg-error", None):
+        st.error(error)
+    cols = st.columns(3)
+    for i, (name, arg) in enumerate(ltype.args.items()):
+        value = layer.get(name, arg.default)
+        key = f"arg-{path}-{name}"
+        kw = dict(key=key, on_change=_set, help=arg.help or None)
+        with cols[i % 3]:
+            if arg.kind == "layers":
+                st.caption(f"{len(value or [])} nested layers: pick them in the list above")
+            elif arg.kind == "bool":
+                st.checkbox(name, bool(value), args=(s, path, name, bool), **kw)
+            elif arg.kind == "choice":
+                st.selectbox(name, arg.choices, index=list(arg.choices).index(value) if value in arg.choices else 0,
+                             args=(s, path, name, str), **kw)
+            elif arg.kind == "float":
+                st.number_input(name, float(arg.min), float(arg.max), float(value) if isinstance(value, (int, float))
+                                else float(arg.default), step=0.01, format="%.4g", args=(s, path, name, float), **kw)
+            elif arg.kind == "padding":
+                _padding_ui(s, path, value, arg.help)
+                continue
+            elif isinstance(value, (list, tuple)):
+                st.text_input(name, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value),
+                              args=(s, path, name, _pair_or_int), **kw)
+            else:
+                lo = 0 if arg.kind == "size_or_none" else int(arg.min)
+                shown = 0 if value is None else int(value) if isinstance(value, (int, float)) else lo
+                label = f"{name} (0 = kernel size)" if arg.kind == "size_or_none" else name
+                convert = (lambda v: None if int(v) == 0 else int(v)) if arg.kind == "size_or_none" else int
+                st.number_input(label, lo, int(arg.max), max(lo, shown), step=1, args=(s, path, name, convert), **kw)
+
+
+PADDING_MODES = ["number", "valid", "same", "full"]
+
+
+def _padding_ui(s: SessionState, path: str, value, help_text: str) -> None:
+    """Padding as valid (none) / same / full, or a number (or 'h, w' pair)."""
+    mode = value if value in PADDING_MODES else "number"
+    st.selectbox("padding", PADDING_MODES, index=PADDING_MODES.index(mode), key=f"arg-{path}-padding-mode",
+                 on_change=_set_padding_mode, args=(s, path), help=help_text)
+    if mode == "number":
+        st.text_input("padding (number, or h, w)", ", ".join(map(str, value)) if isinstance(value, (list, tuple))
+                      else str(value), key=f"arg-{path}-padding", on_change=_set, args=(s, path, "padding", _pair_or_int))
+
+
+def _set_padding_mode(s: SessionState, path: str) -> None:
+    mode = st.session_state[f"arg-{path}-padding-mode"]
+    st.session_state.pop(f"arg-{path}-padding", None)
+    s.set_spec(edit.set_arg(s.spec, path, "padding", 0 if mode == "number" else mode))
+
+
+def _add_ui(s: SessionState) -> None:
+    page = _page(s)
+    selected = page["selected"]
+    types = list(TYPES)
+    a, b, c = st.columns([2, 2, 1])
+    ltype = a.selectbox("Add layer", types, index=types.index("Conv2d"), key="add-type",
+                        format_func=lambda t: f"{t} ({TYPES[t].category})")
+    options = ["after the selected layer", "at the end"]
+    if s.spec.layers and edit.get_layer(s.spec, selected).get("type") == "Residual":
+        options.append("inside the selected block")
+    where = b.selectbox("Where", options, key="add-where")
+    if c.button("Add", key="add-layer", width="stretch", type="primary"):
+        new = TYPES[ltype].new()
+        if where == "at the end" or not s.spec.layers:
+            spec = edit.append_layer(s.spec, new)
+            sel = edit.paths(spec)[-1][0] if not s.spec.layers else str(len(s.spec.layers))
+        elif where == "inside the selected block":
+            spec = edit.append_layer(s.spec, new, inside=selected)
+            sel = f"{selected}.{len(edit.get_layer(s.spec, selected).get('layers', []))}"
+        else:
+            sel = edit.moved_path(selected, 1)
+            spec = edit.insert_layer(s.spec, sel, new)
+        _replace(s, spec, sel)
+        st.rerun()
+
+
+def summary_or_error(spec: engine.ModelSpec) -> tuple[Summary, engine.SpecError | None]:
+    """The summary, or the rows above the first error and the error itself."""
+    try:
+        return engine.summarize(spec), None
+    except engine.SpecError as err:
+        out = err.rows[-1].output_shape if err.rows else tuple(spec.input)
+        top = [r for r in err.rows if r.depth == 0]
+        return Summary(tuple(spec.input), out, err.rows, sum(r.params for r in top),
+                       sum(r.activation_bytes for r in err.rows), sum(r.macs for r in top)), err
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024
+
+
+def summary_ui(summary: Summary, error: engine.SpecError | None) -> None:
+    """The VGG-style table, totals and the graph; the failing layer is flagged, rows above it stay."""
+    if error is not None:
+        st.error(str(error))
+    table = pd.DataFrame([{"#": ("  " * r.depth) + r.index, "Layer": r.type, "Details": r.detail,
+                           "Output": fmt_shape(r.output_shape), "Memory": _bytes(r.activation_bytes),
+                           "Parameters": f"{r.params:,}", "MACs": f"{r.macs:,}"} for r in summary.rows])
+    if error is not None:
+        table = pd.concat([table, pd.DataFrame([{"#": error.path or "", "Layer": "⚠ error", "Details": str(error),
+                                                 "Output": "", "Memory": "", "Parameters": "",
+                                                 "MACs": ""}])], ignore_index=True)
+    styled = table.style.apply(lambda row: ["background-color: #fde2e1" if row["Layer"] == "⚠ error" else ""
+                                            for _ in row], axis=1) if error is not None else table
+    st.dataframe(styled, hide_index=True, width="stretch", key="summary-table")
+    mem = summary.memory_bytes(batch_size=64)
+    cols = st.columns(4)
+    cols[0].metric("Parameters", f"{summary.total_params:,}", help=f"{_bytes(summary.param_bytes)} as float32")
+    cols[1].metric("Activations / sample", _bytes(summary.total_activation_bytes))
+    cols[2].metric("Memory, batch 64", _bytes(mem["params"] + mem["forward"]),
+                   help=f"forward {_bytes(mem['forward'])}; backward roughly twice that: {_bytes(mem['backward'])}")
+    cols[3].metric("MACs / sample", f"{summary.total_macs:,}", help="multiply-accumulates, counted by "
+                   "torch.utils.flop_counter")
+    st.plotly_chart(network_figure(summary, error.path if error else None), key="graph",
+                    config={"displayModeBar": False})
+
+
+def export_ui(s: SessionState, valid: bool) -> None:
+    """Download the spec as JSON or as a PyTorch file; upload a JSON spec."""
+    a, b, c = st.columns(3)
+    a.download_button("Download spec (JSON)", s.spec.to_json(), f"{s.spec.name}.json", "application/json",
+                      key="download-json", width="stretch")
+    if valid:
+        b.download_button("Download PyTorch code (.py)", to_pytorch_code(s.spec), f"{s.spec.name.replace('-', '_')}.py",
+                          "text/x-python", key="download-py", width="stretch")
+    else:
+        b.button("Download PyTorch code (.py)", disabled=True, key="download-py-disabled", help="fix the error first",
+                 width="stretch")
+    upload = c.file_uploader("Import a JSON spec", type=["json"], key="import-json")
+    if upload is not None and _page(s).get("imported") != upload.file_id:
+        _page(s)["imported"] = upload.file_id
+        try:
+            if upload.size > engine.limits.MAX_SPEC_BYTES:
+                raise engine.SpecError(f"the file is {upload.size:,} bytes; a spec may be at most "
+                                       f"{engine.limits.MAX_SPEC_BYTES:,}")
+            _replace(s, engine.ModelSpec.from_json(upload.getvalue()), "0")
+            st.rerun()
+        except engine.SpecError as err:
+            st.error(f"Could not import {upload.name}: {err}. Your current network is unchanged.")
