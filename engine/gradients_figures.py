@@ -1,0 +1,113 @@
+"""Plotly figures for the Gradients page: norms per layer or per time step on log scales, over training steps."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.colors import sample_colorscale
+
+FLOOR = 1e-30  # float32 gradients underflow to 0; a log axis cannot show 0
+HEIGHT = 340
+
+
+def _positive(values) -> np.ndarray:
+    return np.maximum(np.asarray(values, dtype=float), FLOOR)
+
+
+def _layout(fig: go.Figure, x_title: str, y_title: str, log_y: bool = True, height: int = HEIGHT) -> go.Figure:
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x_title,
+                      yaxis_title=y_title, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    return fig
+
+
+def layer_norms_figure(curves: dict[str, tuple[list[str], np.ndarray]]) -> go.Figure:
+    """‖∂L/∂W‖ against layer index (input → output) on a log scale, one line per named network."""
+    fig = go.Figure()
+    for name, (labels, norms) in curves.items():
+        fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines+markers", name=name,
+                        text=labels, hovertemplate="%{text}<br>‖∂L/∂W‖ = %{y:.3g}<extra>" + name + "</extra>")
+    return _layout(fig, "layer (input → output)", "‖∂L/∂W‖")
+
+
+def layers_over_steps_figure(steps: list[int], labels: list[str], matrix: np.ndarray) -> go.Figure:
+    """Each layer's gradient norm over training steps, coloured from the first layer (dark) to the last (light)."""
+    fig = go.Figure()
+    colours = sample_colorscale("Viridis", np.linspace(0, 1, max(len(labels), 2)).tolist())
+    for j, label in enumerate(labels):
+        fig.add_scatter(x=steps, y=_positive(matrix[:, j]), mode="lines", name=f"layer {j + 1}",
+                        line=dict(color=colours[j]),
+                        hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>")
+    return _layout(fig, "training step", "‖∂L/∂W‖ per layer")
+
+
+def activations_figure(stats: list[dict]) -> go.Figure:
+    """Every activation layer's histogram as one heatmap row (share of outputs per bin), first layer at the top."""
+    rows, names = [], []
+    lo = min(s["edges"][0] for s in stats)
+    hi = max(s["edges"][-1] for s in stats)
+    grid = np.linspace(lo, hi, 41)
+    centres = (grid[:-1] + grid[1:]) / 2
+    for s in stats:
+        counts = np.asarray(s["counts"], dtype=float)
+        edges = np.asarray(s["edges"])
+        # Spread each layer's histogram onto a common grid, so rows line up.
+        own = (edges[:-1] + edges[1:]) / 2
+        row = np.histogram(own, bins=grid, weights=counts)[0]
+        rows.append(row / max(row.sum(), 1))
+        names.append(s["name"])
+    fig = go.Figure(go.Heatmap(z=np.array(rows), x=centres, y=names, colorscale="Blues",
+                               colorbar=dict(title="share"),
+                               hovertemplate="%{y}<br>value ≈ %{x:.2f}<br>share %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(autorange="reversed")
+    return _layout(fig, "activation value", "", log_y=False, height=max(220, 24 * len(stats) + 90))
+
+
+def timestep_figure(curves: dict[str, np.ndarray]) -> go.Figure:
+    """‖∂L/∂h_t‖ for t = 1..T on a log scale, one line per curve."""
+    fig = go.Figure()
+    for name, norms in curves.items():
+        fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines", name=name,
+                        hovertemplate="t = %{x}<br>‖∂L/∂h_t‖ = %{y:.3g}<extra>" + name + "</extra>")
+    return _layout(fig, "time step t", "‖∂L/∂h_t‖")
+
+
+def snapshots_figure(steps: list[int], matrix: np.ndarray) -> go.Figure:
+    """One ‖∂L/∂h_t‖ curve per training snapshot, dark (early) to light (late)."""
+    fig = go.Figure()
+    colours = sample_colorscale("Viridis", np.linspace(0, 1, max(len(steps), 2)).tolist())
+    for i, step in enumerate(steps):
+        fig.add_scatter(x=list(range(1, matrix.shape[1] + 1)), y=_positive(matrix[i]), mode="lines",
+                        name=f"step {step}", line=dict(color=colours[i]),
+                        hovertemplate=f"step {step}<br>t = %{{x}}<br>%{{y:.3g}}<extra></extra>")
+    return _layout(fig, "time step t", "‖∂L/∂h_t‖")
+
+
+def steps_heatmap(steps: list[int], matrix: np.ndarray) -> go.Figure:
+    """log₁₀ ‖∂L/∂h_t‖ as a heatmap: training steps down, time steps across."""
+    z = np.log10(_positive(matrix))
+    fig = go.Figure(go.Heatmap(z=z, x=list(range(1, matrix.shape[1] + 1)), y=[str(s) for s in steps],
+                               colorscale="Magma", colorbar=dict(title="log₁₀"),
+                               hovertemplate="step %{y}<br>t = %{x}<br>log₁₀‖∂L/∂h_t‖ = %{z:.2f}<extra></extra>"))
+    fig.update_yaxes(type="category", autorange="reversed")
+    return _layout(fig, "time step t", "training step", log_y=False)
+
+
+def clipping_figure(steps: list[int], raw: list[float], clipped: list[float], threshold: float | None) -> go.Figure:
+    """The total gradient norm before and after clipping, over training steps."""
+    fig = go.Figure()
+    fig.add_scatter(x=steps, y=_positive(raw), mode="lines", name="raw ‖g‖")
+    fig.add_scatter(x=steps, y=_positive(clipped), mode="lines", name="clipped ‖g‖", line=dict(dash="dash"))
+    if threshold:
+        fig.add_hline(y=threshold, line=dict(color="grey", dash="dot"), annotation_text="threshold")
+    return _layout(fig, "training step", "total gradient norm")
+
+
+def loss_figure(curves: dict[str, tuple[list[int], list[float]]], baseline: float | None = None) -> go.Figure:
+    """Training loss over steps, one line per run; an optional dotted baseline (e.g. always answering the mean)."""
+    fig = go.Figure()
+    for name, (steps, loss) in curves.items():
+        fig.add_scatter(x=steps, y=loss, mode="lines", name=name)
+    if baseline is not None:
+        fig.add_hline(y=baseline, line=dict(color="grey", dash="dot"), annotation_text="baseline")
+    return _layout(fig, "training step", "training loss", log_y=False)

@@ -1,0 +1,23 @@
+"""Gradients: where they vanish or explode, through the layers of a deep network and through the steps of an RNN."""
+import streamlit as st
+
+from ui import gradients_ui
+
+st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
+st.title("Vanishing and exploding gradients")
+st.caption("Every chart is measured on a seeded network and one fixed batch, with PyTorch's autograd; "
+           "the y-axes are logarithmic, so a straight downward line means a constant factor lost per layer or step.")
+
+depth_tab, time_tab = st.tabs(["Through depth", "Through time"])
+
+with depth_tab:
+    st.markdown("A deep MLP on 8×8 handwritten digits. The norm of each layer's weight gradient ∂L/∂W, from the "
+                "input layer to the output layer: where it collapses, the early layers stop learning.")
+    depth_settings = gradients_ui.depth_settings_ui()
+    gradients_ui.depth_ui(depth_settings)
+
+with time_tab:
+    st.markdown("A recurrent network reads a long sequence and answers at the end (many-to-one). The loss reaches "
+                "an early step t only through every later step, so ‖∂L/∂h_t‖ shows how far back it can learn.")
+    time_settings = gradients_ui.time_settings_ui()
+    gradients_ui.time_ui(time_settings)
