@@ -6,18 +6,27 @@ Public API (pages use nothing else):
 - ``summarize(spec) -> Summary``: per-layer output shapes, parameters, activation bytes and MACs,
   computed by PyTorch on meta tensors (no allocation).
 - ``build(spec, seed=None) -> torch.nn.Module``: the real network, within the server's caps.
-- ``SpecError``: every invalid spec; ``layer_index``, ``path`` and a message with the fix.
-- ``InputError``: bad uploads and other user data.
+- ``to_pytorch_code(spec) -> str``: a standalone file defining the same network as ``class Net``.
+- ``SpecError``: every invalid spec; ``layer_index``, ``path``, ``rows`` (the rows above it) and a message
+  with the fix. ``InputError``: bad uploads and other user data.
 - ``layers``: the registry of layer types (``layers.TYPES``: arguments, categories, descriptions).
 - ``presets``: ``names()``, ``describe(name)``, ``get(name) -> ModelSpec``.
-- ``data``: datasets (``names()``, ``load(name, ...)``).
+- ``edit``: ``paths``, ``get_layer``, ``insert_layer``, ``append_layer``, ``remove_layer``, ``duplicate_layer``,
+  ``move_layer``, ``set_arg`` (each returns a new spec). ``share``: ``encode(spec)``, ``decode(token)`` for links.
+- ``graph``: ``network_figure(summary)``, the Plotly drawing of a network.
+- ``data``: datasets (``names()``, ``describe``, ``options``, ``load(name, seed, **options) -> Dataset``,
+  ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``).
+- ``gradients``: ``layer_grad_norms``, ``timestep_grad_norms``, ``activation_stats``, ``derivative_bound``.
+- ``unroll``: ``unroll``, ``recurrent_radius``, ``recurrent_radii``, ``set_recurrent_radius``.
+- ``init``: ``init_weights(model, scheme)``, ``SCHEMES``, ``make_depth_mlp``, ``DEPTH_LABS``, ``depth_lab``.
 - ``device``: ``pick()``, ``describe()``, ``configure_threads()``.
 - ``limits``: server-side caps (parameters, uploads, concurrent runs, run time).
 """
-from . import device, layers, limits, presets
+from . import data, device, edit, gradients, graph, init, layers, limits, presets, share, unroll
 from .build import Row, Summary, build, summarize
 from .errors import InputError, SpecError
+from .export import to_pytorch_code
 from .spec import ModelSpec
 
-__all__ = ["ModelSpec", "Summary", "Row", "SpecError", "InputError", "build", "summarize",
-           "device", "layers", "limits", "presets"]
+__all__ = ["ModelSpec", "Summary", "Row", "SpecError", "InputError", "build", "summarize", "to_pytorch_code",
+           "data", "device", "edit", "gradients", "graph", "init", "layers", "limits", "presets", "share", "unroll"]
