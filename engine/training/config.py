@@ -1,0 +1,213 @@
+"""Training configuration as one dataclass, and the name → object registries of losses and optimisers."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .. import limits
+from ..errors import InputError
+from ..init import SCHEMES
+
+# name -> (description, default learning rate)
+OPTIMIZERS: dict[str, tuple[str, float]] = {
+    "sgd": ("Plain stochastic gradient descent: w ← w − η·g", 0.1),
+    "momentum": ("SGD with momentum: a velocity v ← μv + g, w ← w − η·v", 0.01),
+    "nesterov": ("Nesterov momentum: the gradient taken after the look-ahead step", 0.01),
+    "adagrad": ("AdaGrad: each weight's step divided by the root of its summed squared gradients", 0.01),
+    "rmsprop": ("RMSProp: divided by a running root-mean-square of gradients (decay α = 0.9)", 0.001),
+    "adam": ("Adam: momentum and RMSProp together, with bias correction", 0.001),
+}
+
+LOSSES: dict[str, str] = {
+    "auto": "the task's natural loss: cross-entropy for classes and characters, MSE for regression",
+    "cross-entropy": "−Σ t log softmax(s): the gradient w.r.t. the logits is softmax(s) − t",
+    "mse": "mean squared error; for classes, between softmax probabilities and one-hot targets (a poor match)",
+    "hinge": "multi-class hinge Σ_{j≠y} max(0, s_j − s_y + 1), divided by the number of classes",
+}
+
+_TASK_LOSS = {"classification": "cross-entropy", "char": "cross-entropy", "regression": "mse"}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+@dataclass
+class TrainConfig:
+    """Everything a run needs besides the network spec; every field has a default.
+
+    Attributes:
+        dataset, dataset_options: ``engine.data.load(dataset, seed, **dataset_options)``.
+        loss: one of ``LOSSES``.
+        optimizer: one of ``OPTIMIZERS``; ``lr`` None takes the optimiser's default.
+        momentum: for "momentum" and "nesterov"; betas: Adam's; alpha: RMSProp's decay.
+        weight_decay: the optimiser's weight_decay on weights (not biases or norm scales): SGD adds λw to
+            the gradient, the gradient of the L2 penalty λ/2·‖w‖².
+        l1: λ of the L1 penalty λ‖w‖₁ on the same weights (adds λ·sign(w) to the gradient).
+        batch_size, epochs: the schedule.
+        init: an ``engine.init.SCHEMES`` name ("default" keeps PyTorch's own).
+        clip_norm: gradient-norm clipping threshold; 0 turns clipping off.
+        bptt: truncated backpropagation through time for character data: chunks of this many steps
+            (0 = through the whole sequence).
+        flip, shift, rotate, erase, mixup: image augmentation: horizontal flips (off by default: a flipped
+            digit is another digit or none), shifts of up to ``shift`` pixels, rotations of up to ``rotate``
+            degrees, random erasing with probability ``erase``, mixup with Beta(α, α), α = ``mixup`` (0 = off).
+        early_stopping, patience: stop when the validation loss has not improved for ``patience`` epochs and
+            restore the best weights.
+        seed: seeds the data, the weights, the shuffling and the augmentation (runs repeat exactly on CPU).
+        device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
+        metrics_every: steps between metric records (each costs one device synchronisation).
+        max_seconds: training-time cap, at most ``limits.MAX_RUN_SECONDS``.
+        heartbeat_timeout: a run stops itself this many seconds after the page's last heartbeat.
+    """
+
+    dataset: str = "circle"
+    dataset_options: dict = field(default_factory=dict)
+    loss: str = "auto"
+    optimizer: str = "adam"
+    lr: float | None = None
+    momentum: float = 0.9
+    betas: tuple[float, float] = (0.9, 0.999)
+    alpha: float = 0.9
+    weight_decay: float = 0.0
+    l1: float = 0.0
+    batch_size: int = 32
+    epochs: int = 10
+    init: str = "default"
+    clip_norm: float = 0.0
+    bptt: int = 0
+    flip: bool = False
+    shift: int = 0
+    rotate: float = 0.0
+    erase: float = 0.0
+    mixup: float = 0.0
+    early_stopping: bool = False
+    patience: int = 5
+    seed: int = 0
+    device: str = "auto"
+    metrics_every: int = 10
+    max_seconds: float = float(limits.MAX_RUN_SECONDS)
+    heartbeat_timeout: float = 30.0
+
+    @property
+    def learning_rate(self) -> float:
+        """``lr``, or the optimiser's default when it is None."""
+        return float(self.lr) if self.lr is not None else OPTIMIZERS[self.optimizer][1]
+
+    @property
+    def augments(self) -> bool:
+        """Whether any image augmentation is on."""
+        return bool(self.flip or self.shift or self.rotate or self.erase or self.mixup)
+
+    def to_dict(self) -> dict:
+        """JSON-able fields."""
+        out = dataclasses.asdict(self)
+        out["betas"] = list(self.betas)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        """The inverse of ``to_dict``; unknown keys raise InputError."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = [k for k in data if k not in names]
+        if unknown:
+            raise InputError(f"unknown training setting {unknown[0]!r}")
+        data = dict(data)
+        if "betas" in data:
+            data["betas"] = tuple(data["betas"])
+        return cls(**data).check()
+
+    def check(self) -> "TrainConfig":
+        """Validate every field; returns self.
+
+        Raises:
+            InputError: naming the setting and the allowed values.
+        """
+        _one_of("optimizer", self.optimizer, OPTIMIZERS)
+        _one_of("loss", self.loss, LOSSES)
+        _one_of("init", self.init, SCHEMES)
+        _one_of("device", self.device, DEVICES)
+        _number("learning rate", self.learning_rate, 0.0, 1e9, open_low=True)
+        _number("momentum", self.momentum, 0.0, 0.9999)
+        _number("alpha", self.alpha, 0.0, 0.9999)
+        if len(self.betas) != 2:
+            raise InputError(f"betas must be two numbers, not {self.betas!r}")
+        for b in self.betas:
+            _number("beta", b, 0.0, 0.9999)
+        for name in ("weight_decay", "l1", "clip_norm", "rotate", "erase", "mixup"):
+            _number(name, getattr(self, name), 0.0, {"rotate": 45.0, "erase": 1.0}.get(name, 1e6))
+        for name, lo, hi in (("batch_size", 1, 65_536), ("epochs", 1, 10_000), ("bptt", 0, 10_000),
+                             ("shift", 0, 8), ("patience", 1, 1_000), ("metrics_every", 1, 10_000)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+                raise InputError(f"{name} must be a whole number from {lo} to {hi}, not {value!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise InputError(f"the seed must be a whole number from 0 upwards, not {self.seed!r}")
+        _number("max_seconds", self.max_seconds, 0.0, 1e9, open_low=True)
+        _number("heartbeat_timeout", self.heartbeat_timeout, 0.0, 1e9, open_low=True)
+        return self
+
+
+def _one_of(name: str, value, allowed) -> None:
+    if value not in allowed:
+        raise InputError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
+
+
+def _number(name: str, value, lo: float, hi: float, open_low: bool = False) -> None:
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or value > hi or value < lo or (open_low and value == lo):
+        low = f"above {lo:g}" if open_low else f"from {lo:g}"
+        raise InputError(f"{name} must be a number {low} to {hi:g}, not {value!r}")
+
+
+def resolve_loss(name: str, task: str) -> str:
+    """The loss a run uses: "auto" becomes the task's own; regression allows only MSE."""
+    loss = _TASK_LOSS[task] if name == "auto" else name
+    if task == "regression" and loss != "mse":
+        raise InputError(f"{loss} needs class labels; the regression targets here are numbers: use mse")
+    return loss
+
+
+def compute_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The mean loss of a batch.
+
+    Args:
+        loss: "cross-entropy", "mse" or "hinge" (see ``LOSSES``).
+        output: logits ``(N, C)``, character logits ``(N, T, V)``, or regression outputs ``(N, out)``.
+        target: long labels ``(N,)`` or ``(N, T)``, or float targets ``(N, out)``.
+    """
+    if target.dtype == torch.long and output.dim() == 3:  # (N, T, V) with (N, T) -> (N·T, V) with (N·T,)
+        output, target = output.reshape(-1, output.shape[-1]), target.reshape(-1)
+    if loss == "cross-entropy":
+        return F.cross_entropy(output, target)
+    if loss == "hinge":  # MultiMarginLoss: Σ_{j≠y} max(0, 1 − s_y + s_j) / C, averaged over the batch
+        return F.multi_margin_loss(output, target)
+    if target.dtype == torch.long:  # MSE between softmax probabilities and one-hot targets
+        one_hot = F.one_hot(target, output.shape[-1]).to(output.dtype)
+        return F.mse_loss(output.softmax(dim=-1), one_hot)
+    return F.mse_loss(output, target.reshape(output.shape).to(output.dtype))
+
+
+def penalised(model: nn.Module) -> list[nn.Parameter]:
+    """The weights the L1 and L2 penalties act on: matrices and kernels, not biases or norm scales."""
+    return [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
+
+
+def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
+    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups)."""
+    decay = penalised(model)
+    ids = {id(p) for p in decay}
+    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
+    groups = [g for g in groups if g["params"]]
+    lr, name = config.learning_rate, config.optimizer
+    if name in ("sgd", "momentum", "nesterov"):
+        momentum = 0.0 if name == "sgd" else config.momentum
+        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=name == "nesterov" and momentum > 0)
+    if name == "adagrad":
+        return torch.optim.Adagrad(groups, lr=lr)
+    if name == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr, alpha=config.alpha)
+    return torch.optim.Adam(groups, lr=lr, betas=tuple(config.betas))

@@ -1,0 +1,52 @@
+"""Run a Sequential network chunk by chunk, carrying recurrent hidden states (truncated BPTT, sampling)."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..modules import Recurrent
+
+# Layers that act on each time step alone, so a chunk of steps goes through them like the whole sequence.
+_PER_STEP = (nn.Embedding, nn.Linear, nn.Dropout, nn.Identity, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU,
+             nn.LeakyReLU, nn.ELU, nn.Softmax, nn.LayerNorm)
+
+
+def stateful_problem(model: nn.Module) -> str | None:
+    """Why ``forward_with_state`` cannot run this model, or None when it can.
+
+    It needs an ``nn.Sequential`` of per-step layers and unidirectional recurrent layers that all output
+    the whole sequence (the character models).
+    """
+    if not isinstance(model, nn.Sequential):
+        return "the model is not a plain sequence of layers"
+    for i, layer in enumerate(model):
+        if isinstance(layer, Recurrent):
+            if layer.output != "sequence":
+                return f"layer {i} ({layer.cell}) outputs its {layer.output} state, not the whole sequence"
+            if layer.rnn.bidirectional:
+                return f"layer {i} ({layer.cell}) is bidirectional: its backward pass needs the whole sequence"
+        elif not isinstance(layer, _PER_STEP):
+            return f"layer {i} ({type(layer).__name__}) mixes time steps"
+    return None
+
+
+def forward_with_state(model: nn.Sequential, x: torch.Tensor, state: dict | None = None
+                       ) -> tuple[torch.Tensor, dict]:
+    """The model's output for a chunk of steps ``x`` ``(N, t, ...)``, starting from ``state``.
+
+    Returns:
+        The output ``(N, t, ...)`` and the new state: layer index → the recurrent layer's final hidden
+        state (a tuple for LSTM).
+    """
+    state = dict(state or {})
+    for i, layer in enumerate(model):
+        if isinstance(layer, Recurrent):
+            x, state[i] = layer.rnn(x, state.get(i))  # (N, t, H)
+        else:
+            x = layer(x)
+    return x, state
+
+
+def detach_state(state: dict) -> dict:
+    """The same hidden states cut from the graph: gradients stop at the chunk boundary."""
+    return {k: tuple(t.detach() for t in v) if isinstance(v, tuple) else v.detach() for k, v in state.items()}
