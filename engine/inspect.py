@@ -1,0 +1,299 @@
+"""Look inside a network: predictions, weights, every layer's activations and recurrent states, as numpy arrays.
+
+Every function works on a private copy of the model (``copy.deepcopy``, in eval mode, weights
+frozen): hooks, eval mode and Captum's own hooks never touch the caller's model, so a page may
+inspect the model while another thread uses it, and two sessions never corrupt each other's
+results. Gradient attributions live in ``engine.attribution``; figures in ``engine.inspect_figures``.
+"""
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .errors import InputError
+from .gradients import display_path
+from .modules import Recurrent
+
+
+@dataclass(repr=False)
+class LayerActivation:
+    """One layer's output for one sample.
+
+    Attributes:
+        path: the layer's position as ``engine.summarize`` rows write it ("3", "3.1", "3.shortcut").
+        type: the spec's layer type ("Conv2d", "LSTM", "Residual", ...).
+        shape: the output shape without the batch dimension.
+        array: the output as float32 numpy, same shape.
+    """
+
+    path: str
+    type: str
+    shape: tuple
+    array: np.ndarray
+
+    def __repr__(self) -> str:
+        return f"LayerActivation({self.path} {self.type} {self.shape})"
+
+
+def private_copy(model: nn.Module) -> nn.Module:
+    """A deep copy in eval mode with frozen weights: safe to hook, cheap to backpropagate to the input only."""
+    twin = copy.deepcopy(model).eval()
+    for p in twin.parameters():
+        p.requires_grad_(False)
+    return twin
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """The device of the model's first parameter (CPU for a model without parameters)."""
+    return next((p.device for p in model.parameters()), torch.device("cpu"))
+
+
+def as_batch(x, model: nn.Module) -> torch.Tensor:
+    """One sample (tensor or array, no batch dimension) as a batch of one on the model's device.
+
+    Token ids stay integers; everything else becomes float32.
+    """
+    t = torch.as_tensor(np.asarray(x) if not isinstance(x, torch.Tensor) else x)
+    t = t.detach().to(model_device(model))
+    t = t.long() if not t.is_floating_point() and _takes_tokens(model) else t.float()
+    return t.unsqueeze(0)
+
+
+def _takes_tokens(model: nn.Module) -> bool:
+    first = next((m for m in model.modules() if not isinstance(m, nn.Sequential)), None)
+    return isinstance(first, nn.Embedding)
+
+
+@contextmanager
+def no_cudnn():
+    """cuDNN refuses RNN backward in eval mode; the plain kernels do not (a no-op on CPU)."""
+    with torch.backends.cudnn.flags(enabled=False):
+        yield
+
+
+def layer_modules(model: nn.Module) -> list[tuple[str, str, nn.Module]]:
+    """(path, type, module) for every row ``engine.summarize`` shows, in the same order.
+
+    A Residual block's ``body`` Sequential, a Recurrent's inner ``rnn`` and identity shortcuts have
+    no row of their own and are left out.
+    """
+    out, seen = [], set()
+    for name, module in model.named_modules():
+        if not name or isinstance(module, nn.Sequential) or name.endswith(".rnn"):
+            continue
+        if name.endswith("shortcut") and isinstance(module, nn.Identity):
+            continue
+        path = display_path(name)
+        if path in seen:
+            continue
+        seen.add(path)
+        kind = module.cell if isinstance(module, Recurrent) else type(module).__name__
+        out.append((path, kind, module))
+    return out
+
+
+def find_layer(model: nn.Module, path: str) -> nn.Module:
+    """The module at a summary path such as "3" or "3.1".
+
+    Raises:
+        InputError: when no layer has that path.
+    """
+    for p, _, module in layer_modules(model):
+        if p == str(path):
+            return module
+    raise InputError(f"The model has no layer {path!r}; layers are {', '.join(p for p, _, _ in layer_modules(model))}.")
+
+
+def logits_at(output: torch.Tensor, position: int | None = None) -> torch.Tensor:
+    """Per-sample scores ``(N, K)``: the output itself, or one step of a sequence output ``(N, T, K)`` (default: last)."""
+    if output.ndim == 3:
+        return output[:, -1 if position is None else position]
+    return output.reshape(output.shape[0], -1)
+
+
+def predict(model: nn.Module, x, classes: list[str] | None = None, k: int = 5,
+            position: int | None = None) -> list[tuple[str, float]]:
+    """The k most probable classes for one sample, by the model's softmax.
+
+    Args:
+        model: the network (left untouched: it runs on a private copy in eval mode).
+        x: one sample without the batch dimension (token ids ``(T,)`` for character models).
+        classes: class names; defaults to "0", "1", ...
+        k: how many classes to return (fewer when the model has fewer).
+        position: for sequence outputs ``(T, K)``, the step to read (default: the last).
+
+    Returns:
+        (class name, probability) pairs, most probable first.
+    """
+    probs = probabilities(model, x, position)
+    names = list(classes) if classes else [str(i) for i in range(len(probs))]
+    if len(names) != len(probs):
+        names = [str(i) for i in range(len(probs))]
+    order = np.argsort(-probs, kind="stable")[:k]
+    return [(names[i], float(probs[i])) for i in order]
+
+
+def probabilities(model: nn.Module, x, position: int | None = None) -> np.ndarray:
+    """All class probabilities ``(K,)`` for one sample (softmax of the logits, float64 so they sum to 1)."""
+    twin = private_copy(model)
+    with torch.no_grad():
+        logits = logits_at(twin(as_batch(x, twin)), position)[0]
+    return torch.softmax(logits.double(), dim=0).cpu().numpy()
+
+
+def activations(model: nn.Module, x) -> list[LayerActivation]:
+    """Every layer's output for one sample, by forward hooks on a private copy.
+
+    Args:
+        model: the network built by ``engine.build``.
+        x: one sample without the batch dimension.
+
+    Returns:
+        One LayerActivation per ``engine.summarize`` row, input to output (a Residual block's own
+        row before its inner layers, as in the summary).
+    """
+    twin = private_copy(model)
+    rows = layer_modules(twin)
+    found: dict[str, torch.Tensor] = {}
+    handles = []
+    for path, _, module in rows:
+        def hook(_module, _inputs, output, path=path):
+            found[path] = (output[0] if isinstance(output, tuple) else output).detach()
+        handles.append(module.register_forward_hook(hook))
+    with torch.no_grad():
+        twin(as_batch(x, twin))
+    for h in handles:  # the copy is thrown away, but leave it clean all the same
+        h.remove()
+    return [LayerActivation(path, kind, tuple(found[path].shape[1:]), found[path][0].float().cpu().numpy())
+            for path, kind, _ in rows if path in found]
+
+
+def conv_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(path, module) of every Conv1d and Conv2d layer, input to output: the choices for filters and Grad-CAM."""
+    return [(p, m) for p, _, m in layer_modules(model) if isinstance(m, (nn.Conv1d, nn.Conv2d))]
+
+
+def filters(model: nn.Module, path: str) -> np.ndarray:
+    """A convolution's kernels as ``(out_channels, in_channels / groups, kh, kw)`` (Conv1d: kh = 1).
+
+    Raises:
+        InputError: when the layer is not a Conv1d or Conv2d.
+    """
+    module = find_layer(model, path)
+    if not isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        raise InputError(f"Layer {path} is a {type(module).__name__}, not a convolution.")
+    w = module.weight.detach().float().cpu().numpy()
+    return w[:, :, None, :] if w.ndim == 3 else w  # (O, I, k) -> (O, I, 1, k)
+
+
+def linear_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(path, module) of every Linear layer, input to output."""
+    return [(p, m) for p, _, m in layer_modules(model) if isinstance(m, nn.Linear)]
+
+
+def linear_unit_images(model: nn.Module, path: str, input_shape: tuple) -> np.ndarray:
+    """Each unit's incoming weights reshaped to the input image: what a first dense layer "looks for".
+
+    Args:
+        model: the network.
+        path: a Linear layer that sees the flattened input directly (e.g. right after Flatten).
+        input_shape: the model's input ``(C, H, W)``.
+
+    Returns:
+        ``(out_features, C, H, W)`` weights.
+
+    Raises:
+        InputError: when the layer is not Linear, or its inputs are not the image's pixels.
+    """
+    module = find_layer(model, path)
+    if not isinstance(module, nn.Linear):
+        raise InputError(f"Layer {path} is a {type(module).__name__}, not Linear.")
+    if int(np.prod(input_shape)) != module.in_features:
+        raise InputError(f"Layer {path} takes {module.in_features} inputs, not the image's {int(np.prod(input_shape))} "
+                         "pixels; only a dense layer right after the input can be drawn as images.")
+    w = module.weight.detach().float().cpu().numpy()
+    return w.reshape(module.out_features, *input_shape)
+
+
+def recurrent_layers(model: nn.Module) -> list[tuple[str, Recurrent]]:
+    """(path, module) of every Recurrent (RNN, LSTM, GRU) layer."""
+    return [(p, m) for p, _, m in layer_modules(model) if isinstance(m, Recurrent)]
+
+
+def _rnn_input(model: nn.Module, x) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """Run a private copy and capture the first recurrent layer's input ``(1, T, F)`` and output ``(1, T, D*H)``."""
+    twin = private_copy(model)
+    layers = recurrent_layers(twin)
+    if not layers:
+        raise InputError("The model has no RNN, LSTM or GRU layer.")
+    rnn = layers[0][1].rnn
+    seen = {}
+
+    def hook(_module, inputs, output):
+        seen["x"], seen["y"] = inputs[0].detach(), output[0].detach()
+    handle = rnn.register_forward_hook(hook)
+    with torch.no_grad(), no_cudnn():
+        twin(as_batch(x, twin))
+    handle.remove()
+    return rnn, seen["x"], seen["y"]
+
+
+def hidden_states(model: nn.Module, x) -> np.ndarray:
+    """The first recurrent layer's top-layer hidden states over time, ``(T, H)`` (``2H`` when bidirectional).
+
+    Args:
+        model: a network with an RNN, LSTM or GRU layer.
+        x: one sample without the batch dimension (token ids ``(T,)`` or a sequence ``(T, F)``).
+
+    Returns:
+        h_t for every step t: units × steps once transposed for a heatmap.
+    """
+    _, _, y = _rnn_input(model, x)
+    return y[0].float().cpu().numpy()
+
+
+def lstm_gates(model: nn.Module, x) -> dict[str, np.ndarray]:
+    """The first LSTM layer's gates over time, by unrolling it with its own weights (torch's order i, f, g, o).
+
+    Args:
+        model: a network whose first recurrent layer is an LSTM.
+        x: one sample without the batch dimension.
+
+    Returns:
+        {"input", "forget", "output": sigmoid gates in [0, 1]; "candidate": tanh g; "cell": c_t},
+        each ``(T, H)``.
+
+    Raises:
+        InputError: when the first recurrent layer is not an LSTM.
+    """
+    rnn, inp, _ = _rnn_input(model, x)
+    if not isinstance(rnn, nn.LSTM):
+        raise InputError(f"Gates are drawn for LSTM layers; this model's first recurrent layer is a {type(rnn).__name__}.")
+    hidden = rnn.hidden_size
+    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}_l0", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    xw = inp[0] @ w_ih.t()  # (T, 4H)
+    if b_ih is not None:
+        xw = xw + b_ih + b_hh
+    h = inp.new_zeros(hidden)
+    c = inp.new_zeros(hidden)
+    out = {k: [] for k in ("input", "forget", "candidate", "output", "cell")}
+    with torch.no_grad():
+        for x_t in xw:
+            pre = x_t + w_hh @ h  # (4H,): i, f, g, o
+            i, f, o = (torch.sigmoid(pre[k * hidden:(k + 1) * hidden]) for k in (0, 1, 3))
+            g = torch.tanh(pre[2 * hidden:3 * hidden])
+            c = f * c + i * g
+            h = o * torch.tanh(c)
+            for key, value in zip(out, (i, f, g, o, c)):
+                out[key].append(value)
+    return {k: torch.stack(v).float().cpu().numpy() for k, v in out.items()}
+
+
+__all__ = ["LayerActivation", "private_copy", "as_batch", "layer_modules", "find_layer", "logits_at", "predict",
+           "probabilities", "activations", "conv_layers", "filters", "linear_layers", "linear_unit_images",
+           "recurrent_layers", "hidden_states", "lstm_gates", "no_cudnn"]
