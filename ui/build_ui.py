@@ -81,11 +81,10 @@ def start_ui(s: SessionState) -> None:
                     st.error(f"Input shape: {err if isinstance(err, engine.SpecError) else 'use numbers like 1, 28, 28'}")
 
 
-def _label(path: str, layer: dict, rows: dict) -> str:
+def _label(path: str, layer: dict) -> str:
+    # Type only: a keyed selectbox keeps its first labels, so live shapes go in the caption below it.
     depth = path.count(".")
-    shape = rows.get(path)
-    out = f" → {fmt_shape(shape)}" if shape else " → ⚠"
-    return f"{'  ' * depth}{'↳ ' if depth else ''}{path} · {layer['type']}{out}"
+    return f"{'  ' * depth}{'↳ ' if depth else ''}{path} · {layer['type']}"
 
 
 def layers_ui(s: SessionState, rows: dict) -> None:
@@ -98,8 +97,12 @@ def layers_ui(s: SessionState, rows: dict) -> None:
             page["selected"] = paths[0]
         layer_of = dict(entries)
         picked = st.selectbox("Layer", paths, index=paths.index(page["selected"]), key="layer-select",
-                              format_func=lambda p: _label(p, layer_of[p], rows))
+                              format_func=lambda p: _label(p, layer_of[p]))
         page["selected"] = picked
+        shape = rows.get(picked)
+        with st.container(key="layer-output"):
+            st.markdown(f"Output of layer {picked}: **{fmt_shape(shape)}**" if shape else
+                        f"Layer {picked}: invalid, see the message in the table")
         cols = st.columns(4)
         for col, (label, key, action) in zip(cols, [("Up", "move-up", -1), ("Down", "move-down", 1),
                                                      ("Copy", "duplicate", "dup"), ("Delete", "delete", "del")]):
@@ -255,7 +258,7 @@ def summary_ui(summary: Summary, error: engine.SpecError | None) -> None:
     cols = st.columns(4)
     cols[0].metric("Parameters", f"{summary.total_params:,}", help=f"{_bytes(summary.param_bytes)} as float32")
     cols[1].metric("Activations / sample", _bytes(summary.total_activation_bytes))
-    cols[2].metric("Memory, batch 64", _bytes(mem["params"] + mem["forward"]),
+    cols[2].metric("Memory, B=64", _bytes(mem["params"] + mem["forward"]),
                    help=f"forward {_bytes(mem['forward'])}; backward roughly twice that: {_bytes(mem['backward'])}")
     cols[3].metric("MACs / sample", f"{summary.total_macs:,}", help="multiply-accumulates, counted by "
                    "torch.utils.flop_counter")
