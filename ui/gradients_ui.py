@@ -141,7 +141,7 @@ def _depth_note(settings: dict, norms: np.ndarray) -> None:
              r"\prod_{l=2}^{L} W_l^\top \operatorname{diag}\big(f'(a_l)\big)")
     st.markdown(f"{settings['activation']}'s slope is at most **{bound:g}**"
                 + (f", so through {L} layers the activations alone scale the gradient by up to "
-                   f"0.25^{L} = **{0.25 ** L:.2g}**, unless the weights make up for it." if bound < 1 else
+                   f"$0.25^{{{L}}}$ = **{0.25 ** L:.2g}**, unless the weights make up for it." if bound < 1 else
                    "; whether gradients shrink depends on the weights: their scale (the initialisation) "
                    "and how many units are active."))
     st.markdown(f"Measured here: first layer / last layer ‖∂L/∂W‖ = **{r:.2g}**.")
@@ -149,7 +149,7 @@ def _depth_note(settings: dict, norms: np.ndarray) -> None:
 
 def _stats_table(stats: list[dict]) -> pd.DataFrame:
     def pct(v):
-        return None if v is None else round(100 * v, 1)
+        return "" if v is None else f"{100 * v:.1f}"
     return pd.DataFrame({"layer": [s["name"] for s in stats], "mean": [round(s["mean"], 3) for s in stats],
                          "std": [round(s["std"], 3) for s in stats],
                          "saturated %": [pct(s["saturated"]) for s in stats],
@@ -179,20 +179,27 @@ def contrast_ui() -> None:
     st.markdown(" · ".join(lines))
 
 
+def _train_depth(settings: dict, key: tuple) -> None:
+    """Button callback: runs before the script, so the norms chart above already shows the trained curve."""
+    steps = st.session_state["depth-steps"]
+    x, y, _, _ = digits_batches()
+    try:
+        model = lab.depth_model(**settings)  # a fresh copy: the at-init view stays as it was
+        keep("depth_run", key, lab.train_depth(model, x, y, steps=steps, every=max(1, steps // 20),
+                                               max_seconds=MAX_SECONDS))
+    except ERRORS as err:
+        scratch()["depth_error"] = f"Training failed: {err}"
+
+
 def depth_train_ui(settings: dict, key: tuple) -> None:
     """A short SGD run recording each layer's gradient norm; curves over steps, coloured by layer."""
     st.subheader("During training")
     c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
     steps = c1.select_slider("Steps", STEP_CHOICES, 100, key="depth-steps")
-    if c2.button(f"Train {steps} steps (SGD, at most {MAX_SECONDS:.0f} s)", key="depth-train"):
-        x, y, _, _ = digits_batches()
-        try:
-            model = lab.depth_model(**settings)  # a fresh copy: the at-init view stays as it was
-            with st.spinner("Training..."):
-                keep("depth_run", key, lab.train_depth(model, x, y, steps=steps, every=max(1, steps // 20),
-                                                       max_seconds=MAX_SECONDS))
-        except ERRORS as err:
-            st.error(f"Training failed: {err}")
+    c2.button(f"Train {steps} steps (SGD, at most {MAX_SECONDS:.0f} s)", key="depth-train",
+              on_click=_train_depth, args=(settings, key))
+    if error := scratch().pop("depth_error", None):
+        st.error(error)
     run = stored("depth_run", key)
     if run is None:
         st.caption("Press Train to watch each layer's gradient norm as the network learns.")
@@ -238,7 +245,7 @@ def time_ui(settings: dict) -> None:
         return
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
-        st.subheader("‖∂L/∂h_t‖ through time")
+        st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time")
         st.plotly_chart(figures.timestep_figure({f"{settings['cell']}, ρ = {settings['radius']:.2f}": norms}),
                         key="time-norms-chart")
     with note_col, st.container(border=True, key="time-readout"):
@@ -253,14 +260,23 @@ def _time_note(settings: dict, sigma: float, init_rho: float, norms: np.ndarray)
     st.markdown(f"Largest singular value of W_hh: **σ_max = {sigma:.3f}** "
                 f"(spectral radius ρ = {settings['radius']:.2f}; PyTorch's initialisation gave ρ = {init_rho:.2f})")
     st.latex(r"\frac{\partial h_t}{\partial h_k} = \prod_{j=k+1}^{t} W_{hh}^\top\,"
-             r"\operatorname{diag}\big(\tanh'(a_j)\big),\qquad "
-             r"\Big\lVert \frac{\partial h_t}{\partial h_k} \Big\rVert \le \sigma_{\max}^{\,t-k}")
-    st.markdown(f"tanh' ≤ 1, so over T − 1 = {T - 1} steps the bound is σ_max^{T - 1} = **{sigma ** (T - 1):.3g}**: "
+             r"\operatorname{diag}\big(\tanh'(a_j)\big)")
+    st.latex(r"\Big\lVert \frac{\partial h_t}{\partial h_k} \Big\rVert "
+             r"\le \big(\sigma_{\max} \max \tanh'\big)^{t-k} \le \sigma_{\max}^{\,t-k}")
+    st.markdown(f"tanh' ≤ 1, so over T − 1 = {T - 1} steps the bound is "
+                f"$\\sigma_{{\\max}}^{{{T - 1}}}$ = **{sigma ** (T - 1):.3g}**: "
                 "below 1 the gradient must vanish; above 1 it can explode (saturated units damp it).")
     st.markdown(f"Measured: ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = **{lab.ratio(norms):.3g}**")
-    if lab.CELLS[settings["cell"]][0] != "RNN":
-        st.caption("LSTM: c_t = f⊙c_{t−1} + i⊙g carries the gradient along the cell, scaled only by the "
-                   "forget gate; the radius here rescales every gate's block of W_hh.")
+    kind = lab.CELLS[settings["cell"]][0]
+    if kind == "LSTM":
+        st.caption("LSTM: the cell c_t = f⊙c_{t−1} + i⊙g passes the gradient back scaled only by the forget "
+                   "gate f, not by W_hh; the radius rescales every gate's block of W_hh.")
+    elif kind == "GRU":
+        st.caption("GRU: h_t = (1 − z)⊙n + z⊙h_{t−1}; where the update gate z is near 1 the gradient passes "
+                   "straight through. The radius rescales every gate's block of W_hh.")
+    elif settings["cell"] == "RNN (ReLU)":
+        st.caption("ReLU's slope is 0 or 1, so the product is W_hhᵀ restricted to the active units: "
+                   "above ρ = 1 nothing damps it.")
 
 
 def time_train_ui(settings: dict, model, ds, key: tuple) -> None:

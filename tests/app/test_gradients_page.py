@@ -1,0 +1,145 @@
+"""The Gradients page in AppTest: both tabs' widgets, the radius slider, presets, contrasts and short training runs."""
+import json
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Gradients.py")
+
+
+def chart(at: AppTest, key: str) -> dict:
+    """The Plotly spec of the chart drawn with ``key=`` (its element id ends with the key)."""
+    for element in at.get("plotly_chart"):
+        if element.proto.id.endswith(f"-{key}"):
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart with key {key!r}")
+
+
+def has_chart(at: AppTest, key: str) -> bool:
+    return any(element.proto.id.endswith(f"-{key}") for element in at.get("plotly_chart"))
+
+
+def first_last(trace: dict) -> float:
+    """first / last of a plotted gradient-norm curve (Plotly may store y as a typed array)."""
+    y = trace["y"]
+    if isinstance(y, dict):  # {"dtype": "f8", "bdata": base64}
+        import base64
+
+        import numpy as np
+        y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return y[0] / y[-1]
+
+
+def markdown_text(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+@pytest.fixture
+def at():
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not app.exception
+    return app
+
+
+def test_page_draws_both_tabs_without_errors(at):
+    assert [tab.label for tab in at.tabs] == ["Through depth", "Through time"]
+    assert not at.error
+    assert has_chart(at, "depth-norms-chart") and has_chart(at, "depth-activations-chart")
+    assert has_chart(at, "time-norms-chart")
+    assert "σ_max =" in markdown_text(at)
+
+
+def test_default_sigmoid_small_init_vanishes(at):
+    trace = chart(at, "depth-norms-chart")["data"][0]
+    assert len(trace["x"]) == 11  # 10 hidden layers + the output layer
+    assert first_last(trace) < 1e-6
+    assert "0.25" in markdown_text(at)
+
+
+def test_depth_and_activation_change_the_chart(at):
+    before = chart(at, "depth-norms-chart")
+    at.slider(key="depth-depth").set_value(3).run()
+    assert not at.exception
+    assert len(chart(at, "depth-norms-chart")["data"][0]["x"]) == 4
+    at.selectbox(key="depth-activation").set_value("ReLU").run()
+    at.selectbox(key="depth-init").set_value("he").run()
+    assert not at.exception and not at.error
+    after = chart(at, "depth-norms-chart")
+    assert after != before
+    assert first_last(after["data"][0]) > 1e-3  # ReLU + He keeps the gradient
+
+
+def test_preset_loads_settings(at):
+    at.selectbox(key="depth-preset").set_value("residual 20-layer").run()
+    assert not at.exception
+    assert at.slider(key="depth-depth").value == 20
+    assert at.toggle(key="depth-residual").value is True
+    assert at.selectbox(key="depth-activation").value == "Sigmoid"
+    assert len(chart(at, "depth-norms-chart")["data"][0]["x"]) == 21
+
+
+def test_contrast_shows_both_networks(at):
+    at.get("button_group")[0].set_value("Plain 20-layer vs residual 20-layer").run()
+    assert not at.exception
+    plain, residual = chart(at, "depth-contrast-chart")["data"]
+    assert first_last(residual) > 1e3 * first_last(plain)  # the shortcuts keep the early layers' gradient
+    assert "residual 20-layer: first / last layer" in markdown_text(at)
+
+
+def test_radius_slider_vanishing_below_one_exploding_above(at):
+    at.slider(key="time-T").set_value(40).run()
+    at.slider(key="time-radius").set_value(0.5).run()
+    assert not at.exception
+    small = chart(at, "time-norms-chart")["data"][0]
+    text_small = markdown_text(at)
+    at.slider(key="time-radius").set_value(1.5).run()
+    assert not at.exception
+    large = chart(at, "time-norms-chart")["data"][0]
+    assert first_last(small) < 1e-3  # vanishing: the first step gets almost nothing
+    assert first_last(large) > 100 * first_last(small)
+    assert "ρ = 0.50" in small["name"] and "ρ = 1.50" in large["name"]
+    assert markdown_text(at) != text_small  # σ_max is printed anew
+
+
+@pytest.mark.parametrize("cell", ["RNN (ReLU)", "LSTM", "GRU"])
+def test_every_cell_and_the_copy_task(at, cell):
+    at.selectbox(key="time-cell").set_value(cell)
+    at.selectbox(key="time-task").set_value("copy")
+    at.slider(key="time-T").set_value(10).run()
+    assert not at.exception and not at.error
+    assert len(chart(at, "time-norms-chart")["data"][0]["x"]) == 10
+
+
+def test_depth_training_records_curves_per_layer(at):
+    at.slider(key="depth-depth").set_value(4).run()
+    at.select_slider(key="depth-steps").set_value(10).run()
+    at.button(key="depth-train").click().run()
+    assert not at.exception and not at.error
+    lines = chart(at, "depth-steps-chart")["data"]
+    assert len(lines) == 5  # one per Linear layer
+    assert has_chart(at, "depth-loss-chart")
+    assert has_chart(at, "depth-norms-chart") and len(chart(at, "depth-norms-chart")["data"]) == 2
+
+
+def test_time_training_and_clipping(at):
+    at.slider(key="time-T").set_value(10).run()
+    at.slider(key="time-clip").set_value(0.1).run()
+    at.select_slider(key="time-steps").set_value(10).run()
+    at.button(key="time-train").click().run()
+    assert not at.exception and not at.error
+    raw, clipped = chart(at, "time-clip-chart")["data"][:2]
+    assert raw["name"].startswith("raw") and clipped["name"].startswith("clipped")
+    for key in ("time-snapshots-chart", "time-heatmap-chart", "time-loss-chart"):
+        assert has_chart(at, key)
+    assert any("clipped on" in c.value for c in at.caption)
+
+
+def test_side_by_side_reports_measured_losses(at):
+    at.slider(key="time-T").set_value(10).run()
+    at.button(key="time-compare").click().run()
+    assert not at.exception and not at.error
+    assert [line["name"] for line in chart(at, "time-compare-chart")["data"]] == ["RNN (tanh)", "LSTM", "GRU"]
+    assert has_chart(at, "time-compare-loss-chart")
+    text = markdown_text(at)
+    assert "Measured: RNN (tanh):" in text and "LSTM:" in text and "GRU:" in text
