@@ -146,6 +146,17 @@ def probabilities(model: nn.Module, x, position: int | None = None) -> np.ndarra
     return torch.softmax(logits.double(), dim=0).cpu().numpy()
 
 
+def predicted_classes(model: nn.Module, xs, batch_size: int = 256) -> np.ndarray:
+    """The predicted class of every sample in a batch ``(N, ...)`` (last step for sequence outputs), for finding mistakes."""
+    twin = private_copy(model)
+    xs = torch.as_tensor(np.asarray(xs) if not isinstance(xs, torch.Tensor) else xs).to(model_device(twin))
+    out = []
+    with torch.no_grad():
+        for start in range(0, len(xs), batch_size):
+            out.append(logits_at(twin(xs[start:start + batch_size])).argmax(dim=1).cpu())
+    return torch.cat(out).numpy() if out else np.zeros(0, dtype=np.int64)
+
+
 def activations(model: nn.Module, x) -> list[LayerActivation]:
     """Every layer's output for one sample, by forward hooks on a private copy.
 
@@ -294,6 +305,41 @@ def lstm_gates(model: nn.Module, x) -> dict[str, np.ndarray]:
     return {k: torch.stack(v).float().cpu().numpy() for k, v in out.items()}
 
 
+def fit_to_input(pixels: np.ndarray, input_shape: tuple) -> tuple[np.ndarray, list[str]]:
+    """Convert a decoded image (``images.decode``: (H, W) grey or (3, H, W) RGB, in [0, 1]) to a model's input.
+
+    Args:
+        pixels: the image.
+        input_shape: the model's ``(C, H, W)``.
+
+    Returns:
+        float32 ``(C, H, W)`` and notes saying what was done (channels converted, resized), for the user.
+
+    Raises:
+        InputError: when the model does not take images.
+    """
+    from PIL import Image  # only needed here
+
+    if len(input_shape) != 3:
+        raise InputError(f"This model takes inputs of shape {tuple(input_shape)}, not images.")
+    channels, height, width = input_shape
+    x = np.asarray(pixels, dtype=np.float32)
+    x = x[None] if x.ndim == 2 else x  # (C0, H0, W0)
+    notes = []
+    if x.shape[0] != channels:
+        if channels == 1:
+            x = x.mean(axis=0, keepdims=True)
+            notes.append("Converted to grey (the model has one input channel).")
+        else:
+            x = np.repeat(x.mean(axis=0, keepdims=True), channels, axis=0)
+            notes.append(f"Repeated the grey image over the model's {channels} channels.")
+    if x.shape[1:] != (height, width):
+        notes.append(f"Resized from {x.shape[2]}×{x.shape[1]} to {width}×{height} (the model's input size).")
+        x = np.stack([np.asarray(Image.fromarray(c).resize((width, height), Image.Resampling.BILINEAR))
+                      for c in x]).astype(np.float32)
+    return x, notes
+
+
 __all__ = ["LayerActivation", "private_copy", "as_batch", "layer_modules", "find_layer", "logits_at", "predict",
-           "probabilities", "activations", "conv_layers", "filters", "linear_layers", "linear_unit_images",
-           "recurrent_layers", "hidden_states", "lstm_gates", "no_cudnn"]
+           "probabilities", "predicted_classes", "activations", "conv_layers", "filters", "linear_layers", "linear_unit_images",
+           "recurrent_layers", "hidden_states", "lstm_gates", "no_cudnn", "fit_to_input"]

@@ -294,3 +294,21 @@ def test_figures_build(vgg, image, char, ids):
     assert np.asarray(text.data[0].z).shape == (3, 4) and text.data[0].text[0][0] == "h"
     assert set(figs.gates_figures(inspect.lstm_gates(char, ids))) == {"input", "forget", "output"}
     assert len(figs.time_heatmap(inspect.hidden_states(char, ids)).data[0].z) == 6  # units on the y axis
+
+
+def test_fit_to_input_converts_channels_and_size():
+    rgb = np.random.rand(3, 20, 30)
+    x, notes = inspect.fit_to_input(rgb, (1, 8, 8))
+    assert x.shape == (1, 8, 8) and x.dtype == np.float32 and len(notes) == 2
+    same, none = inspect.fit_to_input(np.random.rand(8, 8), (1, 8, 8))
+    assert same.shape == (1, 8, 8) and none == []
+    assert inspect.fit_to_input(np.random.rand(8, 8), (3, 4, 4))[0].shape == (3, 4, 4)
+    with pytest.raises(InputError, match="not images"):
+        inspect.fit_to_input(rgb, (12,))
+
+
+def test_predicted_classes_match_argmax(vgg):
+    xs = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        expected = engine.build(engine.presets.get("tiny-vgg"), seed=0).eval()(xs).argmax(1).numpy()
+    np.testing.assert_array_equal(inspect.predicted_classes(vgg, xs, batch_size=2), expected)

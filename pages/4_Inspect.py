@@ -1,0 +1,47 @@
+"""Inspect: what the current model predicts, its filters, every layer's activations and Captum attributions."""
+import streamlit as st
+
+from engine import inspect
+from engine.errors import SpecError
+from ui import inspect_ui
+from ui.session import state
+
+st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
+st.title("Inspect the network")
+s = state()
+try:
+    model = s.get_model()
+except SpecError as err:
+    st.error(f"The network on the Build page is invalid: {err}")
+    st.stop()
+st.caption(f"Model **{s.spec.name or 'custom'}**, version {s.version}. Results are computed on a private copy "
+           "and kept until the model changes.")
+if not s.runs:
+    st.info("This model is untrained: its weights are random (seed 0), so predictions are near chance and the "
+            "filters are noise. Everything below still works; train it on the Train page to see it learn.")
+
+sample = inspect_ui.input_ui(s, model)
+if sample is None:
+    st.stop()
+for note in sample.notes:
+    st.sidebar.caption(note)
+
+names = ["Prediction", "Filters", "Activations", "Attribution"]
+recurrent = bool(inspect.recurrent_layers(model))
+if recurrent:
+    names.append("Sequence")
+tabs = dict(zip(names, st.tabs(names)))
+with tabs["Prediction"]:
+    inspect_ui.prediction_ui(s, model, sample)
+with tabs["Filters"]:
+    inspect_ui.filters_ui(s, model)
+with tabs["Activations"]:
+    inspect_ui.activations_ui(s, model, sample)
+with tabs["Attribution"]:
+    if sample.vocab is None:
+        inspect_ui.attribution_ui(s, model, sample)
+    else:
+        st.info("For character models, see per-character attribution in the Sequence tab.")
+if recurrent:
+    with tabs["Sequence"]:
+        inspect_ui.sequence_ui(s, model, sample)

@@ -1,0 +1,270 @@
+"""Widget groups of the Inspect page: input picker, predictions, filters, activations, attribution, recurrent states.
+
+Results are cached per browser session in ``state().extras["inspect"]``, keyed on the model's
+version: st.cache_data / cache_resource are shared by every user and must never hold a session's model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+from engine import attribution, data, images, inspect
+from engine import inspect_figures as figs
+from engine.errors import InputError
+
+FALLBACK_VOCAB = list(" abcdefghijklmnopqrstuvwxyz.,'!?\n")
+MAX_CACHED = 64
+
+
+@dataclass
+class Sample:
+    """The chosen input: one sample in the model's input shape, and what we know about it."""
+
+    x: np.ndarray
+    key: str  # names the input in cache keys
+    label: str | None = None
+    classes: list[str] = field(default_factory=list)
+    vocab: list[str] | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def page_state(s) -> dict:
+    """This page's scratch space; cached results are dropped when the model's version changes."""
+    ex = s.extras.setdefault("inspect", {"version": None, "results": {}})
+    if ex["version"] != s.version:
+        ex["version"], ex["results"] = s.version, {}
+    return ex
+
+
+def cached(s, key: tuple, compute):
+    """``compute()`` once per (model version, key) for this session."""
+    results = page_state(s)["results"]
+    if key not in results:
+        if len(results) >= MAX_CACHED:
+            results.clear()
+        results[key] = compute()
+    return results[key]
+
+
+@st.cache_resource(max_entries=4, show_spinner=False)  # read-only datasets, shared safely; never a model
+def _dataset(name: str):
+    return data.load(name, seed=0)
+
+
+def _dataset_name(s) -> str | None:
+    """The Train page's dataset, else digits for image models and zen for character models."""
+    name = s.extras.get("train", {}).get("dataset_name")
+    if name:
+        return name
+    if s.spec.vocab_size:
+        return "zen"
+    return "digits" if len(s.spec.input) == 3 else None
+
+
+def input_ui(s, model) -> Sample | None:
+    """Sidebar: where the input comes from (dataset sample by class or mistake, upload, text for character models)."""
+    sample = _source_ui(s, model)
+    if sample is None:
+        return None
+    outputs = len(cached(s, ("probs", sample.key), lambda: inspect.probabilities(model, sample.x)))
+    if sample.classes and len(sample.classes) != outputs and sample.vocab is None:
+        sample.notes.append(f"The dataset has {len(sample.classes)} classes but the model {outputs} outputs: "
+                            "showing output numbers, without the true label.")
+        sample.classes, sample.label = [], None
+    if not sample.classes:
+        sample.classes = [str(i) for i in range(outputs)]
+    return sample
+
+
+def _source_ui(s, model) -> Sample | None:
+    spec = s.spec
+    sb = st.sidebar
+    sb.header("Input")
+    if spec.vocab_size:
+        return _text_ui(s)
+    sources = ["Dataset sample", "Upload image"] if len(spec.input) == 3 else ["Dataset sample"]
+    source = sb.radio("Source", sources, key="inspect_source", horizontal=True)
+    if source == "Upload image":
+        return _upload_ui(spec)
+    name = _dataset_name(s)
+    try:
+        ds = _dataset(name) if name else None
+    except InputError as err:
+        sb.warning(str(err))
+        ds = None
+    if ds is None or (ds.input_kind != "image" and tuple(ds.input_shape) != tuple(spec.input)):
+        sb.info("No dataset matches this model's input; showing a random input. Pick a dataset on the Train page.")
+        rng = np.random.default_rng(0)
+        return Sample(rng.random(tuple(spec.input)).astype(np.float32), "random")
+    return _dataset_ui(s, model, ds)
+
+
+def _dataset_ui(s, model, ds) -> Sample:
+    sb = st.sidebar
+    x_test, y_test = ds.x_test.numpy(), ds.y_test.numpy()
+    choices = ["any class", "misclassified"] + list(ds.classes) if ds.task == "classification" else ["any"]
+    pick = sb.selectbox(f"Samples from {ds.name} (test split)", choices, key="inspect_filter")
+    notes = []
+    if pick == "misclassified":
+        fitted = cached(s, ("fitted", ds.name), lambda: _fit_all(x_test, s.spec.input))
+        predicted = cached(s, ("predicted", ds.name), lambda: inspect.predicted_classes(model, fitted))
+        indices = np.flatnonzero(predicted != y_test)
+    elif pick in ds.classes:
+        indices = np.flatnonzero(y_test == ds.classes.index(pick))
+    else:
+        indices = np.arange(len(x_test))
+    if not len(indices):
+        sb.success("No samples here: the model gets every test sample right.")
+        indices = np.arange(len(x_test))
+    n = int(sb.number_input(f"Sample (of {len(indices)})", 0, len(indices) - 1, 0, key="inspect_index"))
+    i = int(indices[min(n, len(indices) - 1)])
+    x = x_test[i]
+    if len(s.spec.input) == 3 and tuple(x.shape) != tuple(s.spec.input):
+        x, notes = inspect.fit_to_input(x, tuple(s.spec.input))
+    label = ds.classes[int(y_test[i])] if ds.task == "classification" else None
+    return Sample(np.asarray(x, dtype=np.float32), f"{ds.name}:{i}", label, list(ds.classes), None, notes)
+
+
+def _fit_all(xs: np.ndarray, shape) -> np.ndarray:
+    if tuple(xs.shape[1:]) == tuple(shape) or len(shape) != 3:
+        return xs
+    return np.stack([inspect.fit_to_input(x, tuple(shape))[0] for x in xs])
+
+
+def _upload_ui(spec) -> Sample | None:
+    file = st.sidebar.file_uploader("Image (PNG, JPEG, GIF, BMP, WebP)", type=["png", "jpg", "jpeg", "gif", "bmp",
+                                                                              "webp"], key="inspect_upload")
+    if file is None:
+        st.info("Upload an image in the sidebar.")
+        return None
+    try:
+        decoded = images.decode(file.getvalue(), "RGB" if spec.input[0] == 3 else "L")
+        x, notes = inspect.fit_to_input(decoded.pixels, tuple(spec.input))
+    except InputError as err:
+        st.error(str(err))
+        return None
+    return Sample(x, f"upload:{file.file_id}", notes=decoded.notes + notes)
+
+
+def _text_ui(s) -> Sample:
+    spec = s.spec
+    vocab, notes, default = None, [], "hello world"
+    try:
+        ds = _dataset(_dataset_name(s))
+        if ds.task == "char" and len(ds.vocab) <= spec.vocab_size:
+            vocab = list(ds.vocab)
+            default = "".join(vocab[int(t)] for t in ds.x_test[0])
+    except (InputError, KeyError):
+        pass
+    if vocab is None:
+        vocab = FALLBACK_VOCAB[:spec.vocab_size]
+        notes.append(f"No character dataset fits this model's {spec.vocab_size} tokens; using the characters "
+                     f"{''.join(vocab)!r}.")
+    text = st.sidebar.text_area("Text", default[:spec.input[0]], key="inspect_text", max_chars=spec.input[0])
+    kept = [c for c in text if c in vocab] or [vocab[0]]
+    if len(kept) < len(text):
+        notes.append("Characters outside the vocabulary were dropped.")
+    ids = np.array([vocab.index(c) for c in kept], dtype=np.int64)
+    return Sample(ids, "text:" + "".join(kept), None, vocab, vocab, notes)
+
+
+def prediction_ui(s, model, sample: Sample) -> None:
+    """Top-k bars and the true label."""
+    top = cached(s, ("predict", sample.key), lambda: inspect.predict(model, sample.x, sample.classes, k=5))
+    st.plotly_chart(figs.topk_bars(top, sample.label), key="inspect_topk")
+    if sample.label is not None:
+        right = "✓ correct" if top[0][0] == sample.label else "✗ wrong"
+        st.caption(f"True label: **{sample.label}** · predicted **{top[0][0]}** ({right})")
+
+
+def filters_ui(s, model) -> None:
+    """A conv layer's kernels as a grid with their histogram; or a first Linear layer's units as images."""
+    convs = [p for p, _ in inspect.conv_layers(model)]
+    linears = [p for p, m in inspect.linear_layers(model)
+               if len(s.spec.input) == 3 and m.in_features == int(np.prod(s.spec.input))]
+    options = [f"{p} Conv" for p in convs] + [f"{p} Linear" for p in linears]
+    if not options:
+        st.info("This model has no convolution, and no dense layer right after an image input.")
+        return
+    choice = st.selectbox("Layer", options, key="inspect_filter_layer")
+    path, kind = choice.split(" ")
+    if kind == "Conv":
+        w = inspect.filters(model, path)
+        rgb = w.shape[1] == 3 and st.toggle("Show as RGB", True, key="inspect_rgb")
+        st.caption(f"{w.shape[0]} filters × {w.shape[1]} input channels, {w.shape[2]}×{w.shape[3]} each "
+                   f"(rows: filters, columns: input channels; at most 64 × 8 drawn)")
+        st.plotly_chart(figs.filter_grid(w, rgb=rgb), key="inspect_filters")
+    else:
+        w = inspect.linear_unit_images(model, path, tuple(s.spec.input))
+        st.caption(f"{w.shape[0]} units; each unit's weights drawn as an input image (channel mean)")
+        st.plotly_chart(figs.mosaic(w.mean(axis=1), signed=True), key="inspect_filters")
+    st.plotly_chart(figs.histogram(w, "weights"), key="inspect_hist")
+
+
+def activations_ui(s, model, sample: Sample) -> None:
+    """Every layer's output for the input, in order, capped with a "show more" toggle."""
+    acts = cached(s, ("acts", sample.key), lambda: inspect.activations(model, sample.x))
+    more = st.toggle("Show more maps (up to 256 per layer)", False, key="inspect_more")
+    cap = 256 if more else 16
+    for a in acts:
+        shape = "×".join(map(str, a.shape))
+        with st.expander(f"{a.path} {a.type} → {shape}", expanded=a.array.ndim == 3 and a.path.count(".") == 0):
+            shown = min(cap, a.shape[0]) if a.array.ndim == 3 else None
+            if shown is not None and shown < a.shape[0]:
+                st.caption(f"{shown} of {a.shape[0]} maps")
+            st.plotly_chart(figs.activation_figure(a.array, max_maps=cap), key=f"inspect_act_{a.path}")
+
+
+def attribution_ui(s, model, sample: Sample) -> None:
+    """Method, target and options; the attribution overlaid on the input."""
+    labels = {v[0]: k for k, v in attribution.METHODS.items()}
+    cols = st.columns(3)
+    method = labels[cols[0].selectbox("Method", list(labels), key="inspect_method")]
+    classes = sample.classes
+    predicted = cached(s, ("predict", sample.key), lambda: inspect.predict(model, sample.x, sample.classes, k=5))[0][0]
+    target_name = cols[1].selectbox("Explain class", classes, index=classes.index(predicted) if predicted in classes
+                                    else 0, key="inspect_target", help="defaults to the predicted class")
+    opts = {}
+    if method == "gradcam":
+        convs = [p for p, m in inspect.conv_layers(model) if m.__class__.__name__ == "Conv2d"]
+        if convs:
+            opts["layer"] = cols[2].selectbox("Conv layer", convs, index=len(convs) - 1, key="inspect_cam_layer")
+    elif method == "occlusion":
+        side = int(max(s.spec.input[1:])) if len(s.spec.input) == 3 else int(s.spec.input[0])
+        opts["window"] = cols[2].slider("Window", 1, max(1, side), min(4, side), key="inspect_window")
+        opts["stride"] = cols[2].slider("Stride", 1, max(1, opts["window"]), max(1, opts["window"] // 2),
+                                        key="inspect_stride")
+    elif method == "integrated_gradients":
+        opts["n_steps"] = cols[2].slider("Steps", 10, 200, 50, key="inspect_steps")
+    elif method == "smoothgrad":
+        opts["nt_samples"] = cols[2].slider("Noisy copies", 5, 50, 25, key="inspect_samples")
+    st.caption(attribution.METHODS[method][1])
+    target = classes.index(target_name)
+    key = ("attr", sample.key, method, target, tuple(sorted(opts.items())))
+    try:
+        attr = cached(s, key, lambda: attribution.attribute(model, sample.x, method, target=target, **opts))
+    except InputError as err:
+        st.warning(str(err))
+        return
+    if sample.x.ndim == 3:
+        st.plotly_chart(figs.overlay(sample.x, attr, f"{attribution.METHODS[method][0]} for class {target_name}"),
+                        key="inspect_overlay")
+    else:
+        st.plotly_chart(figs.activation_figure(attr), key="inspect_overlay")
+
+
+def sequence_ui(s, model, sample: Sample) -> None:
+    """Per-character attribution, the hidden state over time, LSTM gates."""
+    if sample.vocab is not None:
+        chars = [sample.vocab[int(t)] for t in sample.x]
+        scores = cached(s, ("tokens", sample.key), lambda: attribution.token_attribution(model, sample.x))
+        st.plotly_chart(figs.coloured_text(chars, scores, "Each character's share of the next-character prediction "
+                                           "(Integrated Gradients on the embedding)"), key="inspect_tokens")
+    states = cached(s, ("hidden", sample.key), lambda: inspect.hidden_states(model, sample.x))
+    st.plotly_chart(figs.time_heatmap(states, "Hidden state h_t (units × steps)"), key="inspect_hidden")
+    if inspect.recurrent_layers(model)[0][1].cell == "LSTM":
+        gates = cached(s, ("gates", sample.key), lambda: inspect.lstm_gates(model, sample.x))
+        for name, fig in figs.gates_figures(gates).items():
+            st.plotly_chart(fig, key=f"inspect_gate_{name}")
