@@ -1,4 +1,4 @@
-"""The Inspect page runs for image and character models, on dataset samples and uploads, and caches per version."""
+"""The Inspect page runs for image and character models on dataset samples and typed text, and caches per version."""
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
