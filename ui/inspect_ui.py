@@ -145,7 +145,8 @@ def _upload_ui(spec) -> Sample | None:
     except InputError as err:
         st.error(str(err))
         return None
-    return Sample(x, f"upload:{file.file_id}", notes=decoded.notes + notes)
+    read = ["Read as grey: the model has one input channel."] if spec.input[0] == 1 else []
+    return Sample(x, f"upload:{file.file_id}", notes=decoded.notes + read + notes)
 
 
 def _text_ui(s) -> Sample:

@@ -1,6 +1,8 @@
-"""The Inspect page runs for image and character models on dataset samples and typed text, and caches per version."""
+"""The Inspect page runs for image and character models on dataset samples and typed text, uploads (fitted or refused), and caches per version."""
+import io
 from pathlib import Path
 
+from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import engine
@@ -50,3 +52,22 @@ def test_character_model_shows_sequence_tab():
     assert any(t.label == "Sequence" for t in at.tabs)
     at.text_area(key="inspect_text").set_value("hello there").run()
     assert not at.exception
+
+
+def _png(size=(40, 30), mode="RGB") -> bytes:
+    buffer = io.BytesIO()
+    Image.new(mode, size, (200, 30, 30) if mode == "RGB" else 128).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_upload_is_fitted_and_corrupt_files_are_answered():
+    at = _page("tiny-vgg")
+    at.radio(key="inspect_source").set_value("Upload image").run()
+    assert not at.exception
+    at.file_uploader(key="inspect_upload").upload("red.png", _png(), "image/png").run()
+    assert not at.exception
+    notes = " ".join(c.value for c in at.sidebar.caption)
+    assert "grey" in notes and "Resized from 40×30 to 8×8" in notes
+    at.file_uploader(key="inspect_upload").upload("bad.png", _png()[:60], "image/png").run()
+    assert not at.exception
+    assert "corrupt or truncated" in at.error[0].value
