@@ -1,0 +1,120 @@
+"""Throughput of the Trainer (thread, every metric on) against a bare PyTorch loop on the same model and data.
+
+Cases: the mnist-cnn preset on digits upsampled to 28×28 (bilinear), and a tiny CNN on the 8×8 digits; each on
+CPU, and on CUDA too when a GPU is visible. Same spec, seed, batch size, optimiser (Adam) and batches by index
+permutation; the Trainer's time includes its thread, metric reads every 10 steps and a (tiny) validation.
+Two ratios: wall-clock samples/s (best of the repeats) and process CPU time, which a busy shared machine
+disturbs less (on CUDA, CPU time mostly measures the launch overhead; read the wall ratio there). Goal: ratio ≥ 0.90. Run: python benchmarks/train_overhead.py [--repeats 3]
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import engine  # noqa: E402
+from engine import data  # noqa: E402
+from engine.training import RunLimiter, TrainConfig, Trainer  # noqa: E402
+
+TINY_CNN = {"name": "tiny-cnn", "input": [1, 8, 8], "layers": [
+    {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+    {"type": "MaxPool2d", "kernel_size": 2},
+    {"type": "Conv2d", "out_channels": 16, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+    {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+
+
+def dataset(side: int, n: int, batch: int):
+    """Digits (upsampled to side×side when side > 8), n training images and one batch of validation."""
+    base = data.load("digits", 0)
+    x = base.x_train
+    while len(x) < n:
+        x = torch.cat([x, base.x_train])
+    y = torch.cat([base.y_train] * (len(x) // len(base.y_train) + 1))[:len(x)]
+    x, y = x[:n], y[:n]
+    if side != 8:
+        x = F.interpolate(x, size=(side, side), mode="bilinear", align_corners=False)  # (N, 1, side, side)
+    ds = copy.copy(base)
+    ds.input_shape = (1, side, side)
+    ds.x_train, ds.y_train = x.contiguous(), y
+    ds.x_val, ds.y_val = x[:batch].clone(), y[:batch].clone()
+    ds.x_test, ds.y_test = ds.x_val, ds.y_val
+    return ds
+
+
+def bare(spec, ds, batch: int, device: str, seed: int = 0) -> tuple[float, float]:
+    """(wall, CPU) seconds for one epoch of a plain PyTorch loop."""
+    model = engine.build(spec, seed=seed).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    x, y = ds.x_train.to(device), ds.y_train.to(device)
+    gen = torch.Generator().manual_seed(seed)
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    perm = torch.randperm(len(x), generator=gen).to(device)
+    model.train()
+    for i in range(0, len(x), batch):
+        idx = perm[i:i + batch]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(model(x[idx]), y[idx])
+        loss.backward()
+        opt.step()
+    loss.item()
+    _sync(device)
+    return time.perf_counter() - t0, time.process_time() - c0
+
+
+def trainer(spec, ds, batch: int, device: str, seed: int = 0) -> tuple[float, float]:
+    """(wall, CPU) seconds from start() to "finished" for one epoch of the Trainer with every metric on."""
+    run = Trainer(spec, TrainConfig(optimizer="adam", batch_size=batch, epochs=1, device=device, seed=seed,
+                                    metrics_every=10), ds, limiter=RunLimiter(1))
+    _sync(device)
+    t0, c0 = time.perf_counter(), time.process_time()
+    run.start()
+    run.thread.join()  # a page polls every 0.3 s or so; joining costs the worker nothing
+    elapsed = time.perf_counter() - t0, time.process_time() - c0
+    assert run.state == "finished", run.status.message
+    assert run.records() and run.records()[0]["grad_norm"], "metrics were on"
+    return elapsed
+
+
+def _sync(device: str) -> None:
+    if device == "cuda":
+        torch.cuda.synchronize()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    engine.device.configure_threads()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
+          + (f", {torch.cuda.get_device_name()}" if "cuda" in devices else ", no CUDA"))
+    cases = [("mnist-cnn on 28×28 upsampled digits", engine.presets.get("mnist-cnn"), 28, 64),
+             ("tiny CNN on 8×8 digits", engine.ModelSpec.from_dict(TINY_CNN), 8, 32)]
+    for device in devices:
+        for label, spec, side, batch in cases:
+            n = {("cpu", 28): 64 * 8, ("cpu", 8): 32 * 100}.get((device, side), batch * 400)
+            ds = dataset(side, n, batch)
+            spec, _ = data.adapt_spec(spec, ds)
+            bare(spec, ds, batch, device)  # warm-up
+            trainer(spec, ds, batch, device)
+            b, t = [], []
+            for _ in range(args.repeats):  # alternate, keep the best of each: the machine may be shared
+                b.append(bare(spec, ds, batch, device))
+                t.append(trainer(spec, ds, batch, device))
+            bare_rate, trainer_rate = n / min(w for w, _ in b), n / min(w for w, _ in t)
+            cpu_ratio = min(c for _, c in b) / min(c for _, c in t)
+            print(f"{device:4s} {label:38s} batch {batch:3d}: bare {bare_rate:8.0f} samples/s, "
+                  f"Trainer {trainer_rate:8.0f} samples/s, ratio {trainer_rate / bare_rate:.3f} wall (best of "
+                  f"{args.repeats}), {cpu_ratio:.3f} CPU time (goal ≥ 0.90)", flush=True)
+
+
+if __name__ == "__main__":
+    main()
