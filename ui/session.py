@@ -47,3 +47,13 @@ def state() -> SessionState:
     if KEY not in st.session_state:
         st.session_state[KEY] = SessionState(spec=engine.presets.get(DEFAULT_PRESET))
     return st.session_state[KEY]
+
+
+def page_link(path: str, label: str) -> None:
+    """st.page_link, or a plain link when the page runs on its own (AppTest starts at the page itself)."""
+    from streamlit.errors import StreamlitAPIException
+
+    try:
+        st.page_link(path, label=label)
+    except StreamlitAPIException:
+        st.markdown(f"[{label}](./{path.split('_', 1)[-1].removesuffix('.py')})")

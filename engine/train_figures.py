@@ -1,0 +1,118 @@
+"""Plotly figures for training: curves from metric records, gradient norms, decision boundaries, confusion matrices."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+_LAYOUT = dict(height=300, margin=dict(l=10, r=10, t=36, b=10), legend=dict(orientation="h", y=-0.25),
+               plot_bgcolor="white")
+
+
+def curves_figure(runs: dict[str, list[dict]], metric: str = "loss") -> go.Figure:
+    """Train (per step) and validation (per epoch) curves of one or several runs on one chart.
+
+    Args:
+        runs: run label → its metric records (``Trainer.records()``).
+        metric: "loss" or "acc".
+
+    Returns:
+        A figure with x = epoch (fractional for steps).
+    """
+    fig = go.Figure()
+    for i, (label, records) in enumerate(runs.items()):
+        colour = _colour(i)
+        steps = [r for r in records if r.get("kind") == "step" and r.get(f"train_{metric}") is not None]
+        epochs = [r for r in records if r.get("kind") == "epoch" and r.get(f"val_{metric}") is not None]
+        prefix = f"{label} · " if len(runs) > 1 else ""
+        fig.add_scatter(x=[r["epoch"] for r in steps], y=[r[f"train_{metric}"] for r in steps], mode="lines",
+                        name=f"{prefix}train", line=dict(color=colour, width=1.5))
+        fig.add_scatter(x=[r["epoch"] for r in epochs], y=[r[f"val_{metric}"] for r in epochs], mode="lines+markers",
+                        name=f"{prefix}validation", line=dict(color=colour, width=2, dash="dot"))
+    title = "Loss" if metric == "loss" else "Accuracy"
+    fig.update_layout(title=title, xaxis_title="epoch", **_LAYOUT)
+    if metric == "acc":
+        fig.update_yaxes(range=[0, 1.02])
+    return fig
+
+
+def grad_norms_figure(records: list[dict]) -> go.Figure:
+    """Per-layer gradient norms over training, log scale, a colour per layer."""
+    steps = [r for r in records if r.get("kind") == "step" and r.get("grad_norm")]
+    fig = go.Figure()
+    if steps:
+        for i, name in enumerate(steps[-1]["grad_norm"]):
+            fig.add_scatter(x=[r["epoch"] for r in steps], y=[max(r["grad_norm"].get(name, 0), 1e-12) for r in steps],
+                            mode="lines", name=name, line=dict(color=_colour(i), width=1.5))
+    fig.update_layout(title="Gradient norm per layer (log scale)", xaxis_title="epoch", **_LAYOUT)
+    fig.update_yaxes(type="log")
+    return fig
+
+
+def boundary_figure(grid: dict, x: np.ndarray, y: np.ndarray, classes: list[str]) -> go.Figure:
+    """Decision regions of a 2-D classifier (predicted class, shaded by confidence) with the data points."""
+    probs = grid["probs"]  # (n, n, C)
+    winner = probs.argmax(-1)
+    confidence = probs.max(-1)
+    n_classes = probs.shape[-1]
+    # One heatmap: class index + confidence in [0, 1) so each class gets its own colour band.
+    z = winner + 0.999 * (confidence - 1 / n_classes) / (1 - 1 / n_classes + 1e-9)
+    scale = []
+    for c in range(n_classes):
+        lo, hi = c / n_classes, (c + 1) / n_classes
+        scale += [[lo, _tint(_colour(c), 0.9)], [hi, _tint(_colour(c), 0.35)]]
+    fig = go.Figure(go.Heatmap(x=grid["xs"], y=grid["ys"], z=z, zmin=0, zmax=n_classes, colorscale=scale,
+                               showscale=False, hoverinfo="skip"))
+    for c in range(n_classes):
+        pts = x[y == c]
+        fig.add_scatter(x=pts[:, 0], y=pts[:, 1], mode="markers", name=classes[c] if c < len(classes) else str(c),
+                        marker=dict(color=_colour(c), size=5, line=dict(color="white", width=0.5)))
+    fig.update_layout(title="Decision boundary (test points)", **{**_LAYOUT, "height": 360})
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
+    """Rows: true class; columns: predicted class; counts written in the cells."""
+    labels = classes if len(classes) == len(confusion) else [str(i) for i in range(len(confusion))]
+    fig = go.Figure(go.Heatmap(z=confusion, x=labels, y=labels, colorscale="Blues", showscale=False,
+                               text=confusion, texttemplate="%{text}" if len(labels) <= 20 else None))
+    fig.update_layout(title="Confusion matrix (test)", xaxis_title="predicted", yaxis_title="true",
+                      **{**_LAYOUT, "height": 380})
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def samples_figure(images: np.ndarray, titles: list[str], columns: int = 8) -> go.Figure:
+    """A grid of small grey images (N, H, W) in one heatmap with NaN gaps, each titled (e.g. "7→1")."""
+    n, h, w = images.shape
+    rows = (n + columns - 1) // columns
+    mosaic = np.full((rows * (h + 1), columns * (w + 1)), np.nan)
+    for i in range(n):
+        r, c = divmod(i, columns)
+        mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = images[i]
+    fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip"))
+    for i, title in enumerate(titles):
+        r, c = divmod(i, columns)
+        fig.add_annotation(x=c * (w + 1) + w / 2 - 0.5, y=r * (h + 1) - 0.9, text=title, showarrow=False,
+                           font=dict(size=10, color="#b00"))
+    fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
+    fig.update_xaxes(visible=False)
+    fig.update_layout(title="Misclassified test samples (true→predicted)", height=90 + rows * 70,
+                      margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white")
+    return fig
+
+
+_PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
+            "#EECA3B"]
+
+
+def _colour(i: int) -> str:
+    return _PALETTE[i % len(_PALETTE)]
+
+
+def _tint(hex_colour: str, amount: float) -> str:
+    """Mix a colour with white: amount 1 is white."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    mix = [round(v + (255 - v) * amount) for v in (r, g, b)]
+    return f"rgb({mix[0]},{mix[1]},{mix[2]})"

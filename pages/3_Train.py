@@ -1,0 +1,55 @@
+"""Train: press start, watch the curves move, pause, step, stop; compare runs side by side."""
+import streamlit as st
+
+import engine
+from engine.training import TERMINAL
+from ui import train_ui
+from ui.session import page_link, state
+
+st.set_page_config(page_title="Train · NN playground", layout="wide")
+s = state()
+p = train_ui.page(s)
+st.title("Train")
+try:
+    summary = engine.summarize(s.spec)
+    st.markdown(f"Network **{s.spec.name}**: {len(s.spec.layers)} layers, {summary.total_params:,} parameters, "
+                f"input {'×'.join(map(str, s.spec.input))} · compute: {engine.device.describe()}")
+except engine.SpecError as err:
+    st.error(f"The network on the Build page is invalid: {err}")
+page_link("pages/1_Build.py", "Change the network on the Build page")
+
+with st.expander("Data and training settings", expanded=not p["runs"]):
+    config = train_ui.settings_ui(s)
+train_ui.controls_ui(s, config)
+train_ui.heartbeat_all(s)
+
+run = train_ui.active(s)
+if run is None:
+    st.info("Choose the data and settings, then press **Start new run**. Training runs in the background: "
+            "the page stays responsive and you can pause, step or stop at any time.")
+else:
+    live = run["trainer"].state not in TERMINAL
+    busy = run["trainer"].state in ("running", "queued")
+
+    # Redraws alone while training; a slower tick while paused keeps the heartbeat alive.
+    @st.fragment(run_every=(0.5 if busy else 2.0) if live else None)
+    def live_view():
+        train_ui.heartbeat_all(s)
+        current = train_ui.active(s)
+        if current is None:
+            return
+        train_ui.status_ui(current)
+        train_ui.live_charts_ui(s, current)
+        if current["trainer"].state in TERMINAL and live:
+            st.rerun()  # the run just ended: one full rerun draws the results and stops the ticking
+
+    live_view()
+    if not live:
+        st.subheader("Results")
+        train_ui.results_ui(s, run)
+    elif run["trainer"].state == "paused" and run["trainer"].dataset.task == "char":
+        train_ui.sample_ui(run["trainer"])
+
+if p["runs"]:
+    st.subheader("Compare runs")
+    train_ui.compare_ui(s)
