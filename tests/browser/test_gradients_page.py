@@ -1,0 +1,36 @@
+"""Through time in a real browser: move the W_hh radius slider, the printed σ_max and the curve change."""
+import re
+
+from playwright.sync_api import expect
+
+from tests.browser.helpers import assert_no_exception, open_app, screenshot, wait_idle
+
+
+def _sigma(page) -> float:
+    text = page.locator(".st-key-time-readout").inner_text()
+    return float(re.search(r"σ_max = ([0-9.]+)", text).group(1))
+
+
+def test_radius_slider_redraws_the_time_curve(app_server, page):
+    open_app(page, f"{app_server}/Gradients")
+    assert_no_exception(page)
+    page.get_by_role("tab", name="Through time").click()
+    readout = page.locator(".st-key-time-readout")
+    expect(readout).to_contain_text("σ_max =")
+    before = _sigma(page)
+    expect(readout).to_contain_text("spectral radius ρ = 1.00")
+    line = page.locator(".st-key-time-norms-chart .scatterlayer path.js-line").first
+    curve_before = line.get_attribute("d")
+
+    slider = page.locator(".st-key-time-radius input[type=range]")
+    slider.focus()
+    for _ in range(6):  # 6 × 0.05: ρ 1.00 -> 0.70
+        page.keyboard.press("ArrowLeft")
+    wait_idle(page)
+    expect(readout).to_contain_text("spectral radius ρ = 0.70")
+    assert_no_exception(page)
+    after = _sigma(page)
+    assert after < before  # W_hh was scaled down by 0.7
+    assert abs(after / before - 0.7) < 0.01
+    expect(line).not_to_have_attribute("d", curve_before)  # the curve was redrawn with new values
+    screenshot(page, "gradients-time")
