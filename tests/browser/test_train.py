@@ -1,0 +1,62 @@
+"""Train page in Chromium: start a run, watch it grow, pause, resume, stop; another browser sees none of it."""
+import re
+import time
+
+from playwright.sync_api import expect
+
+from tests.browser.helpers import assert_no_exception, open_app, screenshot, wait_idle
+
+PROGRESS = re.compile(r"step (\d+)/(\d+)")
+
+
+def _step(page) -> int:
+    text = page.locator("[data-testid=stProgress]").first.inner_text()
+    return int(PROGRESS.search(text).group(1))
+
+
+def _loss_points(page) -> int:
+    path = page.locator(".st-key-tr-loss-chart .scatterlayer .trace path.js-line").first
+    return len(path.get_attribute("d") or "")
+
+
+def test_live_training_controls_and_isolation(app_server, page, browser):
+    open_app(page, f"{app_server}/Build?net=p.toy-mlp")  # choose the network
+    page.get_by_role("link", name="Train").first.click()  # same browser session, other page
+    wait_idle(page)
+    expect(page.get_by_role("heading", name="Train")).to_be_visible()
+    epochs = page.locator(".st-key-tr-epochs input")
+    epochs.fill("300")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.locator(".st-key-tr-start button").click()
+    expect(page.get_by_text(re.compile(r"\*\*running\*\*|running · step"))).to_be_visible(timeout=30_000)
+
+    # The fragment redraws on its own: the step count and the loss curve grow without any click.
+    first_step, first_len = _step(page), _loss_points(page)
+    time.sleep(3)
+    assert _step(page) > first_step
+    assert _loss_points(page) > first_len
+    assert_no_exception(page)
+    screenshot(page, "train")
+
+    page.locator(".st-key-tr-pause button").click()
+    expect(page.get_by_text(re.compile("paused · step"))).to_be_visible(timeout=15_000)
+    paused_at = _step(page)
+    time.sleep(2)
+    assert _step(page) == paused_at
+    page.locator(".st-key-tr-resume button").click()
+    expect(page.get_by_text(re.compile("running · step"))).to_be_visible(timeout=15_000)
+    page.locator(".st-key-tr-stop button").click()
+    expect(page.get_by_text(re.compile("stopped · step"))).to_be_visible(timeout=15_000)
+    assert_no_exception(page)
+
+    # A second student (another browser context) sees none of the first one's runs or network.
+    other = browser.new_context(viewport={"width": 1400, "height": 900})
+    try:
+        student = other.new_page()
+        open_app(student, f"{app_server}/Train")
+        expect(student.get_by_text("Choose the data and settings")).to_be_visible()
+        expect(student.get_by_text("toy-mlp")).to_have_count(0)
+        expect(student.get_by_role("heading", name="Compare runs")).to_have_count(0)
+    finally:
+        other.close()
