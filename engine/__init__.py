@@ -19,14 +19,22 @@ Public API (pages use nothing else):
 - ``gradients``: ``layer_grad_norms``, ``timestep_grad_norms``, ``activation_stats``, ``derivative_bound``.
 - ``unroll``: ``unroll``, ``recurrent_radius``, ``recurrent_radii``, ``set_recurrent_radius``.
 - ``init``: ``init_weights(model, scheme)``, ``SCHEMES``, ``make_depth_mlp``, ``DEPTH_LABS``, ``depth_lab``.
+- ``training``: ``TrainConfig``, ``Trainer`` (a background run: ``start``, ``pause``, ``resume``, ``step``, ``stop``,
+  ``reset``, ``heartbeat``, ``status``, ``records``), ``LIMITER``, ``evaluate``, ``predict_grid``, ``sample``,
+  ``save_weights``, ``load_weights``, ``OPTIMIZERS``, ``LOSSES``. ``train_figures``: curves, gradient norms,
+  decision boundary, confusion matrix.
+- ``inspect``: ``predict``, ``activations``, ``filters``, ``linear_unit_images``, ``hidden_states``, ``lstm_gates``,
+  ``fit_to_input``; ``inspect_figures`` draws them. ``attribution`` (imported on its own: it loads Captum):
+  ``attribute(model, x, method, ...)``, ``token_attribution``, ``METHODS``.
 - ``device``: ``pick()``, ``describe()``, ``configure_threads()``.
 - ``limits``: server-side caps (parameters, uploads, concurrent runs, run time).
 """
-from . import data, device, edit, gradients, graph, init, layers, limits, presets, share, unroll
+from . import data, device, edit, gradients, graph, init, inspect, layers, limits, presets, share, training, unroll
 from .build import Row, Summary, build, summarize
 from .errors import InputError, SpecError
 from .export import to_pytorch_code
 from .spec import ModelSpec
 
 __all__ = ["ModelSpec", "Summary", "Row", "SpecError", "InputError", "build", "summarize", "to_pytorch_code",
-           "data", "device", "edit", "gradients", "graph", "init", "layers", "limits", "presets", "share", "unroll"]
+           "data", "device", "edit", "gradients", "graph", "init", "inspect", "layers", "limits", "presets", "share",
+           "training", "unroll"]
