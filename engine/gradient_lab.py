@@ -144,13 +144,14 @@ def train_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int =
         optimiser.zero_grad()
         loss = default_loss(model(xb), yb)
         loss.backward()
-        if step % every == 0 or step == steps - 1:
+        out_of_time = time.perf_counter() - start > max_seconds
+        if step % every == 0 or step == steps - 1 or out_of_time:
             rec.steps.append(step)
             rec.snapshots.append(np.array([p.grad.norm().item() for _, p in named]))
         optimiser.step()
         rec.loss_steps.append(step + 1)
         rec.loss.append(loss.item())
-        if time.perf_counter() - start > max_seconds:
+        if out_of_time:
             rec.stopped_early = step < steps - 1
             break
     rec.seconds = time.perf_counter() - start

@@ -23,7 +23,8 @@ CONTRASTS = {"Sigmoid + small init vs ReLU + He": ("10-layer sigmoid, small init
              "Plain 20-layer vs residual 20-layer": ("plain 20-layer", "residual 20-layer")}
 STEP_CHOICES = (10, 20, 50, 100, 200)
 MAX_SECONDS = 3.0
-COMPARE_SECONDS = 1.5  # per cell in the side-by-side run
+COMPARE_SECONDS = 2.5  # per cell in the side-by-side run
+COMPARE_STEPS = 100
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 
 
@@ -318,7 +319,7 @@ def compare_ui(settings: dict, ds) -> None:
     hidden = 32
     key = (settings["task"], settings["T"], settings["clip"])
     st.caption(f"Same task, T = {settings['T']}, hidden size {hidden}, seed 0, PyTorch's initialisation; then up to "
-               f"150 Adam steps each (at most {COMPARE_SECONDS:g} s per cell).")
+               f"{COMPARE_STEPS} Adam steps each (at most {COMPARE_SECONDS:g} s per cell).")
     if st.button("Compare the three cells", key="time-compare"):
         try:
             with st.spinner("Measuring and training three cells..."):
@@ -326,7 +327,7 @@ def compare_ui(settings: dict, ds) -> None:
                 for cell in cells:
                     model = lab.time_model(cell, hidden, ds)
                     norms = timestep_grad_norms(model, ds.x_train[:PROBE], ds.y_train[:PROBE])
-                    run = lab.train_time(model, ds, steps=150, clip=settings["clip"], max_seconds=COMPARE_SECONDS,
+                    run = lab.train_time(model, ds, steps=COMPARE_STEPS, clip=settings["clip"], max_seconds=COMPARE_SECONDS,
                                          record_curves=False)
                     result[cell] = (norms, run)
                 keep("compare", key, result)
