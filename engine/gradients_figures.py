@@ -88,7 +88,8 @@ def steps_heatmap(steps: list[int], matrix: np.ndarray) -> go.Figure:
     z = np.log10(_positive(matrix))
     fig = go.Figure(go.Heatmap(z=z, x=list(range(1, matrix.shape[1] + 1)), y=[str(s) for s in steps],
                                colorscale="Magma", colorbar=dict(title="log₁₀"),
-                               hovertemplate="step %{y}<br>t = %{x}<br>log₁₀‖∂L/∂h_t‖ = %{z:.2f}<extra></extra>"))
+                               hovertemplate="step %{y}<br>t = %{x}<br>"
+                                             "log₁₀‖∂L/∂h_t‖ = %{z:.2f}<extra></extra>"))
     fig.update_yaxes(type="category", autorange="reversed")
     return _layout(fig, "time step t", "training step", log_y=False)
 

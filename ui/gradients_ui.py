@@ -296,7 +296,8 @@ def time_train_ui(settings: dict, model, ds, key: tuple) -> None:
             st.error(f"Training failed: {err}")
     run = stored("time_run", key)
     if run is None:
-        st.caption("Press Train to record ‖∂L/∂h_t‖ every few steps, and the gradient norm before and after clipping.")
+        st.caption("Press Train to record ‖∂L/∂h_t‖ every few steps, and the gradient norm before and after "
+                   "clipping.")
         return
     left, right = st.columns(2)
     left.plotly_chart(figures.snapshots_figure(run.steps, run.matrix), key="time-snapshots-chart")
@@ -327,8 +328,8 @@ def compare_ui(settings: dict, ds) -> None:
                 for cell in cells:
                     model = lab.time_model(cell, hidden, ds)
                     norms = timestep_grad_norms(model, ds.x_train[:PROBE], ds.y_train[:PROBE])
-                    run = lab.train_time(model, ds, steps=COMPARE_STEPS, clip=settings["clip"], max_seconds=COMPARE_SECONDS,
-                                         record_curves=False)
+                    run = lab.train_time(model, ds, steps=COMPARE_STEPS, clip=settings["clip"],
+                                         max_seconds=COMPARE_SECONDS, record_curves=False)
                     result[cell] = (norms, run)
                 keep("compare", key, result)
         except ERRORS as err:
