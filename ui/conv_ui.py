@@ -1,0 +1,297 @@
+"""Widget groups of the Convolution page: settings, input, kernel, formulas, animation, receptive field, features."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from engine import conv, conv_examples, conv_figures, images, receptive
+from engine.errors import InputError, SpecError
+
+OPERATIONS = ("convolution", "transposed convolution", "pooling")
+PADDINGS = ("number", "valid", "same", "full")
+FEATURE_SIDE = 128  # uploads are shrunk to this for the feature maps
+
+
+@dataclass
+class Settings:
+    """Everything the sidebar chose."""
+
+    dims: int
+    op: str
+    stride: int
+    padding: int | str
+    dilation: int
+    flip: bool
+    channels: int
+    maps: int
+    pool_mode: str
+    ceil_mode: bool
+
+
+def settings_ui() -> Settings:
+    """Sidebar: dimension, operation and the sliding-window parameters."""
+    sb = st.sidebar
+    sb.caption("Settings of the Animation tab")
+    dims = 1 if sb.segmented_control("Dimensions", ["1-D", "2-D"], default="2-D", key="conv_dims",
+                                     required=True) == "1-D" else 2
+    op = sb.selectbox("Operation", OPERATIONS, key="conv_op")
+    if op == "pooling":  # pooling's stride usually equals its window (PyTorch's default), so it has its own slider
+        stride = sb.slider("Stride S", 1, 5, 2, key="conv_pool_stride", help="cells the window moves per step")
+    else:
+        stride = sb.slider("Stride S", 1, 5, 1, key="conv_stride", help="cells the window moves per step")
+    pad_mode = "number"
+    if op == "convolution":
+        pad_mode = sb.selectbox("Padding", PADDINGS, key="conv_pad_mode",
+                                help="valid: none (narrow); same: output as wide as the input (stride 1); "
+                                     "full: K−1 each side (wide)")
+    padding = sb.slider("Padding P", 0, 4, 0, key="conv_pad", help="zeros added on every side") \
+        if pad_mode == "number" else pad_mode
+    dilation = sb.slider("Dilation D", 1, 4, 1, key="conv_dilation", help="gaps between kernel taps (atrous)")
+    flip = channels = maps = None
+    if op == "convolution":
+        flip = sb.toggle("True convolution (flip the kernel)", key="conv_flip",
+                         help="off: cross-correlation, as PyTorch computes it")
+    if op != "pooling":
+        channels = sb.radio("Input channels C_in", [1, 3], horizontal=True, key="conv_channels",
+                            help="3 for an RGB image: the kernel gets one slice per channel")
+        maps = sb.slider("Kernels C_out (output maps)", 1, 3, 1, key="conv_maps",
+                         help="extra kernels: the first one turned by 90° (2-D), or reversed, then negated (1-D)")
+    pool_mode = sb.radio("Pooling", ["max", "avg"], horizontal=True, key="conv_pool_mode") if op == "pooling" else "max"
+    ceil_mode = op == "pooling" and sb.toggle("Ceil mode", key="conv_ceil",
+                                              help="round the output size up: windows may run past the edge")
+    return Settings(dims, op, stride, padding, dilation, bool(flip), channels or 1, maps or 1, pool_mode, ceil_mode)
+
+
+def _grid_editor(values: np.ndarray, key: str) -> np.ndarray:
+    """An editable grid of numbers; empty cells come back as NaN (the engine then explains)."""
+    frame = pd.DataFrame(np.atleast_2d(values), columns=[str(i) for i in range(np.atleast_2d(values).shape[1])])
+    edited = st.data_editor(frame, key=key, hide_index=True, width="content")
+    out = edited.apply(pd.to_numeric, errors="coerce").to_numpy(dtype=float)
+    return out[0] if values.ndim == 1 else out
+
+
+def _upload(key: str, rgb_key: str, max_side: int, channels_choice: bool = True) -> tuple[np.ndarray | None, list[str]]:
+    file = st.file_uploader("Image (PNG, JPEG, GIF, BMP, WebP)", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
+                            key=key)
+    rgb = st.toggle("Keep colour (3 channels)", key=rgb_key) if channels_choice else False
+    if file is None:
+        return None, ["Upload an image to use it."]
+    decoded = images.decode(file.getvalue(), "RGB" if rgb else "L")
+    pixels, note = images.resize(decoded.pixels, max_side)
+    return pixels, decoded.notes + ([note] if note else [])
+
+
+def input_ui(s: Settings) -> tuple[np.ndarray | None, list[str]]:
+    """The input: random integers, an editable grid, a signal, X/O, a digit or an upload. Returns it and notes."""
+    channels = 1 if s.op == "pooling" else s.channels
+    sources = (["random integers", "edit a signal", "test signal"] if s.dims == 1 else
+               ["random integers", "edit a grid", "X image", "O image", "digit", "upload"])
+    source = st.selectbox("Input", sources, key="conv_input" if s.dims == 2 else "conv_input_1d")
+    notes = []
+    if source in ("random integers", "edit a grid", "edit a signal"):
+        default = (3 if s.op == "transposed convolution" else 7) if s.dims == 2 else 10
+        key = "conv_n" + ("_1d" if s.dims == 1 else "") + ("_t" if s.op == "transposed convolution" else "")
+        n = st.slider("Input size N", 2, 12 if s.dims == 2 else 24, default, key=key)
+        seed = st.number_input("Seed", 0, 10_000, 0, key="conv_seed")
+        x = conv_examples.random_grid((n,) * s.dims, channels, seed)
+        if source.startswith("edit"):
+            st.caption("Edit any cell" + (" (channel 1; the others stay random)." if channels > 1 else "."))
+            first = _grid_editor(x[0] if channels > 1 else x, key=f"conv_grid_{s.dims}_{n}_{seed}")
+            x = np.concatenate([first[None], x[1:]]) if channels > 1 else first
+        return x, notes
+    if channels > 1 and source != "upload":
+        notes.append(f"The {source} has one channel: C_in is 1 here.")
+    if source == "test signal":
+        return conv_examples.signal(st.selectbox("Signal", conv_examples.SIGNALS, key="conv_signal")), notes
+    if source in ("X image", "O image"):
+        return (conv_examples.X_IMAGE if source == "X image" else conv_examples.O_IMAGE).copy(), notes
+    if source == "digit":
+        index = st.number_input("Digit number", 0, conv_examples.digit_count() - 1, 0, key="conv_digit")
+        image, label = conv_examples.digit(index)
+        notes.append(f"An 8×8 handwritten {label}, pixels scaled to 0–1.")
+        return image, notes
+    pixels, upload_notes = _upload("conv_upload", "conv_rgb", conv_figures.MAX_ANIMATED_SIDE[2])
+    return pixels, notes + upload_notes
+
+
+def kernel_ui(s: Settings, channels: int) -> tuple[np.ndarray | None, int]:
+    """Kernel preset, size and an editable grid; for pooling only the window size. Returns (kernel, K)."""
+    if s.op == "pooling":
+        k = st.slider("Window size K", 1, 5, 2, key="conv_k")
+        st.caption(f"Pooling has no weights: each output is the {s.pool_mode} of a {k}×{k} window, "
+                   "computed on every channel separately.")
+        return None, k
+    table = conv_examples.KERNELS_1D if s.dims == 1 else conv_examples.KERNELS_2D
+    name = st.selectbox("Kernel", list(table), index=2 if s.dims == 2 else 0, key="conv_kernel" if s.dims == 2
+                        else "conv_kernel_1d", format_func=lambda n: f"{n}: {table[n][0]}")
+    fixed = conv_examples.fixed_size(name, s.dims)
+    k = st.slider("Kernel size K", 1, 7, fixed or 3, key="conv_k", disabled=fixed is not None,
+                  help="this preset has a fixed size" if fixed else None)
+    k = fixed or k
+    w = _grid_editor(conv_examples.kernel(name, s.dims, k), key=f"conv_kgrid_{s.dims}_{name}_{k}")
+    st.caption("Edit any weight." + (f" The same {k}×{k} slice is used for all {channels} input channels."
+                                     if channels > 1 else ""))
+    kernels = [np.rot90(w, o) if s.dims == 2 else [w, w[::-1], -w][o] for o in range(s.maps)]
+    stacked = np.stack([np.stack([kk] * channels) for kk in kernels])  # (C_out, C_in, *K)
+    if s.op == "transposed convolution":
+        stacked = stacked.swapaxes(0, 1)  # PyTorch's layout for transposed kernels: (C_in, C_out, *K)
+    elif s.maps == 1:
+        stacked = stacked[0] if channels > 1 else stacked[0, 0]
+    return stacked, k
+
+
+def compute(s: Settings, x: np.ndarray, w: np.ndarray | None, k: int) -> conv.Trace:
+    """Run the chosen operation; raises InputError with the fix when the parameters do not fit."""
+    if s.op == "pooling":
+        pool = conv.pool1d if s.dims == 1 else conv.pool2d
+        return pool(x, k, s.stride, s.padding, s.pool_mode, s.ceil_mode, s.dilation if s.pool_mode == "max" else 1)
+    if s.op == "transposed convolution":
+        channels = 1 if x.ndim == s.dims else x.shape[0]
+        if s.maps == 1 and channels == 1:
+            w = w.reshape(w.shape[-s.dims:])
+        fn = conv.conv_transpose1d if s.dims == 1 else conv.conv_transpose2d
+        return fn(x, w, stride=s.stride, padding=s.padding, dilation=s.dilation)
+    fn = conv.conv1d if s.dims == 1 else conv.conv2d
+    return fn(x, w, stride=s.stride, padding=s.padding, dilation=s.dilation, flip=s.flip)
+
+
+def formula_ui(s: Settings, trace: conv.Trace, k: int, channels: int) -> None:
+    """Output size and parameter count with the live numbers, and a note when the filter does not fit."""
+    axes = ("length",) if s.dims == 1 else ("height", "width")
+    rows = list(zip(axes, trace.input_shape[-s.dims:], trace.padding, trace.output.shape[-s.dims:]))
+    if s.dims == 2 and rows[0][1:] == rows[1][1:]:
+        rows = [("height and width", *rows[0][1:])]  # a square case needs one line
+    for axis, n, (lo, hi), size in rows:
+        label = f"\\text{{{axis}: }}" if s.dims == 2 else ""
+        if s.op == "transposed convolution":
+            p = s.dilation * (k - 1) - lo  # the trace pads by D(K−1) − P
+            st.latex(f"{label}(N-1)S - 2P + D(K-1) + 1 = ({n}-1)\\cdot{s.stride} - 2\\cdot{p} + {s.dilation}({k}-1) + 1"
+                     f" = {size}")
+            continue
+        pads = f"2\\cdot{lo}" if lo == hi else f"{lo}+{hi}"
+        room = n + lo + hi - s.dilation * (k - 1) - 1
+        rounding = ("\\lceil", "\\rceil") if s.ceil_mode else ("\\lfloor", "\\rfloor")
+        st.latex(f"{label}\\left{rounding[0]}\\frac{{N + 2P - D(K-1) - 1}}{{S}}\\right{rounding[1]} + 1 = "
+                 f"\\left{rounding[0]}\\frac{{{n} + {pads} - {s.dilation}({k}-1) - 1}}{{{s.stride}}}"
+                 f"\\right{rounding[1]}"
+                 f" + 1 = {rounding[0]} {room}/{s.stride} {rounding[1]} + 1 = {size}")
+        if s.ceil_mode:
+            continue
+        fit = conv.fit(n, k, s.stride, (lo, hi), s.dilation)
+        word = {"width": "columns", "height": "rows", "height and width": "rows and columns"}.get(axis, "positions")
+        if not fit.exact:
+            fixes = [d for d in range(1, 6) if room % d == 0 and d != s.stride]
+            st.warning(f"The filter does not fit along the {axis}: {room} is not a multiple of the stride {s.stride}, "
+                       f"so PyTorch drops the last {fit.leftover} padded cell(s); input {word} "
+                       f"{', '.join(map(str, fit.uncovered)) or 'none'} (0-based) are never read. "
+                       f"Add {s.stride - fit.leftover} more cell(s) of padding in total"
+                       + (f", or use stride {' or '.join(map(str, fixes))}." if fixes else "."), icon="✂️")
+        elif fit.uncovered:
+            st.info(f"The stride skips input {word} {', '.join(map(str, fit.uncovered))} (0-based): "
+                    "the windows do not touch them.", icon="ℹ️")
+    if s.op == "pooling":
+        st.markdown("**Parameters:** 0 (pooling has nothing to learn; it keeps the depth: "
+                    f"{channels} channel(s) in, {channels} out).")
+        return
+    kk = "\\cdot".join([str(k)] * s.dims)
+    if s.op == "transposed convolution":
+        st.latex(f"\\text{{parameters}} = ({kk})\\cdot C_{{in}}\\cdot C_{{out}} + C_{{out}} = ({kk})\\cdot{channels}"
+                 f"\\cdot{s.maps} + {s.maps} = {k ** s.dims * channels * s.maps + s.maps}")
+    else:
+        st.latex(f"\\text{{parameters}} = (({'K' if s.dims == 1 else 'K·K'})\\cdot C_{{in}} + 1)\\cdot C_{{out}} = "
+                 f"(({kk})\\cdot{channels} + 1)\\cdot{s.maps} = {(k ** s.dims * channels + 1) * s.maps}")
+
+
+def _move_step(delta: int, n: int) -> None:
+    st.session_state["conv_step"] = int(np.clip(st.session_state.get("conv_step", 1) + delta, 1, n))
+
+
+def animation_ui(trace: conv.Trace, before: np.ndarray) -> None:
+    """The animated figure (or before/after images when too large) and a step control with the sum written out."""
+    n = trace.n_steps
+    if st.session_state.get("conv_step", 1) > n:
+        st.session_state["conv_step"] = n
+    step_no = st.session_state.get("conv_step", 1)
+    if conv_figures.can_animate(trace):
+        st.plotly_chart(conv_figures.animation(trace, active=step_no - 1), key="conv_animation", width="content",
+                        config={"displayModeBar": False})
+        st.caption("▶ Play runs in your browser; the slider under the figure scrubs through the steps.")
+    else:
+        side = conv_figures.MAX_ANIMATED_SIDE[trace.dims]
+        st.info(f"This input is larger than {side}{f'×{side}' if trace.dims == 2 else ''} or needs more than "
+                f"{conv_figures.MAX_FRAMES} steps: showing it before and after instead.", icon="🖼️")
+        st.plotly_chart(conv_figures.grids([("Input", before), ("Output", trace.output)]), key="conv_before_after")
+    cols = st.columns([1, 1, 6])
+    cols[0].button("◀ Previous", key="conv_prev", on_click=_move_step, args=(-1, n), disabled=step_no <= 1)
+    cols[1].button("Next ▶", key="conv_next", on_click=_move_step, args=(1, n), disabled=step_no >= n)
+    if n > 1:
+        cols[2].slider("Step", 1, n, key="conv_step", label_visibility="collapsed")
+    step = trace.step(st.session_state.get("conv_step", 1) - 1)
+    with st.container(key="conv_equation"):
+        st.code(conv_figures.step_equation(trace, step), language=None, wrap_lines=True)
+
+
+def receptive_ui() -> None:
+    """Stack L layers and show which input pixels one output unit sees."""
+    a, b, c, d, e = st.columns(5)
+    n_layers = a.slider("Layers L", 1, 8, 3, key="rf_layers")
+    k = b.slider("Kernel size K", 1, 7, 3, key="rf_k")
+    stride = c.slider("Stride", 1, 3, 1, key="rf_stride")
+    pool = d.selectbox("2×2 max pooling", ["none", "after every layer", "after every 2 layers"], key="rf_pool")
+    size = e.slider("Input size", 8, 64, 32, key="rf_n")
+    pool_every = {"none": 0, "after every layer": 1, "after every 2 layers": 2}[pool]
+    try:
+        fields = receptive.fields(receptive.stack(n_layers, k, stride, pool_every), size)
+    except (InputError, SpecError) as err:
+        st.error(str(err))
+        return
+    last = fields[-1]
+    left, right = st.columns([1, 1])
+    with right:
+        if stride == 1 and not pool_every:
+            st.latex(f"1 + L(K-1) = 1 + {n_layers}\\cdot({k}-1) = {1 + n_layers * (k - 1)}")
+        else:
+            st.latex("r_l = r_{l-1} + (K_l - 1)\\,j_{l-1},\\quad j_l = j_{l-1} S_l")
+            st.caption(f"Strides and pooling multiply the jump j, so each later layer adds more: "
+                       f"{last.size} pixels instead of {1 + n_layers * (k - 1)} with stride 1 and no pooling.")
+        st.dataframe(pd.DataFrame([{"layer": f"{i + 1} {f.layer.kind}", "K": f.layer.kernel_size,
+                                    "S": f.layer.stride, "jump j": f.jump, "receptive field": f"{f.size}×{f.size}",
+                                    "output": f"{f.output_size}×{f.output_size}"} for i, f in enumerate(fields)]),
+                     hide_index=True, key="rf_table")
+    with left:
+        st.plotly_chart(conv_figures.receptive(fields, size), key="rf_figure")
+        st.caption(f"One unit in the middle of the last layer sees the red {last.size}×{last.size} square "
+                   "(blue shades: what the units of earlier layers along the way see).")
+
+
+def feature_maps_ui() -> None:
+    """A filter applied to a real image: input, output, and output after ReLU."""
+    a, b = st.columns(2)
+    source = a.selectbox("Image", ["digit", "X image", "O image", "upload"], key="fm_source")
+    name = b.selectbox("Filter", [n for n in conv_examples.KERNELS_2D if n != "random"], index=2, key="fm_kernel")
+    notes = []
+    if source == "digit":
+        x, label = conv_examples.digit(a.number_input("Digit number", 0, conv_examples.digit_count() - 1, 0,
+                                                      key="fm_digit"))
+        notes.append(f"An 8×8 handwritten {label}.")
+    elif source == "upload":
+        try:
+            x, notes = _upload("fm_upload", "fm_rgb", FEATURE_SIDE, channels_choice=False)
+        except InputError as err:
+            st.error(str(err))
+            return
+        if x is None:
+            st.info(notes[0])
+            return
+    else:
+        x = conv_examples.X_IMAGE if source == "X image" else conv_examples.O_IMAGE
+    w = conv_examples.kernel(name, 2, 3)
+    y = conv.conv2d(x, w, padding="same").output
+    for note in notes:
+        st.caption(note)
+    st.plotly_chart(conv_figures.grids([("Input", x), (f"Output ({name}, same padding)", y),
+                                        ("After ReLU max(0, ·)", np.maximum(y, 0))], height=320), key="fm_figure")
+    st.caption("ReLU keeps only where the filter's pattern is present (positive responses) and sets the rest to 0.")
