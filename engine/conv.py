@@ -142,7 +142,7 @@ def _array(a, name: str, ndims: tuple[int, ...]) -> np.ndarray:
     if arr.ndim not in ndims:
         raise InputError(f"{name} must have {' or '.join(map(str, ndims))} dimensions, got shape {arr.shape}.")
     if arr.size == 0 or not np.isfinite(arr).all():
-        raise InputError(f"{name} must be non-empty and contain only finite numbers.")
+        raise InputError(f"{name} has empty or non-finite cells: fill every cell with a number.")
     return arr
 
 

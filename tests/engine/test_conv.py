@@ -197,7 +197,7 @@ def test_output_size_and_fit():
     (lambda: conv.conv2d(np.ones((5, 5)), np.ones((3, 3)), stride=2, padding="same"), "stride 1"),
     (lambda: conv.conv2d(np.ones((3, 5, 5)), np.ones((2, 3, 3))), "channel"),
     (lambda: conv.conv2d(np.ones((5, 5)), [[1, "a"], [2, 3]]), "only numbers"),
-    (lambda: conv.conv2d(np.full((5, 5), np.nan), np.ones((3, 3))), "finite"),
+    (lambda: conv.conv2d(np.full((5, 5), np.nan), np.ones((3, 3))), "fill every cell"),
     (lambda: conv.pool2d(np.ones((5, 5)), 2, padding=2), "half the window"),
     (lambda: conv.pool2d(np.ones((5, 5)), 2, mode="min"), "max"),
     (lambda: conv.conv_transpose2d(np.ones((2, 2)), np.ones((3, 3)), padding=3), "crops away"),
