@@ -19,19 +19,9 @@ import torch.nn.functional as F
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import conv, conv_examples, conv_figures  # noqa: E402
+from benchmarks._timing import median_ms  # noqa: E402
 
 CASES = [(7, 3, 1, 100.0), (12, 5, 2, 500.0)]  # input side N, kernel K, padding P, goal in ms
-
-
-def median_ms(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

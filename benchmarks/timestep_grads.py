@@ -18,20 +18,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import engine  # noqa: E402
 from engine import gradients  # noqa: E402
+from benchmarks._timing import median_ms  # noqa: E402
 
 STEPS, HIDDEN, BATCH, FEATURES, CLASSES = 100, 64, 32, 32, 32
 GOAL_MS = 200.0
-
-
-def median_ms(fn, repeats: int) -> float:
-    """Median wall time of ``fn()`` in milliseconds, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def main() -> None:

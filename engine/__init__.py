@@ -26,6 +26,11 @@ Public API (pages use nothing else):
 - ``inspect``: ``predict``, ``activations``, ``filters``, ``linear_unit_images``, ``hidden_states``, ``lstm_gates``,
   ``fit_to_input``; ``inspect_figures`` draws them. ``attribution`` (imported on its own: it loads Captum):
   ``attribute(model, x, method, ...)``, ``token_attribution``, ``METHODS``.
+- ``conv``: numpy traces of ``conv1d``/``conv2d`` (flip, padding modes), ``conv_transpose1d``/``2d`` and
+  ``pool1d``/``2d``, step by step, equal to ``torch.nn.functional``; ``conv_arithmetic``: ``output_size``, ``fit``
+  (uncovered rows/columns). ``conv_figures``: the step animation, before/after grids, receptive field.
+  ``conv_examples``: X/O images, signals, digits, classic kernels. ``receptive``: receptive-field arithmetic.
+- ``images``: safe decoding of uploaded images (size and pixel caps, one frame, grey or RGB) or InputError.
 - ``device``: ``pick()``, ``describe()``, ``configure_threads()``.
 - ``limits``: server-side caps (parameters, uploads, concurrent runs, run time).
 """
