@@ -1,0 +1,183 @@
+"""Bad training settings: a diverging learning rate, a batch larger than the data, empty splits, wild values.
+
+Each is answered by the engine (engine.training.TrainConfig.check, Trainer) with a message a student can act
+on, and on the Train page (ui/train_ui.py) without a traceback, the session's network untouched.
+"""
+import copy
+import math
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import engine
+from engine import data
+from engine.training import TERMINAL, RunLimiter, TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = str(ROOT / "pages" / "3_Train.py")
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return data.load("digits", 0)
+
+
+def _run_to_end(trainer: Trainer, max_steps: int = 2_000) -> Trainer:
+    """Train synchronously, one batch per call, until the run ends (no thread: deterministic)."""
+    for _ in range(max_steps):
+        if trainer.state in TERMINAL:
+            break
+        trainer.step()
+    return trainer
+
+
+def test_learning_rate_1e6_diverges_and_keeps_the_last_good_weights(digits):
+    trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", optimizer="sgd", lr=1e6,
+                                                                  epochs=2, device="cpu"), digits,
+                      limiter=RunLimiter(1))
+    _run_to_end(trainer)
+    status = trainer.status
+    assert status.state == "diverged"
+    assert "Lower the learning rate" in status.message and "last with a finite loss" in status.message
+    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
+    result = engine.training.evaluate(trainer.model, digits, "test")
+    assert math.isfinite(result["loss"])  # the kept weights still work
+
+
+def test_batch_larger_than_the_dataset_trains_one_batch_per_epoch(digits):
+    trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", batch_size=4096, epochs=2,
+                                                                  device="cpu"), digits, limiter=RunLimiter(1))
+    _run_to_end(trainer)
+    assert trainer.state == "finished" and trainer.loop.total_steps == 2
+
+
+def test_a_tiny_dataset_with_a_big_batch_finishes():
+    hello = data.load("hello", 0)  # one sample per split
+    trainer = Trainer(engine.presets.get("char-rnn"), TrainConfig(dataset="hello", batch_size=64, epochs=2,
+                                                                  device="cpu"), hello, limiter=RunLimiter(1))
+    assert _run_to_end(trainer).state == "finished"
+
+
+@pytest.mark.xfail(reason="engine/training/loop.py: an empty validation split ends in torch.cat's ValueError "
+                          "('expected a non-empty list of Tensors') at the end of the first epoch instead of an "
+                          "InputError naming the empty split (not in this helper's files)", strict=False)
+def test_an_empty_validation_split_is_refused_with_a_clear_message(digits):
+    empty = copy.copy(digits)
+    empty.x_val, empty.y_val = digits.x_val[:0], digits.y_val[:0]
+    with pytest.raises(engine.InputError, match="validation"):
+        trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", epochs=1, device="cpu"),
+                          empty, limiter=RunLimiter(1))
+        _run_to_end(trainer)
+
+
+@pytest.mark.xfail(reason="engine/training/loop.py: an empty training split is reported as a divergence "
+                          "('the loss became NaN ... Lower the learning rate'), which sends a student the wrong "
+                          "way; it should be an InputError (not in this helper's files)", strict=False)
+def test_an_empty_training_split_is_refused_with_a_clear_message(digits):
+    empty = copy.copy(digits)
+    empty.x_train, empty.y_train = digits.x_train[:0], digits.y_train[:0]
+    with pytest.raises(engine.InputError, match="train"):
+        trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", epochs=1, device="cpu"),
+                          empty, limiter=RunLimiter(1))
+        _run_to_end(trainer, 10)
+
+
+@pytest.mark.parametrize("changes, setting", [
+    ({"lr": float("nan")}, "learning rate"), ({"lr": float("inf")}, "learning rate"), ({"lr": -1.0}, "learning rate"),
+    ({"lr": 0.0}, "learning rate"), ({"batch_size": 0}, "batch_size"), ({"batch_size": 10**9}, "batch_size"),
+    ({"batch_size": 3.5}, "batch_size"), ({"batch_size": True}, "batch_size"), ({"epochs": -1}, "epochs"),
+    ({"momentum": 1.5}, "momentum"), ({"weight_decay": float("nan")}, "weight_decay"), ({"seed": -4}, "seed"),
+    ({"optimizer": "lbfgs"}, "optimizer"), ({"loss": "bogus"}, "loss"), ({"betas": (0.9,)}, "betas"),
+    ({"clip_norm": float("-inf")}, "clip_norm"), ({"max_seconds": 0}, "max_seconds"),
+])
+def test_wild_settings_are_refused_naming_the_setting(changes, setting):
+    with pytest.raises(engine.InputError, match=setting):
+        TrainConfig(**changes).check()
+
+
+@pytest.mark.parametrize("data_dict, message", [
+    ({"batch_size": 32, "frobnicate": 1}, "unknown training setting"),
+    ({"epochs": "ten"}, "epochs"),
+])
+def test_a_tampered_config_dict_is_refused(data_dict, message):
+    with pytest.raises(engine.InputError, match=message):
+        TrainConfig.from_dict(data_dict)
+
+
+@pytest.mark.parametrize("name, options, message", [
+    ("digits", {"n": 10}, "n"), ("circle", {"n": 10**9}, "n"), ("circle", {"noise": float("nan")}, "noise"),
+    ("nope", {}, "nope"), ("mnist", {"folder": "/definitely/not/here"}, ""),
+])
+def test_bad_dataset_options_are_refused(name, options, message):
+    with pytest.raises(engine.InputError, match=message):
+        data.load(name, 0, **options)
+
+
+# ------------------------------------------------------------------ the Train page
+def _train_page(preset: str = "tiny-vgg") -> AppTest:
+    from ui.session import KEY, SessionState
+
+    at = AppTest.from_file(TRAIN, default_timeout=60)
+    at.session_state[KEY] = SessionState(spec=engine.presets.get(preset))
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _stop_runs(at: AppTest) -> None:
+    for run in at.session_state["playground"].extras.get("train", {}).get("runs", []):
+        run["trainer"].stop()
+
+
+def test_train_page_learning_rate_1e6_ends_as_diverged_and_the_network_is_kept():
+    at = _train_page()
+    spec = at.session_state["playground"].spec
+    try:
+        at.selectbox(key="tr-opt").set_value("sgd").run()
+        at.number_input(key="tr-lr-sgd").set_value(1e6).run()
+        at.number_input(key="tr-epochs").set_value(1).run()
+        at.button(key="tr-start").click().run()
+        trainer = at.session_state["playground"].extras["train"]["runs"][-1]["trainer"]
+        trainer.thread.join(60) if trainer.thread else None
+        at.run()
+        assert not at.exception
+        assert trainer.state == "diverged"
+        assert any("Lower the learning rate" in e.value for e in at.error)
+        s = at.session_state["playground"]
+        assert s.spec.layers == spec.layers  # the network is still the student's
+        assert all(torch.isfinite(p).all() for p in s.get_model().parameters())
+    finally:
+        _stop_runs(at)
+
+
+def test_train_page_batch_size_above_the_dataset_finishes():
+    at = _train_page()
+    try:
+        at.number_input(key="tr-batch").set_value(4096).run()
+        at.number_input(key="tr-epochs").set_value(1).run()
+        at.button(key="tr-start").click().run()
+        trainer = at.session_state["playground"].extras["train"]["runs"][-1]["trainer"]
+        trainer.thread.join(60) if trainer.thread else None
+        at.run()
+        assert not at.exception and trainer.state == "finished"
+    finally:
+        _stop_runs(at)
+
+
+def test_train_page_with_an_invalid_network_says_so_and_keeps_it():
+    from ui.session import KEY, SessionState
+
+    broken = engine.ModelSpec.from_dict({"name": "broken", "input": [1, 8, 8], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 30}]})  # kernel larger than the input
+    at = AppTest.from_file(TRAIN, default_timeout=60)
+    at.session_state[KEY] = SessionState(spec=broken)
+    at.run()
+    assert not at.exception
+    assert any("invalid" in e.value for e in at.error)
+    at.button(key="tr-start").click().run()
+    assert not at.exception
+    assert any("Cannot start" in e.value for e in at.error)
+    assert at.session_state[KEY].spec == broken
+    _stop_runs(at)
