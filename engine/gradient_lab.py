@@ -1,15 +1,14 @@
-"""The Gradients page's experiments: seeded models, fixed batches, and short recorded training runs.
+"""The Gradients page's experiments: seeded models, fixed batches, and background training runs.
 
 Depth: a deep MLP on 8×8 digits, its per-layer weight-gradient norms at initialisation and every few
 steps of training. Time: a one-layer RNN, LSTM or GRU on a long-range many-to-one task, its
 ‖∂L/∂h_t‖ curve, the raw and clipped total gradient norm, and the loss over training steps.
-Training here is short and capped in wall time so a page can run it in its own script.
+Training runs in the background (``engine.training.Trainer``); the helpers here build those runs
+and turn their metric records into the series the page draws.
 """
 from __future__ import annotations
 
 import copy
-import time
-from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -17,9 +16,10 @@ from torch import nn
 
 from . import data
 from .build import build
-from .gradients import default_loss, layer_grad_norms, timestep_grad_norms, weight_label
+from .gradients import layer_grad_norms, timestep_grad_norms
 from .init import init_weights, make_depth_mlp
 from .spec import ModelSpec
+from .training import TrainConfig, Trainer, load_weights, save_weights
 from .unroll import recurrent_radius, set_recurrent_radius
 
 CELLS = {"RNN (tanh)": ("RNN", "tanh"), "RNN (ReLU)": ("RNN", "relu"), "LSTM": ("LSTM", None),
@@ -27,6 +27,8 @@ CELLS = {"RNN (tanh)": ("RNN", "tanh"), "RNN (ReLU)": ("RNN", "relu"), "LSTM": (
 TASKS = ("adding", "copy")
 BATCH = 64
 ADDING_BASELINE = 0.167  # mean squared error of always answering 1 (the adding problem's dataset text)
+DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}
+HEARTBEAT = 20.0  # seconds without a page poll before a run stops itself (a closed tab)
 
 
 def depth_batch(n: int = 128, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -83,128 +85,103 @@ def with_radius(model: nn.Module, radius: float | None) -> tuple[nn.Module, floa
     return clone, recurrent_radius(clone, "singular")
 
 
-@dataclass
-class Recording:
-    """What a short training run recorded.
-
-    Attributes:
-        steps: the step (0 = before any update) of each snapshot.
-        labels: the layer labels (depth) or time indices 1..T (time) the snapshots are over.
-        snapshots: ``(len(steps), len(labels))``: per-layer grad norms or ‖∂L/∂h_t‖ per snapshot.
-        loss_steps, loss: the training loss after every step.
-        raw_norm, clipped_norm: the total gradient norm before and after clipping, every step (time only).
-        seconds: wall time spent.
-        stopped_early: the time cap ended the run before its step count.
-    """
-
-    steps: list[int] = field(default_factory=list)
-    labels: list = field(default_factory=list)
-    snapshots: list[np.ndarray] = field(default_factory=list)
-    loss_steps: list[int] = field(default_factory=list)
-    loss: list[float] = field(default_factory=list)
-    raw_norm: list[float] = field(default_factory=list)
-    clipped_norm: list[float] = field(default_factory=list)
-    seconds: float = 0.0
-    stopped_early: bool = False
-
-    @property
-    def matrix(self) -> np.ndarray:
-        """Snapshots stacked: ``(snapshots, labels)``."""
-        return np.stack(self.snapshots) if self.snapshots else np.zeros((0, len(self.labels)))
-
-
-def _batches(x: torch.Tensor, y: torch.Tensor, seed: int):
-    generator = torch.Generator().manual_seed(seed)
-    while True:
-        for index in torch.randperm(len(x), generator=generator).split(BATCH):
-            if len(index) == BATCH:
-                yield x[index], y[index]
-
-
-def train_depth(model: nn.Module, x: torch.Tensor, y: torch.Tensor, steps: int = 100, every: int = 5,
-                lr: float = 0.05, max_seconds: float = 3.0, seed: int = 0) -> Recording:
-    """Train an MLP in place with SGD (momentum 0.9), recording its Linear layers' grad norms every ``every`` steps.
+def depth_trainer(depth: int, width: int, activation: str, scheme: str, batch_norm: bool = False,
+                  residual: bool = False, optimizer: str = "momentum", lr: float | None = None, epochs: int = 5,
+                  dataset: data.Dataset | None = None, seed: int = 0, metrics_every: int = 2) -> Trainer:
+    """A background training run of the depth-lab MLP on digits, not yet started.
 
     Args:
-        model: the network (trained in place).
-        x, y: the training set (mini-batches of 64 are drawn from it).
-        steps: updates to make.
-        every: steps between snapshots (the step's own mini-batch gradients are recorded).
-        lr: learning rate.
-        max_seconds: stop early after this much wall time.
-        seed: for the mini-batch order.
+        depth, width, activation, scheme, batch_norm, residual: the network, as in ``depth_model``.
+        optimizer: an ``engine.training.OPTIMIZERS`` name; lr None takes ``DEPTH_LR`` for it.
+        epochs: passes over the digits training set (20 steps of 64 each).
+        dataset: the loaded digits (loaded when None).
+        metrics_every: steps between records of the per-layer gradient norms.
     """
-    named = [(weight_label(model, n), p) for n, p in model.named_parameters()
-             if n.endswith("weight") and isinstance(model.get_submodule(n.rpartition(".")[0]), nn.Linear)]
-    rec = Recording(labels=[label for label, _ in named])
-    optimiser = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
-    model.train()
-    start = time.perf_counter()
-    for step, (xb, yb) in zip(range(steps), _batches(x, y, seed)):
-        optimiser.zero_grad()
-        loss = default_loss(model(xb), yb)
-        loss.backward()
-        out_of_time = time.perf_counter() - start > max_seconds
-        if step % every == 0 or step == steps - 1 or out_of_time:
-            rec.steps.append(step)
-            rec.snapshots.append(np.array([p.grad.norm().item() for _, p in named]))
-        optimiser.step()
-        rec.loss_steps.append(step + 1)
-        rec.loss.append(loss.item())
-        if out_of_time:
-            rec.stopped_early = step < steps - 1
-            break
-    rec.seconds = time.perf_counter() - start
-    return rec
+    spec = make_depth_mlp(depth, width, activation, batch_norm, residual, input_shape=[1, 8, 8], num_classes=10)
+    config = TrainConfig(dataset="digits", optimizer=optimizer, lr=lr if lr is not None else DEPTH_LR[optimizer],
+                         batch_size=BATCH, epochs=epochs, init=scheme, seed=seed, device="cpu",
+                         metrics_every=metrics_every, heartbeat_timeout=HEARTBEAT)
+    return Trainer(spec, config, dataset=dataset if dataset is not None else data.load("digits", seed=seed))
 
 
-def train_time(model: nn.Module, ds: data.Dataset, steps: int = 100, every: int = 10, clip: float | None = 1.0,
-               lr: float = 3e-3, max_seconds: float = 3.0, probe: int = 32, seed: int = 0,
-               record_curves: bool = True) -> Recording:
-    """Train a recurrent model in place with Adam and gradient-norm clipping, recording as it goes.
-
-    Every step records the loss and the total gradient norm before and after clipping
-    (g ← g·clip/‖g‖ when ‖g‖ ≥ clip); every ``every`` steps, ‖∂L/∂h_t‖ on a fixed probe batch.
+def time_trainer(cell: str, hidden: int, ds: data.Dataset, clip: float = 1.0, lr: float = 3e-3,
+                 max_seconds: float = 60.0, radius: float | None = None, seed: int = 0,
+                 metrics_every: int = 5) -> Trainer:
+    """A background Adam run of a recurrent model on a sequence task, capped in time, not yet started.
 
     Args:
-        model: the recurrent network (trained in place).
-        ds: its sequence dataset.
-        steps: updates to make.
-        every: steps between ‖∂L/∂h_t‖ snapshots.
-        clip: the clipping threshold (None: no clipping).
+        cell: one of ``CELLS``; hidden: its hidden size; ds: the sequence dataset.
+        clip: gradient-norm clipping threshold (0: off).
         lr: Adam's learning rate.
-        max_seconds: stop early after this much wall time.
-        probe: samples in the fixed batch the ‖∂L/∂h_t‖ curves are measured on.
-        seed: for the mini-batch order.
-        record_curves: measure ‖∂L/∂h_t‖ snapshots (off for the cheaper side-by-side runs).
+        max_seconds: training-time cap (the run stops itself then; epochs are effectively unlimited).
+        radius: rescale W_hh to this spectral radius before training (None: PyTorch's initialisation).
+        metrics_every: steps between loss and gradient-norm records.
     """
-    x, y = ds.x_train, ds.y_train
-    xp, yp = x[:probe], y[:probe]
-    rec = Recording(labels=list(range(1, x.shape[1] + 1)))
-    optimiser = torch.optim.Adam(model.parameters(), lr=lr)
-    model.train()
-    start = time.perf_counter()
-    for step, (xb, yb) in zip(range(steps), _batches(x, y, seed)):
-        if record_curves and (step % every == 0):
-            rec.steps.append(step)
-            rec.snapshots.append(timestep_grad_norms(model, xp, yp))
-        optimiser.zero_grad()
-        loss = default_loss(model(xb), yb)
-        loss.backward()
-        raw = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip else float("inf")).item()
-        optimiser.step()
-        rec.loss_steps.append(step + 1)
-        rec.loss.append(loss.item())
-        rec.raw_norm.append(raw)
-        rec.clipped_norm.append(min(raw, clip) if clip else raw)
-        if time.perf_counter() - start > max_seconds:
-            rec.stopped_early = step < steps - 1
-            break
-    if record_curves:
-        rec.steps.append(len(rec.loss))
-        rec.snapshots.append(timestep_grad_norms(model, xp, yp))
-    rec.seconds = time.perf_counter() - start
-    return rec
+    config = TrainConfig(dataset=ds.name, optimizer="adam", lr=lr, batch_size=BATCH, epochs=10_000,
+                         clip_norm=clip, seed=seed, device="cpu", metrics_every=metrics_every,
+                         max_seconds=max_seconds, heartbeat_timeout=HEARTBEAT)
+    trainer = Trainer(time_spec(cell, hidden, ds), config, dataset=ds)
+    if radius is not None:  # start from the rescaled W_hh the at-initialisation view shows
+        scaled, _ = with_radius(trainer.model, radius)
+        trainer.load_weights(save_weights(scaled))
+    return trainer
+
+
+def private_copy(trainer: Trainer) -> nn.Module:
+    """A CPU model of the run's network that the page may measure freely (the running model is never touched)."""
+    return build(trainer.spec)
+
+
+def snapshot_norms(model: nn.Module, weights: bytes, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """‖∂L/∂h_t‖ for t = 1..T of ``model`` after loading a run's ``weights`` (``Trainer.weights()``) into it."""
+    load_weights(model, weights)
+    return timestep_grad_norms(model, x, y)
+
+
+def steps_of(records: list[dict]) -> list[dict]:
+    """The step records (not the end-of-epoch ones)."""
+    return [r for r in records if r.get("kind") == "step"]
+
+
+def layer_series(records: list[dict]) -> tuple[list[int], list[str], np.ndarray]:
+    """Linear layers' gradient norms over a run's step records: (steps, labels, ``(steps, layers)`` matrix)."""
+    rows = steps_of(records)
+    labels = [label for label in rows[0]["grad_norm"] if label.endswith("Linear")] if rows else []
+    matrix = np.array([[r["grad_norm"][label] for label in labels] for r in rows]).reshape(len(rows), len(labels))
+    return [r["step"] for r in rows], labels, matrix
+
+
+def loss_series(records: list[dict]) -> tuple[list[int], list[float]]:
+    """(steps, training loss): each value is the mean over the steps since the previous record."""
+    rows = steps_of(records)
+    return [r["step"] for r in rows], [r["train_loss"] for r in rows]
+
+
+def clip_series(records: list[dict], threshold: float) -> tuple[list[int], list[float], list[float]]:
+    """(steps, raw total gradient norm, clipped norm = min(raw, threshold)); threshold 0 means no clipping."""
+    rows = steps_of(records)
+    raw = [r["grad_norm_total"] for r in rows]
+    return [r["step"] for r in rows], raw, [min(g, threshold) if threshold else g for g in raw]
+
+
+def final_loss(records: list[dict], last: int = 5) -> float | None:
+    """The mean training loss of the last ``last`` step records (None before any)."""
+    _, loss = loss_series(records)
+    return float(np.mean(loss[-last:])) if loss else None
+
+
+def baseline(ds: data.Dataset) -> float:
+    """The loss of answering without memory: always 1 on the adding problem (MSE ≈ 0.167); chance on copy (ln K)."""
+    return ADDING_BASELINE if ds.task == "regression" else float(np.log(len(ds.classes)))
+
+
+def verdict(loss: float | None, reference: float) -> str:
+    """Whether a final loss beat the memoryless baseline: "learned", "partly learned" or "did not learn"."""
+    if loss is None:
+        return "no result"
+    if loss < 0.5 * reference:
+        return "learned"
+    return "partly learned" if loss < 0.9 * reference else "did not learn"
 
 
 def ratio(norms: np.ndarray) -> float:

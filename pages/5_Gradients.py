@@ -1,12 +1,13 @@
 """Gradients: where they vanish or explode, through the layers of a deep network and through the steps of an RNN."""
 import streamlit as st
 
-from ui import gradients_ui
+from ui import gradients_time_ui, gradients_ui
 
 st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
 st.title("Vanishing and exploding gradients")
 st.caption("Every chart is measured on a seeded network and one fixed batch, with PyTorch's autograd; "
-           "the y-axes are logarithmic, so a straight downward line means a constant factor lost per layer or step.")
+           "the y-axes are logarithmic, so a straight downward line means a constant factor lost per layer or step. "
+           "Training runs in the background and the charts redraw as it goes.")
 
 depth_tab, time_tab = st.tabs(["Through depth", "Through time"])
 
@@ -19,5 +20,5 @@ with depth_tab:
 with time_tab:
     st.markdown("A recurrent network reads a long sequence and answers at the end (many-to-one). The loss reaches "
                 "an early step t only through every later step, so ‖∂L/∂h_t‖ shows how far back it can learn.")
-    time_settings = gradients_ui.time_settings_ui()
-    gradients_ui.time_ui(time_settings)
+    time_settings = gradients_time_ui.time_settings_ui()
+    gradients_time_ui.time_ui(time_settings)

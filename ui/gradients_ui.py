@@ -1,4 +1,4 @@
-"""Widget groups of the Gradients page: depth settings and charts, time settings and charts, short training runs."""
+"""Widget groups of the Gradients page, shared helpers and the depth tab: at initialisation and a live run."""
 from __future__ import annotations
 
 from typing import Callable
@@ -8,10 +8,12 @@ import pandas as pd
 import streamlit as st
 
 from engine import gradient_lab as lab
+from engine import limits
 from engine import gradients_figures as figures
 from engine.errors import InputError, SpecError
 from engine.gradients import activation_stats, derivative_bound, timestep_grad_norms
 from engine.init import DEPTH_LABS, SCHEMES
+from engine.training import TERMINAL
 from engine.unroll import recurrent_radius
 from ui.session import state
 
@@ -21,10 +23,8 @@ SCHEME_NAMES = {"normal-0.01": "Small Gaussian (std 0.01)", "xavier": "Xavier", 
                 "default": "PyTorch default"}
 CONTRASTS = {"Sigmoid + small init vs ReLU + He": ("10-layer sigmoid, small init", "10-layer ReLU, He init"),
              "Plain 20-layer vs residual 20-layer": ("plain 20-layer", "residual 20-layer")}
-STEP_CHOICES = (10, 20, 50, 100, 200)
-MAX_SECONDS = 3.0
-COMPARE_SECONDS = 2.5  # per cell in the side-by-side run
-COMPARE_STEPS = 100
+EPOCH_CHOICES = (1, 2, 5, 10, 20, 50)
+OPTIMISERS = {"momentum": "SGD with momentum 0.9", "sgd": "plain SGD", "adam": "Adam"}
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 
 
@@ -41,15 +41,78 @@ def cached(name: str, key: tuple, compute: Callable):
     return store[name][1]
 
 
-def stored(name: str, key: tuple):
-    """A result kept by ``keep`` for these settings, else None."""
-    entry = scratch().get(name)
-    return entry[1] if entry and entry[0] == key else None
+# ---------------------------------------------------------------- background runs
+
+def run_of(name: str, key: tuple | None = None) -> dict | None:
+    """This session's run ``name`` ({"key", "trainers", ...}); one started for other settings is stopped and dropped."""
+    run = scratch().setdefault("runs", {}).get(name)
+    if run is not None and key is not None and run["key"] != key:
+        stop_run(name, forget=True)
+        return None
+    return run
 
 
-def keep(name: str, key: tuple, value) -> None:
-    """Keep a training result for these settings (it is dropped when they change)."""
-    scratch()[name] = (key, value)
+def new_run(name: str, key: tuple, trainers: list, **extra) -> dict:
+    """Replace run ``name`` with these (not yet started) trainers."""
+    stop_run(name, forget=True)
+    run = scratch()["runs"][name] = {"key": key, "trainers": trainers, **extra}
+    return run
+
+
+def stop_run(name: str, forget: bool = False) -> None:
+    """Stop every trainer of run ``name`` (their threads end); ``forget`` drops its results too."""
+    runs = scratch().setdefault("runs", {})
+    run = runs.pop(name, None) if forget else runs.get(name)
+    for trainer in (run or {}).get("trainers", []):
+        trainer.stop()
+
+
+def is_live(run: dict | None) -> bool:
+    """Some trainer of the run is running, queued, or still waiting for its turn."""
+    return run is not None and any(t.state not in TERMINAL for t in run["trainers"])
+
+
+def beat(run: dict | None) -> None:
+    """The page is still open: keeps the run's threads alive (they stop themselves without it)."""
+    for trainer in (run or {}).get("trainers", []):
+        if trainer.state not in TERMINAL:
+            trainer.heartbeat()
+
+
+def live_view(name: str, draw: Callable[[dict], None]) -> None:
+    """Draw run ``name`` in a fragment that redraws alone every 0.5 s while it trains; a full rerun when it ends."""
+    run = run_of(name)
+    live = is_live(run)
+    beat(run)
+
+    @st.fragment(run_every=0.5 if live else None)
+    def view():
+        current = run_of(name)
+        if current is None:
+            return
+        beat(current)
+        draw(current)
+        if live and not is_live(current):
+            st.rerun()  # the run just ended: one full rerun draws the final numbers and stops the ticking
+
+    view()
+
+
+def status_text(trainer) -> str:
+    """State, steps and time of one trainer, with the queue position when it waits for a training slot."""
+    status = trainer.status
+    if status.state == "queued":
+        return (f"queued: place {status.queue_position} for one of the server's "
+                f"{limits.MAX_CONCURRENT_RUNS} training slots")
+    if status.state == "idle":
+        return "waiting for its turn"
+    return f"{status.state} · step {status.step} · {status.elapsed:.1f} s"
+
+
+@st.cache_resource(show_spinner=False)
+def digits_dataset():
+    """The digits Dataset the live depth runs train on (shared, read-only)."""
+    return lab.data.load("digits", seed=0)
 
 
 @st.cache_data(show_spinner=False)
@@ -113,10 +176,12 @@ def depth_ui(settings: dict) -> None:
     except ERRORS as err:
         st.error(f"Could not build or measure this network: {err}")
         return
-    run = stored("depth_run", key)
     curves = {f"at initialisation ({_describe(settings)})": (labels, norms)}
-    if run is not None:
-        curves[f"after {run.loss_steps[-1]} steps"] = (run.labels, run.matrix[-1])
+    run = run_of("depth")
+    if run is not None and run["key"][:len(key)] == key and not is_live(run):
+        steps, run_labels, matrix = lab.layer_series(run["trainers"][0].records())
+        if steps:
+            curves[f"after {steps[-1]} steps (that step's mini-batch)"] = (run_labels, matrix[-1])
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
         st.subheader("Gradient norm per layer")
@@ -180,170 +245,48 @@ def contrast_ui() -> None:
     st.markdown(" · ".join(lines))
 
 
-def _train_depth(settings: dict, key: tuple) -> None:
-    """Button callback: runs before the script, so the norms chart above already shows the trained curve."""
-    steps = st.session_state["depth-steps"]
-    x, y, _, _ = digits_batches()
+def _start_depth(settings: dict, optimizer: str, epochs: int, key: tuple) -> None:
+    """Start button: a background run of this network (its own copy, from the same seed and initialisation)."""
     try:
-        model = lab.depth_model(**settings)  # a fresh copy: the at-init view stays as it was
-        keep("depth_run", key, lab.train_depth(model, x, y, steps=steps, every=max(1, steps // 20),
-                                               max_seconds=MAX_SECONDS))
+        trainer = lab.depth_trainer(**settings, optimizer=optimizer, epochs=epochs, dataset=digits_dataset())
     except ERRORS as err:
-        scratch()["depth_error"] = f"Training failed: {err}"
+        scratch()["depth_error"] = f"Could not start training: {err}"
+        return
+    new_run("depth", key, [trainer])
+    trainer.start()
 
 
 def depth_train_ui(settings: dict, key: tuple) -> None:
-    """A short SGD run recording each layer's gradient norm; curves over steps, coloured by layer."""
+    """A live background run on digits: each Linear layer's gradient norm and the loss, redrawn as it trains."""
     st.subheader("During training")
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    steps = c1.select_slider("Steps", STEP_CHOICES, 100, key="depth-steps")
-    c2.button(f"Train {steps} steps (SGD, at most {MAX_SECONDS:.0f} s)", key="depth-train",
-              on_click=_train_depth, args=(settings, key))
+    c1, c2, c3, c4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
+    optimizer = c1.selectbox("Optimiser", list(OPTIMISERS), key="depth-opt", format_func=OPTIMISERS.get,
+                             help=f"learning rates: {', '.join(f'{k} {v:g}' for k, v in lab.DEPTH_LR.items())}")
+    epochs = c2.select_slider("Epochs (20 steps each)", EPOCH_CHOICES, 5, key="depth-epochs")
+    run_key = key + (optimizer, epochs)
+    run = run_of("depth", run_key)  # other settings: the old run stops
+    c3.button("Start", key="depth-start", type="primary", width="stretch", on_click=_start_depth,
+              args=(settings, optimizer, epochs, run_key))
+    c4.button("Stop", key="depth-stop", width="stretch", disabled=not is_live(run), on_click=stop_run,
+              args=("depth",))
     if error := scratch().pop("depth_error", None):
         st.error(error)
-    run = stored("depth_run", key)
     if run is None:
-        st.caption("Press Train to watch each layer's gradient norm as the network learns.")
+        st.caption("Press Start to train this network in the background and watch each layer's gradient norm "
+                   "as it learns. Changing a setting above stops the run.")
         return
+    live_view("depth", _draw_depth)
+
+
+def _draw_depth(run: dict) -> None:
+    trainer = run["trainers"][0]
+    records = trainer.records()
+    steps, labels, matrix = lab.layer_series(records)
+    loss_steps, loss = lab.loss_series(records)
+    st.caption(f"{status_text(trainer)}" + (f" · {trainer.status.message}" if trainer.state in TERMINAL else ""))
     left, right = st.columns(2)
-    left.plotly_chart(figures.layers_over_steps_figure(run.steps, run.labels, run.matrix), key="depth-steps-chart")
-    right.plotly_chart(figures.loss_figure({"loss": (run.loss_steps, run.loss)}), key="depth-loss-chart")
-    st.caption(f"{len(run.loss)} steps in {run.seconds:.1f} s" + (" (stopped at the time cap)" if run.stopped_early
-                                                                   else "") +
-               f"; loss {run.loss[0]:.3f} → {run.loss[-1]:.3f} (chance: ln 10 ≈ 2.303).")
-
-
-# ---------------------------------------------------------------- time
-
-def time_settings_ui() -> dict:
-    """Cell, task, T, hidden size, W_hh radius and clipping threshold; returns the settings."""
-    c1, c2, c3 = st.columns(3)
-    cell = c1.selectbox("Cell", list(lab.CELLS), key="time-cell")
-    task = c1.selectbox("Task", lab.TASKS, key="time-task",
-                        format_func={"adding": "Adding problem", "copy": "Copy task"}.get)
-    T = c2.slider("Sequence length T", 5, 200, 50, key="time-T")
-    hidden = c2.select_slider("Hidden size", [16, 32, 64, 128], 64, key="time-hidden")
-    radius = c3.slider("W_hh spectral radius ρ", 0.1, 2.0, 1.0, 0.05, key="time-radius",
-                       help="rescales the recurrent weights (each gate's block for LSTM and GRU)")
-    clip = c3.slider("Clipping threshold", 0.1, 10.0, 1.0, 0.1, key="time-clip",
-                     help="g ← g·threshold/‖g‖ when ‖g‖ ≥ threshold (used by training)")
-    return dict(cell=cell, task=task, T=T, hidden=hidden, radius=radius, clip=clip)
-
-
-def time_ui(settings: dict) -> None:
-    """‖∂L/∂h_t‖ at initialisation with the radius applied, the formulas, and a short recorded run."""
-    base_key = (settings["cell"], settings["task"], settings["T"], settings["hidden"])
-    key = base_key + (settings["radius"],)
-    try:
-        ds = sequence_data(settings["task"], settings["T"])
-        base = cached("time_model", base_key, lambda: lab.time_model(settings["cell"], settings["hidden"], ds))
-        model, sigma = cached("time_scaled", key, lambda: lab.with_radius(base, settings["radius"]))
-        norms = cached("time_norms", key, lambda: timestep_grad_norms(model, ds.x_train[:PROBE],
-                                                                          ds.y_train[:PROBE]))
-        init_rho = cached("time_init_rho", base_key, lambda: recurrent_radius(base, "spectral"))
-    except ERRORS as err:
-        st.error(f"Could not build or measure this network: {err}")
-        return
-    chart_col, note_col = st.columns([3, 2], gap="large")
-    with chart_col:
-        st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time")
-        st.plotly_chart(figures.timestep_figure({f"{settings['cell']}, ρ = {settings['radius']:.2f}": norms}),
-                        key="time-norms-chart")
-    with note_col, st.container(border=True, key="time-readout"):
-        _time_note(settings, sigma, init_rho, norms)
-    time_train_ui(settings, model, ds, key + (settings["clip"],))
-    compare_ui(settings, ds)
-
-
-def _time_note(settings: dict, sigma: float, init_rho: float, norms: np.ndarray) -> None:
-    """The product of Jacobians and the live numbers: σ_max, its power over T steps, the measured ratio."""
-    T = settings["T"]
-    st.markdown(f"Largest singular value of W_hh: **σ_max = {sigma:.3f}** "
-                f"(spectral radius ρ = {settings['radius']:.2f}; PyTorch's initialisation gave ρ = {init_rho:.2f})")
-    st.latex(r"\frac{\partial h_t}{\partial h_k} = \prod_{j=k+1}^{t} W_{hh}^\top\,"
-             r"\operatorname{diag}\big(\tanh'(a_j)\big)")
-    st.latex(r"\Big\lVert \frac{\partial h_t}{\partial h_k} \Big\rVert "
-             r"\le \big(\sigma_{\max} \max \tanh'\big)^{t-k} \le \sigma_{\max}^{\,t-k}")
-    st.markdown(f"tanh' ≤ 1, so over T − 1 = {T - 1} steps the bound is "
-                f"$\\sigma_{{\\max}}^{{{T - 1}}}$ = **{sigma ** (T - 1):.3g}**: "
-                "below 1 the gradient must vanish; above 1 it can explode (saturated units damp it).")
-    st.markdown(f"Measured: ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = **{lab.ratio(norms):.3g}**")
-    kind = lab.CELLS[settings["cell"]][0]
-    if kind == "LSTM":
-        st.caption("LSTM: the cell c_t = f⊙c_{t−1} + i⊙g passes the gradient back scaled only by the forget "
-                   "gate f, not by W_hh; the radius rescales every gate's block of W_hh.")
-    elif kind == "GRU":
-        st.caption("GRU: h_t = (1 − z)⊙n + z⊙h_{t−1}; where the update gate z is near 1 the gradient passes "
-                   "straight through. The radius rescales every gate's block of W_hh.")
-    elif settings["cell"] == "RNN (ReLU)":
-        st.caption("ReLU's slope is 0 or 1, so the product is W_hhᵀ restricted to the active units: "
-                   "above ρ = 1 nothing damps it.")
-
-
-def time_train_ui(settings: dict, model, ds, key: tuple) -> None:
-    """A short Adam run with clipping: curves per snapshot, a steps × t heatmap, raw vs clipped norm, loss."""
-    st.subheader("During training")
-    c1, c2 = st.columns([1, 3], vertical_alignment="bottom")
-    steps = c1.select_slider("Steps", STEP_CHOICES, 50, key="time-steps")
-    if c2.button(f"Train {steps} steps (Adam, clipping at {settings['clip']:g}, at most {MAX_SECONDS:.0f} s)",
-                 key="time-train"):
-        try:
-            trainee, _ = lab.with_radius(model, None)  # a copy: the at-init view stays as it was
-            with st.spinner("Training..."):
-                keep("time_run", key, lab.train_time(trainee, ds, steps=steps, every=max(1, steps // 10),
-                                                     clip=settings["clip"], max_seconds=MAX_SECONDS, probe=PROBE))
-        except ERRORS as err:
-            st.error(f"Training failed: {err}")
-    run = stored("time_run", key)
-    if run is None:
-        st.caption("Press Train to record ‖∂L/∂h_t‖ every few steps, and the gradient norm before and after "
-                   "clipping.")
-        return
-    left, right = st.columns(2)
-    left.plotly_chart(figures.snapshots_figure(run.steps, run.matrix), key="time-snapshots-chart")
-    right.plotly_chart(figures.steps_heatmap(run.steps, run.matrix), key="time-heatmap-chart")
-    left.plotly_chart(figures.clipping_figure(run.loss_steps, run.raw_norm, run.clipped_norm, settings["clip"]),
-                      key="time-clip-chart")
-    baseline = lab.ADDING_BASELINE if settings["task"] == "adding" else None
-    right.plotly_chart(figures.loss_figure({settings["cell"]: (run.loss_steps, run.loss)}, baseline),
-                       key="time-loss-chart")
-    clipped = sum(r > c for r, c in zip(run.raw_norm, run.clipped_norm))
-    st.caption(f"{len(run.loss)} steps in {run.seconds:.1f} s" + (" (stopped at the time cap)" if run.stopped_early
-                                                                   else "") +
-               f"; clipped on {clipped} of {len(run.loss)} steps; loss {run.loss[0]:.3f} → {run.loss[-1]:.3f}.")
-
-
-def compare_ui(settings: dict, ds) -> None:
-    """Vanilla RNN vs LSTM vs GRU on the same task, T and seed: curves at initialisation, then a short run each."""
-    st.subheader("Side by side: RNN vs LSTM vs GRU")
-    cells = ("RNN (tanh)", "LSTM", "GRU")
-    hidden = 32
-    key = (settings["task"], settings["T"], settings["clip"])
-    st.caption(f"Same task, T = {settings['T']}, hidden size {hidden}, seed 0, PyTorch's initialisation; then up to "
-               f"{COMPARE_STEPS} Adam steps each (at most {COMPARE_SECONDS:g} s per cell).")
-    if st.button("Compare the three cells", key="time-compare"):
-        try:
-            with st.spinner("Measuring and training three cells..."):
-                result = {}
-                for cell in cells:
-                    model = lab.time_model(cell, hidden, ds)
-                    norms = timestep_grad_norms(model, ds.x_train[:PROBE], ds.y_train[:PROBE])
-                    run = lab.train_time(model, ds, steps=COMPARE_STEPS, clip=settings["clip"],
-                                         max_seconds=COMPARE_SECONDS, record_curves=False)
-                    result[cell] = (norms, run)
-                keep("compare", key, result)
-        except ERRORS as err:
-            st.error(f"The comparison failed: {err}")
-    result = stored("compare", key)
-    if result is None:
-        return
-    left, right = st.columns(2)
-    left.plotly_chart(figures.timestep_figure({c: n for c, (n, _) in result.items()}), key="time-compare-chart")
-    baseline = lab.ADDING_BASELINE if settings["task"] == "adding" else None
-    right.plotly_chart(figures.loss_figure({c: (r.loss_steps, r.loss) for c, (_, r) in result.items()}, baseline),
-                       key="time-compare-loss-chart")
-    parts = [f"{c}: {len(r.loss)} steps, loss {np.mean(r.loss[-10:]):.3f} (mean of the last 10)"
-             for c, (_, r) in result.items()]
-    st.markdown("Measured: " + " · ".join(parts) + (f". Always answering 1 scores {lab.ADDING_BASELINE}."
-                                                   if baseline else f". Chance is ln {len(ds.classes)} = "
-                                                   f"{np.log(len(ds.classes)):.3f}."))
+    left.plotly_chart(figures.layers_over_steps_figure(steps, labels, matrix), key="depth-steps-chart")
+    right.plotly_chart(figures.loss_figure({"training loss": (loss_steps, loss)}), key="depth-loss-chart")
+    if loss:
+        st.caption(f"Loss {loss[0]:.3f} → {loss[-1]:.3f} (chance: ln 10 ≈ 2.303); "
+                   f"first / last layer gradient norm now {lab.ratio(matrix[-1]):.2g}.")

@@ -1,9 +1,12 @@
-"""The Gradients page in AppTest: both tabs' widgets, the radius slider, presets, contrasts and short training runs."""
+"""The Gradients page in AppTest: both tabs' widgets, the radius slider, presets, contrasts and live background runs."""
 import json
+import time
 from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from engine.training import TERMINAL
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Gradients.py")
 
@@ -111,35 +114,103 @@ def test_every_cell_and_the_copy_task(at, cell):
     assert len(chart(at, "time-norms-chart")["data"][0]["x"]) == 10
 
 
-def test_depth_training_records_curves_per_layer(at):
+def runs(at: AppTest) -> dict:
+    """The page's background runs in this AppTest session: name -> {"key", "trainers", ...}."""
+    return at.session_state["playground"].extras.get("gradients", {}).get("runs", {})
+
+
+def trainers(at: AppTest) -> list:
+    return [t for run in runs(at).values() for t in run["trainers"]]
+
+
+def poll_until_ended(at: AppTest, name: str, seconds: float = 90) -> None:
+    """Rerun the page (as the fragment's ticks would) until run ``name`` has ended."""
+    deadline = time.monotonic() + seconds
+    while any(t.state not in TERMINAL for t in runs(at)[name]["trainers"]):
+        assert time.monotonic() < deadline, f"run {name!r} did not end in {seconds} s"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception
+
+
+@pytest.fixture
+def live_at():
+    """The page, and afterwards every run the test started is stopped (its thread gone)."""
+    app = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not app.exception
+    yield app
+    for trainer in trainers(app):
+        assert trainer.stop()
+
+
+def test_depth_live_run_draws_per_layer_curves(live_at):
+    at = live_at
     at.slider(key="depth-depth").set_value(4).run()
-    at.select_slider(key="depth-steps").set_value(10).run()
-    at.button(key="depth-train").click().run()
+    at.select_slider(key="depth-epochs").set_value(1).run()
+    at.button(key="depth-start").click().run()
     assert not at.exception and not at.error
+    poll_until_ended(at, "depth")
+    (trainer,) = runs(at)["depth"]["trainers"]
+    assert trainer.state == "finished" and trainer.config.init == "normal-0.01"
+    assert not trainer.thread.is_alive()
     lines = chart(at, "depth-steps-chart")["data"]
     assert len(lines) == 5  # one per Linear layer
+    assert chart(at, "depth-steps-chart")["layout"]["yaxis"]["type"] == "log"
     assert has_chart(at, "depth-loss-chart")
-    assert has_chart(at, "depth-norms-chart") and len(chart(at, "depth-norms-chart")["data"]) == 2
+    assert len(chart(at, "depth-norms-chart")["data"]) == 2  # at initialisation and after the run
 
 
-def test_time_training_and_clipping(at):
+def test_depth_stop_and_settings_change_end_the_run(live_at):
+    at = live_at
+    at.select_slider(key="depth-epochs").set_value(50).run()
+    at.button(key="depth-start").click().run()
+    (trainer,) = runs(at)["depth"]["trainers"]
+    assert trainer.state in ("queued", "running")
+    at.button(key="depth-stop").click().run()
+    assert not at.exception
+    assert trainer.state == "stopped" and not trainer.thread.is_alive()
+    at.button(key="depth-start").click().run()
+    (second,) = runs(at)["depth"]["trainers"]
+    assert second is not trainer and second.state in ("queued", "running")
+    at.slider(key="depth-depth").set_value(3).run()  # other settings: the run stops and is forgotten
+    assert not at.exception
+    assert second.state == "stopped" and not second.thread.is_alive()
+    assert "depth" not in runs(at)
+
+
+def test_time_live_run_clipping_and_snapshots(live_at):
+    at = live_at
     at.slider(key="time-T").set_value(10).run()
     at.slider(key="time-clip").set_value(0.1).run()
-    at.select_slider(key="time-steps").set_value(10).run()
-    at.button(key="time-train").click().run()
+    at.select_slider(key="time-seconds").set_value(10).run()
+    at.button(key="time-start").click().run()
     assert not at.exception and not at.error
+    time.sleep(2.5)
+    at.run()
+    run = runs(at)["time"]
+    run["trainers"][0].stop()
+    poll_until_ended(at, "time")
     raw, clipped = chart(at, "time-clip-chart")["data"][:2]
     assert raw["name"].startswith("raw") and clipped["name"].startswith("clipped")
-    for key in ("time-snapshots-chart", "time-heatmap-chart", "time-loss-chart"):
+    assert len(run["snaps"]) >= 2 and run["snap_steps"][0] == 0
+    assert len(chart(at, "time-snapshots-chart")["data"]) == min(len(run["snaps"]), 10)
+    for key in ("time-heatmap-chart", "time-loss-chart"):
         assert has_chart(at, key)
-    assert any("clipped on" in c.value for c in at.caption)
+    assert any("Clipped on" in c.value for c in at.caption)
 
 
-def test_side_by_side_reports_measured_losses(at):
+def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_at):
+    at = live_at
     at.slider(key="time-T").set_value(10).run()
+    at.select_slider(key="time-compare-seconds").set_value(15).run()
     at.button(key="time-compare").click().run()
     assert not at.exception and not at.error
+    rnn, lstm, gru = runs(at)["compare"]["trainers"]
+    assert rnn.state in ("queued", "running") and lstm.state == gru.state == "idle"  # one at a time
     assert [line["name"] for line in chart(at, "time-compare-chart")["data"]] == ["RNN (tanh)", "LSTM", "GRU"]
-    assert has_chart(at, "time-compare-loss-chart")
+    poll_until_ended(at, "compare", seconds=120)
+    assert all(t.status.step > 0 and not t.thread.is_alive() for t in (rnn, lstm, gru))
+    assert [line["name"] for line in chart(at, "time-compare-loss-chart")["data"]][:3] == ["RNN (tanh)", "LSTM",
+                                                                                          "GRU"]
     text = markdown_text(at)
     assert "Measured: RNN (tanh):" in text and "LSTM:" in text and "GRU:" in text

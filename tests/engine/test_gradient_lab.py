@@ -27,11 +27,38 @@ def test_radius_copy_leaves_the_model_and_orders_the_ratios():
     assert ratios[0] < 1e-3 and ratios[1] > 100 * ratios[0]
 
 
-def test_recorded_training_shapes_and_clipping():
-    x, y = lab.depth_batch(256)
-    run = lab.train_depth(lab.depth_model(3, 16, "ReLU", "he"), x, y, steps=6, every=2)
-    assert run.steps == [0, 2, 4, 5] and run.matrix.shape == (4, 4) and len(run.loss) == 6
+def test_depth_trainer_uses_the_scheme_and_records_every_linear_layer():
+    trainer = lab.depth_trainer(3, 16, "ReLU", "he", optimizer="adam", epochs=1)
+    assert trainer.config.init == "he" and trainer.config.optimizer == "adam"
+    reference = lab.depth_model(3, 16, "ReLU", "he")  # same seed, same scheme: the same starting weights
+    assert all(torch.equal(a, b) for a, b in zip(trainer.model.state_dict().values(),
+                                                 reference.state_dict().values()))
+    trainer.start()
+    trainer.thread.join(60)
+    assert trainer.state == "finished"
+    steps, labels, matrix = lab.layer_series(trainer.records())
+    assert labels == ["1 Linear", "3 Linear", "5 Linear", "7 Linear"]
+    assert matrix.shape == (len(steps), 4) and steps == sorted(steps) and (matrix > 0).all()
+
+
+def test_time_trainer_starts_from_the_radius_and_clip_series():
     ds = lab.sequence_task("copy", 8)
-    run = lab.train_time(lab.time_model("GRU", 16, ds), ds, steps=5, every=2, clip=0.01, probe=8)
-    assert run.matrix.shape == (4, 8)  # steps 0, 2, 4 and after the last
-    assert np.allclose(run.clipped_norm, np.minimum(run.raw_norm, 0.01))
+    trainer = lab.time_trainer("RNN (tanh)", 16, ds, clip=0.01, max_seconds=1.0, radius=0.5, metrics_every=1)
+    scaled, _ = lab.with_radius(lab.time_model("RNN (tanh)", 16, ds), 0.5)
+    assert torch.allclose(trainer.model.state_dict()["0.rnn.weight_hh_l0"], scaled.state_dict()["0.rnn.weight_hh_l0"])
+    trainer.start()
+    trainer.thread.join(30)
+    assert trainer.state == "stopped" and "time limit" in trainer.status.message
+    steps, raw, clipped = lab.clip_series(trainer.records(), 0.01)
+    assert len(steps) == trainer.status.step and np.allclose(clipped, np.minimum(raw, 0.01))
+    copy = lab.private_copy(trainer)
+    norms = lab.snapshot_norms(copy, trainer.weights(), ds.x_train[:8], ds.y_train[:8])
+    assert norms.shape == (8,)
+    assert torch.equal(copy.state_dict()["0.rnn.weight_hh_l0"], trainer.model.state_dict()["0.rnn.weight_hh_l0"])
+
+
+def test_baseline_and_verdict():
+    assert lab.baseline(lab.sequence_task("adding", 10)) == lab.ADDING_BASELINE
+    assert abs(lab.baseline(lab.sequence_task("copy", 10)) - np.log(4)) < 1e-9
+    assert lab.verdict(0.01, 0.167) == "learned" and lab.verdict(0.12, 0.167) == "partly learned"
+    assert lab.verdict(0.166, 0.167) == "did not learn" and lab.verdict(None, 0.167) == "no result"
