@@ -224,11 +224,15 @@ class Trainer:
             return True
 
     def pause(self) -> None:
-        """Pause after the batch in progress (a queued run starts paused when its turn comes)."""
-        with self._lock:
-            self._pause.set()
-            if self._state == "running":
-                self._state = "paused"
+        """Pause after the batch in progress, waiting for it (at most one batch), so the status it leaves is final.
+
+        A queued run starts paused when its turn comes.
+        """
+        self._pause.set()
+        with self._compute:  # the batch in progress ends first: "paused" never shows a step still to come
+            with self._lock:
+                if self._state == "running":
+                    self._state = "paused"
 
     def resume(self) -> bool:
         """Continue a paused run; False when it is not paused."""
