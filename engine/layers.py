@@ -284,7 +284,8 @@ def _conv(dims: int):
               else "use a layer of the matching dimension")
         _groups(args, in_shape[0], label)
         pad = _conv_padding(args, label, dims)
-        _spatial_fit(args, in_shape[1:], label, 0 if pad in ("same", "valid") else pad)
+        if pad != "same":  # 'same' pads by D(K−1) in total: any kernel fits
+            _spatial_fit(args, in_shape[1:], label, 0 if pad == "valid" else pad)
         kw = dict(args, in_channels=in_shape[0], padding=pad)
         return kw
     return rule

@@ -181,6 +181,8 @@ def status_ui(run: dict) -> None:
     """State, progress bar with ETA, queue position, the divergence hint."""
     status = run["trainer"].status
     eta = f", about {status.eta:.0f} s left" if status.eta is not None and status.state == "running" else ""
+    if status.state in TERMINAL:
+        eta = f", trained for {status.elapsed:.1f} s"
     text = f"{run['label']}: **{status.state}** · step {status.step}/{status.total_steps} · " \
            f"epoch {status.epoch}{eta}"
     st.progress(min(status.progress, 1.0), text=text)

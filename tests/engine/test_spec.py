@@ -34,6 +34,10 @@ LAYER_CASES = [
      nn.Conv2d(4, 8, 3, stride=2, padding=1, groups=2)),
     ((2, 7, 7), {"type": "Conv2d", "out_channels": 3, "kernel_size": 3, "padding": "full", "dilation": 2},
      nn.Conv2d(2, 3, 3, padding=4, dilation=2)),
+    ((2, 3, 4), {"type": "Conv2d", "out_channels": 3, "kernel_size": 5, "padding": "same"},
+     nn.Conv2d(2, 3, 5, padding="same")),  # 'same' lets a kernel larger than the input fit
+    ((2, 3), {"type": "Conv1d", "out_channels": 3, "kernel_size": 6, "padding": "same", "dilation": 2},
+     nn.Conv1d(2, 3, 6, padding="same", dilation=2)),
     ((2, 7, 7), {"type": "Conv2d", "out_channels": 3, "kernel_size": 3, "padding": "valid"},
      nn.Conv2d(2, 3, 3, padding="valid")),
     ((3, 5, 5), {"type": "ConvTranspose2d", "out_channels": 2, "kernel_size": 3, "stride": 2, "output_padding": 1},
