@@ -38,6 +38,8 @@ def decode(data: bytes, mode: str = "L") -> Decoded:
     if len(data) > limits.MAX_UPLOAD_BYTES:
         raise InputError(f"The file is {len(data) / 1e6:.1f} MB; the limit is {limits.MAX_UPLOAD_BYTES / 1e6:.0f} MB. "
                          "Upload a smaller image.")
+    if not data:
+        raise InputError("The file is empty (0 bytes); upload an image.")
     notes = []
     try:
         with warnings.catch_warnings():
@@ -61,6 +63,8 @@ def decode(data: bytes, mode: str = "L") -> Decoded:
         raise InputError("This file is not an image we can read (PNG, JPEG, GIF, BMP or WebP).") from None
     except (OSError, SyntaxError, ValueError, EOFError) as exc:
         raise InputError(f"The image is corrupt or truncated ({exc}); try another file.") from None
+    if image.mode.startswith(("I", "F")):  # 16/32-bit integer or float: Pillow's convert("L") would clip at 255
+        return Decoded(_wide_to_unit(image, mode, notes), notes)
     if image.mode in ("RGBA", "LA", "P", "PA"):
         image = image.convert("RGBA")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
@@ -69,6 +73,25 @@ def decode(data: bytes, mode: str = "L") -> Decoded:
     if mode == "RGB":
         pixels = pixels.transpose(2, 0, 1)  # (H, W, 3) -> (3, H, W)
     return Decoded(pixels, notes)
+
+
+def _wide_to_unit(image: Image.Image, mode: str, notes: list[str]) -> np.ndarray:
+    """A single-channel 16-bit, 32-bit or float image scaled to [0, 1] by its bit depth (or its range)."""
+    values = np.asarray(image, dtype=np.float64)  # (H, W)
+    finite = values[np.isfinite(values)]
+    low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 0.0)
+    if image.mode.startswith("I;16") or (image.mode == "I" and low >= 0 and 255 < high <= 65_535):
+        pixels, how = values / 65_535.0, "16-bit values divided by 65,535"
+    elif image.mode == "I" and low >= 0 and high <= 255:
+        pixels, how = values / 255.0, None
+    elif image.mode == "F" and low >= 0 and high <= 1:
+        pixels, how = values, None
+    else:
+        pixels, how = (values - low) / ((high - low) or 1.0), f"values from {low:g} to {high:g} stretched to 0–1"
+    pixels = np.clip(np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
+    if how:
+        notes.append(f"A {image.mode} image: {how}.")
+    return np.stack([pixels] * 3) if mode == "RGB" else pixels  # grey repeated as (3, H, W)
 
 
 def resize(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, str | None]:
