@@ -151,7 +151,7 @@ def _draw_time(run: dict) -> None:
     records = trainer.records()
     loss_steps, loss = lab.loss_series(records)
     clip_steps, raw, clipped = lab.clip_series(records, run["clip"])
-    st.caption(status_text(trainer) + (f" · {trainer.status.message}" if trainer.state in TERMINAL else ""))
+    st.caption(status_text(trainer))
     steps, matrix = run["snap_steps"], np.stack(run["snaps"])  # (snapshots, T)
     shown = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 10)).astype(int))
     left, right = st.columns(2)

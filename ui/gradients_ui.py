@@ -106,6 +106,8 @@ def status_text(trainer) -> str:
                 f"{limits.MAX_CONCURRENT_RUNS} training slots")
     if status.state == "idle":
         return "waiting for its turn"
+    if status.state in TERMINAL:
+        return f"{status.message or status.state}: {status.step} steps in {status.elapsed:.1f} s"
     return f"{status.state} · step {status.step} · {status.elapsed:.1f} s"
 
 
@@ -283,7 +285,7 @@ def _draw_depth(run: dict) -> None:
     records = trainer.records()
     steps, labels, matrix = lab.layer_series(records)
     loss_steps, loss = lab.loss_series(records)
-    st.caption(f"{status_text(trainer)}" + (f" · {trainer.status.message}" if trainer.state in TERMINAL else ""))
+    st.caption(status_text(trainer))
     left, right = st.columns(2)
     left.plotly_chart(figures.layers_over_steps_figure(steps, labels, matrix), key="depth-steps-chart")
     right.plotly_chart(figures.loss_figure({"training loss": (loss_steps, loss)}), key="depth-loss-chart")

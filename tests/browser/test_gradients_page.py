@@ -1,4 +1,4 @@
-"""Through time in a real browser: move the W_hh radius slider, the printed σ_max and the curve change."""
+"""The Gradients page in a real browser: the W_hh radius slider redraws the curve; a live run grows by itself."""
 import re
 
 from playwright.sync_api import expect
@@ -34,3 +34,21 @@ def test_radius_slider_redraws_the_time_curve(app_server, page):
     assert abs(after / before - 0.7) < 0.01
     expect(line).not_to_have_attribute("d", curve_before)  # the curve was redrawn with new values
     screenshot(page, "gradients-time")
+
+
+def test_depth_live_run_grows_without_clicks(app_server, page):
+    open_app(page, f"{app_server}/Gradients")
+    page.locator(".st-key-depth-epochs input[type=range]").focus()  # 5 -> 50 epochs: long enough to watch
+    page.keyboard.press("End")
+    wait_idle(page)
+    page.locator(".st-key-depth-start button").click()
+    caption = page.get_by_text(re.compile(r"running · step \d+"))
+    expect(caption).to_be_visible(timeout=30_000)
+    line = page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").first
+    expect(line).to_be_visible(timeout=30_000)
+    first = line.get_attribute("d")
+    expect(line).not_to_have_attribute("d", first, timeout=20_000)  # redrawn by the fragment alone
+    assert_no_exception(page)
+    page.locator(".st-key-depth-stop button").click()
+    expect(page.get_by_text("stopped by the user")).to_be_visible(timeout=20_000)
+    screenshot(page, "gradients-depth-live")
