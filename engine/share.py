@@ -42,6 +42,8 @@ def decode(token: str) -> ModelSpec:
         text = inflater.decompress(raw, limits.MAX_SPEC_BYTES + 1)  # bounded: no zip bombs
         if len(text) > limits.MAX_SPEC_BYTES or inflater.unconsumed_tail:
             raise SpecError("the shared network is larger than this server accepts")
+        if not inflater.eof:  # cut short: without this a link missing its checksum still opened
+            raise zlib.error("incomplete stream")
         return ModelSpec.from_json(text.decode("utf-8"))
     except (binascii.Error, zlib.error, UnicodeDecodeError, ValueError) as exc:
         if isinstance(exc, SpecError):
