@@ -10,7 +10,7 @@ from engine.build import Summary
 from engine.export import to_pytorch_code
 from engine.graph import network_figure
 from engine.layers import TYPES, fmt_shape
-from ui.session import DEFAULT_PRESET, SessionState
+from ui.session import SessionState
 
 EMPTY_INPUTS = {"image C×H×W": "1, 28, 28", "vector F": "2", "sequence T×F": "20, 1", "tokens T (+ vocabulary)": "32"}
 
@@ -30,15 +30,18 @@ def _replace(s: SessionState, spec: engine.ModelSpec, selected: str | None = Non
 
 
 def url_sync_ui(s: SessionState) -> None:
-    """Open the network named in ?net= once; a broken link falls back to the default with a notice."""
+    """Open the network named in ?net= once; a broken link leaves the session's network as it is, with a notice.
+
+    On a first visit that network is the default one; later it is the student's own work, which a hand-edited
+    or truncated link must not wipe out.
+    """
     token = st.query_params.get("net")
     page = _page(s)
     if token and token != page["token"]:
         try:
             _replace(s, share.decode(token), "0")
         except engine.SpecError as err:
-            _replace(s, engine.presets.get(DEFAULT_PRESET), "0")
-            page["notice"] = f"The shared link could not be opened ({err}). Showing the default network instead."
+            page["notice"] = f"The shared link could not be opened ({err}). Your current network is unchanged."
         page["token"] = token
     if page["notice"]:
         st.warning(page["notice"])
