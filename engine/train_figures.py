@@ -4,6 +4,18 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+MAX_POINTS = 250  # per trace: the figure is rebuilt and resent twice a second, so it must stay small
+
+
+def thin(records: list[dict], max_points: int = MAX_POINTS) -> list[dict]:
+    """Evenly spaced records, at most ``max_points``, always ending with the latest one."""
+    if len(records) <= max_points:
+        return records
+    stride = len(records) / max_points
+    picked = [records[int(i * stride)] for i in range(max_points - 1)]
+    return picked + [records[-1]]
+
+
 _LAYOUT = dict(height=300, margin=dict(l=10, r=10, t=36, b=10), legend=dict(orientation="h", y=-0.25),
                plot_bgcolor="white")
 
@@ -21,7 +33,7 @@ def curves_figure(runs: dict[str, list[dict]], metric: str = "loss") -> go.Figur
     fig = go.Figure()
     for i, (label, records) in enumerate(runs.items()):
         colour = _colour(i)
-        steps = [r for r in records if r.get("kind") == "step" and r.get(f"train_{metric}") is not None]
+        steps = thin([r for r in records if r.get("kind") == "step" and r.get(f"train_{metric}") is not None])
         epochs = [r for r in records if r.get("kind") == "epoch" and r.get(f"val_{metric}") is not None]
         prefix = f"{label} · " if len(runs) > 1 else ""
         fig.add_scatter(x=[r["epoch"] for r in steps], y=[r[f"train_{metric}"] for r in steps], mode="lines",
@@ -37,7 +49,7 @@ def curves_figure(runs: dict[str, list[dict]], metric: str = "loss") -> go.Figur
 
 def grad_norms_figure(records: list[dict]) -> go.Figure:
     """Per-layer gradient norms over training, log scale, a colour per layer."""
-    steps = [r for r in records if r.get("kind") == "step" and r.get("grad_norm")]
+    steps = thin([r for r in records if r.get("kind") == "step" and r.get("grad_norm")])
     fig = go.Figure()
     if steps:
         for i, name in enumerate(steps[-1]["grad_norm"]):

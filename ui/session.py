@@ -44,6 +44,8 @@ class SessionState:
 
 def state() -> SessionState:
     """This browser session's state, created on first use."""
+    # Every page comes through here, also when a link opens it directly without app.py running first.
+    engine.device.configure_threads()
     if KEY not in st.session_state:
         st.session_state[KEY] = SessionState(spec=engine.presets.get(DEFAULT_PRESET))
     return st.session_state[KEY]

@@ -1,0 +1,103 @@
+"""Does drawing slow training? The same run timed bare (a Trainer in this process) and from the Train page in Chromium.
+
+The page case starts `streamlit run app.py`, opens the Train page in headless Chromium, starts the run with the
+live charts redrawing twice a second, and reads the training time the run itself reports (``elapsed`` in its
+last record, shown on the page as the step counter reaches the end) against the same run here, on one torch
+thread each (the server uses one on this machine). Goal (issue 5): ratio ≥ 0.90.
+Run: python benchmarks/train_drawing.py [--epochs 30]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import torch  # noqa: E402
+
+import engine  # noqa: E402
+from engine.training import RunLimiter, TrainConfig, Trainer  # noqa: E402
+
+PRESET = "mnist-cnn"  # adapted to the 8×8 digits by the Trainer, as on the page
+
+
+def bare_seconds(epochs: int) -> float:
+    """Training seconds of the run in this process, nobody drawing."""
+    torch.set_num_threads(1)
+    trainer = Trainer(engine.presets.get(PRESET), TrainConfig(dataset="digits", epochs=epochs, seed=0),
+                      limiter=RunLimiter(1))
+    trainer.start()
+    while trainer.state not in ("finished", "stopped", "diverged", "failed"):
+        trainer.heartbeat()
+        time.sleep(0.2)
+    return trainer.records()[-1]["elapsed"]
+
+
+def page_seconds(epochs: int) -> float:
+    """Training seconds of the same run started from the Train page, its charts redrawing live."""
+    from playwright.sync_api import sync_playwright
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", f"--server.port={port}",
+                               "--server.headless=true", "--browser.gatherUsageStats=false"], cwd=ROOT,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        for _ in range(240):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.25)
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
+                "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                "--disable-sync"])
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.goto(f"{url}/Build?net=p.{PRESET}")
+            page.wait_for_selector("[data-testid=stApp][data-test-script-state=notRunning]", timeout=120_000)
+            page.get_by_role("link", name="Train").first.click()
+            page.wait_for_selector(".st-key-tr-epochs input", timeout=120_000)
+            page.locator(".st-key-tr-dataset").click()
+            page.get_by_role("option", name=re.compile(r"^digits")).click()
+            page.wait_for_timeout(1500)
+            page.locator(".st-key-tr-epochs input").fill(str(epochs))
+            page.locator(".st-key-tr-epochs input").press("Enter")
+            page.wait_for_timeout(1500)
+            page.locator(".st-key-tr-start button").click()
+            page.get_by_text(re.compile(r"finished · step")).wait_for(timeout=600_000)
+            page.wait_for_timeout(1000)
+            text = page.locator("body").inner_text()
+            browser.close()
+        match = re.search(r"trained for ([0-9.]+) s", text)
+        if not match:
+            raise SystemExit("the page did not report the training time; is the Train page up to date?")
+        return float(match.group(1))
+    finally:
+        os.killpg(os.getpgid(server.pid), signal.SIGTERM)
+        server.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=int, default=30)
+    args = parser.parse_args()
+    bare = bare_seconds(args.epochs)
+    drawn = page_seconds(args.epochs)
+    print(f"{PRESET} on digits, {args.epochs} epochs: bare {bare:.1f} s, with the page drawing live {drawn:.1f} s; "
+          f"throughput ratio {bare / drawn:.2f} (goal ≥ 0.90)")
+
+
+if __name__ == "__main__":
+    main()
