@@ -140,7 +140,8 @@ def test_train_page_learning_rate_1e6_ends_as_diverged_and_the_network_is_kept()
         at.number_input(key="tr-epochs").set_value(1).run()
         at.button(key="tr-start").click().run()
         trainer = at.session_state["playground"].extras["train"]["runs"][-1]["trainer"]
-        trainer.thread.join(60) if trainer.thread else None
+        if trainer.thread:
+            trainer.thread.join(60)
         at.run()
         assert not at.exception
         assert trainer.state == "diverged"
@@ -159,7 +160,8 @@ def test_train_page_batch_size_above_the_dataset_finishes():
         at.number_input(key="tr-epochs").set_value(1).run()
         at.button(key="tr-start").click().run()
         trainer = at.session_state["playground"].extras["train"]["runs"][-1]["trainer"]
-        trainer.thread.join(60) if trainer.thread else None
+        if trainer.thread:
+            trainer.thread.join(60)
         at.run()
         assert not at.exception and trainer.state == "finished"
     finally:
