@@ -50,6 +50,10 @@ class Loop:
         self.config = cfg = config.check()
         self.dataset = dataset if dataset is not None else data_mod.load(cfg.dataset, cfg.seed,
                                                                          **cfg.dataset_options)
+        for split, what in (("train", "training"), ("val", "validation")):
+            if len(self.dataset.split(split)[0]) == 0:
+                raise InputError(f"the {what} split of {self.dataset.name} is empty; use a larger dataset "
+                                 f"(more samples) so that every split gets some")
         self.spec, self.notes = data_mod.adapt_spec(spec, self.dataset)
         self.task = self.dataset.task
         self.loss_name = resolve_loss(cfg.loss, self.task)

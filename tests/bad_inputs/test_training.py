@@ -60,9 +60,6 @@ def test_a_tiny_dataset_with_a_big_batch_finishes():
     assert _run_to_end(trainer).state == "finished"
 
 
-@pytest.mark.xfail(reason="engine/training/loop.py: an empty validation split ends in torch.cat's ValueError "
-                          "('expected a non-empty list of Tensors') at the end of the first epoch instead of an "
-                          "InputError naming the empty split (not in this helper's files)", strict=False)
 def test_an_empty_validation_split_is_refused_with_a_clear_message(digits):
     empty = copy.copy(digits)
     empty.x_val, empty.y_val = digits.x_val[:0], digits.y_val[:0]
@@ -72,9 +69,6 @@ def test_an_empty_validation_split_is_refused_with_a_clear_message(digits):
         _run_to_end(trainer)
 
 
-@pytest.mark.xfail(reason="engine/training/loop.py: an empty training split is reported as a divergence "
-                          "('the loss became NaN ... Lower the learning rate'), which sends a student the wrong "
-                          "way; it should be an InputError (not in this helper's files)", strict=False)
 def test_an_empty_training_split_is_refused_with_a_clear_message(digits):
     empty = copy.copy(digits)
     empty.x_train, empty.y_train = digits.x_train[:0], digits.y_train[:0]
