@@ -12,7 +12,7 @@ import engine
 from engine import data, train_figures
 from engine.init import SCHEMES
 from engine.training import LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate, load_weights, \
-    predict_grid, sample
+    predict_grid, sample, suggested_settings
 from ui.session import SessionState
 
 
@@ -35,7 +35,9 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
     with c1:
         st.markdown("**Data**")
         name = st.selectbox("Dataset", names, index=names.index(suggested), key="tr-dataset",
-                            format_func=lambda n: f"{n} ({data.category(n)})", help="what the network learns")
+                            format_func=lambda n: f"{n} ({data.category(n)})", help="what the network learns",
+                            on_change=_suggest_settings)
+        hint = suggested_settings(name)
         st.caption(data.describe(name))
         options = {}
         for opt, arg in data.options(name).items():
@@ -52,12 +54,13 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         st.markdown("**Optimiser**")
         opt = st.selectbox("Optimiser", list(OPTIMIZERS), index=list(OPTIMIZERS).index("adam"), key="tr-opt",
                            help="; ".join(f"{k}: {v[0]}" for k, v in OPTIMIZERS.items()))
-        lr = st.number_input("Learning rate η", 1e-6, 1e6, float(OPTIMIZERS[opt][1]), key=f"tr-lr-{opt}",
+        default_lr = hint["lr"] if opt == "adam" else float(OPTIMIZERS[opt][1])
+        lr = st.number_input("Learning rate η", 1e-6, 1e6, default_lr, key=f"tr-lr-{opt}",
                              format="%.4g", help="the step size; too large and the loss blows up")
         momentum = st.slider("Momentum μ", 0.0, 0.99, 0.9, key="tr-momentum") if opt in ("momentum",
                                                                                       "nesterov") else 0.9
         batch = int(st.number_input("Batch size", 1, 4096, 32, key="tr-batch"))
-        epochs = int(st.number_input("Epochs", 1, 500, 10, key="tr-epochs"))
+        epochs = int(st.number_input("Epochs", 1, 500, hint["epochs"], key="tr-epochs"))
         loss = st.selectbox("Loss", list(LOSSES), key="tr-loss", help="; ".join(f"{k}: {v}" for k, v in LOSSES.items()))
     with c3:
         st.markdown("**Regularisation**")
@@ -84,6 +87,13 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
     except (engine.InputError, ValueError) as err:
         st.error(f"Settings: {err}")
         return None
+
+
+def _suggest_settings() -> None:
+    """A new dataset brings its own learning rate (for Adam) and epochs; the student can still change them."""
+    hint = suggested_settings(st.session_state["tr-dataset"])
+    st.session_state["tr-epochs"] = hint["epochs"]
+    st.session_state["tr-lr-adam"] = hint["lr"]
 
 
 def _suggest_dataset(spec: engine.ModelSpec) -> str:

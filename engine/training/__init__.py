@@ -3,12 +3,12 @@
 Pages use ``Trainer`` with a ``TrainConfig``, poll ``trainer.status`` and ``trainer.records(since=n)``, and after
 training call ``evaluate``, ``predict_grid`` or ``sample``; weights go in and out as bytes.
 """
-from .config import LOSSES, OPTIMIZERS, TrainConfig, compute_loss, make_optimizer
+from .config import LOSSES, OPTIMIZERS, TrainConfig, compute_loss, make_optimizer, suggested_settings
 from .inference import evaluate, predict_grid, sample
 from .loop import Loop
 from .runner import LIMITER, STATES, TERMINAL, RunLimiter, RunStatus, Trainer
 from .weights import load_weights, read_weights, save_weights
 
-__all__ = ["TrainConfig", "OPTIMIZERS", "LOSSES", "compute_loss", "make_optimizer", "Loop", "Trainer",
+__all__ = ["TrainConfig", "OPTIMIZERS", "LOSSES", "compute_loss", "make_optimizer", "suggested_settings", "Loop", "Trainer",
            "RunStatus", "RunLimiter", "LIMITER", "STATES", "TERMINAL", "evaluate", "predict_grid", "sample",
            "save_weights", "load_weights", "read_weights"]

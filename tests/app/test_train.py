@@ -130,3 +130,12 @@ def test_an_invalid_network_is_explained_not_trained(at):
     at.button(key="tr-start").click().run()
     assert any("Cannot start" in e.value for e in at.error) and not runs(at)
     assert not at.exception
+
+
+def test_a_dataset_brings_settings_that_learn(at):
+    assert at.number_input(key="tr-epochs").value == 50  # circle: a toy set needs more epochs and a larger rate
+    at.selectbox(key="tr-dataset").set_value("xo").run()
+    assert at.number_input(key="tr-epochs").value == 30
+    assert at.number_input(key="tr-lr-adam").value == pytest.approx(0.01)
+    at.number_input(key="tr-epochs").set_value(7).run()  # the student's choice stands until the data changes
+    assert at.number_input(key="tr-epochs").value == 7
