@@ -340,6 +340,56 @@ def fit_to_input(pixels: np.ndarray, input_shape: tuple) -> tuple[np.ndarray, li
     return x, notes
 
 
+MAX_CANVAS_SIDE = 16  # larger drawing grids make cells too small to click
+
+
+def canvas_shape(input_shape: tuple) -> tuple[int, int]:
+    """The drawing grid for a ``(1, H, W)`` model: the input size, halved until no side exceeds 16 (28 -> 14)."""
+    height, width = int(input_shape[-2]), int(input_shape[-1])
+    while max(height, width) > MAX_CANVAS_SIDE:
+        height, width = max(1, (height + 1) // 2), max(1, (width + 1) // 2)
+    return height, width
+
+
+def paint(grid: np.ndarray, cells, value: float) -> np.ndarray:
+    """A copy of the drawing ``grid`` (H, W) with ``cells`` ((row, col) pairs) set to ``value``; others ignored."""
+    out = np.array(grid, dtype=np.float32, copy=True)
+    height, width = out.shape
+    for row, col in cells:
+        row, col = int(round(row)), int(round(col))
+        if 0 <= row < height and 0 <= col < width:
+            out[row, col] = value
+    return out
+
+
+def drawing_to_input(grid: np.ndarray, input_shape: tuple, low: float = 0.0,
+                     high: float = 1.0) -> tuple[np.ndarray, list[str]]:
+    """A drawing (ink 0..1 per cell) as a model input: pixel range ``[low, high]`` (the dataset's), resized to fit.
+
+    Args:
+        grid: ``(h, w)`` ink amounts in [0, 1] (0 blank, 1 full ink).
+        input_shape: the model's ``(1, H, W)``.
+        low, high: the dataset's pixel values for blank and full ink (digits and MNIST: 0 and 1; X/O: -1 and 1).
+
+    Returns:
+        float32 ``(1, H, W)`` and notes for the user.
+    """
+    ink = np.clip(np.asarray(grid, dtype=np.float32), 0.0, 1.0)
+    x, notes = fit_to_input(ink, tuple(input_shape))  # resize the ink, so blank stays exactly blank
+    return (low + x * (high - low)).astype(np.float32), notes
+
+
+def input_to_drawing(x: np.ndarray, shape: tuple[int, int], low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """A sample ``(1, H, W)`` or ``(H, W)`` as ink 0..1 on a drawing grid of ``shape`` (undoes ``drawing_to_input``)."""
+    x = np.asarray(x, dtype=np.float32)
+    grey = x.mean(axis=0) if x.ndim == 3 else x
+    ink = (grey - low) / ((high - low) or 1.0)
+    if grey.shape != tuple(shape):
+        ink = fit_to_input(ink, (1, *shape))[0][0]
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
 __all__ = ["LayerActivation", "private_copy", "as_batch", "layer_modules", "find_layer", "logits_at", "predict",
            "probabilities", "predicted_classes", "activations", "conv_layers", "filters", "linear_layers", "linear_unit_images",
-           "recurrent_layers", "hidden_states", "lstm_gates", "no_cudnn", "fit_to_input"]
+           "recurrent_layers", "hidden_states", "lstm_gates", "no_cudnn", "fit_to_input",
+           "canvas_shape", "paint", "drawing_to_input", "input_to_drawing"]

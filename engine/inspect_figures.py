@@ -201,3 +201,32 @@ def coloured_text(chars: list[str], scores: np.ndarray, title: str | None = None
 
 __all__ = ["tile", "mosaic", "activation_figure", "filter_grid", "histogram", "overlay", "topk_bars",
            "time_heatmap", "gates_figures", "coloured_text", "MAX_MAPS"]
+
+
+def drawing_canvas(grid: np.ndarray, side_px: int = 360, revision: int = 0, dragmode: str = "pan") -> go.Figure:
+    """A drawing grid (ink 0..1, ``(h, w)``) as one square marker per cell, so cells can be clicked, boxed or lassoed.
+
+    Heatmaps take no box or lasso selection in Plotly; scatter points do. Selected and unselected
+    cells keep full opacity (Plotly dims unselected points by default, which would hide the drawing).
+    ``revision`` is written into the figure so that every new drawing is a new chart for Streamlit,
+    whose selection then starts empty again (and the chart is redrawn with ``dragmode``).
+    ``dragmode``: "pan" (axes are fixed, so dragging does nothing and a click selects one cell),
+    "lasso" or "select" (a box); in those two Plotly ignores single clicks.
+    """
+    grid = np.asarray(grid, dtype=np.float64)
+    height, width = grid.shape
+    rows, cols = np.indices(grid.shape)
+    margin = 6
+    cell_px = (side_px - 2 * margin) / max(height, width)
+    fig = go.Figure(go.Scatter(
+        x=cols.ravel(), y=rows.ravel(), mode="markers", customdata=grid.ravel(),
+        marker=dict(symbol="square", size=cell_px * 0.94, color=grid.ravel(), colorscale="Greys", cmin=0, cmax=1,
+                    line=dict(width=1, color="#d0d0d0")),
+        selected=dict(marker=dict(opacity=1)), unselected=dict(marker=dict(opacity=1)),
+        hovertemplate="row %{y}, col %{x}: ink %{customdata:.2f}<extra></extra>"))
+    fig.update_layout(width=round(cell_px * width + 2 * margin), height=round(cell_px * height + 2 * margin),
+                      margin=dict(l=margin, r=margin, t=margin, b=margin), plot_bgcolor="white", dragmode=dragmode,
+                      showlegend=False, meta=dict(revision=revision))
+    fig.update_xaxes(visible=False, range=[-0.5, width - 0.5], fixedrange=True)
+    fig.update_yaxes(visible=False, range=[height - 0.5, -0.5], fixedrange=True)  # row 0 at the top
+    return fig

@@ -1,10 +1,14 @@
 """Widget groups of the Inspect page: input picker, predictions, filters, activations, attribution, recurrent states.
 
+The "Draw a digit" source is a Plotly chart of cells with selection events (no canvas component:
+nothing outside Streamlit and Plotly): the cells a click, box or lasso selects are painted.
+
 Results are cached per browser session in ``state().extras["inspect"]``, keyed on the model's
 version: st.cache_data / cache_resource are shared by every user and must never hold a session's model.
 """
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,6 +18,7 @@ from engine import attribution, data, images, inspect
 from engine import inspect_figures as figs
 from engine.errors import InputError
 
+BRUSHES = {"Click": "pan", "Lasso": "lasso", "Box": "select"}  # the drawing grid's Plotly dragmode
 FALLBACK_VOCAB = list(" abcdefghijklmnopqrstuvwxyz.,'!?\n")
 MAX_CACHED = 64
 
@@ -84,7 +89,9 @@ def _source_ui(s, model) -> Sample | None:
     sb.header("Input")
     if spec.vocab_size:
         return _text_ui(s)
-    sources = ["Dataset sample", "Upload image"] if len(spec.input) == 3 else ["Dataset sample"]
+    sources = ["Dataset sample"]
+    if len(spec.input) == 3:
+        sources += ["Draw a digit", "Upload image"] if spec.input[0] == 1 else ["Upload image"]
     source = sb.radio("Source", sources, key="inspect_source", horizontal=True)
     if source == "Upload image":
         return _upload_ui(spec)
@@ -94,6 +101,8 @@ def _source_ui(s, model) -> Sample | None:
     except InputError as err:
         sb.warning(str(err))
         ds = None
+    if source == "Draw a digit":
+        return _draw_ui(s, model, ds)
     if ds is None or (ds.input_kind != "image" and tuple(ds.input_shape) != tuple(spec.input)):
         sb.info("No dataset matches this model's input; showing a random input. Pick a dataset on the Train page.")
         rng = np.random.default_rng(0)
@@ -124,7 +133,84 @@ def _dataset_ui(s, model, ds) -> Sample:
     if len(s.spec.input) == 3 and tuple(x.shape) != tuple(s.spec.input):
         x, notes = inspect.fit_to_input(x, tuple(s.spec.input))
     label = ds.classes[int(y_test[i])] if ds.task == "classification" else None
+    page_state(s)["last_sample"] = (np.asarray(x, dtype=np.float32), label, f"{ds.name} test #{i}")
     return Sample(np.asarray(x, dtype=np.float32), f"{ds.name}:{i}", label, list(ds.classes), None, notes)
+
+
+def _pixel_range(ds) -> tuple[float, float, str]:
+    """Blank and full-ink pixel values: the dataset's own range when it holds grey images, else 0 and 1."""
+    if ds is not None and ds.input_kind == "image" and int(ds.input_shape[0]) == 1:
+        return float(ds.x_test.min()), float(ds.x_test.max()), f"the {ds.name} data"
+    return 0.0, 1.0, "no grey-image dataset chosen; assumed"
+
+
+def _drawing(s) -> dict:
+    """The session's drawing: ink 0..1 per cell, and a revision that changes with every stroke."""
+    shape = inspect.canvas_shape(tuple(s.spec.input))
+    drawing = page_state(s).setdefault("drawing", {"grid": np.zeros(shape, np.float32), "revision": 0})
+    if drawing["grid"].shape != shape:  # another model: start again on its grid
+        drawing["grid"], drawing["revision"] = np.zeros(shape, np.float32), drawing["revision"] + 1
+    return drawing
+
+
+def _set_drawing(drawing: dict, grid: np.ndarray) -> None:
+    drawing["grid"], drawing["revision"] = grid, drawing["revision"] + 1
+
+
+def _draw_ui(s, model, ds) -> Sample:
+    """Main area: the drawing grid, pen or eraser, ink, Clear and Start from a dataset digit; the drawing as input."""
+    drawing = _drawing(s)
+    low, high, origin = _pixel_range(ds)
+    shape = drawing["grid"].shape
+
+    def stroke():
+        event = st.session_state.get("inspect_draw")
+        points = (event or {}).get("selection", {}).get("points", [])
+        if points:
+            ink = 0.0 if st.session_state.get("inspect_pen") == "Eraser" else st.session_state.get("inspect_ink", 1.0)
+            _set_drawing(drawing, inspect.paint(drawing["grid"], [(p["y"], p["x"]) for p in points], ink))
+
+    def clear():
+        _set_drawing(drawing, np.zeros(shape, np.float32))
+        drawing.pop("origin", None)
+
+    def from_dataset():
+        last = page_state(s).get("last_sample")
+        if last is None and ds is not None and ds.input_kind == "image":
+            last = (_fit_all(ds.x_test[:1].numpy(), s.spec.input)[0], None, f"{ds.name} test #0")
+        if last is not None:
+            _set_drawing(drawing, inspect.input_to_drawing(last[0], shape, low, high))
+            drawing["origin"] = last[2]
+
+    x, notes = inspect.drawing_to_input(drawing["grid"], tuple(s.spec.input), low, high)
+    classes = list(ds.classes) if ds is not None and ds.task == "classification" else []
+    sample = Sample(x, "draw:" + hashlib.sha1(x.tobytes()).hexdigest()[:16], None, classes, None,
+                    [f"Drawn on {shape[1]}×{shape[0]}; ink 0 to 1 becomes pixel values {low:g} to {high:g} "
+                     f"({origin})."] + notes)
+    with st.container(border=True, key="inspect_drawing"):
+        left, right = st.columns(2)
+        with right:  # before the grid: its dragmode comes from the brush
+            st.markdown("**Draw a digit**")
+            st.caption("Lasso or Box: drag over cells. Click: click cells one at a time. The pen paints them, the "
+                       "eraser clears them.")
+            brush = st.segmented_control("Brush", list(BRUSHES), default="Lasso", key="inspect_brush") or "Lasso"
+            st.segmented_control("Tool", ["Pen", "Eraser"], default="Pen", key="inspect_pen")
+            st.slider("Ink", 0.1, 1.0, 1.0, 0.1, key="inspect_ink", help="how dark the pen paints (1 = full ink)")
+            b1, b2 = st.columns(2)
+            b1.button("Clear", key="inspect_clear", on_click=clear, width="stretch")
+            b2.button("Start from a dataset digit", key="inspect_from_dataset", on_click=from_dataset,
+                      width="stretch", help="copies the sample last picked under Dataset sample, so you can edit it")
+            if drawing.get("origin"):
+                st.caption(f"Started from {drawing['origin']}.")
+            probs = cached(s, ("probs", sample.key), lambda: inspect.probabilities(model, sample.x))
+            best = int(np.argmax(probs))
+            name = classes[best] if len(classes) == len(probs) else str(best)
+            st.markdown(f"The model says **{name}** ({probs[best]:.0%}); all classes in the Prediction tab below.")
+        with left:
+            st.plotly_chart(figs.drawing_canvas(drawing["grid"], revision=drawing["revision"], dragmode=BRUSHES[brush]),
+                            key="inspect_draw", on_select=stroke, selection_mode=("points", "box", "lasso"),
+                            width="content", config={"displayModeBar": False})
+    return sample
 
 
 def _fit_all(xs: np.ndarray, shape) -> np.ndarray:

@@ -1,11 +1,15 @@
-"""The Inspect page runs for image and character models on dataset samples and typed text, uploads (fitted or refused), and caches per version."""
+"""The Inspect page runs for image and character models on dataset samples, drawings and typed text,
+uploads (fitted or refused), and caches per version."""
 import io
 from pathlib import Path
 
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
+import numpy as np
+
 import engine
+from engine import inspect
 from ui.session import KEY, SessionState
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Inspect.py")
@@ -71,3 +75,40 @@ def test_upload_is_fitted_and_corrupt_files_are_answered():
     at.file_uploader(key="inspect_upload").upload("bad.png", _png()[:60], "image/png").run()
     assert not at.exception
     assert "corrupt or truncated" in at.error[0].value
+
+
+def test_paint_and_drawing_round_trip():
+    grid = inspect.paint(np.zeros((14, 14)), [(3, 4), (3.0, 5.0), (20, 1)], 1.0)  # (20, 1) is off the grid
+    assert grid.sum() == 2 and grid[3, 4] == grid[3, 5] == 1
+    assert inspect.paint(grid, [(3, 4)], 0.0).sum() == 1
+    assert inspect.canvas_shape((1, 28, 28)) == (14, 14) and inspect.canvas_shape((1, 8, 8)) == (8, 8)
+    x, notes = inspect.drawing_to_input(grid, (1, 28, 28), low=-1.0, high=1.0)
+    assert x.shape == (1, 28, 28) and x.min() == -1.0 and x.max() <= 1.0 and "Resized from 14×14" in notes[0]
+    back = inspect.input_to_drawing(x, (14, 14), low=-1.0, high=1.0)
+    assert back.shape == (14, 14) and back[3, 4] > 0.5 and back[10, 10] == 0
+
+
+def test_draw_a_digit_feeds_the_drawing_to_the_model():
+    at = _page("tiny-vgg")
+    at.radio(key="inspect_source").set_value("Draw a digit").run()
+    assert not at.exception
+    assert any("Drawn on 8×8" in c.value and "0 to 1" in c.value for c in at.sidebar.caption)
+    state = at.session_state[KEY]
+    drawing = state.extras["inspect"]["drawing"]
+    assert drawing["grid"].shape == (8, 8) and not drawing["grid"].any()
+    drawing["grid"] = inspect.paint(drawing["grid"], [(r, 4) for r in range(1, 7)], 1.0)  # a "1"
+    at.run()
+    assert not at.exception
+    x = drawing["grid"][None].astype(np.float32)  # 8×8 model, digits pixels in [0, 1]: the drawing itself
+    expected = inspect.predict(state.get_model(), x, [str(d) for d in range(10)], k=5)
+    assert any(key[0] == "predict" and result == expected for key, result in state.extras["inspect"]["results"].items())
+    assert f"says **{expected[0][0]}**" in " ".join(m.value for m in at.markdown)
+    at.button(key="inspect_clear").click().run()
+    assert not at.exception and not state.extras["inspect"]["drawing"]["grid"].any()
+    at.button(key="inspect_from_dataset").click().run()  # no sample picked yet: the first test digit
+    assert not at.exception and state.extras["inspect"]["drawing"]["grid"].max() > 0.5
+
+
+def test_draw_a_digit_is_offered_for_grey_images_only():
+    assert "Draw a digit" in _page("mnist-cnn").radio(key="inspect_source").options
+    assert _page("toy-mlp").radio(key="inspect_source").options == ["Dataset sample"]
