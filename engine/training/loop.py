@@ -89,8 +89,9 @@ class Loop:
         self._layer_of = torch.tensor([layers.index(display_path(n.rpartition(".")[0])) for n in names],
                                       device=self.device)
 
-        zero = torch.zeros((), device=self.device)
-        self._loss_sum, self._correct = zero.clone(), zero.clone()
+        # (mean loss, loss terms, detached output, target) of each step since the last record: summed at the
+        # record, so a step adds no tensor arithmetic of its own (it showed on small, fast models).
+        self._pending: list[tuple] = []
         self._seen = 0  # samples (tokens for "char") since the last record, known without synchronising
         self._window_start, self._window_samples = 0.0, 0
         self._epoch_loss, self._epoch_correct, self._epoch_seen = 0.0, 0.0, 0
@@ -132,13 +133,12 @@ class Loop:
         if self.images and cfg.augments:
             x, mix = augment(x, cfg, self.generator, self.rng)
 
-        self.model.train()
+        if not self.model.training:  # train() walks every module: only when evaluation switched it off
+            self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         out, loss = self._forward_backward(x, y, mix)
         count = y.numel() if self.task == "char" else len(x)  # loss terms: tokens for "char", else samples
-        self._loss_sum += loss * count
-        if self.task != "regression":
-            self._correct += (out.argmax(dim=-1) == y).sum()
+        self._pending.append((loss, count, out if self.task != "regression" else None, y))
         self._seen += count
         self._window_samples += len(x)
         if cfg.l1:  # the subgradient of λ‖w‖₁
@@ -195,6 +195,19 @@ class Loop:
         return lam * compute_loss(self.loss_name, out, y) + (1 - lam) * compute_loss(self.loss_name, out, y[perm])
 
     # ---------------------------------------------------------------- metrics
+    def _window_sums(self) -> torch.Tensor:
+        """[summed loss, correct predictions] over the steps since the last record, as one device tensor."""
+        if not self._pending:
+            return torch.zeros(2, device=self.device)
+        losses = torch.stack([p[0] for p in self._pending])
+        counts = torch.tensor([float(p[1]) for p in self._pending], device=self.device)
+        loss_sum = torch.dot(losses, counts)
+        if self.task == "regression":
+            return torch.stack([loss_sum, torch.zeros((), device=self.device)])
+        out = torch.cat([p[2].reshape(-1, p[2].shape[-1]) for p in self._pending])
+        target = torch.cat([p[3].reshape(-1) for p in self._pending])
+        return torch.stack([loss_sum, (out.argmax(dim=-1) == target).sum().to(loss_sum.dtype)])
+
     def _read_metrics(self) -> dict | None:
         """One synchronisation: window loss and accuracy, per-layer gradient and weight norms.
 
@@ -206,7 +219,7 @@ class Loop:
             0, self._layer_of, torch.stack(torch._foreach_norm(grads)) ** 2)
         weight_sq = torch.zeros(n_layers, device=self.device).index_add_(
             0, self._layer_of, torch.stack(torch._foreach_norm([p.detach() for p in self.params])) ** 2)
-        values = torch.cat([torch.stack([self._loss_sum, self._correct]), grad_sq, weight_sq]).tolist()
+        values = torch.cat([self._window_sums(), grad_sq, weight_sq]).tolist()
         loss_sum, correct = values[0], values[1]
         grad_norms = [math.sqrt(v) for v in values[2:2 + n_layers]]
         weight_norms = [math.sqrt(v) for v in values[2 + n_layers:]]
@@ -223,8 +236,7 @@ class Loop:
         self._epoch_loss += loss_sum
         self._epoch_correct += correct
         self._epoch_seen += self._seen
-        self._loss_sum.zero_()
-        self._correct.zero_()
+        self._pending.clear()
         self._seen = 0
         return {"train_loss": loss_sum / seen, "train_acc": correct / seen if self.task != "regression" else None,
                 "grad_norm": dict(zip(self.layer_names, grad_norms)),
