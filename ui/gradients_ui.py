@@ -23,7 +23,7 @@ SCHEME_NAMES = {"normal-0.01": "Small Gaussian (std 0.01)", "xavier": "Xavier", 
                 "default": "PyTorch default"}
 CONTRASTS = {"Sigmoid + small init vs ReLU + He": ("10-layer sigmoid, small init", "10-layer ReLU, He init"),
              "Plain 20-layer vs residual 20-layer": ("plain 20-layer", "residual 20-layer")}
-EPOCH_CHOICES = (1, 2, 5, 10, 20, 50)
+EPOCH_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500)  # 500: a deep sigmoid net's long plateau
 OPTIMISERS = {"momentum": "SGD with momentum 0.9", "sgd": "plain SGD", "adam": "Adam"}
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 

@@ -38,14 +38,18 @@ def test_radius_slider_redraws_the_time_curve(app_server, page):
 
 def test_depth_live_run_grows_without_clicks(app_server, page):
     open_app(page, f"{app_server}/Gradients")
-    page.locator(".st-key-depth-epochs input[type=range]").focus()  # 5 -> 50 epochs: long enough to watch
-    page.keyboard.press("End")
-    wait_idle(page)
+    # 50 hidden layers for 500 epochs: tens of seconds of training, so the run is still live when Stop is
+    # pressed (the default 10 layers for 5 epochs end in well under a second).
+    for slider in ("depth-depth", "depth-epochs"):
+        page.locator(f".st-key-{slider} input[type=range]").focus()
+        page.keyboard.press("End")
+        wait_idle(page)
     page.locator(".st-key-depth-start button").click()
     caption = page.get_by_text(re.compile(r"running · step \d+"))
     expect(caption).to_be_visible(timeout=30_000)
-    line = page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").first
-    expect(line).to_be_visible(timeout=30_000)
+    # The output layer's curve: the first layers' norms underflow to a flat line at 50 sigmoid layers.
+    line = page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").last
+    expect(line).to_be_attached(timeout=30_000)
     first = line.get_attribute("d")
     expect(line).not_to_have_attribute("d", first, timeout=20_000)  # redrawn by the fragment alone
     assert_no_exception(page)

@@ -24,10 +24,13 @@ def test_live_training_controls_and_isolation(app_server, page, browser):
     page.get_by_role("link", name="Train").first.click()  # same browser session, other page
     wait_idle(page)
     expect(page.get_by_role("heading", name="Train")).to_be_visible()
-    epochs = page.locator(".st-key-tr-epochs input")
-    epochs.fill("300")
-    epochs.press("Enter")
-    wait_idle(page)
+    # Batch size 1 for 300 epochs: a run of tens of thousands of steps, still live through pause and resume
+    # (at the default batch the toy net ends within seconds).
+    for key, value in (("tr-batch", "1"), ("tr-epochs", "300")):
+        field = page.locator(f".st-key-{key} input")
+        field.fill(value)
+        field.press("Enter")
+        wait_idle(page)
     page.locator(".st-key-tr-start button").click()
     expect(page.get_by_text(re.compile(r"\*\*running\*\*|running · step"))).to_be_visible(timeout=30_000)
 
