@@ -16,7 +16,7 @@ except SpecError as err:
     st.stop()
 st.caption(f"Model **{s.spec.name or 'custom'}**, version {s.version}. Results are computed on a private copy "
            "and kept until the model changes.")
-if not s.runs:
+if not s.trained:
     st.info("This model is untrained: its weights are random (seed 0), so predictions are near chance and the "
             "filters are noise. Everything below still works; train it on the Train page to see it learn.")
 

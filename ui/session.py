@@ -22,17 +22,26 @@ class SessionState:
     model: object | None = None  # torch.nn.Module, built lazily from spec
     version: int = 0
     runs: list = field(default_factory=list)
+    trained: bool = False  # the current model's weights came from a training run (not a fresh build)
+    dataset: dict | None = None  # the data the model was trained on: {"name", "seed", "options"}
     extras: dict = field(default_factory=dict)  # per-page scratch space, keyed by page name
 
     def set_spec(self, spec: engine.ModelSpec) -> None:
         """Make ``spec`` the session's network; the model is rebuilt on next use."""
         self.spec = spec
         self.model = None
+        self.trained = False
         self.version += 1
 
-    def set_model(self, model) -> None:
-        """Replace the model's weights (e.g. after training); bumps the version."""
+    def set_model(self, model, trained: bool = True, dataset: dict | None = None) -> None:
+        """Replace the model's weights (e.g. after training); bumps the version.
+
+        ``dataset`` ({"name", "seed", "options"}) records what it was trained on, for the Inspect page.
+        """
         self.model = model
+        self.trained = trained
+        if dataset is not None:
+            self.dataset = dataset
         self.version += 1
 
     def get_model(self):

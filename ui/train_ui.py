@@ -271,7 +271,8 @@ def adopt(s: SessionState, run: dict) -> None:
     model = copy.deepcopy(run["trainer"].model).cpu()
     if s.spec != run["trainer"].spec:
         s.set_spec(run["trainer"].spec)  # the spec as adapted to the data, so model and spec agree
-    s.set_model(model)
+    config = run["config"]
+    s.set_model(model, dataset={"name": config.dataset, "seed": config.seed, "options": dict(config.dataset_options)})
     s.runs.append(run["id"])
     page(s)["dataset_name"] = run["config"].dataset
 
