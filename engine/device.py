@@ -5,7 +5,7 @@ import os
 
 import torch
 
-_threads_set = False
+_threads: int | None = None  # what configure_threads chose; torch's own count can differ per calling thread
 
 
 def configure_threads() -> int:
@@ -14,14 +14,18 @@ def configure_threads() -> int:
     Returns:
         The number of intra-op threads torch now uses.
     """
-    global _threads_set
-    if not _threads_set:
+    global _threads
+    if _threads is None:
         cores = os.cpu_count() or 1
         # Leave a core to the web server and the other sessions; small classroom models gain little from more.
-        wanted = int(os.environ.get("PLAYGROUND_TORCH_THREADS", max(1, min(cores - 1, 8))))
+        default = max(1, min(cores - 1, 8))
+        try:
+            wanted = int(os.environ.get("PLAYGROUND_TORCH_THREADS", default))
+        except ValueError:  # a malformed setting must not stop every page from loading
+            wanted = default
         torch.set_num_threads(max(1, wanted))
-        _threads_set = True
-    return torch.get_num_threads()
+        _threads = torch.get_num_threads()
+    return _threads
 
 
 def pick() -> torch.device:
