@@ -81,8 +81,11 @@ def out_label(trace: Trace, step: Step) -> str:
 def step_equation(trace: Trace, step: Step, newline: str = "\n", per_line: int = 9) -> str:
     """The step's arithmetic written out: products and their sum, or the pooled values."""
     label = f"{out_label(trace, step)} = "
-    live = step.kinds.reshape(step.values.shape[1:]) != OUTSIDE
+    kinds = step.kinds.reshape(step.values.shape[1:])
+    live = kinds != OUTSIDE
     if step.products is None:
+        if trace.op == "avg_pool" and not trace.count_include_pad:
+            live = kinds == INPUT  # PyTorch divides by the input cells only
         values = [fmt(v) for v in step.values[0][live]]
         if trace.op == "max_pool":
             body = f"max({', '.join(values)})"

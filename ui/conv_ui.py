@@ -147,7 +147,7 @@ def compute(s: Settings, x: np.ndarray, w: np.ndarray | None, k: int) -> conv.Tr
     """Run the chosen operation; raises InputError with the fix when the parameters do not fit."""
     if s.op == "pooling":
         pool = conv.pool1d if s.dims == 1 else conv.pool2d
-        return pool(x, k, s.stride, s.padding, s.pool_mode, s.ceil_mode, s.dilation if s.pool_mode == "max" else 1)
+        return pool(x, k, s.stride, s.pool_mode, s.ceil_mode, padding=s.padding, dilation=s.dilation)
     if s.op == "transposed convolution":
         channels = 1 if x.ndim == s.dims else x.shape[0]
         if s.maps == 1 and channels == 1:
