@@ -345,6 +345,8 @@ def grids(panels: list[tuple], numbers: bool | None = None, height: int = 260) -
         fig.add_annotation(x=x - 0.5, y=-0.5, text=f"<b>{title}</b>{first}", showarrow=False, xanchor="left",
                            yanchor="bottom", font={"size": 12})
         x += a.shape[-1] + max(1.0, 0.15 * a.shape[-1])
+    if any(np.ndim(a) == 3 and (layers or ["channel"])[0] != "rgb" for _, a, *layers in panels):
+        height = max(height, min(18 * tallest + 60, 900))  # stacked slices: keep cells large enough to read
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, plot_bgcolor="white",
                       xaxis={"visible": False, "fixedrange": True, "constrain": "domain"},
                       yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x", "fixedrange": True,

@@ -382,8 +382,7 @@ def feature_maps_ui() -> None:
     flip = False
     if name == ANIMATION_KERNEL:
         preset, w, flip = animated
-        k = len(w)
-        name = f"the Animation tab's {preset}, {k}×{k}" + (", flipped" if flip else "")
+        name = f"Animation tab's {preset}" + (", flipped" if flip else "")
     else:
         w = conv_examples.kernel(name, 2, 3)
     try:
