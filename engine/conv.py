@@ -78,6 +78,7 @@ class Trace:
     has_maps: bool = False  # output has a leading axis: one map per kernel, or per pooled channel
     input_shape: tuple[int, ...] = ()
     insert_stride: tuple[int, ...] = ()  # transposed convolution: spacing of the inserted zeros
+    count_include_pad: bool = True  # average pooling: padding cells count in the divisor
 
     @property
     def dims(self) -> int:
@@ -225,7 +226,7 @@ def conv1d(x, w, stride=1, padding=0, dilation=1, flip=False, bias=None) -> Trac
     Args:
         x: (L,) or (C, L) signal.
         w: (K,), (C, K) one kernel, or (O, C, K) several kernels.
-        stride, dilation: ints ≥ 1; padding: int, (before, after), "valid", "same" or "full".
+        stride, dilation: ints ≥ 1; padding: int, a (before, after) pair, "valid", "same" or "full".
         flip: rotate the kernel (true convolution) instead of cross-correlating as deep-learning libraries do.
         bias: optional scalar, or one per kernel.
 
@@ -339,28 +340,30 @@ def _pool(x, dims, kernel_size, stride, padding, mode, ceil_mode, dilation, coun
         return np.nansum(windows, axis=k_axes) / counted.sum(axis=k_axes)
 
     trace = _slide(padded, source, out, s, d, k, f"{mode}_pool", pads, reduce=reduce,
-                   has_maps=x.ndim == dims + 1, input_shape=x.shape)
+                   has_maps=x.ndim == dims + 1, input_shape=x.shape, count_include_pad=count_include_pad)
     if x.ndim == dims:
         trace.output = trace.output[0]
     return trace
 
 
-def pool1d(x, kernel_size, stride=None, padding=0, mode="max", ceil_mode=False, dilation=1,
+def pool1d(x, kernel_size, stride=None, mode="max", ceil_mode=False, *, padding=0, dilation=1,
            count_include_pad=True) -> Trace:
     """1-D max or average pooling, as ``F.max_pool1d`` / ``F.avg_pool1d``; see ``pool2d``."""
     return _pool(x, 1, kernel_size, stride, padding, mode, ceil_mode, dilation, count_include_pad)
 
 
-def pool2d(x, kernel_size, stride=None, padding=0, mode="max", ceil_mode=False, dilation=1,
+def pool2d(x, kernel_size, stride=None, mode="max", ceil_mode=False, *, padding=0, dilation=1,
            count_include_pad=True) -> Trace:
     """2-D max or average pooling, as ``F.max_pool2d`` / ``F.avg_pool2d``.
 
     Args:
         x: (H, W) or (C, H, W); each channel is pooled on its own (depth is preserved).
-        kernel_size: window size; stride defaults to it; padding at most half the window.
+        kernel_size: window size; stride defaults to it.
         mode: "max" (padding counts as −∞) or "avg" (padding counts as 0 when count_include_pad).
         ceil_mode: round the output size up; windows may run past the edge (OUTSIDE cells are ignored).
-        dilation: gaps inside the window (max pooling only).
+        padding (keyword): cells on each side, at most half the window.
+        dilation (keyword): gaps inside the window (max pooling only; PyTorch's avg_pool has none).
+        count_include_pad (keyword): average pooling divides by the padding cells too.
 
     Returns:
         A Trace; each Step has the window's values and, for max pooling, the winner. No kernel, no parameters.

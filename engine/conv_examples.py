@@ -36,12 +36,18 @@ def _binomial(k: int) -> np.ndarray:
     return row / row.sum()
 
 
+def _centre(k: int) -> np.ndarray:
+    """A 1 at (K−1)//2: PyTorch's 'same' padding puts the odd cell after, so an even K still copies."""
+    return np.eye(1, k, (k - 1) // 2)[0]
+
+
 # 1-D kernels: name -> (what it does, builder taking the kernel size; None = fixed size).
 KERNELS_1D = {
     "moving average": ("low-pass: the mean of K neighbours, [1/3, 1/3, 1/3] for K = 3", lambda k: np.full(k, 1 / k)),
-    "first difference": ("high-pass: the slope, [1/2, 0, −1/2]", None),
+    "first difference": ("high-pass: the slope with flip on (true convolution), minus the slope with it off "
+                         "(cross-correlation), [1/2, 0, −1/2]", None),
     "second difference": ("high-pass: the curvature, [1, −2, 1]", None),
-    "identity": ("copies the input: a 1 in the middle", lambda k: np.eye(1, k, k // 2)[0]),
+    "identity": ("copies the input: a 1 in the middle", lambda k: _centre(k)),
     "random": ("small random integers", None),
 }
 _FIXED_1D = {"first difference": [0.5, 0.0, -0.5], "second difference": [1.0, -2.0, 1.0]}
@@ -68,7 +74,7 @@ KERNELS_2D = {
     "X/O diagonal ╲": ("the X/O example's ±1 filter for a ╲ stroke", None),
     "X/O diagonal ╱": ("the X/O example's ±1 filter for a ╱ stroke", None),
     "X/O cross ✕": ("the X/O example's ±1 filter for the crossing in the middle of an X", None),
-    "identity": ("copies the input: a 1 in the middle", lambda k: np.pad([[1.0]], k // 2)[:k, :k]),
+    "identity": ("copies the input: a 1 in the middle", lambda k: np.outer(_centre(k), _centre(k))),
     "random": ("small random integers", None),
 }
 

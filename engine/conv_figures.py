@@ -81,8 +81,11 @@ def out_label(trace: Trace, step: Step) -> str:
 def step_equation(trace: Trace, step: Step, newline: str = "\n", per_line: int = 9) -> str:
     """The step's arithmetic written out: products and their sum, or the pooled values."""
     label = f"{out_label(trace, step)} = "
-    live = step.kinds.reshape(step.values.shape[1:]) != OUTSIDE
+    kinds = step.kinds.reshape(step.values.shape[1:])
+    live = kinds != OUTSIDE
     if step.products is None:
+        if trace.op == "avg_pool" and not trace.count_include_pad:
+            live = kinds == INPUT  # PyTorch divides by the input cells only
         values = [fmt(v) for v in step.values[0][live]]
         if trace.op == "max_pool":
             body = f"max({', '.join(values)})"
@@ -98,12 +101,28 @@ def step_equation(trace: Trace, step: Step, newline: str = "\n", per_line: int =
     return f"{label}{(' +' + newline).join(lines)}{bias} = {fmt(step.value)}"
 
 
+def too_large(trace: Trace) -> list[str]:
+    """Why the trace is too large to animate smoothly (empty when it can be animated), e.g. "it needs 432 steps"."""
+    side, dims = MAX_ANIMATED_SIDE[trace.dims], trace.dims
+    n, grid = trace.input_shape[-dims:], trace.source.shape
+    reasons = []
+    if max(n) > side:
+        reasons.append(f"the input is {_sizes(n)}, larger than {_sizes((side,) * dims)}")
+    if max(grid) > 2 * side:
+        reasons.append(f"the padded grid is {_sizes(grid)} cells, larger than {_sizes((2 * side,) * dims)}")
+    if trace.n_steps > MAX_FRAMES:
+        reasons.append(f"it needs {trace.n_steps} steps, more than {MAX_FRAMES}")
+    return reasons
+
+
+def _sizes(sizes) -> str:
+    return "×".join(map(str, sizes))
+
+
 def can_animate(trace: Trace) -> bool:
     """Small enough to animate smoothly: input sides ≤ MAX_ANIMATED_SIDE, padded sides at most twice that,
     and at most MAX_FRAMES steps."""
-    side = MAX_ANIMATED_SIDE[trace.dims]
-    return (max(trace.input_shape[-trace.dims:]) <= side and max(trace.source.shape) <= 2 * side
-            and trace.n_steps <= MAX_FRAMES)
+    return not too_large(trace)
 
 
 def _as2d(a: np.ndarray, dims: int) -> np.ndarray:
@@ -287,7 +306,8 @@ def _labels(trace, channels, n_maps, kx, ky, ox, oy, gap_in, gap_out) -> list[di
     bold = [(0, -1, what)]
     plain = [(0, c * gap_in - 1, f"channel {c + 1}") for c in range(1, channels)]
     if trace.kernel is not None:
-        bold.append((kx, ky - 1, ("Kernels" if n_maps > 1 else "Kernel") + (", rotated 180°" if trace.flip else "")))
+        bold.append((kx, ky - 1, ("Kernel of the map being filled" if n_maps > 1 else "Kernel")
+                     + (", rotated 180°" if trace.flip else "")))
     bold.append((ox, oy - 1, "Output" + (" maps" if n_maps > 1 else "")))
     plain += [(ox, oy + o * gap_out - 1, f"map {o + 1}") for o in range(1, n_maps)]
     notes = [(x, y, f"<b>{text}</b>", "#222") for x, y, text in bold] + [(x, y, text, "#222") for x, y, text in plain]
@@ -296,26 +316,37 @@ def _labels(trace, channels, n_maps, kx, ky, ox, oy, gap_in, gap_out) -> list[di
                  font={"size": 12, "color": colour}) for x, y, text, colour in notes]
 
 
-def grids(panels: list[tuple[str, np.ndarray]], numbers: bool | None = None, height: int = 260) -> go.Figure:
+def grids(panels: list[tuple], numbers: bool | None = None, height: int = 260) -> go.Figure:
     """Static images side by side, each with its own colour scale: before/after and feature maps.
 
     Args:
-        panels: (title, array) pairs; arrays are (H, W), (1, W) for signals, or (3, H, W) RGB in [0, 1].
+        panels: (title, array) or (title, array, layers) tuples; arrays are (H, W), (1, W) for signals, or
+            (C, H, W) drawn as a column of heatmaps labelled "{layers} 1", "{layers} 2"… (layers defaults to
+            "channel"); layers="rgb" draws a (3, H, W) array in [0, 1] as a colour image.
         numbers: write values in the cells; by default only for small grids.
     """
     fig, x = go.Figure(), 0.0
-    tallest = max(p.shape[-2] if p.ndim > 1 else 1 for _, p in panels)
-    for title, a in panels:
-        a = np.atleast_2d(a)
-        if a.ndim == 3:
+    tallest = 1
+    for title, a, *layers in panels:
+        a, layers = np.atleast_2d(a), (layers or ["channel"])[0]
+        if a.ndim == 3 and layers == "rgb":
             rgb = (np.clip(a.transpose(1, 2, 0), 0, 1) * 255).astype(np.uint8)
             fig.add_trace(go.Image(z=rgb, x0=x, y0=0, dx=1, dy=1, hoverinfo="skip"))
+            tallest = max(tallest, a.shape[1])
         else:
-            write = numbers if numbers is not None else a.size <= 256
-            fig.add_trace(_heatmap(a, x, 0, _scale(a), _texts(a) if write else None, 10))
-        fig.add_annotation(x=x - 0.5, y=-0.5, text=f"<b>{title}</b>", showarrow=False, xanchor="left",
+            z = _stack(a) if a.ndim == 3 else a  # (C·(H+1)−1, W) with NaN rows between the slices
+            write = numbers if numbers is not None else (a[0] if a.ndim == 3 else a).size <= 256
+            fig.add_trace(_heatmap(z, x, 0, _scale(z), _texts(z) if write else None, 10))
+            tallest = max(tallest, z.shape[0])
+            for c in range(1, a.shape[0] if a.ndim == 3 else 1):
+                fig.add_annotation(x=x - 0.5, y=c * (a.shape[1] + 1) - 0.5, text=f"{layers} {c + 1}",
+                                   showarrow=False, xanchor="left", yanchor="bottom", font={"size": 11})
+        first = f" · {layers} 1" if a.ndim == 3 and layers != "rgb" and len(a) > 1 else ""
+        fig.add_annotation(x=x - 0.5, y=-0.5, text=f"<b>{title}</b>{first}", showarrow=False, xanchor="left",
                            yanchor="bottom", font={"size": 12})
         x += a.shape[-1] + max(1.0, 0.15 * a.shape[-1])
+    if any(np.ndim(a) == 3 and (layers or ["channel"])[0] != "rgb" for _, a, *layers in panels):
+        height = max(height, min(18 * tallest + 60, 900))  # stacked slices: keep cells large enough to read
     fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 30, "b": 10}, plot_bgcolor="white",
                       xaxis={"visible": False, "fixedrange": True, "constrain": "domain"},
                       yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x", "fixedrange": True,

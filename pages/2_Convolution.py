@@ -15,9 +15,10 @@ animation_tab, receptive_tab, features_tab = st.tabs(["Animation", "Receptive fi
 with animation_tab:
     input_col, kernel_col = st.columns(2, gap="large")
     x = w = None
+    rgb = False
     with input_col:
         try:
-            x, notes = conv_ui.input_ui(settings)
+            x, notes, rgb = conv_ui.input_ui(settings)
         except InputError as err:
             notes = []
             st.error(str(err))
@@ -32,7 +33,7 @@ with animation_tab:
         except (InputError, SpecError) as err:
             st.error(str(err), icon="⚠️")
         else:
-            conv_ui.animation_ui(trace, x)
+            conv_ui.animation_ui(trace, x, rgb)
             with st.container(border=True, key="conv_formula"):
                 conv_ui.formula_ui(settings, trace, k, channels)
 

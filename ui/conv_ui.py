@@ -13,6 +13,14 @@ from engine.errors import InputError, SpecError
 OPERATIONS = ("convolution", "transposed convolution", "pooling")
 PADDINGS = ("number", "valid", "same", "full")
 FEATURE_SIDE = 128  # uploads are shrunk to this for the feature maps
+ANIMATION_KERNEL = "the Animation tab's kernel"
+PADDING_HELP = {
+    "convolution": "zeros added on every side",
+    "transposed convolution": "removes P rows and columns from each side of the output (−2P in the formula): "
+                              "the zero-inserted grid is padded by D(K−1)−P instead of D(K−1)",
+    "max": "cells of −∞ added on every side (never the max); at most K/2, as in PyTorch",
+    "avg": "zeros added on every side, counted in the mean; at most K/2, as in PyTorch",
+}
 
 
 @dataclass
@@ -42,14 +50,17 @@ def settings_ui() -> Settings:
         stride = sb.slider("Stride S", 1, 5, 2, key="conv_pool_stride", help="cells the window moves per step")
     else:
         stride = sb.slider("Stride S", 1, 5, 1, key="conv_stride", help="cells the window moves per step")
+    pool_mode = sb.radio("Pooling", ["max", "avg"], horizontal=True, key="conv_pool_mode") if op == "pooling" else "max"
     pad_mode = "number"
     if op == "convolution":
         pad_mode = sb.selectbox("Padding", PADDINGS, key="conv_pad_mode",
                                 help="valid: none (narrow); same: output as wide as the input (stride 1); "
-                                     "full: K−1 each side (wide)")
-    padding = sb.slider("Padding P", 0, 4, 0, key="conv_pad", help="zeros added on every side") \
+                                     "full: D(K−1) each side (wide)")
+    padding = sb.slider("Padding P", 0, 4, 0, key="conv_pad", help=PADDING_HELP[pool_mode if op == "pooling" else op]) \
         if pad_mode == "number" else pad_mode
-    dilation = sb.slider("Dilation D", 1, 4, 1, key="conv_dilation", help="gaps between kernel taps (atrous)")
+    dilation = 1  # PyTorch's avg_pool has no dilation, so the slider is not offered there
+    if not (op == "pooling" and pool_mode == "avg"):
+        dilation = sb.slider("Dilation D", 1, 4, 1, key="conv_dilation", help="gaps between kernel taps (atrous)")
     flip = channels = maps = None
     if op == "convolution":
         flip = sb.toggle("True convolution (flip the kernel)", key="conv_flip",
@@ -59,7 +70,6 @@ def settings_ui() -> Settings:
                             help="3 for an RGB image: the kernel gets one slice per channel")
         maps = sb.slider("Kernels C_out (output maps)", 1, 3, 1, key="conv_maps",
                          help="extra kernels: the first one turned by 90° (2-D), or reversed, then negated (1-D)")
-    pool_mode = sb.radio("Pooling", ["max", "avg"], horizontal=True, key="conv_pool_mode") if op == "pooling" else "max"
     ceil_mode = op == "pooling" and sb.toggle("Ceil mode", key="conv_ceil",
                                               help="round the output size up: windows may run past the edge")
     return Settings(dims, op, stride, padding, dilation, bool(flip), channels or 1, maps or 1, pool_mode, ceil_mode)
@@ -84,8 +94,11 @@ def _upload(key: str, rgb_key: str, max_side: int, channels_choice: bool = True)
     return pixels, decoded.notes + ([note] if note else [])
 
 
-def input_ui(s: Settings) -> tuple[np.ndarray | None, list[str]]:
-    """The input: random integers, an editable grid, a signal, X/O, a digit or an upload. Returns it and notes."""
+def input_ui(s: Settings) -> tuple[np.ndarray | None, list[str], bool]:
+    """The input: random integers, an editable grid, a signal, X/O, a digit or an upload.
+
+    Returns the input, notes, and whether it is an RGB photo (drawn in colour when too large to animate).
+    """
     channels = 1 if s.op == "pooling" else s.channels
     sources = (["random integers", "edit a signal", "test signal"] if s.dims == 1 else
                ["random integers", "edit a grid", "X image", "O image", "digit", "upload"])
@@ -101,20 +114,23 @@ def input_ui(s: Settings) -> tuple[np.ndarray | None, list[str]]:
             st.caption("Edit any cell" + (" (channel 1; the others stay random)." if channels > 1 else "."))
             first = _grid_editor(x[0] if channels > 1 else x, key=f"conv_grid_{s.dims}_{n}_{seed}")
             x = np.concatenate([first[None], x[1:]]) if channels > 1 else first
-        return x, notes
+        return x, notes, False
     if channels > 1 and source != "upload":
         notes.append(f"The {source} has one channel: C_in is 1 here.")
     if source == "test signal":
-        return conv_examples.signal(st.selectbox("Signal", conv_examples.SIGNALS, key="conv_signal")), notes
+        return conv_examples.signal(st.selectbox("Signal", conv_examples.SIGNALS, key="conv_signal")), notes, False
     if source in ("X image", "O image"):
-        return (conv_examples.X_IMAGE if source == "X image" else conv_examples.O_IMAGE).copy(), notes
+        return (conv_examples.X_IMAGE if source == "X image" else conv_examples.O_IMAGE).copy(), notes, False
     if source == "digit":
         index = st.number_input("Digit number", 0, conv_examples.digit_count() - 1, 0, key="conv_digit")
         image, label = conv_examples.digit(index)
         notes.append(f"An 8×8 handwritten {label}, pixels scaled to 0–1.")
-        return image, notes
+        return image, notes, False
     pixels, upload_notes = _upload("conv_upload", "conv_rgb", conv_figures.MAX_ANIMATED_SIDE[2])
-    return pixels, notes + upload_notes
+    rgb = pixels is not None and pixels.ndim == 3
+    if pixels is not None and channels > 1 and not rgb:
+        notes.append("The upload is read in grey (one channel): C_in is 1 here. Switch on “Keep colour” for 3.")
+    return pixels, notes + upload_notes, rgb
 
 
 def kernel_ui(s: Settings, channels: int) -> tuple[np.ndarray | None, int]:
@@ -128,12 +144,23 @@ def kernel_ui(s: Settings, channels: int) -> tuple[np.ndarray | None, int]:
     name = st.selectbox("Kernel", list(table), index=2 if s.dims == 2 else 0, key="conv_kernel" if s.dims == 2
                         else "conv_kernel_1d", format_func=lambda n: f"{n}: {table[n][0]}")
     fixed = conv_examples.fixed_size(name, s.dims)
-    k = st.slider("Kernel size K", 1, 7, fixed or 3, key="conv_k", disabled=fixed is not None,
-                  help="this preset has a fixed size" if fixed else None)
-    k = fixed or k
+    if fixed:  # its own key, so the disabled slider shows this preset's size, not the last K chosen
+        k = st.slider("Kernel size K", 1, 7, fixed, key=f"conv_k_fixed_{fixed}", disabled=True,
+                      help="this preset has a fixed size")
+    else:
+        k = st.slider("Kernel size K", 1, 7, 3, key="conv_k")
     w = _grid_editor(conv_examples.kernel(name, s.dims, k), key=f"conv_kgrid_{s.dims}_{name}_{k}")
-    st.caption("Edit any weight." + (f" The same {k}×{k} slice is used for all {channels} input channels."
+    slice_name = f"{k}-tap" if s.dims == 1 else f"{k}×{k}"
+    st.caption("Edit any weight." + (f" The same {slice_name} slice is used for all {channels} input channels."
                                      if channels > 1 else ""))
+    flipped = w[::-1] if s.dims == 1 else w[::-1, ::-1]
+    if s.op == "convolution" and not s.flip and np.isfinite(w).all() and not np.array_equal(w, flipped):
+        st.caption("Flip is off: this is cross-correlation (what PyTorch's conv layers compute), so the kernel is "
+                   "used as shown. This kernel is not symmetric, so true convolution (flip on) uses it rotated "
+                   "and gives a different result (the first difference, for example, gives minus the slope here "
+                   "and the slope with flip on).")
+    if s.dims == 2:  # offered to the Feature maps tab
+        st.session_state["conv_animation_kernel"] = (name, w, s.flip and s.op == "convolution")
     kernels = [np.rot90(w, o) if s.dims == 2 else [w, w[::-1], -w][o] for o in range(s.maps)]
     stacked = np.stack([np.stack([kk] * channels) for kk in kernels])  # (C_out, C_in, *K)
     if s.op == "transposed convolution":
@@ -147,7 +174,7 @@ def compute(s: Settings, x: np.ndarray, w: np.ndarray | None, k: int) -> conv.Tr
     """Run the chosen operation; raises InputError with the fix when the parameters do not fit."""
     if s.op == "pooling":
         pool = conv.pool1d if s.dims == 1 else conv.pool2d
-        return pool(x, k, s.stride, s.padding, s.pool_mode, s.ceil_mode, s.dilation if s.pool_mode == "max" else 1)
+        return pool(x, k, s.stride, s.pool_mode, s.ceil_mode, padding=s.padding, dilation=s.dilation)
     if s.op == "transposed convolution":
         channels = 1 if x.ndim == s.dims else x.shape[0]
         if s.maps == 1 and channels == 1:
@@ -158,40 +185,84 @@ def compute(s: Settings, x: np.ndarray, w: np.ndarray | None, k: int) -> conv.Tr
     return fn(x, w, stride=s.stride, padding=s.padding, dilation=s.dilation, flip=s.flip)
 
 
-def formula_ui(s: Settings, trace: conv.Trace, k: int, channels: int) -> None:
-    """Output size and parameter count with the live numbers, and a note when the filter does not fit."""
-    axes = ("length",) if s.dims == 1 else ("height", "width")
-    rows = list(zip(axes, trace.input_shape[-s.dims:], trace.padding, trace.output.shape[-s.dims:]))
-    if s.dims == 2 and rows[0][1:] == rows[1][1:]:
+def _axes(trace: conv.Trace) -> list[tuple]:
+    """Per axis, what was actually computed: (name, N, (P before, P after), output size, K, S, D)."""
+    names = ("length",) if trace.dims == 1 else ("height", "width")
+    stride = trace.insert_stride if trace.op == "conv_transpose" else trace.stride
+    rows = [(names[a], trace.input_shape[-trace.dims:][a], trace.padding[a], trace.output.shape[-trace.dims:][a],
+             len(trace.taps[a]), stride[a], trace.dilation[a]) for a in range(trace.dims)]
+    if trace.dims == 2 and rows[0][1:] == rows[1][1:]:
         rows = [("height and width", *rows[0][1:])]  # a square case needs one line
-    for axis, n, (lo, hi), size in rows:
-        label = f"\\text{{{axis}: }}" if s.dims == 2 else ""
-        if s.op == "transposed convolution":
-            p = s.dilation * (k - 1) - lo  # the trace pads by D(K−1) − P
-            st.latex(f"{label}(N-1)S - 2P + D(K-1) + 1 = ({n}-1)\\cdot{s.stride} - 2\\cdot{p} + {s.dilation}({k}-1) + 1"
-                     f" = {size}")
-            continue
-        pads = f"2\\cdot{lo}" if lo == hi else f"{lo}+{hi}"
-        room = n + lo + hi - s.dilation * (k - 1) - 1
-        rounding = ("\\lceil", "\\rceil") if s.ceil_mode else ("\\lfloor", "\\rfloor")
-        st.latex(f"{label}\\left{rounding[0]}\\frac{{N + 2P - D(K-1) - 1}}{{S}}\\right{rounding[1]} + 1 = "
-                 f"\\left{rounding[0]}\\frac{{{n} + {pads} - {s.dilation}({k}-1) - 1}}{{{s.stride}}}"
-                 f"\\right{rounding[1]}"
-                 f" + 1 = {rounding[0]} {room}/{s.stride} {rounding[1]} + 1 = {size}")
-        if s.ceil_mode:
-            continue
-        fit = conv.fit(n, k, s.stride, (lo, hi), s.dilation)
-        word = {"width": "columns", "height": "rows", "height and width": "rows and columns"}.get(axis, "positions")
-        if not fit.exact:
-            fixes = [d for d in range(1, 6) if room % d == 0 and d != s.stride]
-            st.warning(f"The filter does not fit along the {axis}: {room} is not a multiple of the stride {s.stride}, "
-                       f"so PyTorch drops the last {fit.leftover} padded cell(s); input {word} "
-                       f"{', '.join(map(str, fit.uncovered)) or 'none'} (0-based) are never read. "
-                       f"Add {s.stride - fit.leftover} more cell(s) of padding in total"
-                       + (f", or use stride {' or '.join(map(str, fixes))}." if fixes else "."), icon="✂️")
-        elif fit.uncovered:
+    return rows
+
+
+def _padding_rule(mode: str, k: int, d: int, lo: int, hi: int) -> str:
+    """LaTeX for how a padding mode sets P, with the live numbers."""
+    if mode == "valid":
+        return "\\text{valid: } P = 0"
+    if mode == "full":
+        return f"\\text{{full: }} P = D(K-1) = {d}({k}-1) = {lo}"
+    split = f" = {lo}" if lo == hi else f" = {_half(lo + hi)}:\\ {lo}\\text{{ before, }}{hi}\\text{{ after}}"
+    return f"\\text{{same: }} P = D(K-1)/2 = {d}({k}-1)/2{split}"
+
+
+def _half(cells: int) -> str:
+    """cells/2 as written by hand: 1, 1.5."""
+    return str(cells // 2) if cells % 2 == 0 else f"{cells / 2:.1f}"
+
+
+def _fit_note(s: Settings, axis: str, n: int, lo: int, hi: int, k: int, stride: int, d: int) -> None:
+    """The plain-language note when the window does not fit, or when the stride skips cells."""
+    fit = conv.fit(n, k, stride, (lo, hi), d)
+    word = {"width": "columns", "height": "rows", "height and width": "rows and columns"}.get(axis, "positions")
+    what = "window" if s.op == "pooling" else "filter"
+    if fit.exact:
+        if fit.uncovered:
             st.info(f"The stride skips input {word} {', '.join(map(str, fit.uncovered))} (0-based): "
                     "the windows do not touch them.", icon="ℹ️")
+        return
+    room = n + lo + hi - d * (k - 1) - 1
+    most = min(4, k // 2) if s.op == "pooling" else 4  # the slider's range, and PyTorch's limit for pooling
+    paddings = [p for p in range(most + 1) if p != lo and conv.fit(n, k, stride, p, d).exact]
+    strides = [x for x in range(1, 6) if room % x == 0 and x != stride]
+    unread = (f" Input {word} {', '.join(map(str, fit.uncovered))} (0-based) are never read." if fit.uncovered
+              else " Only padding is dropped; every input cell is still read.")
+    fixes = ([f"padding {paddings[0]}" + (" (as a number)" if isinstance(s.padding, str) else "")] if paddings else []) \
+        + ([f"stride {' or '.join(map(str, strides))}"] if strides else [])
+    st.warning(f"The {what} does not fit along the {axis}: {room} is not a multiple of the stride {stride}, "
+               f"so PyTorch drops the last {fit.leftover} padded cell(s).{unread}"
+               + (f" To fit exactly, use {' or '.join(fixes)}." if fixes else ""), icon="✂️")
+
+
+def formula_ui(s: Settings, trace: conv.Trace, k: int, channels: int) -> None:
+    """Output size and parameter count with the live numbers, and a note when the filter does not fit.
+
+    Stride, padding, dilation and window size are read from the trace, so the panel shows what was computed.
+    """
+    for axis, n, (lo, hi), size, ka, sa, da in _axes(trace):
+        label = f"\\text{{{axis}: }}" if trace.dims == 2 else ""
+        if trace.op == "conv_transpose":
+            p = da * (ka - 1) - lo  # the trace pads by D(K−1) − P
+            st.latex(f"{label}(N-1)S - 2P + D(K-1) + 1 = ({n}-1)\\cdot{sa} - 2\\cdot{p} + {da}({ka}-1) + 1"
+                     f" = {size}")
+            continue
+        if isinstance(s.padding, str):
+            st.latex(_padding_rule(s.padding, ka, da, lo, hi))
+        pads, both = (f"2\\cdot{lo}", "2P") if lo == hi else (f"{lo} + {hi}", "P_{before} + P_{after}")
+        room = n + lo + hi - da * (ka - 1) - 1
+        ceil = trace.op.endswith("pool") and s.ceil_mode
+        left, right = ("\\lceil", "\\rceil") if ceil else ("\\lfloor", "\\rfloor")
+        windows = (-(-room // sa) if ceil else room // sa) + 1
+        dropped = " - 1" if windows > size else ""  # ceil mode: PyTorch drops a window starting in the right padding
+        st.latex(f"{label}\\left{left}\\frac{{N + {both} - D(K-1) - 1}}{{S}}\\right{right} + 1 = "
+                 f"\\left{left}\\frac{{{n} + {pads} - {da}({ka}-1) - 1}}{{{sa}}}\\right{right}"
+                 f" + 1 = {left} {room}/{sa} {right} + 1{dropped} = {size}")
+        if dropped:
+            st.caption(f"Ceil mode would give {windows} windows, but the last would start at padded cell "
+                       f"{(windows - 1) * sa}, in the right padding (the input is cells {lo}–{lo + n - 1}). "
+                       "PyTorch drops a last window that starts in the right padding, hence − 1.")
+        if not ceil:
+            _fit_note(s, axis, n, lo, hi, ka, sa, da)
     if s.op == "pooling":
         st.markdown("**Parameters:** 0 (pooling has nothing to learn; it keeps the depth: "
                     f"{channels} channel(s) in, {channels} out).")
@@ -209,21 +280,35 @@ def _move_step(delta: int, n: int) -> None:
     st.session_state["conv_step"] = int(np.clip(st.session_state.get("conv_step", 1) + delta, 1, n))
 
 
-def animation_ui(trace: conv.Trace, before: np.ndarray) -> None:
+def _before_after(trace: conv.Trace, before: np.ndarray, rgb: bool) -> None:
+    """Input and output as static images: a colour photo only for an RGB upload, else one heatmap per slice."""
+    pooling = trace.op.endswith("pool")
+    output = trace.output
+    if trace.dims == 1:  # (C, L) -> (C, 1, L): one labelled row per channel or map
+        before = before[:, None] if before.ndim == 2 else before
+        output = output[:, None] if trace.has_maps else output
+    out_layers = ("rgb" if rgb else "channel") if pooling else "map"
+    st.plotly_chart(conv_figures.grids([("Input", before, "rgb" if rgb else "channel"),
+                                        ("Output", output, out_layers)]), key="conv_before_after")
+
+
+def animation_ui(trace: conv.Trace, before: np.ndarray, rgb: bool = False) -> None:
     """The animated figure (or before/after images when too large) and a step control with the sum written out."""
     n = trace.n_steps
     if st.session_state.get("conv_step", 1) > n:
         st.session_state["conv_step"] = n
     step_no = st.session_state.get("conv_step", 1)
-    if conv_figures.can_animate(trace):
+    reasons = conv_figures.too_large(trace)
+    if not reasons:
         st.plotly_chart(conv_figures.animation(trace, active=step_no - 1), key="conv_animation", width="content",
                         config={"displayModeBar": False})
-        st.caption("▶ Play runs in your browser; the slider under the figure scrubs through the steps.")
+        st.caption("▶ Play runs in your browser; the slider under the figure scrubs through the steps. "
+                   "The buttons and slider below move the page's own step (its sum is written under them); "
+                   "the two do not follow each other.")
     else:
-        side = conv_figures.MAX_ANIMATED_SIDE[trace.dims]
-        st.info(f"This input is larger than {side}{f'×{side}' if trace.dims == 2 else ''} or needs more than "
-                f"{conv_figures.MAX_FRAMES} steps: showing it before and after instead.", icon="🖼️")
-        st.plotly_chart(conv_figures.grids([("Input", before), ("Output", trace.output)]), key="conv_before_after")
+        st.info(f"Too large to animate smoothly: {'; '.join(reasons)}. Showing it before and after instead; "
+                "the steps below still write out every sum.", icon="🖼️")
+        _before_after(trace, before, rgb)
     cols = st.columns([1, 1, 6])
     cols[0].button("◀ Previous", key="conv_prev", on_click=_move_step, args=(-1, n), disabled=step_no <= 1)
     cols[1].button("Next ▶", key="conv_next", on_click=_move_step, args=(1, n), disabled=step_no >= n)
@@ -256,10 +341,13 @@ def receptive_ui() -> None:
         else:
             st.latex("r_l = r_{l-1} + (K_l - 1)\\,j_{l-1},\\quad j_l = j_{l-1} S_l")
             st.caption(f"Strides and pooling multiply the jump j, so each later layer adds more: "
-                       f"{last.size} pixels instead of {1 + n_layers * (k - 1)} with stride 1 and no pooling.")
-        st.dataframe(pd.DataFrame([{"layer": f"{i + 1} {f.layer.kind}", "K": f.layer.kernel_size,
+                       f"{last.size}×{last.size} pixels instead of {1 + n_layers * (k - 1)}×{1 + n_layers * (k - 1)} "
+                       "with stride 1 and no pooling.")
+        convs = np.cumsum([f.layer.kind == "conv" for f in fields])  # L counts conv layers; pooling rides along
+        names = [f"conv {c}" if f.layer.kind == "conv" else f"pool (after conv {c})" for f, c in zip(fields, convs)]
+        st.dataframe(pd.DataFrame([{"layer": name, "K": f.layer.kernel_size,
                                     "S": f.layer.stride, "jump j": f.jump, "receptive field": f"{f.size}×{f.size}",
-                                    "output": f"{f.output_size}×{f.output_size}"} for i, f in enumerate(fields)]),
+                                    "output": f"{f.output_size}×{f.output_size}"} for name, f in zip(names, fields)]),
                      hide_index=True, key="rf_table")
     with left:
         st.plotly_chart(conv_figures.receptive(fields, size), key="rf_figure")
@@ -271,7 +359,10 @@ def feature_maps_ui() -> None:
     """A filter applied to a real image: input, output, and output after ReLU."""
     a, b = st.columns(2)
     source = a.selectbox("Image", ["digit", "X image", "O image", "upload"], key="fm_source")
-    name = b.selectbox("Filter", [n for n in conv_examples.KERNELS_2D if n != "random"], index=2, key="fm_kernel")
+    animated = st.session_state.get("conv_animation_kernel")  # (name, K×K weights, flip) from the Animation tab
+    choices = ([ANIMATION_KERNEL] if animated else []) + [n for n in conv_examples.KERNELS_2D if n != "random"]
+    name = b.selectbox("Filter", choices, index=choices.index("vertical edge"), key="fm_kernel",
+                       help="the Animation tab's kernel: its preset or edited weights, any K, flipped if flip is on")
     notes = []
     if source == "digit":
         x, label = conv_examples.digit(a.number_input("Digit number", 0, conv_examples.digit_count() - 1, 0,
@@ -288,8 +379,17 @@ def feature_maps_ui() -> None:
             return
     else:
         x = conv_examples.X_IMAGE if source == "X image" else conv_examples.O_IMAGE
-    w = conv_examples.kernel(name, 2, 3)
-    y = conv.conv2d(x, w, padding="same").output
+    flip = False
+    if name == ANIMATION_KERNEL:
+        preset, w, flip = animated
+        name = f"Animation tab's {preset}" + (", flipped" if flip else "")
+    else:
+        w = conv_examples.kernel(name, 2, 3)
+    try:
+        y = conv.conv2d(x, w, padding="same", flip=flip).output
+    except InputError as err:  # an edited kernel with an empty cell
+        st.error(str(err))
+        return
     for note in notes:
         st.caption(note)
     st.plotly_chart(conv_figures.grids([("Input", x), (f"Output ({name}, same padding)", y),
