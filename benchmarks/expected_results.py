@@ -1,0 +1,58 @@
+"""The README's expected-results table: each preset trained with the Train page's settings for its dataset.
+
+Adam with the learning rate and epochs the Train page pre-fills (``suggested_settings``), batch 32, seed 0, CPU.
+Prints one Markdown row per run: test accuracy and training time.
+
+Run: python benchmarks/expected_results.py [--only tiny-vgg]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from engine import data, presets  # noqa: E402
+from engine.training import RunLimiter, TrainConfig, Trainer, evaluate  # noqa: E402
+from engine.training.config import suggested_settings  # noqa: E402
+
+RUNS = [("toy-mlp", "circle"), ("toy-mlp", "xor"), ("toy-mlp", "gaussians"), ("toy-mlp", "spiral"),
+        ("xo-cnn", "xo"), ("tiny-vgg", "digits"), ("deep-mlp", "digits")]
+
+
+def train(preset: str, dataset: str, seed: int = 0) -> tuple[float, float, str]:
+    """(test accuracy, training seconds, end state) of one preset on one dataset."""
+    hint = suggested_settings(dataset)
+    config = TrainConfig(dataset=dataset, optimizer="adam", lr=hint["lr"], epochs=hint["epochs"], batch_size=32,
+                         seed=seed, device="cpu")
+    ds = data.load(dataset, seed=seed)
+    run = Trainer(presets.get(preset), config, dataset=ds, limiter=RunLimiter(1))
+    t0 = time.perf_counter()
+    run.start()
+    while run.thread.is_alive():
+        run.thread.join(0.3)
+        run.heartbeat()  # as the page's poll does
+    seconds = time.perf_counter() - t0
+    return evaluate(run.model, ds, "test")["accuracy"], seconds, run.status.state
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help="one preset name")
+    args = parser.parse_args()
+    import torch
+
+    torch.set_num_threads(1)
+    print("| preset | dataset | test accuracy | training time |\n|---|---|---:|---:|")
+    for preset, dataset in RUNS:
+        if args.only and preset != args.only:
+            continue
+        accuracy, seconds, state = train(preset, dataset)
+        print(f"| `{preset}` | {dataset} | {accuracy:.1%} | {seconds:.1f} s |" + ("" if state == "finished" else
+                                                                                   f" ({state})"))
+
+
+if __name__ == "__main__":
+    main()
