@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import data
+from . import data, limits
 from .build import build
 from .gradients import layer_grad_norms, recurrent_stats, timestep_grad_norms
 from .init import init_weights, make_depth_mlp
@@ -33,7 +33,6 @@ HEARTBEAT = 20.0  # seconds without a page poll before a run stops itself (a clo
 # The linear regime: zero biases and inputs this small (in float64) keep every state near 0, where
 # tanh' = 1 and sigmoid gates sit at 1/2, so ∂h_t/∂h_k is exactly Π W_hhᵀ: radius 0.5 decays, 1.5 grows.
 LINEAR_SCALE = 1e-100
-STEP_CAP_SECONDS = 600.0  # an equal-steps run still stops after this long (a loaded server)
 
 
 def float64_copy(model: nn.Module) -> nn.Module:
@@ -62,8 +61,16 @@ def layer_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[lis
 
 
 def weight_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[list[str], np.ndarray]:
-    """Every weight's gradient norm input to output (convolutions, γ, recurrent matrices too), on a float64 copy."""
-    pairs = layer_grad_norms(float64_copy(model), x, y)
+    """Every weight's gradient norm input to output (convolutions, γ, recurrent matrices too), on a float64 copy.
+
+    Dropout is off in the copy, so the chart does not change from one redraw to the next; BatchNorm
+    keeps the model's mode.
+    """
+    model = float64_copy(model)
+    for module in model.modules():
+        if isinstance(module, nn.modules.dropout._DropoutNd):
+            module.eval()
+    pairs = layer_grad_norms(model, x, y)
     return [label for label, _ in pairs], np.array([norm for _, norm in pairs])
 
 
@@ -193,12 +200,12 @@ def time_trainer(cell: str, hidden: int, ds: data.Dataset, clip: float = 1.0, lr
         radius: rescale W_hh to this radius (``kind``) before training (None: PyTorch's initialisation).
         metrics_every: steps between loss and gradient-norm records.
         kind: "spectral" (ρ) or "singular" (σ_max), as in ``with_radius``.
-        steps: train this many steps (rounded up to whole epochs) instead, capped at ``STEP_CAP_SECONDS``.
+        steps: train this many steps (rounded up to whole epochs) instead, within ``limits.MAX_RUN_SECONDS``.
     """
     epochs, seconds = 10_000, max_seconds
     if steps is not None:
         epochs = max(1, math.ceil(steps / math.ceil(len(ds.x_train) / BATCH)))
-        seconds = STEP_CAP_SECONDS
+        seconds = float(limits.MAX_RUN_SECONDS)  # the server's cap still holds on a loaded server
     config = TrainConfig(dataset=ds.name, optimizer="adam", lr=lr, batch_size=BATCH, epochs=epochs,
                          clip_norm=clip, seed=seed, device="auto", metrics_every=metrics_every,
                          max_seconds=seconds, heartbeat_timeout=HEARTBEAT)
