@@ -41,7 +41,7 @@ def time_settings_ui() -> dict:
     linear = c1.toggle("Linear regime", key="time-linear",
                        help=f"zero the recurrent biases and scale the inputs by {lab.LINEAR_SCALE:g} (float64), "
                             "so every state stays near 0 where tanh' = 1: the textbook product of W_hhᵀ alone. "
-                            "Applies to the chart above the training run")
+                            "For the at-initialisation chart only: training always reads the task's real inputs")
     T = c2.slider("Sequence length T", 5, 200, 30, key="time-T")
     hidden = c2.select_slider("Hidden size", [16, 32, 64, 128], 32, key="time-hidden")
     scale = c2.radio("Rescale W_hh by", list(SCALES), horizontal=True, key="time-radius-kind",

@@ -230,6 +230,7 @@ def test_depth_live_run_draws_per_layer_curves(live_at):
     at.button(key="depth-start").click().run()
     assert not at.exception and not at.error
     poll_until_ended(at, "depth")
+    at.run()  # the full rerun after the end (the last poll may have drawn the depth tab while it still ran)
     (trainer,) = runs(at)["depth"]["trainers"]
     assert trainer.state == "finished" and trainer.config.init == "normal-0.01"
     assert not trainer.thread.is_alive()
@@ -290,6 +291,7 @@ def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_
     assert rnn.state in ("queued", "running") and lstm.state == gru.state == "idle"  # one at a time
     assert [line["name"] for line in chart(at, "time-compare-chart")["data"]] == ["RNN (tanh)", "LSTM", "GRU"]
     poll_until_ended(at, "compare", seconds=120)
+    at.run()  # the full rerun after the end draws the verdict
     assert all(t.status.step > 0 and not t.thread.is_alive() for t in (rnn, lstm, gru))
     assert [line["name"] for line in chart(at, "time-compare-loss-chart")["data"]][:3] == ["RNN (tanh)", "LSTM",
                                                                                           "GRU"]
