@@ -207,7 +207,7 @@ def _draw_time(run: dict) -> None:
     if loss:
         over = sum(r > c for r, c in zip(raw, clipped))
         clipping = f"Clipped on {over} of {len(raw)} recorded steps" if run["clip"] else "No clipping"
-        st.caption(f"{clipping} (every {trainer.config.metrics_every}th step is recorded); loss {loss[0]:.3f} → "
+        st.caption(f"{clipping} (one record every {trainer.config.metrics_every} steps); loss {loss[0]:.3f} → "
                    f"{loss[-1]:.3f} (without memory: {run['baseline']:.3f}); {len(steps)} ‖∂L/∂h_t‖ snapshots.")
 
 
