@@ -78,9 +78,19 @@ def _untouched(model: nn.Module):
                 buffer.copy_(saved)
 
 
+def _on_model(model: nn.Module, *tensors: torch.Tensor) -> list[torch.Tensor]:
+    """Tensors moved to the model's device, floating ones in its dtype (a CUDA or float64 model, CPU batches)."""
+    first = next(model.parameters(), None)
+    if first is None:
+        return list(tensors)
+    return [t.to(first.device, first.dtype) if t.is_floating_point() else t.to(first.device) for t in tensors]
+
+
 def layer_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
                      loss_fn: LossFn | None = None) -> list[tuple[str, float]]:
     """The L2 norm of ∂L/∂W for every weight, input to output: the chart where early layers stop learning.
+
+    The batch is moved to the model's device (and dtype); the norms are taken in float64.
 
     A weight is a trainable parameter whose name starts with "weight": Linear and convolution kernels,
     Embedding tables, BatchNorm's scale γ (labelled "γ") and each recurrent matrix (weight_ih_l0,
@@ -99,10 +109,12 @@ def layer_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor,
              if name.rpartition(".")[2].startswith("weight") and p.requires_grad]
     if not named:
         return []
+    x, y = _on_model(model, x, y)
     with _untouched(model):
         loss = (loss_fn or default_loss)(model(x), y)
         grads = torch.autograd.grad(loss, [p for _, p in named], allow_unused=True)
-    return [(weight_label(model, name), 0.0 if g is None else g.norm().item())
+    # float64 before squaring: a float32 norm squares entries below ~1e-22 to 0 and above ~1e19 to inf
+    return [(weight_label(model, name), 0.0 if g is None else g.double().norm().item())
             for (name, _), g in zip(named, grads)]
 
 
@@ -114,6 +126,8 @@ def timestep_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss
     the torch layer's output tensor holds only the direct path, so the layer is unrolled step by step
     with its own weights (``unroll.unroll``) and autograd reads the gradient reaching each h_t.
 
+    The batch is moved to the model's device (and dtype); the norms are taken in float64.
+
     Args:
         model: a network holding an RNN, LSTM or GRU (batch_first, one direction); the first one in
             module order is measured, the rest of the model runs as usual.
@@ -121,7 +135,8 @@ def timestep_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss
         y: its targets.
         loss_fn: ``loss_fn(output, y)`` giving a batch-mean scalar; defaults to ``default_loss``.
         cell_state: also return ‖∂L/∂c_t‖ for the LSTM's cell state.
-        layer: which stacked layer's states (-1: the top one, whose states form the output).
+        layer: which stacked layer's states of that first recurrent module (-1: the top one, whose
+            states form its output; 0: the one reading the input).
 
     Returns:
         An array of shape (T,) with ‖∂L/∂h_t‖ averaged over the batch (index 0 is the first step);
@@ -130,6 +145,24 @@ def timestep_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss
     Raises:
         ValueError: no recurrent layer, a bidirectional one, or ``cell_state`` without an LSTM.
     """
+    rnn = _first_recurrent(model, layer)
+    if cell_state and cell_kind(rnn) != "LSTM":
+        raise ValueError(f"only an LSTM has a cell state; this layer is a {cell_kind(rnn)}")
+    x, y = _on_model(model, x, y)
+    with _untouched(model), _unrolled(rnn, track=True) as captured:
+        loss = (loss_fn or default_loss)(model(x), y)
+        states = _states(captured)
+        targets = states.h[layer] + (states.c[layer] if cell_state else [])
+        grads = torch.autograd.grad(loss, targets, materialize_grads=True)
+    # (2T or T, N, H) -> per-sample L2 norm -> mean over the batch; float64 before squaring (no underflow
+    # of the square below ~1e-22 or overflow above ~1e19, as a float32 norm would)
+    norms = torch.stack(grads).double().norm(dim=2).mean(dim=1).detach().cpu().numpy()
+    steps = len(states.h[layer])
+    return {"h": norms[:steps], "c": norms[steps:]} if cell_state else norms
+
+
+def _first_recurrent(model: nn.Module, layer: int) -> nn.RNNBase:
+    """The model's first recurrent layer, checked for one direction and a valid stacked-layer index."""
     layers = recurrent_layers(model)
     if not layers:
         raise ValueError("the model has no RNN, LSTM or GRU layer")
@@ -137,37 +170,67 @@ def timestep_grad_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss
     if rnn.bidirectional:
         raise ValueError("time-step gradients follow one direction of time; this layer is bidirectional. "
                          "Set bidirectional to false to see them")
-    if cell_state and cell_kind(rnn) != "LSTM":
-        raise ValueError(f"only an LSTM has a cell state; this layer is a {cell_kind(rnn)}")
     if not -rnn.num_layers <= layer < rnn.num_layers:
         raise ValueError(f"layer must be in [{-rnn.num_layers}, {rnn.num_layers - 1}], not {layer}")
-    captured = {}
+    return rnn
+
+
+@contextmanager
+def _unrolled(rnn: nn.RNNBase, track: bool):
+    """Stand in for the layer's fused forward with ``unroll`` (a forward hook would run the fused one too)."""
+    captured: dict = {}
 
     def unrolled_forward(inputs, hx=None):
         if hx is not None:
             raise ValueError("unrolling starts from a zero state; this layer was given an initial state")
         if captured:  # only the first call is measured
             return type(rnn).forward(rnn, inputs)
-        states = captured["states"] = unroll(rnn, inputs, track=True)
+        states = captured["states"] = unroll(rnn, inputs, track=track)
         h_n = torch.stack([h[-1] for h in states.h])  # (L, N, H), torch's final-state layout
         return states.output, ((h_n, torch.stack([c[-1] for c in states.c])) if states.c else h_n)
 
-    # Stand in for the fused forward (a forward hook would run it too, for nothing).
     rnn.forward = unrolled_forward
     try:
-        with _untouched(model):
-            loss = (loss_fn or default_loss)(model(x), y)
-            if not captured:
-                raise ValueError("the model's forward pass never ran its recurrent layer")
-            states = captured["states"]
-            targets = states.h[layer] + (states.c[layer] if cell_state else [])
-            grads = torch.autograd.grad(loss, targets, materialize_grads=True)
+        yield captured
     finally:
         del rnn.forward
-    # (2T or T, N, H) -> per-sample L2 norm -> mean over the batch
-    norms = torch.stack(grads).norm(dim=2).mean(dim=1).detach().cpu().double().numpy()
-    steps = len(states.h[layer])
-    return {"h": norms[:steps], "c": norms[steps:]} if cell_state else norms
+
+
+def _states(captured: dict):
+    if not captured:
+        raise ValueError("the model's forward pass never ran its recurrent layer")
+    return captured["states"]
+
+
+def recurrent_stats(model: nn.Module, x: torch.Tensor, layer: int = -1) -> dict:
+    """How the first recurrent layer's states and gates sit on one batch: the live numbers of the formulas.
+
+    Args:
+        model: a network holding an RNN, LSTM or GRU (as for ``timestep_grad_norms``).
+        x: an input batch (moved to the model's device and dtype).
+        layer: which stacked layer (-1: the top one).
+
+    Returns:
+        A dict over every sample, step and unit of that layer: ``kind`` ("RNN", "LSTM", "GRU");
+        ``saturated``, the share of hidden states with |h_t| > 0.99 (tanh' < 0.02 there); ``active``, the
+        share with h_t > 0 (for a ReLU RNN the units that pass a gradient, else None); ``slope``, the mean
+        f'(a_t) of a vanilla RNN (1 − h_t² for tanh, 0 or 1 for ReLU; else None); ``gate``, the mean
+        forget gate f (LSTM) or update gate z (GRU), whose product over steps scales the direct path
+        back in time (None for RNN).
+    """
+    rnn = _first_recurrent(model, layer)
+    (x,) = _on_model(model, x)
+    with _untouched(model), torch.no_grad(), _unrolled(rnn, track=False) as captured:
+        model(x)
+        states = _states(captured)
+    h = torch.stack(states.h[layer]).double()  # (T, N, H)
+    kind = cell_kind(rnn)
+    relu = kind == "RNN" and rnn.nonlinearity == "relu"
+    slope = ((h > 0).double() if relu else 1 - h * h) if kind == "RNN" else None  # f'(a) from f(a) = h
+    return {"kind": kind, "saturated": (h.abs() > SATURATION).double().mean().item(),
+            "active": (h > 0).double().mean().item() if relu else None,
+            "slope": slope.mean().item() if slope is not None else None,
+            "gate": torch.stack(states.gate[layer]).double().mean().item() if states.gate else None}
 
 
 def _summary(name: str, module: nn.Module, y: torch.Tensor, bins: int) -> dict:
@@ -226,7 +289,7 @@ def activation_stats(model: nn.Module, x: torch.Tensor, bins: int = 30) -> list[
         for name, module in found:
             handles.append(module.register_forward_hook(record(name)))
         with _untouched(model), torch.no_grad():
-            model(x)
+            model(*_on_model(model, x))
     finally:
         for handle in handles:
             handle.remove()

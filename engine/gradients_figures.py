@@ -5,12 +5,30 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import sample_colorscale
 
-FLOOR = 1e-30  # float32 gradients underflow to 0; a log axis cannot show 0
 HEIGHT = 340
 
 
 def _positive(values) -> np.ndarray:
-    return np.maximum(np.asarray(values, dtype=float), FLOOR)
+    """The values a log axis can show; a 0 (below float64's range) or a non-finite value becomes a gap."""
+    values = np.asarray(values, dtype=float)
+    return np.where(np.isfinite(values) & (values > 0), values, np.nan)
+
+
+def gaps_text(values) -> str:
+    """What a chart leaves out, e.g. "3 values are exactly 0 (below float64's range) · 2 overflowed: not drawn"."""
+    values = np.asarray(values, dtype=float)
+    zeros, bad = int((values == 0).sum()), int((~np.isfinite(values)).sum())
+    parts = [f"{zeros} {'value is' if zeros == 1 else 'values are'} exactly 0 (below float64's range)"] if zeros else []
+    parts += [f"{bad} {'is' if bad == 1 else 'are'} not finite (overflowed float64)"] if bad else []
+    return " · ".join(parts) + ": not drawn" if parts else ""
+
+
+def _note_gaps(fig: go.Figure, arrays) -> go.Figure:
+    text = gaps_text(np.concatenate([np.ravel(np.asarray(a, dtype=float)) for a in arrays])) if arrays else ""
+    if text:
+        fig.add_annotation(text=text, xref="paper", yref="paper", x=0, y=0, xanchor="left", yanchor="bottom",
+                           showarrow=False, font=dict(color="firebrick", size=11))
+    return fig
 
 
 def _layout(fig: go.Figure, x_title: str, y_title: str, log_y: bool = True, height: int = HEIGHT) -> go.Figure:
@@ -27,18 +45,24 @@ def layer_norms_figure(curves: dict[str, tuple[list[str], np.ndarray]]) -> go.Fi
     for name, (labels, norms) in curves.items():
         fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines+markers", name=name,
                         text=labels, hovertemplate="%{text}<br>‖∂L/∂W‖ = %{y:.3g}<extra>" + name + "</extra>")
+    _note_gaps(fig, [norms for _, norms in curves.values()])
     return _layout(fig, "layer (input → output)", "‖∂L/∂W‖")
 
 
-def layers_over_steps_figure(steps: list[int], labels: list[str], matrix: np.ndarray) -> go.Figure:
-    """Each layer's gradient norm over training steps, coloured from the first layer (dark) to the last (light)."""
+def layers_over_steps_figure(steps: list[int], labels: list[str], matrix: np.ndarray,
+                             y_title: str = "‖∂L/∂(W, b)‖ per layer") -> go.Figure:
+    """Each layer's gradient norm over training steps, coloured from the first layer (dark) to the last (light).
+
+    The training loop records each layer's weight and bias together, hence the default axis title.
+    """
     fig = go.Figure()
     colours = sample_colorscale("Viridis", np.linspace(0, 1, max(len(labels), 2)).tolist())
     for j, label in enumerate(labels):
         fig.add_scatter(x=steps, y=_positive(matrix[:, j]), mode="lines", name=f"layer {j + 1}",
                         line=dict(color=colours[j]),
                         hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>")
-    return _layout(fig, "training step", "‖∂L/∂W‖ per layer")
+    _note_gaps(fig, [matrix])
+    return _layout(fig, "training step", y_title)
 
 
 def activations_figure(stats: list[dict]) -> go.Figure:
@@ -63,13 +87,15 @@ def activations_figure(stats: list[dict]) -> go.Figure:
     return _layout(fig, "activation value", "", log_y=False, height=max(220, 24 * len(stats) + 90))
 
 
-def timestep_figure(curves: dict[str, np.ndarray]) -> go.Figure:
-    """‖∂L/∂h_t‖ for t = 1..T on a log scale, one line per curve."""
+def timestep_figure(curves: dict[str, np.ndarray], dashed: tuple[str, ...] = ()) -> go.Figure:
+    """‖∂L/∂h_t‖ for t = 1..T on a log scale, one line per curve (those named in ``dashed`` dashed, e.g. c_t)."""
     fig = go.Figure()
     for name, norms in curves.items():
         fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines", name=name,
-                        hovertemplate="t = %{x}<br>‖∂L/∂h_t‖ = %{y:.3g}<extra>" + name + "</extra>")
-    return _layout(fig, "time step t", "‖∂L/∂h_t‖")
+                        line=dict(dash="dash") if name in dashed else None,
+                        hovertemplate="t = %{x}<br>%{y:.3g}<extra>" + name + "</extra>")
+    _note_gaps(fig, list(curves.values()))
+    return _layout(fig, "time step t", "‖∂L/∂h_t‖, ‖∂L/∂c_t‖" if dashed else "‖∂L/∂h_t‖")
 
 
 def snapshots_figure(steps: list[int], matrix: np.ndarray) -> go.Figure:
@@ -80,6 +106,7 @@ def snapshots_figure(steps: list[int], matrix: np.ndarray) -> go.Figure:
         fig.add_scatter(x=list(range(1, matrix.shape[1] + 1)), y=_positive(matrix[i]), mode="lines",
                         name=f"step {step}", line=dict(color=colours[i]),
                         hovertemplate=f"step {step}<br>t = %{{x}}<br>%{{y:.3g}}<extra></extra>")
+    _note_gaps(fig, [matrix])
     return _layout(fig, "time step t", "‖∂L/∂h_t‖")
 
 
@@ -91,6 +118,7 @@ def steps_heatmap(steps: list[int], matrix: np.ndarray) -> go.Figure:
                                hovertemplate="step %{y}<br>t = %{x}<br>"
                                              "log₁₀‖∂L/∂h_t‖ = %{z:.2f}<extra></extra>"))
     fig.update_yaxes(type="category", autorange="reversed")
+    _note_gaps(fig, [matrix])
     return _layout(fig, "time step t", "training step", log_y=False)
 
 

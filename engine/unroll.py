@@ -7,7 +7,7 @@ derivative ∂L/∂h_t, through the output and through every later step.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
@@ -27,11 +27,15 @@ class Unrolled:
         output: the top layer's states stacked, ``(N, T, H)``: equals the torch layer's output.
         h: ``h[l][t]`` is layer l's hidden state after step t, ``(N, H)``.
         c: ``c[l][t]`` is layer l's LSTM cell state after step t, ``(N, H)``; empty for RNN and GRU.
+        gate: ``gate[l][t]`` is the gate on layer l's direct path back in time at step t, ``(N, H)``: the
+            LSTM's forget gate f_t (∂c_t/∂c_{t−1} = diag(f_t)) or the GRU's update gate z_t (h_t = (1 − z)⊙n
+            + z⊙h_{t−1}); empty for RNN.
     """
 
     output: torch.Tensor
     h: list[list[torch.Tensor]]
     c: list[list[torch.Tensor]]
+    gate: list[list[torch.Tensor]] = field(default_factory=list)
 
 
 def cell_kind(rnn: nn.RNNBase) -> str:
@@ -64,7 +68,7 @@ def unroll(rnn: nn.RNNBase, x: torch.Tensor, track: bool = False) -> Unrolled:
     if rnn.bidirectional or not rnn.batch_first or getattr(rnn, "proj_size", 0):
         raise ValueError("unrolling needs a one-direction, batch_first layer without proj_size")
     n, hidden = x.shape[0], rnn.hidden_size
-    hs, cs = [], []
+    hs, cs, gs = [], [], []
     inp = x  # (N, T, F)
     for layer in range(rnn.num_layers):
         if layer > 0 and rnn.dropout > 0 and rnn.training:
@@ -78,7 +82,7 @@ def unroll(rnn: nn.RNNBase, x: torch.Tensor, track: bool = False) -> Unrolled:
         w_hh_t = w_hh.t()
         h = x.new_zeros(n, hidden, requires_grad=track)
         c = x.new_zeros(n, hidden) if kind == "LSTM" else None
-        h_seq, c_seq = [], []
+        h_seq, c_seq, g_seq = [], [], []
         for x_t in xw.unbind(1):
             if kind == "RNN":
                 pre = torch.addmm(x_t, h, w_hh_t)  # x W_ihᵀ + b_ih + b_hh + h W_hhᵀ
@@ -89,17 +93,21 @@ def unroll(rnn: nn.RNNBase, x: torch.Tensor, track: bool = False) -> Unrolled:
                 c = torch.addcmul(f * c, i, torch.tanh(gates[:, 2 * hidden:3 * hidden]))
                 h = o * torch.tanh(c)
                 c_seq.append(c)
+                g_seq.append(f)
             else:  # GRU: the reset gate scales only the recurrent half of the candidate n
                 hw = F.linear(h, w_hh, b_hh)  # (N, 3H): r, z, n
                 r, z = torch.sigmoid(x_t[:, :2 * hidden] + hw[:, :2 * hidden]).chunk(2, dim=1)
                 candidate = torch.tanh(x_t[:, 2 * hidden:] + r * hw[:, 2 * hidden:])
                 h = candidate + z * (h - candidate)  # (1 − z) n + z h
+                g_seq.append(z)
             h_seq.append(h)
         hs.append(h_seq)
         if kind == "LSTM":
             cs.append(c_seq)
+        if kind != "RNN":
+            gs.append(g_seq)
         inp = torch.stack(h_seq, dim=1)  # (N, T, H)
-    return Unrolled(inp, hs, cs)
+    return Unrolled(inp, hs, cs, gs)
 
 
 def recurrent_layers(model: nn.Module) -> list[nn.RNNBase]:

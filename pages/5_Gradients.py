@@ -5,15 +5,17 @@ from ui import gradients_time_ui, gradients_ui
 
 st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
 st.title("Vanishing and exploding gradients")
-st.caption("Every chart is measured on a seeded network and one fixed batch, with PyTorch's autograd; "
-           "the y-axes are logarithmic, so a straight downward line means a constant factor lost per layer or step. "
-           "Training runs in the background and the charts redraw as it goes.")
+st.caption("The per-layer and per-step curves are measured on a seeded network and one fixed batch with PyTorch's "
+           "autograd, in float64 (in float32 the smallest norms round to 0); the live per-layer and clipping charts "
+           "come from the training loop itself. The y-axes are logarithmic, so a straight downward line means a "
+           "constant factor lost per layer or step. Training runs in the background and the charts redraw as it goes.")
 
 depth_tab, time_tab = st.tabs(["Through depth", "Through time"])
 
 with depth_tab:
-    st.markdown("A deep MLP on 8×8 handwritten digits. The norm of each layer's weight gradient ∂L/∂W, from the "
-                "input layer to the output layer: where it collapses, the early layers stop learning.")
+    st.markdown("A deep MLP on 8×8 handwritten digits, or the session's own network. The norm of each layer's "
+                "weight gradient ∂L/∂W, from the input layer to the output layer: where it collapses, the early "
+                "layers stop learning.")
     depth_settings = gradients_ui.depth_settings_ui()
     gradients_ui.depth_ui(depth_settings)
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 import time
 
 import numpy as np
+import pandas as pd
 import streamlit as st
 
 from engine import gradient_lab as lab
 from engine import gradients_figures as figures
-from engine.gradients import timestep_grad_norms
 from engine.training import TERMINAL
 from engine.unroll import recurrent_radius
 from ui.gradients_ui import ERRORS, cached, is_live, live_view, new_run, run_of, scratch, status_text, stop_run
@@ -16,11 +16,14 @@ from ui.gradients_ui import ERRORS, cached, is_live, live_view, new_run, run_of,
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 TRAIN_SECONDS = (10, 20, 30, 60, 120)
 COMPARE_SECONDS = (15, 30, 60, 90, 120, 180)  # all three cells together
+COMPARE_STEPS = (100, 250, 500, 1000, 2000, 4000)  # each cell
 COMPARE_CELLS = ("RNN (tanh)", "LSTM", "GRU")
 COMPARE_LR = 1e-2
 SNAPSHOT_EVERY = 1.0  # seconds between ‖∂L/∂h_t‖ snapshots of a live run
 MAX_SNAPSHOTS = 200
 TASK_NAMES = {"adding": "Adding problem", "copy": "Copy task"}
+SCALES = {"ρ": "spectral", "σ_max": "singular"}
+SCALE_NAMES = {"ρ": "spectral radius ρ", "σ_max": "largest singular value σ_max"}
 
 
 @st.cache_data(show_spinner=False)
@@ -30,70 +33,109 @@ def sequence_data(task: str, T: int):
 
 
 def time_settings_ui() -> dict:
-    """Cell, task, T, hidden size, W_hh radius and clipping threshold; returns the settings."""
+    """Cell, task, T, hidden size, W_hh rescaling, linear regime and clipping; returns the settings."""
     c1, c2, c3 = st.columns(3)
     cell = c1.selectbox("Cell", list(lab.CELLS), key="time-cell")
     task = c1.selectbox("Task", lab.TASKS, key="time-task",
                         format_func=TASK_NAMES.get)
+    linear = c1.toggle("Linear regime", key="time-linear",
+                       help=f"zero the recurrent biases and scale the inputs by {lab.LINEAR_SCALE:g} (float64), "
+                            "so every state stays near 0 where tanh' = 1: the textbook product of W_hhᵀ alone. "
+                            "For the at-initialisation chart only: training always reads the task's real inputs")
     T = c2.slider("Sequence length T", 5, 200, 30, key="time-T")
     hidden = c2.select_slider("Hidden size", [16, 32, 64, 128], 32, key="time-hidden")
-    radius = c3.slider("W_hh spectral radius ρ", 0.1, 2.0, 1.0, 0.05, key="time-radius",
+    scale = c2.radio("Rescale W_hh by", list(SCALES), horizontal=True, key="time-radius-kind",
+                     help="ρ = largest |eigenvalue| (the rate per step in the long run); σ_max = largest "
+                          "singular value (the most one step can stretch a vector)")
+    radius = c3.slider(f"W_hh {SCALE_NAMES[scale]}", 0.1, 2.0, 1.0, 0.05, key="time-radius",
                        help="rescales the recurrent weights (each gate's block for LSTM and GRU)")
-    clip = c3.slider("Clipping threshold", 0.1, 10.0, 1.0, 0.1, key="time-clip",
+    clip_on = c3.toggle("Clip gradients", True, key="time-clip-on",
+                        help="off: training shows the raw gradient with nothing to stop it exploding")
+    clip = c3.slider("Clipping threshold", 0.1, 10.0, 1.0, 0.1, key="time-clip", disabled=not clip_on,
                      help="g ← g·threshold/‖g‖ when ‖g‖ ≥ threshold (used by training)")
-    return dict(cell=cell, task=task, T=T, hidden=hidden, radius=radius, clip=clip)
+    return dict(cell=cell, task=task, T=T, hidden=hidden, radius=radius, scale=SCALES[scale], linear=linear,
+                clip=clip if clip_on else 0.0)
 
 
 def time_ui(settings: dict) -> None:
     """‖∂L/∂h_t‖ at initialisation with the radius applied, the formulas, and a short recorded run."""
     base_key = (settings["cell"], settings["task"], settings["T"], settings["hidden"])
-    key = base_key + (settings["radius"],)
+    key = base_key + (settings["radius"], settings["scale"], settings["linear"])
     try:
         ds = sequence_data(settings["task"], settings["T"])
         base = cached("time_model", base_key, lambda: lab.time_model(settings["cell"], settings["hidden"], ds))
-        model, sigma = cached("time_scaled", key, lambda: lab.with_radius(base, settings["radius"]))
-        norms = cached("time_norms", key, lambda: timestep_grad_norms(model, ds.x_train[:PROBE],
-                                                                          ds.y_train[:PROBE]))
+        model, sigma = cached("time_scaled", key, lambda: lab.with_radius(base, settings["radius"],
+                                                                          settings["scale"], settings["linear"]))
+        x, y = lab.probe_batch(ds, PROBE, settings["linear"])
+        curves = cached("time_norms", key, lambda: lab.time_norms(model, x, y))
+        stats = cached("time_stats", key, lambda: lab.time_stats(model, x))
+        rho = cached("time_rho", key, lambda: recurrent_radius(model, "spectral"))
         init_rho = cached("time_init_rho", base_key, lambda: recurrent_radius(base, "spectral"))
     except ERRORS as err:
         st.error(f"Could not build or measure this network: {err}")
         return
+    symbol = "ρ" if settings["scale"] == "spectral" else "σ_max"
+    name = f"{settings['cell']}, {symbol} = {settings['radius']:.2f}"
+    shown = {name: curves["h"]} | ({f"{settings['cell']} cell state c_t": curves["c"]}
+                                   if curves["c"] is not None else {})
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
         st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time")
-        st.plotly_chart(figures.timestep_figure({f"{settings['cell']}, ρ = {settings['radius']:.2f}": norms}),
-                        key="time-norms-chart")
+        st.plotly_chart(figures.timestep_figure(shown, dashed=tuple(shown)[1:]), key="time-norms-chart")
+        if settings["linear"]:
+            st.caption(f"Linear regime: recurrent biases 0, inputs × {lab.LINEAR_SCALE:g}, measured in float64; "
+                       "every state stays near 0, so tanh' = 1 and each sigmoid gate sits at 1/2.")
     with note_col, st.container(border=True, key="time-readout"):
-        _time_note(settings, sigma, init_rho, norms)
+        _time_note(settings, sigma, rho, init_rho, curves, stats)
     time_train_ui(settings, ds, key + (settings["clip"],))
     compare_ui(settings, ds)
 
 
-def _time_note(settings: dict, sigma: float, init_rho: float, norms: np.ndarray) -> None:
-    """The product of Jacobians and the live numbers: σ_max, its power over T steps, the measured ratio."""
-    T = settings["T"]
+def _time_note(settings: dict, sigma: float, rho: float, init_rho: float, curves: dict, stats: dict) -> None:
+    """The formula of this cell's path back in time, with the live numbers and the measured ratio."""
+    T, kind = settings["T"], stats["kind"]
     st.markdown(f"Largest singular value of W_hh: **σ_max = {sigma:.3f}** "
-                f"(spectral radius ρ = {settings['radius']:.2f}; PyTorch's initialisation gave ρ = {init_rho:.2f})")
-    st.latex(r"\frac{\partial h_t}{\partial h_k} = \prod_{j=k+1}^{t} W_{hh}^\top\,"
-             r"\operatorname{diag}\big(\tanh'(a_j)\big)")
-    st.latex(r"\Big\lVert \frac{\partial h_t}{\partial h_k} \Big\rVert "
-             r"\le \big(\sigma_{\max} \max \tanh'\big)^{t-k} \le \sigma_{\max}^{\,t-k}")
-    st.markdown(f"tanh' ≤ 1, so over T − 1 = {T - 1} steps the bound is "
-                f"$\\sigma_{{\\max}}^{{{T - 1}}}$ = **{sigma ** (T - 1):.3g}**: "
-                "below 1 the gradient must vanish; above 1 it can explode (saturated units damp it).")
-    st.markdown(f"Measured: ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = **{lab.ratio(norms):.3g}**")
-    kind = lab.CELLS[settings["cell"]][0]
-    if kind == "LSTM":
-        st.caption("LSTM: the cell c_t = f⊙c_{t−1} + i⊙g passes the gradient back scaled only by the forget "
-                   "gate f, not by W_hh; the radius rescales every gate's block of W_hh.")
-    elif kind == "GRU":
-        st.caption("GRU: h_t = (1 − z)⊙n + z⊙h_{t−1}; where the update gate z is near 1 the gradient passes "
-                   "straight through. The radius rescales every gate's block of W_hh.")
-    elif settings["cell"] == "RNN (ReLU)":
-        st.caption("ReLU's slope is 0 or 1, so the product is W_hhᵀ restricted to the active units: "
-                   "above ρ = 1 nothing damps it.")
-
-
+                f"(spectral radius ρ = {rho:.2f}; PyTorch's initialisation gave ρ = {init_rho:.2f})")
+    st.caption("ρ < 1: the product shrinks in the long run (ρ is its rate per step); σ_max < 1: it shrinks at "
+               "every step, a guarantee. σ_max ≥ ρ always.")
+    if kind == "RNN":
+        st.latex(r"\frac{\partial h_t}{\partial h_k} = \prod_{j=k+1}^{t} W_{hh}^\top\,"
+                 r"\operatorname{diag}\big(f'(a_j)\big)")
+        st.latex(r"\Big\lVert \frac{\partial h_t}{\partial h_k} \Big\rVert "
+                 r"\le \big(\sigma_{\max} \max |f'|\big)^{t-k} \le \sigma_{\max}^{\,t-k}")
+        st.markdown(f"|f'| ≤ 1 for tanh and ReLU, so over T − 1 = {T - 1} steps the bound is "
+                    f"$\\sigma_{{\\max}}^{{{T - 1}}}$ = **{sigma ** (T - 1):.3g}**: "
+                    "below 1 the gradient must vanish; above 1 it can grow.")
+        if settings["cell"] == "RNN (ReLU)":
+            st.markdown(f"Active units (h > 0, slope 1) on this batch: **{100 * stats['active']:.1f}%**.")
+            st.caption("The other units have slope 0 and pass nothing back: the product is W_hhᵀ restricted to "
+                       "the active units, whose radius is smaller, so inactive units damp the gradient even "
+                       "above ρ = 1.")
+        else:
+            st.markdown(f"On this batch: mean tanh'(a) = 1 − h² = **{stats['slope']:.3f}**; saturated hidden "
+                        f"states (|h| > 0.99, tanh' < 0.02): **{100 * stats['saturated']:.1f}%**.")
+            if not settings["linear"]:
+                st.caption("Every slope below 1 damps the growth above 1 (saturated units most); the linear "
+                           "regime sets them all to 1.")
+    elif kind == "LSTM":
+        gate = stats["gate"]
+        st.latex(r"c_t = f_t \odot c_{t-1} + i_t \odot g_t \;\Rightarrow\; "
+                 r"\frac{\partial c_t}{\partial c_{t-1}}\Big|_{\text{cell path}} = \operatorname{diag}(f_t)")
+        st.markdown(f"Mean forget gate on this batch: **f̄ = {gate:.3f}**; along the cell path alone "
+                    f"$\\bar f^{{{T - 1}}}$ = **{gate ** (T - 1):.3g}**. The cell path does not go through "
+                    "W_hh, so the vanilla RNN's σ_max bound does not hold here.")
+    else:
+        gate = stats["gate"]
+        st.latex(r"h_t = (1 - z_t) \odot n_t + z_t \odot h_{t-1} \;\Rightarrow\; "
+                 r"\frac{\partial h_t}{\partial h_{t-1}} = \operatorname{diag}(z_t) + \dots")
+        st.markdown(f"Mean update gate on this batch: **z̄ = {gate:.3f}**; along the direct path alone "
+                    f"$\\bar z^{{{T - 1}}}$ = **{gate ** (T - 1):.3g}**; the other terms go through n_t and "
+                    "W_hh. The σ_max bound of the vanilla RNN does not hold here.")
+        st.caption("PyTorch's convention; texts that write h_t = (1 − z_t)⊙h_{t−1} + z_t⊙ñ_t have 1 − z there.")
+    st.markdown(f"Measured: ‖∂L/∂h_1‖ / ‖∂L/∂h_T‖ = **{lab.ratio_text(curves['h'])}**"
+                + (f" · ‖∂L/∂c_1‖ / ‖∂L/∂c_T‖ = **{lab.ratio_text(curves['c'])}**" if curves["c"] is not None else ""))
+    if gaps := figures.gaps_text(curves["h"]):
+        st.caption(f"‖∂L/∂h_t‖: {gaps}.")
 
 
 # ---------------------------------------------------------------- a live run
@@ -102,8 +144,8 @@ def _start_time(settings: dict, ds, seconds: int, key: tuple) -> None:
     """Start button: a background run from the rescaled initialisation, and a private copy to measure it on."""
     try:
         trainer = lab.time_trainer(settings["cell"], settings["hidden"], ds, clip=settings["clip"],
-                                   max_seconds=seconds, radius=settings["radius"])
-        probe = (ds.x_train[:PROBE], ds.y_train[:PROBE])
+                                   max_seconds=seconds, radius=settings["radius"], kind=settings["scale"])
+        probe = lab.probe_batch(ds, PROBE)  # the task's real inputs: training ignores the linear regime
         model = lab.private_copy(trainer)
         first = lab.snapshot_norms(model, trainer.weights(), *probe)
     except ERRORS as err:
@@ -119,7 +161,8 @@ def time_train_ui(settings: dict, ds, key: tuple) -> None:
     st.subheader("During training")
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
     seconds = c1.select_slider("Train for (seconds)", TRAIN_SECONDS, 20, key="time-seconds",
-                               help="Adam, learning rate 0.003, batches of 64, clipping at the threshold above")
+                               help="Adam, learning rate 0.003, batches of 64, clipping at the threshold above "
+                                    "(or none when clipping is off)")
     run_key = key + (seconds,)
     run = run_of("time", run_key)  # other settings: the old run stops
     c2.button("Start", key="time-start", type="primary", width="stretch", on_click=_start_time,
@@ -128,8 +171,9 @@ def time_train_ui(settings: dict, ds, key: tuple) -> None:
     if error := scratch().pop("time_error", None):
         st.error(error)
     if run is None:
-        st.caption("Press Start to train in the background, from the W_hh radius above: the loss, the gradient "
-                   "norm before and after clipping, and a fresh ‖∂L/∂h_t‖ curve about every second.")
+        st.caption("Press Start to train in the background, from the W_hh radius above (on the task's real "
+                   "inputs, with its biases, whatever the linear regime): the loss, the gradient norm before and "
+                   "after clipping, and a fresh ‖∂L/∂h_t‖ curve about every second.")
         return
     live_view("time", _draw_time)
 
@@ -162,45 +206,70 @@ def _draw_time(run: dict) -> None:
                        key="time-loss-chart")
     if loss:
         over = sum(r > c for r, c in zip(raw, clipped))
-        st.caption(f"Clipped on {over} of {len(raw)} recorded steps; loss {loss[0]:.3f} → {loss[-1]:.3f} "
-                   f"(without memory: {run['baseline']:.3f}); {len(steps)} ‖∂L/∂h_t‖ snapshots.")
+        clipping = f"Clipped on {over} of {len(raw)} recorded steps" if run["clip"] else "No clipping"
+        st.caption(f"{clipping} (one record every {trainer.config.metrics_every} steps); loss {loss[0]:.3f} → "
+                   f"{loss[-1]:.3f} (without memory: {run['baseline']:.3f}); {len(steps)} ‖∂L/∂h_t‖ snapshots.")
 
 
 # ---------------------------------------------------------------- RNN vs LSTM vs GRU
 
-def _start_compare(settings: dict, ds, seconds: int, key: tuple) -> None:
+def _start_compare(settings: dict, ds, budget: tuple[str, int], key: tuple) -> None:
     """Start button: three runs with the same task, T, hidden size and seed, trained one after another."""
-    probe = (ds.x_train[:PROBE], ds.y_train[:PROBE])
+    kind, amount = budget
+    cap = dict(max_seconds=amount / len(COMPARE_CELLS)) if kind == "seconds" else dict(steps=amount)
     try:
-        trainers = [lab.time_trainer(cell, settings["hidden"], ds, clip=1.0, lr=COMPARE_LR,
-                                     max_seconds=seconds / len(COMPARE_CELLS)) for cell in COMPARE_CELLS]
-        at_init = {cell: timestep_grad_norms(t.model, *probe) for cell, t in zip(COMPARE_CELLS, trainers)}
+        trainers = [lab.time_trainer(cell, settings["hidden"], ds, clip=1.0, lr=COMPARE_LR, **cap)
+                    for cell in COMPARE_CELLS]
+        probe = lab.probe_batch(ds, PROBE)
+        at_init = {cell: lab.time_norms(t.model, *probe)["h"] for cell, t in zip(COMPARE_CELLS, trainers)}
     except ERRORS as err:
         scratch()["compare_error"] = f"Could not start the comparison: {err}"
         return
-    new_run("compare", key, trainers, at_init=at_init, baseline=lab.baseline(ds), T=settings["T"])
+    new_run("compare", key, trainers, at_init=at_init, baseline=lab.baseline(ds), T=settings["T"],
+            row={"task": TASK_NAMES[settings["task"]], "T": settings["T"], "hidden": settings["hidden"],
+                 "budget": _budget_text(budget)})
     trainers[0].start()
 
 
+def _budget_text(budget: tuple[str, int]) -> str:
+    kind, amount = budget
+    return f"{amount / len(COMPARE_CELLS):.0f} s each" if kind == "seconds" else f"{amount} steps each"
+
+
 def compare_ui(settings: dict, ds) -> None:
-    """Vanilla RNN vs LSTM vs GRU on the same task: curves at initialisation, live losses, a measured verdict."""
+    """Vanilla RNN vs LSTM vs GRU on the same task: curves at initialisation, live losses, a verdict table."""
     st.subheader("Side by side: RNN vs LSTM vs GRU")
-    c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-    seconds = c1.select_slider("Training time, all three together (seconds)", COMPARE_SECONDS, 60,
-                               key="time-compare-seconds", help="split equally; the cells train one after another")
-    key = (settings["task"], settings["T"], settings["hidden"], seconds)
+    c0, c1, c2, c3 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
+    by = c0.radio("Budget", ("equal steps", "equal seconds"), key="time-compare-budget",
+                  help="equal steps: the verdict does not depend on the server's load; equal seconds: the "
+                       "faster cell gets more steps")
+    if by == "equal seconds":
+        budget = ("seconds", c1.select_slider("Training time, all three together (seconds)", COMPARE_SECONDS, 60,
+                                              key="time-compare-seconds",
+                                              help="split equally; the cells train one after another"))
+    else:
+        budget = ("steps", c1.select_slider("Training steps, each", COMPARE_STEPS, 500, key="time-compare-steps",
+                                            help="rounded up to whole epochs; the cells train one after another"))
+    key = (settings["task"], settings["T"], settings["hidden"], budget)
     run = run_of("compare", key)
     c2.button("Compare", key="time-compare", type="primary", width="stretch", on_click=_start_compare,
-              args=(settings, ds, seconds, key))
+              args=(settings, ds, budget, key))
     c3.button("Stop", key="time-compare-stop", width="stretch", disabled=not is_live(run), on_click=stop_run,
               args=("compare",))
     st.caption(f"Same task, T = {settings['T']}, hidden size {settings['hidden']}, seed 0, PyTorch's "
                f"initialisation; Adam (learning rate {COMPARE_LR:g}), batches of 64, clipping at 1; "
-               f"{seconds / len(COMPARE_CELLS):.0f} s of training each, one after another.")
+               f"{_budget_text(budget)}, one after another. Each finished comparison adds a row to the table.")
     if error := scratch().pop("compare_error", None):
         st.error(error)
     if run is not None:
         live_view("compare", _draw_compare)
+    if table := scratch().get("compare_table"):
+        st.dataframe(pd.DataFrame(table), hide_index=True, key="time-compare-table")
+        st.button("Clear the table", key="time-compare-clear", on_click=_clear_table)
+
+
+def _clear_table() -> None:
+    scratch().pop("compare_table", None)
 
 
 def _draw_compare(run: dict) -> None:
@@ -226,12 +295,18 @@ def _next_turn(run: dict) -> None:
 
 
 def _verdict(run: dict, trainers: dict) -> str:
-    """The measured final losses against the memoryless baseline, and what they say."""
+    """The measured final losses against the memoryless baseline, and what they say; adds the table's row once."""
     reference = run["baseline"]
     finals = {cell: lab.final_loss(t.records()) for cell, t in trainers.items()}
     verdicts = {cell: lab.verdict(loss, reference) for cell, loss in finals.items()}
     parts = [f"{cell}: {trainers[cell].status.step} steps, loss **{loss:.3f}** ({verdicts[cell]})"
              if loss is not None else f"{cell}: no steps" for cell, loss in finals.items()]
+    stopped = any("by the user" in t.status.message for t in trainers.values())
+    if not run.get("recorded") and not stopped:  # a comparison the user stopped is not a measurement
+        run["recorded"] = True
+        scratch().setdefault("compare_table", []).append(
+            run["row"] | {cell: f"{verdicts[cell]} ({finals[cell]:.3f}, {trainers[cell].status.step} steps)"
+                          if finals[cell] is not None else "no steps" for cell in trainers})
     text = (f"Measured: " + " · ".join(parts) + f". Without memory the best loss is {reference:.3f}; "
             "\"learned\" means below half of that.")
     learned = [c for c, v in verdicts.items() if v == "learned"]

@@ -1,6 +1,7 @@
 """Widget groups of the Gradients page, shared helpers and the depth tab: at initialisation and a live run."""
 from __future__ import annotations
 
+import json
 from typing import Callable
 
 import numpy as np
@@ -8,13 +9,11 @@ import pandas as pd
 import streamlit as st
 
 from engine import gradient_lab as lab
-from engine import limits
 from engine import gradients_figures as figures
 from engine.errors import InputError, SpecError
-from engine.gradients import activation_stats, derivative_bound, timestep_grad_norms
+from engine.gradients import activation_stats, derivative_bound
 from engine.init import DEPTH_LABS, SCHEMES
 from engine.training import TERMINAL
-from engine.unroll import recurrent_radius
 from ui.session import state
 
 ERRORS = (ValueError, RuntimeError, SpecError, InputError)
@@ -25,7 +24,12 @@ CONTRASTS = {"Sigmoid + small init vs ReLU + He": ("10-layer sigmoid, small init
              "Plain 20-layer vs residual 20-layer": ("plain 20-layer", "residual 20-layer")}
 EPOCH_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500)  # 500: a deep sigmoid net's long plateau
 OPTIMISERS = {"momentum": "SGD with momentum 0.9", "sgd": "plain SGD", "adam": "Adam"}
-PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
+SOURCES = ("Depth-lab MLP", "The session's model")
+SESSION_BATCH = 128  # samples the session's model is measured on
+# The depth widgets' starting values, set once in session state (a widget given a default value and also
+# written through session state by a preset makes Streamlit warn on every preset change).
+DEPTH_DEFAULTS = {"depth-preset": "Custom", "depth-depth": 10, "depth-width": 32, "depth-activation": "Sigmoid",
+                  "depth-init": "normal-0.01", "depth-bn": False, "depth-residual": False}
 
 
 def scratch() -> dict:
@@ -103,7 +107,7 @@ def status_text(trainer) -> str:
     status = trainer.status
     if status.state == "queued":
         return (f"queued: place {status.queue_position} for one of the server's "
-                f"{limits.MAX_CONCURRENT_RUNS} training slots")
+                f"{trainer.limiter.slots} training slots")
     if status.state == "idle":
         return "waiting for its turn"
     if status.state in TERMINAL:
@@ -124,39 +128,49 @@ def digits_batches():
     return x, y, x[:128], y[:128]
 
 
-@st.cache_data(show_spinner=False)
-def sequence_data(task: str, T: int):
-    """The adding problem or copy task with sequences of length T (shared, read-only)."""
-    return lab.sequence_task(task, T)
-
-
 # ---------------------------------------------------------------- depth
 
 def _apply_preset() -> None:
-    """Copy the chosen depth-lab preset into the depth widgets."""
+    """Copy the chosen depth-lab preset into the depth widgets (width included: the classic networks are 32 wide)."""
     name = st.session_state["depth-preset"]
     if name not in DEPTH_LABS:
         return
     kwargs, scheme = DEPTH_LABS[name]
     st.session_state["depth-depth"] = kwargs.get("depth", 10)
+    st.session_state["depth-width"] = kwargs.get("width", 32)
     st.session_state["depth-activation"] = kwargs.get("activation", "Sigmoid")
     st.session_state["depth-bn"] = kwargs.get("batch_norm", False)
     st.session_state["depth-residual"] = kwargs.get("residual", False)
     st.session_state["depth-init"] = scheme
 
 
+def _edited() -> None:
+    """A control was changed by hand: the settings are no longer the preset's."""
+    st.session_state["depth-preset"] = "Custom"
+
+
 def depth_settings_ui() -> dict:
-    """Preset, depth, width, activation, initialisation, batch norm and shortcuts; returns the settings."""
+    """Network source, preset, depth, width, activation, initialisation, batch norm and shortcuts; the settings."""
+    for key, value in DEPTH_DEFAULTS.items():
+        # re-assigned every run, so the settings survive a run that shows the session's model instead
+        st.session_state[key] = st.session_state.get(key, value)
+    source = st.radio("Network", SOURCES, horizontal=True, key="depth-source",
+                      help="the session's model: the Build page's network, measured on a batch of its data")
+    if source != SOURCES[0]:
+        return dict(source="session")
     st.selectbox("Preset", ["Custom", *DEPTH_LABS], key="depth-preset", on_change=_apply_preset,
                  help="loads a classic setting into the controls below")
     c1, c2, c3 = st.columns(3)
-    depth = c1.slider("Hidden layers", 1, 50, 10, key="depth-depth")
-    width = c1.select_slider("Units per layer", [8, 16, 32, 64, 128], 32, key="depth-width")
-    activation = c2.selectbox("Activation", ACTIVATIONS, key="depth-activation")
-    scheme = c2.selectbox("Initialisation", list(SCHEME_NAMES), index=0, key="depth-init",
-                          format_func=SCHEME_NAMES.get, help=SCHEMES["normal-0.01"])
-    batch_norm = c3.toggle("Batch norm", key="depth-bn")
-    residual = c3.toggle("Residual shortcuts", key="depth-residual", help="h ← h + act(W h) around layers 2..L")
+    depth = c1.slider("Hidden layers", 1, 50, key="depth-depth", on_change=_edited)
+    width = c1.select_slider("Units per layer", [8, 16, 32, 64, 128], key="depth-width", on_change=_edited)
+    activation = c2.selectbox("Activation", ACTIVATIONS, key="depth-activation", on_change=_edited)
+    scheme = c2.selectbox("Initialisation", list(SCHEME_NAMES), key="depth-init", on_change=_edited,
+                          format_func=SCHEME_NAMES.get,
+                          help="  \n".join(f"{SCHEME_NAMES[k]}: {v}" for k, v in SCHEMES.items()))
+    c2.caption(SCHEMES[scheme])
+    batch_norm = c3.toggle("Batch norm", key="depth-bn", on_change=_edited)
+    residual = c3.toggle("Residual shortcuts", key="depth-residual", on_change=_edited,
+                         help="h ← h + act(W h) around layers 2..L")
     return dict(depth=depth, width=width, activation=activation, scheme=scheme, batch_norm=batch_norm,
                 residual=residual)
 
@@ -169,6 +183,9 @@ def _describe(settings: dict) -> str:
 
 def depth_ui(settings: dict) -> None:
     """At-initialisation norms, activation histograms, the derivative bound, and a short recorded training run."""
+    if settings.get("source") == "session":
+        session_model_ui()
+        return
     key = tuple(settings.values())
     _, _, xb, yb = digits_batches()
     try:
@@ -180,10 +197,14 @@ def depth_ui(settings: dict) -> None:
         return
     curves = {f"at initialisation ({_describe(settings)})": (labels, norms)}
     run = run_of("depth")
-    if run is not None and run["key"][:len(key)] == key and not is_live(run):
-        steps, run_labels, matrix = lab.layer_series(run["trainers"][0].records())
-        if steps:
-            curves[f"after {steps[-1]} steps (that step's mini-batch)"] = (run_labels, matrix[-1])
+    if run is not None and run["key"][:len(key)] == key and not is_live(run) and run["trainers"][0].status.step:
+        trainer = run["trainers"][0]
+        try:  # the trained weights on the same fixed batch, weights only, like the curve at initialisation
+            after = cached("depth_after", (id(trainer), trainer.status.step),
+                           lambda: lab.trained_layer_norms(trainer, xb, yb))
+            curves[f"after {trainer.status.step} steps (same batch)"] = after
+        except ERRORS as err:
+            st.error(f"Could not measure the trained network: {err}")
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
         st.subheader("Gradient norm per layer")
@@ -203,7 +224,6 @@ def _depth_note(settings: dict, norms: np.ndarray) -> None:
     """The chain-rule bound and the measured ratio, with this network's numbers."""
     bound = derivative_bound(settings["activation"])
     L = settings["depth"]
-    r = lab.ratio(norms)
     st.markdown("**Why it shrinks.** Backpropagation multiplies one factor per layer:")
     st.latex(r"\frac{\partial L}{\partial h_1} = \frac{\partial L}{\partial h_L}"
              r"\prod_{l=2}^{L} W_l^\top \operatorname{diag}\big(f'(a_l)\big)")
@@ -212,7 +232,9 @@ def _depth_note(settings: dict, norms: np.ndarray) -> None:
                    f"$0.25^{{{L}}}$ = **{0.25 ** L:.2g}**, unless the weights make up for it." if bound < 1 else
                    "; whether gradients shrink depends on the weights: their scale (the initialisation) "
                    "and how many units are active."))
-    st.markdown(f"Measured here: first layer / last layer ‖∂L/∂W‖ = **{r:.2g}**.")
+    st.markdown(f"Measured here (float64): first layer / last layer ‖∂L/∂W‖ = **{lab.ratio_text(norms)}**.")
+    if gaps := figures.gaps_text(norms):
+        st.caption(f"‖∂L/∂W‖: {gaps}.")
 
 
 def _stats_table(stats: list[dict]) -> pd.DataFrame:
@@ -221,7 +243,8 @@ def _stats_table(stats: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({"layer": [s["name"] for s in stats], "mean": [round(s["mean"], 3) for s in stats],
                          "std": [round(s["std"], 3) for s in stats],
                          "saturated %": [pct(s["saturated"]) for s in stats],
-                         "zero (dead) %": [pct(s["dead"]) for s in stats]})
+                         "zero outputs %": [pct(s["dead"]) for s in stats],
+                         "dead units %": [pct(s["dead_units"]) for s in stats]})
 
 
 def contrast_ui() -> None:
@@ -239,7 +262,7 @@ def contrast_ui() -> None:
             labels, norms = cached(f"contrast:{name}", (),
                                    lambda: lab.layer_norms(lab.depth_model(**settings, scheme=scheme), xb, yb))
             curves[name] = (labels, norms)
-            lines.append(f"{name}: first / last layer = **{lab.ratio(norms):.2g}**")
+            lines.append(f"{name}: first / last layer = **{lab.ratio_text(norms)}**")
     except ERRORS as err:
         st.error(f"Could not compute the contrast: {err}")
         return
@@ -290,5 +313,48 @@ def _draw_depth(run: dict) -> None:
     left.plotly_chart(figures.layers_over_steps_figure(steps, labels, matrix), key="depth-steps-chart")
     right.plotly_chart(figures.loss_figure({"training loss": (loss_steps, loss)}), key="depth-loss-chart")
     if loss:
-        st.caption(f"Loss {loss[0]:.3f} → {loss[-1]:.3f} (chance: ln 10 ≈ 2.303); "
-                   f"first / last layer gradient norm now {lab.ratio(matrix[-1]):.2g}.")
+        st.caption(f"Loss {loss[0]:.3f} → {loss[-1]:.3f} (chance: ln 10 ≈ 2.303); first / last layer gradient "
+                   f"norm now {lab.ratio_text(matrix[-1])}. Recorded by the training loop on each step's "
+                   "mini-batch, weight and bias together (float32); the chart above measures weights only.")
+
+
+# ---------------------------------------------------------------- the session's model
+
+@st.cache_resource(max_entries=4, show_spinner=False)  # read-only datasets, shared safely; never a model
+def _dataset(name: str, seed: int = 0, options: str = "{}"):
+    return lab.data.load(name, seed=seed, **json.loads(options))
+
+
+def session_model_ui() -> None:
+    """The Build page's network: every weight's gradient norm and the activations on a batch of its data."""
+    s = state()
+    trained_on = s.dataset if s.trained and s.dataset else None
+    name = (trained_on or {}).get("name") or s.extras.get("train", {}).get("dataset_name") \
+        or lab.default_dataset(s.spec)
+    key = (s.version, name)
+    try:
+        ds = _dataset(name, *((trained_on["seed"], json.dumps(trained_on.get("options", {}), sort_keys=True))
+                              if trained_on else ()))
+        model, notes = cached("session_model", key, lambda: lab.fitted_model(
+            s.spec, s.get_model(), ds, trained_on and trained_on["name"]))
+        x, y = ds.x_train[:SESSION_BATCH], ds.y_train[:SESSION_BATCH]
+        labels, norms = cached("session_norms", key, lambda: lab.weight_norms(model, x, y))
+        stats = cached("session_stats", key, lambda: activation_stats(model, x))
+    except ERRORS as err:
+        st.error(f"Could not measure the session's model on {name}: {err}. Pick another network on the Build page "
+                 "or another dataset on the Train page, or use the depth-lab MLP.")
+        return
+    weights = "its trained weights" if trained_on else "seed 0, untrained"
+    st.caption(f"**{s.spec.name}** ({weights}) on {len(x)} samples of **{name}**; every weight, input to output"
+               + (f". Fitted to the data as the Train page would: {'; '.join(notes)}." if notes else "."))
+    chart_col, note_col = st.columns([3, 2], gap="large")
+    chart_col.plotly_chart(figures.layer_norms_figure({s.spec.name: (labels, norms)}), key="depth-session-chart")
+    with note_col, st.container(border=True, key="depth-session-note"):
+        st.markdown(f"Measured here (float64): first weight / last weight ‖∂L/∂W‖ = **{lab.ratio_text(norms)}**.")
+        if gaps := figures.gaps_text(norms):
+            st.caption(f"‖∂L/∂W‖: {gaps}.")
+        st.caption("Train it on the Train page, then come back: the chart follows the session's current weights.")
+    if stats:
+        hist_col, table_col = st.columns([3, 2], gap="large")
+        hist_col.plotly_chart(figures.activations_figure(stats), key="depth-session-activations-chart")
+        table_col.dataframe(_stats_table(stats), hide_index=True, key="depth-session-activations-table")

@@ -82,6 +82,44 @@ def test_preset_loads_settings(at):
     assert len(chart(at, "depth-norms-chart")["data"][0]["x"]) == 21
 
 
+def test_preset_sets_width_and_an_edit_makes_it_custom(at):
+    at.select_slider(key="depth-width").set_value(128).run()
+    at.selectbox(key="depth-preset").set_value("10-layer ReLU, He init").run()
+    assert at.select_slider(key="depth-width").value == 32  # the classic network, whatever the width was
+    assert at.selectbox(key="depth-preset").value == "10-layer ReLU, He init"
+    at.slider(key="depth-depth").set_value(12).run()
+    assert not at.exception
+    assert at.selectbox(key="depth-preset").value == "Custom"
+    assert at.slider(key="depth-depth").value == 12
+
+
+def test_init_help_follows_the_scheme_and_dead_units_are_shown(at):
+    at.selectbox(key="depth-init").set_value("he").run()
+    assert any("variance 2/fan_in" in c.value for c in at.caption)
+    at.selectbox(key="depth-activation").set_value("ReLU").run()
+    table = at.dataframe[0].value
+    assert {"zero outputs %", "dead units %"} <= set(table.columns)
+    assert all(v != "" for v in table["dead units %"])
+
+
+def test_fifty_sigmoid_layers_are_measured_not_floored(at):
+    at.slider(key="depth-depth").set_value(50).run()
+    at.selectbox(key="depth-init").set_value("default").run()
+    assert not at.exception
+    assert first_last(chart(at, "depth-norms-chart")["data"][0]) > 0  # float32 gave 0 for the first layers
+    assert "= **0**" not in markdown_text(at) and "(float64)" in markdown_text(at)
+
+
+def test_session_model_option_measures_the_build_pages_network(at):
+    at.radio(key="depth-source").set_value("The session's model").run()
+    assert not at.exception and not at.error
+    labels = chart(at, "depth-session-chart")["data"][0]["text"]
+    assert any("Conv2d" in label for label in labels)  # the default session network, mnist-cnn
+    assert any("mnist-cnn" in c.value and "digits" in c.value for c in at.caption)
+    at.radio(key="depth-source").set_value("Depth-lab MLP").run()
+    assert has_chart(at, "depth-norms-chart")
+
+
 def test_contrast_shows_both_networks(at):
     at.get("button_group")[0].set_value("Plain 20-layer vs residual 20-layer").run()
     assert not at.exception
@@ -103,6 +141,48 @@ def test_radius_slider_vanishing_below_one_exploding_above(at):
     assert first_last(large) > 100 * first_last(small)
     assert "ρ = 0.50" in small["name"] and "ρ = 1.50" in large["name"]
     assert markdown_text(at) != text_small  # σ_max is printed anew
+
+
+def test_linear_regime_decays_below_one_and_grows_above(at):
+    at.slider(key="time-T").set_value(100).run()
+    at.toggle(key="time-linear").set_value(True).run()
+    at.slider(key="time-radius").set_value(0.5).run()
+    small = chart(at, "time-norms-chart")["data"][0]
+    at.slider(key="time-radius").set_value(1.5).run()
+    assert not at.exception and not at.error
+    large = chart(at, "time-norms-chart")["data"][0]
+    assert first_last(small) < 1e-6 and first_last(large) > 1e3
+    assert "saturated hidden states (|h| > 0.99, tanh' < 0.02): **0.0%**" in markdown_text(at)
+
+
+def test_rescaling_by_sigma_max_prints_both(at):
+    at.radio(key="time-radius-kind").set_value("σ_max").run()
+    at.slider(key="time-radius").set_value(0.9).run()
+    assert not at.exception
+    text = markdown_text(at)
+    assert "σ_max = 0.900" in text and "spectral radius ρ = " in text
+    assert "σ_max = 0.90" in chart(at, "time-norms-chart")["data"][0]["name"]
+
+
+def test_gated_cells_show_their_own_path_with_live_gates(at):
+    at.selectbox(key="time-cell").set_value("LSTM").run()
+    text = markdown_text(at)
+    assert "Mean forget gate on this batch: **f̄ = 0." in text and "must vanish" not in text
+    assert "‖∂L/∂c_1‖ / ‖∂L/∂c_T‖" in text
+    names = [trace["name"] for trace in chart(at, "time-norms-chart")["data"]]
+    assert names == ["LSTM, ρ = 1.00", "LSTM cell state c_t"]
+    at.selectbox(key="time-cell").set_value("GRU").run()
+    text = markdown_text(at)
+    assert "Mean update gate on this batch: **z̄ = 0." in text and "must vanish" not in text
+    at.selectbox(key="time-cell").set_value("RNN (ReLU)").run()
+    text = markdown_text(at)
+    assert "Active units (h > 0, slope 1) on this batch: **" in text and "must vanish" in text
+    assert not any("nothing damps it" in c.value for c in at.caption)
+
+
+def test_clipping_can_be_turned_off(at):
+    at.toggle(key="time-clip-on").set_value(False).run()
+    assert not at.exception and at.slider(key="time-clip").disabled
 
 
 @pytest.mark.parametrize("cell", ["RNN (ReLU)", "LSTM", "GRU"])
@@ -150,6 +230,7 @@ def test_depth_live_run_draws_per_layer_curves(live_at):
     at.button(key="depth-start").click().run()
     assert not at.exception and not at.error
     poll_until_ended(at, "depth")
+    at.run()  # the full rerun after the end (the last poll may have drawn the depth tab while it still ran)
     (trainer,) = runs(at)["depth"]["trainers"]
     assert trainer.state == "finished" and trainer.config.init == "normal-0.01"
     assert not trainer.thread.is_alive()
@@ -202,6 +283,7 @@ def test_time_live_run_clipping_and_snapshots(live_at):
 def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_at):
     at = live_at
     at.slider(key="time-T").set_value(10).run()
+    at.radio(key="time-compare-budget").set_value("equal seconds").run()
     at.select_slider(key="time-compare-seconds").set_value(15).run()
     at.button(key="time-compare").click().run()
     assert not at.exception and not at.error
@@ -209,8 +291,30 @@ def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_
     assert rnn.state in ("queued", "running") and lstm.state == gru.state == "idle"  # one at a time
     assert [line["name"] for line in chart(at, "time-compare-chart")["data"]] == ["RNN (tanh)", "LSTM", "GRU"]
     poll_until_ended(at, "compare", seconds=120)
+    at.run()  # the full rerun after the end draws the verdict
     assert all(t.status.step > 0 and not t.thread.is_alive() for t in (rnn, lstm, gru))
     assert [line["name"] for line in chart(at, "time-compare-loss-chart")["data"]][:3] == ["RNN (tanh)", "LSTM",
                                                                                           "GRU"]
     text = markdown_text(at)
     assert "Measured: RNN (tanh):" in text and "LSTM:" in text and "GRU:" in text
+
+
+def test_equal_step_comparisons_add_rows_to_the_verdict_table(live_at):
+    at = live_at
+    at.slider(key="time-T").set_value(8).run()
+    assert at.radio(key="time-compare-budget").value == "equal steps"
+    at.select_slider(key="time-compare-steps").set_value(100).run()
+    for T in (8, 9):
+        at.slider(key="time-T").set_value(T).run()
+        at.button(key="time-compare").click().run()
+        assert not at.exception and not at.error
+        poll_until_ended(at, "compare", seconds=120)
+        at.run()
+        steps = [t.status.step for t in runs(at)["compare"]["trainers"]]
+        assert steps == [t.loop.total_steps for t in runs(at)["compare"]["trainers"]] and min(steps) >= 100
+        assert len(set(steps)) == 1  # the same budget for every cell, whatever the server's load
+    table = at.dataframe[-1].value
+    assert list(table["T"]) == [8, 9] and list(table["budget"]) == ["100 steps each"] * 2
+    assert {"RNN (tanh)", "LSTM", "GRU"} <= set(table.columns)
+    at.button(key="time-compare-clear").click().run()
+    assert not any("time-compare-table" in d.proto.id for d in at.dataframe)

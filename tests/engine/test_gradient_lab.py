@@ -31,8 +31,8 @@ def test_depth_trainer_uses_the_scheme_and_records_every_linear_layer():
     trainer = lab.depth_trainer(3, 16, "ReLU", "he", optimizer="adam", epochs=1)
     assert trainer.config.init == "he" and trainer.config.optimizer == "adam"
     reference = lab.depth_model(3, 16, "ReLU", "he")  # same seed, same scheme: the same starting weights
-    assert all(torch.equal(a, b) for a, b in zip(trainer.model.state_dict().values(),
-                                                 reference.state_dict().values()))
+    assert all(torch.equal(a.cpu(), b) for a, b in zip(trainer.model.state_dict().values(),
+                                                       reference.state_dict().values()))
     trainer.start()
     trainer.thread.join(60)
     assert trainer.state == "finished"
@@ -45,7 +45,8 @@ def test_time_trainer_starts_from_the_radius_and_clip_series():
     ds = lab.sequence_task("copy", 8)
     trainer = lab.time_trainer("RNN (tanh)", 16, ds, clip=0.01, max_seconds=1.0, radius=0.5, metrics_every=1)
     scaled, _ = lab.with_radius(lab.time_model("RNN (tanh)", 16, ds), 0.5)
-    assert torch.allclose(trainer.model.state_dict()["0.rnn.weight_hh_l0"], scaled.state_dict()["0.rnn.weight_hh_l0"])
+    assert torch.allclose(trainer.model.state_dict()["0.rnn.weight_hh_l0"].cpu(),
+                          scaled.state_dict()["0.rnn.weight_hh_l0"])
     trainer.start()
     trainer.thread.join(30)
     assert trainer.state == "stopped" and "time limit" in trainer.status.message
@@ -54,7 +55,9 @@ def test_time_trainer_starts_from_the_radius_and_clip_series():
     copy = lab.private_copy(trainer)
     norms = lab.snapshot_norms(copy, trainer.weights(), ds.x_train[:8], ds.y_train[:8])
     assert norms.shape == (8,)
-    assert torch.equal(copy.state_dict()["0.rnn.weight_hh_l0"], trainer.model.state_dict()["0.rnn.weight_hh_l0"])
+    assert copy.state_dict()["0.rnn.weight_hh_l0"].dtype == torch.float64  # measured in float64
+    assert torch.equal(copy.state_dict()["0.rnn.weight_hh_l0"],
+                       trainer.model.state_dict()["0.rnn.weight_hh_l0"].cpu().double())
 
 
 def test_baseline_and_verdict():
