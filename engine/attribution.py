@@ -160,8 +160,9 @@ def _occlusion(scores, xb, target, window, stride, baseline):
 
 
 def occlusion_evals(sample: tuple, window: tuple, strides: tuple) -> int:
-    """Forward passes Captum's Occlusion makes: one per window position (``floor((n − w) / s) + 1`` per axis)."""
-    return int(np.prod([(n - w) // st + 1 for n, w, st in zip(sample, window, strides)]))
+    """Forward passes Captum's Occlusion makes: one per window position, ``ceil((n − w) / s) + 1`` per axis
+    (Captum also places a last, clipped window at the far edge)."""
+    return int(np.prod([-(-(n - w) // st) + 1 for n, w, st in zip(sample, window, strides)]))
 
 
 def gradcam_layers(model: nn.Module) -> list[str]:
