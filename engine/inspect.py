@@ -343,7 +343,8 @@ def lstm_gates(model: nn.Module, x, layer: int = -1, direction: int = 0) -> dict
                                                           "; this LSTM reads one way only."))
     below = inp if k == 0 else _stacked_outputs(rnn, inp, k - 1)[k - 1]  # (1, T, F)
     suffix = f"_l{k}" + ("_reverse" if direction else "")
-    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}{suffix}", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}{suffix}", None)
+                              for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     steps = below[0].flip(0) if direction else below[0]  # the backward direction reads t = T-1 first
     hidden = rnn.hidden_size
     with torch.no_grad():

@@ -129,7 +129,7 @@ def _base_image(x: np.ndarray):
 
 
 def input_figure(x: np.ndarray, title: str | None = None) -> go.Figure:
-    """The model's input on its own: an image for ``(C, H, W)``, a line per feature for ``(T, F)``, bars for ``(F,)``."""
+    """The input on its own: an image for ``(C, H, W)``, one line per feature for ``(T, F)``, bars for ``(F,)``."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 3:
         fig = go.Figure(_base_image(x))
@@ -202,7 +202,8 @@ def time_heatmap(states: np.ndarray, title: str | None = None, y_label: str = "u
     return fig
 
 
-def gates_figures(gates: dict[str, np.ndarray], where: str = "", x_labels: list[str] | None = None) -> dict[str, go.Figure]:
+def gates_figures(gates: dict[str, np.ndarray], where: str = "",
+                  x_labels: list[str] | None = None) -> dict[str, go.Figure]:
     """One units × steps heatmap per LSTM gate (input, forget, output), on the gates' own [0, 1] scale.
 
     ``where`` (e.g. "layer 2 of 2, forward") is added to each title.

@@ -13,7 +13,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from engine import data, images, inspect
+from engine import images, inspect
 from engine import inspect_figures as figs
 from engine.errors import InputError
 from ui.inspect_ui import Sample, cached, page_state
@@ -46,8 +46,8 @@ def _fits(ds, spec, outputs: int, exact: bool = True) -> bool:
 
 def choose_dataset(s, model) -> tuple[object | None, dict | None]:
     """The training dataset (recorded seed and options) or one that fits the model; with what was loaded."""
-    outputs = len(cached(s, ("zero-out",), lambda: inspect.outputs(model, np.zeros(tuple(s.spec.input), np.int64
-                                                                                      if s.spec.vocab_size else np.float32))))
+    blank = np.zeros(tuple(s.spec.input), np.int64 if s.spec.vocab_size else np.float32)
+    outputs = len(cached(s, ("zero-out",), lambda: inspect.outputs(model, blank)))
     rec = s.dataset
     if rec:
         try:
@@ -261,8 +261,9 @@ def _upload_ui(spec, ds) -> Sample | None:
     x, mapped = images.to_pixel_range(x, low, high, invert)
     read = ["Read as grey: the model has one input channel."] if spec.input[0] == 1 else []
     classes = list(ds.classes) if ds is not None and ds.task == "classification" else []
-    return Sample(x, f"upload:{file.file_id}:{int(invert)}", classes=classes, notes=decoded.notes + read + notes + mapped,
-                  origin=f"upload {file.name}", low=low, high=high, dataset=ds)
+    return Sample(x, f"upload:{file.file_id}:{int(invert)}", classes=classes,
+                  notes=decoded.notes + read + notes + mapped, origin=f"upload {file.name}", low=low, high=high,
+                  dataset=ds)
 
 
 def _text_ui(s, ds) -> Sample:

@@ -59,7 +59,7 @@ def test_top_layer_states_are_torchs_output_and_lower_layers_feed_it(cell, kw, i
 
 
 def _cell_unrolled(rnn, steps: torch.Tensor, layer: int, reverse: bool) -> dict:
-    """torch's LSTMCell with the layer's weights over ``steps`` (T, F); gates from torch's weight chunks (i, f, g, o)."""
+    """torch's LSTMCell with the layer's weights over ``steps`` (T, F); gates from torch's weight chunks (i f g o)."""
     sfx = f"_l{layer}" + ("_reverse" if reverse else "")
     w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}{sfx}") for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
     cell = nn.LSTMCell(steps.shape[-1], rnn.hidden_size)
@@ -78,7 +78,8 @@ def _cell_unrolled(rnn, steps: torch.Tensor, layer: int, reverse: bool) -> dict:
     return {k: torch.stack(v).numpy() for k, v in out.items()}
 
 
-@pytest.mark.parametrize("kw", [{}, {"num_layers": 2}, {"bidirectional": True}, {"num_layers": 2, "bidirectional": True}],
+@pytest.mark.parametrize("kw", [{}, {"num_layers": 2}, {"bidirectional": True},
+                                {"num_layers": 2, "bidirectional": True}],
                          ids=["1-layer", "2-layer", "bi", "2-layer-bi"])
 def test_lstm_gates_equal_lstmcell_with_torchs_weights(kw, ids):
     model = _char("LSTM", **kw)
