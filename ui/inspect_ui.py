@@ -254,8 +254,8 @@ def attribution_ui(s, model, sample: Sample) -> None:
     else:
         st.plotly_chart(figs.activation_figure(attr, title), key="inspect_overlay")
     if method == "integrated_gradients":
-        start = np.broadcast_to(np.asarray(opts["baseline"], dtype=np.float32), sample.x.shape)
+        start = np.array(np.broadcast_to(np.asarray(opts["baseline"], dtype=np.float32), sample.x.shape))  # writable
         gap = (cached(s, ("out", sample.key), lambda: inspect.outputs(model, sample.x))[index]
-               - inspect.outputs(model, np.ascontiguousarray(start))[index])
+               - inspect.outputs(model, start)[index])
         st.caption(f"Completeness: the attributions add up to {float(attr.sum()):.4g}; the score changed by "
                    f"{gap:.4g} from the baseline to the input (more steps bring them closer).")

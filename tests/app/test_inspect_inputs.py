@@ -116,6 +116,12 @@ def test_xo_model_gets_the_xo_dataset_and_a_shown_input():
     assert _chart(at, "inspect_act_input") is not None  # the input is the Activations tab's first row
     at.selectbox(key="inspect_method").set_value("Integrated Gradients").run()
     assert any("mid-grey, not blank" in c.value for c in at.caption)  # 0 in the X/O data's -1..1
+    model = at.session_state[KEY].get_model()
+    sample = data.load("xo", seed=0).x_test[0]
+    target = int(inspect.outputs(model, sample).argmax())
+    gap = inspect.outputs(model, sample)[target] - inspect.outputs(model, torch.zeros_like(sample))[target]
+    attr = attribution.attribute(model, sample, "integrated_gradients", target=target)
+    assert any(f"add up to {float(attr.sum()):.4g}; the score changed by {gap:.4g}" in c.value for c in at.caption)
 
 
 def test_regression_model_shows_its_value_and_the_target():
