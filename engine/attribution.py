@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from captum.attr import (GuidedBackprop, IntegratedGradients, LayerAttribution, LayerGradCam, NoiseTunnel,
                          Occlusion, Saliency)
 from torch import nn
@@ -20,15 +21,19 @@ from .inspect import as_batch, conv_layers, find_layer, logits_at, no_cudnn, pri
 # name -> (label, one line for the page)
 METHODS = {
     "saliency": ("Saliency", "|∂ score / ∂ pixel|: how much a tiny change of each pixel moves the score"),
-    "integrated_gradients": ("Integrated Gradients", "gradients averaged along the path from a black image to "
+    "integrated_gradients": ("Integrated Gradients", "gradients averaged along the path from the baseline to "
                              "the input; they add up to the score's change"),
     "smoothgrad": ("SmoothGrad", "saliency averaged over noisy copies of the input: less speckle"),
     "guided_backprop": ("Guided Backprop", "gradients with negative signals stopped at every ReLU: sharp edges"),
     "gradcam": ("Grad-CAM", "a conv layer's maps weighted by their average gradient, upsampled to the input"),
-    "occlusion": ("Occlusion", "how much the score drops when a window of the input is blanked out"),
+    "occlusion": ("Occlusion", "how much the score drops when a window of the input is replaced by the baseline"),
 }
+# name -> what the "absent" input of Integrated Gradients and Occlusion is
+BASELINES = {"zero": "every value 0", "mean": "the training data's mean image", "blur": "a blurred copy of the input"}
 MAX_STEPS = 300
 MAX_SAMPLES = 100
+MAX_OCCLUSION_EVALS = 4096  # forward passes; window 1, stride 1 on 224×224 would be 50,176
+BLUR_KERNEL = 5
 
 
 class _Scores(nn.Module):
@@ -45,7 +50,7 @@ class _Scores(nn.Module):
 
 def attribute(model: nn.Module, x, method: str, target: int | None = None, *, layer: str | None = None,
               n_steps: int = 50, nt_samples: int = 25, stdev: float = 0.15, window: int = 4,
-              stride: int | None = None, baseline: float = 0.0, position: int | None = None) -> np.ndarray:
+              stride: int | None = None, baseline=0.0, position: int | None = None) -> np.ndarray:
     """How much each input value contributes to one class's score, for one sample.
 
     Args:
@@ -53,13 +58,14 @@ def attribute(model: nn.Module, x, method: str, target: int | None = None, *, la
         x: one float sample without the batch dimension: ``(C, H, W)``, ``(T, F)`` or ``(F,)``.
         method: a key of ``METHODS``.
         target: the class whose score is explained; defaults to the predicted class.
-        layer: Grad-CAM's conv layer (a summary path such as "3"); defaults to the last Conv2d.
+        layer: Grad-CAM's conv layer (a summary path such as "3"); defaults to ``default_gradcam_layer``.
         n_steps: Integrated Gradients' steps (at most ``MAX_STEPS``).
         nt_samples: SmoothGrad's noisy copies (at most ``MAX_SAMPLES``).
         stdev: SmoothGrad's noise, as a fraction of the input's value range.
         window: Occlusion's square window side (steps for sequences).
         stride: Occlusion's stride; defaults to half the window (at least 1).
-        baseline: the "absent" input value for Integrated Gradients and Occlusion.
+        baseline: the "absent" input for Integrated Gradients and Occlusion: a number, or an array of
+            ``x``'s shape (``make_baseline``).
         position: for sequence outputs, the step whose scores are explained (default: the last).
 
     Returns:
@@ -68,7 +74,8 @@ def attribute(model: nn.Module, x, method: str, target: int | None = None, *, la
 
     Raises:
         InputError: an unknown method, token inputs (use ``token_attribution``), Grad-CAM without a
-            Conv2d layer or on a non-image, or an invalid option.
+            Conv2d layer or on a non-image, an invalid option, or an Occlusion of more than
+            ``MAX_OCCLUSION_EVALS`` forward passes.
     """
     if method not in METHODS:
         raise InputError(f"Unknown attribution method {method!r}; choose one of {', '.join(METHODS)}.")
@@ -76,6 +83,8 @@ def attribute(model: nn.Module, x, method: str, target: int | None = None, *, la
     xb = as_batch(x, twin)
     if not xb.is_floating_point():
         raise InputError("This model reads token ids; use token_attribution for character models.")
+    if not isinstance(baseline, (int, float)):
+        baseline = torch.as_tensor(np.asarray(baseline), dtype=xb.dtype, device=xb.device).reshape(xb.shape)
     scores = _Scores(twin, position).eval()
     with torch.no_grad(), no_cudnn():
         target = int(scores(xb).argmax(dim=1)[0]) if target is None else int(target)
@@ -91,7 +100,8 @@ def _run(scores, twin, xb, method, target, layer, n_steps, nt_samples, stdev, wi
         return Saliency(scores).attribute(xb, target=target, abs=True)
     if method == "integrated_gradients":
         steps = _bounded(n_steps, MAX_STEPS, "n_steps")
-        return IntegratedGradients(scores).attribute(xb, baselines=torch.full_like(xb, baseline), target=target,
+        start = baseline if isinstance(baseline, torch.Tensor) else torch.full_like(xb, baseline)
+        return IntegratedGradients(scores).attribute(xb, baselines=start, target=target,
                                                      n_steps=steps, internal_batch_size=min(steps, 64))
     if method == "smoothgrad":
         samples = _bounded(nt_samples, MAX_SAMPLES, "nt_samples")
@@ -116,15 +126,12 @@ def _bounded(value: int, most: int, name: str) -> int:
 def _gradcam(scores, twin, xb, target, layer):
     if xb.ndim != 4:
         raise InputError("Grad-CAM needs an image input (C×H×W).")
+    layer = default_gradcam_layer(twin) if layer is None else layer
     if layer is None:
-        convs = [m for _, m in conv_layers(twin) if isinstance(m, nn.Conv2d)]
-        if not convs:
-            raise InputError("Grad-CAM needs a Conv2d layer; this model has none.")
-        module = convs[-1]  # the last conv: the most semantic maps that still have a spatial layout
-    else:
-        module = find_layer(twin, layer)
-        if not isinstance(module, nn.Conv2d):
-            raise InputError(f"Grad-CAM needs a Conv2d layer; layer {layer} is a {type(module).__name__}.")
+        raise InputError("Grad-CAM needs a Conv2d layer; this model has none.")
+    module = find_layer(twin, layer)
+    if not isinstance(module, nn.Conv2d):
+        raise InputError(f"Grad-CAM needs a Conv2d layer; layer {layer} is a {type(module).__name__}.")
     cam = LayerGradCam(scores, module).attribute(xb, target=target, relu_attributions=True)  # (1, 1, h, w)
     cam = LayerAttribution.interpolate(cam, tuple(xb.shape[-2:]), interpolate_mode="bilinear")
     return cam.clamp_min(0).expand_as(xb)  # bilinear keeps it ≥ 0; clamp guards rounding
@@ -144,8 +151,71 @@ def _occlusion(scores, xb, target, window, stride, baseline):
         shape, strides = (window, sample[1]), (stride, sample[1])
     else:
         shape, strides = (window,), (stride,)
+    evals = occlusion_evals(sample, shape, strides)
+    if evals > MAX_OCCLUSION_EVALS:
+        raise InputError(f"Occlusion with window {window} and stride {stride} needs {evals:,} forward passes; the "
+                         f"limit is {MAX_OCCLUSION_EVALS:,}. Use a larger stride or window.")
     return Occlusion(scores).attribute(xb, sliding_window_shapes=shape, strides=strides, baselines=baseline,
                                        target=target, perturbations_per_eval=16)
+
+
+def occlusion_evals(sample: tuple, window: tuple, strides: tuple) -> int:
+    """Forward passes Captum's Occlusion makes: one per window position, ``ceil((n − w) / s) + 1`` per axis
+    (Captum also places a last, clipped window at the far edge)."""
+    return int(np.prod([-(-(n - w) // st) + 1 for n, w, st in zip(sample, window, strides)]))
+
+
+def gradcam_layers(model: nn.Module) -> list[str]:
+    """Summary paths of every Conv2d layer, input to output: Grad-CAM's choices."""
+    return [p for p, m in conv_layers(model) if isinstance(m, nn.Conv2d)]
+
+
+def default_gradcam_layer(model: nn.Module) -> str | None:
+    """The last Conv2d on the main path (a Residual's 1×1 shortcut projection is skipped); None without one.
+
+    The last conv has the most semantic maps that still keep a spatial layout; a shortcut only
+    projects the block's input, so its maps are one block less deep.
+    """
+    paths = gradcam_layers(model)
+    main = [p for p in paths if not p.endswith("shortcut")]
+    return (main or paths or [None])[-1]
+
+
+def uses_relu(model: nn.Module) -> bool:
+    """Whether the model has an nn.ReLU module: without one, Guided Backprop equals the plain gradient."""
+    return any(isinstance(m, nn.ReLU) for m in model.modules())
+
+
+def make_baseline(x, kind: str = "zero", mean=None, kernel: int = BLUR_KERNEL) -> np.ndarray:
+    """The "absent" input for Integrated Gradients and Occlusion, of ``x``'s shape.
+
+    Args:
+        x: one sample ``(C, H, W)`` (``(T, F)`` and ``(F,)`` for "zero" and "mean").
+        kind: a key of ``BASELINES``: "zero", "mean" (needs ``mean``) or "blur" (images only: a
+            ``kernel``×``kernel`` box blur, torch's ``avg_pool2d`` with stride 1, edges averaged over
+            the pixels inside the image).
+        mean: the training data's mean sample, of ``x``'s shape.
+
+    Returns:
+        float32 array of ``x``'s shape.
+
+    Raises:
+        InputError: an unknown kind, "mean" without a mean of the right shape, "blur" on a non-image.
+    """
+    x = np.asarray(x, dtype=np.float32)
+    if kind == "zero":
+        return np.zeros_like(x)
+    if kind == "mean":
+        if mean is None or np.shape(mean) != x.shape:
+            raise InputError(f"The mean baseline needs the dataset's mean sample of shape {x.shape}.")
+        return np.asarray(mean, dtype=np.float32)
+    if kind == "blur":
+        if x.ndim != 3:
+            raise InputError("The blurred baseline needs an image input (C×H×W).")
+        t = torch.from_numpy(x)[None]  # (1, C, H, W)
+        blurred = F.avg_pool2d(t, kernel, stride=1, padding=kernel // 2, count_include_pad=False)
+        return blurred[0, :, :x.shape[1], :x.shape[2]].numpy()
+    raise InputError(f"Unknown baseline {kind!r}; choose one of {', '.join(BASELINES)}.")
 
 
 def token_attribution(model: nn.Module, ids, target_pos: int | None = None, target: int | None = None,
@@ -186,4 +256,5 @@ def token_attribution(model: nn.Module, ids, target_pos: int | None = None, targ
     return attr[0].sum(dim=-1).detach().float().cpu().numpy()  # (T, E) -> (T,)
 
 
-__all__ = ["METHODS", "attribute", "token_attribution"]
+__all__ = ["METHODS", "BASELINES", "attribute", "token_attribution", "make_baseline", "gradcam_layers",
+           "default_gradcam_layer", "uses_relu", "occlusion_evals", "MAX_OCCLUSION_EVALS"]

@@ -1,4 +1,5 @@
-"""Safe decoding of uploaded images: size checks before decoding, one frame, grey or RGB arrays."""
+"""Safe decoding of uploaded images (size checks before decoding, one frame, grey or RGB arrays), and fitting
+an image or a drawing to a model's input: channels, size and the dataset's pixel range."""
 from __future__ import annotations
 
 import io
@@ -65,10 +66,15 @@ def decode(data: bytes, mode: str = "L") -> Decoded:
         raise InputError(f"The image is corrupt or truncated ({exc}); try another file.") from None
     if image.mode.startswith(("I", "F")):  # 16/32-bit integer or float: Pillow's convert("L") would clip at 255
         return Decoded(_wide_to_unit(image, mode, notes), notes)
+    grey_source = image.mode in ("1", "L", "LA")
     if image.mode in ("RGBA", "LA", "P", "PA"):
         image = image.convert("RGBA")
+        if image.getchannel("A").getextrema()[0] < 255:
+            notes.append("Transparent areas were made white (the image had an alpha channel).")
         background = Image.new("RGBA", image.size, (255, 255, 255, 255))
         image = Image.alpha_composite(background, image)  # transparent areas become white, not black
+    if grey_source and mode == "RGB":
+        notes.append("The grey image was repeated over the 3 colour channels.")
     pixels = np.asarray(image.convert(mode), dtype=np.float64) / 255.0
     if mode == "RGB":
         pixels = pixels.transpose(2, 0, 1)  # (H, W, 3) -> (3, H, W)
@@ -91,6 +97,8 @@ def _wide_to_unit(image: Image.Image, mode: str, notes: list[str]) -> np.ndarray
     pixels = np.clip(np.nan_to_num(pixels, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
     if how:
         notes.append(f"A {image.mode} image: {how}.")
+    if mode == "RGB":
+        notes.append("The grey image was repeated over the 3 colour channels.")
     return np.stack([pixels] * 3) if mode == "RGB" else pixels  # grey repeated as (3, H, W)
 
 
@@ -110,3 +118,107 @@ def resize(pixels: np.ndarray, max_side: int) -> tuple[np.ndarray, str | None]:
                     for c in channels]).astype(np.float64)
     out = out[0] if pixels.ndim == 2 else out
     return out, f"Resized from {width}×{height} to {size[0]}×{size[1]}."
+
+
+def fit_to_input(pixels: np.ndarray, input_shape: tuple) -> tuple[np.ndarray, list[str]]:
+    """Convert a decoded image (``images.decode``: (H, W) grey or (3, H, W) RGB, in [0, 1]) to a model's input.
+
+    Args:
+        pixels: the image.
+        input_shape: the model's ``(C, H, W)``.
+
+    Returns:
+        float32 ``(C, H, W)`` and notes saying what was done (channels converted, resized), for the user.
+
+    Raises:
+        InputError: when the model does not take images.
+    """
+    if len(input_shape) != 3:
+        raise InputError(f"This model takes inputs of shape {tuple(input_shape)}, not images.")
+    channels, height, width = input_shape
+    x = np.asarray(pixels, dtype=np.float32)
+    x = x[None] if x.ndim == 2 else x  # (C0, H0, W0)
+    notes = []
+    if x.shape[0] != channels:
+        if channels == 1:
+            x = x.mean(axis=0, keepdims=True)
+            notes.append("Converted to grey (the model has one input channel).")
+        else:
+            x = np.repeat(x.mean(axis=0, keepdims=True), channels, axis=0)
+            notes.append(f"Repeated the grey image over the model's {channels} channels.")
+    if x.shape[1:] != (height, width):
+        notes.append(f"Resized from {x.shape[2]}×{x.shape[1]} to {width}×{height} (the model's input size).")
+        x = np.stack([np.asarray(Image.fromarray(c).resize((width, height), Image.Resampling.BILINEAR))
+                      for c in x]).astype(np.float32)
+    return x, notes
+
+
+MAX_CANVAS_SIDE = 16  # larger drawing grids make cells too small to click
+
+
+def canvas_shape(input_shape: tuple) -> tuple[int, int]:
+    """The drawing grid for a ``(1, H, W)`` model: the input size, halved until no side exceeds 16 (28 -> 14)."""
+    height, width = int(input_shape[-2]), int(input_shape[-1])
+    while max(height, width) > MAX_CANVAS_SIDE:
+        height, width = max(1, (height + 1) // 2), max(1, (width + 1) // 2)
+    return height, width
+
+
+def paint(grid: np.ndarray, cells, value: float) -> np.ndarray:
+    """A copy of the drawing ``grid`` (H, W) with ``cells`` ((row, col) pairs) set to ``value``; others ignored."""
+    out = np.array(grid, dtype=np.float32, copy=True)
+    height, width = out.shape
+    for row, col in cells:
+        row, col = int(round(row)), int(round(col))
+        if 0 <= row < height and 0 <= col < width:
+            out[row, col] = value
+    return out
+
+
+def drawing_to_input(grid: np.ndarray, input_shape: tuple, low: float = 0.0,
+                     high: float = 1.0) -> tuple[np.ndarray, list[str]]:
+    """A drawing (ink 0..1 per cell) as a model input: pixel range ``[low, high]`` (the dataset's), resized to fit.
+
+    Args:
+        grid: ``(h, w)`` ink amounts in [0, 1] (0 blank, 1 full ink).
+        input_shape: the model's ``(1, H, W)``.
+        low, high: the dataset's pixel values for blank and full ink (digits and MNIST: 0 and 1; X/O: -1 and 1).
+
+    Returns:
+        float32 ``(1, H, W)`` and notes for the user.
+    """
+    ink = np.clip(np.asarray(grid, dtype=np.float32), 0.0, 1.0)
+    x, notes = fit_to_input(ink, tuple(input_shape))  # resize the ink, so blank stays exactly blank
+    return (low + x * (high - low)).astype(np.float32), notes
+
+
+def input_to_drawing(x: np.ndarray, shape: tuple[int, int], low: float = 0.0, high: float = 1.0) -> np.ndarray:
+    """A sample ``(1, H, W)`` or ``(H, W)`` as ink 0..1 on a drawing grid of ``shape`` (undoes ``drawing_to_input``)."""
+    x = np.asarray(x, dtype=np.float32)
+    grey = x.mean(axis=0) if x.ndim == 3 else x
+    ink = (grey - low) / ((high - low) or 1.0)
+    if grey.shape != tuple(shape):
+        ink = fit_to_input(ink, (1, *shape))[0][0]
+    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+
+
+def to_pixel_range(x: np.ndarray, low: float = 0.0, high: float = 1.0,
+                   invert: bool = False) -> tuple[np.ndarray, list[str]]:
+    """An image in [0, 1] (``fit_to_input``'s output) in a dataset's pixel range, optionally inverted first.
+
+    Args:
+        x: pixels in [0, 1], any shape.
+        low, high: the dataset's values for 0 and 1 (digits and MNIST: 0 and 1; X/O: -1 and 1).
+        invert: turn dark ink on light paper into light ink on dark, as digit datasets store it.
+
+    Returns:
+        float32 pixels of the same shape, and notes for the user.
+    """
+    x = np.clip(np.asarray(x, dtype=np.float32), 0.0, 1.0)
+    notes = []
+    if invert:
+        x = 1.0 - x
+        notes.append("Inverted: dark became light and light became dark.")
+    if (low, high) != (0.0, 1.0):
+        notes.append(f"Pixel values 0 to 1 mapped to {low:g} to {high:g}, the dataset's range.")
+    return (low + x * (high - low)).astype(np.float32), notes

@@ -17,6 +17,7 @@ from torch import nn
 
 from .errors import InputError
 from .gradients import display_path
+from .images import canvas_shape, drawing_to_input, fit_to_input, input_to_drawing, paint  # noqa: F401 (re-exported)
 from .modules import Recurrent
 
 
@@ -146,6 +147,13 @@ def probabilities(model: nn.Module, x, position: int | None = None) -> np.ndarra
     return torch.softmax(logits.double(), dim=0).cpu().numpy()
 
 
+def outputs(model: nn.Module, x, position: int | None = None) -> np.ndarray:
+    """The raw outputs ``(K,)`` for one sample (no softmax): a regression model's predicted values."""
+    twin = private_copy(model)
+    with torch.no_grad():
+        return logits_at(twin(as_batch(x, twin)), position)[0].double().cpu().numpy()
+
+
 def predicted_classes(model: nn.Module, xs, batch_size: int = 256) -> np.ndarray:
     """The predicted class of every sample in a batch ``(N, ...)`` (last step for sequence outputs), for finding mistakes."""
     twin = private_copy(model)
@@ -236,13 +244,25 @@ def recurrent_layers(model: nn.Module) -> list[tuple[str, Recurrent]]:
     return [(p, m) for p, _, m in layer_modules(model) if isinstance(m, Recurrent)]
 
 
-def _rnn_input(model: nn.Module, x) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
-    """Run a private copy and capture the first recurrent layer's input ``(1, T, F)`` and output ``(1, T, D*H)``."""
-    twin = private_copy(model)
-    layers = recurrent_layers(twin)
+def recurrent_info(model: nn.Module) -> dict:
+    """The first recurrent layer's shape: {"cell", "num_layers", "bidirectional", "hidden_size"}.
+
+    Raises:
+        InputError: when the model has no RNN, LSTM or GRU layer.
+    """
+    layers = recurrent_layers(model)
     if not layers:
         raise InputError("The model has no RNN, LSTM or GRU layer.")
     rnn = layers[0][1].rnn
+    return {"cell": layers[0][1].cell, "num_layers": rnn.num_layers, "bidirectional": rnn.bidirectional,
+            "hidden_size": rnn.hidden_size}
+
+
+def _rnn_input(model: nn.Module, x) -> tuple[nn.Module, torch.Tensor, torch.Tensor]:
+    """Run a private copy and capture the first recurrent layer's input ``(1, T, F)`` and output ``(1, T, D*H)``."""
+    twin = private_copy(model)
+    recurrent_info(twin)
+    rnn = recurrent_layers(twin)[0][1].rnn
     seen = {}
 
     def hook(_module, inputs, output):
@@ -254,142 +274,98 @@ def _rnn_input(model: nn.Module, x) -> tuple[nn.Module, torch.Tensor, torch.Tens
     return rnn, seen["x"], seen["y"]
 
 
-def hidden_states(model: nn.Module, x) -> np.ndarray:
-    """The first recurrent layer's top-layer hidden states over time, ``(T, H)`` (``2H`` when bidirectional).
+def _layer_index(rnn: nn.Module, layer: int) -> int:
+    k = int(layer) + rnn.num_layers if int(layer) < 0 else int(layer)
+    if not 0 <= k < rnn.num_layers:
+        raise InputError(f"The recurrent layer has {rnn.num_layers} stacked layer(s); layer {layer} does not exist.")
+    return k
+
+
+def _stacked_outputs(rnn: nn.Module, inp: torch.Tensor, upto: int) -> list[torch.Tensor]:
+    """Outputs ``(1, T, D*H)`` of stacked layers 0..upto, each run as a one-layer torch RNN with that layer's weights.
+
+    torch returns only the top layer's sequence; in eval mode (no dropout between layers) feeding
+    one layer's output to the next one-layer copy gives exactly the same top output.
+    """
+    extra = {"nonlinearity": rnn.nonlinearity} if isinstance(rnn, nn.RNN) else {}
+    outs, h = [], inp
+    for k in range(upto + 1):
+        one = type(rnn)(h.shape[-1], rnn.hidden_size, batch_first=True, bidirectional=rnn.bidirectional,
+                        bias=rnn.bias, **extra).to(inp.device)
+        one.load_state_dict({n: getattr(rnn, n.replace("_l0", f"_l{k}")) for n, _ in one.named_parameters()})
+        with torch.no_grad(), no_cudnn():
+            h = one.eval()(h)[0]
+        outs.append(h)
+    return outs
+
+
+def hidden_states(model: nn.Module, x, layer: int = -1) -> np.ndarray:
+    """One stacked layer's hidden states over time, ``(T, H)`` (``2H``, forward then backward, when bidirectional).
 
     Args:
-        model: a network with an RNN, LSTM or GRU layer.
+        model: a network with an RNN, LSTM or GRU layer (the first one is read).
         x: one sample without the batch dimension (token ids ``(T,)`` or a sequence ``(T, F)``).
+        layer: which stacked layer (``num_layers``): 0 is the bottom, -1 (default) the top, whose
+            states are the layer's output.
 
     Returns:
         h_t for every step t: units × steps once transposed for a heatmap.
     """
-    _, _, y = _rnn_input(model, x)
-    return y[0].float().cpu().numpy()
+    rnn, inp, y = _rnn_input(model, x)
+    k = _layer_index(rnn, layer)
+    if k == rnn.num_layers - 1:
+        return y[0].float().cpu().numpy()
+    return _stacked_outputs(rnn, inp, k)[k][0].float().cpu().numpy()
 
 
-def lstm_gates(model: nn.Module, x) -> dict[str, np.ndarray]:
-    """The first LSTM layer's gates over time, by unrolling it with its own weights (torch's order i, f, g, o).
+def lstm_gates(model: nn.Module, x, layer: int = -1, direction: int = 0) -> dict[str, np.ndarray]:
+    """One LSTM layer's gates over time, by unrolling it with its own weights (torch's order i, f, g, o).
 
     Args:
         model: a network whose first recurrent layer is an LSTM.
         x: one sample without the batch dimension.
+        layer: which stacked layer: 0 the bottom, -1 (default) the top, as in ``hidden_states``.
+        direction: 0 forward; 1 backward (bidirectional LSTMs: read from the last step to the first).
 
     Returns:
         {"input", "forget", "output": sigmoid gates in [0, 1]; "candidate": tanh g; "cell": c_t},
-        each ``(T, H)``.
+        each ``(T, H)``, row t for input step t in both directions.
 
     Raises:
-        InputError: when the first recurrent layer is not an LSTM.
+        InputError: when the first recurrent layer is not an LSTM, or no such layer or direction exists.
     """
     rnn, inp, _ = _rnn_input(model, x)
     if not isinstance(rnn, nn.LSTM):
         raise InputError(f"Gates are drawn for LSTM layers; this model's first recurrent layer is a {type(rnn).__name__}.")
+    k = _layer_index(rnn, layer)
+    if direction not in ((0, 1) if rnn.bidirectional else (0,)):
+        raise InputError("direction must be 0 (forward)" + (" or 1 (backward)." if rnn.bidirectional else
+                                                          "; this LSTM reads one way only."))
+    below = inp if k == 0 else _stacked_outputs(rnn, inp, k - 1)[k - 1]  # (1, T, F)
+    suffix = f"_l{k}" + ("_reverse" if direction else "")
+    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}{suffix}", None)
+                              for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+    steps = below[0].flip(0) if direction else below[0]  # the backward direction reads t = T-1 first
     hidden = rnn.hidden_size
-    w_ih, w_hh, b_ih, b_hh = (getattr(rnn, f"{n}_l0", None) for n in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
-    xw = inp[0] @ w_ih.t()  # (T, 4H)
-    if b_ih is not None:
-        xw = xw + b_ih + b_hh
-    h = inp.new_zeros(hidden)
-    c = inp.new_zeros(hidden)
-    out = {k: [] for k in ("input", "forget", "candidate", "output", "cell")}
     with torch.no_grad():
+        xw = steps @ w_ih.t()  # (T, 4H)
+        if b_ih is not None:
+            xw = xw + b_ih + b_hh
+        h, c = inp.new_zeros(hidden), inp.new_zeros(hidden)
+        out = {name: [] for name in ("input", "forget", "candidate", "output", "cell")}
         for x_t in xw:
             pre = x_t + w_hh @ h  # (4H,): i, f, g, o
-            i, f, o = (torch.sigmoid(pre[k * hidden:(k + 1) * hidden]) for k in (0, 1, 3))
+            i, f, o = (torch.sigmoid(pre[j * hidden:(j + 1) * hidden]) for j in (0, 1, 3))
             g = torch.tanh(pre[2 * hidden:3 * hidden])
             c = f * c + i * g
             h = o * torch.tanh(c)
             for key, value in zip(out, (i, f, g, o, c)):
                 out[key].append(value)
-    return {k: torch.stack(v).float().cpu().numpy() for k, v in out.items()}
-
-
-def fit_to_input(pixels: np.ndarray, input_shape: tuple) -> tuple[np.ndarray, list[str]]:
-    """Convert a decoded image (``images.decode``: (H, W) grey or (3, H, W) RGB, in [0, 1]) to a model's input.
-
-    Args:
-        pixels: the image.
-        input_shape: the model's ``(C, H, W)``.
-
-    Returns:
-        float32 ``(C, H, W)`` and notes saying what was done (channels converted, resized), for the user.
-
-    Raises:
-        InputError: when the model does not take images.
-    """
-    from PIL import Image  # only needed here
-
-    if len(input_shape) != 3:
-        raise InputError(f"This model takes inputs of shape {tuple(input_shape)}, not images.")
-    channels, height, width = input_shape
-    x = np.asarray(pixels, dtype=np.float32)
-    x = x[None] if x.ndim == 2 else x  # (C0, H0, W0)
-    notes = []
-    if x.shape[0] != channels:
-        if channels == 1:
-            x = x.mean(axis=0, keepdims=True)
-            notes.append("Converted to grey (the model has one input channel).")
-        else:
-            x = np.repeat(x.mean(axis=0, keepdims=True), channels, axis=0)
-            notes.append(f"Repeated the grey image over the model's {channels} channels.")
-    if x.shape[1:] != (height, width):
-        notes.append(f"Resized from {x.shape[2]}×{x.shape[1]} to {width}×{height} (the model's input size).")
-        x = np.stack([np.asarray(Image.fromarray(c).resize((width, height), Image.Resampling.BILINEAR))
-                      for c in x]).astype(np.float32)
-    return x, notes
-
-
-MAX_CANVAS_SIDE = 16  # larger drawing grids make cells too small to click
-
-
-def canvas_shape(input_shape: tuple) -> tuple[int, int]:
-    """The drawing grid for a ``(1, H, W)`` model: the input size, halved until no side exceeds 16 (28 -> 14)."""
-    height, width = int(input_shape[-2]), int(input_shape[-1])
-    while max(height, width) > MAX_CANVAS_SIDE:
-        height, width = max(1, (height + 1) // 2), max(1, (width + 1) // 2)
-    return height, width
-
-
-def paint(grid: np.ndarray, cells, value: float) -> np.ndarray:
-    """A copy of the drawing ``grid`` (H, W) with ``cells`` ((row, col) pairs) set to ``value``; others ignored."""
-    out = np.array(grid, dtype=np.float32, copy=True)
-    height, width = out.shape
-    for row, col in cells:
-        row, col = int(round(row)), int(round(col))
-        if 0 <= row < height and 0 <= col < width:
-            out[row, col] = value
-    return out
-
-
-def drawing_to_input(grid: np.ndarray, input_shape: tuple, low: float = 0.0,
-                     high: float = 1.0) -> tuple[np.ndarray, list[str]]:
-    """A drawing (ink 0..1 per cell) as a model input: pixel range ``[low, high]`` (the dataset's), resized to fit.
-
-    Args:
-        grid: ``(h, w)`` ink amounts in [0, 1] (0 blank, 1 full ink).
-        input_shape: the model's ``(1, H, W)``.
-        low, high: the dataset's pixel values for blank and full ink (digits and MNIST: 0 and 1; X/O: -1 and 1).
-
-    Returns:
-        float32 ``(1, H, W)`` and notes for the user.
-    """
-    ink = np.clip(np.asarray(grid, dtype=np.float32), 0.0, 1.0)
-    x, notes = fit_to_input(ink, tuple(input_shape))  # resize the ink, so blank stays exactly blank
-    return (low + x * (high - low)).astype(np.float32), notes
-
-
-def input_to_drawing(x: np.ndarray, shape: tuple[int, int], low: float = 0.0, high: float = 1.0) -> np.ndarray:
-    """A sample ``(1, H, W)`` or ``(H, W)`` as ink 0..1 on a drawing grid of ``shape`` (undoes ``drawing_to_input``)."""
-    x = np.asarray(x, dtype=np.float32)
-    grey = x.mean(axis=0) if x.ndim == 3 else x
-    ink = (grey - low) / ((high - low) or 1.0)
-    if grey.shape != tuple(shape):
-        ink = fit_to_input(ink, (1, *shape))[0][0]
-    return np.clip(ink, 0.0, 1.0).astype(np.float32)
+    return {key: (torch.stack(v).flip(0) if direction else torch.stack(v)).float().cpu().numpy()
+            for key, v in out.items()}
 
 
 __all__ = ["LayerActivation", "private_copy", "as_batch", "layer_modules", "find_layer", "logits_at", "predict",
            "probabilities", "predicted_classes", "activations", "conv_layers", "filters", "linear_layers", "linear_unit_images",
-           "recurrent_layers", "hidden_states", "lstm_gates", "no_cudnn", "fit_to_input",
+           "recurrent_layers", "recurrent_info", "outputs", "hidden_states", "lstm_gates", "no_cudnn", "fit_to_input",
            "canvas_shape", "paint", "drawing_to_input", "input_to_drawing"]

@@ -13,6 +13,12 @@ import plotly.graph_objects as go
 SIGNED = "RdBu_r"  # blue negative, red positive, white zero
 POSITIVE = "Inferno"
 MAX_MAPS = 64
+VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥"}  # characters that would draw as nothing
+
+
+def visible(ch: str) -> str:
+    """A character as drawn in labels: space, newline and tab as ␣, ⏎ and ⇥."""
+    return VISIBLE.get(ch, ch)
 
 
 def tile(maps: np.ndarray, cols: int | None = None, gap: int = 1) -> np.ndarray:
@@ -122,6 +128,24 @@ def _base_image(x: np.ndarray):
     return go.Heatmap(z=grey, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip")
 
 
+def input_figure(x: np.ndarray, title: str | None = None) -> go.Figure:
+    """The input on its own: an image for ``(C, H, W)``, one line per feature for ``(T, F)``, bars for ``(F,)``."""
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim == 3:
+        fig = go.Figure(_base_image(x))
+        if x.shape[0] != 3:
+            fig.data[0].hovertemplate, fig.data[0].hoverinfo = "row %{y}, col %{x}: %{z:.3g}<extra></extra>", None
+        return _image_layout(fig, title, 300, 300)
+    if x.ndim == 2:
+        fig = go.Figure([go.Scatter(y=x[:, f], mode="lines+markers", name=f"feature {f}") for f in range(x.shape[1])])
+        fig.update_layout(xaxis_title="time step", yaxis_title="value")
+    else:
+        fig = go.Figure(go.Bar(x=[f"x{i + 1}" for i in range(x.size)], y=x.ravel()))
+        fig.update_layout(xaxis_title="input", yaxis_title="value")
+    fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
 def overlay(x: np.ndarray, attribution: np.ndarray, title: str | None = None, opacity: float = 0.6,
             signed: bool | None = None) -> go.Figure:
     """An attribution heatmap over the input image, with its colour scale.
@@ -145,8 +169,12 @@ def overlay(x: np.ndarray, attribution: np.ndarray, title: str | None = None, op
 
 def topk_bars(predictions: list[tuple[str, float]], true_label: str | None = None,
               title: str | None = None) -> go.Figure:
-    """The top-k probabilities as horizontal bars, most probable on top; the true class in green."""
-    names = [str(n) for n, _ in predictions]
+    """The top-k probabilities as horizontal bars, most probable on top; the true class in green.
+
+    Space, newline and tab class names (character models) are drawn as ␣, ⏎ and ⇥.
+    """
+    names = [visible(str(n)) for n, _ in predictions]
+    true_label = None if true_label is None else visible(str(true_label))
     probs = [p for _, p in predictions]
     colours = ["#2ca02c" if true_label is not None and n == str(true_label) else "#6fa8dc" for n in names]
     fig = go.Figure(go.Bar(x=probs, y=names, orientation="h", marker_color=colours,
@@ -157,8 +185,8 @@ def topk_bars(predictions: list[tuple[str, float]], true_label: str | None = Non
 
 
 def time_heatmap(states: np.ndarray, title: str | None = None, y_label: str = "unit", zmin=None, zmax=None,
-                 colorscale: str | None = None) -> go.Figure:
-    """States over time ``(T, H)`` as units × steps."""
+                 colorscale: str | None = None, x_labels: list[str] | None = None) -> go.Figure:
+    """States over time ``(T, H)`` as units × steps; ``x_labels`` (e.g. the input characters) name the steps."""
     z = np.asarray(states, dtype=np.float64).T  # (T, H) -> (H, T): time runs left to right
     scale = dict(colorscale=colorscale or SIGNED, zmin=zmin, zmax=zmax)
     if colorscale is None and zmin is None:
@@ -168,12 +196,20 @@ def time_heatmap(states: np.ndarray, title: str | None = None, y_label: str = "u
     fig.update_layout(title=title, height=min(600, 140 + 6 * z.shape[0]),
                       margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis_title="time step", yaxis_title=y_label)
+    if x_labels is not None:
+        fig.update_xaxes(tickmode="array", tickvals=list(range(len(x_labels))),
+                         ticktext=[visible(c) for c in x_labels], title="input character")
     return fig
 
 
-def gates_figures(gates: dict[str, np.ndarray]) -> dict[str, go.Figure]:
-    """One units × steps heatmap per LSTM gate (input, forget, output), on the gates' own [0, 1] scale."""
-    return {name: time_heatmap(gates[name], f"{name} gate", zmin=0, zmax=1, colorscale="Viridis")
+def gates_figures(gates: dict[str, np.ndarray], where: str = "",
+                  x_labels: list[str] | None = None) -> dict[str, go.Figure]:
+    """One units × steps heatmap per LSTM gate (input, forget, output), on the gates' own [0, 1] scale.
+
+    ``where`` (e.g. "layer 2 of 2, forward") is added to each title.
+    """
+    return {name: time_heatmap(gates[name], f"{name} gate" + (f" ({where})" if where else ""), zmin=0, zmax=1,
+                               colorscale="Viridis", x_labels=x_labels)
             for name in ("input", "forget", "output") if name in gates}
 
 
@@ -187,7 +223,7 @@ def coloured_text(chars: list[str], scores: np.ndarray, title: str | None = None
     for k, ch in enumerate(chars):
         r, c = divmod(k, per_line)
         z[r, c] = s[k]
-        text[r, c] = {" ": "␣", "\n": "↵"}.get(ch, ch)
+        text[r, c] = visible(ch)
     m = _symmetric(z)
     fig = go.Figure(go.Heatmap(z=z, text=text, texttemplate="%{text}", textfont=dict(size=16), colorscale=SIGNED,
                                zmid=0, zmin=-m, zmax=m, xgap=2, ygap=2, hoverongaps=False,
@@ -199,7 +235,8 @@ def coloured_text(chars: list[str], scores: np.ndarray, title: str | None = None
     return fig
 
 
-__all__ = ["tile", "mosaic", "activation_figure", "filter_grid", "histogram", "overlay", "topk_bars",
+__all__ = ["tile", "mosaic", "activation_figure", "filter_grid", "histogram", "input_figure", "overlay", "topk_bars",
+           "visible",
            "time_heatmap", "gates_figures", "coloured_text", "MAX_MAPS"]
 
 

@@ -3,7 +3,7 @@ import streamlit as st
 
 from engine import inspect
 from engine.errors import SpecError
-from ui import inspect_ui
+from ui import inspect_input_ui, inspect_sequence_ui, inspect_ui
 from ui.session import state
 
 st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
@@ -20,7 +20,7 @@ if not s.trained:
     st.info("This model is untrained: its weights are random (seed 0), so predictions are near chance and the "
             "filters are noise. Everything below still works; train it on the Train page to see it learn.")
 
-sample = inspect_ui.input_ui(s, model)
+sample = inspect_input_ui.input_ui(s, model)
 if sample is None:
     st.stop()
 for note in sample.notes:
@@ -44,4 +44,4 @@ with tabs["Attribution"]:
         st.info("For character models, see per-character attribution in the Sequence tab.")
 if recurrent:
     with tabs["Sequence"]:
-        inspect_ui.sequence_ui(s, model, sample)
+        inspect_sequence_ui.sequence_ui(s, model, sample)

@@ -1,26 +1,22 @@
-"""Widget groups of the Inspect page: input picker, predictions, filters, activations, attribution, recurrent states.
+"""Widget groups of the Inspect page: the chosen input, predictions, filters, activations and attribution.
 
-The "Draw a digit" source is a Plotly chart of cells with selection events (no canvas component:
-nothing outside Streamlit and Plotly): the cells a click, box or lasso selects are painted.
-
+The input picker is in ``ui.inspect_input_ui``, the Sequence tab in ``ui.inspect_sequence_ui``.
 Results are cached per browser session in ``state().extras["inspect"]``, keyed on the model's
 version: st.cache_data / cache_resource are shared by every user and must never hold a session's model.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
-from engine import attribution, data, images, inspect
+from engine import attribution, inspect
 from engine import inspect_figures as figs
 from engine.errors import InputError
 
-BRUSHES = {"Click": "pan", "Lasso": "lasso", "Box": "select"}  # the drawing grid's Plotly dragmode
-FALLBACK_VOCAB = list(" abcdefghijklmnopqrstuvwxyz.,'!?\n")
 MAX_CACHED = 64
+PREDICTED = "predicted"  # the target option that follows the prediction of whatever input is chosen
 
 
 @dataclass
@@ -33,6 +29,12 @@ class Sample:
     classes: list[str] = field(default_factory=list)
     vocab: list[str] | None = None
     notes: list[str] = field(default_factory=list)
+    origin: str = ""  # what the user sees it called: "digits test #12", "upload x.png", "your drawing"
+    task: str = "classification"  # the dataset's: "classification", "regression" or "char"
+    target: np.ndarray | None = None  # a regression sample's true values
+    low: float = 0.0  # the data's pixel values for blank and full ink
+    high: float = 1.0
+    dataset: object | None = None  # the engine Dataset it comes from (for the mean baseline)
 
 
 def page_state(s) -> dict:
@@ -53,217 +55,48 @@ def cached(s, key: tuple, compute):
     return results[key]
 
 
-@st.cache_resource(max_entries=4, show_spinner=False)  # read-only datasets, shared safely; never a model
-def _dataset(name: str):
-    return data.load(name, seed=0)
-
-
-def _dataset_name(s) -> str | None:
-    """The Train page's dataset, else digits for image models and zen for character models."""
-    name = s.extras.get("train", {}).get("dataset_name")
-    if name:
-        return name
-    if s.spec.vocab_size:
-        return "zen"
-    return "digits" if len(s.spec.input) == 3 else None
-
-
-def input_ui(s, model) -> Sample | None:
-    """Sidebar: where the input comes from (dataset sample by class or mistake, upload, text for character models)."""
-    sample = _source_ui(s, model)
-    if sample is None:
-        return None
-    outputs = len(cached(s, ("probs", sample.key), lambda: inspect.probabilities(model, sample.x)))
-    if sample.classes and len(sample.classes) != outputs and sample.vocab is None:
-        sample.notes.append(f"The dataset has {len(sample.classes)} classes but the model {outputs} outputs: "
-                            "showing output numbers, without the true label.")
-        sample.classes, sample.label = [], None
-    if not sample.classes:
-        sample.classes = [str(i) for i in range(outputs)]
-    return sample
-
-
-def _source_ui(s, model) -> Sample | None:
-    spec = s.spec
-    sb = st.sidebar
-    sb.header("Input")
-    if spec.vocab_size:
-        return _text_ui(s)
-    sources = ["Dataset sample"]
-    if len(spec.input) == 3:
-        sources += ["Draw a digit", "Upload image"] if spec.input[0] == 1 else ["Upload image"]
-    source = sb.radio("Source", sources, key="inspect_source", horizontal=True)
-    if source == "Upload image":
-        return _upload_ui(spec)
-    name = _dataset_name(s)
-    try:
-        ds = _dataset(name) if name else None
-    except InputError as err:
-        sb.warning(str(err))
-        ds = None
-    if source == "Draw a digit":
-        return _draw_ui(s, model, ds)
-    if ds is None or (ds.input_kind != "image" and tuple(ds.input_shape) != tuple(spec.input)):
-        sb.info("No dataset matches this model's input; showing a random input. Pick a dataset on the Train page.")
-        rng = np.random.default_rng(0)
-        return Sample(rng.random(tuple(spec.input)).astype(np.float32), "random")
-    return _dataset_ui(s, model, ds)
-
-
-def _dataset_ui(s, model, ds) -> Sample:
-    sb = st.sidebar
-    x_test, y_test = ds.x_test.numpy(), ds.y_test.numpy()
-    choices = ["any class", "misclassified"] + list(ds.classes) if ds.task == "classification" else ["any"]
-    pick = sb.selectbox(f"Samples from {ds.name} (test split)", choices, key="inspect_filter")
-    notes = []
-    if pick == "misclassified":
-        fitted = cached(s, ("fitted", ds.name), lambda: _fit_all(x_test, s.spec.input))
-        predicted = cached(s, ("predicted", ds.name), lambda: inspect.predicted_classes(model, fitted))
-        indices = np.flatnonzero(predicted != y_test)
-    elif pick in ds.classes:
-        indices = np.flatnonzero(y_test == ds.classes.index(pick))
-    else:
-        indices = np.arange(len(x_test))
-    if not len(indices):
-        sb.success("No samples here: the model gets every test sample right.")
-        indices = np.arange(len(x_test))
-    n = int(sb.number_input(f"Sample (of {len(indices)})", 0, len(indices) - 1, 0, key="inspect_index"))
-    i = int(indices[min(n, len(indices) - 1)])
-    x = x_test[i]
-    if len(s.spec.input) == 3 and tuple(x.shape) != tuple(s.spec.input):
-        x, notes = inspect.fit_to_input(x, tuple(s.spec.input))
-    label = ds.classes[int(y_test[i])] if ds.task == "classification" else None
-    page_state(s)["last_sample"] = (np.asarray(x, dtype=np.float32), label, f"{ds.name} test #{i}")
-    return Sample(np.asarray(x, dtype=np.float32), f"{ds.name}:{i}", label, list(ds.classes), None, notes)
-
-
-def _pixel_range(ds) -> tuple[float, float, str]:
-    """Blank and full-ink pixel values: the dataset's own range when it holds grey images, else 0 and 1."""
-    if ds is not None and ds.input_kind == "image" and int(ds.input_shape[0]) == 1:
-        return float(ds.x_test.min()), float(ds.x_test.max()), f"the {ds.name} data"
-    return 0.0, 1.0, "no grey-image dataset chosen; assumed"
-
-
-def _drawing(s) -> dict:
-    """The session's drawing: ink 0..1 per cell, and a revision that changes with every stroke."""
-    shape = inspect.canvas_shape(tuple(s.spec.input))
-    drawing = page_state(s).setdefault("drawing", {"grid": np.zeros(shape, np.float32), "revision": 0})
-    if drawing["grid"].shape != shape:  # another model: start again on its grid
-        drawing["grid"], drawing["revision"] = np.zeros(shape, np.float32), drawing["revision"] + 1
-    return drawing
-
-
-def _set_drawing(drawing: dict, grid: np.ndarray) -> None:
-    drawing["grid"], drawing["revision"] = grid, drawing["revision"] + 1
-
-
-def _draw_ui(s, model, ds) -> Sample:
-    """Main area: the drawing grid, pen or eraser, ink, Clear and Start from a dataset digit; the drawing as input."""
-    drawing = _drawing(s)
-    low, high, origin = _pixel_range(ds)
-    shape = drawing["grid"].shape
-
-    def stroke():
-        event = st.session_state.get("inspect_draw")
-        points = (event or {}).get("selection", {}).get("points", [])
-        if points:
-            ink = 0.0 if st.session_state.get("inspect_pen") == "Eraser" else st.session_state.get("inspect_ink", 1.0)
-            _set_drawing(drawing, inspect.paint(drawing["grid"], [(p["y"], p["x"]) for p in points], ink))
-
-    def clear():
-        _set_drawing(drawing, np.zeros(shape, np.float32))
-        drawing.pop("origin", None)
-
-    def from_dataset():
-        last = page_state(s).get("last_sample")
-        if last is None and ds is not None and ds.input_kind == "image":
-            last = (_fit_all(ds.x_test[:1].numpy(), s.spec.input)[0], None, f"{ds.name} test #0")
-        if last is not None:
-            _set_drawing(drawing, inspect.input_to_drawing(last[0], shape, low, high))
-            drawing["origin"] = last[2]
-
-    x, notes = inspect.drawing_to_input(drawing["grid"], tuple(s.spec.input), low, high)
-    classes = list(ds.classes) if ds is not None and ds.task == "classification" else []
-    sample = Sample(x, "draw:" + hashlib.sha1(x.tobytes()).hexdigest()[:16], None, classes, None,
-                    [f"Drawn on {shape[1]}×{shape[0]}; ink 0 to 1 becomes pixel values {low:g} to {high:g} "
-                     f"({origin})."] + notes)
-    with st.container(border=True, key="inspect_drawing"):
-        left, right = st.columns(2)
-        with right:  # before the grid: its dragmode comes from the brush
-            st.markdown("**Draw a digit**")
-            st.caption("Lasso or Box: drag over cells. Click: click cells one at a time. The pen paints them, the "
-                       "eraser clears them.")
-            brush = st.segmented_control("Brush", list(BRUSHES), default="Lasso", key="inspect_brush") or "Lasso"
-            st.segmented_control("Tool", ["Pen", "Eraser"], default="Pen", key="inspect_pen")
-            st.slider("Ink", 0.1, 1.0, 1.0, 0.1, key="inspect_ink", help="how dark the pen paints (1 = full ink)")
-            b1, b2 = st.columns(2)
-            b1.button("Clear", key="inspect_clear", on_click=clear, width="stretch")
-            b2.button("Start from a dataset digit", key="inspect_from_dataset", on_click=from_dataset,
-                      width="stretch", help="copies the sample last picked under Dataset sample, so you can edit it")
-            if drawing.get("origin"):
-                st.caption(f"Started from {drawing['origin']}.")
-            probs = cached(s, ("probs", sample.key), lambda: inspect.probabilities(model, sample.x))
-            best = int(np.argmax(probs))
-            name = classes[best] if len(classes) == len(probs) else str(best)
-            st.markdown(f"The model says **{name}** ({probs[best]:.0%}); all classes in the Prediction tab below.")
-        with left:
-            st.plotly_chart(figs.drawing_canvas(drawing["grid"], revision=drawing["revision"], dragmode=BRUSHES[brush]),
-                            key="inspect_draw", on_select=stroke, selection_mode=("points", "box", "lasso"),
-                            width="content", config={"displayModeBar": False})
-    return sample
-
-
-def _fit_all(xs: np.ndarray, shape) -> np.ndarray:
-    if tuple(xs.shape[1:]) == tuple(shape) or len(shape) != 3:
-        return xs
-    return np.stack([inspect.fit_to_input(x, tuple(shape))[0] for x in xs])
-
-
-def _upload_ui(spec) -> Sample | None:
-    file = st.sidebar.file_uploader("Image (PNG, JPEG, GIF, BMP, WebP)", type=["png", "jpg", "jpeg", "gif", "bmp",
-                                                                              "webp"], key="inspect_upload")
-    if file is None:
-        st.info("Upload an image in the sidebar.")
-        return None
-    try:
-        decoded = images.decode(file.getvalue(), "RGB" if spec.input[0] == 3 else "L")
-        x, notes = inspect.fit_to_input(decoded.pixels, tuple(spec.input))
-    except InputError as err:
-        st.error(str(err))
-        return None
-    read = ["Read as grey: the model has one input channel."] if spec.input[0] == 1 else []
-    return Sample(x, f"upload:{file.file_id}", notes=decoded.notes + read + notes)
-
-
-def _text_ui(s) -> Sample:
-    spec = s.spec
-    vocab, notes, default = None, [], "hello world"
-    try:
-        ds = _dataset(_dataset_name(s))
-        if ds.task == "char" and len(ds.vocab) <= spec.vocab_size:
-            vocab = list(ds.vocab)
-            default = "".join(vocab[int(t)] for t in ds.x_test[0])
-    except (InputError, KeyError):
-        pass
-    if vocab is None:
-        vocab = FALLBACK_VOCAB[:spec.vocab_size]
-        notes.append(f"No character dataset fits this model's {spec.vocab_size} tokens; using the characters "
-                     f"{''.join(vocab)!r}.")
-    text = st.sidebar.text_area("Text", default[:spec.input[0]], key="inspect_text", max_chars=spec.input[0])
-    kept = [c for c in text if c in vocab] or [vocab[0]]
-    if len(kept) < len(text):
-        notes.append("Characters outside the vocabulary were dropped.")
-    ids = np.array([vocab.index(c) for c in kept], dtype=np.int64)
-    return Sample(ids, "text:" + "".join(kept), None, vocab, vocab, notes)
+def input_view_ui(sample: Sample, key: str) -> None:
+    """The chosen input itself: the image, the sequence or the typed text."""
+    if sample.vocab is not None:
+        text = "".join(figs.visible(sample.vocab[int(t)]) for t in sample.x)
+        st.markdown(f"**Input** ({sample.origin}, {len(sample.x)} characters)")
+        st.code(text, language=None)
+        return
+    st.plotly_chart(figs.input_figure(sample.x, f"Input: {sample.origin}" if sample.origin else "Input"), key=key)
 
 
 def prediction_ui(s, model, sample: Sample) -> None:
-    """Top-k bars and the true label."""
-    top = cached(s, ("predict", sample.key), lambda: inspect.predict(model, sample.x, sample.classes, k=5))
-    st.plotly_chart(figs.topk_bars(top, sample.label), key="inspect_topk")
-    if sample.label is not None:
-        right = "✓ correct" if top[0][0] == sample.label else "✗ wrong"
-        st.caption(f"True label: **{sample.label}** · predicted **{top[0][0]}** ({right})")
+    """The input, then the top-k bars and the true label; a regression model's values and the true target."""
+    left, right = st.columns([1, 2])
+    with left:
+        input_view_ui(sample, "inspect_input")
+    with right:
+        if sample.task == "regression":
+            _regression_ui(s, model, sample)
+            return
+        top = cached(s, ("predict", sample.key), lambda: inspect.predict(model, sample.x, sample.classes, k=5))
+        title = None
+        if sample.vocab is not None:
+            after = "".join(figs.visible(sample.vocab[int(t)]) for t in sample.x[-12:])
+            title = f"Next character after '{after}'"
+        st.plotly_chart(figs.topk_bars(top, sample.label, title), key="inspect_topk")
+        if sample.label is not None:
+            right_or_wrong = "✓ correct" if top[0][0] == sample.label else "✗ wrong"
+            st.caption(f"True label: **{sample.label}** · predicted **{top[0][0]}** ({right_or_wrong})")
+
+
+def _regression_ui(s, model, sample: Sample) -> None:
+    """Predicted values against the true target: a softmax over regression outputs would mean nothing."""
+    values = cached(s, ("out", sample.key), lambda: inspect.outputs(model, sample.x))
+    target = None if sample.target is None else np.asarray(sample.target, dtype=np.float64).ravel()
+    st.markdown("**Regression output** (the model's raw values; no probabilities)")
+    cols = st.columns(min(4, len(values)))
+    for i, value in enumerate(values[:8]):
+        delta = None if target is None or i >= len(target) else f"{value - target[i]:+.4g} vs the target"
+        cols[i % len(cols)].metric(f"Predicted value {i}" if len(values) > 1 else "Predicted value", f"{value:.4g}",
+                                   delta, delta_color="off")
+    if target is not None:
+        st.caption("True target: " + ", ".join(f"**{t:.4g}**" for t in target[:8]))
 
 
 def filters_ui(s, model) -> None:
@@ -295,6 +128,8 @@ def activations_ui(s, model, sample: Sample) -> None:
     acts = cached(s, ("acts", sample.key), lambda: inspect.activations(model, sample.x))
     more = st.toggle("Show more maps (up to 256 per layer)", False, key="inspect_more")
     cap = 256 if more else 16
+    with st.expander(f"Input → {'×'.join(map(str, np.shape(sample.x)))}", expanded=True):
+        input_view_ui(sample, "inspect_act_input")
     for a in acts:
         shape = "×".join(map(str, a.shape))
         with st.expander(f"{a.path} {a.type} → {shape}", expanded=a.array.ndim == 3 and a.path.count(".") == 0):
@@ -304,54 +139,123 @@ def activations_ui(s, model, sample: Sample) -> None:
             st.plotly_chart(figs.activation_figure(a.array, max_maps=cap), key=f"inspect_act_{a.path}")
 
 
+
+def target_ui(column, label: str, classes: list[str], predicted: str, key: str, regression: bool = False):
+    """The class to explain: "Predicted (X)" by default, which follows the prediction of every new input.
+
+    Returns:
+        (target index or None for the predicted class, the class's name, whether it is the predicted one).
+    """
+    if regression:
+        name = column.selectbox("Explain output", classes, key=key)
+        return classes.index(name), name, False
+    choice = column.selectbox(label, [PREDICTED] + list(classes), key=key,
+                              format_func=lambda c: f"Predicted ({figs.visible(predicted)})" if c == PREDICTED
+                              else figs.visible(c), help="by default the class the model predicts for this input")
+    if choice == PREDICTED:
+        return None, predicted, True
+    return classes.index(choice), choice, choice == predicted
+
+
+def _baseline_ui(column, s, sample: Sample) -> tuple[str, np.ndarray | float]:
+    """Integrated Gradients' and Occlusion's "absent" input, and a caption saying what it is in the data's range."""
+    kinds = ["zero"] + (["mean"] if sample.dataset is not None and sample.x.ndim == 3 else []) + \
+        (["blur"] if sample.x.ndim == 3 else [])
+    kind = column.selectbox("Baseline", kinds, key="inspect_baseline", format_func=lambda k: attribution.BASELINES[k],
+                            help="the input that stands for 'nothing': attributions explain the change from it")
+    if kind == "zero":
+        if sample.low < 0 < sample.high:
+            what = (f"every value 0, which in this data's range ({sample.low:g} to {sample.high:g}) is mid-grey, "
+                    "not blank")
+        elif sample.low == 0:
+            what = "every value 0: the data's blank (black) background"
+        else:
+            what = f"every value 0 (the data's range is {sample.low:g} to {sample.high:g})"
+        return f"Baseline: {what}.", 0.0
+    if kind == "mean":
+        ds = sample.dataset
+
+        def mean():
+            m = ds.x_train.float().mean(dim=0).numpy()
+            return m if m.shape == sample.x.shape else inspect.fit_to_input(m, tuple(sample.x.shape))[0]
+        return "Baseline: the mean image of the training split.", cached(s, ("mean", ds.name, sample.x.shape), mean)
+    return (f"Baseline: the input blurred over {attribution.BLUR_KERNEL}×{attribution.BLUR_KERNEL} pixels.",
+            attribution.make_baseline(sample.x, "blur"))
+
+
+def _gradcam_layer_ui(column, s, model, sample: Sample) -> str | None:
+    layers = attribution.gradcam_layers(model)
+    if not layers:
+        return None
+    acts = cached(s, ("acts", sample.key), lambda: inspect.activations(model, sample.x))
+    shapes = {a.path: "×".join(map(str, a.shape)) for a in acts}
+
+    def label(p):
+        return f"{p} · Conv2d → {shapes.get(p, '?')}" + (" (shortcut projection)" if p.endswith("shortcut") else "")
+    default = attribution.default_gradcam_layer(model)
+    return column.selectbox("Conv layer", layers, index=layers.index(default), key="inspect_cam_layer",
+                            format_func=label, help="default: the last convolution's feature maps")
+
+
 def attribution_ui(s, model, sample: Sample) -> None:
     """Method, target and options; the attribution overlaid on the input."""
     labels = {v[0]: k for k, v in attribution.METHODS.items()}
     cols = st.columns(3)
     method = labels[cols[0].selectbox("Method", list(labels), key="inspect_method")]
     classes = sample.classes
-    predicted = cached(s, ("predict", sample.key), lambda: inspect.predict(model, sample.x, sample.classes, k=5))[0][0]
-    target_name = cols[1].selectbox("Explain class", classes, index=classes.index(predicted) if predicted in classes
-                                    else 0, key="inspect_target", help="defaults to the predicted class")
-    opts = {}
+    predicted = cached(s, ("predict", sample.key), lambda: inspect.predict(model, sample.x, classes, k=5))[0][0]
+    target, target_name, is_predicted = target_ui(cols[1], "Explain class", classes, predicted, "inspect_target",
+                                                  regression=sample.task == "regression")
+    opts, base_caption = {}, None
     if method == "gradcam":
-        convs = [p for p, m in inspect.conv_layers(model) if m.__class__.__name__ == "Conv2d"]
-        if convs:
-            opts["layer"] = cols[2].selectbox("Conv layer", convs, index=len(convs) - 1, key="inspect_cam_layer")
+        layer = _gradcam_layer_ui(cols[2], s, model, sample)
+        if layer is not None:
+            opts["layer"] = layer
     elif method == "occlusion":
         side = int(max(s.spec.input[1:])) if len(s.spec.input) == 3 else int(s.spec.input[0])
         opts["window"] = cols[2].slider("Window", 1, max(1, side), min(4, side), key="inspect_window")
-        opts["stride"] = cols[2].slider("Stride", 1, max(1, opts["window"]), max(1, opts["window"] // 2),
-                                        key="inspect_stride")
+        opts["stride"] = 1 if opts["window"] == 1 else cols[2].slider(  # a slider needs min < max
+            "Stride", 1, opts["window"], max(1, opts["window"] // 2), key="inspect_stride")
     elif method == "integrated_gradients":
         opts["n_steps"] = cols[2].slider("Steps", 10, 200, 50, key="inspect_steps")
     elif method == "smoothgrad":
         opts["nt_samples"] = cols[2].slider("Noisy copies", 5, 50, 25, key="inspect_samples")
-    st.caption(attribution.METHODS[method][1])
-    target = classes.index(target_name)
-    key = ("attr", sample.key, method, target, tuple(sorted(opts.items())))
+    if method in ("integrated_gradients", "occlusion"):
+        base_caption, baseline = _baseline_ui(cols[2], s, sample)
+        opts["baseline"] = baseline
+    st.caption(attribution.METHODS[method][1] + (f". {base_caption}" if base_caption else ""))
+    if method == "guided_backprop" and not attribution.uses_relu(model):
+        st.info("This model has no ReLU, so Guided Backprop has nothing to stop: it equals the plain gradient here.")
+    index = classes.index(target_name) if target is None else target
+    hashable = tuple(sorted((k, v if np.isscalar(v) else st.session_state.get("inspect_baseline"))
+                            for k, v in opts.items()))
+    key = ("attr", sample.key, method, index, hashable)
     try:
         attr = cached(s, key, lambda: attribution.attribute(model, sample.x, method, target=target, **opts))
     except InputError as err:
         st.warning(str(err))
         return
+    what = f"output {index}" if sample.task == "regression" else f"class {figs.visible(target_name)}"
+    title = f"{attribution.METHODS[method][0]} for {what}" + (" (predicted)" if is_predicted else "")
+    if method == "gradcam":
+        title += f", layer {opts.get('layer')}"
+    if not np.any(attr):
+        if method == "gradcam":
+            st.info(f"{title}: all zero. Grad-CAM keeps only positive evidence, and this layer has none for "
+                    f"{what}. Try another layer or class.")
+        elif method in ("integrated_gradients", "occlusion"):
+            st.info(f"{title}: all zero. The score does not change between the baseline and this input (the input "
+                    "may equal the baseline); draw or pick another input, or change the baseline.")
+        else:
+            st.info(f"{title}: all zero. The score does not depend on the input here (no gradient reaches it).")
+        return
     if sample.x.ndim == 3:
-        st.plotly_chart(figs.overlay(sample.x, attr, f"{attribution.METHODS[method][0]} for class {target_name}"),
-                        key="inspect_overlay")
+        st.plotly_chart(figs.overlay(sample.x, attr, title), key="inspect_overlay")
     else:
-        st.plotly_chart(figs.activation_figure(attr), key="inspect_overlay")
-
-
-def sequence_ui(s, model, sample: Sample) -> None:
-    """Per-character attribution, the hidden state over time, LSTM gates."""
-    if sample.vocab is not None:
-        chars = [sample.vocab[int(t)] for t in sample.x]
-        scores = cached(s, ("tokens", sample.key), lambda: attribution.token_attribution(model, sample.x))
-        st.plotly_chart(figs.coloured_text(chars, scores, "Each character's share of the next-character prediction "
-                                           "(Integrated Gradients on the embedding)"), key="inspect_tokens")
-    states = cached(s, ("hidden", sample.key), lambda: inspect.hidden_states(model, sample.x))
-    st.plotly_chart(figs.time_heatmap(states, "Hidden state h_t (units × steps)"), key="inspect_hidden")
-    if inspect.recurrent_layers(model)[0][1].cell == "LSTM":
-        gates = cached(s, ("gates", sample.key), lambda: inspect.lstm_gates(model, sample.x))
-        for name, fig in figs.gates_figures(gates).items():
-            st.plotly_chart(fig, key=f"inspect_gate_{name}")
+        st.plotly_chart(figs.activation_figure(attr, title), key="inspect_overlay")
+    if method == "integrated_gradients":
+        start = np.array(np.broadcast_to(np.asarray(opts["baseline"], dtype=np.float32), sample.x.shape))  # writable
+        gap = (cached(s, ("out", sample.key), lambda: inspect.outputs(model, sample.x))[index]
+               - inspect.outputs(model, start)[index])
+        st.caption(f"Completeness: the attributions add up to {float(attr.sum()):.4g}; the score changed by "
+                   f"{gap:.4g} from the baseline to the input (more steps bring them closer).")

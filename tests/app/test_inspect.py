@@ -1,6 +1,7 @@
 """The Inspect page runs for image and character models on dataset samples, drawings and typed text,
 uploads (fitted or refused), and caches per version."""
 import io
+import json
 from pathlib import Path
 
 from PIL import Image
@@ -27,10 +28,30 @@ def test_image_model_shows_every_section():
     assert "untrained" in at.info[0].value
     assert at.selectbox(key="inspect_filter").value == "any class"
     assert len(at.get("plotly_chart")) > 5
+    overlay = _chart(at, "inspect_overlay")
+    assert overlay["layout"]["title"]["text"].startswith("Saliency for class")
+    assert [d["type"] for d in overlay["data"]] == ["heatmap", "heatmap"]  # the input, the saliency over it
+    assert overlay["data"][1]["colorbar"]["title"]["text"] == "attribution"
     at.selectbox(key="inspect_method").set_value("Grad-CAM").run()
     assert not at.exception
+    assert _chart(at, "inspect_overlay")["layout"]["title"]["text"].startswith("Grad-CAM for class")
     at.selectbox(key="inspect_filter").set_value("misclassified").run()
     assert not at.exception
+
+
+def _chart(at, key: str) -> dict | None:
+    return next((json.loads(c.proto.spec) for c in at.get("plotly_chart") if c.proto.id.endswith(f"-{key}")), None)
+
+
+def test_untrained_notice_follows_the_current_model():
+    at = _page("tiny-vgg")
+    state = at.session_state[KEY]
+    state.set_model(state.get_model(), dataset={"name": "digits", "seed": 0, "options": {}})  # as after training
+    at.run()
+    assert not any("untrained" in i.value for i in at.info)
+    state.set_spec(engine.presets.get("xo-cnn"))  # a new network: fresh weights again
+    at.run()
+    assert "untrained" in at.info[0].value
 
 
 def test_results_are_cached_per_version():
