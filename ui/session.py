@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 import engine
+from engine.training import TERMINAL
 
 KEY = "playground"
 DEFAULT_PRESET = "mnist-cnn"
@@ -44,6 +45,18 @@ class SessionState:
             self.dataset = dataset
         self.version += 1
 
+    def live_trainers(self) -> list:
+        """Every run of this session that has not ended: the Train page's runs and the Gradients page's labs."""
+        trainers = [run.get("trainer") for run in self.extras.get("train", {}).get("runs", [])]
+        for run in self.extras.get("gradients", {}).get("runs", {}).values():
+            trainers += list(run.get("trainers", []))
+        return [t for t in trainers if t is not None and t.state not in TERMINAL]
+
+    def heartbeat(self) -> None:
+        """The session is in use (on any page): its runs keep training. A closed tab stops beating."""
+        for trainer in self.live_trainers():
+            trainer.heartbeat()
+
     def get_model(self):
         """The session's model, built from the spec if needed. Raises engine.SpecError when the spec is invalid."""
         if self.model is None:
@@ -57,7 +70,9 @@ def state() -> SessionState:
     engine.device.configure_threads()
     if KEY not in st.session_state:
         st.session_state[KEY] = SessionState(spec=engine.presets.get(DEFAULT_PRESET))
-    return st.session_state[KEY]
+    s = st.session_state[KEY]
+    s.heartbeat()  # a run keeps going while its student works on another page, not only on Train
+    return s
 
 
 def page_link(path: str, label: str) -> None:
