@@ -94,21 +94,23 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
     state = run["trainer"].state if run else None
     cols = st.columns(6)
     cols[0].button("Start new run", key="tr-start", type="primary", disabled=config is None, width="stretch",
-                   on_click=lambda: start_run(s, config),
-                   help="a new run with these settings; a run of yours still training is stopped first")
+                   on_click=lambda: start_run(s, config))
     cols[1].button("Pause", key="tr-pause", disabled=state not in ("running", "queued"), width="stretch",
                    on_click=lambda: run["trainer"].pause())
     cols[2].button("Start" if state == "idle" else "Resume", key="tr-resume", disabled=state not in ("idle", "paused"),
-                   width="stretch", on_click=lambda: _resume(s, run, config),
-                   help="continue this run; a paused run takes over a new learning rate, momentum, weight decay, "
-                        "L1 or clipping from the settings")
+                   width="stretch", on_click=lambda: _resume(s, run, config))
     cols[3].button("Step (1 batch)", key="tr-step", disabled=state not in ("idle", "paused", "running"),
                    width="stretch", on_click=lambda: _step(s, run))
     cols[4].button("Stop", key="tr-stop", disabled=state in (None, *TERMINAL), width="stretch",
                    on_click=lambda: run["trainer"].stop())
     cols[5].button("Reset", key="tr-reset", disabled=run is None, width="stretch",
-                   on_click=lambda: _reset(s, run, config),
-                   help="start this run over from fresh weights with the current settings (same data and seed)")
+                   on_click=lambda: _reset(s, run, config))
+    # (No help= on these buttons: with a tooltip and width="stretch" Streamlit draws each button twice.)
+    if run is not None:
+        st.caption("Start new run stops a run of yours that is still live (one at a time per student, so the "
+                   "class shares the server's training slots). Resume hands a paused run a new learning rate, "
+                   "momentum, weight decay, L1 or clipping; Reset starts the run over with the current settings "
+                   "(same data and seed).")
     if state == "paused":
         changes = pending_changes(run, config)
         if changes:

@@ -62,8 +62,7 @@ def compare_ui(s: SessionState) -> None:
     a, b, c, d = st.columns([3, 1, 1, 1])
     pick = a.selectbox("Run", list(labels), index=len(labels) - 1, key="tr-run-pick")
     run = labels[pick]
-    b.button("Show", key="tr-show", on_click=lambda: _show(p, run), width="stretch",
-             help="show this run's curves and results (the Build page's network stays as it is)")
+    b.button("Show", key="tr-show", on_click=lambda: _show(p, run), width="stretch")
     c.button("Delete", key="tr-delete", on_click=lambda: train_ui.delete_run(s, run["id"]), width="stretch")
     bundle = {"spec": run["trainer"].spec.to_dict(), "config": run["config"].to_dict()}
     d.download_button("Config", json.dumps(bundle, indent=1), f"run{run['id']}.json", "application/json",

@@ -267,8 +267,7 @@ def results_ui(s: SessionState, run: dict) -> None:
     if p.get("adopted") == (run["id"], s.version):
         st.caption("This run's trained network is the session's model: the Inspect and Gradients pages show it.")
     else:
-        st.button("Use this network", key="tr-adopt", on_click=lambda: adopt(s, run),
-                  help="make this run's trained network the session's model")
+        st.button("Use this network", key="tr-adopt", on_click=lambda: adopt(s, run))
         st.caption(f"Use this network: replaces the network on the Build page ({s.spec.name or 'custom'}, "
                    f"{'trained' if s.trained else 'untrained'}) with this run's and its trained weights; "
                    "Inspect and Gradients then show it.")
