@@ -101,7 +101,9 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         st.markdown("**Regularisation**")
         init = st.selectbox("Initialisation", list(SCHEMES), key="tr-init", help="; ".join(
             f"{k}: {v}" for k, v in SCHEMES.items()))
-        wd = st.number_input("Weight decay (L2) λ", 0.0, 1.0, 0.0, key="tr-wd", format="%.4g")
+        wd = st.number_input("Weight decay (L2) λ", 0.0, 1.0, 0.0, key="tr-wd", format="%.4g",
+                             help="adds λw to every weight's gradient g (the gradient of λ/2·‖w‖²; for Adam too, "
+                                  "not AdamW), biases excluded")
         l1 = st.number_input("L1 penalty λ", 0.0, 1.0, 0.0, key="tr-l1", format="%.4g")
         clip = st.number_input("Clip gradient norm at (0 = off)", 0.0, 1e6, 0.0, key="tr-clip", format="%.4g")
         early = st.checkbox("Early stopping on validation loss", key="tr-early")
@@ -115,11 +117,11 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
             bptt = int(st.number_input("Truncated BPTT length (0 = full)", 0, 1000, 0, key="tr-bptt"))
     try:
         return TrainConfig(dataset=text.name if text is not None else name,
-                           dataset_options={} if text is not None else options, loss=loss, optimizer=opt, lr=float(lr),
-                           momentum=float(momentum), betas=betas, alpha=alpha, weight_decay=float(wd), l1=float(l1), batch_size=batch,
-                           epochs=epochs, init=init, clip_norm=float(clip), bptt=bptt, flip=flip, shift=shift,
-                           rotate=rotate, erase=erase, mixup=mixup, early_stopping=early, patience=patience,
-                           seed=seed).check()
+                           dataset_options={} if text is not None else options, loss=loss, optimizer=opt,
+                           lr=float(lr), momentum=float(momentum), betas=betas, alpha=alpha, weight_decay=float(wd),
+                           l1=float(l1), batch_size=batch, epochs=epochs, init=init, clip_norm=float(clip),
+                           bptt=bptt, flip=flip, shift=shift, rotate=rotate, erase=erase, mixup=mixup,
+                           early_stopping=early, patience=patience, seed=seed).check()
     except (engine.InputError, ValueError) as err:
         st.error(f"Settings: {err}")
         return None
