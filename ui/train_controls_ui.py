@@ -7,6 +7,7 @@ import json
 import streamlit as st
 
 import engine
+import engine.training
 from engine.training import TERMINAL, TrainConfig, Trainer
 from ui.session import SessionState
 from ui.train_runs_ui import run_label
@@ -14,8 +15,11 @@ from ui.train_ui import active, delete_run, load_dataset, page
 
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
 # What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
-UPDATABLE = {"lr": "learning rate", "momentum": "momentum", "weight_decay": "weight decay", "l1": "L1 penalty",
-             "clip_norm": "gradient clipping"}
+NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas", "alpha": "RMSProp's alpha",
+         "weight_decay": "weight decay", "l1": "L1 penalty", "clip_norm": "gradient clipping"}
+_LIVE_SETTINGS = getattr(engine.training, "LIVE_SETTINGS", ("lr", "momentum", "weight_decay", "l1", "clip_norm"))
+UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in _LIVE_SETTINGS}
+OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}  # optimiser-only ones
 
 
 def start_run(s: SessionState, config: TrainConfig) -> None:
@@ -46,8 +50,17 @@ def start_run(s: SessionState, config: TrainConfig) -> None:
 
 def _settings(config: TrainConfig) -> dict:
     """The values a paused run can still change, as the run uses them now."""
-    return {"lr": config.learning_rate, "momentum": config.momentum, "weight_decay": config.weight_decay,
-            "l1": config.l1, "clip_norm": config.clip_norm}
+    values = {"lr": config.learning_rate, "betas": tuple(config.betas)}
+    return {k: values.get(k, getattr(config, k)) for k in UPDATABLE}
+
+
+def _show(value) -> str:
+    return ", ".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value:g}"
+
+
+def change_text(key: str, old, new) -> str:
+    """E.g. "learning rate 0.01 → 0.001"."""
+    return f"{UPDATABLE[key]} {_show(old)} → {_show(new)}"
 
 
 def _stop_other_live(s: SessionState, keep: int | None) -> None:
@@ -71,8 +84,9 @@ def pending_changes(run: dict, config: TrainConfig | None) -> dict:
     new = _settings(config)
     if config.optimizer != planned.optimizer:
         new["lr"] = current["lr"]  # another optimiser's η means nothing to this one
-    if planned.optimizer not in ("momentum", "nesterov"):
-        new["momentum"] = current["momentum"]
+    for key, owners in OWNERS.items():
+        if key in new and planned.optimizer not in owners:
+            new[key] = current[key]
     return {k: v for k, v in new.items() if v != current[k]}
 
 
@@ -82,8 +96,7 @@ def _fixed_changes(run: dict, config: TrainConfig | None) -> list[str]:
         return []
     old, new = run["config"].to_dict(), config.to_dict()
     skip = {*UPDATABLE, "dataset", "dataset_options", "seed"}
-    if run["config"].optimizer not in ("momentum", "nesterov"):
-        skip.add("momentum")
+    skip |= {k for k, owners in OWNERS.items() if run["config"].optimizer not in owners}
     return [k.replace("_", " ") for k in new if k not in skip and new[k] != old[k]]
 
 
@@ -108,14 +121,13 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
     # (No help= on these buttons: with a tooltip and width="stretch" Streamlit draws each button twice.)
     if run is not None:
         st.caption("Start new run stops a run of yours that is still live (one at a time per student, so the "
-                   "class shares the server's training slots). Resume hands a paused run a new learning rate, "
-                   "momentum, weight decay, L1 or clipping; Reset starts the run over with the current settings "
+                   "class shares the server's training slots). Resume hands a paused run new values of: "
+                   f"{', '.join(UPDATABLE.values())}; Reset starts the run over with the current settings "
                    "(same data and seed).")
     if state == "paused":
         changes = pending_changes(run, config)
         if changes:
-            st.caption("On Resume: " + ", ".join(f"{UPDATABLE[k]} {run['settings'][k]:g} → {v:g}"
-                                                 for k, v in changes.items()))
+            st.caption("On Resume: " + ", ".join(change_text(k, run["settings"][k], v) for k, v in changes.items()))
         fixed = _fixed_changes(run, config)
         if fixed:
             st.caption(f"Changed {', '.join(fixed)}: these apply to a new run or after Reset.")
@@ -143,7 +155,7 @@ def _resume(s: SessionState, run: dict, config: TrainConfig | None) -> None:
         epoch = step / max(trainer.loop.batches_per_epoch, 1)
         for k, v in changes.items():
             run["changes"].append({"step": step, "epoch": epoch,
-                                   "text": f"{UPDATABLE[k]} {run['settings'][k]:g} → {v:g} from step {step}"})
+                                   "text": f"{change_text(k, run['settings'][k], v)} from step {step}"})
         run["settings"].update(changes)
     _stop_other_live(s, run["id"])
     trainer.start()  # resumes a paused run; starts an idle one (after Reset)

@@ -7,15 +7,16 @@ import json
 import streamlit as st
 
 import engine
-from engine import data, train_figures
+from engine import data, train_figures, training
 from engine.init import SCHEMES
 from engine.training import LIMITER, LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate, load_weights, \
     predict_grid, sample, suggested_settings
 from ui import train_upload_ui
 from ui.session import SessionState
 
-# The update rules as torch.optim computes them (g includes the weight decay term λw).
-OPTIMIZER_FORMULAS = {
+# The update rules as torch.optim computes them (g includes the weight decay term λw); the engine's own text
+# (engine.training.OPTIMIZER_FORMULAS / LOSS_FORMULAS) wins where it has one.
+_OPTIMIZER_FORMULAS = {
     "sgd": "w ← w − η·g",
     "momentum": "v ← μ·v + g,  w ← w − η·v  (PyTorch's form; the same steps as v ← μv − ηg, w ← w + v "
                 "while η stays fixed)",
@@ -26,13 +27,15 @@ OPTIMIZER_FORMULAS = {
     "adam": "m ← β₁m + (1 − β₁)g,  s ← β₂s + (1 − β₂)g²,  w ← w − η·m̂ / (√ŝ + ε) with m̂ = m/(1 − β₁ᵗ), "
             "ŝ = s/(1 − β₂ᵗ),  ε = 1e-8",
 }
-LOSS_FORMULAS = {
+_LOSS_FORMULAS = {
     "auto": "cross-entropy for classes and characters, MSE for regression",
     "cross-entropy": "L = −(1/N) Σₙ log softmax(sₙ)[yₙ]",
     "mse": "regression: L = (1/(N·D)) Σ (ŷ − y)²;  classes: L = (1/(N·C)) Σ (softmax(s) − onehot(y))²",
     "hinge": "L = (1/N) Σₙ (1/C) Σ_{j≠y} max(0, 1 − s_y + s_j)  (PyTorch's MultiMarginLoss divides by the "
              "number of classes C: the textbook sum is C times larger)",
 }
+OPTIMIZER_FORMULAS = {**_OPTIMIZER_FORMULAS, **getattr(training, "OPTIMIZER_FORMULAS", {})}
+LOSS_FORMULAS = {**_LOSS_FORMULAS, **getattr(training, "LOSS_FORMULAS", {})}
 
 
 def page(s: SessionState) -> dict:

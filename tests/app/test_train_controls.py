@@ -9,6 +9,7 @@ import engine
 from engine.training import Trainer
 from tests.app.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
 from ui.session import KEY, SessionState
+from ui.train_controls_ui import UPDATABLE
 
 needs_update = pytest.mark.skipif(not hasattr(Trainer, "update"), reason="Trainer.update lands with the engine branch")
 
@@ -153,3 +154,16 @@ def test_every_page_that_reads_the_session_beats_its_live_runs():
     app.run()
     assert not app.exception
     assert (live.beats, ended.beats, lab.beats) == (2, 0, 2)
+
+
+@pytest.mark.skipif("betas" not in UPDATABLE, reason="Adam's betas change live once the engine branch lands")
+def test_paused_adam_takes_new_betas(at):
+    trainer = _long_run(at)
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    at.number_input(key="tr-beta1").set_value(0.8).run()
+    assert "On Resume: Adam's betas 0.9, 0.999 → 0.8, 0.999" in _text(at)
+    at.button(key="tr-resume").click().run()
+    wait_for(at, ("running",))
+    assert all(g["betas"] == (0.8, 0.999) for g in trainer.loop.optimizer.param_groups)
+    assert not at.exception
