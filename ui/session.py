@@ -48,8 +48,9 @@ class SessionState:
     def live_trainers(self) -> list:
         """Every run of this session that has not ended: the Train page's runs and the Gradients page's labs."""
         trainers = [run.get("trainer") for run in self.extras.get("train", {}).get("runs", [])]
-        for run in self.extras.get("gradients", {}).get("runs", {}).values():
-            trainers += list(run.get("trainers", []))
+        labs = self.extras.get("gradients", {}).get("runs", {})
+        for run in labs.values() if isinstance(labs, dict) else []:
+            trainers += list(run.get("trainers", [])) if isinstance(run, dict) else []
         return [t for t in trainers if t is not None and t.state not in TERMINAL]
 
     def heartbeat(self) -> None:
