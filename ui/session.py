@@ -76,6 +76,22 @@ def state() -> SessionState:
     return s
 
 
+def keep_alive(every: float = 10.0) -> None:
+    """For pages without a live view: while the tab stays open, a tiny fragment beats the session's live runs.
+
+    state() beats them on every rerun, but a student who only reads a page makes no reruns; without this a run
+    would stop itself after its heartbeat timeout (30 s). A closed tab stops ticking, so its runs still end.
+    """
+    if not state().live_trainers():
+        return
+
+    @st.fragment(run_every=every)
+    def beat():
+        state()  # beats
+
+    beat()
+
+
 def page_link(path: str, label: str) -> None:
     """st.page_link, or a plain link when the page runs on its own (AppTest starts at the page itself)."""
     from streamlit.errors import StreamlitAPIException
