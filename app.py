@@ -4,8 +4,10 @@ from pathlib import Path
 import streamlit as st
 
 import engine
+from ui.session import keep_alive
 
 engine.device.configure_threads()  # once, before any page trains: leaves a core for the server
+keep_alive()  # a run started on the Train page keeps its heartbeat while the student is here
 
 st.set_page_config(page_title="Neural-network playground", page_icon=":material/hub:", layout="wide")
 

@@ -3,7 +3,7 @@ import streamlit as st
 
 import engine
 from engine.training import TERMINAL
-from ui import train_ui
+from ui import train_controls_ui, train_runs_ui, train_ui, train_upload_ui
 from ui.session import page_link, state
 
 st.set_page_config(page_title="Train · NN playground", layout="wide")
@@ -20,8 +20,7 @@ page_link("pages/1_Build.py", "Change the network on the Build page")
 
 with st.expander("Data and training settings", expanded=not p["runs"]):
     config = train_ui.settings_ui(s)
-train_ui.controls_ui(s, config)
-train_ui.heartbeat_all(s)
+train_controls_ui.controls_ui(s, config)
 
 run = train_ui.active(s)
 if run is None:
@@ -52,4 +51,6 @@ else:
 
 if p["runs"]:
     st.subheader("Compare runs")
-    train_ui.compare_ui(s)
+    train_runs_ui.compare_ui(s)
+with st.expander("Load trained weights"):
+    train_upload_ui.weights_ui(s, p)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 import engine
+from engine.training import TERMINAL
 
 KEY = "playground"
 DEFAULT_PRESET = "mnist-cnn"
@@ -44,6 +45,19 @@ class SessionState:
             self.dataset = dataset
         self.version += 1
 
+    def live_trainers(self) -> list:
+        """Every run of this session that has not ended: the Train page's runs and the Gradients page's labs."""
+        trainers = [run.get("trainer") for run in self.extras.get("train", {}).get("runs", [])]
+        labs = self.extras.get("gradients", {}).get("runs", {})
+        for run in labs.values() if isinstance(labs, dict) else []:
+            trainers += list(run.get("trainers", [])) if isinstance(run, dict) else []
+        return [t for t in trainers if t is not None and t.state not in TERMINAL]
+
+    def heartbeat(self) -> None:
+        """The session is in use (on any page): its runs keep training. A closed tab stops beating."""
+        for trainer in self.live_trainers():
+            trainer.heartbeat()
+
     def get_model(self):
         """The session's model, built from the spec if needed. Raises engine.SpecError when the spec is invalid."""
         if self.model is None:
@@ -57,7 +71,25 @@ def state() -> SessionState:
     engine.device.configure_threads()
     if KEY not in st.session_state:
         st.session_state[KEY] = SessionState(spec=engine.presets.get(DEFAULT_PRESET))
-    return st.session_state[KEY]
+    s = st.session_state[KEY]
+    s.heartbeat()  # a run keeps going while its student works on another page, not only on Train
+    return s
+
+
+def keep_alive(every: float = 10.0) -> None:
+    """For pages without a live view: while the tab stays open, a tiny fragment beats the session's live runs.
+
+    state() beats them on every rerun, but a student who only reads a page makes no reruns; without this a run
+    would stop itself after its heartbeat timeout (30 s). A closed tab stops ticking, so its runs still end.
+    """
+    if not state().live_trainers():
+        return
+
+    @st.fragment(run_every=every)
+    def beat():
+        state()  # beats
+
+    beat()
 
 
 def page_link(path: str, label: str) -> None:

@@ -1,19 +1,41 @@
-"""Widget groups of the Train page: settings, run controls, the live view, results and run comparison."""
+"""Widget groups of the Train page: settings, the live view and results (controls and comparison: train_*_ui)."""
 from __future__ import annotations
 
 import copy
 import json
 
-import numpy as np
-import pandas as pd
 import streamlit as st
 
 import engine
-from engine import data, train_figures
+from engine import data, train_figures, training
 from engine.init import SCHEMES
-from engine.training import LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate, load_weights, \
+from engine.training import LIMITER, LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate, load_weights, \
     predict_grid, sample, suggested_settings
+from ui import train_upload_ui
 from ui.session import SessionState
+
+# The update rules as torch.optim computes them (g includes the weight decay term λw); the engine's own text
+# (engine.training.OPTIMIZER_FORMULAS / LOSS_FORMULAS) wins where it has one.
+_OPTIMIZER_FORMULAS = {
+    "sgd": "w ← w − η·g",
+    "momentum": "v ← μ·v + g,  w ← w − η·v  (PyTorch's form; the same steps as v ← μv − ηg, w ← w + v "
+                "while η stays fixed)",
+    "nesterov": "v ← μ·v + g,  w ← w − η·(g + μ·v)  (PyTorch's form: it keeps the look-ahead weights, "
+                "so its w is the textbook's w + μv)",
+    "adagrad": "G ← G + g²,  w ← w − η·g / (√G + ε),  ε = 1e-10",
+    "rmsprop": "s ← α·s + (1 − α)·g²,  w ← w − η·g / (√s + ε),  ε = 1e-8",
+    "adam": "m ← β₁m + (1 − β₁)g,  s ← β₂s + (1 − β₂)g²,  w ← w − η·m̂ / (√ŝ + ε) with m̂ = m/(1 − β₁ᵗ), "
+            "ŝ = s/(1 − β₂ᵗ),  ε = 1e-8",
+}
+_LOSS_FORMULAS = {
+    "auto": "cross-entropy for classes and characters, MSE for regression",
+    "cross-entropy": "L = −(1/N) Σₙ log softmax(sₙ)[yₙ]",
+    "mse": "regression: L = (1/(N·D)) Σ (ŷ − y)²;  classes: L = (1/(N·C)) Σ (softmax(s) − onehot(y))²",
+    "hinge": "L = (1/N) Σₙ (1/C) Σ_{j≠y} max(0, 1 − s_y + s_j)  (PyTorch's MultiMarginLoss divides by the "
+             "number of classes C: the textbook sum is C times larger)",
+}
+OPTIMIZER_FORMULAS = {**_OPTIMIZER_FORMULAS, **getattr(training, "OPTIMIZER_FORMULAS", {})}
+LOSS_FORMULAS = {**_LOSS_FORMULAS, **getattr(training, "LOSS_FORMULAS", {})}
 
 
 def page(s: SessionState) -> dict:
@@ -50,6 +72,10 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
                 options[opt] = float(st.number_input(opt, float(arg.min), float(arg.max), float(arg.default),
                                                      key=key, format="%.3g"))
         seed = int(st.number_input("Seed", 0, 10**6, 0, key="tr-seed", help="same seed, same run (on CPU)"))
+        text = None
+        if data.category(name) == "Characters":
+            text = train_upload_ui.text_ui(page(s), int(options.get("seq_len", 32)), seed)
+        page(s)["upload"] = text
     with c2:
         st.markdown("**Optimiser**")
         opt = st.selectbox("Optimiser", list(OPTIMIZERS), index=list(OPTIMIZERS).index("adam"), key="tr-opt",
@@ -57,16 +83,30 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         default_lr = hint["lr"] if opt == "adam" else float(OPTIMIZERS[opt][1])
         lr = st.number_input("Learning rate η", 1e-6, 1e6, default_lr, key=f"tr-lr-{opt}",
                              format="%.4g", help="the step size; too large and the loss blows up")
+        st.caption(OPTIMIZER_FORMULAS[opt])
         momentum = st.slider("Momentum μ", 0.0, 0.99, 0.9, key="tr-momentum") if opt in ("momentum",
                                                                                       "nesterov") else 0.9
+        betas, alpha = (0.9, 0.999), 0.9
+        if opt == "adam":
+            b1, b2 = st.columns(2)
+            betas = (float(b1.number_input("β₁", 0.0, 0.9999, 0.9, key="tr-beta1", format="%.4g",
+                                           help="decay of the running mean of gradients")),
+                     float(b2.number_input("β₂", 0.0, 0.9999, 0.999, key="tr-beta2", format="%.4g",
+                                           help="decay of the running mean of squared gradients")))
+        elif opt == "rmsprop":
+            alpha = float(st.number_input("Decay α", 0.0, 0.9999, 0.9, key="tr-alpha", format="%.4g",
+                                          help="decay of the running mean of squared gradients"))
         batch = int(st.number_input("Batch size", 1, 4096, 32, key="tr-batch"))
         epochs = int(st.number_input("Epochs", 1, 500, hint["epochs"], key="tr-epochs"))
         loss = st.selectbox("Loss", list(LOSSES), key="tr-loss", help="; ".join(f"{k}: {v}" for k, v in LOSSES.items()))
+        st.caption(LOSS_FORMULAS[loss])
     with c3:
         st.markdown("**Regularisation**")
         init = st.selectbox("Initialisation", list(SCHEMES), key="tr-init", help="; ".join(
             f"{k}: {v}" for k, v in SCHEMES.items()))
-        wd = st.number_input("Weight decay (L2) λ", 0.0, 1.0, 0.0, key="tr-wd", format="%.4g")
+        wd = st.number_input("Weight decay (L2) λ", 0.0, 1.0, 0.0, key="tr-wd", format="%.4g",
+                             help="adds λw to every weight's gradient g (the gradient of λ/2·‖w‖²; for Adam too, "
+                                  "not AdamW), biases excluded")
         l1 = st.number_input("L1 penalty λ", 0.0, 1.0, 0.0, key="tr-l1", format="%.4g")
         clip = st.number_input("Clip gradient norm at (0 = off)", 0.0, 1e6, 0.0, key="tr-clip", format="%.4g")
         early = st.checkbox("Early stopping on validation loss", key="tr-early")
@@ -79,11 +119,12 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
             flip = st.checkbox("Horizontal flips (not for digits)", key="tr-flip")
             bptt = int(st.number_input("Truncated BPTT length (0 = full)", 0, 1000, 0, key="tr-bptt"))
     try:
-        return TrainConfig(dataset=name, dataset_options=options, loss=loss, optimizer=opt, lr=float(lr),
-                           momentum=float(momentum), weight_decay=float(wd), l1=float(l1), batch_size=batch,
-                           epochs=epochs, init=init, clip_norm=float(clip), bptt=bptt, flip=flip, shift=shift,
-                           rotate=rotate, erase=erase, mixup=mixup, early_stopping=early, patience=patience,
-                           seed=seed).check()
+        return TrainConfig(dataset=text.name if text is not None else name,
+                           dataset_options={} if text is not None else options, loss=loss, optimizer=opt,
+                           lr=float(lr), momentum=float(momentum), betas=betas, alpha=alpha, weight_decay=float(wd),
+                           l1=float(l1), batch_size=batch, epochs=epochs, init=init, clip_norm=float(clip),
+                           bptt=bptt, flip=flip, shift=shift, rotate=rotate, erase=erase, mixup=mixup,
+                           early_stopping=early, patience=patience, seed=seed).check()
     except (engine.InputError, ValueError) as err:
         st.error(f"Settings: {err}")
         return None
@@ -114,27 +155,6 @@ def active(s: SessionState) -> dict | None:
     return next((r for r in p["runs"] if r["id"] == p["active"]), None)
 
 
-def start_run(s: SessionState, config: TrainConfig) -> None:
-    """A new run of the session's network with these settings; older finished runs beyond the cap are dropped."""
-    p = page(s)
-    try:
-        dataset = load_dataset(config.dataset, config.seed, json.dumps(config.dataset_options, sort_keys=True))
-        trainer = Trainer(s.spec, config, dataset=dataset)
-    except (engine.SpecError, engine.InputError) as err:
-        p["error"] = f"Cannot start: {err}"
-        return
-    label = f"#{p['next_id']} {s.spec.name} · {config.dataset} · {config.optimizer} η={config.learning_rate:g}"
-    run = {"id": p["next_id"], "label": label, "trainer": trainer, "config": config}
-    p["next_id"] += 1
-    p["runs"].append(run)
-    p["active"] = run["id"]
-    st.session_state.pop("tr-compare", None)  # the new run joins the comparison
-    trainer.start()
-    while len(p["runs"]) > engine.limits.MAX_RUNS_KEPT:
-        old = next((r for r in p["runs"] if r["trainer"].state in TERMINAL), p["runs"][0])
-        delete_run(s, old["id"])
-
-
 def delete_run(s: SessionState, run_id: int) -> None:
     """Stop a run (its thread ends) and forget it."""
     p = page(s)
@@ -149,37 +169,6 @@ def delete_run(s: SessionState, run_id: int) -> None:
     st.session_state.pop("tr-run-pick", None)
 
 
-def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
-    """Start / pause / resume / step / stop / reset, acting on the active run."""
-    p = page(s)
-    run = active(s)
-    state = run["trainer"].state if run else None
-    cols = st.columns(6)
-    cols[0].button("Start new run", key="tr-start", type="primary", disabled=config is None, width="stretch",
-                   on_click=lambda: start_run(s, config))
-    cols[1].button("Pause", key="tr-pause", disabled=state not in ("running", "queued"), width="stretch",
-                   on_click=lambda: run["trainer"].pause())
-    cols[2].button("Resume", key="tr-resume", disabled=state != "paused", width="stretch",
-                   on_click=lambda: run["trainer"].resume())
-    cols[3].button("Step (1 batch)", key="tr-step", disabled=state not in ("idle", "paused", "running"),
-                   width="stretch", on_click=lambda: _step(run))
-    cols[4].button("Stop", key="tr-stop", disabled=state in (None, *TERMINAL), width="stretch",
-                   on_click=lambda: run["trainer"].stop())
-    cols[5].button("Reset", key="tr-reset", disabled=run is None, width="stretch",
-                   on_click=lambda: _reset(s, run))
-    if error := p.pop("error", None):
-        st.error(error)
-
-
-def _step(run: dict) -> None:
-    run["trainer"].step()
-
-
-def _reset(s: SessionState, run: dict) -> None:
-    run["trainer"].reset()
-    page(s)["eval"].pop(run["id"], None)
-
-
 def heartbeat_all(s: SessionState) -> None:
     """Every live run of this session: the page is still open."""
     for run in page(s)["runs"]:
@@ -188,7 +177,7 @@ def heartbeat_all(s: SessionState) -> None:
 
 
 def status_ui(run: dict) -> None:
-    """State, progress bar with ETA, queue position, the divergence hint."""
+    """State, progress bar with ETA, queue position, settings changed on the way, the divergence hint."""
     status = run["trainer"].status
     eta = f", about {status.eta:.0f} s left" if status.eta is not None and status.state == "running" else ""
     if status.state in TERMINAL:
@@ -198,7 +187,9 @@ def status_ui(run: dict) -> None:
     st.progress(min(status.progress, 1.0), text=text)
     if status.state == "queued":
         st.info(f"Waiting for a free training slot: place {status.queue_position} in the queue "
-                f"({engine.limits.MAX_CONCURRENT_RUNS} runs train at once on this server).")
+                f"({LIMITER.slots} runs train at once on this server).")
+    for change in run["changes"]:
+        st.caption(f"Changed: {change['text']}")
     if status.state == "diverged":
         st.error(status.message)
     elif status.state == "failed":
@@ -209,13 +200,30 @@ def status_ui(run: dict) -> None:
         st.caption(f"Adapted to the data: {note}")
 
 
+def curves(runs: dict[str, list[dict]], metric: str, changes: list[dict] = ()):
+    """The train/validation curves with the epoch-mean training value and a marker where settings changed."""
+    fig = train_figures.curves_figure(runs, metric)
+    for i, (label, records) in enumerate(runs.items()):
+        epochs = [r for r in records if r.get("kind") == "epoch" and r.get(f"train_{metric}") is not None]
+        if epochs:
+            colour = fig.data[2 * i].line.color  # the run's own colour
+            prefix = f"{label} · " if len(runs) > 1 else ""
+            fig.add_scatter(x=[r["epoch"] for r in epochs], y=[r[f"train_{metric}"] for r in epochs],
+                            mode="lines+markers", name=f"{prefix}train (epoch mean)",
+                            line=dict(color=colour, width=2), marker=dict(symbol="square", size=6))
+    for change in changes:
+        fig.add_vline(x=change["epoch"], line=dict(color="grey", dash="dash", width=1),
+                      annotation_text=change["text"].split(" from ")[0], annotation_position="top left")
+    return fig
+
+
 def live_charts_ui(s: SessionState, run: dict) -> None:
     """Loss, accuracy and per-layer gradient norms of the active run; the decision boundary for 2-D data."""
     records = run["trainer"].records()
     a, b = st.columns(2)
-    a.plotly_chart(train_figures.curves_figure({run["label"]: records}, "loss"), key="tr-loss-chart")
+    a.plotly_chart(curves({run["label"]: records}, "loss", run["changes"]), key="tr-loss-chart")
     if run["trainer"].dataset.task != "regression":
-        b.plotly_chart(train_figures.curves_figure({run["label"]: records}, "acc"), key="tr-acc-chart")
+        b.plotly_chart(curves({run["label"]: records}, "acc", run["changes"]), key="tr-acc-chart")
     a, b = st.columns(2)
     a.plotly_chart(train_figures.grad_norms_figure(records), key="tr-grad-chart")
     dataset = run["trainer"].dataset
@@ -237,13 +245,23 @@ def _boundary(s: SessionState, run: dict):
     return train_figures.boundary_figure(grid, x, y, d.classes)
 
 
+def ensure_eval(s: SessionState, run: dict) -> bool:
+    """Evaluate an ended run on the test split once; True when it happened now."""
+    p = page(s)
+    if run["id"] in p["eval"] or run["trainer"].state not in TERMINAL:
+        return False
+    p["eval"][run["id"]] = evaluate(run["trainer"].model, run["trainer"].dataset, "test")
+    return True
+
+
 def results_ui(s: SessionState, run: dict) -> None:
     """Test accuracy, confusion matrix and misclassified samples of an ended run; text samples for char models."""
     p = page(s)
     trainer = run["trainer"]
     dataset = trainer.dataset
-    if run["id"] not in p["eval"]:
-        p["eval"][run["id"]] = evaluate(trainer.model, dataset, "test")
+    # The run that just ended on the network still on the Build page becomes the session's model; any other
+    # (an old run brought back with Show, or one whose network was since changed) waits for "Use this network".
+    if ensure_eval(s, run) and run.pop("auto_adopt", False) and run["spec"] == s.spec:
         adopt(s, run)
     result = p["eval"][run["id"]]
     cols = st.columns(3)
@@ -251,6 +269,13 @@ def results_ui(s: SessionState, run: dict) -> None:
     if result["accuracy"] is not None:
         cols[1].metric("Test accuracy", f"{100 * result['accuracy']:.1f}%")
     cols[2].metric("Device", trainer.loop.device.type.upper())
+    if p.get("adopted") == (run["id"], s.version):
+        st.caption("This run's trained network is the session's model: the Inspect and Gradients pages show it.")
+    else:
+        st.button("Use this network", key="tr-adopt", on_click=lambda: adopt(s, run))
+        st.caption(f"Use this network: replaces the network on the Build page ({s.spec.name or 'custom'}, "
+                   f"{'trained' if s.trained else 'untrained'}) with this run's and its trained weights; "
+                   "Inspect and Gradients then show it.")
     if dataset.task == "char":
         sample_ui(trainer)
         return
@@ -274,7 +299,10 @@ def adopt(s: SessionState, run: dict) -> None:
     config = run["config"]
     s.set_model(model, dataset={"name": config.dataset, "seed": config.seed, "options": dict(config.dataset_options)})
     s.runs.append(run["id"])
-    page(s)["dataset_name"] = run["config"].dataset
+    p = page(s)
+    p["adopted"] = (run["id"], s.version)
+    if config.dataset in data.names():  # an uploaded text has no registry name for Inspect to load
+        p["dataset_name"] = config.dataset
 
 
 def sample_ui(trainer: Trainer) -> None:
@@ -289,44 +317,3 @@ def sample_ui(trainer: Trainer) -> None:
             st.code(prefix + sample(trainer.model, trainer.dataset.vocab, prefix, length, temperature), language=None)
         except engine.InputError as err:
             st.error(str(err))
-
-
-def compare_ui(s: SessionState) -> None:
-    """Overlay the curves of chosen runs; a table of every run; delete or export one."""
-    p = page(s)
-    if not p["runs"]:
-        return
-    labels = {r["label"]: r for r in p["runs"]}
-    chosen = st.multiselect("Runs to compare", list(labels), default=list(labels)[-3:], key="tr-compare")
-    curves = {label: labels[label]["trainer"].records() for label in chosen}
-    if curves:
-        a, b = st.columns(2)
-        a.plotly_chart(train_figures.curves_figure(curves, "loss"), key="tr-cmp-loss")
-        b.plotly_chart(train_figures.curves_figure(curves, "acc"), key="tr-cmp-acc")
-    st.dataframe(pd.DataFrame([_row(p, r) for r in p["runs"]]), hide_index=True, key="tr-runs-table")
-    a, b, c, d = st.columns([3, 1, 1, 1])
-    pick = a.selectbox("Run", list(labels), index=len(labels) - 1, key="tr-run-pick")
-    run = labels[pick]
-    b.button("Show", key="tr-show", on_click=lambda: p.update(active=run["id"]), width="stretch")
-    c.button("Delete", key="tr-delete", on_click=lambda: delete_run(s, run["id"]), width="stretch")
-    bundle = {"spec": run["trainer"].spec.to_dict(), "config": run["config"].to_dict()}
-    d.download_button("Config", json.dumps(bundle, indent=1), f"run{run['id']}.json", "application/json",
-                      key="tr-export-config", width="stretch")
-    if run["trainer"].state in TERMINAL or run["trainer"].state == "paused":
-        d.download_button("Weights", run["trainer"].weights(), f"run{run['id']}.safetensors",
-                          "application/octet-stream", key="tr-export-weights", width="stretch")
-
-
-def _row(p: dict, run: dict) -> dict:
-    records = run["trainer"].records()
-    epochs = [r for r in records if r.get("kind") == "epoch"]
-    last = epochs[-1] if epochs else (records[-1] if records else {})
-    test = p["eval"].get(run["id"], {}).get("accuracy")
-    return {"run": run["label"], "state": run["trainer"].state, "epochs": run["trainer"].status.epoch,
-            "train loss": _fmt(last.get("train_loss")), "val loss": _fmt(last.get("val_loss")),
-            "val acc": _fmt(last.get("val_acc")), "test acc": _fmt(test), "init": run["config"].init,
-            "batch": run["config"].batch_size}
-
-
-def _fmt(v) -> str:
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4f}"

@@ -26,3 +26,24 @@ def test_home_links_only_pages_that_exist(tmp_path):
     assert not at.exception
     links = at.get("page_link")
     assert [link.proto.page for link in links] == ["Build", "Train"]  # url paths of the pages
+
+
+def test_home_keeps_the_sessions_runs_alive():
+    from ui.session import KEY, SessionState
+
+    class Run:
+        state, beats = "running", 0
+
+        def heartbeat(self):
+            self.beats += 1
+
+    session = SessionState(spec=engine.presets.get("toy-mlp"))
+    session.extras["train"] = {"runs": [{"trainer": Run()}]}
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
+    at.session_state[KEY] = session
+    at.run()
+    trainer = session.extras["train"]["runs"][0]["trainer"]
+    assert not at.exception and trainer.beats >= 2  # state() and the keep-alive fragment
+    before = trainer.beats
+    at.run()  # one poll, as the fragment's timer would make in a browser
+    assert trainer.beats > before

@@ -1,9 +1,11 @@
-"""Train page in Chromium: start a run, watch it grow, pause, resume, stop; another browser sees none of it."""
+"""Train page in Chromium: start a run, watch it grow, pause, change the learning rate, resume, stop; another
+browser sees none of it."""
 import re
 import time
 
 from playwright.sync_api import expect
 
+from engine.training import Trainer
 from tests.browser.helpers import assert_no_exception, open_app, screenshot, wait_idle
 
 PROGRESS = re.compile(r"step (\d+)/(\d+)")
@@ -47,8 +49,20 @@ def test_live_training_controls_and_isolation(app_server, page, browser):
     paused_at = _step(page)
     time.sleep(2)
     assert _step(page) == paused_at
+
+    # The issue's opening scene: while paused, a smaller learning rate; Resume hands it to the run.
+    page.locator("[data-testid=stExpander] summary", has_text="Data and training settings").click()
+    field = page.locator(".st-key-tr-lr-adam input")
+    field.fill("0.001")
+    field.press("Enter")
+    wait_idle(page)
+    expect(page.get_by_text("On Resume: learning rate 0.03 → 0.001")).to_be_visible()
     page.locator(".st-key-tr-resume button").click()
     expect(page.get_by_text(re.compile("running · step"))).to_be_visible(timeout=15_000)
+    if hasattr(Trainer, "update"):
+        expect(page.get_by_text(re.compile(r"learning rate 0.03 → 0.001 from step \d+"))).to_be_visible()
+    else:  # before the engine can change a live run, the page says the value waits for the next run
+        expect(page.get_by_text(re.compile("apply to the next run"))).to_be_visible()
     page.locator(".st-key-tr-stop button").click()
     expect(page.get_by_text(re.compile("stopped · step"))).to_be_visible(timeout=15_000)
     assert_no_exception(page)

@@ -1,0 +1,169 @@
+"""Train page controls in AppTest: one live run per session, pause → new learning rate → resume, Start after Reset,
+the heartbeat from every page."""
+import json
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+import engine
+from engine.training import Trainer
+from tests.app.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
+from ui.session import KEY, SessionState
+from ui.train_controls_ui import UPDATABLE
+
+needs_update = pytest.mark.skipif(not hasattr(Trainer, "update"), reason="Trainer.update lands with the engine branch")
+
+
+def _long_run(at):
+    configure(at, epochs=400)
+    at.button(key="tr-start").click().run()
+    return wait_for(at, ("running",))
+
+
+def _text(at) -> str:
+    return " ".join(c.value for c in [*at.caption, *at.info, *at.error, *at.markdown])
+
+
+def test_a_second_start_stops_the_first_live_run(at):
+    first = _long_run(at)
+    at.button(key="tr-start").click().run()
+    assert any("stopped first" in i.value for i in at.info)  # shown once, until the next full rerun
+    second = wait_for(at, ("running",))
+    assert second is not first and first.state == "stopped"
+    assert not first.thread.is_alive()
+    assert [r["trainer"].state for r in runs(at)] == ["stopped", "running"]
+    assert not at.exception
+
+
+def test_a_paused_run_shows_what_resume_will_change(at):
+    _long_run(at)
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    at.number_input(key="tr-lr-adam").set_value(0.001).run()
+    assert "On Resume: learning rate 0.03 → 0.001" in _text(at)
+    at.number_input(key="tr-batch").set_value(8).run()
+    assert "batch size" in _text(at) and "new run or after Reset" in _text(at)
+
+
+@needs_update
+def test_pause_change_the_learning_rate_resume(at):
+    trainer = _long_run(at)
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    step = trainer.status.step
+    at.number_input(key="tr-lr-adam").set_value(0.001).run()
+    at.button(key="tr-resume").click().run()
+    wait_for(at, ("running",))
+    assert all(g["lr"] == pytest.approx(0.001) for g in trainer.loop.optimizer.param_groups)
+    assert f"learning rate 0.03 → 0.001 from step {step}" in _text(at)
+    wait_for(at, ("running",))
+    later = [r for r in trainer.records() if r["step"] > step + trainer.config.metrics_every]
+    assert later and all(r["lr"] == pytest.approx(0.001) for r in later)
+    loss_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    markers = [a["text"] for a in loss_chart["layout"]["annotations"]]
+    assert markers == ["learning rate 0.03 → 0.001"]  # where the change happened, on the loss chart
+    assert loss_chart["layout"]["shapes"][0]["x0"] == pytest.approx(step / trainer.loop.batches_per_epoch)
+    assert not at.exception
+
+
+def test_a_refused_change_keeps_the_run_paused(at):
+    trainer = _long_run(at)
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    at.number_input(key="tr-clip").set_value(5.0).run()
+    def refuse(**changes):  # what Trainer.update does with a bad value
+        raise engine.InputError("clip_norm is too large")
+
+    trainer.update = refuse
+    at.button(key="tr-resume").click().run()
+    assert trainer.state == "paused"
+    assert any("clip_norm is too large" in e.value for e in at.error) and not at.exception
+
+
+@pytest.mark.skipif(hasattr(Trainer, "update"), reason="the engine can change a live run")
+def test_without_trainer_update_resume_says_the_change_waits_for_the_next_run(at):
+    trainer = _long_run(at)
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    at.number_input(key="tr-lr-adam").set_value(0.001).run()
+    at.button(key="tr-resume").click().run()
+    assert any("apply to the next run" in i.value for i in at.info)
+    wait_for(at, ("running",))
+    assert all(g["lr"] == pytest.approx(0.03) for g in trainer.loop.optimizer.param_groups)
+
+
+def test_after_reset_start_plays_with_the_current_settings(at):
+    trainer = _long_run(at)
+    at.button(key="tr-stop").click().run()
+    at.number_input(key="tr-epochs").set_value(3)
+    at.selectbox(key="tr-init").set_value("he").run()
+    at.button(key="tr-reset").click().run()
+    assert trainer.state == "idle" and trainer.status.step == 0
+    assert trainer.config.epochs == 3 and trainer.config.init == "he"
+    resume = at.button(key="tr-resume")
+    assert resume.label == "Start" and not resume.disabled
+    resume.click().run()
+    wait_for(at, ("finished",))
+    assert [r["epoch"] for r in trainer.records() if r["kind"] == "epoch"] == [1, 2, 3]
+    assert not at.exception
+
+
+def test_reset_keeps_the_runs_data(at):
+    trainer = _long_run(at)
+    at.button(key="tr-pause").click().run()
+    at.selectbox(key="tr-dataset").set_value("spiral").run()
+    at.button(key="tr-reset").click().run()
+    assert trainer.state == "idle" and trainer.dataset.name == "circle" and trainer.config.dataset == "circle"
+
+
+def test_the_queue_message_counts_the_limiters_slots(at, monkeypatch):
+    from engine.training import LIMITER
+
+    monkeypatch.setattr(LIMITER, "slots", 0)  # nothing may train: the run waits in the queue
+    configure(at, epochs=1)
+    at.button(key="tr-start").click().run()
+    at.run()
+    assert runs(at)[-1]["trainer"].state == "queued"
+    assert any("(0 runs train at once" in i.value for i in at.info)
+
+
+class _Run:
+    """A stand-in trainer that counts heartbeats."""
+
+    def __init__(self, state):
+        self.state, self.beats = state, 0
+
+    def heartbeat(self):
+        self.beats += 1
+
+
+def _any_page():
+    from ui.session import state
+
+    state()
+
+
+def test_every_page_that_reads_the_session_beats_its_live_runs():
+    live, ended, lab = _Run("paused"), _Run("stopped"), _Run("running")
+    session = SessionState(spec=engine.presets.get("toy-mlp"))
+    session.extras["train"] = {"runs": [{"trainer": live}, {"trainer": ended}]}
+    session.extras["gradients"] = {"runs": {"depth": {"trainers": [lab]}}}
+    app = AppTest.from_function(_any_page)
+    app.session_state[KEY] = session
+    app.run()
+    app.run()
+    assert not app.exception
+    assert (live.beats, ended.beats, lab.beats) == (2, 0, 2)
+
+
+@pytest.mark.skipif("betas" not in UPDATABLE, reason="Adam's betas change live once the engine branch lands")
+def test_paused_adam_takes_new_betas(at):
+    trainer = _long_run(at)
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    at.number_input(key="tr-beta1").set_value(0.8).run()
+    assert "On Resume: Adam's betas 0.9, 0.999 → 0.8, 0.999" in _text(at)
+    at.button(key="tr-resume").click().run()
+    wait_for(at, ("running",))
+    assert all(g["betas"] == (0.8, 0.999) for g in trainer.loop.optimizer.param_groups)
+    assert not at.exception

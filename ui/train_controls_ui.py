@@ -1,0 +1,185 @@
+"""Train page run controls: start (one live run per student), pause, resume with new settings, step, stop, reset."""
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import streamlit as st
+
+import engine
+import engine.training
+from engine.training import TERMINAL, TrainConfig, Trainer
+from ui.session import SessionState
+from ui.train_runs_ui import run_label
+from ui.train_ui import active, delete_run, load_dataset, page
+
+LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
+# What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
+NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas", "alpha": "RMSProp's alpha",
+         "weight_decay": "weight decay", "l1": "L1 penalty", "clip_norm": "gradient clipping"}
+_LIVE_SETTINGS = getattr(engine.training, "LIVE_SETTINGS", ("lr", "momentum", "weight_decay", "l1", "clip_norm"))
+UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in _LIVE_SETTINGS}
+OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}  # optimiser-only ones
+
+
+def start_run(s: SessionState, config: TrainConfig) -> None:
+    """A new run of the session's network; a live run of this session is stopped first (one per student)."""
+    p = page(s)
+    try:
+        upload = p.get("upload")
+        if upload is not None and config.dataset == upload.name:
+            dataset = upload
+        else:
+            dataset = load_dataset(config.dataset, config.seed, json.dumps(config.dataset_options, sort_keys=True))
+        trainer = Trainer(s.spec, config, dataset=dataset)
+    except (engine.SpecError, engine.InputError) as err:
+        p["error"] = f"Cannot start: {err}"
+        return
+    _stop_other_live(s, None)
+    run = {"id": p["next_id"], "label": run_label(p["next_id"], s.spec, config, dataset.name), "trainer": trainer,
+           "config": config, "spec": s.spec, "settings": _settings(config), "changes": [], "auto_adopt": True}
+    p["next_id"] += 1
+    p["runs"].append(run)
+    p["active"] = run["id"]
+    st.session_state.pop("tr-compare", None)  # the new run joins the comparison
+    trainer.start()
+    while len(p["runs"]) > engine.limits.MAX_RUNS_KEPT:
+        old = next((r for r in p["runs"] if r["trainer"].state in TERMINAL), p["runs"][0])
+        delete_run(s, old["id"])
+
+
+def _settings(config: TrainConfig) -> dict:
+    """The values a paused run can still change, as the run uses them now."""
+    values = {"lr": config.learning_rate, "betas": tuple(config.betas)}
+    return {k: values.get(k, getattr(config, k)) for k in UPDATABLE}
+
+
+def _show(value) -> str:
+    return ", ".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value:g}"
+
+
+def change_text(key: str, old, new) -> str:
+    """E.g. "learning rate 0.01 → 0.001"."""
+    return f"{UPDATABLE[key]} {_show(old)} → {_show(new)}"
+
+
+def _stop_other_live(s: SessionState, keep: int | None) -> None:
+    """One live run per browser session, so that one student cannot take every training slot of the server."""
+    p = page(s)
+    stopped = []
+    for run in p["runs"]:
+        if run["id"] != keep and run["trainer"].state in LIVE:
+            run["trainer"].stop()
+            stopped.append(f"#{run['id']}")
+    if stopped:
+        p["info"] = f"Run {', '.join(stopped)} was stopped first: each student trains one run at a time, so " \
+                    "that the server's training slots stay free for the class."
+
+
+def pending_changes(run: dict, config: TrainConfig | None) -> dict:
+    """Settings in the widgets that differ from what the run uses and that a paused run can take over."""
+    if config is None:
+        return {}
+    current, planned = run["settings"], run["config"]
+    new = _settings(config)
+    if config.optimizer != planned.optimizer:
+        new["lr"] = current["lr"]  # another optimiser's η means nothing to this one
+    for key, owners in OWNERS.items():
+        if key in new and planned.optimizer not in owners:
+            new[key] = current[key]
+    return {k: v for k, v in new.items() if v != current[k]}
+
+
+def _fixed_changes(run: dict, config: TrainConfig | None) -> list[str]:
+    """Changed settings that only a new run (or Reset) can use."""
+    if config is None:
+        return []
+    old, new = run["config"].to_dict(), config.to_dict()
+    skip = {*UPDATABLE, "dataset", "dataset_options", "seed"}
+    skip |= {k for k, owners in OWNERS.items() if run["config"].optimizer not in owners}
+    return [k.replace("_", " ") for k in new if k not in skip and new[k] != old[k]]
+
+
+def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
+    """Start / pause / resume / step / stop / reset, acting on the active run."""
+    p = page(s)
+    run = active(s)
+    state = run["trainer"].state if run else None
+    cols = st.columns(6)
+    cols[0].button("Start new run", key="tr-start", type="primary", disabled=config is None, width="stretch",
+                   on_click=lambda: start_run(s, config))
+    cols[1].button("Pause", key="tr-pause", disabled=state not in ("running", "queued"), width="stretch",
+                   on_click=lambda: run["trainer"].pause())
+    cols[2].button("Start" if state == "idle" else "Resume", key="tr-resume", disabled=state not in ("idle", "paused"),
+                   width="stretch", on_click=lambda: _resume(s, run, config))
+    cols[3].button("Step (1 batch)", key="tr-step", disabled=state not in ("idle", "paused", "running"),
+                   width="stretch", on_click=lambda: _step(s, run))
+    cols[4].button("Stop", key="tr-stop", disabled=state in (None, *TERMINAL), width="stretch",
+                   on_click=lambda: run["trainer"].stop())
+    cols[5].button("Reset", key="tr-reset", disabled=run is None, width="stretch",
+                   on_click=lambda: _reset(s, run, config))
+    # (No help= on these buttons: with a tooltip and width="stretch" Streamlit draws each button twice.)
+    if run is not None:
+        st.caption("Start new run stops a run of yours that is still live (one at a time per student, so the "
+                   "class shares the server's training slots). Resume hands a paused run new values of: "
+                   f"{', '.join(UPDATABLE.values())}; Reset starts the run over with the current settings "
+                   "(same data and seed).")
+    if state == "paused":
+        changes = pending_changes(run, config)
+        if changes:
+            st.caption("On Resume: " + ", ".join(change_text(k, run["settings"][k], v) for k, v in changes.items()))
+        fixed = _fixed_changes(run, config)
+        if fixed:
+            st.caption(f"Changed {', '.join(fixed)}: these apply to a new run or after Reset.")
+    if error := p.pop("error", None):
+        st.error(error)
+    if info := p.pop("info", None):
+        st.info(info)
+
+
+def _resume(s: SessionState, run: dict, config: TrainConfig | None) -> None:
+    """Start an idle run or resume a paused one, handing a paused run the new settings first."""
+    p = page(s)
+    trainer = run["trainer"]
+    changes = pending_changes(run, config) if trainer.state == "paused" else {}
+    if changes and not hasattr(trainer, "update"):
+        p["info"] = "This run keeps its settings (the engine cannot change a run in progress yet): the new " \
+                    "values apply to the next run (Start new run, or Reset)."
+    elif changes:
+        try:
+            trainer.update(**changes)
+        except (ValueError, engine.InputError) as err:
+            p["error"] = f"Cannot change the run: {err}. It stays paused with its old settings."
+            return
+        step = trainer.status.step
+        epoch = step / max(trainer.loop.batches_per_epoch, 1)
+        for k, v in changes.items():
+            run["changes"].append({"step": step, "epoch": epoch,
+                                   "text": f"{change_text(k, run['settings'][k], v)} from step {step}"})
+        run["settings"].update(changes)
+    _stop_other_live(s, run["id"])
+    trainer.start()  # resumes a paused run; starts an idle one (after Reset)
+
+
+def _step(s: SessionState, run: dict) -> None:
+    _stop_other_live(s, run["id"])
+    run["trainer"].step()
+
+
+def _reset(s: SessionState, run: dict, config: TrainConfig | None) -> None:
+    """Fresh weights and the current settings; the data (and its seed) stay the run's."""
+    p = page(s)
+    old = run["config"]
+    new = old if config is None else dataclasses.replace(config, dataset=old.dataset,
+                                                         dataset_options=old.dataset_options, seed=old.seed)
+    try:
+        run["trainer"].reset(new)
+    except (ValueError, engine.InputError, engine.SpecError) as err:
+        p["error"] = f"Cannot reset with these settings: {err}"
+        return
+    run.update(config=new, settings=_settings(new), changes=[],
+               label=run_label(run["id"], run["spec"], new, run["trainer"].dataset.name))
+    p["eval"].pop(run["id"], None)
+    p["models"].pop(run["id"], None)
+    st.session_state.pop("tr-compare", None)
+    st.session_state.pop("tr-run-pick", None)
