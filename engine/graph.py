@@ -11,6 +11,16 @@ from .layers import TYPES, fmt_shape
 _COLOURS = {"Dense": "#4C78A8", "Convolution": "#F58518", "Pooling": "#54A24B", "Normalisation": "#B279A2",
             "Regularisation": "#9D755D", "Structure": "#BAB0AC", "Activation": "#E45756", "Recurrent": "#72B7B2",
             "Input": "#333333"}
+# Rotated tick labels longer than ~10 characters make Plotly drop every name: short ones, full name on hover.
+_SHORT = {"AdaptiveAvgPool2d": "AdaptPool", "ConvTranspose2d": "ConvT2d", "BatchNorm1d": "BN1d",
+          "BatchNorm2d": "BN2d", "LeakyReLU": "LeakyReLU", "MaxPool1d": "MaxPool1d", "MaxPool2d": "MaxPool",
+          "AvgPool1d": "AvgPool1d", "AvgPool2d": "AvgPool", "Embedding": "Embed"}
+_CROWDED = 20  # above this many blocks, shapes are written only on edges where the shape changes
+
+
+def short_label(ltype: str) -> str:
+    """The name drawn under a block: at most 10 characters."""
+    return _SHORT.get(ltype, ltype)[:10]
 
 
 def network_figure(summary: Summary, error_at: str | None = None) -> go.Figure:
@@ -47,8 +57,9 @@ def network_figure(summary: Summary, error_at: str | None = None) -> go.Figure:
         xs.append(i)
         ys.append(0)
         hovers.append(f"{path} {ltype}<br>output {fmt_shape(shape)}")
-        if i > 0:
-            # The edge into block i carries block i−1's output.
+        # The edge into block i carries block i−1's output; on a crowded drawing only where it changes.
+        changed = i > 1 and blocks[i - 1][2] != blocks[i - 2][2]
+        if i > 0 and (len(blocks) <= _CROWDED or i == 1 or changed):
             fig.add_annotation(x=i - 0.5, y=-0.62 if i % 2 else -0.78, text=fmt_shape(blocks[i - 1][2]),
                                showarrow=False, font=dict(size=9, color="#444"))
     if len(blocks) > 1:
@@ -70,9 +81,11 @@ def network_figure(summary: Summary, error_at: str | None = None) -> go.Figure:
     fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=18, opacity=0),
                              hovertext=hovers, hoverinfo="text", showlegend=False))
     # Layer names as rotated axis labels: text inside narrow blocks is unreadable.
-    fig.update_xaxes(tickvals=xs, ticktext=[b[1] for b in blocks] + (["error"] if error_at else []),
-                     tickangle=-45, showticklabels=True, showgrid=False, zeroline=False, tickfont=dict(size=10))
+    # A fixed bottom margin: with Plotly's automatic one, one long name made it drop every name.
+    fig.update_xaxes(tickvals=xs, ticktext=[short_label(b[1]) for b in blocks] + (["error"] if error_at else []),
+                     tickangle=-45, showticklabels=True, showgrid=False, zeroline=False, tickfont=dict(size=10),
+                     automargin=False)
     fig.update_yaxes(visible=False, range=[-0.95, 1.15])
-    fig.update_layout(height=300, margin=dict(l=10, r=10, t=10, b=10),
+    fig.update_layout(height=340, margin=dict(l=30, r=10, t=10, b=70),
                       plot_bgcolor="white", xaxis_range=[-0.7, len(xs) - 0.3], dragmode=False)
     return fig
