@@ -47,39 +47,42 @@ def network_figure(summary: Summary, error_at: str | None = None) -> go.Figure:
                 arc[2] = len(blocks) - 1
     sizes = [math.prod(b[2]) for b in blocks]
     biggest = max(math.log10(s + 1) for s in sizes) or 1.0
-    fig = go.Figure()
+    # Shapes and notes are collected and set once: add_shape/add_annotation re-validate every earlier one,
+    # which made a 300-layer drawing take 17 s.
+    shapes, notes = [], []
     xs, ys, hovers = [], [], []
     for i, (path, ltype, shape, depth) in enumerate(blocks):
         height = 0.25 + 0.75 * math.log10(sizes[i] + 1) / biggest  # log scale: VGG's 3M and 1k both visible
         colour = _COLOURS.get(TYPES[ltype].category if ltype in TYPES else "Input", "#888")
-        fig.add_shape(type="rect", x0=i - 0.35, x1=i + 0.35, y0=-height / 2, y1=height / 2,
-                      fillcolor=colour, opacity=0.85, line=dict(width=1, color="#222"))
+        shapes.append(dict(type="rect", x0=i - 0.35, x1=i + 0.35, y0=-height / 2, y1=height / 2,
+                           fillcolor=colour, opacity=0.85, line=dict(width=1, color="#222")))
         xs.append(i)
         ys.append(0)
         hovers.append(f"{path} {ltype}<br>output {fmt_shape(shape)}")
         # The edge into block i carries block i−1's output; on a crowded drawing only where it changes.
         changed = i > 1 and blocks[i - 1][2] != blocks[i - 2][2]
         if i > 0 and (len(blocks) <= _CROWDED or i == 1 or changed):
-            fig.add_annotation(x=i - 0.5, y=-0.62 if i % 2 else -0.78, text=fmt_shape(blocks[i - 1][2]),
-                               showarrow=False, font=dict(size=9, color="#444"))
+            notes.append(dict(x=i - 0.5, y=-0.62 if i % 2 else -0.78, text=fmt_shape(blocks[i - 1][2]),
+                              showarrow=False, font=dict(size=9, color="#444")))
     if len(blocks) > 1:
-        fig.add_annotation(x=len(blocks) - 0.5, y=-0.62 if len(blocks) % 2 else -0.78,
-                           text=fmt_shape(blocks[-1][2]), showarrow=False, font=dict(size=9, color="#444"))
+        notes.append(dict(x=len(blocks) - 0.5, y=-0.62 if len(blocks) % 2 else -0.78,
+                          text=fmt_shape(blocks[-1][2]), showarrow=False, font=dict(size=9, color="#444")))
     for _, first, last in arcs:
         if last is None:
             continue
         start, end = first - 1 + 0.35, last + 0.35  # from the block's input to its output
-        fig.add_shape(type="path", path=f"M {start},0.55 C {start},1.1 {end},1.1 {end},0.55",
-                      line=dict(color="#555", width=2, dash="dot"))
+        shapes.append(dict(type="path", path=f"M {start},0.55 C {start},1.1 {end},1.1 {end},0.55",
+                           line=dict(color="#555", width=2, dash="dot")))
     if error_at is not None:
         i = len(blocks)
-        fig.add_shape(type="rect", x0=i - 0.35, x1=i + 0.35, y0=-0.3, y1=0.3, fillcolor="#d62728",
-                      line=dict(width=2, color="#800"))
+        shapes.append(dict(type="rect", x0=i - 0.35, x1=i + 0.35, y0=-0.3, y1=0.3, fillcolor="#d62728",
+                           line=dict(width=2, color="#800")))
         xs.append(i)
         ys.append(0)
         hovers.append(f"layer {error_at}: invalid")
-    fig.add_trace(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=18, opacity=0),
-                             hovertext=hovers, hoverinfo="text", showlegend=False))
+    fig = go.Figure(go.Scatter(x=xs, y=ys, mode="markers", marker=dict(size=18, opacity=0),
+                               hovertext=hovers, hoverinfo="text", showlegend=False),
+                    layout=dict(shapes=shapes, annotations=notes))
     # Layer names as rotated axis labels: text inside narrow blocks is unreadable.
     # A fixed bottom margin: with Plotly's automatic one, one long name made it drop every name.
     fig.update_xaxes(tickvals=xs, ticktext=[short_label(b[1]) for b in blocks] + (["error"] if error_at else []),

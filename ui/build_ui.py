@@ -342,8 +342,8 @@ def summary_ui(summary: Summary, error: engine.SpecError | None) -> None:
 
 
 def file_stem(name: str) -> str:
-    """A download file name from a network name: letters, digits, '_', '-' and '.' only."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name).strip("._")[:60] or "network"
+    """A download file name (without extension) from a network name: letters, digits, '_' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:60] or "network"
 
 
 def export_ui(s: SessionState, valid: bool) -> None:

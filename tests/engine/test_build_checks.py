@@ -160,3 +160,9 @@ def test_graph_keeps_every_name_and_thins_edge_labels_on_wide_networks():
     assert len(small.layout.annotations) == len(small.layout.xaxis.tickvals)  # every edge, and the output
     vgg = network_figure(summarize(presets.get("vgg16")))
     assert len(vgg.layout.annotations) < len(vgg.layout.xaxis.tickvals) / 2
+
+
+def test_graph_of_a_300_layer_network_has_a_block_per_layer():
+    spec = ModelSpec.from_dict({"input": [4], "layers": [{"type": "ReLU"}] * 300})
+    fig = network_figure(summarize(spec))  # shapes are set in one go: this took 17 s with add_shape
+    assert len(fig.layout.shapes) == 301 and len(fig.layout.xaxis.tickvals) == 301
