@@ -89,7 +89,8 @@ def start_ui(s: SessionState) -> None:
                     _replace(s, engine.ModelSpec.from_dict(data), "0")
                     st.rerun()
                 except ValueError as err:  # SpecError is a ValueError
-                    st.error(f"Input shape: {err if isinstance(err, engine.SpecError) else 'use numbers like 1, 28, 28'}")
+                    hint = f"use whole numbers like {EMPTY_INPUTS[kind]}"
+                    st.error(f"Input shape: {err if isinstance(err, engine.SpecError) else hint}")
 
 
 def _kind_changed() -> None:
@@ -144,8 +145,8 @@ def _structural(s: SessionState, path: str, action) -> None:
     _replace(s, spec, sel)
 
 
-def _set(s: SessionState, path: str, name: str, convert) -> None:
-    key = f"arg-{path}-{name}"
+def _set(s: SessionState, path: str, name: str, convert, key: str | None = None) -> None:
+    key = key or f"arg-{path}-{name}"
     try:
         s.set_spec(edit.set_arg(s.spec, path, name, convert(st.session_state[key])))
     except ValueError as err:  # SpecError is a ValueError; the box goes back to the spec's value
@@ -221,9 +222,10 @@ def _args_ui(s: SessionState, path: str, layer: dict) -> None:
             elif arg.kind == "padding":
                 _padding_ui(s, path, value, arg.help)
             elif isinstance(value, (list, tuple)) or (pairs and arg.kind == "size"):
+                # Its own key: a number input's int left under the same key would not fit a text box.
                 st.text_input(f"{name} (h, w)" if pairs else name, ", ".join(map(str, value))
-                              if isinstance(value, (list, tuple)) else str(value), args=(s, path, name, _pair_or_int),
-                              **kw)
+                              if isinstance(value, (list, tuple)) else str(value), key=f"{key}-hw", on_change=_set,
+                              args=(s, path, name, _pair_or_int, f"{key}-hw"), help=arg.help or None)
             else:
                 lo = 0 if arg.kind == "size_or_none" else int(arg.min)
                 label = f"{name} (0 = kernel size)" if arg.kind == "size_or_none" else name

@@ -159,15 +159,22 @@ def test_start_empty_checks_the_count_of_numbers_for_the_kind(kind, text):
 def test_non_square_kernel_for_a_new_layer():
     at = open_page({"net": "p.lenet5"})
     at.checkbox(key="arg-0-pairs").check().run()
-    at.text_input(key="arg-0-kernel_size").set_value("3, 5").run()
+    at.text_input(key="arg-0-kernel_size-hw").set_value("3, 5").run()
     assert not at.exception and not at.error
     assert spec_of(at).layers[0]["kernel_size"] == [3, 5]
     assert engine.summarize(spec_of(at)).rows[0].output_shape == (6, 30, 28)
     # A refused value leaves the network as it was and says why.
-    at.text_input(key="arg-0-stride").set_value("0, 2").run()
+    at.text_input(key="arg-0-stride-hw").set_value("0, 2").run()
     assert not at.exception
     assert any("stride must be at least 1" in e.value for e in at.error)
     assert "stride" not in spec_of(at).layers[0]
+    assert at.text_input(key="arg-0-stride-hw").value == "1"  # the box shows the spec's value again
+    # Back to square sizes: a pair stays a text box; a single number goes back to a number input.
+    at.checkbox(key="arg-0-pairs").uncheck().run()
+    assert not at.exception and at.text_input(key="arg-0-kernel_size-hw").value == "3, 5"
+    at.text_input(key="arg-0-kernel_size-hw").set_value("5").run()
+    assert not at.exception and spec_of(at).layers[0]["kernel_size"] == 5
+    assert at.number_input(key="arg-0-kernel_size").value == 5
 
 
 def test_a_network_over_the_build_cap_says_it_is_summarised_only():

@@ -124,8 +124,8 @@ def test_memoised_summaries_equal_fresh_ones_and_are_independent_copies():
     first.rows.clear()
     again = summarize(presets.get("lenet5"))
     assert again.rows[0].params == 156 and again.total_params == 61_706
-    bad = ModelSpec.from_dict({"input": [1, 5, 5], "layers": [{"type": "ReLU"}, {"type": "Conv2d",
-                                                                                  "out_channels": 2, "kernel_size": 7}]})
+    too_big = {"type": "Conv2d", "out_channels": 2, "kernel_size": 7}
+    bad = ModelSpec.from_dict({"input": [1, 5, 5], "layers": [{"type": "ReLU"}, too_big]})
     errors = []
     for _ in range(2):
         with pytest.raises(SpecError) as info:
