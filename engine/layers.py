@@ -134,7 +134,6 @@ TYPES: dict[str, LayerType] = {t.name: t for t in [
 
 # Sizes the engine infers from the incoming shape; a user may state them only if they agree.
 INFERRED = ("in_features", "in_channels", "input_size", "num_features", "num_embeddings")
-RECURRENT = ("RNN", "LSTM", "GRU")
 
 
 def fmt_shape(shape: tuple) -> str:
@@ -174,12 +173,14 @@ def check_args(layer: dict, label: str) -> dict:
 def check_values(layer: dict, label: str) -> None:
     """Check the type and range of each argument the layer's type knows (unknown keys: see check_args).
 
+    Args:
+        layer: the spec dict (with a known "type"); label: how messages name it, e.g. "layer 4 Conv2d".
+
     Raises SpecError, labelled ``f"{label}: {key}"``, for the first bad value.
     """
     args = TYPES[layer["type"]].args
-    for key, value in layer.items():
-        if key in args:
-            _check_value(args[key], value, f"{label}: {key}")
+    for key in [k for k in layer if k in args]:
+        _check_value(args[key], layer[key], f"{label}: {key}")
 
 
 def _check_value(arg: Arg, value: Any, label: str) -> Any:
@@ -303,8 +304,7 @@ def _conv(dims: int):
         pad = _conv_padding(args, label, dims)
         if pad != "same":  # 'same' pads by D(K−1) in total: any kernel fits
             _spatial_fit(args, in_shape[1:], label, 0 if pad == "valid" else pad)
-        kw = dict(args, in_channels=in_shape[0], padding=pad)
-        return kw
+        return dict(args, in_channels=in_shape[0], padding=pad)
     return rule
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from . import limits
 from .errors import SpecError
-from .layers import RECURRENT, TYPES, check_values
+from .layers import TYPES, check_values
 
 _TOP_KEYS = ("name", "input", "vocab_size", "layers")
 # Names travel in links into pages, file names and exported code: letters, digits and plain punctuation only.
@@ -18,6 +18,7 @@ _NAME = re.compile(r"[\w .,:;()+\-=/#@&%!?×·]{1,100}")
 # Meta RNNs unroll in Python: each stacked layer and direction costs ~5 ms to summarise, so a link with
 # 300 deep bidirectional LSTMs would hold the server's GIL for ~27 s. 64 covers any sensible stack.
 MAX_RECURRENT_STACK = 64
+RECURRENT = ("RNN", "LSTM", "GRU")
 
 
 @dataclass
