@@ -59,14 +59,22 @@ def network_figure(summary: Summary, error_at: str | None = None) -> go.Figure:
         xs.append(i)
         ys.append(0)
         hovers.append(f"{path} {ltype}<br>output {fmt_shape(shape)}")
-        # The edge into block i carries block i−1's output; on a crowded drawing only where it changes.
-        changed = i > 1 and blocks[i - 1][2] != blocks[i - 2][2]
-        if i > 0 and (len(blocks) <= _CROWDED or i == 1 or changed):
-            notes.append(dict(x=i - 0.5, y=-0.62 if i % 2 else -0.78, text=fmt_shape(blocks[i - 1][2]),
-                              showarrow=False, font=dict(size=9, color="#444")))
-    if len(blocks) > 1:
-        notes.append(dict(x=len(blocks) - 0.5, y=-0.62 if len(blocks) % 2 else -0.78,
-                          text=fmt_shape(blocks[-1][2]), showarrow=False, font=dict(size=9, color="#444")))
+    # The edge into block i carries block i−1's output; on a crowded drawing only where it changes, and
+    # where it has room on one of two rows (about 90 characters fit across the figure in the page).
+    crowded = len(blocks) > _CROWDED
+    last_on_row = [(-math.inf, 0), (-math.inf, 0)]  # (x, characters) of the last label on each row
+    for i in range(1, len(blocks) + 1):
+        text = fmt_shape(blocks[i - 1][2])
+        if crowded and 1 < i < len(blocks) and blocks[i - 1][2] == blocks[i - 2][2]:
+            continue
+        fits = [r for r in (len(notes) % 2, 1 - len(notes) % 2)
+                if i - 0.5 - last_on_row[r][0] >= (last_on_row[r][1] + len(text)) / 2 * len(blocks) / 90]
+        if not fits and crowded and i < len(blocks):
+            continue
+        row = fits[0] if fits else len(notes) % 2
+        last_on_row[row] = (i - 0.5, len(text))
+        notes.append(dict(x=i - 0.5, y=(-0.62, -0.78)[row], text=text, showarrow=False,
+                          font=dict(size=9, color="#444")))
     for _, first, last in arcs:
         if last is None:
             continue
@@ -90,5 +98,5 @@ def network_figure(summary: Summary, error_at: str | None = None) -> go.Figure:
                      automargin=False)
     fig.update_yaxes(visible=False, range=[-0.95, 1.15])
     fig.update_layout(height=340, margin=dict(l=30, r=10, t=10, b=70),
-                      plot_bgcolor="white", xaxis_range=[-0.7, len(xs) - 0.3], dragmode=False)
+                      plot_bgcolor="white", xaxis_range=[-0.7, len(xs) + 0.1], dragmode=False)
     return fig
