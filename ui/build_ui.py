@@ -187,6 +187,9 @@ def _args_ui(s: SessionState, path: str, layer: dict) -> None:
     A value no widget can show (from a hand-made spec) gets a message and a reset button instead, and an
     argument the layer type does not know gets a remove button: neither can crash the page or trap the user.
     """
+    if layer.get("type") not in TYPES:  # only a hand-made spec gets here: the table names the problem
+        st.warning(f"Layer {path} has no known type: delete it, or load a preset.")
+        return
     ltype = TYPES[layer["type"]]
     st.caption(ltype.doc)
     if error := st.session_state.pop("build-arg-error", None):

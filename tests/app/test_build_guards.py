@@ -82,6 +82,14 @@ def test_a_value_no_widget_can_show_gets_a_message_and_a_reset():
     assert at.number_input(key="arg-0-p").value == 0.5
 
 
+def test_a_hand_made_layer_of_unknown_type_can_be_deleted():
+    at = open_page(spec=engine.ModelSpec(input=[4], layers=[{"type": "Foo"}, {"type": "ReLU"}]))
+    assert any("unknown layer type 'Foo'" in e.value for e in at.error)
+    at.button(key="delete").click().run()
+    assert not at.exception and not at.error
+    assert spec_of(at).layers == [{"type": "ReLU"}]
+
+
 def test_unknown_argument_from_a_link_can_be_removed():
     text = '{"name": "typo", "input": [1, 8, 8], "layers": [{"type": "Conv2d", "out_channels": 2, ' \
            '"kernel_size": 3, "kernal_size": 5}]}'
