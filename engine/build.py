@@ -16,6 +16,7 @@ from . import limits
 from .errors import SpecError
 from .layers import INFERRED, check_args, fmt_shape, make_module, pair, torch_kwargs
 from .modules import Residual
+from . import spec as spec_rules
 from .spec import ModelSpec, check_structure
 
 FLOAT_BYTES = 4  # float32 activations
@@ -141,8 +142,8 @@ _CACHE_LOCK = threading.Lock()
 def _resolve_spec(spec: ModelSpec) -> tuple[list[_Node], Summary]:
     """Resolve a spec, memoised on its JSON: each call gets its own copies of the results (or of the error)."""
     try:
-        key = json.dumps([{**spec.to_dict(), "name": None}, limits.MAX_LAYERS, limits.MAX_NESTING, limits.MAX_DIM],
-                         sort_keys=True)
+        key = json.dumps([{**spec.to_dict(), "name": None}, limits.MAX_LAYERS, limits.MAX_NESTING, limits.MAX_DIM,
+                          spec_rules.MAX_RECURRENT_STACK], sort_keys=True)
     except (TypeError, ValueError, RecursionError):  # a hand-built spec holding non-JSON objects
         key = None
     with _CACHE_LOCK:
