@@ -1,7 +1,11 @@
 """Resolve a spec layer by layer on PyTorch's meta device: shapes, parameters and MACs; then build it for real."""
 from __future__ import annotations
 
+import copy
+import json
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import torch
@@ -12,7 +16,8 @@ from . import limits
 from .errors import SpecError
 from .layers import INFERRED, check_args, fmt_shape, make_module, pair, torch_kwargs
 from .modules import Residual
-from .spec import ModelSpec
+from . import spec as spec_rules
+from .spec import ModelSpec, check_structure
 
 FLOAT_BYTES = 4  # float32 activations
 
@@ -129,7 +134,43 @@ def _materialize(nodes: list[_Node]) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
+_CACHE: OrderedDict = OrderedDict()  # spec JSON -> (nodes, summary, error): pages resolve on every rerun
+_CACHE_SIZE = 128
+_CACHE_LOCK = threading.Lock()
+
+
 def _resolve_spec(spec: ModelSpec) -> tuple[list[_Node], Summary]:
+    """Resolve a spec, memoised on its JSON: each call gets its own copies of the results (or of the error)."""
+    try:
+        key = json.dumps([{**spec.to_dict(), "name": None}, limits.MAX_LAYERS, limits.MAX_NESTING, limits.MAX_DIM,
+                          spec_rules.MAX_RECURRENT_STACK], sort_keys=True)
+    except (TypeError, ValueError, RecursionError):  # a hand-built spec holding non-JSON objects
+        key = None
+    with _CACHE_LOCK:
+        hit = _CACHE.get(key) if key is not None else None
+        if hit is not None:
+            _CACHE.move_to_end(key)
+    if hit is None:
+        try:
+            hit = (*_resolve_uncached(spec), None)
+        except SpecError as err:
+            hit = (None, None, err)
+        if key is not None:
+            with _CACHE_LOCK:
+                _CACHE[key] = hit
+                while len(_CACHE) > _CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+    nodes, summary, err = hit
+    if err is not None:
+        fresh = SpecError(err.message, err.layer_index, err.path)
+        fresh.rows = copy.deepcopy(err.rows)
+        raise fresh
+    return copy.deepcopy(nodes), copy.deepcopy(summary)
+
+
+def _resolve_uncached(spec: ModelSpec) -> tuple[list[_Node], Summary]:
+    # Specs from from_dict are checked already; this also covers a hand-built ModelSpec(...).
+    check_structure(list(spec.input) if isinstance(spec.input, tuple) else spec.input, spec.vocab_size, spec.layers)
     rows: list[Row] = []
     shape = tuple(spec.input)
     try:
@@ -256,25 +297,37 @@ def _projection(shape: tuple, out: tuple, label: str) -> tuple[str, dict]:
 
 
 def _detail(ltype: str, args: dict) -> str:
-    """The arguments a reader looks for first, in short."""
+    """The arguments a reader looks for first, in short ("5×5" for 2-D layers, "5" for 1-D ones)."""
+    two_d = ltype.endswith("2d")
+
     def k(v):
-        return fmt_shape(pair(v)) if not isinstance(v, str) else v
+        return v if isinstance(v, str) else fmt_shape(pair(v)) if two_d else str(v)
+
+    def plain(v, default):
+        return v in (default, (default, default), "valid")
     if ltype in ("Conv1d", "Conv2d", "ConvTranspose2d"):
         parts = [str(args["out_channels"]), k(args["kernel_size"])]
-        if args["stride"] not in (1, (1, 1)):
+        if not plain(args["stride"], 1):
             parts.append(f"stride {k(args['stride'])}")
-        if args["padding"] not in (0, (0, 0), "valid"):
+        if not plain(args["padding"], 0):
             parts.append(f"pad {k(args['padding'])}")
-        if args.get("dilation", 1) not in (1, (1, 1)):
+        if not plain(args.get("dilation", 1), 1):
             parts.append(f"dil {k(args['dilation'])}")
         return ", ".join(parts)
     if ltype.startswith(("MaxPool", "AvgPool")):
-        return k(args["kernel_size"]) + (f", stride {k(args['stride'])}" if args["stride"] is not None else "")
+        parts = [k(args["kernel_size"])]
+        if args["stride"] is not None:
+            parts.append(f"stride {k(args['stride'])}")
+        if not plain(args["padding"], 0):
+            parts.append(f"pad {k(args['padding'])}")
+        return ", ".join(parts)
+    if ltype == "AdaptiveAvgPool2d":
+        return k(args["output_size"])
     if ltype == "Linear":
         return str(args["out_features"])
     if ltype in ("RNN", "LSTM", "GRU"):
         return f"{args['hidden_size']}×{args['num_layers']}" + (" bi" if args["bidirectional"] else "") + \
             f", {args['output']}"
     simple = {"Dropout": "p", "LeakyReLU": "negative_slope", "ELU": "alpha", "Maxout": "pieces",
-              "Embedding": "embedding_dim", "AdaptiveAvgPool2d": "output_size"}
+              "Embedding": "embedding_dim"}
     return str(args[simple[ltype]]) if ltype in simple else ""

@@ -170,6 +170,19 @@ def check_args(layer: dict, label: str) -> dict:
     return out
 
 
+def check_values(layer: dict, label: str) -> None:
+    """Check the type and range of each argument the layer's type knows (unknown keys: see check_args).
+
+    Args:
+        layer: the spec dict (with a known "type"); label: how messages name it, e.g. "layer 4 Conv2d".
+
+    Raises SpecError, labelled ``f"{label}: {key}"``, for the first bad value.
+    """
+    args = TYPES[layer["type"]].args
+    for key in [k for k in layer if k in args]:
+        _check_value(args[key], layer[key], f"{label}: {key}")
+
+
 def _check_value(arg: Arg, value: Any, label: str) -> Any:
     """Check one value against its Arg; returns it as a tuple for pairs."""
     if arg.kind == "layers":
@@ -178,44 +191,49 @@ def _check_value(arg: Arg, value: Any, label: str) -> Any:
         return value
     if arg.kind == "bool":
         if not isinstance(value, bool):
-            raise SpecError(f"{label} must be true or false, not {value!r}")
+            raise SpecError(f"{label} must be true or false, not {_show(value)}")
         return value
     if arg.kind == "choice":
         if value not in arg.choices:
-            raise SpecError(f"{label} must be one of {', '.join(map(repr, arg.choices))}, not {value!r}")
+            raise SpecError(f"{label} must be one of {', '.join(map(repr, arg.choices))}, not {_show(value)}")
         return value
     if arg.kind == "float":
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(f"{label} must be a finite number, not {value!r}")
+            raise SpecError(f"{label} must be a finite number, not {_show(value)}")
         _check_range(arg, value, label)
         return float(value)
     if arg.kind == "size_or_none" and value is None:
         return None
     if arg.kind == "padding" and isinstance(value, str):
         if value not in ("valid", "same", "full"):
-            raise SpecError(f"{label} must be a number, a pair, or 'valid', 'same' or 'full', not {value!r}")
+            raise SpecError(f"{label} must be a number, a pair, or 'valid', 'same' or 'full', not {_show(value)}")
         return value
     lo = 0 if arg.kind == "padding" else arg.min
     pair_ok = arg.kind in ("size", "size_or_none", "padding")
     if pair_ok and isinstance(value, (list, tuple)):
         if len(value) != 2:
-            raise SpecError(f"{label} must be one number or a pair [height, width], not {value!r}")
+            raise SpecError(f"{label} must be one number or a pair [height, width], not {_show(value)}")
         return tuple(_check_int(v, lo, arg.max, label) for v in value)
     return _check_int(value, lo, arg.max, label)
 
 
+def _show(value: Any) -> str:
+    text = repr(value)  # a crafted link may hold megabytes in one value: the message stays short
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def _check_int(value: Any, lo: float | None, hi: float | None, label: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise SpecError(f"{label} must be a whole number, not {value!r}")
+        raise SpecError(f"{label} must be a whole number, not {_show(value)}")
     _check_range(Arg("int", min=lo, max=hi), value, label)
     return value
 
 
 def _check_range(arg: Arg, value: float, label: str) -> None:
     if arg.min is not None and value < arg.min:
-        raise SpecError(f"{label} must be at least {arg.min:g}, not {value!r}")
+        raise SpecError(f"{label} must be at least {arg.min:g}, not {_show(value)}")
     if arg.max is not None and value > arg.max:
-        raise SpecError(f"{label} must be at most {arg.max:g}, not {value!r}")
+        raise SpecError(f"{label} must be at most {arg.max:g}, not {_show(value)}")
 
 
 def pair(v) -> tuple[int, int]:
@@ -286,8 +304,7 @@ def _conv(dims: int):
         pad = _conv_padding(args, label, dims)
         if pad != "same":  # 'same' pads by D(K−1) in total: any kernel fits
             _spatial_fit(args, in_shape[1:], label, 0 if pad == "valid" else pad)
-        kw = dict(args, in_channels=in_shape[0], padding=pad)
-        return kw
+        return dict(args, in_channels=in_shape[0], padding=pad)
     return rule
 
 

@@ -5,13 +5,20 @@ import copy
 import difflib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 
 from . import limits
 from .errors import SpecError
-from .layers import TYPES
+from .layers import TYPES, check_values
 
 _TOP_KEYS = ("name", "input", "vocab_size", "layers")
+# Names travel in links into pages, file names and exported code: letters, digits and plain punctuation only.
+_NAME = re.compile(r"[\w .,:;()+\-=/#@&%!?×·]{1,100}")
+# Meta RNNs unroll in Python: each stacked layer and direction costs ~5 ms to summarise, so a link with
+# 300 deep bidirectional LSTMs would hold the server's GIL for ~27 s. 64 covers any sensible stack.
+MAX_RECURRENT_STACK = 64
+RECURRENT = ("RNN", "LSTM", "GRU")
 
 
 @dataclass
@@ -34,7 +41,11 @@ class ModelSpec:
 
     @classmethod
     def from_dict(cls, data: dict) -> "ModelSpec":
-        """Check the structure of a spec dict and wrap it (layer arguments are checked by summarize).
+        """Check a spec dict's structure and argument values, and wrap it.
+
+        Each known argument must have the right type and lie in its registry range (so a link or file
+        cannot hold a value the page's widgets cannot show); unknown arguments and layers that do not
+        fit the shape reaching them are left to ``summarize``, which names the layer.
 
         Args:
             data: a dict with "input", "layers", optional "name" and "vocab_size".
@@ -43,7 +54,7 @@ class ModelSpec:
             The spec, holding deep copies of the layer dicts.
 
         Raises:
-            SpecError: when keys, the input shape, or the layer list are malformed.
+            SpecError: when keys, the name, the input shape, the layer list or an argument value are malformed.
         """
         if not isinstance(data, dict):
             raise SpecError(f"a spec must be a JSON object with 'input' and 'layers', not {type(data).__name__}")
@@ -53,21 +64,19 @@ class ModelSpec:
         if "input" not in data:
             raise SpecError("the spec has no 'input' shape, e.g. \"input\": [1, 28, 28]")
         name = data.get("name", "network")
-        if not isinstance(name, str) or len(name) > 100:
-            raise SpecError("'name' must be a short string")
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise SpecError("'name' must be a short string (1 to 100 letters, digits, spaces or .,:;()+-=/#@&%!?), "
+                            f"not {str(name)[:40]!r}")
         vocab = data.get("vocab_size")
-        if vocab is not None and (isinstance(vocab, bool) or not isinstance(vocab, int) or not 2 <= vocab <= 100_000):
-            raise SpecError(f"'vocab_size' must be a whole number from 2 to 100000, not {vocab!r}")
-        shape = _check_input(data["input"], vocab)
         layers = data.get("layers", [])
-        check_layer_list(layers, prefix="", depth=0)
-        if count_layers(layers) > limits.MAX_LAYERS:
-            raise SpecError(f"the spec has more than {limits.MAX_LAYERS} layers; remove some")
+        shape = check_structure(data["input"], vocab, layers)
         return cls(input=shape, layers=copy.deepcopy(layers), name=name, vocab_size=vocab)
 
     @classmethod
     def from_json(cls, text: str | bytes) -> "ModelSpec":
         """Parse a JSON spec; invalid JSON, oversized text and bad structure raise SpecError."""
+        if not isinstance(text, (str, bytes, bytearray)):
+            raise SpecError(f"a spec must be JSON text, not {type(text).__name__}")
         if len(text) > limits.MAX_SPEC_BYTES:
             raise SpecError(f"the spec is {len(text):,} bytes; the limit is {limits.MAX_SPEC_BYTES:,}")
         try:
@@ -102,6 +111,44 @@ def _refuse_constant(name: str):
     raise SpecError(f"the spec contains {name}; use finite numbers only")
 
 
+def check_structure(shape, vocab, layers) -> list[int]:
+    """Check everything about a spec that does not depend on the shapes flowing through it.
+
+    Args:
+        shape: the "input" value.
+        vocab: the "vocab_size" value (None for float inputs).
+        layers: the "layers" value.
+
+    Returns:
+        The input shape as a list.
+
+    Raises:
+        SpecError: naming the layer and the fix, for the first problem found.
+    """
+    if vocab is not None and (isinstance(vocab, bool) or not isinstance(vocab, int) or not 2 <= vocab <= 100_000):
+        raise SpecError(f"'vocab_size' must be a whole number from 2 to 100000, not {str(vocab)[:40]!r}")
+    shape = _check_input(shape, vocab)
+    check_layer_list(layers, prefix="", depth=0)
+    if count_layers(layers) > limits.MAX_LAYERS:
+        raise SpecError(f"the spec has more than {limits.MAX_LAYERS} layers; remove some")
+    stack = _recurrent_stack(layers)
+    if stack > MAX_RECURRENT_STACK:
+        raise SpecError(f"the spec stacks {stack} recurrent layers (num_layers × directions, summed over every "
+                        f"RNN, LSTM and GRU); this server accepts at most {MAX_RECURRENT_STACK}. Use fewer recurrent "
+                        f"layers or a smaller num_layers")
+    return shape
+
+
+def _recurrent_stack(layers: list) -> int:
+    total = 0
+    for layer in layers:
+        if layer["type"] in RECURRENT:
+            total += layer.get("num_layers", 1) * (2 if layer.get("bidirectional", False) else 1)
+        elif layer["type"] == "Residual":
+            total += _recurrent_stack(layer.get("layers", []))
+    return total
+
+
 def _check_input(shape, vocab) -> list[int]:
     ok = isinstance(shape, list) and 1 <= len(shape) <= 3 and all(
         isinstance(s, int) and not isinstance(s, bool) and 1 <= s <= limits.MAX_DIM for s in shape)
@@ -116,7 +163,7 @@ def _check_input(shape, vocab) -> list[int]:
 
 
 def check_layer_list(layers, prefix: str, depth: int) -> None:
-    """Each layer is a dict with a known "type"; Residual blocks nest within the depth cap."""
+    """Each layer is a dict with a known "type" and in-range argument values; Residual blocks nest within the cap."""
     if not isinstance(layers, list):
         raise SpecError("'layers' must be a list of layer objects")
     if depth > limits.MAX_NESTING:
@@ -132,6 +179,10 @@ def check_layer_list(layers, prefix: str, depth: int) -> None:
             hint = f"did you mean '{close[0]}'?" if close else "see the list of layer types"
             raise SpecError(f"layer {path}: unknown layer type {layer['type'][:40]!r}; {hint}",
                             layer_index=top, path=path)
+        try:
+            check_values(layer, f"layer {path} {layer['type']}")
+        except SpecError as err:
+            raise SpecError(err.message, layer_index=top, path=path) from None
         if layer["type"] == "Residual":
             check_layer_list(layer.get("layers"), prefix=f"{path}.", depth=depth + 1)
 

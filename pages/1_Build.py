@@ -10,7 +10,7 @@ st.title("Build a network")
 build_ui.url_sync_ui(s)
 st.caption(f"**{s.spec.name}** · input {' × '.join(map(str, s.spec.input))}"
            + (f" token ids, vocabulary {s.spec.vocab_size}" if s.spec.vocab_size else "")
-           + " · this network is the one the Train, Inspect and Gradients pages use.")
+           + " · the Train and Inspect pages use this network (the Gradients page runs its own experiments).")
 build_ui.start_ui(s)
 
 summary, error = build_ui.summary_or_error(s.spec)

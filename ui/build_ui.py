@@ -1,6 +1,8 @@
 """Widget groups of the Build page: start, layer editor, summary table and graph, export/import, shared URL."""
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import streamlit as st
 
@@ -9,10 +11,12 @@ from engine import edit, share
 from engine.build import Summary
 from engine.export import to_pytorch_code
 from engine.graph import network_figure
-from engine.layers import TYPES, fmt_shape
+from engine.layers import INFERRED, TYPES, check_values, fmt_shape
 from ui.session import SessionState
 
 EMPTY_INPUTS = {"image C×H×W": "1, 28, 28", "vector F": "2", "sequence T×F": "20, 1", "tokens T (+ vocabulary)": "32"}
+EMPTY_DIMS = {"image C×H×W": ("C, H, W", 3), "vector F": ("F", 1), "sequence T×F": ("T, F", 2),
+              "tokens T (+ vocabulary)": ("T", 1)}
 
 
 def _page(s: SessionState) -> dict:
@@ -67,21 +71,30 @@ def start_ui(s: SessionState) -> None:
                 _replace(s, engine.presets.get(name), "0")
                 st.rerun()
         with b:
-            kind = st.selectbox("Input", list(EMPTY_INPUTS), key="empty-kind")
-            text = st.text_input("Input shape", EMPTY_INPUTS[kind], key="empty-shape",
+            kind = st.selectbox("Input", list(EMPTY_INPUTS), key="empty-kind", on_change=_kind_changed)
+            names, count = EMPTY_DIMS[kind]
+            text = st.text_input(f"Input shape ({names})", EMPTY_INPUTS[kind], key="empty-shape",
                                  help="numbers separated by commas, without the batch dimension")
             vocab = st.number_input("Vocabulary size", 2, 100_000, 32, key="empty-vocab") if kind.startswith(
                 "tokens") else None
             if st.button("Start empty", key="start-empty"):
                 try:
                     shape = [int(p) for p in text.replace("×", ",").split(",") if p.strip()]
+                    if len(shape) != count:
+                        raise engine.SpecError(f"{kind.split(' (')[0]} needs {count} number{'s' * (count > 1)} "
+                                               f"({names}), e.g. {EMPTY_INPUTS[kind]}; you gave {len(shape)}")
                     data = {"name": "my-network", "input": shape, "layers": []}
                     if vocab:
                         data["vocab_size"] = int(vocab)
                     _replace(s, engine.ModelSpec.from_dict(data), "0")
                     st.rerun()
                 except ValueError as err:  # SpecError is a ValueError
-                    st.error(f"Input shape: {err if isinstance(err, engine.SpecError) else 'use numbers like 1, 28, 28'}")
+                    hint = f"use whole numbers like {EMPTY_INPUTS[kind]}"
+                    st.error(f"Input shape: {err if isinstance(err, engine.SpecError) else hint}")
+
+
+def _kind_changed() -> None:
+    st.session_state["empty-shape"] = EMPTY_INPUTS[st.session_state["empty-kind"]]
 
 
 def _label(path: str, layer: dict) -> str:
@@ -106,6 +119,8 @@ def layers_ui(s: SessionState, rows: dict) -> None:
         with st.container(key="layer-output"):
             st.markdown(f"Output of layer {picked}: **{fmt_shape(shape)}**" if shape else
                         f"Layer {picked}: invalid, see the message in the table")
+        if error := st.session_state.pop("build-edit-error", None):
+            st.error(error)
         cols = st.columns(4)
         for col, (label, key, action) in zip(cols, [("Up", "move-up", -1), ("Down", "move-down", 1),
                                                      ("Copy", "duplicate", "dup"), ("Delete", "delete", "del")]):
@@ -117,22 +132,44 @@ def layers_ui(s: SessionState, rows: dict) -> None:
 
 
 def _structural(s: SessionState, path: str, action) -> None:
-    if action == "del":
-        spec, sel = edit.remove_layer(s.spec, path), path
-    elif action == "dup":
-        spec, sel = edit.duplicate_layer(s.spec, path), edit.moved_path(path, 1)
-    else:
-        spec, sel = edit.move_layer(s.spec, path, action), edit.moved_path(path, action)
+    try:  # the layer and nesting caps hold for edits too
+        if action == "del":
+            spec, sel = edit.remove_layer(s.spec, path), path
+        elif action == "dup":
+            spec, sel = edit.duplicate_layer(s.spec, path), edit.moved_path(path, 1)
+        else:
+            spec, sel = edit.move_layer(s.spec, path, action), edit.moved_path(path, action)
+    except engine.SpecError as err:
+        st.session_state["build-edit-error"] = f"Could not do that: {err}. Your network is unchanged."
+        return
     _replace(s, spec, sel)
 
 
-def _set(s: SessionState, path: str, name: str, convert) -> None:
+def _set(s: SessionState, path: str, name: str, convert, key: str | None = None) -> None:
+    key = key or f"arg-{path}-{name}"
     try:
-        value = convert(st.session_state[f"arg-{path}-{name}"])
-    except ValueError:
-        st.session_state["build-arg-error"] = f"{name}: enter a number, or two numbers as 'height, width'"
-        return
-    s.set_spec(edit.set_arg(s.spec, path, name, value))
+        s.set_spec(edit.set_arg(s.spec, path, name, convert(st.session_state[key])))
+    except ValueError as err:  # SpecError is a ValueError; the box goes back to the spec's value
+        st.session_state["build-arg-error"] = str(err) if isinstance(err, engine.SpecError) else \
+            f"{name}: enter a number, or two numbers as 'height, width'"
+        del st.session_state[key]
+
+
+def _set_value(s: SessionState, path: str, name: str, value) -> None:
+    """Set (or, with None, remove) one argument from a button; a refusal is shown above the arguments."""
+    try:
+        s.set_spec(edit.set_arg(s.spec, path, name, value))
+        st.session_state.pop(f"arg-{path}-{name}", None)
+    except engine.SpecError as err:
+        st.session_state["build-arg-error"] = str(err)
+
+
+def _bad_value(ltype: str, name: str, value) -> str | None:
+    try:
+        check_values({"type": ltype, name: value}, "")
+    except engine.SpecError as err:
+        return err.message.lstrip(": ")
+    return None
 
 
 def _pair_or_int(text: str):
@@ -145,39 +182,59 @@ def _pair_or_int(text: str):
 
 
 def _args_ui(s: SessionState, path: str, layer: dict) -> None:
-    """One widget per argument, of the kind the registry declares; values come from the spec."""
+    """One widget per argument, of the kind the registry declares; values come from the spec.
+
+    A value no widget can show (from a hand-made spec) gets a message and a reset button instead, and an
+    argument the layer type does not know gets a remove button: neither can crash the page or trap the user.
+    """
+    if layer.get("type") not in TYPES:  # only a hand-made spec gets here: the table names the problem
+        st.warning(f"Layer {path} has no known type: delete it, or load a preset.")
+        return
     ltype = TYPES[layer["type"]]
     st.caption(ltype.doc)
     if error := st.session_state.pop("build-arg-error", None):
         st.error(error)
+    for name in [k for k in layer if k != "type" and k not in ltype.args]:
+        a, b = st.columns([3, 1])
+        a.warning(f"`{str(name)[:40]}` is not an argument of {ltype.name}"
+                  + (" (it is inferred from the input)" if name in INFERRED else ""))
+        b.button("Remove", key=f"arg-{path}-unknown-{name}", on_click=_set_value, args=(s, path, name, None))
+    sizes = [n for n, a in ltype.args.items() if a.kind == "size"]
+    pairs = bool(sizes) and st.checkbox("non-square sizes (h, w)", any(isinstance(layer.get(n), (list, tuple))
+                                        for n in sizes), key=f"arg-{path}-pairs",
+                                        help="enter kernel, stride and other sizes as 'height, width'")
     cols = st.columns(3)
     for i, (name, arg) in enumerate(ltype.args.items()):
         value = layer.get(name, arg.default)
         key = f"arg-{path}-{name}"
         kw = dict(key=key, on_change=_set, help=arg.help or None)
         with cols[i % 3]:
-            if arg.kind == "layers":
+            if name in layer and (problem := _bad_value(ltype.name, name, value)):
+                st.warning(problem)
+                st.button(f"Reset {name}", key=f"{key}-reset", on_click=_set_value,
+                          args=(s, path, name, arg.example if arg.required else None))
+            elif arg.kind == "layers":
                 st.caption(f"{len(value or [])} nested layers: pick them in the list above")
             elif arg.kind == "bool":
                 st.checkbox(name, bool(value), args=(s, path, name, bool), **kw)
             elif arg.kind == "choice":
-                st.selectbox(name, arg.choices, index=list(arg.choices).index(value) if value in arg.choices else 0,
-                             args=(s, path, name, str), **kw)
+                st.selectbox(name, arg.choices, index=list(arg.choices).index(value), args=(s, path, name, str), **kw)
             elif arg.kind == "float":
-                st.number_input(name, float(arg.min), float(arg.max), float(value) if isinstance(value, (int, float))
-                                else float(arg.default), step=0.01, format="%.4g", args=(s, path, name, float), **kw)
+                st.number_input(name, float(arg.min), float(arg.max), float(value), step=0.01, format="%.4g",
+                                args=(s, path, name, float), **kw)
             elif arg.kind == "padding":
                 _padding_ui(s, path, value, arg.help)
-                continue
-            elif isinstance(value, (list, tuple)):
-                st.text_input(name, ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value),
-                              args=(s, path, name, _pair_or_int), **kw)
+            elif isinstance(value, (list, tuple)) or (pairs and arg.kind == "size"):
+                # Its own key: a number input's int left under the same key would not fit a text box.
+                st.text_input(f"{name} (h, w)" if pairs else name, ", ".join(map(str, value))
+                              if isinstance(value, (list, tuple)) else str(value), key=f"{key}-hw", on_change=_set,
+                              args=(s, path, name, _pair_or_int, f"{key}-hw"), help=arg.help or None)
             else:
                 lo = 0 if arg.kind == "size_or_none" else int(arg.min)
-                shown = 0 if value is None else int(value) if isinstance(value, (int, float)) else lo
                 label = f"{name} (0 = kernel size)" if arg.kind == "size_or_none" else name
                 convert = (lambda v: None if int(v) == 0 else int(v)) if arg.kind == "size_or_none" else int
-                st.number_input(label, lo, int(arg.max), max(lo, shown), step=1, args=(s, path, name, convert), **kw)
+                st.number_input(label, lo, int(arg.max), 0 if value is None else int(value), step=1,
+                                args=(s, path, name, convert), **kw)
 
 
 PADDING_MODES = ["number", "valid", "same", "full"]
@@ -212,15 +269,19 @@ def _add_ui(s: SessionState) -> None:
     where = b.selectbox("Where", options, key="add-where")
     if c.button("Add", key="add-layer", width="stretch", type="primary"):
         new = TYPES[ltype].new()
-        if where == "at the end" or not s.spec.layers:
-            spec = edit.append_layer(s.spec, new)
-            sel = edit.paths(spec)[-1][0] if not s.spec.layers else str(len(s.spec.layers))
-        elif where == "inside the selected block":
-            spec = edit.append_layer(s.spec, new, inside=selected)
-            sel = f"{selected}.{len(edit.get_layer(s.spec, selected).get('layers', []))}"
-        else:
-            sel = edit.moved_path(selected, 1)
-            spec = edit.insert_layer(s.spec, sel, new)
+        try:  # past the layer or nesting cap the engine refuses: say so, keep the network
+            if where == "at the end" or not s.spec.layers:
+                spec = edit.append_layer(s.spec, new)
+                sel = edit.paths(spec)[-1][0] if not s.spec.layers else str(len(s.spec.layers))
+            elif where == "inside the selected block":
+                spec = edit.append_layer(s.spec, new, inside=selected)
+                sel = f"{selected}.{len(edit.get_layer(s.spec, selected).get('layers', []))}"
+            else:
+                sel = edit.moved_path(selected, 1)
+                spec = edit.insert_layer(s.spec, sel, new)
+        except engine.SpecError as err:
+            st.error(f"Could not add the layer: {err}. Your network is unchanged.")
+            return
         _replace(s, spec, sel)
         st.rerun()
 
@@ -237,8 +298,9 @@ def summary_or_error(spec: engine.ModelSpec) -> tuple[Summary, engine.SpecError 
 
 
 def _bytes(n: float) -> str:
-    for unit in ("B", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
+    """Bytes in binary units, labelled as such (1 KiB = 1024 B)."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
             return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
         n /= 1024
 
@@ -249,7 +311,8 @@ def summary_ui(summary: Summary, error: engine.SpecError | None) -> None:
         st.error(str(error))
     table = pd.DataFrame([{"#": ("  " * r.depth) + r.index, "Layer": r.type, "Details": r.detail,
                            "Output": fmt_shape(r.output_shape), "Memory": _bytes(r.activation_bytes),
-                           "Parameters": f"{r.params:,}", "MACs": f"{r.macs:,}"} for r in summary.rows])
+                           "Parameters": f"{r.params:,}", "MACs": f"{r.macs:,}"} for r in summary.rows],
+                         columns=["#", "Layer", "Details", "Output", "Memory", "Parameters", "MACs"])
     if error is not None:
         table = pd.concat([table, pd.DataFrame([{"#": error.path or "", "Layer": "⚠ error", "Details": str(error),
                                                  "Output": "", "Memory": "", "Parameters": "",
@@ -257,25 +320,45 @@ def summary_ui(summary: Summary, error: engine.SpecError | None) -> None:
     styled = table.style.apply(lambda row: ["background-color: #fde2e1" if row["Layer"] == "⚠ error" else ""
                                             for _ in row], axis=1) if error is not None else table
     st.dataframe(styled, hide_index=True, width="stretch", key="summary-table")
-    mem = summary.memory_bytes(batch_size=64)
-    cols = st.columns(4)
-    cols[0].metric("Parameters", f"{summary.total_params:,}", help=f"{_bytes(summary.param_bytes)} as float32")
-    cols[1].metric("Activations / sample", _bytes(summary.total_activation_bytes))
-    cols[2].metric("Memory, B=64", _bytes(mem["params"] + mem["forward"]),
-                   help=f"forward {_bytes(mem['forward'])}; backward roughly twice that: {_bytes(mem['backward'])}")
-    cols[3].metric("MACs / sample", f"{summary.total_macs:,}", help="multiply-accumulates, counted by "
+    above = " (layers above the error)" if error is not None else ""
+    cols = st.columns(3)
+    cols[0].metric("Parameters" + above, f"{summary.total_params:,}", help=f"{_bytes(summary.param_bytes)} as float32")
+    cols[1].metric("Activations / sample" + above, _bytes(summary.total_activation_bytes),
+                   help="sum of every layer's float32 output (ReLU, Dropout and Flatten outputs counted too)")
+    cols[2].metric("MACs / sample" + above, f"{summary.total_macs:,}", help="multiply-accumulates, counted by "
                    "torch.utils.flop_counter")
+    cols = st.columns(3)
+    batch = int(cols[0].number_input("Batch size", 1, 65_536, 64, key="memory-batch",
+                                     help="for the memory estimate on the right"))
+    mem = summary.memory_bytes(batch_size=batch)
+    cols[1].metric(f"Forward memory, B={batch}", _bytes(mem["params"] + mem["forward"]),
+                   help=f"parameters {_bytes(mem['params'])} + activations {_bytes(mem['forward'])}")
+    cols[2].metric(f"Backward memory, B={batch}", _bytes(mem["backward"]),
+                   help="gradients of the activations: roughly twice the forward activations (an estimate), "
+                        f"plus {_bytes(mem['params'])} of parameter gradients")
+    if error is None and (summary.total_params > engine.limits.MAX_PARAMS
+                          or summary.total_activation_bytes > engine.limits.MAX_ACTIVATION_BYTES):
+        st.info(f"Summarised only: this server builds networks of at most {engine.limits.MAX_PARAMS:,} parameters "
+                f"and {_bytes(engine.limits.MAX_ACTIVATION_BYTES)} of activations per sample, so this one is too big "
+                "to train or inspect here. Export it to run it elsewhere, or make it smaller to use it on the Train "
+                "and Inspect pages.")
     st.plotly_chart(network_figure(summary, error.path if error else None), key="graph",
                     config={"displayModeBar": False})
+
+
+def file_stem(name: str) -> str:
+    """A download file name (without extension) from a network name: letters, digits, '_' and '-' only."""
+    return re.sub(r"[^A-Za-z0-9_-]+", "_", name).strip("_-")[:60] or "network"
 
 
 def export_ui(s: SessionState, valid: bool) -> None:
     """Download the spec as JSON or as a PyTorch file; upload a JSON spec."""
     a, b, c = st.columns(3)
-    a.download_button("Download spec (JSON)", s.spec.to_json(), f"{s.spec.name}.json", "application/json",
+    stem = file_stem(s.spec.name)
+    a.download_button("Download spec (JSON)", s.spec.to_json(), f"{stem}.json", "application/json",
                       key="download-json", width="stretch")
     if valid:
-        b.download_button("Download PyTorch code (.py)", to_pytorch_code(s.spec), f"{s.spec.name.replace('-', '_')}.py",
+        b.download_button("Download PyTorch code (.py)", to_pytorch_code(s.spec), f"{stem.replace('-', '_')}.py",
                           "text/x-python", key="download-py", width="stretch")
     else:
         b.button("Download PyTorch code (.py)", disabled=True, key="download-py-disabled", help="fix the error first",
@@ -287,7 +370,14 @@ def export_ui(s: SessionState, valid: bool) -> None:
             if upload.size > engine.limits.MAX_SPEC_BYTES:
                 raise engine.SpecError(f"the file is {upload.size:,} bytes; a spec may be at most "
                                        f"{engine.limits.MAX_SPEC_BYTES:,}")
-            _replace(s, engine.ModelSpec.from_json(upload.getvalue()), "0")
-            st.rerun()
+            spec = engine.ModelSpec.from_json(upload.getvalue())
         except engine.SpecError as err:
             st.error(f"Could not import {upload.name}: {err}. Your current network is unchanged.")
+            return
+        try:  # a file that is sound but does not fit layer by layer still opens, with the layer named
+            engine.summarize(spec)
+        except engine.SpecError as err:
+            _page(s)["notice"] = (f"Imported {upload.name[:60]}, but it has an error: {err}. The table shows where; "
+                                  "fix that layer below.")
+        _replace(s, spec, "0")
+        st.rerun()

@@ -3,11 +3,12 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
+from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import engine
 from engine import share
-from engine.export import to_pytorch_code
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "1_Build.py")
@@ -28,6 +29,33 @@ def spec_of(at: AppTest) -> engine.ModelSpec:
 
 def params_shown(at: AppTest) -> int:
     return int(at.metric[0].value.replace(",", ""))
+
+
+@pytest.fixture
+def downloads(monkeypatch):
+    """What each download button would send: media file id -> (bytes, file name)."""
+    seen = {}
+    original = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, path_or_data, mimetype, kind, filename=None):
+        file_id = original(self, path_or_data, mimetype, kind, filename)
+        seen[file_id] = (path_or_data, filename)
+        return file_id
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    return seen
+
+
+def download(at: AppTest, downloads: dict, key: str) -> tuple[bytes, str]:
+    """The bytes and file name behind the download button with this key."""
+    button = next(b for b in at.get("download_button") if b.proto.id.endswith(key))
+    data, name = downloads[button.proto.url.rsplit("/", 1)[-1].split(".")[0]]
+    return (data.encode() if isinstance(data, str) else data), name
+
+
+def run_exported(code: bytes) -> dict:
+    namespace = {"__name__": "exported"}
+    exec(compile(code, "exported.py", "exec"), namespace)
+    return namespace
 
 
 @pytest.mark.parametrize("name", engine.presets.names())
@@ -98,18 +126,75 @@ def test_residual_blocks_edit_as_nested_lists():
     assert at.selectbox(key="layer-select").value == "3.5"
 
 
-def test_export_then_import_gives_the_same_summary(tmp_path):
+def test_export_then_import_gives_the_same_summary(downloads):
     at = open_page({"net": "p.resnet-mini"})
-    exported = spec_of(at).to_json()
+    exported, filename = download(at, downloads, "download-json")
+    assert filename == "resnet-mini.json"
     at2 = open_page({"net": "p.lenet5"})
-    at2.file_uploader(key="import-json").set_value(("net.json", exported.encode(), "application/json")).run()
+    at2.file_uploader(key="import-json").set_value(("net.json", exported, "application/json")).run()
     assert not at2.exception and not at2.error
-    assert spec_of(at2) == engine.ModelSpec.from_json(exported)
-    assert params_shown(at2) == engine.summarize(engine.presets.get("resnet-mini")).total_params
-    # The exported code runs and has the same parameter count.
-    namespace = {"__name__": "exported"}
-    exec(to_pytorch_code(spec_of(at2)), namespace)
-    assert sum(p.numel() for p in namespace["Net"]().parameters()) == params_shown(at2)
+    assert spec_of(at2) == engine.presets.get("resnet-mini")
+    summary = engine.summarize(engine.presets.get("resnet-mini"))
+    assert params_shown(at2) == summary.total_params
+    # The downloaded code runs, with the same parameter count and output shape.
+    code, filename = download(at2, downloads, "download-py")
+    assert filename == "resnet_mini.py"
+    net = run_exported(code)["Net"]().eval()
+    assert sum(p.numel() for p in net.parameters()) == params_shown(at2)
+    assert tuple(net(torch.randn(2, *summary.input_shape)).shape[1:]) == summary.output_shape
+
+
+def test_empty_network_downloads_code_that_runs(downloads):
+    at = open_page()
+    at.selectbox(key="empty-kind").set_value("vector F").run()
+    at.button(key="start-empty").click().run()
+    assert not at.exception and spec_of(at).layers == []
+    code, _ = download(at, downloads, "download-py")
+    x = torch.randn(3, 2)
+    assert torch.equal(run_exported(code)["Net"]()(x), x)  # no layers: the identity
+
+
+def test_hostile_name_cannot_reach_the_file_name_or_the_code(downloads):
+    spec = engine.ModelSpec(input=[4], layers=[{"type": "ReLU"}], name='a""";INJECTED=1;"""/../x')
+    from ui.session import KEY, SessionState
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[KEY] = SessionState(spec=spec)
+    at.run()
+    assert not at.exception
+    code, filename = download(at, downloads, "download-py")
+    assert filename == "a_INJECTED_1_x.py"
+    assert "INJECTED" not in run_exported(code)
+
+
+def test_nested_layers_edit_move_copy_delete():
+    at = open_page({"net": "p.resnet-mini"})
+    block = engine.presets.get("resnet-mini").layers[3]["layers"]
+    # Edit a nested argument: the table follows.
+    at.selectbox(key="layer-select").set_value("3.0").run()
+    at.number_input(key="arg-3.0-out_channels").set_value(12).run()
+    assert not at.exception
+    assert spec_of(at).layers[3]["layers"][0]["out_channels"] == 12
+    table = at.dataframe[0].value
+    assert table.loc[table["#"].str.strip() == "3.0", "Output"].item() == "12×8×8"
+    assert params_shown(at) == engine.summarize(spec_of(at)).total_params
+    at.number_input(key="arg-3.0-out_channels").set_value(16).run()
+    assert spec_of(at) == engine.presets.get("resnet-mini") and not at.error
+    # Move the nested ReLU up, copy it, delete both copies: the block is as it was.
+    at.selectbox(key="layer-select").set_value("3.2").run()
+    at.button(key="move-up").click().run()
+    assert [l["type"] for l in spec_of(at).layers[3]["layers"][:3]] == ["Conv2d", "ReLU", "BatchNorm2d"]
+    assert at.selectbox(key="layer-select").value == "3.1"
+    at.button(key="duplicate").click().run()
+    assert len(spec_of(at).layers[3]["layers"]) == len(block) + 1
+    assert at.selectbox(key="layer-select").value == "3.2"
+    at.button(key="delete").click().run()
+    at.selectbox(key="layer-select").set_value("3.1").run()
+    at.button(key="move-down").click().run()
+    assert not at.exception and spec_of(at) == engine.presets.get("resnet-mini")
+    # Delete a whole block.
+    at.selectbox(key="layer-select").set_value("3").run()
+    at.button(key="delete").click().run()
+    assert not at.exception and len(spec_of(at).layers) == len(engine.presets.get("resnet-mini").layers) - 1
 
 
 @pytest.mark.parametrize("payload", [b"{not json", b"\x00\xff" * 100, json.dumps({"input": [3], "layers": [
