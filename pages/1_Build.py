@@ -2,10 +2,11 @@
 import streamlit as st
 
 from ui import build_ui
-from ui.session import state
+from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Build · NN playground", page_icon="🧱", layout="wide")
 s = state()
+keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Build a network")
 build_ui.url_sync_ui(s)
 st.caption(f"**{s.spec.name}** · input {' × '.join(map(str, s.spec.input))}"

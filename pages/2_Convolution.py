@@ -3,8 +3,10 @@ import streamlit as st
 
 from engine.errors import InputError, SpecError
 from ui import conv_ui
+from ui.session import keep_alive
 
 st.set_page_config(page_title="Convolution · NN playground", page_icon=":material/grid_on:", layout="wide")
+keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Convolution, step by step")
 st.caption("Any kernel, stride, padding and dilation, with every product and sum written out. "
            "The numbers are computed by the engine and match PyTorch's `torch.nn.functional`.")

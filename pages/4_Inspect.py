@@ -4,11 +4,12 @@ import streamlit as st
 from engine import inspect
 from engine.errors import SpecError
 from ui import inspect_input_ui, inspect_sequence_ui, inspect_ui
-from ui.session import state
+from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
 st.title("Inspect the network")
 s = state()
+keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 try:
     model = s.get_model()
 except SpecError as err:

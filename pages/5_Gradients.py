@@ -2,8 +2,10 @@
 import streamlit as st
 
 from ui import gradients_time_ui, gradients_ui
+from ui.session import keep_alive
 
 st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
+keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Vanishing and exploding gradients")
 st.caption("The per-layer and per-step curves are measured on a seeded network and one fixed batch with PyTorch's "
            "autograd, in float64 (in float32 the smallest norms round to 0); the live per-layer and clipping charts "
