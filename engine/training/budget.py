@@ -46,10 +46,14 @@ def check_batch(summary: Summary, batch: int) -> None:
     fit = largest_batch(summary, cap)
     fix = f"Use a batch size of at most {fit:,}, or a smaller network" if fit else \
         "Not even one sample fits: use a smaller network (fewer channels or units, more pooling)"
-    raise InputError(f"one training batch of {batch:,} needs about {need / 2**30:,.1f} GiB ({act:,.2f} MiB of "
+    raise InputError(f"one training batch of {batch:,} needs about {_size(need)} ({act:,.2f} MiB of "
                      f"activations per sample × {batch:,} × {BACKWARD_FACTOR} for the forward and backward passes, "
                      f"plus {weights:,.0f} MiB of weights, gradients and optimiser state); this server allows "
-                     f"{cap / 2**30:,.1f} GiB per batch. {fix}.")
+                     f"{_size(cap)} per batch. {fix}.")
+
+
+def _size(n: int) -> str:
+    return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
 
 
 def eval_chunk(summary: Summary, batch: int, most: int) -> int:

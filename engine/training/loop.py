@@ -148,10 +148,11 @@ class Loop:
             return []
         if self._next_config is not None:
             self._apply_config()
+        first: list[dict] = []
         if self._val is not None:  # an interrupted end-of-epoch validation comes first
-            records = self._end_epoch(interrupt)
+            first = self._end_epoch(interrupt)
             if self.outcome or self._val is not None:
-                return records
+                return first
         t0 = time.perf_counter()
         cfg, n = self.config, len(self.x_train)
         if self._pos == 0:
@@ -188,7 +189,7 @@ class Loop:
             record = self._read_metrics()
             if record is None:  # diverged: no update from these gradients
                 self.elapsed += time.perf_counter() - t0
-                return []
+                return first
         if cfg.clip_norm:
             nn.utils.clip_grad_norm_(self.params, cfg.clip_norm, foreach=True)
         self.optimizer.step()
@@ -201,7 +202,7 @@ class Loop:
             self._pos = 0
             self.epoch += 1
             records.extend(self._end_epoch(interrupt))
-        return records
+        return first + records
 
     # ---------------------------------------------------------------- live changes
     def update(self, config: TrainConfig) -> None:

@@ -45,6 +45,8 @@ class Trainer:
         batch over ``limits.MAX_BATCH_BYTES``.
     """
 
+    RESET_WAIT = 5.0  # seconds reset() waits for the old worker thread (correct without it, only busier)
+
     def __init__(self, spec: ModelSpec, config: TrainConfig | None = None, dataset=None,
                  limiter: RunLimiter | None = None, buffer: int = BUFFER):
         self.config = (config or TrainConfig()).check()
@@ -256,7 +258,7 @@ class Trainer:
         if dataset is None and (config.dataset, config.dataset_options) == (first.dataset, first.dataset_options):
             dataset = given
         loop = Loop(spec, config, dataset)
-        self.stop()
+        self.stop(self.RESET_WAIT)  # an old worker still in a long batch ends on its own generation's events
         with self._lock:
             self.config, self.loop, self._ctl = config, loop, Control(loop)
             self._records.clear()
