@@ -269,6 +269,32 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
 LIVE_SETTINGS = ("lr", "momentum", "betas", "alpha", "weight_decay", "l1", "clip_norm")
 
 
+# Settings that belong to one optimiser only: changing them on another is refused rather than ignored.
+_OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}
+
+
+def live_config(config: TrainConfig, changes: dict) -> TrainConfig:
+    """``config`` with ``changes`` to ``LIVE_SETTINGS`` made and checked.
+
+    Raises:
+        InputError: a setting that cannot change during a run, a bad value (as ``TrainConfig.check``), or a
+            changed setting the run's optimiser does not have (an unchanged value is accepted).
+    """
+    fixed = [k for k in changes if k not in LIVE_SETTINGS]
+    if fixed:
+        raise InputError(f"{fixed[0]!r} cannot change during a run (only {', '.join(LIVE_SETTINGS)} can); "
+                         f"reset the run with a new configuration instead")
+    for name, owners in _OWNERS.items():
+        if name in changes and config.optimizer not in owners:
+            value = changes[name]
+            same = tuple(value) == tuple(config.betas) if name == "betas" and isinstance(value, (list, tuple)) \
+                else value == getattr(config, name)
+            if not same:
+                raise InputError(f"{name} belongs to the {' and '.join(owners)} optimiser; this run uses "
+                                 f"{config.optimizer}")
+    return config.replace(**changes)
+
+
 def apply_settings(optimizer: torch.optim.Optimizer, old: TrainConfig, new: TrainConfig) -> list[dict]:
     """Put ``new``'s optimiser settings into ``optimizer``'s parameter groups; returns what changed.
 

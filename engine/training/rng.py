@@ -34,11 +34,17 @@ class RunDropout(nn.Dropout):
         return x.mul_(keep) if self.inplace else x * keep
 
 
+# Pages name layers by ``type(module).__name__`` (Inspect, gradient tables): a trained model's dropout layers
+# must still read "Dropout" there and in ``repr``.
+RunDropout.__name__ = RunDropout.__qualname__ = "Dropout"
+Dropout = RunDropout  # pickle finds a class by module and qualified name
+
+
 def use_run_dropout(model: nn.Module, generator: torch.Generator) -> int:
     """Make every ``nn.Dropout`` of ``model`` draw from ``generator``; returns how many there are.
 
-    The modules keep their attributes and state (they only change class), so the state dict, ``repr``-level
-    structure and ``isinstance(m, nn.Dropout)`` are unchanged.
+    The modules keep their attributes and state (they only change class), so the state dict, ``repr``, the
+    type's name and ``isinstance(m, nn.Dropout)`` are unchanged.
     """
     count = 0
     for module in model.modules():

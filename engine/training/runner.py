@@ -13,14 +13,12 @@ import torch
 from .. import limits
 from ..errors import InputError
 from ..spec import ModelSpec
-from .config import LIVE_SETTINGS, TrainConfig
+from .config import TrainConfig, live_config
 from .control import LIMITER, STATES, TERMINAL, Control, RunLimiter, RunStatus, default_slots  # noqa: F401
 from .loop import Loop
 from .weights import load_weights, save_weights
 
 BUFFER = 5000  # metric records kept per run
-# Settings that belong to one optimiser only: changing them on another is refused rather than ignored.
-_OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}
 
 
 class Trainer:
@@ -222,24 +220,12 @@ class Trainer:
             InputError: an unknown or fixed setting, a bad value, a setting the run's optimiser does not have,
                 or a run that has ended. The run is unchanged then.
         """
-        fixed = [k for k in changes if k not in LIVE_SETTINGS]
-        if fixed:
-            raise InputError(f"{fixed[0]!r} cannot change during a run (only {', '.join(LIVE_SETTINGS)} can); "
-                             f"reset the run with a new configuration instead")
         with self._lock:
             if self._state in TERMINAL:
                 raise InputError(f"the run has ended ({self._state}); reset it or start a new run to train "
                                  f"with other settings")
-            config = self.config
-            for name, owners in _OWNERS.items():
-                if name in changes and config.optimizer not in owners:
-                    value = tuple(changes[name]) if name == "betas" else changes[name]
-                    if value != getattr(config, name):
-                        raise InputError(f"{name} belongs to the {' and '.join(owners)} optimiser; this run "
-                                         f"uses {config.optimizer}")
-            config = config.replace(**changes)
-            self.config = config
-            self._ctl.loop.update(config)
+            self.config = live_config(self.config, changes)
+            self._ctl.loop.update(self.config)
 
     def reset(self, config: TrainConfig | None = None, *, dataset=None) -> None:
         """Stop, then start over from freshly initialised weights, in state "idle" (``start()`` or ``resume()``
@@ -312,61 +298,65 @@ class Trainer:
         return self._paused_too_long(ctl) if ctl.pause.is_set() else None
 
     def _run(self, ctl: Control) -> None:
-        """The worker: wait while paused (no slot), queue for a slot, train until paused or ended; repeat."""
+        """The worker: wait while paused (no slot), queue for a slot, train until paused or ended; repeat.
+
+        Its last act is to set the final state, so a run seen as ended has (almost) no thread left.
+        """
+        ending = None
         try:
-            while not ctl.stop.is_set():
+            while ending is None and not ctl.stop.is_set():
                 if ctl.pause.is_set():
-                    self._wait_paused(ctl)
+                    ending = self._wait_paused(ctl)
                     continue
                 with self._lock:
                     if ctl is self._ctl and self._state not in TERMINAL and not ctl.pause.is_set():
                         self._state = "queued"
                 if not self.limiter.acquire(ctl.token, lambda: ctl.pause.is_set() or self._abort_reason(ctl)):
                     if not ctl.pause.is_set():
-                        self._end("stopped", self._abort_reason(ctl) or "stopped", ctl)
+                        ending = ("stopped", self._abort_reason(ctl) or "stopped")
                     continue
                 try:
-                    self._work(ctl)
+                    ending = self._work(ctl)
                 finally:
                     self.limiter.release(ctl.token)
         except Exception as exc:  # noqa: BLE001 - a run's failure is reported, never raised into the server
-            self._end("failed", _failure(exc), ctl)
+            ending = ("failed", _failure(exc))
         finally:
             self._release(ctl)
+            self._end(*(ending or ("stopped", "stopped")), ctl)
 
-    def _wait_paused(self, ctl: Control) -> None:
+    def _wait_paused(self, ctl: Control) -> tuple[str, str] | None:
+        """Wait, holding no slot, until resumed (None) or a reason to stop comes up (the ending)."""
         with self._lock:
             if ctl is self._ctl and self._state in ("queued", "running", "paused"):
                 self._paused_locked(ctl)
         while ctl.pause.is_set() and not ctl.stop.is_set():
             reason = self._abort_reason(ctl)
             if reason:
-                self._end("stopped", reason, ctl)
-                return
+                return ("stopped", reason)
             ctl.wake.wait(0.1)
             ctl.wake.clear()
+        return None
 
-    def _work(self, ctl: Control) -> None:
-        """Train batches while holding a slot; returns when paused (to give the slot back) or ended."""
+    def _work(self, ctl: Control) -> tuple[str, str] | None:
+        """Train batches while holding a slot; None when paused (to give the slot back), else the ending."""
         while True:
             reason = self._abort_reason(ctl)
             if reason:
-                self._end("stopped", reason, ctl)
-                return
+                return ("stopped", reason)
             if ctl.pause.is_set():
-                return
+                return None
             with self._compute:
                 if ctl.interrupted():  # step() or stop() came in while we waited
                     continue
                 with self._lock:
                     if self._state in TERMINAL or ctl is not self._ctl:
-                        return
+                        return ("stopped", "stopped")
                     self._state = "running"
                 records = ctl.loop.train_batch(interrupt=ctl.interrupted)
             self._publish(records, ctl)
             if ctl.loop.outcome:
-                self._end(*ctl.loop.outcome, ctl)
-                return
+                return ctl.loop.outcome
 
     def _publish(self, records: list[dict], ctl: Control) -> None:
         if records:
@@ -387,8 +377,7 @@ class Trainer:
     def _release(self, ctl: Control) -> None:
         """An ended run frees its optimiser state and weight copies (the weights themselves stay)."""
         with self._compute:
-            if ctl.stop.is_set():
-                ctl.loop.release()
+            ctl.loop.release()
 
     def __repr__(self) -> str:
         s = self.status

@@ -157,6 +157,7 @@ def test_a_loops_dropout_uses_its_own_generator_and_build_leaves_the_global_rng_
     assert torch.equal(torch.random.get_rng_state(), state)
     dropout = [m for m in loop.model.modules() if isinstance(m, nn.Dropout)]
     assert len(dropout) == 1 and type(dropout[0]) is RunDropout
+    assert type(dropout[0]).__name__ == "Dropout" and repr(dropout[0]) == repr(nn.Dropout(0.5))
     linear = engine.ModelSpec.from_dict({"input": [2], "layers": [{"type": "Linear", "out_features": 3}]})
     torch.manual_seed(0)
     reference = nn.Linear(2, 3)  # torch's own initialisation after manual_seed(0)
