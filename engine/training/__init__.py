@@ -11,7 +11,7 @@ from .loop import Loop
 from .runner import LIMITER, STATES, TERMINAL, RunLimiter, RunStatus, Trainer
 from .weights import load_weights, read_weights, save_weights
 
-__all__ = ["TrainConfig", "OPTIMIZERS", "LOSSES", "OPTIMIZER_FORMULAS", "LOSS_FORMULAS", "LIVE_SETTINGS", "compute_loss",
-           "make_optimizer", "suggested_settings", "Loop", "Trainer",
+__all__ = ["TrainConfig", "OPTIMIZERS", "LOSSES", "OPTIMIZER_FORMULAS", "LOSS_FORMULAS", "LIVE_SETTINGS",
+           "compute_loss", "make_optimizer", "suggested_settings", "Loop", "Trainer",
            "RunStatus", "RunLimiter", "LIMITER", "STATES", "TERMINAL", "evaluate", "predict_grid", "sample",
            "save_weights", "load_weights", "read_weights"]

@@ -81,7 +81,9 @@ class TrainConfig:
             degrees, random erasing with probability ``erase``, mixup with Beta(α, α), α = ``mixup`` (0 = off).
         early_stopping, patience: stop when the validation loss has not improved for ``patience`` epochs and
             restore the best weights.
-        seed: seeds the data, the weights, the shuffling and the augmentation (runs repeat exactly on CPU).
+        seed: seeds the data, the weights, the shuffling, the augmentation and the dropout masks (each run draws
+            from its own generators, so runs repeat exactly on CPU even while other runs train; the one exception
+            is a recurrent layer's own dropout between stacked layers, which torch draws from its global RNG).
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
         metrics_every: steps between metric records (each costs one device synchronisation).
         max_seconds: training-time cap, at most ``limits.MAX_RUN_SECONDS``.
