@@ -56,8 +56,14 @@ def _size(n: int) -> str:
     return f"{n / 2**30:,.1f} GiB" if n >= 2**30 else f"{n / 2**20:,.0f} MiB"
 
 
+# Multiply-accumulates one validation chunk may take: about 0.1-0.3 s on one CPU core, so that a stop or pause
+# lands within about one training batch, while small networks still validate in one chunk.
+EVAL_CHUNK_MACS = 500_000_000
+
+
 def eval_chunk(summary: Summary, batch: int, most: int) -> int:
-    """Validation chunk size: about two training batches (no backward pass, so a chunk takes about as long as
-    one training step and a stop or pause lands within it), at most ``most`` and within the memory cap."""
+    """Validation chunk size: what ``EVAL_CHUNK_MACS`` allows, at least two training batches (no backward pass,
+    so that takes about as long as one training step), at most ``most`` and within the memory cap."""
+    by_cost = EVAL_CHUNK_MACS // max(summary.total_macs, 1)
     fits = (limits.MAX_BATCH_BYTES - weight_bytes(summary)) // max(summary.total_activation_bytes, 1)
-    return int(max(1, min(most, max(64, 2 * batch), fits)))
+    return int(max(1, min(most, max(by_cost, 2 * batch), fits)))

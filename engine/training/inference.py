@@ -34,20 +34,17 @@ def _outputs(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torc
 
 @torch.no_grad()
 def chunk_sums(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, task: str) -> torch.Tensor:
-    """[loss × terms, correct, terms] of one chunk on the model's device, without synchronising.
+    """[loss × terms, correct] of one chunk on the model's device, without synchronising; terms = ``y.numel()``.
 
-    ``terms`` is ``y.numel()``: every loss here is a mean over a multiple of it (samples, tokens, outputs),
-    so chunk sums weighted by it add up to the loss of the whole split.
+    Every loss here is a mean over a multiple of ``y.numel()`` (samples, tokens, outputs), so chunk sums
+    weighted by it add up to the loss of the whole split.
     """
     out = model(x)
     y = y.to(out.device)
-    terms = torch.tensor(float(y.numel()), device=out.device)
-    value = compute_loss(loss, out, y) * terms
+    value = compute_loss(loss, out, y) * float(y.numel())
     if task == "regression":
-        correct = torch.zeros((), device=out.device)
-    else:
-        correct = (out.argmax(dim=-1) == y).sum().to(value.dtype)
-    return torch.stack([value, correct, terms])
+        return torch.stack([value, torch.zeros_like(value)])
+    return torch.stack([value, (out.argmax(dim=-1) == y).sum().to(value.dtype)])
 
 
 def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, task: str,
@@ -61,7 +58,7 @@ def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, 
                    for i in range(0, len(x), batch))
     finally:
         model.train(was_training)
-    value, correct, terms = sums.tolist()
+    (value, correct), terms = sums.tolist(), y.numel()
     return value / terms, None if task == "regression" else correct / terms
 
 

@@ -75,8 +75,11 @@ class Loop:
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
         # Dropout masks from the run's own generator: torch's global one is shared by every thread (rng.py).
-        self.dropout_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
-        use_run_dropout(self.model, self.dropout_generator)
+        try:
+            self.dropout_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+            use_run_dropout(self.model, self.dropout_generator)
+        except RuntimeError:  # a device without its own generators: dropout stays on the global one
+            self.dropout_generator = None
         if recurrent_dropout(self.model):
             self.run_notes.append("the recurrent layers' own dropout draws from torch's global random generator, "
                                   "so this run repeats exactly only when no other run trains at the same time")
@@ -242,17 +245,17 @@ class Loop:
 
     # ---------------------------------------------------------------- metrics
     def _window_sums(self) -> torch.Tensor:
-        """[summed loss, correct predictions] over the steps since the last record, as one device tensor."""
+        """[summed loss, correct predictions, the last step's loss] since the last record, as one device tensor."""
         if not self._pending:
-            return torch.zeros(2, device=self.device)
+            return torch.zeros(3, device=self.device)
         losses = torch.stack([p[0] for p in self._pending])
         counts = torch.tensor([float(p[1]) for p in self._pending], device=self.device)
         loss_sum = torch.dot(losses, counts)
         if self.task == "regression":
-            return torch.stack([loss_sum, torch.zeros((), device=self.device)])
+            return torch.stack([loss_sum, torch.zeros_like(loss_sum), losses[-1]])
         out = torch.cat([p[2].reshape(-1, p[2].shape[-1]) for p in self._pending])
         target = torch.cat([p[3].reshape(-1) for p in self._pending])
-        return torch.stack([loss_sum, (out.argmax(dim=-1) == target).sum().to(loss_sum.dtype)])
+        return torch.stack([loss_sum, (out.argmax(dim=-1) == target).sum().to(loss_sum.dtype), losses[-1]])
 
     def _read_metrics(self) -> dict | None:
         """One synchronisation: window loss and accuracy, per-layer gradient and weight norms.
@@ -266,8 +269,7 @@ class Loop:
             0, self._layer_of, torch.stack(torch._foreach_norm(grads)) ** 2)
         weight_sq = torch.zeros(n_layers, device=self.device).index_add_(
             0, self._layer_of, torch.stack(torch._foreach_norm([p.detach() for p in self.params])) ** 2)
-        last = self._pending[-1][0].reshape(1) if self._pending else torch.zeros(1, device=self.device)
-        values = torch.cat([self._window_sums(), last.to(grad_sq.dtype), grad_sq, weight_sq]).tolist()
+        values = torch.cat([self._window_sums(), grad_sq, weight_sq]).tolist()
         loss_sum, correct, last_loss = values[0], values[1], values[2]
         grad_norms = [math.sqrt(v) for v in values[3:3 + n_layers]]
         weight_norms = [math.sqrt(v) for v in values[3 + n_layers:]]
@@ -314,7 +316,7 @@ class Loop:
         """Validate (chunk by chunk, resumable when ``interrupt`` fires) and emit the epoch record."""
         t0 = time.perf_counter()
         if self._val is None:
-            self._val = [0, torch.zeros(3, device=self.device)]
+            self._val = [0, torch.zeros(2, device=self.device)]
         self.model.eval()
         try:
             n, k = len(self.x_val), self._eval_chunk
@@ -328,7 +330,7 @@ class Loop:
                     return []
         finally:
             self.model.train()
-        loss_sum, correct, terms = self._val[1].tolist()
+        (loss_sum, correct), terms = self._val[1].tolist(), self.y_val.numel()
         self._val = None
         val_loss, val_acc = loss_sum / terms, None if self.task == "regression" else correct / terms
         self.elapsed += time.perf_counter() - t0
