@@ -102,7 +102,8 @@ def build(spec: ModelSpec, seed: int | None = None) -> nn.Sequential:
 
     Args:
         spec: the network.
-        seed: when given, ``torch.manual_seed(seed)`` first, so weights are reproducible.
+        seed: when given, the weights are drawn after ``torch.manual_seed(seed)`` on a fork of torch's global
+            generator, so they are reproducible and the global generator's state is left as it was.
 
     Returns:
         An ``nn.Sequential`` whose parameter count equals ``summarize(spec).total_params``.
@@ -118,9 +119,17 @@ def build(spec: ModelSpec, seed: int | None = None) -> nn.Sequential:
         raise SpecError(f"one sample needs {summary.total_activation_bytes / 2**20:,.0f} MiB of activations; "
                         f"the limit is {limits.MAX_ACTIVATION_BYTES / 2**20:,.0f} MiB. Use a smaller input or "
                         f"fewer channels")
-    if seed is not None:
-        torch.manual_seed(seed)
-    return _materialize(nodes)
+    from .training.rng import GLOBAL_RNG_LOCK  # here: engine.training imports this module
+
+    # Layers initialise from torch's global generator, which every thread shares: seed a private fork of it,
+    # and hold the lock so that two builds cannot interleave their draws. Unseeded builds take it too, so
+    # they cannot draw in the middle of a seeded one.
+    with GLOBAL_RNG_LOCK:
+        if seed is None:
+            return _materialize(nodes)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            return _materialize(nodes)
 
 
 def _materialize(nodes: list[_Node]) -> nn.Sequential:

@@ -30,3 +30,8 @@ MAX_IMAGE_PIXELS = _env_int("PLAYGROUND_MAX_IMAGE_PIXELS", 25_000_000)
 MAX_CONCURRENT_RUNS = _env_int("PLAYGROUND_MAX_CONCURRENT_RUNS", max(1, os.cpu_count() or 1))
 MAX_RUN_SECONDS = _env_int("PLAYGROUND_MAX_RUN_SECONDS", 600)
 MAX_RUNS_KEPT = _env_int("PLAYGROUND_MAX_RUNS_KEPT", 12)
+# A paused run gives its training slot back; after this long paused it ends, freeing its thread and optimiser state.
+MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)
+# Memory of one training batch: activations × batch × 3 (forward, their gradients, the autograd's saved copies)
+# plus weights, gradients and optimiser state. One student's batch must not take the shared server down.
+MAX_BATCH_BYTES = _env_int("PLAYGROUND_MAX_BATCH_BYTES", 2 * 1024 ** 3)

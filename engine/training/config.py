@@ -23,11 +23,34 @@ OPTIMIZERS: dict[str, tuple[str, float]] = {
     "adam": ("Adam: momentum and RMSProp together, with bias correction", 0.001),
 }
 
+# name -> the exact update PyTorch performs (g: the gradient with the L1/L2 penalties added, see TrainConfig)
+OPTIMIZER_FORMULAS: dict[str, str] = {
+    "sgd": "torch.optim.SGD: w ← w − η·g",
+    "momentum": "torch.optim.SGD(momentum=μ): v ← μ·v + g, w ← w − η·v (equals v ← μv − ηg, w ← w + v while η "
+                "is fixed)",
+    "nesterov": "torch.optim.SGD(nesterov=True): v ← μ·v + g, w ← w − η·(g + μ·v); the stored w is the look-ahead "
+                "point w + μv of the course's form v ← μv − η∇f(w + μv), w ← w + v (same path, shifted weights)",
+    "adagrad": "torch.optim.Adagrad: G ← G + g², w ← w − η·g / (√G + 1e-10)",
+    "rmsprop": "torch.optim.RMSprop: s ← α·s + (1 − α)·g², w ← w − η·g / (√s + 1e-8)",
+    "adam": "torch.optim.Adam: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², w ← w − η·(m / (1 − β₁ᵗ)) / "
+            "(√(v / (1 − β₂ᵗ)) + 1e-8); weight decay is coupled L2 in g, not AdamW",
+}
+
 LOSSES: dict[str, str] = {
     "auto": "the task's natural loss: cross-entropy for classes and characters, MSE for regression",
     "cross-entropy": "−Σ t log softmax(s): the gradient w.r.t. the logits is softmax(s) − t",
     "mse": "mean squared error; for classes, between softmax probabilities and one-hot targets (a poor match)",
     "hinge": "multi-class hinge Σ_{j≠y} max(0, s_j − s_y + 1), divided by the number of classes",
+}
+
+# name -> the exact formula PyTorch computes for a batch of N samples with C classes (or outputs)
+LOSS_FORMULAS: dict[str, str] = {
+    "auto": "cross-entropy for classes and characters, mse for regression",
+    "cross-entropy": "F.cross_entropy: (1/N)·Σ_n −log softmax(s_n)[y_n] (characters: averaged over all N·T tokens)",
+    "mse": "F.mse_loss: (1/(N·C))·Σ_n Σ_c (p_nc − t_nc)², p = softmax(s), t one-hot, so the mean over classes "
+           "too (regression: s instead of p, averaged over N × outputs)",
+    "hinge": "F.multi_margin_loss: (1/N)·Σ_n (1/C)·Σ_{j≠y_n} max(0, 1 − s_ny + s_nj); the 1/C is torch's, the "
+             "CS231n form has none",
 }
 
 _TASK_LOSS = {"classification": "cross-entropy", "char": "cross-entropy", "regression": "mse"}
@@ -43,20 +66,24 @@ class TrainConfig:
         loss: one of ``LOSSES``.
         optimizer: one of ``OPTIMIZERS``; ``lr`` None takes the optimiser's default.
         momentum: for "momentum" and "nesterov"; betas: Adam's; alpha: RMSProp's decay.
-        weight_decay: the optimiser's weight_decay on weights (not biases or norm scales): SGD adds λw to
-            the gradient, the gradient of the L2 penalty λ/2·‖w‖².
+        weight_decay: λ of the L2 penalty λ/2·‖w‖² on weights (not biases or norm scales): λw is added to the
+            gradient. Like ``l1``, before clipping, so the order is the textbook's: penalised loss → backward →
+            clip → step (torch's own ``weight_decay`` would add it after clipping; it is 0 in the optimiser).
         l1: λ of the L1 penalty λ‖w‖₁ on the same weights (adds λ·sign(w) to the gradient).
         batch_size, epochs: the schedule.
         init: an ``engine.init.SCHEMES`` name ("default" keeps PyTorch's own).
         clip_norm: gradient-norm clipping threshold; 0 turns clipping off.
         bptt: truncated backpropagation through time for character data: chunks of this many steps
-            (0 = through the whole sequence).
+            (0 = through the whole sequence). Other sequence data predicts once per sequence, so there it does not
+            apply and the run's status says so.
         flip, shift, rotate, erase, mixup: image augmentation: horizontal flips (off by default: a flipped
             digit is another digit or none), shifts of up to ``shift`` pixels, rotations of up to ``rotate``
             degrees, random erasing with probability ``erase``, mixup with Beta(α, α), α = ``mixup`` (0 = off).
         early_stopping, patience: stop when the validation loss has not improved for ``patience`` epochs and
             restore the best weights.
-        seed: seeds the data, the weights, the shuffling and the augmentation (runs repeat exactly on CPU).
+        seed: seeds the data, the weights, the shuffling, the augmentation and the dropout masks (each run draws
+            from its own generators, so runs repeat exactly on CPU even while other runs train; the one exception
+            is a recurrent layer's own dropout between stacked layers, which torch draws from its global RNG).
         device: "auto" (CUDA, then MPS, then CPU), "cpu", "cuda" or "mps".
         metrics_every: steps between metric records (each costs one device synchronisation).
         max_seconds: training-time cap, at most ``limits.MAX_RUN_SECONDS``.
@@ -109,15 +136,30 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict) -> "TrainConfig":
-        """The inverse of ``to_dict``; unknown keys raise InputError."""
+        """The inverse of ``to_dict``; unknown keys or wrong types raise InputError."""
+        if not isinstance(data, dict):
+            raise InputError(f"training settings must be a JSON object, not {type(data).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = [k for k in data if k not in names]
         if unknown:
             raise InputError(f"unknown training setting {unknown[0]!r}")
         data = dict(data)
         if "betas" in data:
-            data["betas"] = tuple(data["betas"])
+            betas = data["betas"]
+            if not isinstance(betas, (list, tuple)):
+                raise InputError(f"betas must be two numbers such as [0.9, 0.999], not {betas!r}")
+            data["betas"] = tuple(betas)
         return cls(**data).check()
+
+    def replace(self, **changes) -> "TrainConfig":
+        """A checked copy with some fields changed; unknown names raise InputError."""
+        names = {f.name for f in dataclasses.fields(self)}
+        unknown = [k for k in changes if k not in names]
+        if unknown:
+            raise InputError(f"unknown training setting {unknown[0]!r}")
+        if "betas" in changes and isinstance(changes["betas"], list):
+            changes["betas"] = tuple(changes["betas"])
+        return dataclasses.replace(self, **changes).check()
 
     def check(self) -> "TrainConfig":
         """Validate every field; returns self.
@@ -125,6 +167,12 @@ class TrainConfig:
         Raises:
             InputError: naming the setting and the allowed values.
         """
+        if not isinstance(self.dataset, str) or not self.dataset:
+            raise InputError(f"dataset must be a dataset name, not {self.dataset!r}")
+        if not isinstance(self.dataset_options, dict) or not all(isinstance(k, str) for k in self.dataset_options):
+            raise InputError(f"dataset_options must be an object of named options, not {self.dataset_options!r}")
+        if self.lr is not None:
+            _number("learning rate", self.lr, 0.0, 1e9, open_low=True)
         _one_of("optimizer", self.optimizer, OPTIMIZERS)
         _one_of("loss", self.loss, LOSSES)
         _one_of("init", self.init, SCHEMES)
@@ -132,10 +180,13 @@ class TrainConfig:
         _number("learning rate", self.learning_rate, 0.0, 1e9, open_low=True)
         _number("momentum", self.momentum, 0.0, 0.9999)
         _number("alpha", self.alpha, 0.0, 0.9999)
-        if len(self.betas) != 2:
+        if not isinstance(self.betas, (tuple, list)) or len(self.betas) != 2:
             raise InputError(f"betas must be two numbers, not {self.betas!r}")
         for b in self.betas:
             _number("beta", b, 0.0, 0.9999)
+        for name in ("flip", "early_stopping"):
+            if not isinstance(getattr(self, name), bool):
+                raise InputError(f"{name} must be true or false, not {getattr(self, name)!r}")
         for name in ("weight_decay", "l1", "clip_norm", "rotate", "erase", "mixup"):
             _number(name, getattr(self, name), 0.0, {"rotate": 45.0, "erase": 1.0}.get(name, 1e6))
         for name, lo, hi in (("batch_size", 1, 65_536), ("epochs", 1, 10_000), ("bptt", 0, 10_000),
@@ -151,7 +202,7 @@ class TrainConfig:
 
 
 def _one_of(name: str, value, allowed) -> None:
-    if value not in allowed:
+    if not isinstance(value, str) or value not in allowed:
         raise InputError(f"{name} must be one of {', '.join(allowed)}, not {value!r}")
 
 
@@ -196,7 +247,10 @@ def penalised(model: nn.Module) -> list[nn.Parameter]:
 
 
 def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups)."""
+    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups).
+
+    ``Loop`` passes ``weight_decay=0`` and adds λw to the gradient itself, before clipping.
+    """
     decay = penalised(model)
     ids = {id(p) for p in decay}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
@@ -211,6 +265,61 @@ def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimiz
     if name == "rmsprop":
         return torch.optim.RMSprop(groups, lr=lr, alpha=config.alpha)
     return torch.optim.Adam(groups, lr=lr, betas=tuple(config.betas))
+
+
+# Settings that ``Trainer.update`` may change in a live run (they act from the next batch).
+LIVE_SETTINGS = ("lr", "momentum", "betas", "alpha", "weight_decay", "l1", "clip_norm")
+
+
+# Settings that belong to one optimiser only: changing them on another is refused rather than ignored.
+_OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}
+
+
+def live_config(config: TrainConfig, changes: dict) -> TrainConfig:
+    """``config`` with ``changes`` to ``LIVE_SETTINGS`` made and checked.
+
+    Raises:
+        InputError: a setting that cannot change during a run, a bad value (as ``TrainConfig.check``), or a
+            changed setting the run's optimiser does not have (an unchanged value is accepted).
+    """
+    fixed = [k for k in changes if k not in LIVE_SETTINGS]
+    if fixed:
+        raise InputError(f"{fixed[0]!r} cannot change during a run (only {', '.join(LIVE_SETTINGS)} can); "
+                         f"reset the run with a new configuration instead")
+    for name, owners in _OWNERS.items():
+        if name in changes and config.optimizer not in owners:
+            value = changes[name]
+            same = tuple(value) == tuple(config.betas) if name == "betas" and isinstance(value, (list, tuple)) \
+                else value == getattr(config, name)
+            if not same:
+                raise InputError(f"{name} belongs to the {' and '.join(owners)} optimiser; this run uses "
+                                 f"{config.optimizer}")
+    return config.replace(**changes)
+
+
+def apply_settings(optimizer: torch.optim.Optimizer, old: TrainConfig, new: TrainConfig) -> list[dict]:
+    """Put ``new``'s optimiser settings into ``optimizer``'s parameter groups; returns what changed.
+
+    Returns:
+        ``[{"setting", "old", "new"}]`` for each of ``LIVE_SETTINGS`` that differs (``lr`` as the rate used).
+    """
+    momentum = new.momentum if new.optimizer in ("momentum", "nesterov") else 0.0
+    for group in optimizer.param_groups:
+        group["lr"] = new.learning_rate
+        if isinstance(optimizer, torch.optim.SGD):
+            group["momentum"] = momentum
+            group["nesterov"] = new.optimizer == "nesterov" and momentum > 0
+        if "betas" in group:
+            group["betas"] = tuple(new.betas)
+        if isinstance(optimizer, torch.optim.RMSprop):
+            group["alpha"] = new.alpha
+    changes = []
+    for name in LIVE_SETTINGS:
+        before, after = (old.learning_rate, new.learning_rate) if name == "lr" else (getattr(old, name),
+                                                                                     getattr(new, name))
+        if before != after:
+            changes.append({"setting": name, "old": before, "new": after})
+    return changes
 
 
 # Settings that learn in seconds on CPU with Adam, measured on the presets (README, "Expected results").

@@ -10,6 +10,9 @@ from .config import compute_loss, resolve_loss
 from .sequence import forward_with_state, stateful_problem
 
 EVAL_BATCH = 1024
+# Temperatures below this divide float32 logits into ±inf (softmax then gives NaN): sample greedily instead.
+# At 1e-4 a logit gap of 0.01 is already a factor e^100 in probability, i.e. greedy in all but ties.
+GREEDY_BELOW = 1e-4
 
 
 def _device(model: nn.Module) -> torch.device:
@@ -29,16 +32,34 @@ def _outputs(model: nn.Module, x: torch.Tensor, batch: int = EVAL_BATCH) -> torc
         model.train(was_training)
 
 
-def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, task: str) -> tuple[float, float | None]:
-    """Mean loss and accuracy (None for regression) over a split, in evaluation mode; one synchronisation."""
-    out = _outputs(model, x)
+@torch.no_grad()
+def chunk_sums(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, task: str) -> torch.Tensor:
+    """[loss × terms, correct] of one chunk on the model's device, without synchronising; terms = ``y.numel()``.
+
+    Every loss here is a mean over a multiple of ``y.numel()`` (samples, tokens, outputs), so chunk sums
+    weighted by it add up to the loss of the whole split.
+    """
+    out = model(x)
     y = y.to(out.device)
-    value = compute_loss(loss, out, y)
+    value = compute_loss(loss, out, y) * float(y.numel())
     if task == "regression":
-        return float(value), None
-    acc = (out.argmax(dim=-1) == y).float().mean()
-    value, acc = torch.stack([value, acc]).tolist()
-    return value, acc
+        return torch.stack([value, torch.zeros_like(value)])
+    return torch.stack([value, (out.argmax(dim=-1) == y).sum().to(value.dtype)])
+
+
+def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, task: str,
+                 batch: int = EVAL_BATCH) -> tuple[float, float | None]:
+    """Mean loss and accuracy (None for regression) over a split, in evaluation mode; one synchronisation."""
+    was_training = model.training
+    model.eval()
+    try:
+        device = _device(model)
+        sums = sum(chunk_sums(model, x[i:i + batch].to(device), y[i:i + batch], loss, task)
+                   for i in range(0, len(x), batch))
+    finally:
+        model.train(was_training)
+    (value, correct), terms = sums.tolist(), y.numel()
+    return value / terms, None if task == "regression" else correct / terms
 
 
 def evaluate(model: nn.Module, dataset, split: str = "test", loss: str = "auto") -> dict:
@@ -101,7 +122,8 @@ def sample(model: nn.Module, vocab: list[str], prefix: str = "", length: int = 1
         vocab: the characters in token-id order (``dataset.vocab``).
         prefix: text to start from (every character must be in vocab); empty starts from a random one.
         length: characters to generate.
-        temperature: divides the logits; 0 picks the most likely character each time (deterministic).
+        temperature: divides the logits; 0 (or anything below ``GREEDY_BELOW``, where the division overflows)
+            picks the most likely character each time (deterministic).
         seed: seeds the draws.
 
     Returns:
@@ -128,7 +150,7 @@ def sample(model: nn.Module, vocab: list[str], prefix: str = "", length: int = 1
             else:  # re-read the whole (recent) context
                 logits = model(torch.tensor([context[-512:]], device=device))
             last = logits[0, -1].float().cpu()  # (V,)
-            if temperature == 0:
+            if temperature < GREEDY_BELOW:
                 nxt = int(last.argmax())
             else:
                 nxt = int(torch.multinomial((last / temperature).softmax(-1), 1, generator=generator))

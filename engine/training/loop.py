@@ -1,8 +1,10 @@
 """One run's model, optimiser and data on one device, stepped one batch at a time (no threads here)."""
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
+from typing import Callable
 
 import numpy as np
 import torch
@@ -10,17 +12,18 @@ from torch import nn
 
 from .. import data as data_mod
 from .. import device as device_mod
-from ..build import build
+from ..build import build, summarize
 from ..errors import InputError
 from ..gradients import display_path
 from ..init import init_weights
 from ..spec import ModelSpec
+from . import budget
 from .augment import augment
-from .config import TrainConfig, compute_loss, make_optimizer, penalised, resolve_loss
-from .inference import batched_loss
+from .config import TrainConfig, apply_settings, compute_loss, make_optimizer, penalised, resolve_loss
+from .guard import DIVERGE_FACTOR, DIVERGED_HINT, Guard, chance_loss  # noqa: F401 - DIVERGE_FACTOR re-exported
+from .inference import EVAL_BATCH, chunk_sums
+from .rng import recurrent_dropout, use_run_dropout
 from .sequence import detach_state, forward_with_state, stateful_problem
-
-DIVERGED_HINT = "Lower the learning rate (try a tenth) or turn on gradient-norm clipping."
 
 
 def pick_device(name: str) -> torch.device:
@@ -55,20 +58,37 @@ class Loop:
                 raise InputError(f"the {what} split of {self.dataset.name} is empty; use a larger dataset "
                                  f"(more samples) so that every split gets some")
         self.spec, self.notes = data_mod.adapt_spec(spec, self.dataset)
+        self.run_notes: list[str] = []  # about the run's settings (not the network), for the status
         self.task = self.dataset.task
         self.loss_name = resolve_loss(cfg.loss, self.task)
+        summary = summarize(self.spec)
+        budget.check_batch(summary, min(cfg.batch_size, len(self.dataset.split("train")[0])))
         self.device = pick_device(cfg.device)
         self.model = build(self.spec, seed=cfg.seed)
         if cfg.init != "default":
             init_weights(self.model, cfg.init, seed=cfg.seed)
         self.model.to(self.device)
-        self.optimizer = make_optimizer(self.model, cfg)
+        # L2 goes into the gradient before clipping (see TrainConfig.weight_decay), not into the optimiser.
+        self.optimizer = make_optimizer(self.model, dataclasses.replace(cfg, weight_decay=0.0))
         self.x_train, self.y_train = (t.to(self.device) for t in self.dataset.split("train"))
         self.x_val, self.y_val = (t.to(self.device) for t in self.dataset.split("val"))
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
+        # Dropout masks from the run's own generator: torch's global one is shared by every thread (rng.py).
+        try:
+            self.dropout_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
+            use_run_dropout(self.model, self.dropout_generator)
+        except RuntimeError:  # a device without its own generators: dropout stays on the global one
+            self.dropout_generator = None
+        if recurrent_dropout(self.model):
+            self.run_notes.append("the recurrent layers' own dropout draws from torch's global random generator, "
+                                  "so this run repeats exactly only when no other run trains at the same time")
         self.images = self.dataset.input_kind == "image"
         self.bptt = self._check_bptt()
+        self._eval_chunk = budget.eval_chunk(summary, cfg.batch_size, EVAL_BATCH)
+        self._val: list | None = None  # a validation pass in progress: [next index, device sums]
+        self._next_config: TrainConfig | None = None  # set by ``update``, applied before the next batch
+        self.changes: list[dict] = []  # {"step", "setting", "old", "new"} for every live change
 
         self.batches_per_epoch = math.ceil(len(self.x_train) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.batches_per_epoch
@@ -95,15 +115,22 @@ class Loop:
         self._seen = 0  # samples (tokens for "char") since the last record, known without synchronising
         self._window_start, self._window_samples = 0.0, 0
         self._epoch_loss, self._epoch_correct, self._epoch_seen = 0.0, 0.0, 0
-        # Last weights known to give a finite loss, restored when the run diverges.
+        # The weights with the lowest training loss seen (the loss of the batch they were measured on),
+        # restored when the run diverges; the first recorded loss and chance level set the divergence bar.
         self._state = [t for t in self.model.state_dict().values()]
-        self._good = [t.detach().clone() for t in self._state]
-        self._good_step = 0
+        self.guard = Guard(self._state, chance_loss(self.dataset, self.loss_name))
         self.best: dict | None = None  # early stopping: {"val_loss", "epoch", "state", "bad_epochs"}
 
     def _check_bptt(self) -> int:
         """Chunk length for truncated BPTT (0 = off); only character models with whole-sequence outputs."""
         k = self.config.bptt
+        if k and self.task != "char":
+            self.run_notes.append(f"truncated BPTT (bptt={k}) is not used: it applies to character models, which "
+                                  f"predict at every step; on {self.dataset.name} the network gives one answer "
+                                  f"per sample, so gradients flow back through the whole input sequence")
+        elif k and k >= self.dataset.input_shape[0]:
+            self.run_notes.append(f"bptt={k} covers the whole {self.dataset.input_shape[0]}-step sequence: this is "
+                                  f"plain (full) backpropagation through time")
         if not k or self.task != "char" or k >= self.dataset.input_shape[0]:
             return 0
         problem = stateful_problem(self.model)
@@ -112,14 +139,23 @@ class Loop:
         return k
 
     # ---------------------------------------------------------------- one batch
-    def train_batch(self, force_metrics: bool = False) -> list[dict]:
+    def train_batch(self, force_metrics: bool = False, interrupt: Callable[[], bool] | None = None) -> list[dict]:
         """Train on the next batch; returns the metric records this step produced (often none).
 
         Args:
             force_metrics: read the metrics back after this step even if it is not a record step.
+            interrupt: polled between validation chunks; when it turns true the pass is left half done (it
+                resumes at the next call, before any training) and no batch is trained.
         """
         if self.outcome:
             return []
+        if self._next_config is not None:
+            self._apply_config()
+        first: list[dict] = []
+        if self._val is not None:  # an interrupted end-of-epoch validation comes first
+            first = self._end_epoch(interrupt)
+            if self.outcome or self._val is not None:
+                return first
         t0 = time.perf_counter()
         cfg, n = self.config, len(self.x_train)
         if self._pos == 0:
@@ -141,18 +177,22 @@ class Loop:
         self._pending.append((loss, count, out if self.task != "regression" else None, y))
         self._seen += count
         self._window_samples += len(x)
-        if cfg.l1:  # the subgradient of λ‖w‖₁
-            grads = [w.grad for w in self._weights if w.grad is not None]
-            torch._foreach_add_(grads, torch._foreach_sign([w for w in self._weights if w.grad is not None]),
-                                alpha=cfg.l1)
+        if cfg.weight_decay or cfg.l1:  # the penalties' gradients, before clipping: λw (L2) and λ·sign(w) (L1)
+            weights = [w for w in self._weights if w.grad is not None]
+            grads = [w.grad for w in weights]
+            if cfg.weight_decay:
+                torch._foreach_add_(grads, weights, alpha=cfg.weight_decay)
+            if cfg.l1:
+                torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=cfg.l1)
 
-        due = force_metrics or epoch_end or (self.step + 1) % cfg.metrics_every == 0
+        # The first step is always recorded: its loss, of the initial weights, sets the divergence bar.
+        due = force_metrics or epoch_end or self.step == 0 or (self.step + 1) % cfg.metrics_every == 0
         record = None
         if due:
             record = self._read_metrics()
             if record is None:  # diverged: no update from these gradients
                 self.elapsed += time.perf_counter() - t0
-                return []
+                return first
         if cfg.clip_norm:
             nn.utils.clip_grad_norm_(self.params, cfg.clip_norm, foreach=True)
         self.optimizer.step()
@@ -160,13 +200,22 @@ class Loop:
         records = []
         if record is not None:
             records.append(self._finish_record(record, time.perf_counter() - t0))
+        self.elapsed += time.perf_counter() - t0
         if epoch_end:
             self._pos = 0
             self.epoch += 1
-            records.extend(self._end_epoch())
-        else:
-            self.elapsed += time.perf_counter() - t0
-        return records
+            records.extend(self._end_epoch(interrupt))
+        return first + records
+
+    # ---------------------------------------------------------------- live changes
+    def update(self, config: TrainConfig) -> None:
+        """Use ``config`` (differing from the current one only in ``LIVE_SETTINGS``) from the next batch on."""
+        self._next_config = config
+
+    def _apply_config(self) -> None:
+        new, self._next_config = self._next_config, None
+        self.changes.extend(dict(c, step=self.step) for c in apply_settings(self.optimizer, self.config, new))
+        self.config = new
 
     def _forward_backward(self, x, y, mix):
         """Forward and backward passes; returns the detached output and mean loss."""
@@ -196,22 +245,23 @@ class Loop:
 
     # ---------------------------------------------------------------- metrics
     def _window_sums(self) -> torch.Tensor:
-        """[summed loss, correct predictions] over the steps since the last record, as one device tensor."""
+        """[summed loss, correct predictions, the last step's loss] since the last record, as one device tensor."""
         if not self._pending:
-            return torch.zeros(2, device=self.device)
+            return torch.zeros(3, device=self.device)
         losses = torch.stack([p[0] for p in self._pending])
         counts = torch.tensor([float(p[1]) for p in self._pending], device=self.device)
         loss_sum = torch.dot(losses, counts)
         if self.task == "regression":
-            return torch.stack([loss_sum, torch.zeros((), device=self.device)])
+            return torch.stack([loss_sum, torch.zeros_like(loss_sum), losses[-1]])
         out = torch.cat([p[2].reshape(-1, p[2].shape[-1]) for p in self._pending])
         target = torch.cat([p[3].reshape(-1) for p in self._pending])
-        return torch.stack([loss_sum, (out.argmax(dim=-1) == target).sum().to(loss_sum.dtype)])
+        return torch.stack([loss_sum, (out.argmax(dim=-1) == target).sum().to(loss_sum.dtype), losses[-1]])
 
     def _read_metrics(self) -> dict | None:
         """One synchronisation: window loss and accuracy, per-layer gradient and weight norms.
 
-        Returns None (and sets ``outcome``) when the loss or the gradients are not finite.
+        Returns None (and sets ``outcome``) when the loss or the gradients are not finite, or the loss grew
+        far beyond its first value (see ``DIVERGE_FACTOR``).
         """
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
         n_layers = len(self.layer_names)
@@ -220,25 +270,28 @@ class Loop:
         weight_sq = torch.zeros(n_layers, device=self.device).index_add_(
             0, self._layer_of, torch.stack(torch._foreach_norm([p.detach() for p in self.params])) ** 2)
         values = torch.cat([self._window_sums(), grad_sq, weight_sq]).tolist()
-        loss_sum, correct = values[0], values[1]
-        grad_norms = [math.sqrt(v) for v in values[2:2 + n_layers]]
-        weight_norms = [math.sqrt(v) for v in values[2 + n_layers:]]
+        loss_sum, correct, last_loss = values[0], values[1], values[2]
+        grad_norms = [math.sqrt(v) for v in values[3:3 + n_layers]]
+        weight_norms = [math.sqrt(v) for v in values[3 + n_layers:]]
+        seen = max(self._seen, 1)
+        mean = loss_sum / seen
         if not math.isfinite(loss_sum):
-            self._diverge("the loss", restore=True)
+            self._diverge("the training loss became NaN or infinite")
             return None
         if not math.isfinite(sum(grad_norms)):
-            self._diverge("the gradient", restore=False)
+            self._diverge("the gradient became NaN or infinite")
             return None
-        # These weights gave a finite loss: keep them as the last good ones.
-        torch._foreach_copy_(self._good, self._state)
-        self._good_step = self.step
-        seen = max(self._seen, 1)
+        grown = self.guard.grown("the training loss", mean)
+        if grown:
+            self._diverge(grown)
+            return None
+        self.guard.offer(last_loss, self.step)  # the current weights gave the last batch's loss
         self._epoch_loss += loss_sum
         self._epoch_correct += correct
         self._epoch_seen += self._seen
         self._pending.clear()
         self._seen = 0
-        return {"train_loss": loss_sum / seen, "train_acc": correct / seen if self.task != "regression" else None,
+        return {"train_loss": mean, "train_acc": correct / seen if self.task != "regression" else None,
                 "grad_norm": dict(zip(self.layer_names, grad_norms)),
                 "weight_norm": dict(zip(self.layer_names, weight_norms)),
                 "grad_norm_total": math.sqrt(sum(g * g for g in grad_norms))}
@@ -259,9 +312,27 @@ class Loop:
             return None
         return elapsed / self.step * (self.total_steps - self.step)
 
-    def _end_epoch(self) -> list[dict]:
+    def _end_epoch(self, interrupt: Callable[[], bool] | None = None) -> list[dict]:
+        """Validate (chunk by chunk, resumable when ``interrupt`` fires) and emit the epoch record."""
         t0 = time.perf_counter()
-        val_loss, val_acc = batched_loss(self.model, self.x_val, self.y_val, self.loss_name, self.task)
+        if self._val is None:
+            self._val = [0, torch.zeros(2, device=self.device)]
+        self.model.eval()
+        try:
+            n, k = len(self.x_val), self._eval_chunk
+            while self._val[0] < n:
+                i = self._val[0]
+                self._val[1] += chunk_sums(self.model, self.x_val[i:i + k], self.y_val[i:i + k], self.loss_name,
+                                           self.task)
+                self._val[0] = i + k
+                if interrupt is not None and self._val[0] < n and interrupt():
+                    self.elapsed += time.perf_counter() - t0
+                    return []
+        finally:
+            self.model.train()
+        (loss_sum, correct), terms = self._val[1].tolist(), self.y_val.numel()
+        self._val = None
+        val_loss, val_acc = loss_sum / terms, None if self.task == "regression" else correct / terms
         self.elapsed += time.perf_counter() - t0
         self._window_start = self.elapsed
         seen = max(self._epoch_seen, 1)
@@ -271,12 +342,16 @@ class Loop:
                   "val_loss": val_loss, "val_acc": val_acc, "lr": self.optimizer.param_groups[0]["lr"],
                   "elapsed": self.elapsed, "eta": self.eta()}
         if not math.isfinite(val_loss):
-            self._diverge("the validation loss", restore=True)
+            self._diverge("the validation loss became NaN or infinite")
+            return [record]
+        grown = self.guard.grown("the validation loss", val_loss)
+        if grown:
+            self._diverge(grown)
             return [record]
         if self.config.early_stopping:
             self._early_stopping(val_loss)
         if not self.outcome and self.step >= self.total_steps:
-            message = f"finished {self.epoch} epochs"
+            message = f"finished {self.epoch} epoch{'s' if self.epoch != 1 else ''}"
             if self.config.early_stopping and self.best:
                 self._restore(self.best["state"])
                 message += f"; restored the best weights (validation loss {self.best['val_loss']:.4g} " \
@@ -301,10 +376,16 @@ class Loop:
         with torch.no_grad():
             torch._foreach_copy_(self._state, tensors)
 
-    def _diverge(self, what: str, restore: bool) -> None:
-        if restore:
-            self._restore(self._good)
-        at = self._good_step if restore else self.step
-        self.outcome = ("diverged", f"{what} became NaN or infinite by step {self.step + 1}; the weights are "
-                                    f"those of step {at}, the last with a finite loss. {DIVERGED_HINT} "
-                                    f"(learning rate now {self.config.learning_rate:g})")
+    def _diverge(self, what: str) -> None:
+        """End the run as diverged and restore the weights with the lowest training loss seen."""
+        kept = self.guard.restore()
+        self.outcome = ("diverged", f"Diverged: {what} at step {self.step + 1}, so the run stopped. {kept} "
+                                    f"{DIVERGED_HINT} (learning rate now {self.config.learning_rate:g})")
+
+    def release(self) -> None:
+        """Free what only further training needs (optimiser state, divergence and early-stopping copies)."""
+        self.optimizer.state.clear()
+        self.guard.release()
+        self._pending, self._val = [], None
+        if self.best:
+            self.best.pop("state", None)

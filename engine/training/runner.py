@@ -4,117 +4,33 @@ The worker thread never calls Streamlit; the page polls ``status`` and ``records
 """
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
 
 import torch
 
 from .. import limits
+from ..errors import InputError
 from ..spec import ModelSpec
-from .config import TrainConfig
+from .config import TrainConfig, live_config
+from .control import LIMITER, STATES, TERMINAL, Control, RunLimiter, RunStatus, default_slots  # noqa: F401
 from .loop import Loop
 from .weights import load_weights, save_weights
 
-STATES = ("idle", "queued", "running", "paused", "finished", "stopped", "diverged", "failed")
-TERMINAL = ("finished", "stopped", "diverged", "failed")
 BUFFER = 5000  # metric records kept per run
-
-
-def default_slots() -> int:
-    """Runs that may train at once: PLAYGROUND_MAX_CONCURRENT_RUNS if set, else one per GPU, else the CPU cores."""
-    if "PLAYGROUND_MAX_CONCURRENT_RUNS" not in os.environ and torch.cuda.is_available():
-        return torch.cuda.device_count()
-    return limits.MAX_CONCURRENT_RUNS
-
-
-class RunLimiter:
-    """At most ``slots`` runs train at once; the others wait in a first-come queue whose positions are visible."""
-
-    def __init__(self, slots: int):
-        self.slots = slots
-        self._cond = threading.Condition()
-        self._running: set[int] = set()
-        self._queue: list[int] = []
-
-    def acquire(self, token: int, give_up) -> bool:
-        """Wait for a slot; False when ``give_up()`` turns true first (checked every 0.1 s)."""
-        with self._cond:
-            self._queue.append(token)
-            try:
-                while True:
-                    if give_up():
-                        return False
-                    if self._queue[0] == token and len(self._running) < self.slots:
-                        self._running.add(token)
-                        return True
-                    self._cond.wait(0.1)
-            finally:
-                self._queue.remove(token)
-                self._cond.notify_all()
-
-    def release(self, token: int) -> None:
-        """Free the slot of a run that ends."""
-        with self._cond:
-            self._running.discard(token)
-            self._cond.notify_all()
-
-    def position(self, token: int) -> int | None:
-        """1-based place in the queue, or None when not waiting."""
-        with self._cond:
-            return self._queue.index(token) + 1 if token in self._queue else None
-
-    @property
-    def running(self) -> int:
-        """Runs holding a slot now."""
-        with self._cond:
-            return len(self._running)
-
-    @property
-    def waiting(self) -> int:
-        """Runs in the queue now."""
-        with self._cond:
-            return len(self._queue)
-
-
-LIMITER = RunLimiter(default_slots())  # shared by every session of the server
-
-
-@dataclass(frozen=True)
-class RunStatus:
-    """What the page shows about a run.
-
-    Attributes:
-        state: one of ``STATES``.
-        message: why it is in that state (a divergence hint, an early-stopping note, an error).
-        step, total_steps, epoch: batches done, batches planned, epochs done.
-        progress: step / total_steps, 0..1.
-        eta, elapsed: seconds left (None before the first step) and seconds spent training.
-        queue_position: 1-based place in the run queue while "queued", else None.
-        generation: bumped by ``reset()``; the records cursor starts again from 0.
-    """
-
-    state: str
-    message: str
-    step: int
-    total_steps: int
-    epoch: int
-    progress: float
-    eta: float | None
-    elapsed: float
-    queue_position: int | None
-    generation: int
 
 
 class Trainer:
     """One training run, owned by a browser session; trains in its own thread.
 
-    Controls: ``start()``, ``pause()``, ``resume()``, ``step()``, ``stop()``, ``reset()``; the page calls
-    ``heartbeat()`` on every poll, and the run stops itself ``config.heartbeat_timeout`` seconds after the
-    last one (a closed tab leaves no thread behind). ``step()`` on an idle or paused run trains exactly one
-    batch synchronously in the caller's thread (a running one is paused first) and leaves it paused.
+    Controls: ``start()``, ``pause()``, ``resume()``, ``step()``, ``stop()``, ``reset()``, ``update()``; the page
+    calls ``heartbeat()`` on every poll, and the run stops itself ``config.heartbeat_timeout`` seconds after the
+    last one (a closed tab leaves no thread behind). A training slot (``limiter``) is held only while running: a
+    paused run gives it back and queues again on resume, and ends after ``limits.MAX_PAUSED_SECONDS`` paused.
+    ``step()`` on an idle, queued or paused run trains exactly one batch synchronously in the caller's thread (a
+    running or queued one is paused first, leaving the queue) and leaves it paused. A stop or pause lands within
+    one batch, or one validation chunk of about the same cost.
 
     Args:
         spec: the network (adapted to the dataset with ``engine.data.adapt_spec``; see ``notes``).
@@ -123,24 +39,27 @@ class Trainer:
         limiter: the run limiter (the server-wide ``LIMITER`` by default).
 
     Raises:
-        InputError, SpecError: bad settings, a dataset that cannot load, a network that does not fit it.
+        InputError, SpecError: bad settings, a dataset that cannot load, a network that does not fit it, a
+        batch over ``limits.MAX_BATCH_BYTES``.
     """
+
+    RESET_WAIT = 5.0  # seconds reset() waits for the old worker thread (correct without it, only busier)
 
     def __init__(self, spec: ModelSpec, config: TrainConfig | None = None, dataset=None,
                  limiter: RunLimiter | None = None, buffer: int = BUFFER):
         self.config = (config or TrainConfig()).check()
-        self._given = (spec, dataset)
+        self._given = (spec, dataset, self.config)
         self.limiter = limiter or LIMITER
-        self._lock = threading.Lock()  # state, message, records
+        self._lock = threading.Lock()  # state, message, records, the current control
         self._compute = threading.Lock()  # one batch at a time, worker or step()
         self._records: deque = deque(maxlen=buffer)
         self._count = 0
-        self._stop, self._pause, self._wake = threading.Event(), threading.Event(), threading.Event()
         self._state, self._message = "idle", ""
         self._beat = time.monotonic()
         self.generation = 0
         self.thread: threading.Thread | None = None
         self.loop = Loop(spec, self.config, dataset)
+        self._ctl = Control(self.loop)
 
     # ------------------------------------------------------------ what the page reads
     @property
@@ -171,20 +90,25 @@ class Trainer:
     @property
     def status(self) -> RunStatus:
         """A snapshot of the run's state and progress."""
-        loop = self.loop
         with self._lock:
-            state, message = self._state, self._message
+            state, message, ctl, config = self._state, self._message, self._ctl, self.config
+        loop = ctl.loop
+        paused_left = None
+        if state == "paused" and ctl.paused_since is not None:
+            paused_left = max(0.0, limits.MAX_PAUSED_SECONDS - (time.monotonic() - ctl.paused_since))
         return RunStatus(state, message, loop.step, loop.total_steps, loop.epoch,
                          loop.step / max(loop.total_steps, 1), loop.eta(), loop.elapsed,
-                         self.limiter.position(id(self)) if state == "queued" else None, self.generation)
+                         self.limiter.position(ctl.token) if state == "queued" else None, self.generation,
+                         config.learning_rate, tuple(dict(c) for c in loop.changes), tuple(loop.run_notes),
+                         paused_left)
 
     def records(self, since: int = 0) -> list[dict]:
         """Metric records number ``since`` onwards (the oldest are dropped past the buffer's size).
 
         Each is a dict: kind ("step" or "epoch"), step, epoch, train_loss, train_acc, val_loss, val_acc
         (epoch records), grad_norm and weight_norm (layer → norm, step records; gradients before
-        clipping), grad_norm_total, lr, samples_per_s, elapsed, eta. Pass ``len`` of what you have read
-        (``record_count``) as the next ``since``.
+        clipping, penalties included), grad_norm_total, lr, samples_per_s, elapsed, eta. The first step is
+        always recorded. Pass ``len`` of what you have read (``record_count``) as the next ``since``.
         """
         with self._lock:
             first = self._count - len(self._records)
@@ -197,8 +121,13 @@ class Trainer:
             return self._count
 
     def heartbeat(self) -> None:
-        """The page is still there: call it on every poll."""
+        """The page is still there: call it on every poll (it also ends a run paused past the cap)."""
         self._beat = time.monotonic()
+        ctl = self._ctl
+        if self._state == "paused" and (self.thread is None or not self.thread.is_alive()):
+            reason = self._paused_too_long(ctl)  # no worker thread to notice (paused by step())
+            if reason:
+                self._end("stopped", reason, ctl)
 
     def weights(self) -> bytes:
         """The current weights as safetensors bytes (waits for the batch in progress)."""
@@ -224,19 +153,23 @@ class Trainer:
             return True
 
     def pause(self) -> None:
-        """Pause after the batch in progress, waiting for it (at most one batch), so the status it leaves is final.
+        """Pause after the batch (or validation chunk) in progress, waiting for it, so the status it leaves is final.
 
-        A queued run starts paused when its turn comes.
+        A queued run leaves the queue. A paused run holds no training slot.
         """
-        self._pause.set()
+        ctl = self._ctl
+        ctl.pause.set()
         with self._compute:  # the batch in progress ends first: "paused" never shows a step still to come
             with self._lock:
-                if self._state == "running":
-                    self._state = "paused"
+                if self._state in ("running", "queued") and ctl is self._ctl:
+                    self._paused_locked(ctl)
 
     def resume(self) -> bool:
-        """Continue a paused run; False when it is not paused."""
+        """Continue a paused run (it queues for a slot first), or start an idle one; False otherwise."""
         with self._lock:
+            if self._state == "idle":
+                self._launch_locked()
+                return True
             return self._resume_locked() if self._state in ("paused", "queued") else False
 
     def step(self) -> list[dict] | None:
@@ -249,35 +182,73 @@ class Trainer:
         with self._lock:
             if self._state in TERMINAL:
                 return None
-            self._pause.set()
-            if self._state in ("idle", "running"):
-                self._state = "paused"
+            ctl = self._ctl
+            ctl.pause.set()
+            if self._state in ("idle", "running", "queued"):
+                self._paused_locked(ctl)
         with self._compute:
-            records = self.loop.train_batch(force_metrics=True)
-        self._publish(records)
-        if self.loop.outcome:
-            self._end(*self.loop.outcome)
+            if ctl is not self._ctl or self._state in TERMINAL:  # reset or stopped meanwhile
+                return None
+            records = ctl.loop.train_batch(force_metrics=True)
+        self._publish(records, ctl)
+        if ctl.loop.outcome:
+            self._end(*ctl.loop.outcome, ctl)
+            if self.thread is None or not self.thread.is_alive():
+                self._release(ctl)
         return records
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop within one batch and wait for the thread to end; True when no thread is left."""
-        self._end("stopped", "stopped by the user")
+        ctl = self._ctl
+        self._end("stopped", "stopped by the user", ctl)
         thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+        if thread is None:
+            self._release(ctl)
         return thread is None or not thread.is_alive()
 
-    def reset(self, config: TrainConfig | None = None) -> None:
-        """Stop, then start over from freshly initialised weights (optionally with new settings)."""
-        self.stop()
-        config = (config or self.config).check()
-        loop = Loop(self._given[0], config, self._given[1])
+    def update(self, **changes) -> None:
+        """Change settings of a live or paused (or idle) run; they act from the next batch.
+
+        Args:
+            **changes: any of ``LIVE_SETTINGS``: ``lr`` (every parameter group), ``momentum`` (the momentum and
+                nesterov optimisers), ``betas`` (adam), ``alpha`` (rmsprop), ``weight_decay``, ``l1``,
+                ``clip_norm``; values are checked like ``TrainConfig.check``.
+
+        Raises:
+            InputError: an unknown or fixed setting, a bad value, a setting the run's optimiser does not have,
+                or a run that has ended. The run is unchanged then.
+        """
         with self._lock:
-            self.config, self.loop = config, loop
+            if self._state in TERMINAL:
+                raise InputError(f"the run has ended ({self._state}); reset it or start a new run to train "
+                                 f"with other settings")
+            self.config = live_config(self.config, changes)
+            self._ctl.loop.update(self.config)
+
+    def reset(self, config: TrainConfig | None = None, *, dataset=None) -> None:
+        """Stop, then start over from freshly initialised weights, in state "idle" (``start()`` or ``resume()``
+        trains it again).
+
+        Args:
+            config: new settings (checked first; the current ones when None).
+            dataset: a loaded Dataset for a changed ``config.dataset``; when None, the run's own dataset is
+                kept if dataset and dataset_options are unchanged, else ``config.dataset`` is loaded.
+
+        Raises:
+            InputError, SpecError: as for a new Trainer; the current run is then left as it was.
+        """
+        config = (config or self.config).check()
+        spec, given, first = self._given
+        if dataset is None and (config.dataset, config.dataset_options) == (first.dataset, first.dataset_options):
+            dataset = given
+        loop = Loop(spec, config, dataset)
+        self.stop(self.RESET_WAIT)  # an old worker still in a long batch ends on its own generation's events
+        with self._lock:
+            self.config, self.loop, self._ctl = config, loop, Control(loop)
             self._records.clear()
             self._count = 0
-            self._stop.clear()
-            self._pause.clear()
             self._state, self._message = "idle", ""
             self.generation += 1
             self.thread = None
@@ -286,81 +257,127 @@ class Trainer:
     def _launch_locked(self) -> None:
         self._beat = time.monotonic()
         self._state = "queued"
-        self.thread = threading.Thread(target=self._run, name=f"train-{id(self):x}", daemon=True)
+        ctl = self._ctl
+        ctl.pause.clear()
+        ctl.paused_since = None
+        self.thread = threading.Thread(target=self._run, args=(ctl,), name=f"train-{ctl.token}", daemon=True)
         self.thread.start()
 
     def _resume_locked(self) -> bool:
-        self._pause.clear()
-        self._wake.set()
+        ctl = self._ctl
+        ctl.pause.clear()
+        ctl.paused_since = None
+        ctl.wake.set()
         if self.thread is None or not self.thread.is_alive():  # paused by step() before any start
             self._launch_locked()
         elif self._state == "paused":
-            self._state = "running"
+            self._state = "queued"  # until the worker has a slot again
         return True
 
-    def _abort_reason(self) -> str | None:
-        if self._stop.is_set():
+    def _paused_locked(self, ctl: Control) -> None:
+        self._state = "paused"
+        if ctl.paused_since is None:
+            ctl.paused_since = time.monotonic()
+
+    def _paused_too_long(self, ctl: Control) -> str | None:
+        cap = limits.MAX_PAUSED_SECONDS
+        if ctl.paused_since is not None and time.monotonic() - ctl.paused_since > cap:
+            return f"stopped after {cap:g} s paused (the limit on this server frees its memory); start a new run " \
+                   f"to train again"
+        return None
+
+    def _abort_reason(self, ctl: Control) -> str | None:
+        if ctl.stop.is_set():
             return "stopped by the user"
         quiet = time.monotonic() - self._beat
         if quiet > self.config.heartbeat_timeout:
             return f"stopped: no heartbeat from the page for {quiet:.0f} s (was it closed?)"
         cap = min(self.config.max_seconds, limits.MAX_RUN_SECONDS)
-        if self.loop.elapsed > cap:
+        if ctl.loop.elapsed > cap:
             return f"stopped at the time limit of {cap:g} s per run"
-        return None
+        return self._paused_too_long(ctl) if ctl.pause.is_set() else None
 
-    def _run(self) -> None:
-        token = id(self)
+    def _run(self, ctl: Control) -> None:
+        """The worker: wait while paused (no slot), queue for a slot, train until paused or ended; repeat.
+
+        Its last act is to set the final state, so a run seen as ended has (almost) no thread left.
+        """
+        ending = None
         try:
-            if not self.limiter.acquire(token, lambda: self._abort_reason() is not None):
-                self._end("stopped", self._abort_reason() or "stopped")
-                return
-            try:
-                self._work()
-            finally:
-                self.limiter.release(token)
-        except Exception as exc:  # noqa: BLE001 - a run's failure is reported, never raised into the server
-            self._end("failed", _failure(exc))
-
-    def _work(self) -> None:
-        while True:
-            reason = self._abort_reason()
-            if reason:
-                self._end("stopped", reason)
-                return
-            if self._pause.is_set():
-                with self._lock:
-                    if self._state in ("queued", "running"):
-                        self._state = "paused"
-                self._wake.wait(0.1)
-                self._wake.clear()
-                continue
-            with self._compute:
-                if self._pause.is_set() or self._stop.is_set():  # step() or stop() came in while we waited
+            while ending is None and not ctl.stop.is_set():
+                if ctl.pause.is_set():
+                    ending = self._wait_paused(ctl)
                     continue
                 with self._lock:
-                    if self._state in TERMINAL:
-                        return
-                    self._state = "running"
-                records = self.loop.train_batch()
-            self._publish(records)
-            if self.loop.outcome:
-                self._end(*self.loop.outcome)
-                return
+                    if ctl is self._ctl and self._state not in TERMINAL and not ctl.pause.is_set():
+                        self._state = "queued"
+                if not self.limiter.acquire(ctl.token, lambda: ctl.pause.is_set() or self._abort_reason(ctl)):
+                    if not ctl.pause.is_set():
+                        ending = ("stopped", self._abort_reason(ctl) or "stopped")
+                    continue
+                try:
+                    ending = self._work(ctl)
+                finally:
+                    self.limiter.release(ctl.token)
+        except Exception as exc:  # noqa: BLE001 - a run's failure is reported, never raised into the server
+            ending = ("failed", _failure(exc))
+        finally:
+            self._release(ctl)
+            self._end(*(ending or ("stopped", "stopped")), ctl)
 
-    def _publish(self, records: list[dict]) -> None:
+    def _wait_paused(self, ctl: Control) -> tuple[str, str] | None:
+        """Wait, holding no slot, until resumed (None) or a reason to stop comes up (the ending)."""
+        with self._lock:
+            if ctl is self._ctl and self._state in ("queued", "running", "paused"):
+                self._paused_locked(ctl)
+        while ctl.pause.is_set() and not ctl.stop.is_set():
+            reason = self._abort_reason(ctl)
+            if reason:
+                return ("stopped", reason)
+            ctl.wake.wait(0.1)
+            ctl.wake.clear()
+        return None
+
+    def _work(self, ctl: Control) -> tuple[str, str] | None:
+        """Train batches while holding a slot; None when paused (to give the slot back), else the ending."""
+        while True:
+            reason = self._abort_reason(ctl)
+            if reason:
+                return ("stopped", reason)
+            if ctl.pause.is_set():
+                return None
+            with self._compute:
+                if ctl.interrupted():  # step() or stop() came in while we waited
+                    continue
+                with self._lock:
+                    if self._state in TERMINAL or ctl is not self._ctl:
+                        return ("stopped", "stopped")
+                    self._state = "running"
+                records = ctl.loop.train_batch(interrupt=ctl.interrupted)
+            self._publish(records, ctl)
+            if ctl.loop.outcome:
+                return ctl.loop.outcome
+
+    def _publish(self, records: list[dict], ctl: Control) -> None:
         if records:
             with self._lock:
-                self._records.extend(records)
-                self._count += len(records)
+                if ctl is self._ctl:
+                    self._records.extend(records)
+                    self._count += len(records)
 
-    def _end(self, state: str, message: str) -> None:
+    def _end(self, state: str, message: str, ctl: Control | None = None) -> None:
         """Move to a final state once (the first reason wins) and tell the worker to leave."""
         with self._lock:
-            if self._state not in TERMINAL:
+            ctl = ctl or self._ctl
+            if ctl is self._ctl and self._state not in TERMINAL:
                 self._state, self._message = state, message
-            self._stop.set()
-            self._wake.set()
+            ctl.stop.set()
+            ctl.wake.set()
+
+    def _release(self, ctl: Control) -> None:
+        """An ended run frees its optimiser state and weight copies (the weights themselves stay)."""
+        with self._compute:
+            ctl.loop.release()
 
     def __repr__(self) -> str:
         s = self.status

@@ -33,17 +33,39 @@ def _run_to_end(trainer: Trainer, max_steps: int = 2_000) -> Trainer:
     return trainer
 
 
-def test_learning_rate_1e6_diverges_and_keeps_the_last_good_weights(digits):
-    trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", optimizer="sgd", lr=1e6,
-                                                                  epochs=2, device="cpu"), digits,
-                      limiter=RunLimiter(1))
+@pytest.mark.parametrize("preset, dataset, optimizer", [
+    ("tiny-vgg", "digits", "sgd"), ("tiny-vgg", "digits", "adam"), ("toy-mlp", "circle", "sgd"),
+    ("toy-mlp", "circle", "adam"), ("toy-mlp", "spiral", "momentum"), ("deep-mlp", "digits", "adam"),
+    ("xo-cnn", "xo", "adam"), ("char-lstm", "zen", "adam"),
+])
+def test_learning_rate_1e6_diverges_and_keeps_the_best_weights(preset, dataset, optimizer, digits):
+    ds = digits if dataset == "digits" else data.load(dataset, 0)
+    config = TrainConfig(dataset=dataset, optimizer=optimizer, lr=1e6, epochs=3, device="cpu")
+    trainer = Trainer(engine.presets.get(preset), config, ds, limiter=RunLimiter(1))
+    initial = engine.training.save_weights(trainer.model)
     _run_to_end(trainer)
     status = trainer.status
-    assert status.state == "diverged"
-    assert "Lower the learning rate" in status.message and "last with a finite loss" in status.message
-    assert all(torch.isfinite(p).all() for p in trainer.model.parameters())
-    result = engine.training.evaluate(trainer.model, digits, "test")
+    assert status.state == "diverged", status.message  # not "finished" at a loss of 1e6 or more
+    assert "Lower the learning rate" in status.message and "clipping" in status.message
+    assert "the lowest training loss seen" in status.message
+    # the first step already explodes, so the lowest loss seen is that of the initial weights (step 0)
+    assert "those of step 0" in status.message and engine.training.save_weights(trainer.model) == initial
+    result = engine.training.evaluate(trainer.model, ds, "test")
     assert math.isfinite(result["loss"])  # the kept weights still work
+
+
+def test_a_run_that_learns_is_not_called_diverged(digits):
+    trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", optimizer="adam", lr=0.003,
+                                                                  epochs=2, device="cpu"), digits,
+                      limiter=RunLimiter(1))
+    assert _run_to_end(trainer).state == "finished"
+
+
+def test_a_batch_too_big_for_memory_is_refused_before_training(digits, monkeypatch):
+    monkeypatch.setattr(engine.limits, "MAX_BATCH_BYTES", 4 * 2**20)
+    with pytest.raises(engine.InputError, match="this server allows 4 MiB per batch. Use a batch size of at most"):
+        Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", batch_size=4096, device="cpu"), digits,
+                limiter=RunLimiter(1))
 
 
 def test_batch_larger_than_the_dataset_trains_one_batch_per_epoch(digits):
@@ -93,11 +115,16 @@ def test_wild_settings_are_refused_naming_the_setting(changes, setting):
 
 @pytest.mark.parametrize("data_dict, message", [
     ({"batch_size": 32, "frobnicate": 1}, "unknown training setting"),
-    ({"epochs": "ten"}, "epochs"),
+    ({"epochs": "ten"}, "epochs"), ({"betas": 5}, "betas"), ({"betas": None}, "betas"), ({"betas": [0.9]}, "betas"),
+    ({"lr": "abc"}, "learning rate"), ({"lr": "0.1"}, "learning rate"), ({"lr": [1]}, "learning rate"),
+    ({"optimizer": []}, "optimizer"), ({"dataset": []}, "dataset"), ({"dataset_options": [1]}, "dataset_options"),
+    ({"flip": "yes"}, "flip"),
 ])
 def test_a_tampered_config_dict_is_refused(data_dict, message):
     with pytest.raises(engine.InputError, match=message):
         TrainConfig.from_dict(data_dict)
+    with pytest.raises(engine.InputError, match="JSON object"):
+        TrainConfig.from_dict([data_dict])
 
 
 @pytest.mark.parametrize("name, options, message", [

@@ -1,0 +1,123 @@
+"""What a run's thread coordinates with: the server-wide run limiter, the status snapshot, a run's events."""
+from __future__ import annotations
+
+import itertools
+import os
+import threading
+from dataclasses import dataclass
+
+import torch
+
+from .. import limits
+
+STATES = ("idle", "queued", "running", "paused", "finished", "stopped", "diverged", "failed")
+TERMINAL = ("finished", "stopped", "diverged", "failed")
+_TOKENS = itertools.count(1)  # limiter tokens, one per generation of a run
+
+
+def default_slots() -> int:
+    """Runs that may train at once: PLAYGROUND_MAX_CONCURRENT_RUNS if set, else one per GPU, else the CPU cores."""
+    if "PLAYGROUND_MAX_CONCURRENT_RUNS" not in os.environ and torch.cuda.is_available():
+        return torch.cuda.device_count()
+    return limits.MAX_CONCURRENT_RUNS
+
+
+class RunLimiter:
+    """At most ``slots`` runs train at once; the others wait in a first-come queue whose positions are visible."""
+
+    def __init__(self, slots: int):
+        self.slots = slots
+        self._cond = threading.Condition()
+        self._running: set[int] = set()
+        self._queue: list[int] = []
+
+    def acquire(self, token: int, give_up) -> bool:
+        """Wait for a slot; False when ``give_up()`` turns true first (checked every 0.1 s)."""
+        with self._cond:
+            self._queue.append(token)
+            try:
+                while True:
+                    if give_up():
+                        return False
+                    if self._queue[0] == token and len(self._running) < self.slots:
+                        self._running.add(token)
+                        return True
+                    self._cond.wait(0.1)
+            finally:
+                self._queue.remove(token)
+                self._cond.notify_all()
+
+    def release(self, token: int) -> None:
+        """Free the slot of a run that ends or pauses."""
+        with self._cond:
+            self._running.discard(token)
+            self._cond.notify_all()
+
+    def position(self, token: int) -> int | None:
+        """1-based place in the queue, or None when not waiting."""
+        with self._cond:
+            return self._queue.index(token) + 1 if token in self._queue else None
+
+    @property
+    def running(self) -> int:
+        """Runs holding a slot now."""
+        with self._cond:
+            return len(self._running)
+
+    @property
+    def waiting(self) -> int:
+        """Runs in the queue now."""
+        with self._cond:
+            return len(self._queue)
+
+
+LIMITER = RunLimiter(default_slots())  # shared by every session of the server
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """What the page shows about a run.
+
+    Attributes:
+        state: one of ``STATES``.
+        message: why it is in that state (a divergence hint, an early-stopping note, an error).
+        step, total_steps, epoch: batches done, batches planned, epochs done.
+        progress: step / total_steps, 0..1.
+        eta, elapsed: seconds left (None before the first step) and seconds spent training.
+        queue_position: 1-based place in the run queue while "queued", else None.
+        generation: bumped by ``reset()``; the records cursor starts again from 0.
+        lr: the learning rate now in the run's configuration (after ``update``).
+        changes: settings changed during the run, ``{"step", "setting", "old", "new"}`` each, in order;
+            ``step`` is the number of batches done before the new value first acted.
+        notes: remarks on the run's settings, e.g. that truncated BPTT does not apply to this dataset.
+        paused_left: while "paused", seconds until the run ends by itself (``limits.MAX_PAUSED_SECONDS``).
+    """
+
+    state: str
+    message: str
+    step: int
+    total_steps: int
+    epoch: int
+    progress: float
+    eta: float | None
+    elapsed: float
+    queue_position: int | None
+    generation: int
+    lr: float | None = None
+    changes: tuple = ()
+    notes: tuple = ()
+    paused_left: float | None = None
+
+
+class Control:
+    """One generation of a run: its loop, events and limiter token. ``reset`` makes a new one, so a worker
+    thread still finishing an old batch only ever sees (and stops on) its own."""
+
+    def __init__(self, loop: Loop):
+        self.loop = loop
+        self.stop, self.pause, self.wake = threading.Event(), threading.Event(), threading.Event()
+        self.token = next(_TOKENS)
+        self.paused_since: float | None = None
+
+    def interrupted(self) -> bool:
+        return self.pause.is_set() or self.stop.is_set()
