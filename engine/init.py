@@ -44,8 +44,10 @@ def init_weights(model: nn.Module, scheme: str = "default", seed: int | None = N
             if not isinstance(module, _WEIGHTED):
                 continue
             if scheme == "default":
-                if generator is not None:  # reset_parameters draws from the global RNG
-                    with torch.random.fork_rng(devices=[]):
+                if generator is not None:  # reset_parameters draws from the global RNG: borrow it alone
+                    from .training.rng import GLOBAL_RNG_LOCK  # here: engine.training imports this module
+
+                    with GLOBAL_RNG_LOCK, torch.random.fork_rng(devices=[]):
                         torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
                         module.reset_parameters()
                 else:

@@ -211,6 +211,8 @@ def poll_until_ended(at: AppTest, name: str, seconds: float = 90) -> None:
         time.sleep(0.5)
         at.run()
         assert not at.exception
+    at.run()  # the run may have ended during the last render: draw its final state once more
+    assert not at.exception
 
 
 @pytest.fixture
