@@ -152,7 +152,7 @@ def _resolve_spec(spec: ModelSpec) -> tuple[list[_Node], Summary]:
     """Resolve a spec, memoised on its JSON: each call gets its own copies of the results (or of the error)."""
     try:
         key = json.dumps([{**spec.to_dict(), "name": None}, limits.MAX_LAYERS, limits.MAX_NESTING, limits.MAX_DIM,
-                          spec_rules.MAX_RECURRENT_STACK], sort_keys=True)
+                          limits.MAX_RECURRENT_STACK], sort_keys=True)
     except (TypeError, ValueError, RecursionError):  # a hand-built spec holding non-JSON objects
         key = None
     with _CACHE_LOCK:

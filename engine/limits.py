@@ -1,16 +1,25 @@
 """Server-side safety limits in one place; each can be overridden by an environment variable."""
 from __future__ import annotations
 
+import logging
 import os
+
+_log = logging.getLogger(__name__)
 
 
 def _env_int(name: str, default: int) -> int:
-    """Read a positive integer from the environment, falling back to the default on bad values."""
-    try:
-        value = int(os.environ.get(name, default))
-    except ValueError:
+    """Read a positive integer from the environment, falling back to the default (with a warning) on bad values."""
+    raw = os.environ.get(name)
+    if raw is None:
         return default
-    return value if value > 0 else default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value > 0:
+        return value
+    _log.warning("%s=%r is not a positive whole number; using the default %s", name, raw, default)
+    return default
 
 
 # Models: a classroom server must not be taken down by one student's 1e9-parameter spec.
@@ -23,7 +32,11 @@ MAX_NESTING = _env_int("PLAYGROUND_MAX_NESTING", 6)
 MAX_SPEC_BYTES = _env_int("PLAYGROUND_MAX_SPEC_BYTES", 256 * 1024)
 # Any single size argument (channels, features, kernel, input side).
 MAX_DIM = _env_int("PLAYGROUND_MAX_DIM", 1_000_000)
-# Uploads (bytes and decoded pixels); Streamlit's own cap is server.maxUploadSize in config.toml.
+# Stacked recurrent layers (num_layers × directions, summed over RNN/LSTM/GRU). Meta RNNs unroll in Python:
+# each costs ~5 ms to summarise, so 300 deep bidirectional LSTMs in a link held the server's GIL for ~27 s.
+MAX_RECURRENT_STACK = _env_int("PLAYGROUND_MAX_RECURRENT_STACK", 64)
+# Uploads (bytes and decoded pixels). Streamlit refuses larger files first by its own cap, server.maxUploadSize in
+# .streamlit/config.toml (in MB): raise both together.
 MAX_UPLOAD_BYTES = _env_int("PLAYGROUND_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
 MAX_IMAGE_PIXELS = _env_int("PLAYGROUND_MAX_IMAGE_PIXELS", 25_000_000)
 # Training.

@@ -15,9 +15,6 @@ from .layers import TYPES, check_values
 _TOP_KEYS = ("name", "input", "vocab_size", "layers")
 # Names travel in links into pages, file names and exported code: letters, digits and plain punctuation only.
 _NAME = re.compile(r"[\w .,:;()+\-=/#@&%!?×·]{1,100}")
-# Meta RNNs unroll in Python: each stacked layer and direction costs ~5 ms to summarise, so a link with
-# 300 deep bidirectional LSTMs would hold the server's GIL for ~27 s. 64 covers any sensible stack.
-MAX_RECURRENT_STACK = 64
 RECURRENT = ("RNN", "LSTM", "GRU")
 
 
@@ -132,9 +129,9 @@ def check_structure(shape, vocab, layers) -> list[int]:
     if count_layers(layers) > limits.MAX_LAYERS:
         raise SpecError(f"the spec has more than {limits.MAX_LAYERS} layers; remove some")
     stack = _recurrent_stack(layers)
-    if stack > MAX_RECURRENT_STACK:
+    if stack > limits.MAX_RECURRENT_STACK:
         raise SpecError(f"the spec stacks {stack} recurrent layers (num_layers × directions, summed over every "
-                        f"RNN, LSTM and GRU); this server accepts at most {MAX_RECURRENT_STACK}. Use fewer recurrent "
+                        f"RNN, LSTM and GRU); this server accepts at most {limits.MAX_RECURRENT_STACK}. Use fewer recurrent "
                         f"layers or a smaller num_layers")
     return shape
 

@@ -11,7 +11,7 @@ import torch
 from engine import ModelSpec, SpecError, edit, presets, share, summarize, to_pytorch_code
 from engine.build import _resolve_uncached
 from engine.graph import network_figure
-from engine.spec import MAX_RECURRENT_STACK
+from engine.limits import MAX_RECURRENT_STACK
 
 BAD_VALUES = [  # (input, layer, words of the message)
     ([4], {"type": "Dropout", "p": 1.5}, "p must be at most 0.99"),
