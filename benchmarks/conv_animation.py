@@ -7,9 +7,7 @@ JSON, which st.plotly_chart does on every rerun.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import plotly.io as pio

@@ -8,9 +8,7 @@ private deep copy of the model (13 MB of weights) that keeps the session's model
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch

@@ -8,9 +8,7 @@ so no norm underflows to 0), timed with the copy included.
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch

@@ -16,7 +16,6 @@ from . import limits
 from .errors import SpecError
 from .layers import INFERRED, check_args, fmt_shape, make_module, pair, torch_kwargs
 from .modules import Residual
-from . import spec as spec_rules
 from .spec import ModelSpec, check_structure
 
 FLOAT_BYTES = 4  # float32 activations

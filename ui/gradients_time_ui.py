@@ -307,7 +307,7 @@ def _verdict(run: dict, trainers: dict) -> str:
         scratch().setdefault("compare_table", []).append(
             run["row"] | {cell: f"{verdicts[cell]} ({finals[cell]:.3f}, {trainers[cell].status.step} steps)"
                           if finals[cell] is not None else "no steps" for cell in trainers})
-    text = (f"Measured: " + " · ".join(parts) + f". Without memory the best loss is {reference:.3f}; "
+    text = ("Measured: " + " · ".join(parts) + f". Without memory the best loss is {reference:.3f}; "
             "\"learned\" means below half of that.")
     learned = [c for c, v in verdicts.items() if v == "learned"]
     failed = [c for c, v in verdicts.items() if v == "did not learn"]
