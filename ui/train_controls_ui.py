@@ -7,18 +7,12 @@ import json
 import streamlit as st
 
 import engine
-import engine.training
 from engine.training import TERMINAL, TrainConfig, Trainer
 from ui.session import SessionState
 from ui.train_runs_ui import run_label
-from ui.train_ui import active, delete_run, load_dataset, page
+from ui.train_ui import UPDATABLE, active, change_text, delete_run, load_dataset, page
 
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
-# What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
-NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas", "alpha": "RMSProp's alpha",
-         "weight_decay": "weight decay", "l1": "L1 penalty", "clip_norm": "gradient clipping"}
-_LIVE_SETTINGS = getattr(engine.training, "LIVE_SETTINGS", ("lr", "momentum", "weight_decay", "l1", "clip_norm"))
-UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in _LIVE_SETTINGS}
 OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}  # optimiser-only ones
 
 
@@ -37,7 +31,7 @@ def start_run(s: SessionState, config: TrainConfig) -> None:
         return
     _stop_other_live(s, None)
     run = {"id": p["next_id"], "label": run_label(p["next_id"], s.spec, config, dataset.name), "trainer": trainer,
-           "config": config, "spec": s.spec, "settings": _settings(config), "changes": [], "auto_adopt": True}
+           "config": config, "spec": s.spec, "auto_adopt": True}
     p["next_id"] += 1
     p["runs"].append(run)
     p["active"] = run["id"]
@@ -49,18 +43,9 @@ def start_run(s: SessionState, config: TrainConfig) -> None:
 
 
 def _settings(config: TrainConfig) -> dict:
-    """The values a paused run can still change, as the run uses them now."""
+    """The values a paused run can still change, as in ``config`` (a run's own: ``trainer.config``)."""
     values = {"lr": config.learning_rate, "betas": tuple(config.betas)}
     return {k: values.get(k, getattr(config, k)) for k in UPDATABLE}
-
-
-def _show(value) -> str:
-    return ", ".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value:g}"
-
-
-def change_text(key: str, old, new) -> str:
-    """E.g. "learning rate 0.01 → 0.001"."""
-    return f"{UPDATABLE[key]} {_show(old)} → {_show(new)}"
 
 
 def _stop_other_live(s: SessionState, keep: int | None) -> None:
@@ -80,7 +65,7 @@ def pending_changes(run: dict, config: TrainConfig | None) -> dict:
     """Settings in the widgets that differ from what the run uses and that a paused run can take over."""
     if config is None:
         return {}
-    current, planned = run["settings"], run["config"]
+    current, planned = _settings(run["trainer"].config), run["config"]
     new = _settings(config)
     if config.optimizer != planned.optimizer:
         new["lr"] = current["lr"]  # another optimiser's η means nothing to this one
@@ -127,7 +112,8 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
     if state == "paused":
         changes = pending_changes(run, config)
         if changes:
-            st.caption("On Resume: " + ", ".join(change_text(k, run["settings"][k], v) for k, v in changes.items()))
+            current = _settings(run["trainer"].config)
+            st.caption("On Resume: " + ", ".join(change_text(k, current[k], v) for k, v in changes.items()))
         fixed = _fixed_changes(run, config)
         if fixed:
             st.caption(f"Changed {', '.join(fixed)}: these apply to a new run or after Reset.")
@@ -142,21 +128,12 @@ def _resume(s: SessionState, run: dict, config: TrainConfig | None) -> None:
     p = page(s)
     trainer = run["trainer"]
     changes = pending_changes(run, config) if trainer.state == "paused" else {}
-    if changes and not hasattr(trainer, "update"):
-        p["info"] = "This run keeps its settings (the engine cannot change a run in progress yet): the new " \
-                    "values apply to the next run (Start new run, or Reset)."
-    elif changes:
+    if changes:
         try:
-            trainer.update(**changes)
+            trainer.update(**changes)  # the engine records each change (status.changes) when it first acts
         except (ValueError, engine.InputError) as err:
             p["error"] = f"Cannot change the run: {err}. It stays paused with its old settings."
             return
-        step = trainer.status.step
-        epoch = step / max(trainer.loop.batches_per_epoch, 1)
-        for k, v in changes.items():
-            run["changes"].append({"step": step, "epoch": epoch,
-                                   "text": f"{change_text(k, run['settings'][k], v)} from step {step}"})
-        run["settings"].update(changes)
     _stop_other_live(s, run["id"])
     trainer.start()  # resumes a paused run; starts an idle one (after Reset)
 
@@ -177,8 +154,7 @@ def _reset(s: SessionState, run: dict, config: TrainConfig | None) -> None:
     except (ValueError, engine.InputError, engine.SpecError) as err:
         p["error"] = f"Cannot reset with these settings: {err}"
         return
-    run.update(config=new, settings=_settings(new), changes=[],
-               label=run_label(run["id"], run["spec"], new, run["trainer"].dataset.name))
+    run.update(config=new, label=run_label(run["id"], run["spec"], new, run["trainer"].dataset.name))
     p["eval"].pop(run["id"], None)
     p["models"].pop(run["id"], None)
     st.session_state.pop("tr-compare", None)

@@ -79,13 +79,13 @@ def _show(p: dict, run: dict) -> None:
 
 
 def _row(p: dict, run: dict) -> dict:
-    trainer, config, settings = run["trainer"], run["config"], run["settings"]
+    trainer, config = run["trainer"], run["config"]
     records = trainer.records()
     epochs = [r for r in records if r.get("kind") == "epoch"]
     last = epochs[-1] if epochs else (records[-1] if records else {})
     test = p["eval"].get(run["id"], {})
     status = trainer.status
-    lr = f"{config.learning_rate:g}" + ("" if settings["lr"] == config.learning_rate else f"→{settings['lr']:g}")
+    lr = f"{config.learning_rate:g}" + ("" if status.lr == config.learning_rate else f"→{status.lr:g}")
     return {"run": run["label"], "state": run["trainer"].state, "network": spec_summary(trainer.spec),
             "optimiser": config.optimizer, "η": lr, "batch": config.batch_size,
             "epochs": f"{status.epoch}/{config.epochs}", "seed": config.seed,

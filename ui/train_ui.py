@@ -3,39 +3,22 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 
 import streamlit as st
 
 import engine
-from engine import data, train_figures, training
+from engine import data, train_figures
 from engine.init import SCHEMES
-from engine.training import LIMITER, LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate, load_weights, \
-    predict_grid, sample, suggested_settings
+from engine.training import LIMITER, LIVE_SETTINGS, LOSS_FORMULAS, LOSSES, OPTIMIZER_FORMULAS, OPTIMIZERS, TERMINAL, \
+    TrainConfig, Trainer, evaluate, load_weights, predict_grid, sample, suggested_settings
 from ui import train_upload_ui
 from ui.session import SessionState
 
-# The update rules as torch.optim computes them (g includes the weight decay term λw); the engine's own text
-# (engine.training.OPTIMIZER_FORMULAS / LOSS_FORMULAS) wins where it has one.
-_OPTIMIZER_FORMULAS = {
-    "sgd": "w ← w − η·g",
-    "momentum": "v ← μ·v + g,  w ← w − η·v  (PyTorch's form; the same steps as v ← μv − ηg, w ← w + v "
-                "while η stays fixed)",
-    "nesterov": "v ← μ·v + g,  w ← w − η·(g + μ·v)  (PyTorch's form: it keeps the look-ahead weights, "
-                "so its w is the textbook's w + μv)",
-    "adagrad": "G ← G + g²,  w ← w − η·g / (√G + ε),  ε = 1e-10",
-    "rmsprop": "s ← α·s + (1 − α)·g²,  w ← w − η·g / (√s + ε),  ε = 1e-8",
-    "adam": "m ← β₁m + (1 − β₁)g,  s ← β₂s + (1 − β₂)g²,  w ← w − η·m̂ / (√ŝ + ε) with m̂ = m/(1 − β₁ᵗ), "
-            "ŝ = s/(1 − β₂ᵗ),  ε = 1e-8",
-}
-_LOSS_FORMULAS = {
-    "auto": "cross-entropy for classes and characters, MSE for regression",
-    "cross-entropy": "L = −(1/N) Σₙ log softmax(sₙ)[yₙ]",
-    "mse": "regression: L = (1/(N·D)) Σ (ŷ − y)²;  classes: L = (1/(N·C)) Σ (softmax(s) − onehot(y))²",
-    "hinge": "L = (1/N) Σₙ (1/C) Σ_{j≠y} max(0, 1 − s_y + s_j)  (PyTorch's MultiMarginLoss divides by the "
-             "number of classes C: the textbook sum is C times larger)",
-}
-OPTIMIZER_FORMULAS = {**_OPTIMIZER_FORMULAS, **getattr(training, "OPTIMIZER_FORMULAS", {})}
-LOSS_FORMULAS = {**_LOSS_FORMULAS, **getattr(training, "LOSS_FORMULAS", {})}
+# What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
+NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas", "alpha": "RMSProp's alpha",
+         "weight_decay": "weight decay", "l1": "L1 penalty", "clip_norm": "gradient clipping"}
+UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in LIVE_SETTINGS}
 
 
 def page(s: SessionState) -> dict:
@@ -176,9 +159,26 @@ def heartbeat_all(s: SessionState) -> None:
             run["trainer"].heartbeat()
 
 
+def _show(value) -> str:
+    return ", ".join(f"{v:g}" for v in value) if isinstance(value, (tuple, list)) else f"{value:g}"
+
+
+def change_text(key: str, old, new) -> str:
+    """E.g. "learning rate 0.01 → 0.001"."""
+    return f"{UPDATABLE[key]} {_show(old)} → {_show(new)}"
+
+
+def run_changes(trainer: Trainer, status=None) -> list[dict]:
+    """The settings changed during the run, as the engine recorded them: step, epoch and text of each."""
+    per_epoch = max(trainer.loop.batches_per_epoch, 1)
+    return [{"step": c["step"], "epoch": c["step"] / per_epoch, "text": change_text(c["setting"], c["old"], c["new"])}
+            for c in (status or trainer.status).changes]
+
+
 def status_ui(run: dict) -> None:
-    """State, progress bar with ETA, queue position, settings changed on the way, the divergence hint."""
-    status = run["trainer"].status
+    """State, progress bar with ETA, queue position, settings changed on the way, remarks, the divergence hint."""
+    trainer = run["trainer"]
+    status = trainer.status
     eta = f", about {status.eta:.0f} s left" if status.eta is not None and status.state == "running" else ""
     if status.state in TERMINAL:
         eta = f", trained for {status.elapsed:.1f} s"
@@ -188,16 +188,23 @@ def status_ui(run: dict) -> None:
     if status.state == "queued":
         st.info(f"Waiting for a free training slot: place {status.queue_position} in the queue "
                 f"({LIMITER.slots} runs train at once on this server).")
-    for change in run["changes"]:
-        st.caption(f"Changed: {change['text']}")
+    if status.state == "paused" and status.paused_left is not None:
+        left = f"{math.ceil(status.paused_left / 60)} min" if status.paused_left >= 60 else \
+            f"{status.paused_left:.0f} s"
+        st.caption(f"Paused: the run ends itself in {left} unless resumed (while paused it still holds memory on "
+                   "the server).")
+    for change in run_changes(trainer, status):
+        st.caption(f"Changed: {change['text']} from step {change['step']}")
     if status.state == "diverged":
         st.error(status.message)
     elif status.state == "failed":
         st.error(f"The run failed: {status.message}")
     elif status.message and status.state in TERMINAL:
         st.caption(status.message)
-    for note in run["trainer"].notes:
+    for note in trainer.notes:
         st.caption(f"Adapted to the data: {note}")
+    for note in status.notes:
+        st.caption(f"Note: {note}")
 
 
 def curves(runs: dict[str, list[dict]], metric: str, changes: list[dict] = ()):
@@ -213,17 +220,18 @@ def curves(runs: dict[str, list[dict]], metric: str, changes: list[dict] = ()):
                             line=dict(color=colour, width=2), marker=dict(symbol="square", size=6))
     for change in changes:
         fig.add_vline(x=change["epoch"], line=dict(color="grey", dash="dash", width=1),
-                      annotation_text=change["text"].split(" from ")[0], annotation_position="top left")
+                      annotation_text=change["text"], annotation_position="top left")
     return fig
 
 
 def live_charts_ui(s: SessionState, run: dict) -> None:
     """Loss, accuracy and per-layer gradient norms of the active run; the decision boundary for 2-D data."""
     records = run["trainer"].records()
+    changes = run_changes(run["trainer"])
     a, b = st.columns(2)
-    a.plotly_chart(curves({run["label"]: records}, "loss", run["changes"]), key="tr-loss-chart")
+    a.plotly_chart(curves({run["label"]: records}, "loss", changes), key="tr-loss-chart")
     if run["trainer"].dataset.task != "regression":
-        b.plotly_chart(curves({run["label"]: records}, "acc", run["changes"]), key="tr-acc-chart")
+        b.plotly_chart(curves({run["label"]: records}, "acc", changes), key="tr-acc-chart")
     a, b = st.columns(2)
     a.plotly_chart(train_figures.grad_norms_figure(records), key="tr-grad-chart")
     dataset = run["trainer"].dataset

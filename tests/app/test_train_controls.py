@@ -1,17 +1,14 @@
 """Train page controls in AppTest: one live run per session, pause → new learning rate → resume, Start after Reset,
 the heartbeat from every page."""
 import json
+import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine.training import Trainer
 from tests.app.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
 from ui.session import KEY, SessionState
-from ui.train_controls_ui import UPDATABLE
-
-needs_update = pytest.mark.skipif(not hasattr(Trainer, "update"), reason="Trainer.update lands with the engine branch")
 
 
 def _long_run(at):
@@ -22,6 +19,17 @@ def _long_run(at):
 
 def _text(at) -> str:
     return " ".join(c.value for c in [*at.caption, *at.info, *at.error, *at.markdown])
+
+
+def _poll(at, ready, timeout=30):
+    """Rerun the page until ``ready()`` holds (the run's thread moves on its own)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        if ready():
+            return
+        time.sleep(0.2)
+    raise AssertionError("the run did not get there in time")
 
 
 def test_a_second_start_stops_the_first_live_run(at):
@@ -45,7 +53,6 @@ def test_a_paused_run_shows_what_resume_will_change(at):
     assert "batch size" in _text(at) and "new run or after Reset" in _text(at)
 
 
-@needs_update
 def test_pause_change_the_learning_rate_resume(at):
     trainer = _long_run(at)
     at.button(key="tr-pause").click().run()
@@ -54,16 +61,41 @@ def test_pause_change_the_learning_rate_resume(at):
     at.number_input(key="tr-lr-adam").set_value(0.001).run()
     at.button(key="tr-resume").click().run()
     wait_for(at, ("running",))
+    # The engine records a change when it first acts (the batch after Resume), and the page shows its record.
+    _poll(at, lambda: trainer.status.changes)
     assert all(g["lr"] == pytest.approx(0.001) for g in trainer.loop.optimizer.param_groups)
     assert f"learning rate 0.03 → 0.001 from step {step}" in _text(at)
-    wait_for(at, ("running",))
+    assert [c["step"] for c in trainer.status.changes] == [step]
+    _poll(at, lambda: any(r["step"] > step + trainer.config.metrics_every for r in trainer.records()))
     later = [r for r in trainer.records() if r["step"] > step + trainer.config.metrics_every]
     assert later and all(r["lr"] == pytest.approx(0.001) for r in later)
     loss_chart = json.loads(at.get("plotly_chart")[0].proto.spec)
     markers = [a["text"] for a in loss_chart["layout"]["annotations"]]
     assert markers == ["learning rate 0.03 → 0.001"]  # where the change happened, on the loss chart
     assert loss_chart["layout"]["shapes"][0]["x0"] == pytest.approx(step / trainer.loop.batches_per_epoch)
+    assert list(at.dataframe[0].value["η"]) == ["0.03→0.001"]  # the run table reads the rate from the status
     assert not at.exception
+
+
+def test_a_paused_run_says_when_it_ends_itself(at, monkeypatch):
+    monkeypatch.setattr(engine.limits, "MAX_PAUSED_SECONDS", 600)
+    trainer = _long_run(at)
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    assert 540 < trainer.status.paused_left <= 600
+    assert "ends itself in 10 min unless resumed" in _text(at)
+    monkeypatch.setattr(engine.limits, "MAX_PAUSED_SECONDS", 3600)  # the time left follows the server's cap
+    at.run()
+    assert "ends itself in 60 min unless resumed" in _text(at) and trainer.state == "paused"
+
+
+def test_the_status_shows_the_engines_notes_on_the_settings(at):
+    configure(at, epochs=1)
+    at.number_input(key="tr-bptt").set_value(5).run()
+    at.button(key="tr-start").click().run()
+    trainer = wait_for(at, ("finished",))
+    assert trainer.status.notes and "truncated BPTT (bptt=5) is not used" in trainer.status.notes[0]
+    assert f"Note: {trainer.status.notes[0]}" in [c.value for c in at.caption]
 
 
 def test_a_refused_change_keeps_the_run_paused(at):
@@ -78,18 +110,6 @@ def test_a_refused_change_keeps_the_run_paused(at):
     at.button(key="tr-resume").click().run()
     assert trainer.state == "paused"
     assert any("clip_norm is too large" in e.value for e in at.error) and not at.exception
-
-
-@pytest.mark.skipif(hasattr(Trainer, "update"), reason="the engine can change a live run")
-def test_without_trainer_update_resume_says_the_change_waits_for_the_next_run(at):
-    trainer = _long_run(at)
-    at.button(key="tr-pause").click().run()
-    wait_for(at, ("paused",))
-    at.number_input(key="tr-lr-adam").set_value(0.001).run()
-    at.button(key="tr-resume").click().run()
-    assert any("apply to the next run" in i.value for i in at.info)
-    wait_for(at, ("running",))
-    assert all(g["lr"] == pytest.approx(0.03) for g in trainer.loop.optimizer.param_groups)
 
 
 def test_after_reset_start_plays_with_the_current_settings(at):
@@ -156,7 +176,6 @@ def test_every_page_that_reads_the_session_beats_its_live_runs():
     assert (live.beats, ended.beats, lab.beats) == (2, 0, 2)
 
 
-@pytest.mark.skipif("betas" not in UPDATABLE, reason="Adam's betas change live once the engine branch lands")
 def test_paused_adam_takes_new_betas(at):
     trainer = _long_run(at)
     at.button(key="tr-pause").click().run()

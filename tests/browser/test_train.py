@@ -5,7 +5,6 @@ import time
 
 from playwright.sync_api import expect
 
-from engine.training import Trainer
 from tests.browser.helpers import assert_no_exception, open_app, screenshot, wait_idle
 
 PROGRESS = re.compile(r"step (\d+)/(\d+)")
@@ -59,10 +58,7 @@ def test_live_training_controls_and_isolation(app_server, page, browser):
     expect(page.get_by_text("On Resume: learning rate 0.03 → 0.001")).to_be_visible()
     page.locator(".st-key-tr-resume button").click()
     expect(page.get_by_text(re.compile("running · step"))).to_be_visible(timeout=15_000)
-    if hasattr(Trainer, "update"):
-        expect(page.get_by_text(re.compile(r"learning rate 0.03 → 0.001 from step \d+"))).to_be_visible()
-    else:  # before the engine can change a live run, the page says the value waits for the next run
-        expect(page.get_by_text(re.compile("apply to the next run"))).to_be_visible()
+    expect(page.get_by_text(re.compile(r"learning rate 0.03 → 0.001 from step \d+"))).to_be_visible()
     page.locator(".st-key-tr-stop button").click()
     expect(page.get_by_text(re.compile("stopped · step"))).to_be_visible(timeout=15_000)
     assert_no_exception(page)
