@@ -41,7 +41,7 @@ def test_sessions_never_see_each_others_networks_runs_or_uploads(app_server, pag
     page.locator(".st-key-inspect_upload input[type=file]").set_input_files(
         {"name": "student-a-secret.png", "mimeType": "image/png", "buffer": _png()})
     wait_idle(page)
-    expect(page.get_by_text("student-a-secret.png")).to_be_visible()
+    expect(page.get_by_text("student-a-secret.png").first).to_be_visible()  # the file chip and the input's title
     assert_no_exception(page)
 
     # Student B, another browser context on the same server, same moment.
