@@ -84,7 +84,7 @@ def _run_class(args, url: str, proc, on_warm):
 
         stats = classroom_ws.Stats()
         asyncio.run(classroom_ws.run_class(url, args.students, args.duration, args.watch, stats, on_warm,
-                                           args.preset, args.epochs, reload=args.reload))
+                                           args.preset, args.epochs, reload=args.reload, think=args.think))
     else:
         import classroom_browser
 
@@ -103,10 +103,14 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--preset", default="tiny-vgg", help="the preset in the shared link (default tiny-vgg)")
     parser.add_argument("--epochs", type=int, default=2, help="epochs of each student's run on digits")
     parser.add_argument("--watch", type=float, default=30.0, help="seconds a student watches a run at most")
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="ws: mean seconds a student reads the page before the next click (default 0)")
     parser.add_argument("--reload", action="store_true",
                         help="ws: open the link anew (a new session) every round, as the browser driver does")
     parser.add_argument("--settle", type=float, default=90.0,
                         help="seconds to wait for the server's threads to come back after the sessions close")
+    parser.add_argument("--profile", action="store_true",
+                        help="sample the server's threads every 20 ms and report where the page scripts spend it")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
 
@@ -115,7 +119,7 @@ def main(argv: list[str] | None = None) -> dict:
     log, census_path = out / "classroom_load_streamlit.log", out / "classroom_threads.json"
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    proc = start_server(port, log, census_path)
+    proc = start_server(port, log, census_path, profile=args.profile)
     warm: dict = {}
 
     def on_warm() -> None:
@@ -163,6 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
         ticks = getattr(stats, "ticks", [])
         report = {
             "driver": args.driver + (" (a new session every round)" if args.reload else ""),
+            "think_s": args.think if args.driver == "ws" else 0.0,
             "students": args.students, "duration_s": args.duration, "preset": args.preset,
             "paths_completed": stats.paths, "errors": len(stats.errors), "error_samples": stats.errors[:10],
             "warnings": len(getattr(stats, "warnings", [])), "warning_samples": getattr(stats, "warnings", [])[:5],
@@ -187,6 +192,8 @@ def main(argv: list[str] | None = None) -> dict:
             "load_avg_max": round(max((s[3] for s in in_class), default=0.0), 2),
             "wall_s": round(t_closed - warm["t"], 1), "cpus": os.cpu_count(),
         }
+        if args.profile and end_census:
+            report["profile"] = end_census["profile"]
         if args.json:
             censuses = {"warm": warm["census"], "at_60s": at_60, "end": end_census}
             args.json.with_suffix(".threads.json").write_text(json.dumps(censuses, indent=1))

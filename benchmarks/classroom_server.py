@@ -23,6 +23,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 CENSUS_ENV = "CLASSROOM_CENSUS"
+PROFILE_ENV = "CLASSROOM_PROFILE"
+IDLE_FRAMES = {"wait", "select", "poll", "sleep", "_wait_for_tstate_lock", "acquire", "get", "run_forever"}
 
 
 # --- inside the server process --------------------------------------------------------------------------
@@ -56,7 +58,49 @@ class _LimiterWatch(threading.Thread):
             time.sleep(0.2)
 
 
+class _Sampler(threading.Thread):
+    """A poor man's py-spy: every 20 ms, where each thread is (wall-clock samples; a thread waiting for the GIL
+    counts where it waits). Script threads are attributed to their page and to the innermost frame of this
+    repository's code (pages/, ui/, engine/) and of any code."""
+
+    def __init__(self):
+        super().__init__(name="classroom-sampler", daemon=True)
+        self.counts: dict[str, dict[str, int]] = {"page": {}, "app": {}, "any": {}, "other": {}}
+
+    def _add(self, table: str, label: str) -> None:
+        self.counts[table][label] = self.counts[table].get(label, 0) + 1
+
+    def run(self) -> None:
+        me, root = threading.get_ident(), str(ROOT)
+        while True:
+            names = {t.ident: t.name for t in threading.enumerate()}
+            for ident, frame in sys._current_frames().items():
+                if ident == me:
+                    continue
+                stack = []  # innermost first; no source lines read (traceback would, every 20 ms)
+                while frame is not None:
+                    stack.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno,
+                                                        frame.f_code.co_name, lookup_line=False))
+                    frame = frame.f_back
+                page = next((Path(fs.filename).stem for fs in stack if "/pages/" in fs.filename), None)
+                ours = [fs for fs in stack if fs.filename.startswith(root) and "/benchmarks/" not in fs.filename]
+                if page is None and "script" in names.get(ident, "").lower():
+                    page = "app" if any(fs.filename.endswith("app.py") for fs in ours) else "streamlit"
+                if page is not None:
+                    self._add("page", page)
+                    self._add("app", f"{page} | {_frame_label(ours[0]) if ours else '(streamlit)'}")
+                    self._add("any", f"{page} | {_frame_label(stack[0])}")
+                elif stack and stack[0].name not in IDLE_FRAMES:
+                    kind = re.sub(r"[0-9]+", "N", names.get(ident, "?"))
+                    self._add("other", f"{kind} | {_frame_label(ours[0] if ours else stack[0])}")
+            time.sleep(0.02)
+
+    def top(self, n: int = 25) -> dict:
+        return {table: dict(sorted(c.items(), key=lambda kv: -kv[1])[:n]) for table, c in self.counts.items()}
+
+
 _WATCH = _LimiterWatch()
+_SAMPLER = _Sampler()
 
 
 def _write_census(signum=None, frame=None) -> None:
@@ -72,8 +116,8 @@ def _write_census(signum=None, frame=None) -> None:
     path = os.environ[CENSUS_ENV]
     with open(path + ".tmp", "w") as f:
         json.dump({"time": time.time(), "threads": threads, "limiter": {
-            "slots": _WATCH.slots, "most_running": _WATCH.most_running, "most_queued": _WATCH.most_queued}}, f,
-            indent=1)
+            "slots": _WATCH.slots, "most_running": _WATCH.most_running, "most_queued": _WATCH.most_queued},
+            "profile": _SAMPLER.top() if _SAMPLER.is_alive() else None}, f, indent=1)
     os.replace(path + ".tmp", path)
 
 
@@ -82,6 +126,8 @@ def serve(argv: list[str]) -> None:
     if os.environ.get(CENSUS_ENV):
         signal.signal(signal.SIGUSR1, _write_census)
         _WATCH.start()
+    if os.environ.get(PROFILE_ENV):
+        _SAMPLER.start()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *argv]
@@ -104,11 +150,14 @@ def healthy(url: str) -> bool:
         return False
 
 
-def start_server(port: int, log_path: Path, census_path: Path | None = None) -> subprocess.Popen:
+def start_server(port: int, log_path: Path, census_path: Path | None = None,
+                 profile: bool = False) -> subprocess.Popen:
     """`streamlit run app.py` on 127.0.0.1:port with the repository's config, through ``serve``."""
     env = dict(os.environ)
     if census_path is not None:
         env[CENSUS_ENV] = str(census_path)
+    if profile:
+        env[PROFILE_ENV] = "1"
     log = open(log_path, "w")
     proc = subprocess.Popen(
         [sys.executable, str(Path(__file__).resolve()), "serve", "run", "app.py", "--server.headless=true",
@@ -151,7 +200,8 @@ def census(proc: subprocess.Popen, path: Path, timeout: float = 10.0) -> dict | 
                 groups[label] = groups.get(label, 0) + 1
             total = proc_status(proc.pid)[1]
             return {"python_threads": len(threads), "native_threads": max(0, total - len(threads)),
-                    "groups": dict(sorted(groups.items())), "limiter": data["limiter"], "threads": threads}
+                    "groups": dict(sorted(groups.items())), "limiter": data["limiter"],
+                    "profile": data.get("profile"), "threads": threads}
         time.sleep(0.1)
     return None
 

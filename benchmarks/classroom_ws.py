@@ -19,6 +19,7 @@ before the server starts the script (``new_session``) and the script itself.
 from __future__ import annotations
 
 import asyncio
+import random
 import re
 import time
 import urllib.request
@@ -333,15 +334,24 @@ def _fetch_page(url: str, path: str, assets: bool) -> None:
 # --- one student's path ---------------------------------------------------------------------------------
 
 async def student(n: int, url: str, stats: Stats, t_start: float, end: float, watch_s: float,
-                  preset: str = "tiny-vgg", epochs: int = 2, rounds: int | None = None, reload: bool = False) -> None:
+                  preset: str = "tiny-vgg", epochs: int = 2, rounds: int | None = None, reload: bool = False,
+                  think: float = 0.0) -> None:
     """One tab walking Build → Convolution → Train → Inspect again and again until ``end`` (or ``rounds``).
 
-    ``reload``: open the shared link anew each round (a new session, as the browser driver's page.goto does)
-    rather than following an in-app link to it in the same session.
+    ``think``: mean seconds a student looks at the page before the next click (uniform in 0.5–1.5 × think,
+    seeded per student); 0 clicks as soon as the view is updated. ``reload``: open the shared link anew each
+    round (a new session, as the browser driver's page.goto does) rather than follow an in-app link to it.
     """
     s = Session(url, stats, n)
     link = f"net=p.{preset}"
+    rng = random.Random(n)
     first, done = True, 0
+
+    async def act(name: str, action) -> None:
+        if think:
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
+        stats.click(name, await action())
+
     try:
         while time.monotonic() < end and (rounds is None or done < rounds):
             step, done = "build", done + 1
@@ -349,24 +359,24 @@ async def student(n: int, url: str, stats: Stats, t_start: float, end: float, wa
                 if reload and not first:
                     await s.close()
                     s = Session(url, stats, n)
-                    stats.click("open Build (link)", await s.open("Build", link))
+                    await act("open Build (link)", lambda: s.open("Build", link))
                 elif first:  # the shared link, opened once; later rounds follow an in-app link to it
-                    stats.click("open Build (link)", await s.open("Build", link, assets=True))
+                    await act("open Build (link)", lambda: s.open("Build", link, assets=True))
                     first = False
                 else:
-                    stats.click("open Build (link)", await s.goto("Build", link))
+                    await act("open Build (link)", lambda: s.goto("Build", link))
                 step = "convolution"
-                stats.click("open Convolution", await s.goto("Convolution"))
-                stats.click("conv Next", await s.click("conv_next"))
+                await act("open Convolution", lambda: s.goto("Convolution"))
+                await act("conv Next", lambda: s.click("conv_next"))
                 step = "train"
-                stats.click("open Train", await s.goto("Train"))
-                stats.click("set epochs", await s.set_number("tr-epochs", epochs))
-                stats.click("start run", await s.click("tr-start"))
+                await act("open Train", lambda: s.goto("Train"))
+                await act("set epochs", lambda: s.set_number("tr-epochs", epochs))
+                await act("start run", lambda: s.click("tr-start"))
                 stats.runs_started += 1
                 await watch(s, stats, n, t_start, watch_s)
                 step = "inspect"
-                stats.click("open Inspect", await s.goto("Inspect"))
-                stats.click("saliency: next sample", await s.set_number("inspect_index", 1 + stats.paths % 50))
+                await act("open Inspect", lambda: s.goto("Inspect"))
+                await act("saliency: next sample", lambda: s.set_number("inspect_index", 1 + done % 50))
                 stats.paths += 1
             except (Disconnected, TimeoutError, LookupError, KeyError, OSError) as exc:
                 stats.errors.append(f"student {n} at {step}: {type(exc).__name__}: {str(exc)[:160]}")
@@ -401,7 +411,7 @@ async def warm_up(url: str, stats: Stats) -> None:
 
 
 async def run_class(url: str, students: int, duration: float, watch_s: float, stats: Stats, on_warm,
-                    preset: str = "tiny-vgg", epochs: int = 2, reload: bool = False) -> None:
+                    preset: str = "tiny-vgg", epochs: int = 2, reload: bool = False, think: float = 0.0) -> None:
     """Warm up, call ``on_warm()`` (the baseline is taken there), then the whole class for ``duration`` s."""
     warm = Stats()
     await warm_up(url, warm)
@@ -413,6 +423,6 @@ async def run_class(url: str, students: int, duration: float, watch_s: float, st
     tasks = []
     for n in range(students):  # a class arrives over a few seconds, not in one instant
         tasks.append(asyncio.create_task(student(n, url, stats, t_start, end, watch_s, preset, epochs,
-                                                  reload=reload)))
+                                                  reload=reload, think=think)))
         await asyncio.sleep(0.2)
     await asyncio.gather(*tasks)
