@@ -99,8 +99,71 @@ class _Sampler(threading.Thread):
         return {table: dict(sorted(c.items(), key=lambda kv: -kv[1])[:n]) for table, c in self.counts.items()}
 
 
+class _Timing:
+    """Server-side times: rerun received (event loop) → script started (queueing), the script itself per page
+    and kind of run, and the event loop's lag (how late a 0.1 s timer fires)."""
+
+    def __init__(self):
+        self.received: dict[str, float] = {}  # session id -> when its last full rerun request was handled
+        self.queue: list[float] = []
+        self.scripts: dict[str, list[float]] = {}
+        self.lag: list[float] = []
+        self.lock = threading.Lock()
+
+    def install(self) -> None:
+        from streamlit.runtime.app_session import AppSession
+        from streamlit.runtime.scriptrunner.script_runner import ScriptRunner
+
+        timing, handle, run_script = self, AppSession.handle_backmsg, ScriptRunner._run_script
+
+        def handle_backmsg(session, msg):
+            if msg.WhichOneof("type") == "rerun_script" and not msg.rerun_script.fragment_id:
+                timing.received[session.id] = time.monotonic()
+            if not timing.lag and not getattr(timing, "_lag_task", None):
+                import asyncio
+
+                timing._lag_task = asyncio.get_running_loop().create_task(timing.watch_loop())
+            return handle(session, msg)
+
+        def _run_script(runner, rerun_data):
+            t0 = time.monotonic()
+            fragment = bool(rerun_data.fragment_id)
+            if not fragment and (sent := timing.received.pop(runner._session_id, None)) is not None:
+                with timing.lock:
+                    timing.queue.append(t0 - sent)
+            try:
+                return run_script(runner, rerun_data)
+            finally:
+                pages = runner._pages_manager.get_pages()
+                page = pages.get(rerun_data.page_script_hash, {}).get("page_name") or rerun_data.page_name or "?"
+                with timing.lock:
+                    timing.scripts.setdefault(f"{page}{' (fragment)' if fragment else ''}", []).append(
+                        time.monotonic() - t0)
+
+        AppSession.handle_backmsg, ScriptRunner._run_script = handle_backmsg, _run_script
+
+    async def watch_loop(self) -> None:
+        import asyncio
+
+        while True:
+            t0 = time.monotonic()
+            await asyncio.sleep(0.1)
+            self.lag.append(time.monotonic() - t0 - 0.1)
+
+    def summary(self) -> dict:
+        def stats(v):
+            v = sorted(v)
+            return {"n": len(v), "p50_s": round(v[len(v) // 2], 3), "p95_s": round(v[int(0.95 * (len(v) - 1))], 3),
+                    "total_s": round(sum(v), 1)} if v else None
+
+        with self.lock:
+            return {"queue": stats(self.queue), "event_loop_lag": stats(self.lag),
+                    "scripts": {k: stats(v) for k, v in sorted(self.scripts.items())}}
+
+
 _WATCH = _LimiterWatch()
 _SAMPLER = _Sampler()
+_TIMING = _Timing()
 
 
 def _write_census(signum=None, frame=None) -> None:
@@ -117,7 +180,8 @@ def _write_census(signum=None, frame=None) -> None:
     with open(path + ".tmp", "w") as f:
         json.dump({"time": time.time(), "threads": threads, "limiter": {
             "slots": _WATCH.slots, "most_running": _WATCH.most_running, "most_queued": _WATCH.most_queued},
-            "profile": _SAMPLER.top() if _SAMPLER.is_alive() else None}, f, indent=1)
+            "profile": {**_SAMPLER.top(), "timing": _TIMING.summary()} if _SAMPLER.is_alive() else None}, f,
+            indent=1)
     os.replace(path + ".tmp", path)
 
 
@@ -128,6 +192,7 @@ def serve(argv: list[str]) -> None:
         _WATCH.start()
     if os.environ.get(PROFILE_ENV):
         _SAMPLER.start()
+        _TIMING.install()
     from streamlit.web import cli
 
     sys.argv = ["streamlit", *argv]
