@@ -127,7 +127,7 @@ class _Timing:
 
         def _run_script(runner, rerun_data):
             t0 = time.monotonic()
-            fragment = bool(rerun_data.fragment_id)
+            fragment = bool(rerun_data.fragment_id or rerun_data.fragment_id_queue or rerun_data.is_auto_rerun)
             if not fragment and (sent := timing.received.pop(runner._session_id, None)) is not None:
                 with timing.lock:
                     timing.queue.append(t0 - sent)
