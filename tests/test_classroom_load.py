@@ -1,7 +1,9 @@
-"""Classroom load as a slow test: 30 students for 2 minutes (benchmarks/classroom_load.py); run with -m slow.
+"""Classroom load as a slow test (benchmarks/classroom_load.py, websocket driver); run with -m slow.
 
-Left out of the default run: it takes about 5 minutes and needs more than a 2-core machine (see the README's
-"Classroom load" section for the figures measured here).
+Left out of the default run: it starts its own server and keeps it busy for about a minute and a half
+(20 s of load, then up to 60 s for the threads to settle). A few students over Streamlit's websocket
+protocol, so the server is measured rather than a browser; the full class and its figures are in
+benchmarks/CLASSROOM.md.
 """
 import os
 import sys
@@ -10,24 +12,26 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-STUDENTS = int(os.environ.get("CLASSROOM_STUDENTS", 30))
-DURATION = float(os.environ.get("CLASSROOM_DURATION", 120))
+STUDENTS = int(os.environ.get("CLASSROOM_STUDENTS", 3))
+DURATION = float(os.environ.get("CLASSROOM_DURATION", 20))
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1_200)
-def test_thirty_students_for_two_minutes(tmp_path):
-    if not any(os.path.exists(p) for p in ("/usr/bin/chromium", "/usr/bin/chromium-headless-shell")):
-        pytest.skip("needs Debian's chromium")
+@pytest.mark.timeout(600)
+def test_a_few_students_walk_the_whole_path_without_errors(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:
         import classroom_load
     finally:
         sys.path.pop(0)
-    report = classroom_load.main(["--students", str(STUDENTS), "--duration", str(DURATION),
+    report = classroom_load.main(["--students", str(STUDENTS), "--duration", str(DURATION), "--settle", "60",
                                   "--json", str(tmp_path / "classroom_load.json")])
     assert report["errors"] == 0, report["error_samples"]
-    assert report["p95_s"] < 2.0, report["per_action"]
+    assert report["paths_completed"] >= STUDENTS, report  # every student got through Build → Inspect
+    assert report["runs_started"] >= STUDENTS
+    assert report["most_running_at_once"] <= report["run_slots"]  # the limiter holds; the rest queue
     assert report["rss_peak_mb"] < 4_096
-    assert report["most_running_at_once"] <= int(os.environ.get("PLAYGROUND_MAX_CONCURRENT_RUNS", os.cpu_count() or 1))
-    assert report["threads_back_to_warm_after_s"] is not None and report["threads_back_to_warm_after_s"] <= 60
+    # Threads come back to the warm baseline once every session has closed (AnyIO's idle pool workers are
+    # reaped on the pool's next use, which the benchmark triggers with one static GET).
+    assert report["threads_back_to_warm_after_s"] is not None or \
+        report["threads_after_one_static_get"] <= report["threads_warm"], report["threads_lingering_at_end"]

@@ -1,0 +1,428 @@
+"""Classroom students without a browser: each one speaks Streamlit's websocket protocol, as its frontend does.
+
+One student is one websocket session on ``/_stcore/stream`` exchanging the same protobufs as Streamlit's
+frontend (``BackMsg`` from the client, ``ForwardMsg`` from the server, streamlit 1.67):
+
+- a page load sends ``rerun_script`` with the page's name (from the URL path) and its query string;
+  the server answers ``new_session``, ``navigation`` (every page's ``page_script_hash``), deltas and
+  ``script_finished``;
+- a sidebar link sends ``rerun_script`` with the target ``page_script_hash`` (widget states dropped);
+- a click or a typed value sends ``rerun_script`` with the page's widget states, the clicked button as a
+  ``trigger_value``; widget ids come from the deltas (``$$ID-<hash>-<key>``: the ``key=`` is the suffix);
+- ``auto_rerun`` (a fragment's ``run_every``) starts a timer that sends fragment reruns, as the frontend's
+  ``setInterval`` does, until the next full run, a page change or ``stop_auto_rerun``.
+
+Click-to-updated-view is the time from sending a rerun to the ``script_finished`` of the full run it
+started: what a browser shows as "running" before the page is current again. It splits into the wait
+before the server starts the script (``new_session``) and the script itself.
+"""
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+import time
+import urllib.request
+from dataclasses import dataclass, field
+
+import websockets
+from streamlit.proto.Alert_pb2 import Alert
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+STATE = re.compile(r"\*\*(\w+)\*\*")
+QUEUE = re.compile(r"place (\d+) in the queue")
+TERMINAL = ("finished", "stopped", "diverged", "failed", "timeout")
+FULL_RUN_DONE = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
+
+
+class Disconnected(Exception):
+    """The server closed the websocket."""
+
+
+@dataclass
+class Click:
+    """One timed rerun: seconds until its script finished, of which waiting before the script started."""
+
+    seconds: float
+    wait: float
+    script: float
+
+
+@dataclass
+class Stats:
+    """What the whole class measured, appended from one event loop (no locks needed)."""
+
+    clicks: dict[str, list[Click]] = field(default_factory=dict)
+    ticks: list[float] = field(default_factory=list)  # live-view fragment reruns, auto-rerun sent -> finished
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    paths: int = 0
+    runs_started: int = 0
+    run_states: list[tuple[float, int, str]] = field(default_factory=list)  # (time, student, state)
+    max_queue_place: int = 0
+
+    def click(self, name: str, click: Click) -> None:
+        self.clicks.setdefault(name, []).append(click)
+
+
+class Session:
+    """One browser tab's websocket session: open pages, click, type, and follow the server's replies."""
+
+    def __init__(self, url: str, stats: Stats, who: int, timeout: float = 60.0):
+        self.http, self.stats, self.who, self.timeout = url, stats, who, timeout
+        self.ws = None
+        self.pages: dict[str, str] = {}  # url path ("Train") -> page_script_hash
+        self.page = ""  # page_script_hash of the page on screen
+        self.query = ""  # the address bar's query string, as the server last set it
+        self.widgets: dict[str, str] = {}  # key= -> widget id on the current page
+        self.values: dict[str, object] = {}  # widget id -> WidgetState the student has set on this page
+        self.progress = ""  # latest progress-bar text (the Train page's run status)
+        self.progress_runs = 0  # full runs started when that text came
+        self.progress_in_fragment = False  # that text came from a fragment run
+        self._in_fragment = False  # the run whose deltas arrive now is a fragment run
+        self.queue_place: int | None = None
+        self._reader: asyncio.Task | None = None
+        self._timers: dict[str, asyncio.Task] = {}  # fragment id -> auto-rerun timer
+        self._waiter: asyncio.Future | None = None
+        self._sent = self._started = 0.0
+        self._mine: str | None = None  # the full run that answers the rerun being timed
+        self._full_run: str | None = None  # the full run in progress, if any
+        self._full_runs = 0  # full runs started so far
+        self._idle = asyncio.Event()
+        self._ticks: dict[str, float] = {}  # fragment id -> when its auto-rerun was sent
+        self._closing = False
+
+    # --- the websocket -----------------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        host = self.http.split("//", 1)[1]
+        # Browsers send no websocket pings of their own (the server pings); none here either.
+        self.ws = await websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"],
+                                           origin=self.http, max_size=None, ping_interval=None,
+                                           open_timeout=self.timeout)
+        self._reader = asyncio.create_task(self._read())
+
+    async def close(self) -> None:
+        self._closing = True
+        self._cancel_timers()
+        if self.ws is not None:
+            await self.ws.close()
+        if self._reader is not None:
+            await asyncio.gather(self._reader, return_exceptions=True)
+
+    async def _send(self, msg: BackMsg) -> None:
+        try:
+            await self.ws.send(msg.SerializeToString())
+        except websockets.ConnectionClosed as err:
+            raise Disconnected(str(err)) from err
+
+    def _rerun_msg(self, *, page: str = "", page_name: str = "", query: str | None = None,
+                   states: list | None = None, fragment: str = "", auto: bool = False) -> BackMsg:
+        msg = BackMsg()
+        rerun = msg.rerun_script
+        rerun.query_string = self.query if query is None else query
+        rerun.page_script_hash = page
+        rerun.page_name = page_name
+        rerun.fragment_id = fragment
+        rerun.is_auto_rerun = auto
+        rerun.widget_states.widgets.extend(states or [])
+        rerun.context_info.timezone = "UTC"
+        rerun.context_info.locale = "en-US"
+        rerun.context_info.url = f"{self.http}/"
+        return msg
+
+    # --- what a student does -----------------------------------------------------------------------------
+
+    async def open(self, page_name: str, query: str = "", assets: bool = False) -> Click:
+        """A page load from a link: the HTML (and, the first time, its scripts and styles), then the session."""
+        await asyncio.to_thread(_fetch_page, self.http, f"/{page_name}?{query}", assets)
+        if self.ws is None:
+            await self.connect()
+        return await self._rerun(self._rerun_msg(page_name=page_name, query=query), new_page=True)
+
+    async def goto(self, page: str, query: str = "") -> Click:
+        """A sidebar (or in-app) link: the other page's script hash; the query string and widget states go."""
+        self._cancel_timers()  # the frontend clears auto-reruns on a page change, before sending
+        return await self._rerun(self._rerun_msg(page=self.pages[page], query=query), new_page=True)
+
+    async def click(self, key: str) -> Click:
+        """Press the button with this key=."""
+        trigger = _state(self.widget(key), trigger_value=True)
+        return await self._rerun(self._rerun_msg(page=self.page, states=self._states(trigger)))
+
+    async def set_number(self, key: str, value: float) -> Click:
+        """Type a value into the number_input with this key= and press Enter."""
+        widget_id = self.widget(key)
+        self.values[widget_id] = _state(widget_id, double_value=float(value))
+        return await self._rerun(self._rerun_msg(page=self.page, states=self._states()))
+
+    async def wait_rerun(self, grace: float = 3.0) -> None:
+        """Wait for the full run the page starts itself (st.rerun) to finish, if one starts within ``grace`` s.
+
+        Counted from the progress text the student read: the rerun may already be under way, or the text may
+        have come from that full run itself.
+        """
+        started = self.progress_runs
+        deadline = time.monotonic() + grace
+        while self.progress_in_fragment and self._full_runs == started and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        if self._full_run is not None:
+            try:
+                await asyncio.wait_for(self._idle.wait(), self.timeout)
+            except asyncio.TimeoutError:
+                raise TimeoutError(f"the page did not finish within {self.timeout:.0f} s") from None
+
+    def widget(self, key: str) -> str:
+        if key not in self.widgets:
+            raise LookupError(f"no widget with key={key!r} on this page")
+        return self.widgets[key]
+
+    def _states(self, *extra) -> list:
+        return [*self.values.values(), *extra]
+
+    async def _rerun(self, msg: BackMsg, new_page: bool = False) -> Click:
+        if new_page:
+            self.values.clear()
+        self._waiter = asyncio.get_running_loop().create_future()
+        self._sent = time.monotonic()
+        self._started = 0.0
+        self._mine = None
+        await self._send(msg)
+        return await self._wait()
+
+    async def _wait(self) -> Click:
+        if self._waiter is None or self._waiter.done():
+            self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            return await asyncio.wait_for(asyncio.shield(self._waiter), self.timeout)
+        except asyncio.TimeoutError:
+            raise TimeoutError(f"the page did not finish within {self.timeout:.0f} s") from None
+
+    # --- what the server sends ---------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        try:
+            async for data in self.ws:
+                msg = ForwardMsg()
+                msg.ParseFromString(data)
+                self._handle(msg)
+        except websockets.ConnectionClosed:
+            pass
+        finally:
+            self._cancel_timers()
+            if self._waiter is not None and not self._waiter.done():
+                self._waiter.set_exception(Disconnected("the server closed the connection"))
+            if not self._closing:
+                self.stats.errors.append(f"student {self.who}: disconnected")
+
+    def _handle(self, msg: ForwardMsg) -> None:
+        kind = msg.WhichOneof("type")
+        run = msg.metadata.run
+        if kind == "new_session":
+            self._in_fragment = bool(run.fragment_ids)
+            if not run.fragment_ids:  # a full run: the frontend drops its auto-rerun timers here
+                self._cancel_timers()
+                self.page = msg.new_session.page_script_hash
+                self._full_run, self._full_runs = run.script_run_id, self._full_runs + 1
+                self._idle.clear()
+                self.widgets.clear()
+                if self._waiter is not None and not self._waiter.done():
+                    # The latest full run wins: one replaced by a newer request never reports its end.
+                    self._mine, self._started = run.script_run_id, time.monotonic()
+        elif kind == "navigation":
+            self.pages = {p.url_pathname: p.page_script_hash for p in msg.navigation.app_pages}
+        elif kind == "page_info_changed":
+            self.query = msg.page_info_changed.query_string
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "new_element":
+            self._element(msg.delta.new_element)
+        elif kind == "delta" and msg.delta.WhichOneof("type") == "add_block":
+            block_id = msg.delta.add_block.id
+            if block_id.startswith("$$ID"):
+                self.widgets[block_id.split("-", 2)[-1]] = block_id
+        elif kind == "auto_rerun":
+            self._start_timer(msg.auto_rerun.fragment_id, msg.auto_rerun.interval)
+        elif kind == "stop_auto_rerun":
+            for fragment in msg.stop_auto_rerun.fragment_ids:
+                self._cancel_timers(fragment)
+        elif kind == "page_not_found":
+            self.stats.errors.append(f"student {self.who}: page not found ({msg.page_not_found.page_name})")
+        elif kind == "script_finished":
+            self._finished(msg.script_finished, run)
+
+    def _element(self, element) -> None:
+        kind = element.WhichOneof("type")
+        proto = getattr(element, kind)
+        widget_id = getattr(proto, "id", "")
+        if widget_id.startswith("$$ID"):
+            self.widgets[widget_id.split("-", 2)[-1]] = widget_id
+            if getattr(proto, "set_value", False):  # the server changed it (session_state): its value wins
+                self.values.pop(widget_id, None)
+        if kind == "exception":
+            self.stats.errors.append(f"student {self.who}: exception {proto.type}: {proto.message[:120]}")
+        elif kind == "alert":
+            if proto.format == Alert.ERROR:
+                self.stats.errors.append(f"student {self.who}: error box: {proto.body[:160]}")
+            elif proto.format == Alert.WARNING:
+                self.stats.warnings.append(f"student {self.who}: {proto.body[:160]}")
+            if m := QUEUE.search(proto.body):
+                self.queue_place = int(m.group(1))
+                self.stats.max_queue_place = max(self.stats.max_queue_place, self.queue_place)
+        elif kind == "progress":
+            self.progress, self.progress_runs = proto.text, self._full_runs
+            self.progress_in_fragment = self._in_fragment
+
+    def _finished(self, status, run) -> None:
+        now = time.monotonic()
+        if run.fragment_ids:
+            for fragment in run.fragment_ids:
+                if (sent := self._ticks.pop(fragment, None)) is not None:
+                    self.stats.ticks.append(now - sent)
+            return
+        if status not in FULL_RUN_DONE or run.script_run_id != self._full_run:
+            return  # stopped for a rerun: the newer run reports instead
+        self._full_run = None
+        self._idle.set()
+        if run.script_run_id != self._mine:
+            return
+        if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+            self.stats.errors.append(f"student {self.who}: the page's script did not compile")
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(Click(now - self._sent, self._started - self._sent, now - self._started))
+
+    # --- fragment auto-reruns ----------------------------------------------------------------------------
+
+    def _start_timer(self, fragment: str, interval: float) -> None:
+        self._cancel_timers(fragment)
+        self._timers[fragment] = asyncio.create_task(self._tick(fragment, interval))
+
+    async def _tick(self, fragment: str, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            self._ticks.setdefault(fragment, time.monotonic())
+            try:
+                await self._send(self._rerun_msg(page=self.page, states=self._states(), fragment=fragment,
+                                                 auto=True))
+            except Disconnected:
+                return
+
+    def _cancel_timers(self, fragment: str | None = None) -> None:
+        for name in [fragment] if fragment else list(self._timers):
+            if task := self._timers.pop(name, None):
+                task.cancel()
+
+
+def _state(widget_id: str, **value):
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    return WidgetState(id=widget_id, **value)
+
+
+ASSET = re.compile(r'(?:src|href)="\./(static/[^"]+)"')
+
+
+def _fetch_page(url: str, path: str, assets: bool) -> None:
+    """GET what a browser gets before the websocket opens (the HTML, host config and, once, its assets)."""
+    with urllib.request.urlopen(url + path, timeout=60) as response:
+        html = response.read().decode("utf-8", "replace")
+    for extra in ["/_stcore/host-config", "/_stcore/health"] + (
+            [f"/{a}" for a in ASSET.findall(html)] if assets else []):
+        with urllib.request.urlopen(url + extra, timeout=60) as response:
+            response.read()
+
+
+# --- one student's path ---------------------------------------------------------------------------------
+
+async def student(n: int, url: str, stats: Stats, t_start: float, end: float, watch_s: float,
+                  preset: str = "tiny-vgg", epochs: int = 2, rounds: int | None = None, reload: bool = False,
+                  think: float = 0.0) -> None:
+    """One tab walking Build → Convolution → Train → Inspect again and again until ``end`` (or ``rounds``).
+
+    ``think``: mean seconds a student looks at the page before the next click (uniform in 0.5–1.5 × think,
+    seeded per student); 0 clicks as soon as the view is updated. ``reload``: open the shared link anew each
+    round (a new session, as the browser driver's page.goto does) rather than follow an in-app link to it.
+    """
+    s = Session(url, stats, n)
+    link = f"net=p.{preset}"
+    rng = random.Random(n)
+    first, done = True, 0
+
+    async def act(name: str, action) -> None:
+        if think:
+            await asyncio.sleep(rng.uniform(0.5, 1.5) * think)
+        stats.click(name, await action())
+
+    try:
+        while time.monotonic() < end and (rounds is None or done < rounds):
+            step, done = "build", done + 1
+            try:
+                if reload and not first:
+                    await s.close()
+                    s = Session(url, stats, n)
+                    await act("open Build (link)", lambda: s.open("Build", link))
+                elif first:  # the shared link, opened once; later rounds follow an in-app link to it
+                    await act("open Build (link)", lambda: s.open("Build", link, assets=True))
+                    first = False
+                else:
+                    await act("open Build (link)", lambda: s.goto("Build", link))
+                step = "convolution"
+                await act("open Convolution", lambda: s.goto("Convolution"))
+                await act("conv Next", lambda: s.click("conv_next"))
+                step = "train"
+                await act("open Train", lambda: s.goto("Train"))
+                await act("set epochs", lambda: s.set_number("tr-epochs", epochs))
+                await act("start run", lambda: s.click("tr-start"))
+                stats.runs_started += 1
+                await watch(s, stats, n, t_start, watch_s)
+                step = "inspect"
+                await act("open Inspect", lambda: s.goto("Inspect"))
+                await act("saliency: next sample", lambda: s.set_number("inspect_index", 1 + done % 50))
+                stats.paths += 1
+            except (Disconnected, TimeoutError, LookupError, KeyError, OSError) as exc:
+                stats.errors.append(f"student {n} at {step}: {type(exc).__name__}: {str(exc)[:160]}")
+                await s.close()
+                s, first = Session(url, stats, n), True  # a student who lost the page reloads it
+                await asyncio.sleep(1)
+    finally:
+        await s.close()
+
+
+async def watch(s: Session, stats: Stats, who: int, t_start: float, watch_s: float) -> None:
+    """Watch the live view (its fragment reruns itself) until the run ends or the student moves on."""
+    s.queue_place = None
+    deadline = time.monotonic() + watch_s
+    state = None
+    while time.monotonic() < deadline:
+        m = STATE.search(s.progress)
+        state = m.group(1) if m else None
+        if state:
+            stats.run_states.append((time.monotonic() - t_start, who, state))
+        if state in TERMINAL:
+            await s.wait_rerun()  # the view's own st.rerun draws the results
+            break
+        await asyncio.sleep(0.5)
+    stats.run_states.append((time.monotonic() - t_start, who, "left"))
+
+
+async def warm_up(url: str, stats: Stats) -> None:
+    """One student walks the path once with a run to its end: first imports are not a class's steady state."""
+    t = time.monotonic()
+    await student(-1, url, stats, t, t + 600, watch_s=120, rounds=1)
+
+
+async def run_class(url: str, students: int, duration: float, watch_s: float, stats: Stats, on_warm,
+                    preset: str = "tiny-vgg", epochs: int = 2, reload: bool = False, think: float = 0.0) -> None:
+    """Warm up, call ``on_warm()`` (the baseline is taken there), then the whole class for ``duration`` s."""
+    warm = Stats()
+    await warm_up(url, warm)
+    if warm.errors:
+        raise RuntimeError(f"the warm-up student failed: {warm.errors[:3]}")
+    await asyncio.to_thread(on_warm)
+    t_start = time.monotonic()
+    end = t_start + duration
+    tasks = []
+    for n in range(students):  # a class arrives over a few seconds, not in one instant
+        tasks.append(asyncio.create_task(student(n, url, stats, t_start, end, watch_s, preset, epochs,
+                                                  reload=reload, think=think)))
+        await asyncio.sleep(0.2)
+    await asyncio.gather(*tasks)
