@@ -235,6 +235,27 @@ def _resolve_one(layer: dict, shape: tuple, tokens: bool, vocab: int | None, pat
     return _Node(ltype, kwargs, out_shape)
 
 
+class _GlobalOnly:
+    """Stands in for FlopCounterMode's ModuleTracker, whose module hooks are process-wide: with it, a summary
+    in one session broke autograd.grad in another session's thread (Inspect's saliency). Counts go to "Global"."""
+
+    parents = {"Global"}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+
+class _ThreadFlopCounter(FlopCounterMode):
+    """FlopCounterMode that touches only this thread (its dispatch mode is thread-local; its tracker was not)."""
+
+    def __init__(self):
+        super().__init__(display=False)
+        self.mod_tracker = _GlobalOnly()
+
+
 def _meta_forward(ltype: str, kwargs: dict, shape: tuple, tokens: bool, label: str):
     """Construct on the meta device and push one meta sample through: PyTorch's own shape and FLOP rules."""
     try:
@@ -244,7 +265,7 @@ def _meta_forward(ltype: str, kwargs: dict, shape: tuple, tokens: bool, label: s
         steps = shape[0] if ltype in ("RNN", "LSTM", "GRU") and shape[0] > 2 else None
         traced = (2, *shape[1:]) if steps else shape
         x = torch.empty((1, *traced), device="meta", dtype=torch.long if tokens else torch.float32)
-        counter = FlopCounterMode(display=False)
+        counter = _ThreadFlopCounter()
         with counter:
             y = module(x)
     except SpecError:
