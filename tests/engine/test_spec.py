@@ -1,6 +1,9 @@
 """ModelSpec, summarize and build, checked against hand-made torch modules and PyTorch's own counters."""
 import json
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -195,6 +198,15 @@ def test_vgg16_summary_allocates_nothing_and_build_refuses():
     assert summary.rows[0].output_shape == (64, 224, 224)
     with pytest.raises(SpecError, match="parameters"):
         build(presets.get("vgg16"))
+    # In a fresh process (this one's peak memory is the other tests'): VGG16's weights alone are 553 MB.
+    probe = ("import resource, engine; from engine import presets; "
+             "engine.summarize(presets.get('lenet5')); "  # lazy imports of the counting code first
+             "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
+             "engine.summarize(presets.get('vgg16')); "
+             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
+    grown_kib = int(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
+                                   cwd=Path(__file__).resolve().parents[2]).stdout)
+    assert grown_kib < 50 * 1024  # measured: under 1 MiB; a single fc6 layer of real weights is 392 MiB
 
 
 @pytest.mark.parametrize("name", presets.names())
