@@ -317,3 +317,23 @@ def test_oversized_network_is_summarized_but_not_built():
 def test_public_api_is_listed():
     for name in ("ModelSpec", "summarize", "build", "SpecError", "presets", "device", "layers"):
         assert hasattr(engine, name) and name in engine.__doc__
+
+
+@pytest.mark.parametrize("cell", ["RNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("output", ["sequence", "last", "mean"])
+def test_recurrent_layer_equals_plain_torch(cell, output):
+    """A spec's recurrent layer against a bare batch-first torch layer with the same weights."""
+    torch.manual_seed(0)
+    reference = getattr(nn, cell)(5, 8, num_layers=2, batch_first=True)
+    spec = ModelSpec.from_dict({"input": [7, 5], "layers": [
+        {"type": cell, "hidden_size": 8, "num_layers": 2, "output": output}]})
+    model = build(spec).eval()
+    model[0].rnn.load_state_dict(reference.state_dict())
+    x = torch.randn(3, 7, 5)
+    out, h_n = reference(x)
+    expected = {"sequence": out, "last": out[:, -1], "mean": out.mean(dim=1)}[output]
+    if output == "last":  # the top layer's final hidden state, as torch reports it
+        top = (h_n[0] if cell == "LSTM" else h_n)[-1]
+        assert torch.allclose(expected, top, atol=1e-6)
+    assert torch.allclose(model(x), expected, atol=1e-6)
+    assert summarize(spec).output_shape == tuple(expected.shape[1:])
