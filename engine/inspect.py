@@ -3,7 +3,8 @@
 Every function works on a private copy of the model (``copy.deepcopy``, in eval mode, weights
 frozen): hooks, eval mode and Captum's own hooks never touch the caller's model, so a page may
 inspect the model while another thread uses it, and two sessions never corrupt each other's
-results. Gradient attributions live in ``engine.attribution``; figures in ``engine.inspect_figures``.
+results. A page may pass its own ``private_copy`` (made once per model version) to skip the copy.
+Gradient attributions live in ``engine.attribution``; figures in ``engine.inspect_figures``.
 """
 from __future__ import annotations
 
@@ -41,12 +42,28 @@ class LayerActivation:
         return f"LayerActivation({self.path} {self.type} {self.shape})"
 
 
+_PRIVATE = "_playground_private_copy"  # set on every private copy
+
+
 def private_copy(model: nn.Module) -> nn.Module:
-    """A deep copy in eval mode with frozen weights: safe to hook, cheap to backpropagate to the input only."""
+    """A deep copy in eval mode with frozen weights: safe to hook, cheap to backpropagate to the input only.
+
+    A model that is already such a copy, with no hook left on it, is returned as it is: its owner keeps
+    one copy per model version and must never use it from two threads at once (one per session).
+    """
+    if getattr(model, _PRIVATE, False) and not _hooked(model):
+        return model.eval()
     twin = copy.deepcopy(model).eval()
     for p in twin.parameters():
         p.requires_grad_(False)
+    setattr(twin, _PRIVATE, True)
     return twin
+
+
+def _hooked(model: nn.Module) -> bool:
+    """Whether any hook is still on the model (an attribution stopped half-way): such a copy is not reused."""
+    return any(m._forward_hooks or m._forward_pre_hooks or m._backward_hooks or m._backward_pre_hooks
+               for m in model.modules())
 
 
 def model_device(model: nn.Module) -> torch.device:

@@ -1,7 +1,8 @@
 """Plotly figures for the Inspect page: feature-map mosaics, filter grids, attribution overlays, top-k bars.
 
 Many small maps are drawn as ONE heatmap with NaN gaps between tiles (one trace: about 3 ms for 64
-maps), never as a grid of subplots.
+maps), never as a grid of subplots. Heatmap values go out as float32 and a mosaic's "map k" hover
+as one byte per cell: every rerun resends (and Streamlit hashes) each figure's whole JSON.
 """
 from __future__ import annotations
 
@@ -61,14 +62,11 @@ def mosaic(maps: np.ndarray, title: str | None = None, max_maps: int = MAX_MAPS,
     z = tile(maps, cols)
     signed = bool(np.nanmin(z) < 0) if signed is None else signed
     scale = dict(colorscale=SIGNED, zmid=0) if signed else dict(colorscale="Viridis")
-    labels = np.full(z.shape, "", dtype=object)
-    n, h, w = maps.shape
-    cols = cols or max(1, math.ceil(math.sqrt(n)))
-    for k in range(n):
-        r, c = divmod(k, cols)
-        labels[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = f"map {k}"
-    fig = go.Figure(go.Heatmap(z=z, customdata=labels, hovertemplate="%{customdata}: %{z:.3g}<extra></extra>",
-                               hoverongaps=False, **scale))
+    n = len(maps)
+    index = np.nan_to_num(tile(np.broadcast_to(np.arange(n)[:, None, None], maps.shape), cols))  # each cell's map
+    index = index.astype(np.uint8 if n <= 256 else np.uint16)  # a typed array, not a string per cell
+    fig = go.Figure(go.Heatmap(z=z.astype(np.float32), customdata=index,
+                               hovertemplate="map %{customdata}: %{z:.3g}<extra></extra>", hoverongaps=False, **scale))
     return _image_layout(fig, title, height or min(700, 120 + 18 * z.shape[0]))
 
 
@@ -187,7 +185,7 @@ def topk_bars(predictions: list[tuple[str, float]], true_label: str | None = Non
 def time_heatmap(states: np.ndarray, title: str | None = None, y_label: str = "unit", zmin=None, zmax=None,
                  colorscale: str | None = None, x_labels: list[str] | None = None) -> go.Figure:
     """States over time ``(T, H)`` as units × steps; ``x_labels`` (e.g. the input characters) name the steps."""
-    z = np.asarray(states, dtype=np.float64).T  # (T, H) -> (H, T): time runs left to right
+    z = np.asarray(states, dtype=np.float32).T  # (T, H) -> (H, T): time runs left to right
     scale = dict(colorscale=colorscale or SIGNED, zmin=zmin, zmax=zmax)
     if colorscale is None and zmin is None:
         scale.update(zmid=0)

@@ -11,7 +11,7 @@ st.title("Inspect the network")
 s = state()
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 try:
-    model = s.get_model()
+    model = inspect_ui.model_copy(s, s.get_model())  # once per version; nothing below touches the session's own
 except SpecError as err:
     st.error(f"The network on the Build page is invalid: {err}")
     st.stop()
@@ -31,18 +31,21 @@ names = ["Prediction", "Filters", "Activations", "Attribution"]
 recurrent = bool(inspect.recurrent_layers(model))
 if recurrent:
     names.append("Sequence")
-tabs = dict(zip(names, st.tabs(names)))
-with tabs["Prediction"]:
-    inspect_ui.prediction_ui(s, model, sample)
+# Switching tabs reruns the page, and only the open tab computes and draws; the closed ones get their widgets
+# only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw).
+tabs = dict(zip(names, st.tabs(names, key="inspect_tab", on_change="rerun")))
+if tabs["Prediction"].open:
+    with tabs["Prediction"]:
+        inspect_ui.prediction_ui(s, model, sample)
 with tabs["Filters"]:
-    inspect_ui.filters_ui(s, model)
+    inspect_ui.filters_ui(s, model, draw=tabs["Filters"].open)
 with tabs["Activations"]:
-    inspect_ui.activations_ui(s, model, sample)
+    inspect_ui.activations_ui(s, model, sample, draw=tabs["Activations"].open)
 with tabs["Attribution"]:
     if sample.vocab is None:
-        inspect_ui.attribution_ui(s, model, sample)
+        inspect_ui.attribution_ui(s, model, sample, draw=tabs["Attribution"].open)
     else:
         st.info("For character models, see per-character attribution in the Sequence tab.")
 if recurrent:
     with tabs["Sequence"]:
-        inspect_sequence_ui.sequence_ui(s, model, sample)
+        inspect_sequence_ui.sequence_ui(s, model, sample, draw=tabs["Sequence"].open)

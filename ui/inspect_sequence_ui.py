@@ -12,8 +12,8 @@ def _shown(chars) -> str:
     return "".join(figs.visible(c) for c in chars)
 
 
-def tokens_ui(s, model, sample: Sample) -> None:
-    """Which position and character to explain, and each input character's share of it."""
+def tokens_ui(s, model, sample: Sample, draw: bool = True) -> None:
+    """Which position and character to explain, and each input character's share of it (unless not ``draw``)."""
     chars = [sample.vocab[int(t)] for t in sample.x]
     steps = len(chars)
     ps = page_state(s)
@@ -30,6 +30,8 @@ def tokens_ui(s, model, sample: Sample) -> None:
                  lambda: inspect.predict(model, sample.x, sample.classes, k=1, position=pos))
     target, name, is_predicted = target_ui(cols[1], "Explain character", sample.classes, top[0][0],
                                            "inspect_seq_target")
+    if not draw:
+        return
     tid = sample.classes.index(name) if target is None else target
     scores = cached(s, ("tokens", sample.key, pos, tid),
                     lambda: attribution.token_attribution(model, sample.x, target_pos=pos, target=tid))
@@ -56,12 +58,17 @@ def _layer_ui(info: dict) -> tuple[int, int, str]:
     return layer, direction, f"layer {layer + 1} of {n}"
 
 
-def sequence_ui(s, model, sample: Sample) -> None:
-    """Per-character attribution, the hidden state over time, LSTM gates, for one chosen stacked layer."""
+def sequence_ui(s, model, sample: Sample, draw: bool = True) -> None:
+    """Per-character attribution, the hidden state over time, LSTM gates, for one chosen stacked layer.
+
+    ``draw=False`` (the tab is closed): only the widgets, so their choices outlive a visit to another tab.
+    """
     if sample.vocab is not None:
-        tokens_ui(s, model, sample)
+        tokens_ui(s, model, sample, draw)
     info = inspect.recurrent_info(model)
     layer, direction, where = _layer_ui(info)
+    if not draw:
+        return
     labels = [sample.vocab[int(t)] for t in sample.x] if sample.vocab is not None else None
     states = cached(s, ("hidden", sample.key, layer), lambda: inspect.hidden_states(model, sample.x, layer=layer))
     hidden = info["hidden_size"]

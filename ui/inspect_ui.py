@@ -38,11 +38,25 @@ class Sample:
 
 
 def page_state(s) -> dict:
-    """This page's scratch space; cached results are dropped when the model's version changes."""
+    """This page's scratch space; cached results and the model's copy are dropped when the model's version changes."""
     ex = s.extras.setdefault("inspect", {"version": None, "results": {}})
     if ex["version"] != s.version:
         ex["version"], ex["results"] = s.version, {}
+        ex.pop("copy", None)
     return ex
+
+
+def model_copy(s, model):
+    """This session's private copy of its model (``inspect.private_copy``), made once per model version.
+
+    Every engine call of the page gets it, so hooks and eval mode never touch the session's model and
+    no rerun pays for a deepcopy. It lives in this session's scratch space only: never shared.
+    """
+    ex = page_state(s)
+    made = ex.get("copy")  # (the session's model it copies, the copy)
+    if made is None or made[0] is not model or inspect.private_copy(made[1]) is not made[1]:  # new model, or hooked
+        made = ex["copy"] = (model, inspect.private_copy(model))
+    return made[1]
 
 
 def cached(s, key: tuple, compute):
@@ -99,8 +113,11 @@ def _regression_ui(s, model, sample: Sample) -> None:
         st.caption("True target: " + ", ".join(f"**{t:.4g}**" for t in target[:8]))
 
 
-def filters_ui(s, model) -> None:
-    """A conv layer's kernels as a grid with their histogram; or a first Linear layer's units as images."""
+def filters_ui(s, model, draw: bool = True) -> None:
+    """A conv layer's kernels as a grid with their histogram; or a first Linear layer's units as images.
+
+    ``draw=False`` (the tab is closed): only the widgets, so their choices outlive a visit to another tab.
+    """
     convs = [p for p, _ in inspect.conv_layers(model)]
     linears = [p for p, m in inspect.linear_layers(model)
                if len(s.spec.input) == 3 and m.in_features == int(np.prod(s.spec.input))]
@@ -113,9 +130,13 @@ def filters_ui(s, model) -> None:
     if kind == "Conv":
         w = inspect.filters(model, path)
         rgb = w.shape[1] == 3 and st.toggle("Show as RGB", True, key="inspect_rgb")
+        if not draw:
+            return
         st.caption(f"{w.shape[0]} filters × {w.shape[1]} input channels, {w.shape[2]}×{w.shape[3]} each "
                    f"(rows: filters, columns: input channels; at most 64 × 8 drawn)")
         st.plotly_chart(figs.filter_grid(w, rgb=rgb), key="inspect_filters")
+    elif not draw:
+        return
     else:
         w = inspect.linear_unit_images(model, path, tuple(s.spec.input))
         st.caption(f"{w.shape[0]} units; each unit's weights drawn as an input image (channel mean)")
@@ -123,21 +144,29 @@ def filters_ui(s, model) -> None:
     st.plotly_chart(figs.histogram(w, "weights"), key="inspect_hist")
 
 
-def activations_ui(s, model, sample: Sample) -> None:
-    """Every layer's output for the input, in order, capped with a "show more" toggle."""
-    acts = cached(s, ("acts", sample.key), lambda: inspect.activations(model, sample.x))
+def activations_ui(s, model, sample: Sample, draw: bool = True) -> None:
+    """Every layer's output for the input, in order, capped with a "show more" toggle (just the toggle unless ``draw``).
+
+    Each layer is a keyed expander that reruns when opened: a closed layer's figure is never built.
+    """
     more = st.toggle("Show more maps (up to 256 per layer)", False, key="inspect_more")
+    if not draw:
+        return
+    acts = cached(s, ("acts", sample.key), lambda: inspect.activations(model, sample.x))
     cap = 256 if more else 16
     with st.expander(f"Input → {'×'.join(map(str, np.shape(sample.x)))}", expanded=True):
         input_view_ui(sample, "inspect_act_input")
     for a in acts:
         shape = "×".join(map(str, a.shape))
-        with st.expander(f"{a.path} {a.type} → {shape}", expanded=a.array.ndim == 3 and a.path.count(".") == 0):
+        layer = st.expander(f"{a.path} {a.type} → {shape}", expanded=a.array.ndim == 3 and a.path.count(".") == 0,
+                            key=f"inspect_layer_{a.path}", on_change="rerun")
+        if not layer.open:
+            continue
+        with layer:
             shown = min(cap, a.shape[0]) if a.array.ndim == 3 else None
             if shown is not None and shown < a.shape[0]:
                 st.caption(f"{shown} of {a.shape[0]} maps")
             st.plotly_chart(figs.activation_figure(a.array, max_maps=cap), key=f"inspect_act_{a.path}")
-
 
 
 def target_ui(column, label: str, classes: list[str], predicted: str, key: str, regression: bool = False):
@@ -197,8 +226,8 @@ def _gradcam_layer_ui(column, s, model, sample: Sample) -> str | None:
                             format_func=label, help="default: the last convolution's feature maps")
 
 
-def attribution_ui(s, model, sample: Sample) -> None:
-    """Method, target and options; the attribution overlaid on the input."""
+def attribution_ui(s, model, sample: Sample, draw: bool = True) -> None:
+    """Method, target and options; the attribution overlaid on the input (only the widgets unless ``draw``)."""
     labels = {v[0]: k for k, v in attribution.METHODS.items()}
     cols = st.columns(3)
     method = labels[cols[0].selectbox("Method", list(labels), key="inspect_method")]
@@ -223,6 +252,8 @@ def attribution_ui(s, model, sample: Sample) -> None:
     if method in ("integrated_gradients", "occlusion"):
         base_caption, baseline = _baseline_ui(cols[2], s, sample)
         opts["baseline"] = baseline
+    if not draw:
+        return
     st.caption(attribution.METHODS[method][1] + (f". {base_caption}" if base_caption else ""))
     if method == "guided_backprop" and not attribution.uses_relu(model):
         st.info("This model has no ReLU, so Guided Backprop has nothing to stop: it equals the plain gradient here.")

@@ -8,6 +8,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import numpy as np
+import torch
 
 import engine
 from engine import inspect
@@ -22,12 +23,26 @@ def _page(preset: str) -> AppTest:
     return at.run()
 
 
+def _open(at, tab: str) -> AppTest:
+    """Switch the page's tabs (keyed, they rerun on a switch) as a click on the tab would."""
+    at.session_state["inspect_tab"] = tab
+    return at.run()
+
+
+def _charts(at) -> list[str]:
+    return [c.proto.id.split("-")[-1] for c in at.get("plotly_chart")]
+
+
 def test_image_model_shows_every_section():
     at = _page("tiny-vgg")
     assert not at.exception
     assert "untrained" in at.info[0].value
     assert at.selectbox(key="inspect_filter").value == "any class"
-    assert len(at.get("plotly_chart")) > 5
+    assert _charts(at) == ["inspect_input", "inspect_topk"]  # only the open tab (Prediction) draws
+    assert _charts(_open(at, "Filters")) == ["inspect_filters", "inspect_hist"]
+    acts = _charts(_open(at, "Activations"))
+    assert acts[0] == "inspect_act_input" and len(acts) > 5
+    assert _charts(_open(at, "Attribution")) == ["inspect_overlay"]
     overlay = _chart(at, "inspect_overlay")
     assert overlay["layout"]["title"]["text"].startswith("Saliency for class")
     assert [d["type"] for d in overlay["data"]] == ["heatmap", "heatmap"]  # the input, the saliency over it
@@ -133,3 +148,31 @@ def test_draw_a_digit_feeds_the_drawing_to_the_model():
 def test_draw_a_digit_is_offered_for_grey_images_only():
     assert "Draw a digit" in _page("mnist-cnn").radio(key="inspect_source").options
     assert _page("toy-mlp").radio(key="inspect_source").options == ["Dataset sample"]
+
+
+def test_one_private_copy_per_version_and_session():
+    at = _page("tiny-vgg")
+    state = at.session_state[KEY]
+    model = state.get_model().train()  # as a live run leaves it
+    before = {n: p.detach().clone() for n, p in model.named_parameters()}
+    copy = state.extras["inspect"]["copy"][1]
+    assert copy is not model and not copy.training
+    _open(at, "Attribution")
+    for method in ["Guided Backprop", "Grad-CAM", "Saliency"]:  # hook-based ones too
+        at.selectbox(key="inspect_method").set_value(method).run()
+        assert not at.exception
+        assert state.extras["inspect"]["copy"][1] is copy  # reused by every rerun, not a deepcopy each
+    assert model.training and all(p.requires_grad for p in model.parameters())  # the session's model untouched
+    assert all(torch.equal(p, before[n]) for n, p in model.named_parameters())
+    assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())
+    assert not any(m._forward_hooks or m._backward_hooks for m in copy.modules())  # Captum's hooks are gone
+    assert inspect.private_copy(copy) is copy and inspect.private_copy(model) is not model
+    handle = copy[0].register_forward_hook(lambda *args: None)
+    assert inspect.private_copy(copy) is not copy  # a hook left behind (an attribution stopped half-way): not reused
+    handle.remove()
+    other = _page("tiny-vgg")
+    assert other.session_state[KEY].extras["inspect"]["copy"][1] is not copy  # each session has its own
+    state.set_spec(engine.presets.get("xo-cnn"))
+    at.run()
+    assert not at.exception and state.extras["inspect"]["copy"][1] is not copy  # a new version, a new copy
+    assert state.extras["inspect"]["copy"][0] is state.get_model()

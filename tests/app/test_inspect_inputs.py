@@ -19,12 +19,20 @@ from ui.session import KEY, SessionState
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Inspect.py")
 
 
-def _page(preset: str | None = None, spec=None, **state) -> AppTest:
+def _page(preset: str | None = None, spec=None, tab: str | None = None, **state) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
     s = SessionState(spec=spec or engine.presets.get(preset))
     for name, value in state.items():
         setattr(s, name, value)
     at.session_state[KEY] = s
+    if tab:
+        at.session_state["inspect_tab"] = tab
+    return at.run()
+
+
+def _open(at, tab: str) -> AppTest:
+    """Switch the page's tabs (keyed, they rerun on a switch) as a click on the tab would."""
+    at.session_state["inspect_tab"] = tab
     return at.run()
 
 
@@ -67,7 +75,8 @@ def centroids():
 
 def test_explained_class_follows_the_prediction_of_each_sample(centroids):
     spec, model = centroids
-    at = _page(spec=spec, model=model, trained=True, dataset={"name": "digits", "seed": 0, "options": {}})
+    at = _page(spec=spec, model=model, trained=True, dataset={"name": "digits", "seed": 0, "options": {}},
+               tab="Attribution")
     assert not at.exception and "untrained" not in " ".join(i.value for i in at.info)
     x_test = data.load("digits", seed=0).x_test
     predicted = inspect.predicted_classes(model, x_test[:6])
@@ -113,7 +122,9 @@ def test_xo_model_gets_the_xo_dataset_and_a_shown_input():
     assert "**xo**" in _captions(at) and "True label:" in " ".join(c.value for c in at.caption)
     x = data.load("xo", seed=0).x_test[0, 0].numpy()
     np.testing.assert_allclose(_array(_chart(at, "inspect_input")["data"][0]["z"]), x)
-    assert _chart(at, "inspect_act_input") is not None  # the input is the Activations tab's first row
+    assert _chart(at, "inspect_act_input") is None  # the closed Activations tab draws nothing
+    assert _chart(_open(at, "Activations"), "inspect_act_input") is not None  # the input is its first row
+    _open(at, "Attribution")
     at.selectbox(key="inspect_method").set_value("Integrated Gradients").run()
     assert any("mid-grey, not blank" in c.value for c in at.caption)  # 0 in the X/O data's -1..1
     model = at.session_state[KEY].get_model()
@@ -135,7 +146,7 @@ def test_regression_model_shows_its_value_and_the_target():
     (metric,) = at.get("metric")
     assert metric.value == f"{value:.4g}"
     assert f"**{float(ds.y_test[0, 0]):.4g}**" in " ".join(c.value for c in at.caption)
-    assert _title(at, "inspect_overlay") == "Saliency for output 0"
+    assert _title(_open(at, "Attribution"), "inspect_overlay") == "Saliency for output 0"
 
 
 def test_sequence_tab_explains_a_chosen_position_and_character():
@@ -143,7 +154,7 @@ def test_sequence_tab_explains_a_chosen_position_and_character():
         {"type": "Embedding", "embedding_dim": 8}, {"type": "LSTM", "hidden_size": 6, "num_layers": 2,
                                                      "bidirectional": True},
         {"type": "Linear", "out_features": 32}]})
-    at = _page(spec=spec)
+    at = _page(spec=spec, tab="Sequence")
     at.text_area(key="inspect_text").set_value("hi you").run()
     assert not at.exception
     assert at.select_slider(key="inspect_pos").value == 5  # the last character by default
@@ -207,7 +218,7 @@ def test_rgb_model_notes_grey_and_transparent_uploads():
 
 
 def test_gradcam_layer_default_labels_and_all_zero_message():
-    at = _page("resnet-mini")
+    at = _page("resnet-mini", tab="Attribution")
     at.selectbox(key="inspect_method").set_value("Grad-CAM").run()
     picker = at.selectbox(key="inspect_cam_layer")
     assert picker.value == "5.3" and "5.shortcut · Conv2d → 32×4×4 (shortcut projection)" in picker.options
@@ -220,14 +231,52 @@ def test_gradcam_layer_default_labels_and_all_zero_message():
 
 
 def test_guided_backprop_note_and_occlusion_cost_cap():
-    at = _page("lenet5")
+    at = _page("lenet5", tab="Attribution")
     at.selectbox(key="inspect_method").set_value("Guided Backprop").run()
     assert any("equals the plain gradient" in i.value for i in at.info)
     big = engine.ModelSpec.from_dict({"name": "big", "input": [1, 80, 80], "layers": [
         {"type": "Conv2d", "out_channels": 1, "kernel_size": 3}, {"type": "Flatten"},
         {"type": "Linear", "out_features": 10}]})
-    at = _page(spec=big)
+    at = _page(spec=big, tab="Attribution")
     at.selectbox(key="inspect_method").set_value("Occlusion").run()
     at.slider(key="inspect_window").set_value(1).run()
     assert not at.exception
     assert "6,400 forward passes; the limit is 4,096" in at.warning[0].value
+
+
+def test_activation_mosaic_holds_pytorchs_maps_and_their_hover_index():
+    at = _page("tiny-vgg", tab="Activations")
+    assert not at.exception
+    opened = [c.proto.id.split("-")[-1] for c in at.get("plotly_chart")]
+    assert "inspect_act_0" in opened and "inspect_act_11" not in opened  # a closed layer's figure is not built
+    at.session_state["inspect_layer_11"] = True  # as a click on its expander (keyed, it reruns)
+    at.run()
+    assert _chart(at, "inspect_act_11") is not None
+    _open(at, "Prediction")
+    x = _array(_chart(at, "inspect_input")["data"][0]["z"])  # the 8×8 input itself
+    model = at.session_state[KEY].get_model()
+    with torch.no_grad():
+        maps = model[0](torch.tensor(x, dtype=torch.float32)[None, None])[0].numpy()  # (10, 8, 8) by PyTorch
+    _open(at, "Activations")
+    trace = _chart(at, "inspect_act_0")["data"][0]
+    z, index = _array(trace["z"]), _array(trace["customdata"])
+    assert z.shape == (3 * 9 - 1, 4 * 9 - 1) and trace["hovertemplate"].startswith("map %{customdata}: %{z")
+    for k in range(10):
+        r, c = divmod(k, 4)
+        np.testing.assert_allclose(z[r * 9:r * 9 + 8, c * 9:c * 9 + 8], maps[k], rtol=1e-6, atol=1e-7)
+        assert (index[r * 9:r * 9 + 8, c * 9:c * 9 + 8] == k).all()
+    assert np.isnan(z[8]).all() and np.isnan(z[:, 8]).all()  # the gaps between tiles
+
+
+def test_closed_tabs_keep_their_choices():
+    at = _page("tiny-vgg", tab="Attribution")
+    at.selectbox(key="inspect_method").set_value("Grad-CAM").run()
+    at.selectbox(key="inspect_target").set_value("3").run()
+    _open(at, "Filters")
+    assert not at.exception and _chart(at, "inspect_overlay") is None
+    _open(at, "Activations")
+    at.toggle(key="inspect_more").set_value(True).run()
+    _open(at, "Attribution")
+    assert at.selectbox(key="inspect_method").value == "Grad-CAM" and at.selectbox(key="inspect_target").value == "3"
+    assert _title(at, "inspect_overlay").startswith("Grad-CAM for class 3")
+    assert at.toggle(key="inspect_more").value
