@@ -12,7 +12,10 @@ st.caption("Any kernel, stride, padding and dilation, with every product and sum
            "The numbers are computed by the engine and match PyTorch's `torch.nn.functional`.")
 
 settings = conv_ui.settings_ui()
-animation_tab, receptive_tab, features_tab = st.tabs(["Animation", "Receptive field", "Feature maps"])
+# Switching tabs reruns the page, and only the open tab computes its figures; the closed ones get their widgets
+# only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw).
+animation_tab, receptive_tab, features_tab = st.tabs(["Animation", "Receptive field", "Feature maps"],
+                                                     key="conv_tab", on_change="rerun")
 
 with animation_tab:
     input_col, kernel_col = st.columns(2, gap="large")
@@ -35,12 +38,13 @@ with animation_tab:
         except (InputError, SpecError) as err:
             st.error(str(err), icon="⚠️")
         else:
-            conv_ui.animation_ui(trace, x, rgb)
-            with st.container(border=True, key="conv_formula"):
-                conv_ui.formula_ui(settings, trace, k, channels)
+            conv_ui.animation_ui(trace, x, rgb, draw=animation_tab.open)
+            if animation_tab.open:
+                with st.container(border=True, key="conv_formula"):
+                    conv_ui.formula_ui(settings, trace, k, channels)
 
 with receptive_tab:
-    conv_ui.receptive_ui()
+    conv_ui.receptive_ui(draw=receptive_tab.open)
 
 with features_tab:
-    conv_ui.feature_maps_ui()
+    conv_ui.feature_maps_ui(draw=features_tab.open)

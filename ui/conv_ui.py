@@ -83,12 +83,16 @@ def _grid_editor(values: np.ndarray, key: str) -> np.ndarray:
     return out[0] if values.ndim == 1 else out
 
 
-def _upload(key: str, rgb_key: str, max_side: int, channels_choice: bool = True) -> tuple[np.ndarray | None, list[str]]:
+def _upload(key: str, rgb_key: str, max_side: int, channels_choice: bool = True,
+            decode: bool = True) -> tuple[np.ndarray | None, list[str]]:
+    """The uploader (and colour toggle); the decoded, resized pixels unless ``decode`` is off (a closed tab)."""
     file = st.file_uploader("Image (PNG, JPEG, GIF, BMP, WebP)", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"],
                             key=key)
     rgb = st.toggle("Keep colour (3 channels)", key=rgb_key) if channels_choice else False
     if file is None:
         return None, ["Upload an image to use it."]
+    if not decode:
+        return None, []
     decoded = images.decode(file.getvalue(), "RGB" if rgb else "L")
     pixels, note = images.resize(decoded.pixels, max_side)
     return pixels, decoded.notes + ([note] if note else [])
@@ -292,20 +296,23 @@ def _before_after(trace: conv.Trace, before: np.ndarray, rgb: bool) -> None:
                                         ("Output", output, out_layers)]), key="conv_before_after")
 
 
-def animation_ui(trace: conv.Trace, before: np.ndarray, rgb: bool = False) -> None:
-    """The animated figure (or before/after images when too large) and a step control with the sum written out."""
+def animation_ui(trace: conv.Trace, before: np.ndarray, rgb: bool = False, draw: bool = True) -> None:
+    """The animated figure (or before/after images when too large) and a step control with the sum written out.
+
+    ``draw=False`` (the tab is closed): the step control only, so the step outlives a visit to another tab.
+    """
     n = trace.n_steps
     if st.session_state.get("conv_step", 1) > n:
         st.session_state["conv_step"] = n
     step_no = st.session_state.get("conv_step", 1)
     reasons = conv_figures.too_large(trace)
-    if not reasons:
+    if draw and not reasons:
         st.plotly_chart(conv_figures.animation(trace, active=step_no - 1), key="conv_animation", width="content",
                         config={"displayModeBar": False})
         st.caption("▶ Play runs in your browser; the slider under the figure scrubs through the steps. "
                    "The buttons and slider below move the page's own step (its sum is written under them); "
                    "the two do not follow each other.")
-    else:
+    elif draw:
         st.info(f"Too large to animate smoothly: {'; '.join(reasons)}. Showing it before and after instead; "
                 "the steps below still write out every sum.", icon="🖼️")
         _before_after(trace, before, rgb)
@@ -319,8 +326,8 @@ def animation_ui(trace: conv.Trace, before: np.ndarray, rgb: bool = False) -> No
         st.code(conv_figures.step_equation(trace, step), language=None, wrap_lines=True)
 
 
-def receptive_ui() -> None:
-    """Stack L layers and show which input pixels one output unit sees."""
+def receptive_ui(draw: bool = True) -> None:
+    """Stack L layers and show which input pixels one output unit sees (only the widgets unless ``draw``)."""
     a, b, c, d, e = st.columns(5)
     n_layers = a.slider("Layers L", 1, 8, 3, key="rf_layers")
     k = b.slider("Kernel size K", 1, 7, 3, key="rf_k")
@@ -328,6 +335,8 @@ def receptive_ui() -> None:
     pool = d.selectbox("2×2 max pooling", ["none", "after every layer", "after every 2 layers"], key="rf_pool")
     size = e.slider("Input size", 8, 64, 32, key="rf_n")
     pool_every = {"none": 0, "after every layer": 1, "after every 2 layers": 2}[pool]
+    if not draw:
+        return
     try:
         fields = receptive.fields(receptive.stack(n_layers, k, stride, pool_every), size)
     except (InputError, SpecError) as err:
@@ -355,8 +364,8 @@ def receptive_ui() -> None:
                    "(blue shades: what the units of earlier layers along the way see).")
 
 
-def feature_maps_ui() -> None:
-    """A filter applied to a real image: input, output, and output after ReLU."""
+def feature_maps_ui(draw: bool = True) -> None:
+    """A filter applied to a real image: input, output, and output after ReLU (only the widgets unless ``draw``)."""
     a, b = st.columns(2)
     source = a.selectbox("Image", ["digit", "X image", "O image", "upload"], key="fm_source")
     animated = st.session_state.get("conv_animation_kernel")  # (name, K×K weights, flip) from the Animation tab
@@ -370,15 +379,19 @@ def feature_maps_ui() -> None:
         notes.append(f"An 8×8 handwritten {label}.")
     elif source == "upload":
         try:
-            x, notes = _upload("fm_upload", "fm_rgb", FEATURE_SIDE, channels_choice=False)
+            x, notes = _upload("fm_upload", "fm_rgb", FEATURE_SIDE, channels_choice=False, decode=draw)
         except InputError as err:
             st.error(str(err))
+            return
+        if not draw:
             return
         if x is None:
             st.info(notes[0])
             return
     else:
         x = conv_examples.X_IMAGE if source == "X image" else conv_examples.O_IMAGE
+    if not draw:
+        return
     flip = False
     if name == ANIMATION_KERNEL:
         preset, w, flip = animated

@@ -32,6 +32,12 @@ def chart(at, key="conv_animation") -> dict:
     return json.loads(charts[0].proto.spec)
 
 
+def open_tab(at, label: str) -> AppTest:
+    """Switch the page's tabs (keyed, they rerun on a switch) as a click on the tab would."""
+    at.session_state["conv_tab"] = label
+    return at.run()
+
+
 def equation(at) -> str:
     return at.code[0].value
 
@@ -200,6 +206,7 @@ def test_large_input_falls_back_to_before_and_after(at):
 
 
 def test_receptive_field_grows_by_k_minus_1_per_layer(at):
+    open_tab(at, "Receptive field")
     ok(at)
     assert any("1 + L(K-1) = 1 + 3\\cdot(3-1) = 7" in latex.value for latex in at.latex)
     at.slider(key="rf_stride").set_value(2).run()
@@ -215,6 +222,7 @@ def test_receptive_field_grows_by_k_minus_1_per_layer(at):
 
 
 def test_receptive_field_that_no_longer_fits_is_a_message(at):
+    open_tab(at, "Receptive field")
     at.slider(key="rf_n").set_value(8).run()
     at.slider(key="rf_layers").set_value(8).run()
     assert not at.exception
@@ -223,6 +231,7 @@ def test_receptive_field_that_no_longer_fits_is_a_message(at):
 
 @pytest.mark.parametrize("source", ["digit", "X image", "O image"])
 def test_feature_maps(at, source):
+    open_tab(at, "Feature maps")
     at.selectbox(key="fm_source").set_value(source).run()
     ok(at)
     fig = chart(at, "fm_figure")
@@ -231,6 +240,7 @@ def test_feature_maps(at, source):
 
 
 def test_feature_maps_of_an_upload(at):
+    open_tab(at, "Feature maps")
     at.selectbox(key="fm_source").set_value("upload").run()
     ok(at)
     at.file_uploader(key="fm_upload").set_value(("big.png", png(300, 200, "L"), "image/png")).run()
@@ -384,6 +394,7 @@ def test_feature_maps_can_use_the_animation_kernel(at, kernel, k, flip):
     if k != 3:
         set_widget(at, "conv_k", k)
     set_widget(at, "conv_flip", flip)
+    open_tab(at, "Feature maps")
     at.selectbox(key="fm_kernel").set_value("the Animation tab's kernel").run()
     ok(at)
     image, _ = conv_examples.digit(0)
@@ -430,7 +441,28 @@ def test_small_wording_fixes(at):
 
 
 def test_receptive_table_counts_conv_layers_like_the_slider(at):
+    open_tab(at, "Receptive field")
     at.selectbox(key="rf_pool").set_value("after every 2 layers").run()
     ok(at)
     table = next(d.value for d in at.dataframe if "receptive field" in d.value.columns)
     assert list(table["layer"]) == ["conv 1", "conv 2", "pool (after conv 2)", "conv 3"]
+
+
+def test_only_the_open_tab_draws_and_the_closed_ones_keep_their_choices(at):
+    assert [c.proto.id.split("-")[-1] for c in at.get("plotly_chart")] == ["conv_animation"]  # default: Animation
+    assert not any(d.key == "rf_table" for d in at.dataframe)  # the receptive field's table is not built either
+    set_widget(at, "conv_kernel", "Laplacian")
+    at.button(key="conv_next").click().run()
+    open_tab(at, "Receptive field")
+    ok(at)
+    assert [c.proto.id.split("-")[-1] for c in at.get("plotly_chart")] == ["rf_figure"]
+    set_widget(at, "rf_layers", 5)
+    open_tab(at, "Feature maps")
+    ok(at)
+    assert [c.proto.id.split("-")[-1] for c in at.get("plotly_chart")] == ["fm_figure"]
+    open_tab(at, "Animation")
+    ok(at)
+    assert at.selectbox(key="conv_kernel").value == "Laplacian" and equation(at).startswith("out[0, 1] = ")
+    assert at.slider(key="rf_layers").value == 5  # the closed tab's widgets are still there, with their values
+    fig = chart(at)
+    assert len(fig["frames"]) == 25 and fig["layout"]["sliders"][0]["active"] == 1
