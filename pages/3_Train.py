@@ -28,10 +28,11 @@ if run is None:
             "the page stays responsive and you can pause, step or stop at any time.")
 else:
     live = run["trainer"].state not in TERMINAL
-    busy = run["trainer"].state in ("running", "queued")
+    fast = train_ui.trains_now(run["trainer"])
 
-    # Redraws alone while training; a slower tick while paused keeps the heartbeat alive.
-    @st.fragment(run_every=(0.5 if busy else 2.0) if live else None)
+    # Redraws alone twice a second while training; a slower tick while waiting for a slot (only the queue place
+    # changes) or paused keeps the heartbeat alive.
+    @st.fragment(run_every=(0.5 if fast else 2.0) if live else None)
     def live_view():
         train_ui.heartbeat_all(s)
         current = train_ui.active(s)
@@ -39,8 +40,8 @@ else:
             return
         train_ui.status_ui(current)
         train_ui.live_charts_ui(s, current)
-        if current["trainer"].state in TERMINAL and live:
-            st.rerun()  # the run just ended: one full rerun draws the results and stops the ticking
+        if live and (current["trainer"].state in TERMINAL or train_ui.trains_now(current["trainer"]) != fast):
+            st.rerun()  # the run ended, or started or stopped waiting: a full rerun draws the results or sets the tick
 
     live_view()
     if not live:

@@ -159,6 +159,13 @@ def heartbeat_all(s: SessionState) -> None:
             run["trainer"].heartbeat()
 
 
+def trains_now(trainer: Trainer) -> bool:
+    """Running, or queued with a slot free (about to run); False while it waits behind other runs or is paused."""
+    if trainer.state == "queued":
+        return trainer.limiter.running < trainer.limiter.slots
+    return trainer.state == "running"
+
+
 def _show(value) -> str:
     return ", ".join(f"{v:g}" for v in value) if isinstance(value, (tuple, list)) else f"{value:g}"
 
@@ -226,17 +233,41 @@ def curves(runs: dict[str, list[dict]], metric: str, changes: list[dict] = ()):
 
 def live_charts_ui(s: SessionState, run: dict) -> None:
     """Loss, accuracy and per-layer gradient norms of the active run; the decision boundary for 2-D data."""
-    records = run["trainer"].records()
-    changes = run_changes(run["trainer"])
+    figures = _live_figures(s, run)
     a, b = st.columns(2)
-    a.plotly_chart(curves({run["label"]: records}, "loss", changes), key="tr-loss-chart")
-    if run["trainer"].dataset.task != "regression":
-        b.plotly_chart(curves({run["label"]: records}, "acc", changes), key="tr-acc-chart")
+    a.plotly_chart(figures["loss"], key="tr-loss-chart")
+    if "acc" in figures:
+        b.plotly_chart(figures["acc"], key="tr-acc-chart")
     a, b = st.columns(2)
-    a.plotly_chart(train_figures.grad_norms_figure(records), key="tr-grad-chart")
-    dataset = run["trainer"].dataset
+    a.plotly_chart(figures["grad"], key="tr-grad-chart")
+    if "boundary" in figures:
+        b.plotly_chart(figures["boundary"], key="tr-boundary")
+
+
+def _live_figures(s: SessionState, run: dict) -> dict:
+    """The live figures, built again only when the run has recorded something new (or changed state).
+
+    A fragment must draw every chart on each tick or the chart disappears, so a tick with nothing new resends the
+    kept figures: no records copied, no weights read, no boundary grid predicted.
+    """
+    trainer = run["trainer"]
+    status = trainer.status
+    count = trainer.record_count  # before reading the records: a record added meanwhile only triggers one more build
+    version = (status.generation, count, status.state, len(status.changes), run["label"])
+    kept = run.get("live_figures")
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    records = trainer.records()
+    changes = run_changes(trainer, status)
+    dataset = trainer.dataset
+    figures = {"loss": curves({run["label"]: records}, "loss", changes)}
+    if dataset.task != "regression":
+        figures["acc"] = curves({run["label"]: records}, "acc", changes)
+    figures["grad"] = train_figures.grad_norms_figure(records)
     if dataset.input_shape == (2,) and dataset.task == "classification":
-        b.plotly_chart(_boundary(s, run), key="tr-boundary")
+        figures["boundary"] = _boundary(s, run)
+    run["live_figures"] = (version, figures)
+    return figures
 
 
 def _boundary(s: SessionState, run: dict):

@@ -88,6 +88,26 @@ def test_stop_pause_step_resume(at):
     assert not at.exception
 
 
+def test_the_live_charts_are_built_again_only_when_the_run_records_more(at):
+    def live_specs():  # loss, accuracy, gradient norms, decision boundary (then the comparison's two)
+        return [c.proto.spec for c in at.get("plotly_chart")][:4]
+
+    configure(at, epochs=400)
+    at.button(key="tr-start").click().run()
+    wait_for(at, ("running",))
+    at.button(key="tr-pause").click().run()
+    wait_for(at, ("paused",))
+    run = runs(at)[-1]
+    kept, specs = run["live_figures"][1], live_specs()
+    assert list(kept) == ["loss", "acc", "grad", "boundary"]
+    at.run()  # a tick with nothing new draws the kept figures again
+    assert run["live_figures"][1] is kept and live_specs() == specs
+    at.button(key="tr-step").click().run()  # one more batch, recorded: every chart is built again
+    assert run["live_figures"][1] is not kept
+    assert all(new != old for new, old in zip(live_specs(), specs))
+    assert not at.exception
+
+
 def test_divergence_is_reported_with_a_hint(at):
     # A ReLU net (a tanh one saturates and its loss stays finite even at this rate).
     relu = engine.ModelSpec.from_dict({"input": [2], "layers": [
