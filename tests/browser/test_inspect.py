@@ -1,4 +1,6 @@
 """The Inspect page in a real browser: pick a sample and see its saliency; draw a digit and see the prediction change."""
+import re
+
 from playwright.sync_api import expect
 
 from tests.browser.helpers import assert_no_exception, open_app, screenshot, wait_idle
@@ -22,6 +24,19 @@ def test_pick_a_sample_see_saliency(app_server, page):
     expect(overlay.locator(".heatmaplayer, .imagelayer").first).to_be_attached()
     assert_no_exception(page)
     screenshot(page, "inspect_saliency")
+
+    page.get_by_role("tab", name="Activations").click()  # only the open tab is built: this one now
+    wait_idle(page)
+    mosaic = page.locator(".st-key-inspect_act_0")
+    area = mosaic.locator(".nsewdrag").first
+    area.scroll_into_view_if_needed()
+    box = area.bounding_box()
+    page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.1 * box["height"], steps=5)  # in the first map
+    expect(mosaic.locator(".hoverlayer")).to_contain_text(re.compile(r"map 0: -?\d"))  # the hover's index and value
+    page.get_by_role("tab", name="Attribution").click()
+    wait_idle(page)
+    expect(page.locator(".st-key-inspect_overlay")).to_contain_text("Saliency for class")
+    assert_no_exception(page)
 
 
 def _inked(grid) -> int:
