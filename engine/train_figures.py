@@ -66,7 +66,8 @@ def grad_norms_figure(records: list[dict]) -> go.Figure:
                                         yaxis={"type": "log"}))
     if steps:
         for i, name in enumerate(steps[-1]["grad_norm"]):
-            y = np.array([max(r["grad_norm"].get(name, 0), 1e-12) for r in steps], dtype=float)
+            # float32 is ample on a log axis
+            y = np.array([max(r["grad_norm"].get(name, 0), 1e-12) for r in steps], dtype=np.float32)
             fig.add_scatter(x=_epochs(steps), y=y, mode="lines", name=name, line=dict(color=_colour(i), width=1.5))
     return fig
 
