@@ -16,6 +16,7 @@ from engine.errors import InputError
 from engine.training import (Loop, RunLimiter, TrainConfig, Trainer, evaluate, load_weights, predict_grid, sample,
                              save_weights)
 from engine.training.augment import augment
+from run_helpers import long_config, toy_mlp, wait_for
 
 TINY_CNN = engine.ModelSpec.from_dict({"name": "tiny-cnn", "input": [1, 8, 8], "layers": [
     {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
@@ -24,11 +25,6 @@ TINY_CNN = engine.ModelSpec.from_dict({"name": "tiny-cnn", "input": [1, 8, 8], "
 TINY_GRU = engine.ModelSpec.from_dict({"name": "tiny-gru", "input": [4], "vocab_size": 4, "layers": [
     {"type": "Embedding", "embedding_dim": 8}, {"type": "GRU", "hidden_size": 16},
     {"type": "Linear", "out_features": 4}]})
-
-
-@pytest.fixture(scope="module")
-def circle():
-    return data.load("circle", 0, n=200)
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +39,6 @@ def digits():
 @pytest.fixture(scope="module")
 def hello():
     return data.load("hello", 0)
-
-
-def toy_mlp():
-    return engine.presets.get("toy-mlp")
-
-
-def long_config(**kw):
-    return TrainConfig(epochs=10_000, batch_size=8, device="cpu", **kw)
 
 
 # ------------------------------------------------------------------ one step against hand-written PyTorch
@@ -222,14 +210,6 @@ def test_a_huge_learning_rate_diverges():
 
 
 # ------------------------------------------------------------------ the thread
-def wait_for(condition, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
-
 
 def test_start_pause_resume_stop(circle):
     trainer = Trainer(toy_mlp(), long_config(), circle, limiter=RunLimiter(1))

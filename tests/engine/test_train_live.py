@@ -1,7 +1,6 @@
 """engine.training run control: slots given back on pause, queued runs, the paused-time cap, reset, validation stops."""
 import re
 import threading
-import time
 
 import pytest
 
@@ -10,28 +9,7 @@ import engine.training.loop as loop_mod
 from engine import data, limits
 from engine.errors import InputError
 from engine.training import Loop, RunLimiter, TrainConfig, Trainer, evaluate
-
-
-@pytest.fixture(scope="module")
-def circle():
-    return data.load("circle", 0, n=200)
-
-
-def toy_mlp():
-    return engine.presets.get("toy-mlp")
-
-
-def long_config(**kw):
-    return TrainConfig(epochs=10_000, batch_size=8, device="cpu", **kw)
-
-
-def wait_for(condition, timeout=5.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
+from run_helpers import long_config, toy_mlp, wait_for
 
 
 def test_a_paused_run_gives_its_slot_back_and_queues_again_on_resume(circle):

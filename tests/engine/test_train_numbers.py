@@ -22,11 +22,6 @@ DROPOUT_CNN = engine.ModelSpec.from_dict({"name": "dropout-cnn", "input": [1, 8,
 
 
 @pytest.fixture(scope="module")
-def circle():
-    return data.load("circle", 0, n=200)
-
-
-@pytest.fixture(scope="module")
 def digits():
     full = data.load("digits", 0)
     small = copy.copy(full)
