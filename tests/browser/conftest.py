@@ -6,14 +6,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 
 import pytest
 from playwright.sync_api import sync_playwright
+
+from benchmarks.classroom_server import free_port, healthy  # the load benchmark starts the app the same way
 
 from .helpers import RESULTS, ROOT
 
@@ -24,24 +24,10 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 SERVER_START_TIMEOUT_S = 60
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
 @pytest.fixture(scope="session")
 def app_server():
     """Base URL of a `streamlit run app.py` started for this test session."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     RESULTS.mkdir(exist_ok=True)
     log = open(RESULTS / "streamlit.log", "w")
@@ -52,7 +38,7 @@ def app_server():
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not _healthy(url):
+        while not healthy(url):
             if proc.poll() is not None:
                 pytest.fail(f"streamlit exited with {proc.returncode}; see test-results/streamlit.log")
             if time.monotonic() > deadline:
