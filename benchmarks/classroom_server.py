@@ -12,14 +12,15 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import traceback
-import urllib.request
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.server
+from tests.server import free_port, healthy  # noqa: E402, F401 (free_port: re-exported for classroom_load)
 
 ROOT = Path(__file__).resolve().parents[1]
 CENSUS_ENV = "CLASSROOM_CENSUS"
@@ -200,20 +201,6 @@ def serve(argv: list[str]) -> None:
 
 
 # --- from the benchmark -----------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
 
 def start_server(port: int, log_path: Path, census_path: Path | None = None,
                  profile: bool = False) -> subprocess.Popen:

@@ -16,8 +16,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine import conv, conv_examples, conv_figures  # noqa: E402
 from benchmarks._timing import median_ms  # noqa: E402
+from engine import conv  # noqa: E402
+from engine.conv import examples as conv_examples
+from engine.conv import figures as conv_figures
 
 CASES = [(7, 3, 1, 100.0), (12, 5, 2, 500.0)]  # input side N, kernel K, padding P, goal in ms
 

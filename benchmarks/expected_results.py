@@ -14,7 +14,8 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from engine import data, presets  # noqa: E402
+from engine import data  # noqa: E402
+from engine.network import presets
 from engine.training import RunLimiter, TrainConfig, Trainer, evaluate  # noqa: E402
 from engine.training.config import suggested_settings  # noqa: E402
 

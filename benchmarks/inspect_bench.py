@@ -16,8 +16,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import engine  # noqa: E402
-from engine import attribution, inspect  # noqa: E402
 from benchmarks._timing import median_ms  # noqa: E402
+from engine import inspect  # noqa: E402
+from engine.inspect import attribution
 
 
 def main() -> None:
@@ -29,7 +30,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    model = engine.build(engine.presets.get("mnist-cnn"), seed=0)
+    model = engine.build(engine.network.presets.get("mnist-cnn"), seed=0)
     x = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))
     bare_model = inspect.private_copy(model)
 

@@ -3,7 +3,7 @@
 The page case starts `streamlit run app.py`, opens the Train page in headless Chromium, starts the run with the
 live charts redrawing twice a second, and reads the training time the run itself reports (``elapsed`` in its
 last record, shown on the page as the step counter reaches the end) against the same run here, on one torch
-thread each (the server uses one on this machine). Goal (issue 5): ratio ≥ 0.90.
+thread each (the server uses one on this machine). Goal: ratio ≥ 0.90.
 With ``--pin`` the server and the bare run get core 0 and Chromium core 1, as when students' browsers run on their
 own machines; without it all share every core (the browser's rendering then competes with training).
 With ``--away`` the student starts the run and then reads the Build page until it is over: the same server and
@@ -39,7 +39,7 @@ def bare_seconds(epochs: int, pin: bool) -> float:
     torch.set_num_threads(1)
     if pin:
         os.sched_setaffinity(0, {0})
-    trainer = Trainer(engine.presets.get(PRESET), TrainConfig(dataset="digits", epochs=epochs, seed=0),
+    trainer = Trainer(engine.network.presets.get(PRESET), TrainConfig(dataset="digits", epochs=epochs, seed=0),
                       limiter=RunLimiter(1))
     trainer.start()
     while trainer.state not in ("finished", "stopped", "diverged", "failed"):

@@ -96,7 +96,7 @@ def main() -> None:
     engine.device.configure_threads()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads"
           + (f", {torch.cuda.get_device_name()}" if "cuda" in devices else ", no CUDA"))
-    cases = [("mnist-cnn on 28×28 upsampled digits", engine.presets.get("mnist-cnn"), 28, 64),
+    cases = [("mnist-cnn on 28×28 upsampled digits", engine.network.presets.get("mnist-cnn"), 28, 64),
              ("tiny CNN on 8×8 digits", engine.ModelSpec.from_dict(TINY_CNN), 8, 32)]
     for device in devices:
         for label, spec, side, batch in cases:

@@ -1,7 +1,7 @@
 """Convolution: a kernel sliding over an input step by step, with the numbers; receptive fields; feature maps."""
 import streamlit as st
 
-from engine.errors import InputError, SpecError
+from engine import InputError, SpecError
 from ui import conv_ui
 from ui.session import keep_alive
 

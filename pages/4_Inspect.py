@@ -1,8 +1,7 @@
 """Inspect: what the current model predicts, its filters, every layer's activations and Captum attributions."""
 import streamlit as st
 
-from engine import inspect
-from engine.errors import SpecError
+from engine import SpecError, inspect
 from ui import inspect_input_ui, inspect_sequence_ui, inspect_ui
 from ui.session import keep_alive, state
 

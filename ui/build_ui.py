@@ -7,11 +7,8 @@ import pandas as pd
 import streamlit as st
 
 import engine
-from engine import edit, share
-from engine.build import Summary
-from engine.export import to_pytorch_code
-from engine.graph import network_figure
-from engine.layers import INFERRED, TYPES, check_values, fmt_shape
+from engine.network import (INFERRED, TYPES, Summary, check_values, edit, fmt_shape, network_figure, share,
+                            to_pytorch_code)
 from ui.session import SessionState
 
 EMPTY_INPUTS = {"image C×H×W": "1, 28, 28", "vector F": "2", "sequence T×F": "20, 1", "tokens T (+ vocabulary)": "32"}
@@ -65,10 +62,10 @@ def start_ui(s: SessionState) -> None:
     with st.expander("Start from a preset or an empty network", expanded=False):
         a, b = st.columns(2)
         with a:
-            name = st.selectbox("Preset", engine.presets.names(), key="preset",
-                                format_func=lambda n: f"{n} — {engine.presets.describe(n)}")
+            name = st.selectbox("Preset", engine.network.presets.names(), key="preset",
+                                format_func=lambda n: f"{n} — {engine.network.presets.describe(n)}")
             if st.button("Load preset", key="load-preset"):
-                _replace(s, engine.presets.get(name), "0")
+                _replace(s, engine.network.presets.get(name), "0")
                 st.rerun()
         with b:
             kind = st.selectbox("Input", list(EMPTY_INPUTS), key="empty-kind", on_change=_kind_changed)

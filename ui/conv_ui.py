@@ -7,8 +7,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine import conv, conv_examples, conv_figures, images, receptive
-from engine.errors import InputError, SpecError
+from engine import InputError, SpecError, conv
+from engine.conv import examples as conv_examples
+from engine.conv import figures as conv_figures
+from engine.conv import receptive
+from engine.inspect import images
 
 OPERATIONS = ("convolution", "transposed convolution", "pooling")
 PADDINGS = ("number", "valid", "same", "full")

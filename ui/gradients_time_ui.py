@@ -7,10 +7,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine import gradient_lab as lab
-from engine import gradients_figures as figures
+from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL
-from engine.unroll import recurrent_radius
 from ui.gradients_ui import ERRORS, cached, is_live, live_view, new_run, run_of, scratch, status_text, stop_run
 
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on

@@ -8,11 +8,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from engine import gradient_lab as lab
-from engine import gradients_figures as figures
-from engine.errors import InputError, SpecError
-from engine.gradients import activation_stats, derivative_bound
-from engine.init import DEPTH_LABS, SCHEMES
+from engine import InputError, SpecError
+from engine.gradients import activation_stats, derivative_bound, figures, lab
+from engine.network import DEPTH_LABS, SCHEMES
 from engine.training import TERMINAL
 from ui.session import state
 

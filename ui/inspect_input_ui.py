@@ -13,9 +13,9 @@ import json
 import numpy as np
 import streamlit as st
 
-from engine import images, inspect
-from engine import inspect_figures as figs
-from engine.errors import InputError
+from engine import InputError, inspect
+from engine.inspect import figures as figs
+from engine.inspect import images
 from ui.inspect_ui import Sample, cached, page_state
 from ui.train_ui import load_dataset
 

@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine import attribution, inspect
-from engine import inspect_figures as figs
+from engine import inspect
+from engine.inspect import attribution
+from engine.inspect import figures as figs
 from ui.inspect_ui import Sample, cached, page_state, target_ui
 
 

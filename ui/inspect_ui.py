@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from engine import attribution, inspect
-from engine import inspect_figures as figs
-from engine.errors import InputError
+from engine import InputError, inspect
+from engine.inspect import attribution
+from engine.inspect import figures as figs
 
 MAX_CACHED = 64
 PREDICTED = "predicted"  # the target option that follows the prediction of whatever input is chosen

@@ -70,7 +70,7 @@ def state() -> SessionState:
     # Every page comes through here, also when a link opens it directly without app.py running first.
     engine.device.configure_threads()
     if KEY not in st.session_state:
-        st.session_state[KEY] = SessionState(spec=engine.presets.get(DEFAULT_PRESET))
+        st.session_state[KEY] = SessionState(spec=engine.network.presets.get(DEFAULT_PRESET))
     s = st.session_state[KEY]
     s.heartbeat()  # a run keeps going while its student works on another page, not only on Train
     return s

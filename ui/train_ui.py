@@ -8,10 +8,11 @@ import math
 import streamlit as st
 
 import engine
-from engine import data, train_figures
-from engine.init import SCHEMES
-from engine.training import LIMITER, LIVE_SETTINGS, LOSS_FORMULAS, LOSSES, OPTIMIZER_FORMULAS, OPTIMIZERS, TERMINAL, \
-    TrainConfig, Trainer, evaluate, load_weights, predict_grid, sample, suggested_settings
+from engine import data
+from engine.network import SCHEMES
+from engine.training import (LIMITER, LIVE_SETTINGS, LOSS_FORMULAS, LOSSES, OPTIMIZER_FORMULAS, OPTIMIZERS, TERMINAL,
+                             TrainConfig, Trainer, evaluate, load_weights, predict_grid, sample, suggested_settings)
+from engine.training import figures as train_figures
 from ui import train_upload_ui
 from ui.session import SessionState
 

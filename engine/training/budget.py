@@ -1,9 +1,9 @@
 """Memory of one training batch, checked against ``limits.MAX_BATCH_BYTES`` before a run starts."""
 from __future__ import annotations
 
-from .. import limits
-from ..build import Summary
-from ..errors import InputError
+from engine import limits
+from engine.errors import InputError
+from engine.network.build import Summary
 
 # Forward activations, their gradients in the backward pass, and the copies autograd saves for it.
 BACKWARD_FACTOR = 3

@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import limits
-from ..errors import InputError
-from ..init import SCHEMES
+from engine import limits
+from engine.errors import InputError
+from engine.network.init import SCHEMES
 
 # name -> (description, default learning rate)
 OPTIMIZERS: dict[str, tuple[str, float]] = {
@@ -71,7 +71,7 @@ class TrainConfig:
             clip → step (torch's own ``weight_decay`` would add it after clipping; it is 0 in the optimiser).
         l1: λ of the L1 penalty λ‖w‖₁ on the same weights (adds λ·sign(w) to the gradient).
         batch_size, epochs: the schedule.
-        init: an ``engine.init.SCHEMES`` name ("default" keeps PyTorch's own).
+        init: an ``engine.network.init.SCHEMES`` name ("default" keeps PyTorch's own).
         clip_norm: gradient-norm clipping threshold; 0 turns clipping off.
         bptt: truncated backpropagation through time for character data: chunks of this many steps
             (0 = through the whole sequence). Other sequence data predicts once per sequence, so there it does not
@@ -331,7 +331,7 @@ _SUGGESTED_BY_NAME = {"xo": {"lr": 0.01, "epochs": 30}, "hello": {"lr": 0.01, "e
 
 def suggested_settings(dataset: str) -> dict:
     """Adam learning rate and epochs that suit a dataset (small toy sets need a larger rate and more epochs)."""
-    from .. import data
+    from engine import data
 
     if dataset in _SUGGESTED_BY_NAME:
         return dict(_SUGGESTED_BY_NAME[dataset])

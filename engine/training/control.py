@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import limits
+from engine import limits
 
 STATES = ("idle", "queued", "running", "paused", "finished", "stopped", "diverged", "failed")
 TERMINAL = ("finished", "stopped", "diverged", "failed")

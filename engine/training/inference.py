@@ -5,9 +5,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import InputError
-from .config import compute_loss, resolve_loss
-from .sequence import forward_with_state, stateful_problem
+from engine.errors import InputError
+from engine.training.config import compute_loss, resolve_loss
+from engine.training.sequence import forward_with_state, stateful_problem
 
 EVAL_BATCH = 1024
 # Temperatures below this divide float32 logits into ±inf (softmax then gives NaN): sample greedily instead.

@@ -10,20 +10,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import data as data_mod
-from .. import device as device_mod
-from ..build import build, summarize
-from ..errors import InputError
-from ..gradients import display_path
-from ..init import init_weights
-from ..spec import ModelSpec
-from . import budget
-from .augment import augment
-from .config import TrainConfig, apply_settings, compute_loss, make_optimizer, penalised, resolve_loss
-from .guard import DIVERGE_FACTOR, DIVERGED_HINT, Guard, chance_loss  # noqa: F401 - DIVERGE_FACTOR re-exported
-from .inference import EVAL_BATCH, chunk_sums
-from .rng import recurrent_dropout, use_run_dropout
-from .sequence import detach_state, forward_with_state, stateful_problem
+from engine import data as data_mod
+from engine import device as device_mod
+from engine.errors import InputError
+from engine.network.build import build, display_path, summarize
+from engine.network.init import init_weights
+from engine.network.spec import ModelSpec
+from engine.rng import recurrent_dropout, use_run_dropout
+from engine.training import budget
+from engine.training.augment import augment
+from engine.training.config import TrainConfig, apply_settings, compute_loss, make_optimizer, penalised, resolve_loss
+from engine.training.guard import DIVERGE_FACTOR, DIVERGED_HINT, Guard, chance_loss  # noqa: F401 - DIVERGE_FACTOR re-exported
+from engine.training.inference import EVAL_BATCH, chunk_sums
+from engine.training.sequence import detach_state, forward_with_state, stateful_problem
 
 
 def pick_device(name: str) -> torch.device:

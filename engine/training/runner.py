@@ -10,13 +10,13 @@ from collections import deque
 
 import torch
 
-from .. import limits
-from ..errors import InputError
-from ..spec import ModelSpec
-from .config import TrainConfig, live_config
-from .control import LIMITER, STATES, TERMINAL, Control, RunLimiter, RunStatus, default_slots  # noqa: F401
-from .loop import Loop
-from .weights import load_weights, save_weights
+from engine import limits
+from engine.errors import InputError
+from engine.network.spec import ModelSpec
+from engine.training.config import TrainConfig, live_config
+from engine.training.control import LIMITER, STATES, TERMINAL, Control, RunLimiter, RunStatus, default_slots  # noqa: F401
+from engine.training.loop import Loop
+from engine.training.weights import load_weights, save_weights
 
 BUFFER = 5000  # metric records kept per run
 

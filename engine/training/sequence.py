@@ -4,7 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..modules import Recurrent
+from engine.network.modules import Recurrent
 
 # Layers that act on each time step alone, so a chunk of steps goes through them like the whole sequence.
 _PER_STEP = (nn.Embedding, nn.Linear, nn.Dropout, nn.Identity, nn.ReLU, nn.Tanh, nn.Sigmoid, nn.GELU,

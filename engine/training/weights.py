@@ -10,7 +10,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 from torch import nn
 
-from ..errors import InputError
+from engine.errors import InputError
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
 

@@ -8,7 +8,7 @@ from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine import share
+from engine.network import share
 
 ROOT = Path(__file__).resolve().parents[2]
 PAGE = str(ROOT / "pages" / "1_Build.py")
@@ -58,15 +58,15 @@ def run_exported(code: bytes) -> dict:
     return namespace
 
 
-@pytest.mark.parametrize("name", engine.presets.names())
+@pytest.mark.parametrize("name", engine.network.presets.names())
 def test_every_preset_loads_with_its_parameter_count(name):
     at = open_page()
     at.expander[0]  # the start panel exists
     at.selectbox(key="preset").set_value(name)
     at.button(key="load-preset").click().run()
     assert not at.exception and not at.error
-    assert spec_of(at) == engine.presets.get(name)
-    assert params_shown(at) == engine.summarize(engine.presets.get(name)).total_params
+    assert spec_of(at) == engine.network.presets.get(name)
+    assert params_shown(at) == engine.summarize(engine.network.presets.get(name)).total_params
     assert at.query_params["net"] in (f"p.{name}", [f"p.{name}"])
 
 
@@ -97,7 +97,7 @@ def test_add_edit_move_delete():
     at.selectbox(key="layer-select").set_value("2").run()
     at.button(key="delete").click().run()
     assert not at.exception
-    assert [l["type"] for l in spec_of(at).layers] == [l["type"] for l in engine.presets.get("xo-cnn").layers]
+    assert [l["type"] for l in spec_of(at).layers] == [l["type"] for l in engine.network.presets.get("xo-cnn").layers]
 
 
 def test_invalid_edit_shows_the_message_and_keeps_rows_above():
@@ -133,8 +133,8 @@ def test_export_then_import_gives_the_same_summary(downloads):
     at2 = open_page({"net": "p.lenet5"})
     at2.file_uploader(key="import-json").set_value(("net.json", exported, "application/json")).run()
     assert not at2.exception and not at2.error
-    assert spec_of(at2) == engine.presets.get("resnet-mini")
-    summary = engine.summarize(engine.presets.get("resnet-mini"))
+    assert spec_of(at2) == engine.network.presets.get("resnet-mini")
+    summary = engine.summarize(engine.network.presets.get("resnet-mini"))
     assert params_shown(at2) == summary.total_params
     # The downloaded code runs, with the same parameter count and output shape.
     code, filename = download(at2, downloads, "download-py")
@@ -168,7 +168,7 @@ def test_hostile_name_cannot_reach_the_file_name_or_the_code(downloads):
 
 def test_nested_layers_edit_move_copy_delete():
     at = open_page({"net": "p.resnet-mini"})
-    block = engine.presets.get("resnet-mini").layers[3]["layers"]
+    block = engine.network.presets.get("resnet-mini").layers[3]["layers"]
     # Edit a nested argument: the table follows.
     at.selectbox(key="layer-select").set_value("3.0").run()
     at.number_input(key="arg-3.0-out_channels").set_value(12).run()
@@ -178,7 +178,7 @@ def test_nested_layers_edit_move_copy_delete():
     assert table.loc[table["#"].str.strip() == "3.0", "Output"].item() == "12×8×8"
     assert params_shown(at) == engine.summarize(spec_of(at)).total_params
     at.number_input(key="arg-3.0-out_channels").set_value(16).run()
-    assert spec_of(at) == engine.presets.get("resnet-mini") and not at.error
+    assert spec_of(at) == engine.network.presets.get("resnet-mini") and not at.error
     # Move the nested ReLU up, copy it, delete both copies: the block is as it was.
     at.selectbox(key="layer-select").set_value("3.2").run()
     at.button(key="move-up").click().run()
@@ -190,11 +190,11 @@ def test_nested_layers_edit_move_copy_delete():
     at.button(key="delete").click().run()
     at.selectbox(key="layer-select").set_value("3.1").run()
     at.button(key="move-down").click().run()
-    assert not at.exception and spec_of(at) == engine.presets.get("resnet-mini")
+    assert not at.exception and spec_of(at) == engine.network.presets.get("resnet-mini")
     # Delete a whole block.
     at.selectbox(key="layer-select").set_value("3").run()
     at.button(key="delete").click().run()
-    assert not at.exception and len(spec_of(at).layers) == len(engine.presets.get("resnet-mini").layers) - 1
+    assert not at.exception and len(spec_of(at).layers) == len(engine.network.presets.get("resnet-mini").layers) - 1
 
 
 @pytest.mark.parametrize("payload", [b"{not json", b"\x00\xff" * 100, json.dumps({"input": [3], "layers": [
@@ -204,14 +204,14 @@ def test_bad_imports_are_refused_and_the_network_kept(payload):
     at.file_uploader(key="import-json").set_value(("bad.json", payload, "application/json")).run()
     assert not at.exception
     assert any("Could not import bad.json" in e.value for e in at.error)
-    assert spec_of(at) == engine.presets.get("toy-mlp")
+    assert spec_of(at) == engine.network.presets.get("toy-mlp")
 
 
 @pytest.mark.parametrize("token", ["z.garbage", "p.nonexistent", "zz"])
 def test_tampered_link_falls_back_with_a_notice(token):
     at = open_page({"net": token})
     assert any("could not be opened" in w.value for w in at.warning)
-    assert spec_of(at) == engine.presets.get("mnist-cnn")
+    assert spec_of(at) == engine.network.presets.get("mnist-cnn")
 
 
 def test_empty_network_with_token_input():

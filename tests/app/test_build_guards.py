@@ -8,7 +8,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine import limits, share
+from engine import limits
+from engine.network import share
 from ui.session import KEY, SessionState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,7 +58,7 @@ def test_crafted_link_with_an_out_of_range_value_falls_back_with_a_notice(case):
     at = open_page({"net": _token(_text(shape, layer))})
     notices = [w.value for w in at.warning if "could not be opened" in w.value]
     assert notices and "layer 0" in notices[0], [w.value for w in at.warning]
-    assert spec_of(at) == engine.presets.get("mnist-cnn")
+    assert spec_of(at) == engine.network.presets.get("mnist-cnn")
     at.run()  # and it stays open on the next rerun
     assert not at.exception
 
@@ -69,7 +70,7 @@ def test_import_with_an_out_of_range_value_is_refused(case):
     at.file_uploader(key="import-json").upload("bad.json", _text(shape, layer).encode(), "application/json").run()
     assert not at.exception
     assert any("Could not import bad.json" in e.value and "layer 0" in e.value for e in at.error)
-    assert spec_of(at) == engine.presets.get("toy-mlp")
+    assert spec_of(at) == engine.network.presets.get("toy-mlp")
 
 
 def test_a_value_no_widget_can_show_gets_a_message_and_a_reset():
@@ -161,7 +162,7 @@ def test_start_empty_checks_the_count_of_numbers_for_the_kind(kind, text):
     at.button(key="start-empty").click().run()
     assert not at.exception
     assert any("Input shape" in e.value and "needs" in e.value for e in at.error)
-    assert spec_of(at) == engine.presets.get("lenet5")
+    assert spec_of(at) == engine.network.presets.get("lenet5")
 
 
 def test_non_square_kernel_for_a_new_layer():

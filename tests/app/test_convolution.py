@@ -12,7 +12,8 @@ import torch.nn.functional as F
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from engine import conv_examples, conv_figures
+from engine.conv import examples as conv_examples
+from engine.conv import figures as conv_figures
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "2_Convolution.py")
 

@@ -37,7 +37,7 @@ def test_home_keeps_the_sessions_runs_alive():
         def heartbeat(self):
             self.beats += 1
 
-    session = SessionState(spec=engine.presets.get("toy-mlp"))
+    session = SessionState(spec=engine.network.presets.get("toy-mlp"))
     session.extras["train"] = {"runs": [{"trainer": Run()}]}
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     at.session_state[KEY] = session

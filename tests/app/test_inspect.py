@@ -4,11 +4,10 @@ import io
 import json
 from pathlib import Path
 
-from PIL import Image
-from streamlit.testing.v1 import AppTest
-
 import numpy as np
 import torch
+from PIL import Image
+from streamlit.testing.v1 import AppTest
 
 import engine
 from engine import inspect
@@ -19,7 +18,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Inspect.py")
 
 def _page(preset: str) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state[KEY] = SessionState(spec=engine.presets.get(preset))
+    at.session_state[KEY] = SessionState(spec=engine.network.presets.get(preset))
     return at.run()
 
 
@@ -64,7 +63,7 @@ def test_untrained_notice_follows_the_current_model():
     state.set_model(state.get_model(), dataset={"name": "digits", "seed": 0, "options": {}})  # as after training
     at.run()
     assert not any("untrained" in i.value for i in at.info)
-    state.set_spec(engine.presets.get("xo-cnn"))  # a new network: fresh weights again
+    state.set_spec(engine.network.presets.get("xo-cnn"))  # a new network: fresh weights again
     at.run()
     assert "untrained" in at.info[0].value
 
@@ -74,7 +73,7 @@ def test_results_are_cached_per_version():
     state = at.session_state[KEY]
     cache = state.extras["inspect"]
     assert cache["version"] == state.version and cache["results"]
-    state.set_spec(engine.presets.get("xo-cnn"))
+    state.set_spec(engine.network.presets.get("xo-cnn"))
     at.run()
     assert not at.exception
     assert at.session_state[KEY].extras["inspect"]["version"] == state.version
@@ -172,7 +171,7 @@ def test_one_private_copy_per_version_and_session():
     handle.remove()
     other = _page("tiny-vgg")
     assert other.session_state[KEY].extras["inspect"]["copy"][1] is not copy  # each session has its own
-    state.set_spec(engine.presets.get("xo-cnn"))
+    state.set_spec(engine.network.presets.get("xo-cnn"))
     at.run()
     assert not at.exception and state.extras["inspect"]["copy"][1] is not copy  # a new version, a new copy
     assert state.extras["inspect"]["copy"][0] is state.get_model()

@@ -12,7 +12,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine import attribution, data, inspect
+from engine import data, inspect
+from engine.inspect import attribution
 from ui.inspect_input_ui import FALLBACK_VOCAB
 from ui.session import KEY, SessionState
 
@@ -21,7 +22,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "4_Inspect.py")
 
 def _page(preset: str | None = None, spec=None, tab: str | None = None, **state) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    s = SessionState(spec=spec or engine.presets.get(preset))
+    s = SessionState(spec=spec or engine.network.presets.get(preset))
     for name, value in state.items():
         setattr(s, name, value)
     at.session_state[KEY] = s

@@ -15,7 +15,7 @@ PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "3_Train.py")
 @pytest.fixture
 def at():
     app = AppTest.from_file(PAGE, default_timeout=60)
-    app.session_state["playground"] = SessionState(spec=engine.presets.get("toy-mlp"))
+    app.session_state["playground"] = SessionState(spec=engine.network.presets.get("toy-mlp"))
     app.run()
     assert not app.exception
     yield app
@@ -33,6 +33,7 @@ def wait_for(at, states, timeout=30):
     while time.monotonic() < deadline:
         at.run()  # run_every never ticks in AppTest: each run() is one poll
         if runs(at)[-1]["trainer"].state in states:
+            at.run()  # the state may have changed after that run drew the page: draw it once more in that state
             return runs(at)[-1]["trainer"]
         time.sleep(0.2)
     raise AssertionError(f"run still {runs(at)[-1]['trainer'].state}")

@@ -182,7 +182,7 @@ def _any_page():
 
 def test_every_page_that_reads_the_session_beats_its_live_runs():
     live, ended, lab = _Run("paused"), _Run("stopped"), _Run("running")
-    session = SessionState(spec=engine.presets.get("toy-mlp"))
+    session = SessionState(spec=engine.network.presets.get("toy-mlp"))
     session.extras["train"] = {"runs": [{"trainer": live}, {"trainer": ended}]}
     session.extras["gradients"] = {"runs": {"depth": {"trainers": [lab]}}}
     app = AppTest.from_function(_any_page)

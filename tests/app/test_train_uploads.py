@@ -29,7 +29,7 @@ BAD_TEXT = {
 
 def _page(preset: str) -> AppTest:
     at = AppTest.from_file(PAGE, default_timeout=60)
-    at.session_state[KEY] = SessionState(spec=engine.presets.get(preset))
+    at.session_state[KEY] = SessionState(spec=engine.network.presets.get(preset))
     at.run()
     assert not at.exception
     return at
@@ -94,7 +94,7 @@ def toy_page():
 
 def test_weights_become_the_sessions_model(toy_page):
     at = toy_page
-    trained = engine.build(engine.presets.get("toy-mlp"), seed=7)
+    trained = engine.build(engine.network.presets.get("toy-mlp"), seed=7)
     at.file_uploader(key="tr-weights").upload("toy.safetensors", save_weights(trained), "application/octet-stream")
     at.run()
     session = at.session_state[KEY]
@@ -110,9 +110,9 @@ def test_weights_become_the_sessions_model(toy_page):
 def _bad_weights(tmp_path) -> dict:
     _Payload.marker = tmp_path / "unpickled"
     evil = _Payload()
-    toy = engine.build(engine.presets.get("toy-mlp"), seed=0)
+    toy = engine.build(engine.network.presets.get("toy-mlp"), seed=0)
     return {
-        "another model's weights": (save_weights(engine.build(engine.presets.get("tiny-vgg"), seed=0)),
+        "another model's weights": (save_weights(engine.build(engine.network.presets.get("tiny-vgg"), seed=0)),
                                     "do not match the network"),
         "bare pickle": (pickle.dumps(evil), "not a weights file"),
         "torch.save of an object": (_torch_zip(evil), "refused"),

@@ -41,7 +41,7 @@ def _run_to_end(trainer: Trainer, max_steps: int = 2_000) -> Trainer:
 def test_learning_rate_1e6_diverges_and_keeps_the_best_weights(preset, dataset, optimizer, digits):
     ds = digits if dataset == "digits" else data.load(dataset, 0)
     config = TrainConfig(dataset=dataset, optimizer=optimizer, lr=1e6, epochs=3, device="cpu")
-    trainer = Trainer(engine.presets.get(preset), config, ds, limiter=RunLimiter(1))
+    trainer = Trainer(engine.network.presets.get(preset), config, ds, limiter=RunLimiter(1))
     initial = engine.training.save_weights(trainer.model)
     _run_to_end(trainer)
     status = trainer.status
@@ -55,7 +55,7 @@ def test_learning_rate_1e6_diverges_and_keeps_the_best_weights(preset, dataset, 
 
 
 def test_a_run_that_learns_is_not_called_diverged(digits):
-    trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", optimizer="adam", lr=0.003,
+    trainer = Trainer(engine.network.presets.get("tiny-vgg"), TrainConfig(dataset="digits", optimizer="adam", lr=0.003,
                                                                   epochs=2, device="cpu"), digits,
                       limiter=RunLimiter(1))
     assert _run_to_end(trainer).state == "finished"
@@ -64,12 +64,12 @@ def test_a_run_that_learns_is_not_called_diverged(digits):
 def test_a_batch_too_big_for_memory_is_refused_before_training(digits, monkeypatch):
     monkeypatch.setattr(engine.limits, "MAX_BATCH_BYTES", 4 * 2**20)
     with pytest.raises(engine.InputError, match="this server allows 4 MiB per batch. Use a batch size of at most"):
-        Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", batch_size=4096, device="cpu"), digits,
+        Trainer(engine.network.presets.get("tiny-vgg"), TrainConfig(dataset="digits", batch_size=4096, device="cpu"), digits,
                 limiter=RunLimiter(1))
 
 
 def test_batch_larger_than_the_dataset_trains_one_batch_per_epoch(digits):
-    trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", batch_size=4096, epochs=2,
+    trainer = Trainer(engine.network.presets.get("tiny-vgg"), TrainConfig(dataset="digits", batch_size=4096, epochs=2,
                                                                   device="cpu"), digits, limiter=RunLimiter(1))
     _run_to_end(trainer)
     assert trainer.state == "finished" and trainer.loop.total_steps == 2
@@ -77,7 +77,7 @@ def test_batch_larger_than_the_dataset_trains_one_batch_per_epoch(digits):
 
 def test_a_tiny_dataset_with_a_big_batch_finishes():
     hello = data.load("hello", 0)  # one sample per split
-    trainer = Trainer(engine.presets.get("char-rnn"), TrainConfig(dataset="hello", batch_size=64, epochs=2,
+    trainer = Trainer(engine.network.presets.get("char-rnn"), TrainConfig(dataset="hello", batch_size=64, epochs=2,
                                                                   device="cpu"), hello, limiter=RunLimiter(1))
     assert _run_to_end(trainer).state == "finished"
 
@@ -86,7 +86,7 @@ def test_an_empty_validation_split_is_refused_with_a_clear_message(digits):
     empty = copy.copy(digits)
     empty.x_val, empty.y_val = digits.x_val[:0], digits.y_val[:0]
     with pytest.raises(engine.InputError, match="validation"):
-        trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", epochs=1, device="cpu"),
+        trainer = Trainer(engine.network.presets.get("tiny-vgg"), TrainConfig(dataset="digits", epochs=1, device="cpu"),
                           empty, limiter=RunLimiter(1))
         _run_to_end(trainer)
 
@@ -95,7 +95,7 @@ def test_an_empty_training_split_is_refused_with_a_clear_message(digits):
     empty = copy.copy(digits)
     empty.x_train, empty.y_train = digits.x_train[:0], digits.y_train[:0]
     with pytest.raises(engine.InputError, match="train"):
-        trainer = Trainer(engine.presets.get("tiny-vgg"), TrainConfig(dataset="digits", epochs=1, device="cpu"),
+        trainer = Trainer(engine.network.presets.get("tiny-vgg"), TrainConfig(dataset="digits", epochs=1, device="cpu"),
                           empty, limiter=RunLimiter(1))
         _run_to_end(trainer, 10)
 
@@ -141,7 +141,7 @@ def _train_page(preset: str = "tiny-vgg") -> AppTest:
     from ui.session import KEY, SessionState
 
     at = AppTest.from_file(TRAIN, default_timeout=60)
-    at.session_state[KEY] = SessionState(spec=engine.presets.get(preset))
+    at.session_state[KEY] = SessionState(spec=engine.network.presets.get(preset))
     at.run()
     assert not at.exception
     return at

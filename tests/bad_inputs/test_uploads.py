@@ -1,7 +1,7 @@
 """Bad uploads: not images, truncated, decompression bombs, odd formats, empty files, binary text, foreign weights,
 pickles disguised as weights.
 
-Images go through engine.images.decode (the Convolution and Inspect pages' uploaders use it), texts through
+Images go through engine.inspect.images.decode (the Convolution and Inspect pages' uploaders use it), texts through
 engine.data.from_text, weights through engine.training.load_weights. Each is refused with a message a student
 can act on, or read correctly with a note; nothing is ever unpickled.
 """
@@ -17,7 +17,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine import data, images, limits
+from engine import data, limits
+from engine.inspect import images
 from engine.training import load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,7 +129,7 @@ def test_good_text_still_makes_a_dataset():
 # ------------------------------------------------------------------ weights
 @pytest.fixture(scope="module")
 def tiny_vgg():
-    return engine.build(engine.presets.get("tiny-vgg"), seed=0)
+    return engine.build(engine.network.presets.get("tiny-vgg"), seed=0)
 
 
 class _Payload:
@@ -153,7 +154,7 @@ def _torch_zip(obj) -> bytes:
 
 
 def test_weights_from_another_model_are_refused_naming_the_mismatch(tiny_vgg):
-    other = save_weights(engine.build(engine.presets.get("lenet5"), seed=0))
+    other = save_weights(engine.build(engine.network.presets.get("lenet5"), seed=0))
     before = {k: v.clone() for k, v in tiny_vgg.state_dict().items()}
     with pytest.raises(engine.InputError, match="do not match the network"):
         load_weights(tiny_vgg, other)
@@ -206,7 +207,7 @@ def _inspect(preset: str = "tiny-vgg") -> AppTest:
     from ui.session import KEY, SessionState
 
     at = AppTest.from_file(INSPECT, default_timeout=60)
-    at.session_state[KEY] = SessionState(spec=engine.presets.get(preset))
+    at.session_state[KEY] = SessionState(spec=engine.network.presets.get(preset))
     at.run()
     at.radio(key="inspect_source").set_value("Upload image").run()
     assert not at.exception

@@ -1,6 +1,6 @@
 """Tampered shared links: the Build page's ?net= token edited by hand, truncated, inflated or pointing nowhere.
 
-engine.share.decode refuses each with a SpecError; the Build page (ui/build_ui.url_sync_ui) shows a warning and
+engine.network.share.decode refuses each with a SpecError; the Build page (ui/build_ui.url_sync_ui) shows a warning and
 falls back to the default network on a first visit, or, later in a session, keeps the student's network.
 """
 import base64
@@ -12,7 +12,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine import limits, share
+from engine import limits
+from engine.network import share
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = str(ROOT / "pages" / "1_Build.py")
@@ -78,7 +79,7 @@ def _open(token: str) -> AppTest:
 def test_build_page_first_visit_with_a_tampered_link_warns_and_shows_the_default(name):
     at = _open(TAMPERED[name][0])
     assert any("could not be opened" in w.value for w in at.warning), [w.value for w in at.warning]
-    assert at.session_state["playground"].spec == engine.presets.get("mnist-cnn")
+    assert at.session_state["playground"].spec == engine.network.presets.get("mnist-cnn")
     assert at.query_params["net"] in ("p.mnist-cnn", ["p.mnist-cnn"])  # the address bar is a good link again
 
 

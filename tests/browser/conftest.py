@@ -13,7 +13,7 @@ import time
 import pytest
 from playwright.sync_api import sync_playwright
 
-from benchmarks.classroom_server import free_port, healthy  # the load benchmark starts the app the same way
+from tests.server import free_port, healthy  # the load benchmark starts the app the same way
 
 from .helpers import RESULTS, ROOT
 

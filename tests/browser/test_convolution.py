@@ -3,7 +3,9 @@ import re
 
 from playwright.sync_api import expect
 
-from engine import conv, conv_examples, conv_figures
+from engine import conv
+from engine.conv import examples as conv_examples
+from engine.conv import figures as conv_figures
 from tests.browser.helpers import assert_no_exception, open_app, screenshot, wait_idle
 
 

@@ -6,7 +6,7 @@ from engine.training import TrainConfig
 
 
 def toy_mlp():
-    return engine.presets.get("toy-mlp")
+    return engine.network.presets.get("toy-mlp")
 
 
 def long_config(**kw):

@@ -8,10 +8,11 @@ import zlib
 import pytest
 import torch
 
-from engine import ModelSpec, SpecError, edit, presets, share, summarize, to_pytorch_code
-from engine.build import _resolve_uncached
-from engine.graph import network_figure
+from engine import ModelSpec, SpecError, summarize, to_pytorch_code
 from engine.limits import MAX_RECURRENT_STACK
+from engine.network import edit, presets, share
+from engine.network.build import _resolve_uncached
+from engine.network.graph import network_figure
 
 BAD_VALUES = [  # (input, layer, words of the message)
     ([4], {"type": "Dropout", "p": 1.5}, "p must be at most 0.99"),

@@ -4,8 +4,8 @@ import threading
 import torch
 
 import engine
-from engine import presets
-from engine.attribution import attribute
+from engine.inspect.attribution import attribute
+from engine.network import presets
 
 
 def test_saliency_while_another_thread_summarises():

@@ -10,8 +10,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from engine import conv, conv_arithmetic, conv_examples, conv_figures, images, limits, receptive
+from engine import conv, limits
+from engine.conv import arithmetic as conv_arithmetic
+from engine.conv import examples as conv_examples
+from engine.conv import figures as conv_figures
+from engine.conv import receptive
 from engine.errors import InputError
+from engine.inspect import images
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 small = st.integers(1, 3)

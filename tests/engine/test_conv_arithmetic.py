@@ -1,4 +1,4 @@
-"""engine.conv_arithmetic and the conv API's edges against torch.nn.functional: ceil mode, bad arguments, padding pairs."""
+"""engine.conv.arithmetic and the conv API's edges against torch.nn.functional: ceil mode, bad arguments, padding pairs."""
 import itertools
 import re
 
@@ -9,7 +9,9 @@ import torch.nn.functional as F
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import conv, conv_examples, conv_figures
+from engine import conv
+from engine.conv import examples as conv_examples
+from engine.conv import figures as conv_figures
 from engine.errors import InputError
 
 SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

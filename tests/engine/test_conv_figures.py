@@ -1,10 +1,12 @@
-"""engine.conv_figures' static fallback: why a trace is not animated, and channels drawn as heatmaps, not photos."""
+"""engine.conv.figures' static fallback: why a trace is not animated, and channels drawn as heatmaps, not photos."""
 import numpy as np
 import plotly.graph_objects as go
 import torch
 import torch.nn.functional as F
 
-from engine import conv, conv_examples, conv_figures
+from engine import conv
+from engine.conv import examples as conv_examples
+from engine.conv import figures as conv_figures
 
 
 def test_too_large_names_the_real_reason():

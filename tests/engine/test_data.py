@@ -10,9 +10,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import InputError, SpecError, limits, presets, summarize
-from engine import data
-from engine.datasets.base import split_indices
+from engine import InputError, SpecError, data, limits, summarize
+from engine.data.base import split_indices
+from engine.network import presets
 
 GENERATED = [n for n in data.names() if data.category(n) != "Folders"]
 CONTINUOUS = ["circle", "xor", "gaussians", "spiral", "sine", "adding"]  # no two samples are equal
@@ -194,7 +194,7 @@ def test_hello_is_hell_to_ello():
 def test_zen_is_decoded_without_printing(capsys, loaded):
     ds = data.load("zen", seq_len=16)
     assert capsys.readouterr().out == ""
-    from engine.datasets.text import zen_text
+    from engine.data.text import zen_text
     text = zen_text()
     assert text.startswith("The Zen of Python, by Tim Peters") and "Beautiful is better than ugly." in text
     assert torch.equal(ds.x_train[:, 1:], ds.y_train[:, :-1])

@@ -4,9 +4,9 @@ import zlib
 
 import pytest
 
-from engine import ModelSpec, SpecError, presets, summarize
-from engine import edit, share
-from engine.graph import network_figure
+from engine import ModelSpec, SpecError, summarize
+from engine.network import edit, presets, share
+from engine.network.graph import network_figure
 
 
 def test_insert_move_duplicate_remove_round_trip():

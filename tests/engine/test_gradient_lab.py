@@ -2,8 +2,8 @@
 import numpy as np
 import torch
 
-from engine import gradient_lab as lab
-from engine.gradients import timestep_grad_norms
+from engine.gradients import lab
+from engine.gradients.norms import timestep_grad_norms
 
 
 def test_sigmoid_small_init_vanishes_relu_he_does_not():

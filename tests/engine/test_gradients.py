@@ -1,4 +1,4 @@
-"""engine.gradients and engine.unroll against PyTorch: weight-gradient norms, ∂L/∂h_t, W_hh radius, activations."""
+"""engine.gradients and engine.gradients.unroll against PyTorch: weight-gradient norms, ∂L/∂h_t, W_hh radius, activations."""
 import math
 
 import numpy as np
@@ -8,9 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import engine
-from engine import gradients, presets
-from engine.modules import Recurrent
-from engine.unroll import recurrent_radii, recurrent_radius, set_recurrent_radius, unroll
+from engine import gradients
+from engine.gradients.unroll import recurrent_radii, recurrent_radius, set_recurrent_radius, unroll
+from engine.network import presets
+from engine.network.modules import Recurrent
 
 T, FEATURES, HIDDEN, CLASSES, BATCH = 7, 3, 5, 4, 6
 CELLS = {"RNN": nn.RNNCell, "LSTM": nn.LSTMCell, "GRU": nn.GRUCell}

@@ -8,9 +8,10 @@ import torch.nn.functional as F
 from torch import nn
 
 import engine
-from engine import data, gradient_lab as lab
-from engine.gradients import timestep_grad_norms
-from engine.unroll import recurrent_radius
+from engine import data
+from engine.gradients import lab
+from engine.gradients.norms import timestep_grad_norms
+from engine.gradients.unroll import recurrent_radius
 
 
 def test_linear_regime_is_exactly_the_product_of_w_hh_transposes():
@@ -92,7 +93,7 @@ def test_after_run_curve_is_weights_only_on_the_fixed_batch():
 
 def test_session_model_fitted_to_its_data_and_measured():
     ds = data.load("digits", seed=0)
-    spec = engine.presets.get("mnist-cnn")
+    spec = engine.network.presets.get("mnist-cnn")
     model, notes = lab.fitted_model(spec, None, ds)
     assert notes  # 28×28 -> 8×8
     x, y = ds.x_train[:16], ds.y_train[:16]
@@ -107,4 +108,4 @@ def test_session_model_fitted_to_its_data_and_measured():
     np.testing.assert_allclose(norms, expected, rtol=1e-9)
     trained = engine.build(data.adapt_spec(spec, ds)[0], seed=3)
     assert lab.fitted_model(spec, trained, ds, trained_on="digits") == (trained, [])
-    assert lab.default_dataset(spec) == "digits" and lab.default_dataset(engine.presets.get("char-gru")) == "zen"
+    assert lab.default_dataset(spec) == "digits" and lab.default_dataset(engine.network.presets.get("char-gru")) == "zen"

@@ -7,9 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from engine import gradient_lab as lab
 from engine import gradients
-from engine import gradients_figures as figures
+from engine.gradients import figures, lab
 
 
 def test_layer_norms_of_tiny_and_huge_float32_gradients_are_not_0_or_inf():
@@ -127,7 +126,7 @@ def test_batches_follow_the_model_to_its_device_and_dtype():
     """The plumbing that lets a CUDA (or float64) model be measured with the page's CPU float32 batches."""
     model = nn.Linear(3, 2, device="meta", dtype=torch.float64)
     x, y = torch.randn(4, 3), torch.tensor([0, 1, 0, 1])
-    moved_x, moved_y = gradients._on_model(model, x, y)
+    moved_x, moved_y = gradients.norms._on_model(model, x, y)
     assert moved_x.device.type == moved_y.device.type == "meta"
     assert moved_x.dtype == torch.float64 and moved_y.dtype == torch.int64
     # and for real: a float64 model measured with float32 inputs gives autograd's float64 numbers

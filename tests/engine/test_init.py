@@ -1,4 +1,4 @@
-"""engine.init: initialisation schemes by their statistics, and the depth lab's networks."""
+"""engine.network.init: initialisation schemes by their statistics, and the depth lab's networks."""
 import math
 
 import pytest
@@ -7,7 +7,7 @@ from torch import nn
 
 import engine
 from engine import gradients
-from engine.init import DEPTH_LABS, SCHEMES, depth_lab, init_weights, make_depth_mlp
+from engine.network.init import DEPTH_LABS, SCHEMES, depth_lab, init_weights, make_depth_mlp
 
 
 def wide_model():

@@ -1,4 +1,4 @@
-"""engine.inspect, engine.attribution and engine.inspect_figures against PyTorch computed directly."""
+"""engine.inspect, engine.inspect.attribution and engine.inspect.figures against PyTorch computed directly."""
 from __future__ import annotations
 
 import numpy as np
@@ -8,9 +8,10 @@ import torch
 from torch import nn
 
 import engine
-from engine import attribution, inspect
-from engine import inspect_figures as figs
+from engine import inspect
 from engine.errors import InputError
+from engine.inspect import attribution
+from engine.inspect import figures as figs
 
 TINY_CHAR = {"name": "tiny-char", "input": [12], "vocab_size": 8, "layers": [
     {"type": "Embedding", "embedding_dim": 4}, {"type": "LSTM", "hidden_size": 6},
@@ -19,7 +20,7 @@ TINY_CHAR = {"name": "tiny-char", "input": [12], "vocab_size": 8, "layers": [
 
 @pytest.fixture(scope="module")
 def vgg():
-    return engine.build(engine.presets.get("tiny-vgg"), seed=0)
+    return engine.build(engine.network.presets.get("tiny-vgg"), seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -47,7 +48,7 @@ def _logits(model, x):
 
 def test_predict_matches_softmax(vgg, image):
     top = inspect.predict(vgg, image, [f"c{i}" for i in range(10)], k=10)
-    probs = torch.softmax(_logits(engine.build(engine.presets.get("tiny-vgg"), seed=0), image).double(), 0)
+    probs = torch.softmax(_logits(engine.build(engine.network.presets.get("tiny-vgg"), seed=0), image).double(), 0)
     assert sum(p for _, p in top) == pytest.approx(1.0, abs=1e-9)
     assert [p for _, p in top] == sorted((p for _, p in top), reverse=True)
     for name, p in top:
@@ -65,14 +66,14 @@ def test_predict_sequence_reads_last_step(char, ids):
 # --- activations, filters -----------------------------------------------------------------------------
 
 def test_layer_paths_match_summary_rows():
-    spec = engine.presets.get("resnet-mini")
+    spec = engine.network.presets.get("resnet-mini")
     model = engine.build(spec, seed=0)
     rows = engine.summarize(spec).rows
     assert [(p, t) for p, t, _ in inspect.layer_modules(model)] == [(r.index, r.type) for r in rows]
 
 
 def test_activations_equal_independent_hooks(image):
-    spec = engine.presets.get("resnet-mini")
+    spec = engine.network.presets.get("resnet-mini")
     model = engine.build(spec, seed=0).eval()
     expected = {}
     handles = [m.register_forward_hook(lambda _m, _i, out, name=name: expected.__setitem__(name, out.detach()))
@@ -94,7 +95,7 @@ def test_activations_equal_independent_hooks(image):
 def test_filters_and_linear_unit_images(vgg):
     assert [p for p, _ in inspect.conv_layers(vgg)] == ["0", "2", "5", "7"]
     np.testing.assert_array_equal(inspect.filters(vgg, "2"), vgg[2].weight.detach().numpy())
-    mlp = engine.build(engine.presets.get("deep-mlp"), seed=0)
+    mlp = engine.build(engine.network.presets.get("deep-mlp"), seed=0)
     images = inspect.linear_unit_images(mlp, "1", (1, 8, 8))
     assert images.shape == (32, 1, 8, 8)
     np.testing.assert_array_equal(images[3].ravel(), mlp[1].weight[3].detach().numpy())
@@ -121,7 +122,7 @@ def test_lstm_gates_rebuild_the_hidden_state(char, ids):
         assert gates[name].min() >= 0 and gates[name].max() <= 1
     h = gates["output"] * np.tanh(gates["cell"])  # h_t = o_t ⊙ tanh(c_t)
     np.testing.assert_allclose(h, inspect.hidden_states(char, ids), atol=1e-5)
-    gru = engine.build(engine.presets.get("char-gru"), seed=0)
+    gru = engine.build(engine.network.presets.get("char-gru"), seed=0)
     with pytest.raises(InputError, match="LSTM"):
         inspect.lstm_gates(gru, torch.zeros(32, dtype=torch.long))
 
@@ -139,7 +140,7 @@ def test_attribution_shapes(vgg, image, method):
 
 def test_saliency_is_abs_gradient(vgg, image):
     target = 3
-    model = engine.build(engine.presets.get("tiny-vgg"), seed=0).eval()
+    model = engine.build(engine.network.presets.get("tiny-vgg"), seed=0).eval()
     x = image.unsqueeze(0).clone().requires_grad_()
     (grad,) = torch.autograd.grad(model(x)[0, target], x)
     np.testing.assert_allclose(attribution.attribute(vgg, image, "saliency", target=target),
@@ -242,7 +243,7 @@ def _image_calls():
 
 @pytest.mark.parametrize("name,call", list(_image_calls()), ids=[n for n, _ in _image_calls()])
 def test_image_functions_leave_the_model_untouched(name, call, image):
-    model = engine.build(engine.presets.get("resnet-mini"), seed=0).train()  # train mode: BatchNorm, Dropout
+    model = engine.build(engine.network.presets.get("resnet-mini"), seed=0).train()  # train mode: BatchNorm, Dropout
     model[0].weight.requires_grad_(False)  # a frozen layer stays frozen
     model[9].register_forward_hook(lambda *_: None)  # the caller's own hook stays, and is the only one
     before = _snapshot(model)
@@ -310,5 +311,5 @@ def test_fit_to_input_converts_channels_and_size():
 def test_predicted_classes_match_argmax(vgg):
     xs = torch.rand(5, 1, 8, 8, generator=torch.Generator().manual_seed(3))
     with torch.no_grad():
-        expected = engine.build(engine.presets.get("tiny-vgg"), seed=0).eval()(xs).argmax(1).numpy()
+        expected = engine.build(engine.network.presets.get("tiny-vgg"), seed=0).eval()(xs).argmax(1).numpy()
     np.testing.assert_array_equal(inspect.predicted_classes(vgg, xs, batch_size=2), expected)

@@ -13,9 +13,10 @@ from PIL import Image
 from torch import nn
 
 import engine
-from engine import attribution, images, inspect
-from engine import inspect_figures as figs
+from engine import inspect
 from engine.errors import InputError
+from engine.inspect import attribution, images
+from engine.inspect import figures as figs
 
 
 def _bars_net() -> nn.Sequential:
@@ -52,14 +53,14 @@ def test_gradcam_through_downsampling_peaks_on_the_right_bar(layer):
 
 
 def test_default_gradcam_layer_is_the_last_main_path_conv():
-    resnet = engine.build(engine.presets.get("resnet-mini"), seed=0)
+    resnet = engine.build(engine.network.presets.get("resnet-mini"), seed=0)
     assert attribution.gradcam_layers(resnet)[-1] == "5.shortcut"
     assert attribution.default_gradcam_layer(resnet) == "5.3"  # not the 1×1 projection of the block's input
     x = torch.rand(1, 8, 8, generator=torch.Generator().manual_seed(0))
     np.testing.assert_array_equal(attribution.attribute(resnet, x, "gradcam", target=2),
                                   attribution.attribute(resnet, x, "gradcam", target=2, layer="5.3"))
-    assert attribution.default_gradcam_layer(engine.build(engine.presets.get("tiny-vgg"), seed=0)) == "7"
-    mlp = engine.build(engine.presets.get("deep-mlp"), seed=0)
+    assert attribution.default_gradcam_layer(engine.build(engine.network.presets.get("tiny-vgg"), seed=0)) == "7"
+    mlp = engine.build(engine.network.presets.get("deep-mlp"), seed=0)
     assert attribution.default_gradcam_layer(mlp) is None
     with pytest.raises(InputError, match="Conv2d"):
         attribution.attribute(mlp, x, "gradcam")
@@ -67,7 +68,7 @@ def test_default_gradcam_layer_is_the_last_main_path_conv():
 
 @pytest.fixture(scope="module")
 def vgg():
-    return engine.build(engine.presets.get("tiny-vgg"), seed=0).eval()
+    return engine.build(engine.network.presets.get("tiny-vgg"), seed=0).eval()
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +115,7 @@ def test_occlusion_with_an_image_baseline_equals_captum(vgg, digit):
 
 def test_occlusion_cost_is_counted_and_capped(vgg, digit, monkeypatch):
     rows = []
-    vgg_copy = engine.build(engine.presets.get("tiny-vgg"), seed=0)
+    vgg_copy = engine.build(engine.network.presets.get("tiny-vgg"), seed=0)
     vgg_copy[0].register_forward_hook(lambda _m, inputs, _o: rows.append(inputs[0].shape[0]))
     monkeypatch.setattr(inspect, "private_copy", lambda m: m.eval())  # count the passes on the hooked model itself
     monkeypatch.setattr(attribution, "private_copy", lambda m: m.eval())
@@ -129,8 +130,8 @@ def test_occlusion_cost_is_counted_and_capped(vgg, digit, monkeypatch):
 
 
 def test_guided_backprop_without_relu_is_the_gradient():
-    lenet = engine.build(engine.presets.get("lenet5"), seed=0)
-    assert not attribution.uses_relu(lenet) and attribution.uses_relu(engine.build(engine.presets.get("tiny-vgg")))
+    lenet = engine.build(engine.network.presets.get("lenet5"), seed=0)
+    assert not attribution.uses_relu(lenet) and attribution.uses_relu(engine.build(engine.network.presets.get("tiny-vgg")))
     x = torch.rand(1, 32, 32, generator=torch.Generator().manual_seed(4)).requires_grad_()
     (grad,) = torch.autograd.grad(lenet.eval()(x[None])[0, 6], x)
     np.testing.assert_allclose(attribution.attribute(lenet, x.detach(), "guided_backprop", target=6), grad.numpy(),

@@ -11,8 +11,9 @@ import torch
 from torch import nn
 
 import engine
-from engine import attribution, inspect
+from engine import inspect
 from engine.errors import InputError, SpecError
+from engine.inspect import attribution
 
 
 def _char(cell: str, **kw) -> nn.Module:
@@ -103,7 +104,7 @@ def test_recurrent_info():
     assert inspect.recurrent_info(_char("GRU", num_layers=2, bidirectional=True)) == {
         "cell": "GRU", "num_layers": 2, "bidirectional": True, "hidden_size": 7}
     with pytest.raises(InputError, match="no RNN"):
-        inspect.recurrent_info(engine.build(engine.presets.get("tiny-vgg"), seed=0))
+        inspect.recurrent_info(engine.build(engine.network.presets.get("tiny-vgg"), seed=0))
 
 
 # --- cuDNN -------------------------------------------------------------------------------------------------
@@ -129,7 +130,7 @@ def test_recurrent_forward_and_backward_run_with_cudnn_off(monkeypatch, ids):
         seen.append(depth[0])
         return forward(self, *a, **kw)
 
-    model = _char("LSTM", num_layers=2)  # built first: engine.build runs a forward of its own
+    model = _char("LSTM", num_layers=2)  # built first: engine.network.build runs a forward of its own
     seq = engine.build(engine.ModelSpec.from_dict({"name": "s", "input": [6, 2], "layers": [
         {"type": "LSTM", "hidden_size": 3, "output": "last"}, {"type": "Linear", "out_features": 2}]}), seed=0)
     monkeypatch.setattr(torch.backends.cudnn, "flags", flags)
@@ -163,8 +164,8 @@ def test_no_layer_is_built_in_place_and_captum_runs_through_it(ltype):
 
 
 def test_no_preset_has_an_in_place_module():
-    for name in engine.presets.names():
+    for name in engine.network.presets.names():
         if name == "vgg16":  # 138M parameters: too slow to build here; same layer types as the others
             continue
-        model = engine.build(engine.presets.get(name), seed=0)
+        model = engine.build(engine.network.presets.get(name), seed=0)
         assert not [n for n, m in model.named_modules() if getattr(m, "inplace", False)], name

@@ -11,9 +11,10 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 import engine
-from engine import ModelSpec, SpecError, build, presets, summarize
-from engine.export import to_pytorch_code
-from engine.modules import Maxout, Recurrent, Residual
+from engine import ModelSpec, SpecError, summarize
+from engine.network import build, presets
+from engine.network.export import to_pytorch_code
+from engine.network.modules import Maxout, Recurrent, Residual
 
 
 def spec_of(input_shape, *layers, vocab_size=None):
@@ -199,7 +200,7 @@ def test_vgg16_summary_allocates_nothing_and_build_refuses():
     with pytest.raises(SpecError, match="parameters"):
         build(presets.get("vgg16"))
     # In a fresh process (this one's peak memory is the other tests'): VGG16's weights alone are 553 MB.
-    probe = ("import resource, engine; from engine import presets; "
+    probe = ("import resource, engine; from engine.network import presets; "
              "engine.summarize(presets.get('lenet5')); "  # lazy imports of the counting code first
              "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; "
              "engine.summarize(presets.get('vgg16')); "
@@ -315,7 +316,8 @@ def test_oversized_network_is_summarized_but_not_built():
 
 
 def test_public_api_is_listed():
-    for name in ("ModelSpec", "summarize", "build", "SpecError", "presets", "device", "layers"):
+    for name in ("ModelSpec", "summarize", "build", "SpecError", "network", "data", "training", "conv", "gradients",
+                 "inspect", "device", "limits"):
         assert hasattr(engine, name) and name in engine.__doc__
 
 

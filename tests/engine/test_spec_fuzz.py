@@ -5,8 +5,9 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import ModelSpec, SpecError, build, summarize
-from engine.layers import TYPES
+from engine import ModelSpec, SpecError, summarize
+from engine.network import build
+from engine.network.layers import TYPES
 
 FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from run_helpers import long_config, toy_mlp, wait_for
 from torch import nn
 
 import engine
@@ -16,7 +17,6 @@ from engine.errors import InputError
 from engine.training import (Loop, RunLimiter, TrainConfig, Trainer, evaluate, load_weights, predict_grid, sample,
                              save_weights)
 from engine.training.augment import augment
-from run_helpers import long_config, toy_mlp, wait_for
 
 TINY_CNN = engine.ModelSpec.from_dict({"name": "tiny-cnn", "input": [1, 8, 8], "layers": [
     {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
@@ -310,7 +310,7 @@ def test_foreign_and_corrupted_weights_are_refused(digits, circle):
     mlp = Loop(toy_mlp(), TrainConfig(device="cpu"), circle).model
     with pytest.raises(InputError, match="do not match.*(missing|unexpected)"):
         load_weights(cnn, save_weights(mlp))
-    wider = Loop(engine.presets.get("toy-mlp"), TrainConfig(device="cpu"), data.load("circle", 0, n=200,
+    wider = Loop(engine.network.presets.get("toy-mlp"), TrainConfig(device="cpu"), data.load("circle", 0, n=200,
                                                                                          classes=3)).model
     with pytest.raises(InputError, match="3 in the file, 2 in the network"):
         load_weights(mlp, save_weights(wider))

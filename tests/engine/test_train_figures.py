@@ -1,7 +1,7 @@
 """Training figures: bounded size however long the run, and data drawn where it belongs."""
 import numpy as np
 
-from engine import train_figures
+from engine.training import figures as train_figures
 
 
 def _records(n):

@@ -10,10 +10,10 @@ from torch import nn
 import engine
 from engine import data
 from engine.errors import InputError
+from engine.rng import RunDropout
 from engine.training import (LOSS_FORMULAS, LOSSES, OPTIMIZER_FORMULAS, OPTIMIZERS, Loop, RunLimiter, TrainConfig,
                              Trainer, sample)
 from engine.training.guard import Guard
-from engine.training.rng import RunDropout
 
 DROPOUT_CNN = engine.ModelSpec.from_dict({"name": "dropout-cnn", "input": [1, 8, 8], "layers": [
     {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
@@ -51,7 +51,7 @@ def assert_same(model_a, model_b):
 def test_weight_decay_and_l1_are_clipped_with_the_loss_gradient(name, make, circle):
     config = TrainConfig(optimizer=name, lr=1.0 if name == "sgd" else 0.01, weight_decay=0.5, l1=0.003,
                          clip_norm=0.01, batch_size=10_000, device="cpu")
-    loop = Loop(engine.presets.get("toy-mlp"), config, circle)
+    loop = Loop(engine.network.presets.get("toy-mlp"), config, circle)
     model = copy.deepcopy(loop.model)
     opt = make(model.parameters())
     norms = []
@@ -66,7 +66,7 @@ def test_weight_decay_and_l1_are_clipped_with_the_loss_gradient(name, make, circ
 
 
 def test_adam_weight_decay_without_clipping_equals_torchs_own(circle):
-    loop = Loop(engine.presets.get("toy-mlp"), TrainConfig(optimizer="adam", lr=0.01, weight_decay=0.1,
+    loop = Loop(engine.network.presets.get("toy-mlp"), TrainConfig(optimizer="adam", lr=0.01, weight_decay=0.1,
                                                            batch_size=10_000, device="cpu"), circle)
     model = copy.deepcopy(loop.model)
     decay = weights_of(model)
@@ -83,7 +83,7 @@ def test_adam_weight_decay_without_clipping_equals_torchs_own(circle):
 # ------------------------------------------------------------------ live changes
 def test_update_changes_the_next_batch_like_a_hand_written_loop(circle):
     config = TrainConfig(optimizer="momentum", lr=0.1, momentum=0.9, batch_size=10_000, device="cpu")
-    trainer = Trainer(engine.presets.get("toy-mlp"), config, circle, limiter=RunLimiter(1))
+    trainer = Trainer(engine.network.presets.get("toy-mlp"), config, circle, limiter=RunLimiter(1))
     model = copy.deepcopy(trainer.model)
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     x, y = trainer.loop.x_train, trainer.loop.y_train
@@ -108,7 +108,7 @@ def test_update_changes_the_next_batch_like_a_hand_written_loop(circle):
 
 
 def test_update_refuses_bad_values_and_fixed_settings_and_keeps_the_run(circle):
-    trainer = Trainer(engine.presets.get("toy-mlp"), TrainConfig(optimizer="adam", device="cpu"), circle,
+    trainer = Trainer(engine.network.presets.get("toy-mlp"), TrainConfig(optimizer="adam", device="cpu"), circle,
                       limiter=RunLimiter(1))
     before = trainer.config
     for bad, match in (({"lr": -1.0}, "learning rate"), ({"lr": "abc"}, "learning rate"),
@@ -126,7 +126,7 @@ def test_update_refuses_bad_values_and_fixed_settings_and_keeps_the_run(circle):
 
 
 def test_nesterov_gets_its_look_ahead_when_momentum_is_turned_up(circle):
-    trainer = Trainer(engine.presets.get("toy-mlp"), TrainConfig(optimizer="nesterov", momentum=0.0, lr=0.1,
+    trainer = Trainer(engine.network.presets.get("toy-mlp"), TrainConfig(optimizer="nesterov", momentum=0.0, lr=0.1,
                                                                  batch_size=10_000, device="cpu"), circle,
                       limiter=RunLimiter(1))
     trainer.update(momentum=0.9)
@@ -175,8 +175,8 @@ def test_concurrent_seeded_runs_repeat_the_solo_run(digits):
 
     def churn():  # another session building seeded and unseeded models and drawing from the global RNG
         while not done.is_set():
-            engine.build(engine.presets.get("toy-mlp"), seed=0)
-            engine.build(engine.presets.get("toy-mlp"))
+            engine.build(engine.network.presets.get("toy-mlp"), seed=0)
+            engine.build(engine.network.presets.get("toy-mlp"))
             torch.rand(100)
             F.dropout(torch.ones(100), 0.5)
     other = threading.Thread(target=churn)
@@ -230,7 +230,7 @@ def test_torch_nesterov_stores_the_look_ahead_of_the_course_form():
 
 @pytest.mark.parametrize("epochs, message", [(1, "finished 1 epoch"), (2, "finished 2 epochs")])
 def test_the_finish_message_counts_epochs(epochs, message, circle):
-    loop = Loop(engine.presets.get("toy-mlp"), TrainConfig(epochs=epochs, batch_size=64, device="cpu"), circle)
+    loop = Loop(engine.network.presets.get("toy-mlp"), TrainConfig(epochs=epochs, batch_size=64, device="cpu"), circle)
     while not loop.outcome:
         loop.train_batch()
     assert loop.outcome == ("finished", message)
@@ -238,7 +238,7 @@ def test_the_finish_message_counts_epochs(epochs, message, circle):
 
 def test_a_tiny_temperature_samples_greedily():
     hello = data.load("hello", 0)
-    model = Loop(engine.presets.get("char-gru"), TrainConfig(device="cpu"), hello).model
+    model = Loop(engine.network.presets.get("char-gru"), TrainConfig(device="cpu"), hello).model
     greedy = sample(model, hello.vocab, "he", 20, temperature=0.0)
     assert sample(model, hello.vocab, "he", 20, temperature=1e-30) == greedy
 

@@ -1,0 +1,119 @@
+"""The Dataset record every maker returns, and the seeded, stratified train/validation/test split."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from engine.network.layers import fmt_shape
+
+TASKS = ("classification", "regression", "char")
+SPLITS = ("train", "val", "test")
+FRACTIONS = (0.70, 0.15, 0.15)
+
+
+@dataclass(repr=False, eq=False)  # tensors: compare splits with torch.equal, not ==
+class Dataset:
+    """Tensors for the three splits plus what a model needs to know about them.
+
+    Attributes:
+        name: the registry name ("digits", "spiral", ...; "upload" for an uploaded text).
+        task: "classification" (one label per sample), "regression" (float targets ``(N, out)``)
+            or "char" (next-character prediction: x and y are ``(N, T)`` token ids, y is x shifted by one).
+        input_shape: one sample without the batch dimension: ``(C, H, W)`` images, ``(F,)`` points,
+            ``(T, F)`` sequences, ``(T,)`` token ids.
+        x_train, y_train, x_val, y_val, x_test, y_test: float32 inputs (long token ids for "char");
+            long labels for classification, float32 ``(N, out)`` targets for regression, long ``(N, T)``
+            next tokens for "char".
+        classes: class names, or the vocabulary for "char"; ``[]`` for regression.
+        vocab: the characters, in token-id order ("char" only).
+        description: one paragraph on what a sample is and what the target means.
+    """
+
+    name: str
+    task: str
+    input_shape: tuple
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    classes: list[str]
+    vocab: list[str] | None = None
+    description: str = ""
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes (the vocabulary size for "char"); 0 for regression."""
+        return len(self.classes)
+
+    @property
+    def output_size(self) -> int:
+        """Units the model's last layer needs: one logit per class, or one output per regression target."""
+        return self.num_classes if self.task != "regression" else int(self.y_train.shape[-1])
+
+    @property
+    def input_kind(self) -> str:
+        """"tokens", "vector", "sequence" or "image", from the task and input shape."""
+        if self.task == "char":
+            return "tokens"
+        return {1: "vector", 2: "sequence", 3: "image"}[len(self.input_shape)]
+
+    def split(self, which: str) -> tuple[torch.Tensor, torch.Tensor]:
+        """The (x, y) tensors of "train", "val" or "test"."""
+        if which not in SPLITS:
+            raise KeyError(f"split must be one of {', '.join(SPLITS)}, not {which!r}")
+        return getattr(self, f"x_{which}"), getattr(self, f"y_{which}")
+
+    def sizes(self) -> dict[str, int]:
+        """Samples per split."""
+        return {s: len(self.split(s)[0]) for s in SPLITS}
+
+    def __repr__(self) -> str:
+        out = f"{self.num_classes} classes" if self.task != "regression" else f"{self.output_size} outputs"
+        sizes = " / ".join(f"{k} {v}" for k, v in self.sizes().items())
+        return f"Dataset({self.name!r}, {self.task}, input {fmt_shape(self.input_shape)}, {out}, {sizes})"
+
+
+def split_indices(n: int, rng: np.random.Generator, labels: np.ndarray | None = None,
+                  fractions: tuple = FRACTIONS) -> list[np.ndarray]:
+    """Shuffled index arrays for train, val and test; stratified by class when labels are given.
+
+    Each class (or the whole set) gives ``round(f·n)`` samples to val and test and the rest to train,
+    so every split sees every class in the same proportion.
+    """
+    groups = [np.arange(n)] if labels is None else [np.flatnonzero(labels == c) for c in np.unique(labels)]
+    parts: list[list[np.ndarray]] = [[], [], []]
+    for idx in groups:
+        idx = rng.permutation(idx)
+        n_val, n_test = (int(round(f * len(idx))) for f in fractions[1:])
+        parts[0].append(idx[n_val + n_test:])
+        parts[1].append(idx[:n_val])
+        parts[2].append(idx[n_val:n_val + n_test])
+    return [rng.permutation(np.concatenate(p)) for p in parts]
+
+
+def make_dataset(name: str, task: str, x: np.ndarray, y: np.ndarray, classes: list[str],
+                 rng: np.random.Generator, description: str, stratify: bool = True) -> Dataset:
+    """Split arrays 70/15/15 (stratified for classification) and wrap them as tensors."""
+    labels = y if task == "classification" and stratify else None
+    parts = split_indices(len(x), rng, labels)
+    tensors = []
+    for idx in parts:
+        tensors += [to_x(x[idx]), to_y(y[idx], task)]
+    return Dataset(name, task, tuple(x.shape[1:]), *tensors, classes=classes, description=description)
+
+
+def to_x(x: np.ndarray) -> torch.Tensor:
+    """Inputs as a contiguous float32 tensor (a copy: callers may edit it)."""
+    return torch.tensor(np.ascontiguousarray(x), dtype=torch.float32)
+
+
+def to_y(y: np.ndarray, task: str) -> torch.Tensor:
+    """Long labels for classification and char, float32 ``(N, out)`` targets for regression."""
+    if task == "regression":
+        y = np.asarray(y, dtype=np.float32)
+        return torch.tensor(y.reshape(len(y), -1))
+    return torch.tensor(np.asarray(y), dtype=torch.long)

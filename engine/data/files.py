@@ -1,0 +1,202 @@
+"""MNIST and Fashion-MNIST from their IDX files, CIFAR-10 from its binary batches, in a folder the user names.
+
+Nothing is downloaded and nothing is unpickled: both formats are raw bytes behind a tiny header, read
+with numpy and checked against the sizes the header (or the record layout) promises.
+"""
+from __future__ import annotations
+
+import gzip
+import math
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from engine.data.base import Dataset, to_x, to_y
+from engine.errors import InputError
+
+IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801  # 0x08 = unsigned bytes; the last byte is the number of dims
+IDX_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+             "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+MAX_IDX_BYTES = 256 * 1024 * 1024  # far above MNIST's 47 MB; stops a forged header from asking for gigabytes
+CIFAR_RECORD = 1 + 3 * 32 * 32  # a label byte, then 1024 red, 1024 green, 1024 blue pixels
+CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
+CIFAR_TEST = "test_batch.bin"
+CLASSES = {
+    "mnist": [str(d) for d in range(10)],
+    "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
+                      "Ankle boot"],
+    "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
+}
+TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+
+
+def read_idx(path: Path, magic: int) -> np.ndarray:
+    """One IDX file (optionally gzipped) as a uint8 array shaped by its header.
+
+    Raises:
+        InputError: empty, broken gzip, wrong magic number, truncated, or extra bytes after the data.
+    """
+    name = path.name
+    try:
+        if path.stat().st_size == 0:
+            raise InputError(f"{name} is empty (0 bytes); copy the file again")
+        with open(path, "rb") as f:
+            zipped = f.read(2) == b"\x1f\x8b"  # gzip's own magic, whatever the file is called
+        with (gzip.open if zipped else open)(path, "rb") as f:
+            head = f.read(4)
+            if len(head) < 4:
+                raise InputError(f"{name} is truncated: it ends inside the 4-byte IDX header")
+            found = int.from_bytes(head, "big")
+            if found != magic:
+                what = "images" if magic == IDX_IMAGES else "labels"
+                raise InputError(f"{name} is not an IDX {what} file: its magic number is 0x{found:08X}, "
+                                 f"expected 0x{magic:08X}. Check that the file is the right one and not renamed")
+            ndim = magic & 0xFF
+            raw_dims = f.read(4 * ndim)
+            if len(raw_dims) < 4 * ndim:
+                raise InputError(f"{name} is truncated: it ends inside the header's list of {ndim} sizes")
+            dims = tuple(int.from_bytes(raw_dims[i:i + 4], "big") for i in range(0, 4 * ndim, 4))
+            expected = math.prod(dims)
+            if expected == 0 or expected > MAX_IDX_BYTES:
+                raise InputError(f"{name}: its header gives sizes {dims}, i.e. {expected:,} bytes of data; "
+                                 f"expected between 1 and {MAX_IDX_BYTES:,}. The file is corrupt")
+            data = f.read(expected + 1)  # one byte more than promised reveals trailing garbage
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(f"{name} is not a valid gzip file ({exc}); unpack it or copy it again") from None
+    except OSError as exc:
+        raise InputError(f"{name} cannot be read ({exc.strerror or exc})") from None
+    if len(data) < expected:
+        raise InputError(f"{name} is truncated: its header promises {expected:,} bytes of data for sizes {dims}, "
+                         f"but only {len(data):,} follow. Copy the file again")
+    if len(data) > expected:
+        raise InputError(f"{name} has more bytes than its header's sizes {dims} allow ({expected:,}); "
+                         f"the file is corrupt or not an IDX file")
+    return np.frombuffer(data, dtype=np.uint8).reshape(dims)
+
+
+def load_idx(folder: str | Path, kind: str, rng: np.random.Generator, n_train: int, n_val: int,
+             n_test: int) -> Dataset:
+    """MNIST or Fashion-MNIST from the four IDX files in a folder; pixels scaled to [0, 1]."""
+    root = _folder(folder)
+    arrays = {}
+    for split, names in IDX_FILES.items():
+        images = read_idx(_find(root, names[0], kind), IDX_IMAGES)
+        labels = read_idx(_find(root, names[1], kind), IDX_LABELS)
+        if len(images) != len(labels):
+            raise InputError(f"{kind}: {names[0]} holds {len(images):,} images but {names[1]} holds "
+                             f"{len(labels):,} labels; they must match")
+        _check_labels(labels, names[1])
+        arrays[split] = (images, labels)
+    (tr_images, tr_labels), (te_images, te_labels) = arrays["train"], arrays["test"]
+    train_idx, val_idx = _take_two(len(tr_images), n_train, n_val, rng)
+    test_idx = rng.permutation(len(te_images))[:n_test]
+    parts = [(tr_images, tr_labels, train_idx), (tr_images, tr_labels, val_idx), (te_images, te_labels, test_idx)]
+    tensors = []
+    for images, labels, idx in parts:
+        tensors += [to_x(images[idx][:, None] / 255.0), to_y(labels[idx], "classification")]  # (N, 1, H, W)
+    title = TITLES[kind]
+    return Dataset(kind, "classification", (1, *tr_images.shape[1:]), *tensors, classes=list(CLASSES[kind]),
+                   description=f"{title} read from the IDX files in {root}: {len(train_idx):,} training and "
+                   f"{len(val_idx):,} validation images drawn from the {len(tr_images):,} training images, "
+                   f"{len(test_idx):,} test images from the {len(te_images):,} test images; grey pixels scaled "
+                   f"from 0..255 to [0, 1].")
+
+
+def read_cifar(path: Path) -> np.memmap:
+    """One CIFAR-10 binary batch as an (N, 3073) uint8 memory map (labels in column 0), after size checks."""
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InputError(f"{path.name} cannot be read ({exc.strerror or exc})") from None
+    if size == 0:
+        raise InputError(f"{path.name} is empty (0 bytes); copy the file again")
+    if size % CIFAR_RECORD:
+        raise InputError(f"{path.name} is {size:,} bytes, not a whole number of {CIFAR_RECORD:,}-byte records "
+                         f"(1 label byte + 3,072 pixel bytes): the file is truncated or not a CIFAR-10 binary batch")
+    try:
+        records = np.memmap(path, dtype=np.uint8, mode="r").reshape(-1, CIFAR_RECORD)
+    except OSError as exc:
+        raise InputError(f"{path.name} cannot be read ({exc.strerror or exc})") from None
+    _check_labels(records[:, 0], path.name)
+    return records
+
+
+def load_cifar(folder: str | Path, rng: np.random.Generator, n_train: int, n_val: int, n_test: int) -> Dataset:
+    """CIFAR-10 from its binary version (data_batch_1.bin … data_batch_5.bin, test_batch.bin); pixels in [0, 1]."""
+    root = _folder(folder)
+    if not (root / CIFAR_TEST).exists() and (root / "cifar-10-batches-bin").is_dir():
+        root = root / "cifar-10-batches-bin"  # the folder the official archive unpacks to
+    if (root / "data_batch_1").exists() and not (root / "data_batch_1.bin").exists():
+        raise InputError(f"{root} holds the Python (pickle) version of CIFAR-10; this app reads only the binary "
+                         f"version (cifar-10-binary.tar.gz: data_batch_1.bin … test_batch.bin), because loading "
+                         f"pickle files can run code")
+    train_files = [root / f for f in CIFAR_TRAIN if (root / f).exists()]
+    missing = ([] if train_files else ["data_batch_1.bin"]) + ([] if (root / CIFAR_TEST).exists() else [CIFAR_TEST])
+    if missing:
+        raise InputError(f"{root} has no {' or '.join(missing)}; a CIFAR-10 folder holds data_batch_1.bin … "
+                         f"data_batch_5.bin and test_batch.bin (the binary version, unpacked)")
+    train = [read_cifar(p) for p in train_files]
+    test = read_cifar(root / CIFAR_TEST)
+    offsets = np.cumsum([0] + [len(b) for b in train])
+    train_idx, val_idx = _take_two(int(offsets[-1]), n_train, n_val, rng)
+    test_idx = rng.permutation(len(test))[:n_test]
+
+    def gather(batches, starts, idx):
+        # Sorted reads from the memory maps, then back to the shuffled order.
+        order = np.argsort(idx)
+        rows = np.empty((len(idx), CIFAR_RECORD), dtype=np.uint8)
+        which = np.searchsorted(starts, idx[order], side="right") - 1
+        for b, batch in enumerate(batches):
+            sel = which == b
+            rows[order[sel]] = batch[idx[order][sel] - starts[b]]
+        return rows
+
+    tensors = []
+    for batches, starts, idx in [(train, offsets, train_idx), (train, offsets, val_idx), ([test], [0], test_idx)]:
+        rows = gather(batches, np.asarray(starts), idx)
+        tensors += [to_x(rows[:, 1:].reshape(-1, 3, 32, 32) / 255.0), to_y(rows[:, 0], "classification")]
+    return Dataset("cifar10", "classification", (3, 32, 32), *tensors, classes=list(CLASSES["cifar10"]),
+                   description=f"CIFAR-10 read from the binary batches in {root}: {len(train_idx):,} training and "
+                   f"{len(val_idx):,} validation images drawn from {int(offsets[-1]):,} in {len(train)} training "
+                   f"batch(es), {len(test_idx):,} test images from test_batch.bin; 32×32 RGB, pixels scaled from "
+                   f"0..255 to [0, 1].")
+
+
+def _folder(folder: str | Path) -> Path:
+    if not isinstance(folder, (str, Path)) or not str(folder).strip():
+        raise InputError("name the folder that holds the dataset's files")
+    root = Path(str(folder).strip()).expanduser()
+    if not root.exists():
+        raise InputError(f"the folder {root} does not exist on the server; check the path")
+    if not root.is_dir():
+        raise InputError(f"{root} is a file, not a folder; name the folder that holds the dataset's files")
+    return root
+
+
+def _find(root: Path, base: str, kind: str) -> Path:
+    """The file under its usual names: plain, gzipped, or with a dot before idx (as some mirrors spell it)."""
+    dotted = base.replace("-idx", ".idx")
+    for name in (base, base + ".gz", dotted, dotted + ".gz"):
+        if (root / name).is_file():
+            return root / name
+    expected = ", ".join(n for pair in IDX_FILES.values() for n in pair)
+    raise InputError(f"{root} has no {base} (or {base}.gz); a {TITLES[kind]} folder holds {expected}")
+
+
+def _check_labels(labels: np.ndarray, name: str) -> None:
+    if len(labels) and labels.max() > 9:
+        bad = int(np.argmax(labels > 9))
+        raise InputError(f"{name}: label {int(labels[bad])} at position {bad:,} is not a class 0–9; the file is "
+                         f"corrupt or not a {('CIFAR-10' if name.endswith('.bin') else 'label')} file")
+
+
+def _take_two(available: int, n_first: int, n_second: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Disjoint random index sets of the wanted sizes, shrunk in proportion when the files hold fewer."""
+    if n_first + n_second > available:
+        n_second = min(n_second, max(1, int(round(available * n_second / (n_first + n_second)))))
+        n_first = available - n_second
+    if n_first < 1:
+        raise InputError(f"the training files hold only {available} samples; at least 2 are needed")
+    perm = rng.permutation(available)
+    return perm[:n_first], perm[n_first:n_first + n_second]

@@ -1,1 +1,0 @@
-"""The dataset makers and readers behind ``engine.data`` (pages import ``engine.data``, not these modules)."""

@@ -1,0 +1,16 @@
+"""Gradients through depth and through time: per-layer and per-time-step norms, unrolled cells, and the lab.
+
+Modules: ``norms`` (``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_stats``, ``activation_stats``,
+``derivative_bound``; in float64), ``unroll`` (a recurrent layer unrolled step by step, its recurrent radius),
+``lab`` (the Gradients page's seeded experiments and background runs) and ``figures`` (their charts).
+"""
+from engine.gradients import figures, lab, norms, unroll
+from engine.gradients.norms import (ACTIVATIONS, SATURATION, activation_stats, default_loss, derivative_bound,
+                                    layer_grad_norms, recurrent_stats, timestep_grad_norms, weight_label)
+from engine.gradients.unroll import (GATES, Unrolled, cell_kind, recurrent_layers, recurrent_radii, recurrent_radius,
+                                     set_recurrent_radius)
+
+__all__ = ["ACTIVATIONS", "SATURATION", "activation_stats", "default_loss", "derivative_bound", "layer_grad_norms",
+           "recurrent_stats", "timestep_grad_norms", "weight_label", "GATES", "Unrolled", "cell_kind",
+           "recurrent_layers", "recurrent_radii", "recurrent_radius", "set_recurrent_radius",
+           "figures", "lab", "norms", "unroll"]

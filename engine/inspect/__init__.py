@@ -1,0 +1,27 @@
+"""Looking inside a trained model: predictions, activations, filters, recurrent states and Captum attributions.
+
+Modules: ``probe`` (predictions, activations, filters, hidden states and LSTM gates; named so as not to hide
+the standard library's ``inspect``), ``attribution`` (Captum saliency, Grad-CAM, IG...; loaded on first use,
+since importing Captum is slow), ``images`` (safe decoding of uploads, the drawing grid) and ``figures``.
+"""
+from engine.inspect import figures, images, probe
+from engine.inspect.images import (Decoded, canvas_shape, decode, drawing_to_input, fit_to_input, input_to_drawing,
+                                   paint, resize, to_pixel_range)
+from engine.inspect.probe import (LayerActivation, activations, as_batch, conv_layers, filters, find_layer,
+                                  hidden_states, layer_modules, linear_layers, linear_unit_images, logits_at,
+                                  lstm_gates, model_device, no_cudnn, outputs, predict, predicted_classes,
+                                  private_copy, probabilities, recurrent_info, recurrent_layers)
+
+__all__ = ["LayerActivation", "activations", "as_batch", "conv_layers", "filters", "find_layer", "hidden_states",
+           "layer_modules", "linear_layers", "linear_unit_images", "logits_at", "lstm_gates", "model_device",
+           "no_cudnn", "outputs", "predict", "predicted_classes", "private_copy", "probabilities", "recurrent_info",
+           "recurrent_layers", "Decoded", "canvas_shape", "decode", "drawing_to_input", "fit_to_input",
+           "input_to_drawing", "paint", "resize", "to_pixel_range", "attribution", "figures", "images", "probe"]
+
+
+def __getattr__(name: str):
+    """``attribution`` is imported on first use: it loads Captum, which the other pages never need."""
+    if name == "attribution":
+        import importlib
+        return importlib.import_module("engine.inspect.attribution")
+    raise AttributeError(f"module 'engine.inspect' has no attribute {name!r}")
