@@ -23,9 +23,12 @@ RUN pip install --index-url "$TORCH_INDEX" "$(grep -E '^torch==' requirements.tx
 
 COPY . .
 
-# The code stays owned by root; the server runs as an unprivileged user.
-RUN useradd --create-home --uid 10001 playground
+# The code stays owned by root; the server runs as an unprivileged user, who owns only the data folder (the
+# workspace database; mount a volume there to keep it across containers, or set PLAYGROUND_DATABASE_URL).
+RUN useradd --create-home --uid 10001 playground && mkdir -p /app/data && chown playground /app/data
 USER playground
+ENV PLAYGROUND_DATA_DIR=/app/data
+VOLUME ["/app/data"]
 
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

@@ -29,7 +29,10 @@ $(VENV)/.dev-stamp: requirements-dev.txt $(VENV)/.req-stamp
 
 venv: $(VENV)/.dev-stamp
 
+# Workspaces (networks, runs, weights) are kept in data/playground.db (SQLite) unless PLAYGROUND_DATABASE_URL names
+# another database.
 run: $(VENV)/.req-stamp
+	mkdir -p data
 	$(PY) -m streamlit run app.py --server.port=$(PORT) --server.address=$(ADDRESS)
 
 # Browser tests drive Debian's Chromium (Playwright cannot download its own browser here).

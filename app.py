@@ -4,12 +4,14 @@ from pathlib import Path
 import streamlit as st
 
 import engine
-from ui.session import keep_alive
+from ui import workspace_ui
+from ui.session import keep_alive, state
 
 engine.device.configure_threads()  # once, before any page trains: leaves a core for the server
 keep_alive()  # a run started on the Train page keeps its heartbeat while the student is here
 
 st.set_page_config(page_title="Neural-network playground", page_icon=":material/hub:", layout="wide")
+workspace_ui.sidebar_ui(state())
 
 ROOT = Path(__file__).parent
 # (script, label, icon, what a student does there)
@@ -24,6 +26,8 @@ PAGES = [
      "Look inside a trained network: filters, feature maps and saliency maps of what it looks at."),
     ("pages/5_Gradients.py", "Gradients", ":material/trending_down:",
      "See gradients shrink layer by layer in a deep sigmoid network, and what ReLU, batch norm and skips change."),
+    ("pages/6_Class.py", "Class", ":material/groups:",
+     "For teachers: make a class, watch every student's network and runs live, and send them a network."),
 ]
 
 st.title("Neural-network playground")

@@ -1,11 +1,12 @@
 """Build: assemble a network layer by layer; shapes, parameters and the graph follow every edit."""
 import streamlit as st
 
-from ui import build_ui
+from ui import build_ui, workspace_ui
 from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Build · NN playground", page_icon="🧱", layout="wide")
 s = state()
+workspace_ui.sidebar_ui(s)
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Build a network")
 build_ui.url_sync_ui(s)

@@ -2,10 +2,11 @@
 import streamlit as st
 
 from engine import InputError, SpecError
-from ui import conv_ui
-from ui.session import keep_alive
+from ui import conv_ui, workspace_ui
+from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Convolution · NN playground", page_icon=":material/grid_on:", layout="wide")
+workspace_ui.sidebar_ui(state())
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Convolution, step by step")
 st.caption("Any kernel, stride, padding and dilation, with every product and sum written out. "

@@ -2,12 +2,12 @@
 import streamlit as st
 
 import engine
-from engine.training import TERMINAL
-from ui import train_controls_ui, train_runs_ui, train_ui, train_upload_ui
+from ui import train_controls_ui, train_runs_ui, train_ui, train_upload_ui, workspace_ui
 from ui.session import page_link, state
 
 st.set_page_config(page_title="Train · NN playground", layout="wide")
 s = state()
+workspace_ui.sidebar_ui(s)
 p = train_ui.page(s)
 st.title("Train")
 try:
@@ -18,7 +18,7 @@ except engine.SpecError as err:
     st.error(f"The network on the Build page is invalid: {err}")
 page_link("pages/1_Build.py", "Change the network on the Build page")
 
-with st.expander("Data and training settings", expanded=not p["runs"]):
+with st.expander("Data and training settings", expanded=not train_ui.runs(s)):
     config = train_ui.settings_ui(s)
 train_controls_ui.controls_ui(s, config)
 
@@ -27,30 +27,15 @@ if run is None:
     st.info("Choose the data and settings, then press **Start new run**. Training runs in the background: "
             "the page stays responsive and you can pause, step or stop at any time.")
 else:
-    live = run["trainer"].state not in TERMINAL
-    fast = train_ui.trains_now(run["trainer"])
-
-    # Redraws alone twice a second while training; a slower tick while waiting for a slot (only the queue place
-    # changes) or paused keeps the heartbeat alive.
-    @st.fragment(run_every=(0.5 if fast else 2.0) if live else None)
-    def live_view():
-        train_ui.heartbeat_all(s)
-        current = train_ui.active(s)
-        if current is None:
-            return
-        train_ui.status_ui(current)
-        train_ui.live_charts_ui(s, current)
-        if live and (current["trainer"].state in TERMINAL or train_ui.trains_now(current["trainer"]) != fast):
-            st.rerun()  # the run ended, or started or stopped waiting: a full rerun draws the results or sets the tick
-
-    live_view()
+    live = run.live
+    train_ui.live_ui(s)
     if not live:
         st.subheader("Results")
         train_ui.results_ui(s, run)
-    elif run["trainer"].state == "paused" and run["trainer"].dataset.task == "char":
-        train_ui.sample_ui(run["trainer"])
+    elif run.state == "paused" and run.trainer.dataset.task == "char":
+        train_ui.sample_ui(run.trainer)
 
-if p["runs"]:
+if train_ui.runs(s):
     st.subheader("Compare runs")
     train_runs_ui.compare_ui(s)
 with st.expander("Load trained weights"):

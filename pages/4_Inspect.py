@@ -2,12 +2,13 @@
 import streamlit as st
 
 from engine import SpecError, inspect
-from ui import inspect_input_ui, inspect_sequence_ui, inspect_ui
+from ui import inspect_input_ui, inspect_sequence_ui, inspect_ui, workspace_ui
 from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
 st.title("Inspect the network")
 s = state()
+workspace_ui.sidebar_ui(s)
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 try:
     model = inspect_ui.model_copy(s, s.get_model())  # once per version; nothing below touches the session's own

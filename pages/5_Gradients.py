@@ -1,10 +1,11 @@
 """Gradients: where they vanish or explode, through the layers of a deep network and through the steps of an RNN."""
 import streamlit as st
 
-from ui import gradients_time_ui, gradients_ui
-from ui.session import keep_alive
+from ui import gradients_time_ui, gradients_ui, workspace_ui
+from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
+workspace_ui.sidebar_ui(state())
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Vanishing and exploding gradients")
 st.caption("The per-layer and per-step curves are measured on a seeded network and one fixed batch with PyTorch's "

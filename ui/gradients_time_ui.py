@@ -9,7 +9,9 @@ import streamlit as st
 
 from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL
-from ui.gradients_ui import ERRORS, cached, is_live, live_view, new_run, run_of, scratch, status_text, stop_run
+from ui.gradients_ui import ERRORS, cached, is_live, live_view, new_run, run_of, scratch, stop_run
+from ui.runs_ui import status_text
+from ui.session import Run
 
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 TRAIN_SECONDS = (10, 20, 30, 60, 120)
@@ -162,13 +164,13 @@ def time_train_ui(settings: dict, ds, key: tuple) -> None:
                                help="Adam, learning rate 0.003, batches of 64, clipping at the threshold above "
                                     "(or none when clipping is off)")
     run_key = key + (seconds,)
-    run = run_of("time", run_key)  # other settings: the old run stops
+    runs = run_of("time", run_key)  # other settings: the old run stops
     c2.button("Start", key="time-start", type="primary", width="stretch", on_click=_start_time,
               args=(settings, ds, seconds, run_key))
-    c3.button("Stop", key="time-stop", width="stretch", disabled=not is_live(run), on_click=stop_run, args=("time",))
+    c3.button("Stop", key="time-stop", width="stretch", disabled=not is_live(runs), on_click=stop_run, args=("time",))
     if error := scratch().pop("time_error", None):
         st.error(error)
-    if run is None:
+    if not runs:
         st.caption("Press Start to train in the background, from the W_hh radius above (on the task's real "
                    "inputs, with its biases, whatever the linear regime): the loss, the gradient norm before and "
                    "after clipping, and a fresh ‖∂L/∂h_t‖ curve about every second.")
@@ -176,9 +178,9 @@ def time_train_ui(settings: dict, ds, key: tuple) -> None:
     live_view("time", _draw_time)
 
 
-def _snapshot(run: dict) -> None:
+def _snapshot(runs: list[Run]) -> None:
     """A fresh ‖∂L/∂h_t‖ curve of the run's current weights, measured on the session's private copy."""
-    trainer = run["trainers"][0]
+    trainer, run = runs[0].trainer, runs[0].shared
     step = trainer.status.step
     due = time.monotonic() - run["snap_at"] >= SNAPSHOT_EVERY or trainer.state in TERMINAL
     if due and step != run["snap_steps"][-1] and len(run["snaps"]) < MAX_SNAPSHOTS:
@@ -187,9 +189,9 @@ def _snapshot(run: dict) -> None:
         run["snap_at"] = time.monotonic()
 
 
-def _draw_time(run: dict) -> None:
-    trainer = run["trainers"][0]
-    _snapshot(run)
+def _draw_time(runs: list[Run]) -> None:
+    trainer, run = runs[0].trainer, runs[0].shared
+    _snapshot(runs)
     records = trainer.records()
     loss_steps, loss = lab.loss_series(records)
     clip_steps, raw, clipped = lab.clip_series(records, run["clip"])
@@ -249,17 +251,17 @@ def compare_ui(settings: dict, ds) -> None:
         budget = ("steps", c1.select_slider("Training steps, each", COMPARE_STEPS, 500, key="time-compare-steps",
                                             help="rounded up to whole epochs; the cells train one after another"))
     key = (settings["task"], settings["T"], settings["hidden"], budget)
-    run = run_of("compare", key)
+    runs = run_of("compare", key)
     c2.button("Compare", key="time-compare", type="primary", width="stretch", on_click=_start_compare,
               args=(settings, ds, budget, key))
-    c3.button("Stop", key="time-compare-stop", width="stretch", disabled=not is_live(run), on_click=stop_run,
+    c3.button("Stop", key="time-compare-stop", width="stretch", disabled=not is_live(runs), on_click=stop_run,
               args=("compare",))
     st.caption(f"Same task, T = {settings['T']}, hidden size {settings['hidden']}, seed 0, PyTorch's "
                f"initialisation; Adam (learning rate {COMPARE_LR:g}), batches of 64, clipping at 1; "
                f"{_budget_text(budget)}, one after another. Each finished comparison adds a row to the table.")
     if error := scratch().pop("compare_error", None):
         st.error(error)
-    if run is not None:
+    if runs:
         live_view("compare", _draw_compare)
     if table := scratch().get("compare_table"):
         st.dataframe(pd.DataFrame(table), hide_index=True, key="time-compare-table")
@@ -270,21 +272,22 @@ def _clear_table() -> None:
     scratch().pop("compare_table", None)
 
 
-def _draw_compare(run: dict) -> None:
-    trainers = dict(zip(COMPARE_CELLS, run["trainers"]))
-    _next_turn(run)
+def _draw_compare(runs: list[Run]) -> None:
+    trainers = dict(zip(COMPARE_CELLS, [r.trainer for r in runs]))
+    run = runs[0].shared
+    _next_turn(runs)
     st.caption(" · ".join(f"{cell}: {status_text(t)}" for cell, t in trainers.items()))
     left, right = st.columns(2)
     left.plotly_chart(figures.timestep_figure(run["at_init"]), key="time-compare-chart")
     curves = {cell: lab.loss_series(t.records()) for cell, t in trainers.items()}
     right.plotly_chart(figures.loss_figure(curves, run["baseline"]), key="time-compare-loss-chart")
-    if not is_live(run):
+    if not is_live(runs):
         st.markdown(_verdict(run, trainers))
 
 
-def _next_turn(run: dict) -> None:
+def _next_turn(runs: list[Run]) -> None:
     """Sequential runs: when one has ended, start the next (fairer on a few cores than three at once)."""
-    for trainer in run["trainers"]:
+    for trainer in (r.trainer for r in runs):
         if trainer.state == "idle":
             trainer.start()
             return

@@ -11,8 +11,9 @@ import streamlit as st
 from engine import InputError, SpecError
 from engine.gradients import activation_stats, derivative_bound, figures, lab
 from engine.network import DEPTH_LABS, SCHEMES
-from engine.training import TERMINAL
-from ui.session import state
+from ui import runs_ui
+from ui.runs_ui import status_text
+from ui.session import Run, state
 
 ERRORS = (ValueError, RuntimeError, SpecError, InputError)
 ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU")
@@ -43,74 +44,41 @@ def cached(name: str, key: tuple, compute: Callable):
     return store[name][1]
 
 
-# ---------------------------------------------------------------- background runs
+# ---------------------------------------------------------------- background runs (in the session's run book)
 
-def run_of(name: str, key: tuple | None = None) -> dict | None:
-    """This session's run ``name`` ({"key", "trainers", ...}); one started for other settings is stopped and dropped."""
-    run = scratch().setdefault("runs", {}).get(name)
-    if run is not None and key is not None and run["key"] != key:
-        stop_run(name, forget=True)
-        return None
-    return run
-
-
-def new_run(name: str, key: tuple, trainers: list, **extra) -> dict:
-    """Replace run ``name`` with these (not yet started) trainers."""
-    stop_run(name, forget=True)
-    run = scratch()["runs"][name] = {"key": key, "trainers": trainers, **extra}
-    return run
+def run_of(name: str, key: tuple | None = None) -> list[Run]:
+    """This session's runs of experiment ``name``; runs started for other settings are stopped and dropped."""
+    book = state().book
+    runs = book.of(name)
+    if runs and key is not None and runs[0].key != key:
+        book.clear(name)
+        return []
+    return runs
 
 
-def stop_run(name: str, forget: bool = False) -> None:
-    """Stop every trainer of run ``name`` (their threads end); ``forget`` drops its results too."""
-    runs = scratch().setdefault("runs", {})
-    run = runs.pop(name, None) if forget else runs.get(name)
-    for trainer in (run or {}).get("trainers", []):
-        trainer.stop()
+def new_run(name: str, key: tuple, trainers: list, **shared) -> list[Run]:
+    """Replace experiment ``name`` with runs of these (not yet started) trainers, sharing the context ``shared``."""
+    book = state().book
+    book.clear(name)
+    context = dict(shared)  # one dict for the experiment: snapshots and verdicts are written into it as it goes
+    return [book.add(name, t, t.spec, t.config, label=f"{name} {i + 1}", key=key, shared=context)
+            for i, t in enumerate(trainers)]
 
 
-def is_live(run: dict | None) -> bool:
-    """Some trainer of the run is running, queued, or still waiting for its turn."""
-    return run is not None and any(t.state not in TERMINAL for t in run["trainers"])
+def stop_run(name: str) -> None:
+    """Stop every run of experiment ``name`` (their threads end); their records stay to be read."""
+    for run in state().book.of(name):
+        run.trainer.stop()
 
 
-def beat(run: dict | None) -> None:
-    """The page is still open: keeps the run's threads alive (they stop themselves without it)."""
-    for trainer in (run or {}).get("trainers", []):
-        if trainer.state not in TERMINAL:
-            trainer.heartbeat()
+def is_live(runs: list[Run]) -> bool:
+    """Some run of the experiment is running, queued, or still waiting for its turn."""
+    return any(run.live for run in runs)
 
 
-def live_view(name: str, draw: Callable[[dict], None]) -> None:
-    """Draw run ``name`` in a fragment that redraws alone every 0.5 s while it trains; a full rerun when it ends."""
-    run = run_of(name)
-    live = is_live(run)
-    beat(run)
-
-    @st.fragment(run_every=0.5 if live else None)
-    def view():
-        current = run_of(name)
-        if current is None:
-            return
-        beat(current)
-        draw(current)
-        if live and not is_live(current):
-            st.rerun()  # the run just ended: one full rerun draws the final numbers and stops the ticking
-
-    view()
-
-
-def status_text(trainer) -> str:
-    """State, steps and time of one trainer, with the queue position when it waits for a training slot."""
-    status = trainer.status
-    if status.state == "queued":
-        return (f"queued: place {status.queue_position} for one of the server's "
-                f"{trainer.limiter.slots} training slots")
-    if status.state == "idle":
-        return "waiting for its turn"
-    if status.state in TERMINAL:
-        return f"{status.message or status.state}: {status.step} steps in {status.elapsed:.1f} s"
-    return f"{status.state} · step {status.step} · {status.elapsed:.1f} s"
+def live_view(name: str, draw: Callable[[list[Run]], None]) -> None:
+    """Draw experiment ``name``, redrawn alone while it trains; a full rerun when it ends."""
+    runs_ui.live_view(lambda: run_of(name), draw)
 
 
 @st.cache_resource(show_spinner=False)
@@ -194,9 +162,9 @@ def depth_ui(settings: dict) -> None:
         st.error(f"Could not build or measure this network: {err}")
         return
     curves = {f"at initialisation ({_describe(settings)})": (labels, norms)}
-    run = run_of("depth")
-    if run is not None and run["key"][:len(key)] == key and not is_live(run) and run["trainers"][0].status.step:
-        trainer = run["trainers"][0]
+    runs = run_of("depth")
+    if runs and runs[0].key[:len(key)] == key and not is_live(runs) and runs[0].trainer.status.step:
+        trainer = runs[0].trainer
         try:  # the trained weights on the same fixed batch, weights only, like the curve at initialisation
             after = cached("depth_after", (id(trainer), trainer.status.step),
                            lambda: lab.trained_layer_norms(trainer, xb, yb))
@@ -287,22 +255,22 @@ def depth_train_ui(settings: dict, key: tuple) -> None:
                              help=f"learning rates: {', '.join(f'{k} {v:g}' for k, v in lab.DEPTH_LR.items())}")
     epochs = c2.select_slider("Epochs (20 steps each)", EPOCH_CHOICES, 5, key="depth-epochs")
     run_key = key + (optimizer, epochs)
-    run = run_of("depth", run_key)  # other settings: the old run stops
+    runs = run_of("depth", run_key)  # other settings: the old run stops
     c3.button("Start", key="depth-start", type="primary", width="stretch", on_click=_start_depth,
               args=(settings, optimizer, epochs, run_key))
-    c4.button("Stop", key="depth-stop", width="stretch", disabled=not is_live(run), on_click=stop_run,
+    c4.button("Stop", key="depth-stop", width="stretch", disabled=not is_live(runs), on_click=stop_run,
               args=("depth",))
     if error := scratch().pop("depth_error", None):
         st.error(error)
-    if run is None:
+    if not runs:
         st.caption("Press Start to train this network in the background and watch each layer's gradient norm "
                    "as it learns. Changing a setting above stops the run.")
         return
     live_view("depth", _draw_depth)
 
 
-def _draw_depth(run: dict) -> None:
-    trainer = run["trainers"][0]
+def _draw_depth(runs: list[Run]) -> None:
+    trainer = runs[0].trainer
     records = trainer.records()
     steps, labels, matrix = lab.layer_series(records)
     loss_steps, loss = lab.loss_series(records)

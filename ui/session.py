@@ -1,4 +1,4 @@
-"""One state object per browser session, under one st.session_state key."""
+"""One typed state object per browser session: the workspace (network, model, run book), under one session key."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -6,15 +6,119 @@ from dataclasses import dataclass, field
 import streamlit as st
 
 import engine
-from engine.training import TERMINAL
+from engine.training import TERMINAL, TrainConfig, load_weights
 
 KEY = "playground"
 DEFAULT_PRESET = "mnist-cnn"
 
 
+@dataclass(eq=False)
+class Run:
+    """One training run of the workspace, from any page: what it was started with and the trainer that runs it.
+
+    ``group`` says which page's experiment it belongs to ("train"; the Gradients page's "depth", "time",
+    "compare"); runs started together for one experiment (the RNN/LSTM/GRU comparison) share ``shared``, the
+    experiment's own context (probe batch, snapshots, baseline...). ``trainer`` is an ``engine.training.Trainer``.
+    """
+
+    number: int
+    group: str
+    trainer: object
+    spec: engine.ModelSpec
+    config: TrainConfig
+    label: str = ""
+    key: tuple | None = None  # the page settings it was started for: other settings replace it (Gradients)
+    shared: dict = field(default_factory=dict)
+    results: dict | None = None  # the test split's evaluation, once the run has ended (Train)
+    auto_adopt: bool = False  # becomes the session's model when it ends (a run started on the Build network)
+    figures: tuple | None = None  # (version, figures) kept by the live view until the run records more
+    model: object | None = None  # a private copy for drawing from the weights (decision boundary)
+
+    @property
+    def state(self) -> str:
+        return self.trainer.state
+
+    @property
+    def live(self) -> bool:
+        """Running, queued, paused or not started yet: it holds (or may take) a thread and a training slot."""
+        return self.trainer.state not in TERMINAL
+
+
+class RunBook:
+    """Every run of one workspace, on every page: one place that starts, finds, stops and forgets them."""
+
+    def __init__(self) -> None:
+        self.runs: list[Run] = []
+        self.next_number = 1
+        self._active: dict[str, int] = {}
+        self.changed: set[int] = set()  # numbers of runs added or removed since the workspace was last saved
+
+    def add(self, group: str, trainer, spec: engine.ModelSpec, config: TrainConfig, **fields) -> Run:
+        """Record a new (not yet started) run of ``group``; it becomes the group's active run."""
+        return self.restore(Run(self.next_number, group, trainer, spec, config, **fields))
+
+    def restore(self, run: Run) -> Run:
+        """Put a run (new, or brought back from the workspace's storage) in the book under its own number."""
+        self.next_number = max(self.next_number, run.number + 1)
+        self.runs.append(run)
+        self._active[run.group] = run.number
+        self.changed.add(run.number)
+        return run
+
+    def of(self, group: str) -> list[Run]:
+        """The group's runs, oldest first."""
+        return [r for r in self.runs if r.group == group]
+
+    def get(self, number: int | None) -> Run | None:
+        return next((r for r in self.runs if r.number == number), None)
+
+    def active(self, group: str) -> Run | None:
+        """The run the group's controls act on."""
+        return self.get(self._active.get(group))
+
+    def activate(self, run: Run) -> None:
+        self._active[run.group] = run.number
+
+    def remove(self, number: int) -> Run | None:
+        """Stop a run (its thread ends) and forget it; the group's newest run becomes active."""
+        run = self.get(number)
+        if run is None:
+            return None
+        run.trainer.stop()
+        self.runs.remove(run)
+        self.changed.add(number)
+        if self._active.get(run.group) == number:
+            rest = self.of(run.group)
+            self._active.pop(run.group)
+            if rest:
+                self._active[run.group] = rest[-1].number
+        return run
+
+    def clear(self, group: str) -> None:
+        """Stop and forget every run of ``group``."""
+        for run in self.of(group):
+            self.remove(run.number)
+
+    def live(self, group: str | None = None) -> list[Run]:
+        """Runs that have not ended, of one group or of all."""
+        return [r for r in self.runs if r.live and (group is None or r.group == group)]
+
+    def stop_live(self, group: str, keep: int | None = None) -> list[Run]:
+        """Stop the group's live runs except ``keep``; returns those stopped."""
+        stopped = [r for r in self.live(group) if r.number != keep]
+        for run in stopped:
+            run.trainer.stop()
+        return stopped
+
+    def heartbeat(self) -> None:
+        """The workspace is in use: its live runs keep training (a closed tab stops beating and they end)."""
+        for run in self.live():
+            run.trainer.heartbeat()
+
+
 @dataclass
 class SessionState:
-    """Everything one browser session owns: its network, its built model, its runs.
+    """Everything one browser session owns: its network, its built model and its run book.
 
     ``version`` goes up whenever the spec or the weights change, so pages can key caches on it.
     """
@@ -22,17 +126,31 @@ class SessionState:
     spec: engine.ModelSpec
     model: object | None = None  # torch.nn.Module, built lazily from spec
     version: int = 0
-    runs: list = field(default_factory=list)
+    book: RunBook = field(default_factory=RunBook)
+    adopted: list = field(default_factory=list)  # numbers of the runs whose networks became the model, in order
     trained: bool = False  # the current model's weights came from a training run (not a fresh build)
     dataset: dict | None = None  # the data the model was trained on: {"name", "seed", "options"}
-    extras: dict = field(default_factory=dict)  # per-page scratch space, keyed by page name
+    extras: dict = field(default_factory=dict)  # per-page scratch space (caches, messages), keyed by page name
+    settings: dict = field(default_factory=dict)  # the pages' saved settings, e.g. {"train": TrainConfig dict}
+    # The stored workspace (ui.workspace): its token (the ?ws= link), and what changed since it was last saved.
+    token: str | None = None
+    read_only: bool = False  # a shared snapshot: everything can be looked at, nothing is saved
+    class_name: str | None = None
+    display_name: str | None = None
+    pushed_version: int = 0
+    dirty: set = field(default_factory=set)  # "spec", "settings", "model"
+    notice: str | None = None  # shown once, by the next page drawn (a bad link, a teacher's push)
+    save_error: str | None = None  # why nothing is saved (the database is down, a cap)
+    weights_source: object | None = None  # () -> bytes: the stored weights of the model, loaded on first use
 
     def set_spec(self, spec: engine.ModelSpec) -> None:
         """Make ``spec`` the session's network; the model is rebuilt on next use."""
         self.spec = spec
         self.model = None
         self.trained = False
+        self.weights_source = None
         self.version += 1
+        self.dirty.update(("spec", "model"))
 
     def set_model(self, model, trained: bool = True, dataset: dict | None = None) -> None:
         """Replace the model's weights (e.g. after training); bumps the version.
@@ -41,38 +159,55 @@ class SessionState:
         """
         self.model = model
         self.trained = trained
+        self.weights_source = None
         if dataset is not None:
             self.dataset = dataset
         self.version += 1
+        self.dirty.add("model")
+
+    def set_settings(self, page: str, values: dict) -> None:
+        """A page's settings as they should be restored (saved only when they changed)."""
+        if self.settings.get(page) != values:
+            self.settings[page] = values
+            self.dirty.add("settings")
 
     def live_trainers(self) -> list:
-        """Every run of this session that has not ended: the Train page's runs and the Gradients page's labs."""
-        trainers = [run.get("trainer") for run in self.extras.get("train", {}).get("runs", [])]
-        labs = self.extras.get("gradients", {}).get("runs", {})
-        for run in labs.values() if isinstance(labs, dict) else []:
-            trainers += list(run.get("trainers", [])) if isinstance(run, dict) else []
-        return [t for t in trainers if t is not None and t.state not in TERMINAL]
+        """The trainers of every run that has not ended, on any page."""
+        return [run.trainer for run in self.book.live()]
 
     def heartbeat(self) -> None:
         """The session is in use (on any page): its runs keep training. A closed tab stops beating."""
-        for trainer in self.live_trainers():
-            trainer.heartbeat()
+        self.book.heartbeat()
 
     def get_model(self):
         """The session's model, built from the spec if needed. Raises engine.SpecError when the spec is invalid."""
         if self.model is None:
-            self.model = engine.build(self.spec, seed=0)
+            model = engine.build(self.spec, seed=0)
+            source, self.weights_source = self.weights_source, None
+            if source is not None:  # the trained weights of a restored workspace
+                try:
+                    load_weights(model, source())
+                except engine.InputError as err:
+                    self.notice, self.trained = f"The saved weights could not be loaded ({err}).", False
+            self.model = model
         return self.model
 
 
 def state() -> SessionState:
-    """This browser session's state, created on first use."""
+    """This browser session's state: its stored workspace opened (or made) on first use, then kept saved."""
+    from ui import workspace
+
     # Every page comes through here, also when a link opens it directly without app.py running first.
     engine.device.configure_threads()
     if KEY not in st.session_state:
-        st.session_state[KEY] = SessionState(spec=engine.network.presets.get(DEFAULT_PRESET))
+        s = SessionState(spec=engine.network.presets.get(DEFAULT_PRESET))
+        workspace.attach(s)  # the ?ws= link's workspace, or a new one
+        s.dirty.clear()  # what was restored is what is stored
+        s.book.changed.clear()
+        st.session_state[KEY] = s
     s = st.session_state[KEY]
     s.heartbeat()  # a run keeps going while its student works on another page, not only on Train
+    workspace.sync(s)
     return s
 
 

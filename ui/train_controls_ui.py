@@ -7,10 +7,10 @@ import json
 import streamlit as st
 
 import engine
-from engine.training import TERMINAL, TrainConfig, Trainer
-from ui.session import SessionState
+from engine.training import TERMINAL, SavedRun, TrainConfig, Trainer
+from ui.session import Run, SessionState
 from ui.train_runs_ui import run_label
-from ui.train_ui import UPDATABLE, active, change_text, delete_run, load_dataset, page
+from ui.train_ui import GROUP, UPDATABLE, active, change_text, delete_run, load_dataset, page, runs
 
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
 OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}  # optimiser-only ones
@@ -30,16 +30,14 @@ def start_run(s: SessionState, config: TrainConfig) -> None:
         p["error"] = f"Cannot start: {err}"
         return
     _stop_other_live(s, None)
-    run = {"id": p["next_id"], "label": run_label(p["next_id"], s.spec, config, dataset.name), "trainer": trainer,
-           "config": config, "spec": s.spec, "auto_adopt": True}
-    p["next_id"] += 1
-    p["runs"].append(run)
-    p["active"] = run["id"]
+    number = s.book.next_number
+    s.book.add(GROUP, trainer, s.spec, config, label=run_label(number, s.spec, config, dataset.name),
+               auto_adopt=True)
     st.session_state.pop("tr-compare", None)  # the new run joins the comparison
     trainer.start()
-    while len(p["runs"]) > engine.limits.MAX_RUNS_KEPT:
-        old = next((r for r in p["runs"] if r["trainer"].state in TERMINAL), p["runs"][0])
-        delete_run(s, old["id"])
+    while len(runs(s)) > engine.limits.MAX_RUNS_KEPT:
+        old = next((r for r in runs(s) if not r.live), runs(s)[0])
+        delete_run(s, old.number)
 
 
 def _settings(config: TrainConfig) -> dict:
@@ -50,22 +48,17 @@ def _settings(config: TrainConfig) -> dict:
 
 def _stop_other_live(s: SessionState, keep: int | None) -> None:
     """One live run per browser session, so that one student cannot take every training slot of the server."""
-    p = page(s)
-    stopped = []
-    for run in p["runs"]:
-        if run["id"] != keep and run["trainer"].state in LIVE:
-            run["trainer"].stop()
-            stopped.append(f"#{run['id']}")
+    stopped = [f"#{run.number}" for run in s.book.stop_live(GROUP, keep) if run.state in LIVE]
     if stopped:
-        p["info"] = f"Run {', '.join(stopped)} was stopped first: each student trains one run at a time, so " \
+        page(s)["info"] = f"Run {', '.join(stopped)} was stopped first: each student trains one run at a time, so " \
                     "that the server's training slots stay free for the class."
 
 
-def pending_changes(run: dict, config: TrainConfig | None) -> dict:
+def pending_changes(run: Run, config: TrainConfig | None) -> dict:
     """Settings in the widgets that differ from what the run uses and that a paused run can take over."""
     if config is None:
         return {}
-    current, planned = _settings(run["trainer"].config), run["config"]
+    current, planned = _settings(run.trainer.config), run.config
     new = _settings(config)
     if config.optimizer != planned.optimizer:
         new["lr"] = current["lr"]  # another optimiser's η means nothing to this one
@@ -75,13 +68,13 @@ def pending_changes(run: dict, config: TrainConfig | None) -> dict:
     return {k: v for k, v in new.items() if v != current[k]}
 
 
-def _fixed_changes(run: dict, config: TrainConfig | None) -> list[str]:
+def _fixed_changes(run: Run, config: TrainConfig | None) -> list[str]:
     """Changed settings that only a new run (or Reset) can use."""
     if config is None:
         return []
-    old, new = run["config"].to_dict(), config.to_dict()
+    old, new = run.config.to_dict(), config.to_dict()
     skip = {*UPDATABLE, "dataset", "dataset_options", "seed"}
-    skip |= {k for k, owners in OWNERS.items() if run["config"].optimizer not in owners}
+    skip |= {k for k, owners in OWNERS.items() if run.config.optimizer not in owners}
     return [k.replace("_", " ") for k in new if k not in skip and new[k] != old[k]]
 
 
@@ -89,18 +82,18 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
     """Start / pause / resume / step / stop / reset, acting on the active run."""
     p = page(s)
     run = active(s)
-    state = run["trainer"].state if run else None
+    state = run.state if run else None
     cols = st.columns(6)
     cols[0].button("Start new run", key="tr-start", type="primary", disabled=config is None, width="stretch",
                    on_click=lambda: start_run(s, config))
     cols[1].button("Pause", key="tr-pause", disabled=state not in ("running", "queued"), width="stretch",
-                   on_click=lambda: run["trainer"].pause())
+                   on_click=lambda: run.trainer.pause())
     cols[2].button("Start" if state == "idle" else "Resume", key="tr-resume", disabled=state not in ("idle", "paused"),
                    width="stretch", on_click=lambda: _resume(s, run, config))
     cols[3].button("Step (1 batch)", key="tr-step", disabled=state not in ("idle", "paused", "running"),
                    width="stretch", on_click=lambda: _step(s, run))
     cols[4].button("Stop", key="tr-stop", disabled=state in (None, *TERMINAL), width="stretch",
-                   on_click=lambda: run["trainer"].stop())
+                   on_click=lambda: run.trainer.stop())
     cols[5].button("Reset", key="tr-reset", disabled=run is None, width="stretch",
                    on_click=lambda: _reset(s, run, config))
     # (No help= on these buttons: with a tooltip and width="stretch" Streamlit draws each button twice.)
@@ -112,7 +105,7 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
     if state == "paused":
         changes = pending_changes(run, config)
         if changes:
-            current = _settings(run["trainer"].config)
+            current = _settings(run.trainer.config)
             st.caption("On Resume: " + ", ".join(change_text(k, current[k], v) for k, v in changes.items()))
         fixed = _fixed_changes(run, config)
         if fixed:
@@ -123,10 +116,10 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
         st.info(info)
 
 
-def _resume(s: SessionState, run: dict, config: TrainConfig | None) -> None:
+def _resume(s: SessionState, run: Run, config: TrainConfig | None) -> None:
     """Start an idle run or resume a paused one, handing a paused run the new settings first."""
     p = page(s)
-    trainer = run["trainer"]
+    trainer = run.trainer
     changes = pending_changes(run, config) if trainer.state == "paused" else {}
     if changes:
         try:
@@ -134,28 +127,31 @@ def _resume(s: SessionState, run: dict, config: TrainConfig | None) -> None:
         except (ValueError, engine.InputError) as err:
             p["error"] = f"Cannot change the run: {err}. It stays paused with its old settings."
             return
-    _stop_other_live(s, run["id"])
+    _stop_other_live(s, run.number)
     trainer.start()  # resumes a paused run; starts an idle one (after Reset)
 
 
-def _step(s: SessionState, run: dict) -> None:
-    _stop_other_live(s, run["id"])
-    run["trainer"].step()
+def _step(s: SessionState, run: Run) -> None:
+    _stop_other_live(s, run.number)
+    run.trainer.step()
 
 
-def _reset(s: SessionState, run: dict, config: TrainConfig | None) -> None:
+def _reset(s: SessionState, run: Run, config: TrainConfig | None) -> None:
     """Fresh weights and the current settings; the data (and its seed) stay the run's."""
     p = page(s)
-    old = run["config"]
+    old = run.config
     new = old if config is None else dataclasses.replace(config, dataset=old.dataset,
                                                          dataset_options=old.dataset_options, seed=old.seed)
     try:
-        run["trainer"].reset(new)
+        if isinstance(run.trainer, SavedRun):  # a run reopened from the workspace: a new trainer, same data
+            run.trainer = Trainer(run.spec, new, dataset=run.trainer.dataset)
+        else:
+            run.trainer.reset(new)
     except (ValueError, engine.InputError, engine.SpecError) as err:
         p["error"] = f"Cannot reset with these settings: {err}"
         return
-    run.update(config=new, label=run_label(run["id"], run["spec"], new, run["trainer"].dataset.name))
-    p["eval"].pop(run["id"], None)
-    p["models"].pop(run["id"], None)
+    s.book.changed.add(run.number)  # saved again as it trains
+    run.config, run.label = new, run_label(run.number, run.spec, new, run.trainer.dataset.name)
+    run.results = run.model = None
     st.session_state.pop("tr-compare", None)
     st.session_state.pop("tr-run-pick", None)

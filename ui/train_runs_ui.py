@@ -10,7 +10,7 @@ import streamlit as st
 import engine
 from engine.training import TERMINAL
 from ui import train_ui
-from ui.session import SessionState
+from ui.session import Run, SessionState
 
 ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softmax", "Maxout", "RNN", "LSTM", "GRU")
 
@@ -44,49 +44,49 @@ def run_label(run_id: int, spec: engine.ModelSpec, config, dataset_name: str) ->
 
 def compare_ui(s: SessionState) -> None:
     """Overlay the curves of chosen runs; a table of every run; show, delete or export one."""
-    p = train_ui.page(s)
-    if not p["runs"]:
+    runs = train_ui.runs(s)
+    if not runs:
         return
-    for run in p["runs"]:
-        train_ui.ensure_eval(s, run)  # every ended run gets its test numbers once, shown or not
-    labels = {r["label"]: r for r in p["runs"]}
+    for run in runs:
+        train_ui.ensure_eval(run)  # every ended run gets its test numbers once, shown or not
+    labels = {r.label: r for r in runs}
     chosen = st.multiselect("Runs to compare", list(labels), default=list(labels)[-3:], key="tr-compare")
-    curves = {label: labels[label]["trainer"].records() for label in chosen}
+    curves = {label: labels[label].trainer.records() for label in chosen}
     if curves:
-        classify = any(labels[label]["trainer"].dataset.task != "regression" for label in chosen)
+        classify = any(labels[label].trainer.dataset.task != "regression" for label in chosen)
         a, b = st.columns(2) if classify else (st.container(), None)
         a.plotly_chart(train_ui.curves(curves, "loss"), key="tr-cmp-loss")
         if classify:  # regression runs have no accuracy: no empty chart
             b.plotly_chart(train_ui.curves(curves, "acc"), key="tr-cmp-acc")
-    st.dataframe(pd.DataFrame([_row(p, r) for r in p["runs"]]), hide_index=True, key="tr-runs-table")
+    st.dataframe(pd.DataFrame([_row(r) for r in runs]), hide_index=True, key="tr-runs-table")
     a, b, c, d = st.columns([3, 1, 1, 1])
     pick = a.selectbox("Run", list(labels), index=len(labels) - 1, key="tr-run-pick")
     run = labels[pick]
-    b.button("Show", key="tr-show", on_click=lambda: _show(p, run), width="stretch")
-    c.button("Delete", key="tr-delete", on_click=lambda: train_ui.delete_run(s, run["id"]), width="stretch")
-    bundle = {"spec": run["trainer"].spec.to_dict(), "config": run["config"].to_dict()}
-    d.download_button("Config", json.dumps(bundle, indent=1), f"run{run['id']}.json", "application/json",
+    b.button("Show", key="tr-show", on_click=lambda: _show(s, run), width="stretch")
+    c.button("Delete", key="tr-delete", on_click=lambda: train_ui.delete_run(s, run.number), width="stretch")
+    bundle = {"spec": run.trainer.spec.to_dict(), "config": run.config.to_dict()}
+    d.download_button("Config", json.dumps(bundle, indent=1), f"run{run.number}.json", "application/json",
                       key="tr-export-config", width="stretch")
-    if run["trainer"].state in TERMINAL or run["trainer"].state == "paused":
-        d.download_button("Weights", run["trainer"].weights(), f"run{run['id']}.safetensors",
+    if run.state in TERMINAL or run.state == "paused":
+        d.download_button("Weights", run.trainer.weights(), f"run{run.number}.safetensors",
                           "application/octet-stream", key="tr-export-weights", width="stretch")
 
 
-def _show(p: dict, run: dict) -> None:
+def _show(s: SessionState, run: Run) -> None:
     """Make a run the one shown; viewing never adopts its network (that takes "Use this network")."""
-    run.pop("auto_adopt", None)
-    p["active"] = run["id"]
+    run.auto_adopt = False
+    s.book.activate(run)
 
 
-def _row(p: dict, run: dict) -> dict:
-    trainer, config = run["trainer"], run["config"]
+def _row(run: Run) -> dict:
+    trainer, config = run.trainer, run.config
     records = trainer.records()
     epochs = [r for r in records if r.get("kind") == "epoch"]
     last = epochs[-1] if epochs else (records[-1] if records else {})
-    test = p["eval"].get(run["id"], {})
+    test = run.results or {}
     status = trainer.status
     lr = f"{config.learning_rate:g}" + ("" if status.lr == config.learning_rate else f"→{status.lr:g}")
-    return {"run": run["label"], "state": run["trainer"].state, "network": spec_summary(trainer.spec),
+    return {"run": run.label, "state": run.state, "network": spec_summary(trainer.spec),
             "optimiser": config.optimizer, "η": lr, "batch": config.batch_size,
             "epochs": f"{status.epoch}/{config.epochs}", "seed": config.seed,
             "train loss": _fmt(last.get("train_loss")), "train acc": _fmt(last.get("train_acc")),

@@ -13,8 +13,8 @@ from engine.network import SCHEMES
 from engine.training import (LIMITER, LIVE_SETTINGS, LOSS_FORMULAS, LOSSES, OPTIMIZER_FORMULAS, OPTIMIZERS, TERMINAL,
                              TrainConfig, Trainer, evaluate, load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
-from ui import train_upload_ui
-from ui.session import SessionState
+from ui import runs_ui, train_upload_ui
+from ui.session import Run, SessionState
 
 # What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
 NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas", "alpha": "RMSProp's alpha",
@@ -22,9 +22,17 @@ NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas",
 UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in LIVE_SETTINGS}
 
 
+GROUP = "train"  # this page's runs in the session's run book
+
+
 def page(s: SessionState) -> dict:
-    """This page's part of the session state."""
-    return s.extras.setdefault("train", {"runs": [], "active": None, "next_id": 1, "eval": {}, "models": {}})
+    """This page's scratch: the text upload, messages waiting to be shown, the adopted run."""
+    return s.extras.setdefault("train", {})
+
+
+def runs(s: SessionState) -> list[Run]:
+    """This page's runs, oldest first."""
+    return s.book.of(GROUP)
 
 
 @st.cache_resource(max_entries=16, show_spinner="Loading the dataset…")
@@ -103,7 +111,7 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
             flip = st.checkbox("Horizontal flips (not for digits)", key="tr-flip")
             bptt = int(st.number_input("Truncated BPTT length (0 = full)", 0, 1000, 0, key="tr-bptt"))
     try:
-        return TrainConfig(dataset=text.name if text is not None else name,
+        config = TrainConfig(dataset=text.name if text is not None else name,
                            dataset_options={} if text is not None else options, loss=loss, optimizer=opt,
                            lr=float(lr), momentum=float(momentum), betas=betas, alpha=alpha, weight_decay=float(wd),
                            l1=float(l1), batch_size=batch, epochs=epochs, init=init, clip_norm=float(clip),
@@ -112,6 +120,43 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
     except (engine.InputError, ValueError) as err:
         st.error(f"Settings: {err}")
         return None
+    s.set_settings("train", config.to_dict())  # a reopened workspace shows them again
+    return config
+
+
+# TrainConfig field -> (widget key, smallest, largest value the widget takes); the widgets below use these keys.
+_WIDGETS = {"seed": ("tr-seed", 0, 10**6), "momentum": ("tr-momentum", 0.0, 0.99), "alpha": ("tr-alpha", 0.0, 0.9999),
+            "batch_size": ("tr-batch", 1, 4096), "epochs": ("tr-epochs", 1, 500), "weight_decay": ("tr-wd", 0.0, 1.0),
+            "l1": ("tr-l1", 0.0, 1.0), "clip_norm": ("tr-clip", 0.0, 1e6), "patience": ("tr-patience", 1, 100),
+            "shift": ("tr-shift", 0, 4), "rotate": ("tr-rotate", 0.0, 45.0), "erase": ("tr-erase", 0.0, 1.0),
+            "mixup": ("tr-mixup", 0.0, 5.0), "bptt": ("tr-bptt", 0, 1000)}
+_CHOICES = {"optimizer": "tr-opt", "loss": "tr-loss", "init": "tr-init", "early_stopping": "tr-early", "flip": "tr-flip"}
+
+
+def widget_state(config: dict | None) -> dict:
+    """The settings widgets' values that show a stored ``TrainConfig`` dict (a reopened workspace, a teacher's push).
+
+    Values outside a widget's range are brought inside it; unknown datasets and bad values are left out, so the
+    widget keeps its default.
+    """
+    try:
+        config = TrainConfig.from_dict(config) if config else None
+    except (engine.InputError, TypeError, ValueError):
+        return {}
+    if config is None:
+        return {}
+    out = {key: getattr(config, name) for name, key in _CHOICES.items()}
+    for name, (key, lo, hi) in _WIDGETS.items():
+        value = min(max(getattr(config, name), lo), hi)
+        out[key] = type(lo)(value)
+    out[f"tr-lr-{config.optimizer}"] = float(min(max(config.learning_rate, 1e-6), 1e6))
+    out["tr-beta1"], out["tr-beta2"] = (float(b) for b in config.betas)
+    if config.dataset in data.names():
+        out["tr-dataset"] = config.dataset
+        for opt, value in config.dataset_options.items():
+            if opt in data.options(config.dataset):
+                out[f"tr-ds-{config.dataset}-{opt}"] = value
+    return out
 
 
 def _suggest_settings() -> None:
@@ -133,38 +178,16 @@ def _suggest_dataset(spec: engine.ModelSpec) -> str:
     return "circle" if shape == (2,) else "digits"
 
 
-def active(s: SessionState) -> dict | None:
+def active(s: SessionState) -> Run | None:
     """The run the controls act on."""
-    p = page(s)
-    return next((r for r in p["runs"] if r["id"] == p["active"]), None)
+    return s.book.active(GROUP)
 
 
-def delete_run(s: SessionState, run_id: int) -> None:
+def delete_run(s: SessionState, number: int) -> None:
     """Stop a run (its thread ends) and forget it."""
-    p = page(s)
-    for run in [r for r in p["runs"] if r["id"] == run_id]:
-        run["trainer"].stop()
-        p["runs"].remove(run)
-        p["eval"].pop(run_id, None)
-        p["models"].pop(run_id, None)
-    if p["active"] == run_id:
-        p["active"] = p["runs"][-1]["id"] if p["runs"] else None
+    s.book.remove(number)
     st.session_state.pop("tr-compare", None)
     st.session_state.pop("tr-run-pick", None)
-
-
-def heartbeat_all(s: SessionState) -> None:
-    """Every live run of this session: the page is still open."""
-    for run in page(s)["runs"]:
-        if run["trainer"].state not in TERMINAL:
-            run["trainer"].heartbeat()
-
-
-def trains_now(trainer: Trainer) -> bool:
-    """Running, or queued with a slot free (about to run); False while it waits behind other runs or is paused."""
-    if trainer.state == "queued":
-        return trainer.limiter.running < trainer.limiter.slots
-    return trainer.state == "running"
 
 
 def _show(value) -> str:
@@ -183,14 +206,14 @@ def run_changes(trainer: Trainer, status=None) -> list[dict]:
             for c in (status or trainer.status).changes]
 
 
-def status_ui(run: dict) -> None:
+def status_ui(run: Run) -> None:
     """State, progress bar with ETA, queue position, settings changed on the way, remarks, the divergence hint."""
-    trainer = run["trainer"]
+    trainer = run.trainer
     status = trainer.status
     eta = f", about {status.eta:.0f} s left" if status.eta is not None and status.state == "running" else ""
     if status.state in TERMINAL:
         eta = f", trained for {status.elapsed:.1f} s"
-    text = f"{run['label']}: **{status.state}** · step {status.step}/{status.total_steps} · " \
+    text = f"{run.label}: **{status.state}** · step {status.step}/{status.total_steps} · " \
            f"epoch {status.epoch}{eta}"
     st.progress(min(status.progress, 1.0), text=text)
     if status.state == "queued":
@@ -232,7 +255,16 @@ def curves(runs: dict[str, list[dict]], metric: str, changes: list[dict] = ()):
     return fig
 
 
-def live_charts_ui(s: SessionState, run: dict) -> None:
+def live_ui(s: SessionState) -> None:
+    """The active run's status line and charts, redrawn alone while it trains."""
+    def draw(current: list[Run]) -> None:
+        status_ui(current[0])
+        live_charts_ui(s, current[0])
+
+    runs_ui.live_view(lambda: [run] if (run := active(s)) is not None else [], draw)
+
+
+def live_charts_ui(s: SessionState, run: Run) -> None:
     """Loss, accuracy and per-layer gradient norms of the active run; the decision boundary for 2-D data."""
     figures = _live_figures(s, run)
     a, b = st.columns(2)
@@ -245,39 +277,39 @@ def live_charts_ui(s: SessionState, run: dict) -> None:
         b.plotly_chart(figures["boundary"], key="tr-boundary")
 
 
-def _live_figures(s: SessionState, run: dict) -> dict:
+def _live_figures(s: SessionState, run: Run) -> dict:
     """The live figures, built again only when the run has recorded something new (or changed state).
 
     A fragment must draw every chart on each tick or the chart disappears, so a tick with nothing new resends the
     kept figures: no records copied, no weights read, no boundary grid predicted.
     """
-    trainer = run["trainer"]
+    trainer = run.trainer
     status = trainer.status
     count = trainer.record_count  # before reading the records: a record added meanwhile only triggers one more build
-    version = (status.generation, count, status.state, len(status.changes), run["label"])
-    kept = run.get("live_figures")
+    version = (status.generation, count, status.state, len(status.changes), run.label)
+    kept = run.figures
     if kept is not None and kept[0] == version:
         return kept[1]
     records = trainer.records()
     changes = run_changes(trainer, status)
     dataset = trainer.dataset
-    figures = {"loss": curves({run["label"]: records}, "loss", changes)}
+    figures = {"loss": curves({run.label: records}, "loss", changes)}
     if dataset.task != "regression":
-        figures["acc"] = curves({run["label"]: records}, "acc", changes)
+        figures["acc"] = curves({run.label: records}, "acc", changes)
     figures["grad"] = train_figures.grad_norms_figure(records)
     if dataset.input_shape == (2,) and dataset.task == "classification":
         figures["boundary"] = _boundary(s, run)
-    run["live_figures"] = (version, figures)
+    run.figures = (version, figures)
     return figures
 
 
-def _boundary(s: SessionState, run: dict):
+def _boundary(s: SessionState, run: Run):
     """Read the weights (safe while training) into a private copy, so the running model is never touched."""
-    model = page(s)["models"].get(run["id"])
-    if model is None:
-        model = page(s)["models"][run["id"]] = engine.build(run["trainer"].spec)
-    load_weights(model, run["trainer"].weights())
-    d = run["trainer"].dataset
+    if run.model is None:
+        run.model = engine.build(run.trainer.spec)
+    model = run.model
+    load_weights(model, run.trainer.weights())
+    d = run.trainer.dataset
     x, y = d.x_test.numpy(), d.y_test.numpy()
     pad = 0.2
     grid = predict_grid(model, (float(x[:, 0].min()) - pad, float(x[:, 0].max()) + pad),
@@ -285,31 +317,32 @@ def _boundary(s: SessionState, run: dict):
     return train_figures.boundary_figure(grid, x, y, d.classes)
 
 
-def ensure_eval(s: SessionState, run: dict) -> bool:
+def ensure_eval(run: Run) -> bool:
     """Evaluate an ended run on the test split once; True when it happened now."""
-    p = page(s)
-    if run["id"] in p["eval"] or run["trainer"].state not in TERMINAL:
+    if run.results is not None or run.live:
         return False
-    p["eval"][run["id"]] = evaluate(run["trainer"].model, run["trainer"].dataset, "test")
+    run.results = evaluate(run.trainer.model, run.trainer.dataset, "test")
     return True
 
 
-def results_ui(s: SessionState, run: dict) -> None:
+def results_ui(s: SessionState, run: Run) -> None:
     """Test accuracy, confusion matrix and misclassified samples of an ended run; text samples for char models."""
     p = page(s)
-    trainer = run["trainer"]
+    trainer = run.trainer
     dataset = trainer.dataset
     # The run that just ended on the network still on the Build page becomes the session's model; any other
     # (an old run brought back with Show, or one whose network was since changed) waits for "Use this network".
-    if ensure_eval(s, run) and run.pop("auto_adopt", False) and run["spec"] == s.spec:
-        adopt(s, run)
-    result = p["eval"][run["id"]]
+    if ensure_eval(run):
+        auto, run.auto_adopt = run.auto_adopt, False
+        if auto and run.spec == s.spec:
+            adopt(s, run)
+    result = run.results
     cols = st.columns(3)
     cols[0].metric("Test loss", f"{result['loss']:.4f}")
     if result["accuracy"] is not None:
         cols[1].metric("Test accuracy", f"{100 * result['accuracy']:.1f}%")
     cols[2].metric("Device", trainer.loop.device.type.upper())
-    if p.get("adopted") == (run["id"], s.version):
+    if p.get("adopted") == (run.number, s.version):
         st.caption("This run's trained network is the session's model: the Inspect and Gradients pages show it.")
     else:
         st.button("Use this network", key="tr-adopt", on_click=lambda: adopt(s, run))
@@ -331,16 +364,16 @@ def results_ui(s: SessionState, run: dict) -> None:
             b.plotly_chart(train_figures.samples_figure(images, titles), key="tr-wrong")
 
 
-def adopt(s: SessionState, run: dict) -> None:
+def adopt(s: SessionState, run: Run) -> None:
     """An ended run's trained network becomes the session's model (Inspect and Gradients then show it)."""
-    model = copy.deepcopy(run["trainer"].model).cpu()
-    if s.spec != run["trainer"].spec:
-        s.set_spec(run["trainer"].spec)  # the spec as adapted to the data, so model and spec agree
-    config = run["config"]
+    model = copy.deepcopy(run.trainer.model).cpu()
+    if s.spec != run.trainer.spec:
+        s.set_spec(run.trainer.spec)  # the spec as adapted to the data, so model and spec agree
+    config = run.config
     s.set_model(model, dataset={"name": config.dataset, "seed": config.seed, "options": dict(config.dataset_options)})
-    s.runs.append(run["id"])
+    s.adopted.append(run.number)
     p = page(s)
-    p["adopted"] = (run["id"], s.version)
+    p["adopted"] = (run.number, s.version)
     if config.dataset in data.names():  # an uploaded text has no registry name for Inspect to load
         p["dataset_name"] = config.dataset
 

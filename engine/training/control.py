@@ -10,8 +10,9 @@ import torch
 
 from engine import limits
 
-STATES = ("idle", "queued", "running", "paused", "finished", "stopped", "diverged", "failed")
-TERMINAL = ("finished", "stopped", "diverged", "failed")
+# "interrupted": a run whose server stopped while it trained (a run brought back from storage, never a live one)
+STATES = ("idle", "queued", "running", "paused", "finished", "stopped", "diverged", "failed", "interrupted")
+TERMINAL = ("finished", "stopped", "diverged", "failed", "interrupted")
 _TOKENS = itertools.count(1)  # limiter tokens, one per generation of a run
 
 

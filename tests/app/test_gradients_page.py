@@ -194,13 +194,24 @@ def test_every_cell_and_the_copy_task(at, cell):
     assert len(chart(at, "time-norms-chart")["data"][0]["x"]) == 10
 
 
+class _Experiment:
+    """The runs of one Gradients experiment in the session's run book: their trainers and shared context."""
+
+    def __init__(self, runs: list):
+        self.runs = runs
+
+    def __getitem__(self, key):
+        return [r.trainer for r in self.runs] if key == "trainers" else self.runs[0].shared[key]
+
+
 def runs(at: AppTest) -> dict:
-    """The page's background runs in this AppTest session: name -> {"key", "trainers", ...}."""
-    return at.session_state["playground"].extras.get("gradients", {}).get("runs", {})
+    """The page's background runs in this AppTest session: experiment name -> its runs."""
+    book = at.session_state["playground"].book
+    return {name: _Experiment(book.of(name)) for name in ("depth", "time", "compare") if book.of(name)}
 
 
 def trainers(at: AppTest) -> list:
-    return [t for run in runs(at).values() for t in run["trainers"]]
+    return [r.trainer for r in at.session_state["playground"].book.runs]
 
 
 def poll_until_ended(at: AppTest, name: str, seconds: float = 90) -> None:

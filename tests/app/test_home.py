@@ -4,6 +4,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 import engine
+from engine.training import TrainConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -38,11 +39,11 @@ def test_home_keeps_the_sessions_runs_alive():
             self.beats += 1
 
     session = SessionState(spec=engine.network.presets.get("toy-mlp"))
-    session.extras["train"] = {"runs": [{"trainer": Run()}]}
+    session.book.add("train", Run(), session.spec, TrainConfig())
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30)
     at.session_state[KEY] = session
     at.run()
-    trainer = session.extras["train"]["runs"][0]["trainer"]
+    trainer = session.book.runs[0].trainer
     assert not at.exception and trainer.beats >= 2  # state() and the keep-alive fragment
     before = trainer.beats
     at.run()  # one poll, as the fragment's timer would make in a browser

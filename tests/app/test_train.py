@@ -19,24 +19,24 @@ def at():
     app.run()
     assert not app.exception
     yield app
-    for run in app.session_state["playground"].extras.get("train", {}).get("runs", []):
-        run["trainer"].stop()
-        assert run["trainer"].thread is None or not run["trainer"].thread.is_alive()
+    for run in app.session_state["playground"].book.runs:
+        run.trainer.stop()
+        assert run.trainer.thread is None or not run.trainer.thread.is_alive()
 
 
 def runs(at):
-    return at.session_state["playground"].extras["train"]["runs"]
+    return at.session_state["playground"].book.of("train")
 
 
 def wait_for(at, states, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         at.run()  # run_every never ticks in AppTest: each run() is one poll
-        if runs(at)[-1]["trainer"].state in states:
+        if runs(at)[-1].state in states:
             at.run()  # the state may have changed after that run drew the page: draw it once more in that state
-            return runs(at)[-1]["trainer"]
+            return runs(at)[-1].trainer
         time.sleep(0.2)
-    raise AssertionError(f"run still {runs(at)[-1]['trainer'].state}")
+    raise AssertionError(f"run still {runs(at)[-1].state}")
 
 
 def configure(at, dataset="circle", epochs=2, lr=None):
@@ -66,7 +66,7 @@ def test_a_run_trains_to_the_end_and_shows_results(at):
     assert not trainer.thread.is_alive()
     # The trained network is now the session's model, for the Inspect and Gradients pages.
     session = at.session_state["playground"]
-    assert session.runs == [1]
+    assert session.adopted == [1]
     trained = dict(session.model.state_dict())
     assert all(torch.equal(trained[k], v.cpu()) for k, v in trainer.model.state_dict().items())
 
@@ -99,12 +99,12 @@ def test_the_live_charts_are_built_again_only_when_the_run_records_more(at):
     at.button(key="tr-pause").click().run()
     wait_for(at, ("paused",))
     run = runs(at)[-1]
-    kept, specs = run["live_figures"][1], live_specs()
+    kept, specs = run.figures[1], live_specs()
     assert list(kept) == ["loss", "acc", "grad", "boundary"]
     at.run()  # a tick with nothing new draws the kept figures again
-    assert run["live_figures"][1] is kept and live_specs() == specs
+    assert run.figures[1] is kept and live_specs() == specs
     at.button(key="tr-step").click().run()  # one more batch, recorded: every chart is built again
-    assert run["live_figures"][1] is not kept
+    assert run.figures[1] is not kept
     assert all(new != old for new, old in zip(live_specs(), specs))
     assert not at.exception
 
@@ -137,7 +137,7 @@ def test_two_runs_are_compared(at):
     assert len(at.multiselect(key="tr-compare").value) == 2
     table = at.dataframe[0].value
     assert list(table["init"]) == ["default", "he"]
-    at.selectbox(key="tr-run-pick").set_value(runs(at)[0]["label"])
+    at.selectbox(key="tr-run-pick").set_value(runs(at)[0].label)
     at.button(key="tr-delete").click().run()
     assert len(runs(at)) == 1 and not at.exception
 

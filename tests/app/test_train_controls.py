@@ -7,6 +7,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import engine
+from engine.training import TrainConfig
 from tests.app.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
 from ui.session import KEY, SessionState
 
@@ -39,7 +40,7 @@ def test_a_second_start_stops_the_first_live_run(at):
     second = wait_for(at, ("running",))
     assert second is not first and first.state == "stopped"
     assert not first.thread.is_alive()
-    assert [r["trainer"].state for r in runs(at)] == ["stopped", "running"]
+    assert [r.state for r in runs(at)] == ["stopped", "running"]
     assert not at.exception
 
 
@@ -143,7 +144,7 @@ def test_the_queue_message_counts_the_limiters_slots(at, monkeypatch):
     configure(at, epochs=1)
     at.button(key="tr-start").click().run()
     at.run()
-    assert runs(at)[-1]["trainer"].state == "queued"
+    assert runs(at)[-1].state == "queued"
     assert any("(0 runs train at once" in i.value for i in at.info)
 
 
@@ -154,7 +155,7 @@ def test_the_live_view_ticks_slowly_only_while_the_run_waits_for_a_slot(at, monk
     monkeypatch.setattr(LIMITER, "slots", 0)
     configure(at, epochs=400)
     at.button(key="tr-start").click().run()
-    trainer = runs(at)[-1]["trainer"]
+    trainer = runs(at)[-1].trainer
     assert trainer.state == "queued" and not train_ui.trains_now(trainer)  # every 2 s: only the queue place moves
     monkeypatch.setattr(LIMITER, "slots", 1)  # a slot is free: about to run, so twice a second already
     assert train_ui.trains_now(trainer)
@@ -183,8 +184,10 @@ def _any_page():
 def test_every_page_that_reads_the_session_beats_its_live_runs():
     live, ended, lab = _Run("paused"), _Run("stopped"), _Run("running")
     session = SessionState(spec=engine.network.presets.get("toy-mlp"))
-    session.extras["train"] = {"runs": [{"trainer": live}, {"trainer": ended}]}
-    session.extras["gradients"] = {"runs": {"depth": {"trainers": [lab]}}}
+    spec, config = session.spec, TrainConfig()
+    session.book.add("train", live, spec, config)
+    session.book.add("train", ended, spec, config)
+    session.book.add("depth", lab, spec, config)
     app = AppTest.from_function(_any_page)
     app.session_state[KEY] = session
     app.run()

@@ -25,7 +25,7 @@ def _train(at, spec, epochs=1):
 def test_relu_and_tanh_runs_are_told_apart_and_all_evaluated(at):
     relu = _train(at, _mlp("ReLU"))
     tanh = _train(at, _mlp("Tanh"))
-    first, second = (r["label"] for r in runs(at))
+    first, second = (r.label for r in runs(at))
     assert "ReLU" in first and "Tanh" in second
     assert "3 layers" in first and "42 params" in first  # 2·8+8 + 8·2+2
     table = at.dataframe[0].value
@@ -46,16 +46,16 @@ def test_relu_and_tanh_runs_are_told_apart_and_all_evaluated(at):
 def test_show_never_replaces_the_network_use_this_network_does(at):
     relu = _train(at, _mlp("ReLU"))
     session = at.session_state["playground"]
-    assert session.runs == [1] and session.trained  # the run that just ended on the Build network is adopted
+    assert session.adopted == [1] and session.trained  # the run that just ended on the Build network is adopted
     _train(at, _mlp("Tanh"))
-    assert session.runs == [1, 2]
+    assert session.adopted == [1, 2]
     version = session.version
-    at.selectbox(key="tr-run-pick").set_value(runs(at)[0]["label"])
+    at.selectbox(key="tr-run-pick").set_value(runs(at)[0].label)
     at.button(key="tr-show").click().run()
     assert session.spec.layers[1]["type"] == "Tanh" and session.version == version  # only shown
     assert any("Use this network" in c.value for c in at.caption)
     at.button(key="tr-adopt").click().run()
-    assert session.spec.layers[1]["type"] == "ReLU" and session.runs == [1, 2, 1]
+    assert session.spec.layers[1]["type"] == "ReLU" and session.adopted == [1, 2, 1]
     assert session.dataset["name"] == "circle" and session.dataset["seed"] == 0
     adopted = session.model.state_dict()
     assert all(torch.equal(adopted[k], v.cpu()) for k, v in relu.model.state_dict().items())
@@ -73,7 +73,7 @@ def test_a_run_on_a_changed_network_is_not_adopted_by_itself(at):
     wait_for(at, ("stopped",))
     assert at.button(key="tr-adopt")
     session = at.session_state["playground"]
-    assert session.runs == [] and not session.trained and session.spec.layers[1]["type"] == "ELU"
+    assert session.adopted == [] and not session.trained and session.spec.layers[1]["type"] == "ELU"
 
 
 def test_regression_runs_get_no_accuracy_chart(at):

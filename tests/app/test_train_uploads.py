@@ -39,8 +39,8 @@ def _page(preset: str) -> AppTest:
 def char_page():
     at = _page("char-rnn")
     yield at
-    for run in at.session_state[KEY].extras.get("train", {}).get("runs", []):
-        run["trainer"].stop()
+    for run in at.session_state[KEY].book.runs:
+        run.trainer.stop()
 
 
 @pytest.mark.parametrize("name", list(BAD_TEXT))
@@ -57,7 +57,7 @@ def test_bad_text_is_refused_with_the_engines_message(char_page, name):
     shown = " ".join(e.value for e in at.error)
     assert re.search(words, shown) and (str(refused.value) in shown or "limit" in shown), shown
     at.button(key="tr-start").click().run()  # the built-in text is still there to train on
-    assert runs(at)[-1]["trainer"].dataset.name == "zen"
+    assert runs(at)[-1].trainer.dataset.name == "zen"
 
 
 def test_your_own_text_trains_the_character_model(char_page):
@@ -68,7 +68,7 @@ def test_your_own_text_trains_the_character_model(char_page):
     at.button(key="tr-start").click().run()
     trainer = wait_for(at, ("finished",))
     assert trainer.dataset.name == "upload:hamlet.txt" and "T" in trainer.dataset.vocab
-    assert "upload:hamlet.txt" in runs(at)[-1]["label"] and not at.exception
+    assert "upload:hamlet.txt" in runs(at)[-1].label and not at.exception
 
 
 # ------------------------------------------------------------------ weights

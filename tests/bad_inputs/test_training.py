@@ -148,8 +148,8 @@ def _train_page(preset: str = "tiny-vgg") -> AppTest:
 
 
 def _stop_runs(at: AppTest) -> None:
-    for run in at.session_state["playground"].extras.get("train", {}).get("runs", []):
-        run["trainer"].stop()
+    for run in at.session_state["playground"].book.runs:
+        run.trainer.stop()
 
 
 def test_train_page_learning_rate_1e6_ends_as_diverged_and_the_network_is_kept():
@@ -160,7 +160,7 @@ def test_train_page_learning_rate_1e6_ends_as_diverged_and_the_network_is_kept()
         at.number_input(key="tr-lr-sgd").set_value(1e6).run()
         at.number_input(key="tr-epochs").set_value(1).run()
         at.button(key="tr-start").click().run()
-        trainer = at.session_state["playground"].extras["train"]["runs"][-1]["trainer"]
+        trainer = at.session_state["playground"].book.of("train")[-1].trainer
         if trainer.thread:
             trainer.thread.join(60)
         at.run()
@@ -180,7 +180,7 @@ def test_train_page_batch_size_above_the_dataset_finishes():
         at.number_input(key="tr-batch").set_value(4096).run()
         at.number_input(key="tr-epochs").set_value(1).run()
         at.button(key="tr-start").click().run()
-        trainer = at.session_state["playground"].extras["train"]["runs"][-1]["trainer"]
+        trainer = at.session_state["playground"].book.of("train")[-1].trainer
         if trainer.thread:
             trainer.thread.join(60)
         at.run()

@@ -1,0 +1,118 @@
+"""A run brought back from storage: it reads like a ``Trainer`` that has ended, without a thread or the data loaded.
+
+A workspace reopened after a reload or a server restart shows its runs' curves, results and weights again. Those
+runs have no live ``Trainer`` (its thread and dataset belonged to the old session); ``SavedRun`` answers the same
+questions from what was stored, and loads the dataset and builds the model only when a page asks for them.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import cached_property
+
+import torch
+
+from engine import data
+from engine.errors import InputError, SpecError
+from engine.network.build import build
+from engine.network.spec import ModelSpec
+from engine.training.config import TrainConfig
+from engine.training.control import TERMINAL, RunStatus
+from engine.training.weights import load_weights
+
+
+@dataclass(frozen=True)
+class _LoopFacts:
+    """The two facts of a run's loop that pages read after it ended."""
+
+    device: torch.device
+    batches_per_epoch: int
+
+
+class SavedRun:
+    """An ended run as stored: its spec, settings, final state, metric records and (optionally) weights.
+
+    Args:
+        spec: the network as the run trained it (adapted to its data).
+        config: the run's settings.
+        state: its final state (one of ``TERMINAL``; "interrupted" when the server stopped while it trained).
+        records: its metric records, as ``Trainer.records()`` gave them.
+        weights: its trained weights as safetensors bytes, or None when they were not kept.
+        message: why it ended.
+        dataset: the run's Dataset when already at hand (else loaded from ``config`` on first use).
+    """
+
+    def __init__(self, spec: ModelSpec, config: TrainConfig, state: str, records: list[dict],
+                 weights: bytes | None = None, message: str = "", dataset=None):
+        if state not in TERMINAL:
+            raise InputError(f"a saved run must have ended, not be {state!r}")
+        self.spec, self.config, self.state = spec, config, state
+        self._records, self._weights, self.message = list(records), weights, message
+        self._dataset = dataset
+        self.generation, self.notes, self.thread = 0, [], None
+
+    @cached_property
+    def dataset(self):
+        """The run's data, loaded again from its name, seed and options (shared caches make this cheap)."""
+        if self._dataset is None:
+            self._dataset = data.load(self.config.dataset, seed=self.config.seed, **self.config.dataset_options)
+        return self._dataset
+
+    @cached_property
+    def model(self) -> torch.nn.Module:
+        """The trained network, built from the spec and loaded with the stored weights (eval mode)."""
+        if self._weights is None:
+            raise InputError("this run's weights were not kept; train it again to get them")
+        try:
+            model = build(self.spec)
+        except SpecError as err:
+            raise InputError(f"the stored network no longer builds: {err}") from None
+        return load_weights(model, self._weights).eval()
+
+    @property
+    def has_weights(self) -> bool:
+        return self._weights is not None
+
+    def weights(self) -> bytes:
+        """The stored weights as safetensors bytes."""
+        if self._weights is None:
+            raise InputError("this run's weights were not kept")
+        return self._weights
+
+    def records(self, since: int = 0) -> list[dict]:
+        return self._records[since:]
+
+    @property
+    def record_count(self) -> int:
+        return len(self._records)
+
+    @cached_property
+    def loop(self) -> _LoopFacts:
+        """Where it trained does not matter any more (the model is rebuilt on the CPU); batches per epoch do."""
+        try:
+            train = len(self.dataset.split("train")[0])
+        except (InputError, ValueError, OSError):  # its data cannot be loaded again (an upload)
+            train = self.config.batch_size
+        return _LoopFacts(torch.device("cpu"), max(1, math.ceil(train / self.config.batch_size)))
+
+    @property
+    def status(self) -> RunStatus:
+        """The final status: steps and epochs from the last record."""
+        last = self._records[-1] if self._records else {}
+        step, epoch = int(last.get("step", 0)), int(last.get("epoch", 0))
+        total = self.config.epochs * self.loop.batches_per_epoch
+        return RunStatus(self.state, self.message, step, total, epoch, step / max(total, 1), None,
+                         float(last.get("elapsed", 0.0)), None, 0, self.config.learning_rate)
+
+    # A saved run has no thread: the controls have nothing to do.
+    def heartbeat(self) -> None:
+        pass
+
+    def stop(self, timeout: float = 0.0) -> bool:
+        return True
+
+    def pause(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"SavedRun({self.spec.name!r}, {self.state}, {len(self._records)} records)"

@@ -1,0 +1,15 @@
+"""Class: a teacher makes a class, sees every student's network and runs live, and sends them a network."""
+import streamlit as st
+
+from ui import class_ui, workspace_ui
+from ui.session import state
+
+st.set_page_config(page_title="Class · NN playground", page_icon=":material/groups:", layout="wide")
+s = state()
+workspace_ui.sidebar_ui(s)
+st.title("Class")
+token = st.query_params.get(class_ui.PARAM)
+if token:
+    class_ui.class_ui(s, token)
+else:
+    class_ui.create_ui()

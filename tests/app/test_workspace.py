@@ -1,0 +1,144 @@
+"""Workspaces through the pages in AppTest: every page names its workspace in the address; a new session opened
+with that token gets the network, the settings, the finished runs (results and weights) and the model back; bad
+tokens, snapshots, the database going away and a teacher's push each get a clear message."""
+from pathlib import Path
+
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+import engine
+from engine import workspace as store_mod
+from engine.training import SavedRun, evaluate
+from tests.app.test_train import configure, runs, wait_for
+from ui import workspace
+from ui.session import KEY
+
+ROOT = Path(__file__).resolve().parents[2]
+TRAIN = str(ROOT / "pages" / "3_Train.py")
+INSPECT = str(ROOT / "pages" / "4_Inspect.py")
+
+
+def _page(path: str, token: str | None = None) -> AppTest:
+    at = AppTest.from_file(path, default_timeout=60)
+    if token is not None:
+        at.query_params[workspace.PARAM] = token
+    at.run()
+    assert not at.exception
+    return at
+
+
+def _keeper():
+    return workspace.services()[1]
+
+
+@pytest.fixture
+def trained():
+    """A Train page that has trained toy-mlp on circle to the end; its workspace written out."""
+    at = AppTest.from_file(TRAIN, default_timeout=60)
+    at.run()
+    at.session_state[KEY].set_spec(engine.network.presets.get("toy-mlp"))
+    configure(at, epochs=2)
+    at.button(key="tr-start").click().run()
+    wait_for(at, ("finished",))
+    assert not at.exception
+    assert _keeper().flush()
+    yield at
+    for run in at.session_state[KEY].book.runs:
+        run.trainer.stop()
+
+
+def test_every_page_names_its_workspace_in_the_address():
+    for script in ("app.py", "pages/1_Build.py", "pages/2_Convolution.py", "pages/3_Train.py",
+                   "pages/4_Inspect.py", "pages/5_Gradients.py", "pages/6_Class.py"):
+        at = _page(str(ROOT / script))
+        token = at.query_params[workspace.PARAM]
+        assert isinstance(token, list) and len(token[0]) >= 32 or len(token) >= 32, script
+        assert at.session_state[KEY].token in (token, token[0] if isinstance(token, list) else None)
+
+
+def test_a_new_session_with_the_token_gets_everything_back(trained):
+    session = trained.session_state[KEY]
+    run = runs(trained)[-1]
+    token, accuracy = session.token, run.results["accuracy"]
+    again = _page(TRAIN, token)  # a reload: a new Streamlit session, the same address
+    restored = again.session_state[KEY]
+    assert restored.spec == session.spec and restored.token == token
+    (saved,) = runs(again)
+    assert isinstance(saved.trainer, SavedRun) and saved.state == "finished" and saved.label == run.label
+    assert saved.trainer.records() == run.trainer.records()
+    assert saved.results["accuracy"] == accuracy
+    metrics = {m.label: m.value for m in again.metric}
+    assert metrics["Test accuracy"] == f"{100 * accuracy:.1f}%"
+    # The weights came back too: the rebuilt model computes what the trained one did, on PyTorch's own terms.
+    x = run.trainer.dataset.x_test
+    with torch.no_grad():
+        assert torch.allclose(saved.trainer.model(x), run.trainer.model.eval()(x), atol=1e-6)
+    assert evaluate(saved.trainer.model, saved.trainer.dataset, "test")["accuracy"] == accuracy
+    # The run's network was adopted: the new session's model is the trained one, for Inspect.
+    assert restored.trained and restored.adopted == [run.number]
+    with torch.no_grad():
+        assert torch.allclose(restored.get_model()(x), run.trainer.model.eval()(x), atol=1e-6)
+    inspect = _page(INSPECT, token)
+    assert inspect.session_state[KEY].trained and not inspect.exception
+
+
+def test_the_train_settings_come_back_in_their_widgets(trained):
+    trained.number_input(key="tr-batch").set_value(16).run()
+    trained.selectbox(key="tr-opt").set_value("sgd").run()
+    assert _keeper().flush()
+    again = _page(TRAIN, trained.session_state[KEY].token)
+    assert again.number_input(key="tr-batch").value == 16
+    assert again.selectbox(key="tr-opt").value == "sgd"
+    assert again.number_input(key="tr-epochs").value == 2
+
+
+def test_a_bad_or_unknown_token_opens_a_new_workspace_with_a_message():
+    for token in ("short", "x" * 500, "A" * 32 + "!?", store_mod.Store.__name__ * 4):
+        at = _page(TRAIN, token)
+        session = at.session_state[KEY]
+        assert session.token != token and not at.exception
+        assert any("new, empty workspace" in i.value for i in at.info), token
+
+
+def test_a_snapshot_opens_read_only_and_copies(trained):
+    session = trained.session_state[KEY]
+    snapshot = workspace.share(session)
+    viewer = _page(TRAIN, snapshot)
+    assert viewer.session_state[KEY].read_only
+    assert any("read-only snapshot" in w.value for w in viewer.sidebar.warning)
+    assert len(runs(viewer)) == 1 and runs(viewer)[0].results is not None
+    viewer.session_state[KEY].set_spec(engine.network.presets.get("xo-cnn"))  # a change is never saved
+    viewer.run()
+    assert store_mod.get_store().open(snapshot).spec == session.spec.to_dict()
+    viewer.sidebar.button(key="ws-copy").click().run()
+    copy = viewer.session_state[KEY]
+    assert not copy.read_only and copy.token not in (snapshot, session.token) and not viewer.exception
+    assert len(runs(viewer)) == 1
+
+
+def test_the_database_going_away_keeps_the_page_working(monkeypatch):
+    def down(*args, **kwargs):
+        raise store_mod.StoreUnavailable("the database is locked")
+
+    monkeypatch.setattr(workspace, "_services", down)
+    at = _page(TRAIN)
+    assert not at.exception and at.session_state[KEY].token is None
+    assert any("Saving is off" in w.value for w in at.sidebar.warning)
+    assert at.button(key="tr-start")  # the page works in memory
+
+
+def test_a_teachers_push_opens_in_the_students_workspace(trained):
+    session = trained.session_state[KEY]
+    teacher, code = workspace.create_class("Week 3")
+    workspace.join_class(session, code, "Ada")
+    pushed = engine.network.presets.get("xo-cnn")
+    settings = dict(session.settings)
+    settings["train"] = dict(settings["train"], dataset="xo", epochs=7)
+    store_mod.get_store().push(teacher, pushed.to_dict(), settings)
+    again = _page(TRAIN, session.token)
+    assert again.session_state[KEY].spec == pushed
+    assert again.selectbox(key="tr-dataset").value == "xo" and again.number_input(key="tr-epochs").value == 7
+    assert any("teacher" in i.value for i in again.info)
+    view = store_mod.get_store().class_view(teacher, None)
+    assert [m.display_name for m in view.members] == ["Ada"]

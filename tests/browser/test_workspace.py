@@ -1,0 +1,170 @@
+"""Workspaces in Chromium: a run survives a reload and a server restart, stays private to its link, can be shared
+read-only and copied; a class of three students shows up on the teacher's page with their runs."""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from playwright.sync_api import expect
+
+from tests.browser.conftest import _stop
+from tests.browser.helpers import RESULTS, ROOT, assert_no_exception, open_app, screenshot, wait_idle
+from tests.server import free_port, healthy
+
+RUN_TIMEOUT_MS = 60_000
+
+
+def _start(port: int, data_dir, log_name: str) -> subprocess.Popen:
+    """`streamlit run app.py` on ``port`` keeping its workspaces in ``data_dir``."""
+    RESULTS.mkdir(exist_ok=True)
+    log = open(RESULTS / log_name, "a")
+    env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
+         "--server.address=127.0.0.1", "--server.fileWatcherType=none", "--browser.gatherUsageStats=false"],
+        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
+    deadline = time.monotonic() + 60
+    while not healthy(f"http://127.0.0.1:{port}"):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            _stop(proc)
+            pytest.fail(f"streamlit did not start; see test-results/{log_name}")
+        time.sleep(0.25)
+    return proc
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A server of its own (the restart test stops and starts it again on the same port and database)."""
+    port = free_port()
+    holder = {"proc": _start(port, tmp_path, "workspace-server.log"), "url": f"http://127.0.0.1:{port}",
+              "restart": None}
+
+    def restart():
+        _stop(holder["proc"])
+        holder["proc"] = _start(port, tmp_path, "workspace-server.log")
+
+    holder["restart"] = restart
+    yield holder
+    _stop(holder["proc"])
+
+
+def _token(page) -> str:
+    return parse_qs(urlparse(page.url).query)["ws"][0]
+
+
+def _train_to_the_end(page, url: str) -> None:
+    """From a fresh context: the toy MLP on circle for 2 epochs, until its test results show."""
+    open_app(page, f"{url}/Build?net=p.toy-mlp")
+    page.get_by_role("link", name="Train").first.click()
+    wait_idle(page)
+    field = page.locator(".st-key-tr-epochs input")
+    field.fill("2")
+    field.press("Enter")
+    wait_idle(page)
+    page.locator(".st-key-tr-start button").click()
+    expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(page)
+
+
+def _open_panel(page) -> None:
+    page.locator("[data-testid=stSidebar] [data-testid=stExpander] summary",
+                 has_text="Share, download, join a class").click()
+
+
+def test_a_run_survives_reload_and_restart_and_stays_private(server, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    _train_to_the_end(page, server["url"])
+    token = _token(page)
+    accuracy = page.locator("[data-testid=stMetric]", has_text="Test accuracy").inner_text()
+    assert re.search(r"\d+\.\d%", accuracy)
+    page.wait_for_timeout(2500)  # the keeper writes about once a second
+
+    page.reload()  # a new Streamlit session: everything comes back from the database
+    wait_idle(page)
+    expect(page.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_have_text(accuracy)
+    assert _token(page) == token
+    assert_no_exception(page)
+
+    other = browser.new_context().new_page()  # no link: a workspace of its own, without the run
+    open_app(other, f"{server['url']}/Train")
+    expect(other.get_by_text("press **Start new run**", exact=False).or_(
+        other.get_by_text("Start new run"))).to_be_visible()
+    expect(other.get_by_text("Test accuracy")).to_have_count(0)
+    assert _token(other) != token
+    other.context.close()
+
+    server["restart"]()  # same database, a fresh process
+    open_app(page, f"{server['url']}/Train?ws={token}")
+    expect(page.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_have_text(accuracy)
+    assert_no_exception(page)
+    screenshot(page, "workspace-after-restart")
+
+    _open_panel(page)  # a read-only snapshot, and a copy of it
+    page.locator(".st-key-ws-share button").click()
+    wait_idle(page)
+    link = page.locator("[data-testid=stSidebar] [data-testid=stCode]").inner_text().strip()
+    snapshot = parse_qs(urlparse(link).query)["ws"][0]
+    assert snapshot != token
+    viewer = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    open_app(viewer, f"{server['url']}/Train?ws={snapshot}")
+    expect(viewer.get_by_text("A read-only snapshot")).to_be_visible()
+    expect(viewer.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_have_text(accuracy)
+    viewer.locator(".st-key-ws-copy button").click()
+    wait_idle(viewer)
+    expect(viewer.get_by_text("A read-only snapshot")).to_have_count(0)
+    copy = _token(viewer)
+    assert copy not in (token, snapshot)
+    expect(viewer.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_have_text(accuracy)
+    assert_no_exception(viewer)
+    viewer.context.close()
+    context.close()
+
+
+def test_a_class_of_three_shows_up_on_the_teachers_page(server, browser):
+    teacher = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    open_app(teacher, f"{server['url']}/Class")
+    teacher.locator(".st-key-class-name input").fill("Week 3")
+    teacher.locator(".st-key-class-name input").press("Enter")
+    wait_idle(teacher)
+    teacher.locator(".st-key-class-create button").click()
+    wait_idle(teacher)
+    code = re.search(r"Join code: (\w+)", teacher.get_by_text("Join code").first.inner_text()).group(1)
+
+    students = []
+    for name in ("Ada", "Grace", "Alan"):
+        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+        open_app(page, f"{server['url']}/Build?net=p.toy-mlp")
+        _open_panel(page)
+        page.locator(".st-key-ws-join-code input").fill(code)
+        page.locator(".st-key-ws-join-name input").fill(name)
+        page.locator(".st-key-ws-join-name input").press("Enter")
+        wait_idle(page)
+        page.locator(".st-key-ws-join button").click()
+        wait_idle(page)
+        expect(page.get_by_text("Class Week 3")).to_be_visible()
+        students.append(page)
+    for page in students:
+        page.get_by_role("link", name="Train").first.click()
+        wait_idle(page)
+        field = page.locator(".st-key-tr-epochs input")
+        field.fill("2")
+        field.press("Enter")
+        wait_idle(page)
+        page.locator(".st-key-tr-start button").click()
+    for page in students:
+        expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+
+    chart = teacher.locator(".st-key-class-loss")  # the table is drawn on a canvas: the chart's legend names them
+    expect(chart.locator(".scatterlayer .trace")).to_have_count(3, timeout=30_000)  # one curve per student's run
+    for name in ("Ada", "Grace", "Alan"):
+        expect(chart.locator(".legendtext", has_text=name)).to_have_count(1)
+    assert_no_exception(teacher)
+    screenshot(teacher, "class")
+    for page in [teacher, *students]:
+        page.context.close()

@@ -1,0 +1,46 @@
+"""SavedRun: an ended run brought back from storage reads like the Trainer it came from."""
+import pytest
+import torch
+
+from engine.errors import InputError
+from engine.training import SavedRun, TrainConfig, Trainer, evaluate
+from tests.engine.run_helpers import toy_mlp
+
+
+@pytest.fixture(scope="module")
+def ended(circle):
+    trainer = Trainer(toy_mlp(), TrainConfig(epochs=2, batch_size=16, device="cpu", metrics_every=1), dataset=circle)
+    trainer.start()
+    trainer.thread.join(30)
+    assert trainer.state == "finished"
+    return trainer
+
+
+def test_a_saved_run_gives_back_the_trainers_numbers(ended, circle):
+    saved = SavedRun(ended.spec, ended.config, ended.state, ended.records(), ended.weights(), dataset=circle)
+    assert saved.records() == ended.records() and saved.record_count == ended.record_count
+    assert saved.records(since=3) == ended.records(since=3)
+    status, live = saved.status, ended.status
+    assert (status.state, status.step, status.total_steps, status.epoch) == \
+        (live.state, live.step, live.total_steps, live.epoch)
+    assert saved.loop.batches_per_epoch == ended.loop.batches_per_epoch
+    x = circle.x_test
+    with torch.no_grad():  # the rebuilt model computes what the trained one computes
+        assert torch.allclose(saved.model(x), ended.model.eval()(x), atol=1e-6)
+    assert evaluate(saved.model, circle, "test")["accuracy"] == evaluate(ended.model, circle, "test")["accuracy"]
+
+
+def test_a_saved_run_loads_its_data_again_from_its_settings(ended, circle):
+    saved = SavedRun(ended.spec, TrainConfig(dataset="circle", dataset_options={"n": 200}, epochs=2, batch_size=16),
+                     "interrupted", ended.records()[:3], None)
+    assert torch.equal(saved.dataset.x_test, circle.x_test)  # same name, seed and options: the same split
+    assert saved.status.state == "interrupted" and not saved.has_weights
+    with pytest.raises(InputError, match="weights were not kept"):
+        saved.model
+    saved.heartbeat(), saved.pause()
+    assert saved.stop() and saved.thread is None
+
+
+def test_a_live_state_is_refused(ended):
+    with pytest.raises(InputError, match="must have ended"):
+        SavedRun(ended.spec, ended.config, "running", [], None)
