@@ -23,8 +23,12 @@ RUN pip install --index-url "$TORCH_INDEX" "$(grep -E '^torch==' requirements.tx
 
 COPY . .
 
-# The code stays owned by root; the server runs as an unprivileged user.
-RUN useradd --create-home --uid 10001 playground
+# The code stays owned by root; the server runs as an unprivileged user, which owns only the workspace database's
+# folder (mount a volume there to keep students' workspaces across containers, or set PLAYGROUND_DATABASE_URL).
+ENV PLAYGROUND_DATA_DIR=/data
+RUN useradd --create-home --uid 10001 playground \
+    && mkdir -p /data && chown playground /data
+VOLUME /data
 USER playground
 
 EXPOSE 8501
