@@ -23,12 +23,13 @@ RUN pip install --index-url "$TORCH_INDEX" "$(grep -E '^torch==' requirements.tx
 
 COPY . .
 
-# The code stays owned by root; the server runs as an unprivileged user, who owns only the data folder (the
-# workspace database; mount a volume there to keep it across containers, or set PLAYGROUND_DATABASE_URL).
-RUN useradd --create-home --uid 10001 playground && mkdir -p /app/data && chown playground /app/data
+# The code stays owned by root; the server runs as an unprivileged user, which owns only the workspace database's
+# folder (mount a volume there to keep students' workspaces across containers, or set PLAYGROUND_DATABASE_URL).
+ENV PLAYGROUND_DATA_DIR=/data
+RUN useradd --create-home --uid 10001 playground \
+    && mkdir -p /data && chown playground /data
+VOLUME /data
 USER playground
-ENV PLAYGROUND_DATA_DIR=/app/data
-VOLUME ["/app/data"]
 
 EXPOSE 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \

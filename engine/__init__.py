@@ -10,6 +10,7 @@ Pages and ``ui/`` import ``engine`` or one concept package (``engine.<concept>``
 | convolution | ``engine.conv`` | step-by-step traces equal to ``torch.nn.functional``, size arithmetic, receptive fields, examples, figures | Convolution |
 | gradients | ``engine.gradients`` | per-layer and per-step gradient norms, unrolled cells, the lab's experiments, figures | Gradients |
 | looking inside | ``engine.inspect`` | predictions, activations, filters, recurrent states, Captum attributions, image uploads, figures | Inspect |
+| saved work | ``engine.workspace`` | the workspace store (SQLAlchemy + Alembic): workspaces, runs, snapshots, copies, workspace files, classes, the background flusher | every page |
 
 At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_pytorch_code`` (from ``network``);
 ``SpecError`` (an invalid spec: ``layer_index``, ``path``, ``rows``, a message with the fix) and ``InputError``
@@ -36,6 +37,9 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
 - ``gradients``: ``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_stats``, ``activation_stats``,
   ``derivative_bound``, ``recurrent_radius``/``set_recurrent_radius``; ``lab`` (seeded experiments and their
   background runs), ``figures``.
+- ``workspace`` (imported on first use, ``from engine import workspace``: it brings SQLAlchemy): ``get_store()``
+  (``Store``: ``create``, ``open``, ``save``, ``save_run``, ``snapshot``, ``copy``, ``export_zip``/``import_zip``,
+  classes, ``expire``), ``get_flusher()`` (runs saved off the hot path), ``RunRecord``, ``WorkspaceError``s.
 - ``inspect``: ``predict``, ``probabilities``, ``outputs``, ``activations``, ``filters``, ``linear_unit_images``,
   ``recurrent_info``, ``hidden_states``, ``lstm_gates``; ``images`` (safe decoding of uploads, the drawing grid);
   ``attribution`` (Captum, loaded on first use: ``attribute``, ``token_attribution``, ``METHODS``, ``BASELINES``,

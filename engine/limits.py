@@ -48,3 +48,10 @@ MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)
 # Memory of one training batch: activations × batch × 3 (forward, their gradients, the autograd's saved copies)
 # plus weights, gradients and optimiser state. One student's batch must not take the shared server down.
 MAX_BATCH_BYTES = _env_int("PLAYGROUND_MAX_BATCH_BYTES", 2 * 1024 ** 3)
+# Saved workspaces (engine.workspace). A classroom behind one NAT starts all its workspaces from one address.
+MAX_WORKSPACES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR", 60)
+MAX_RUNS_PER_WORKSPACE = _env_int("PLAYGROUND_MAX_RUNS_PER_WORKSPACE", 50)
+# Weights, optimiser state and records of one workspace together; a workspace file may not unpack to more.
+MAX_WORKSPACE_BYTES = _env_int("PLAYGROUND_MAX_WORKSPACE_BYTES", 256 * 1024 * 1024)
+# Workspaces (snapshots too) untouched this long are deleted, so the database never grows without bound.
+WORKSPACE_DAYS = _env_int("PLAYGROUND_WORKSPACE_DAYS", 30)

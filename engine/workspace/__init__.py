@@ -1,0 +1,29 @@
+"""Saved workspaces: a student's network, settings and runs in a database, found again from a link's token.
+
+A Streamlit session ends with its websocket (a reload, a new tab); a workspace does not. ``get_store()`` is the
+process-wide ``Store`` (SQLAlchemy, SQLite by default, PostgreSQL by ``PLAYGROUND_DATABASE_URL``; the schema is
+migrated with Alembic when it opens); ``get_flusher()`` saves runs from a background thread so training never
+waits on the database.
+
+- ``Store``: ``create``, ``open`` -> ``Workspace``, ``save``, ``model_weights``, ``save_run``, ``delete_run``,
+  ``run_blobs``, ``snapshot`` (read-only), ``copy``, ``export_zip``/``import_zip`` (JSON + safetensors, checked),
+  ``create_class``, ``join_class``, ``class_view`` -> ``ClassView``, ``push``, ``expire``.
+- ``RunRecord``: one run (records, results, weights, optimiser state); ``RUN_STATES`` are the engine's plus
+  "interrupted" (a live run whose server stopped flushing it).
+- ``Flusher``: ``submit(token, run)`` (O(1), coalescing), ``flush(timeout)``, ``last_error``, ``error_for(token)``.
+- Errors: ``WorkspaceError`` (an ``engine.InputError``) and its kinds: ``MalformedToken``, ``UnknownToken``,
+  ``UnknownJoinCode``, ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``
+  ("saving is off, your work stays in memory"), ``BadWorkspaceFile``.
+- Caps (``engine.limits``): ``MAX_WORKSPACES_PER_IP_HOUR``, ``MAX_RUNS_PER_WORKSPACE``, ``MAX_WORKSPACE_BYTES``,
+  ``WORKSPACE_DAYS``.
+"""
+from engine.workspace.classes import ClassView, Member, MemberRun
+from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
+                                     StoreUnavailable, UnknownJoinCode, UnknownToken, WorkspaceError)
+from engine.workspace.flusher import Flusher, get_flusher
+from engine.workspace.records import LIVE, RUN_STATES, Push, RunRecord, Workspace
+from engine.workspace.store import Store, get_store
+
+__all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
+           "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
+           "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile"]

@@ -1,0 +1,160 @@
+"""Classes: a teacher's link and a join code; members' networks and runs for the teacher; networks pushed to them.
+
+The teacher's view is polled (like the Train page's live view): each call returns only the members whose
+workspace or runs changed since the previous call's ``as_of``, plus every member's key so the page can drop
+those who left or expired.
+"""
+from __future__ import annotations
+
+import secrets
+import time
+from dataclasses import dataclass
+
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import select, update
+from sqlalchemy.orm import defer
+
+from engine.errors import InputError, SpecError
+from engine.network import ModelSpec, summarize
+from engine.workspace import checks
+from engine.workspace.errors import UnknownJoinCode, UnknownToken, WorkspaceError
+from engine.workspace.records import LIVE
+from engine.workspace.runs import mark_interrupted
+from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
+
+CLOCK_SLACK = 5.0  # seconds a view's as_of lags behind: writes from servers whose clocks run a little behind
+TOUCH_EVERY = 3600.0
+
+
+@dataclass(frozen=True)
+class MemberRun:
+    """A member's run as the teacher sees it: no records, only the per-epoch curves and the results."""
+
+    number: int
+    group: str
+    label: str
+    state: str
+    epochs: dict | None  # {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}: one list each
+    results: dict | None  # e.g. {"test_acc": 0.95}
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class Member:
+    """A student in a class: ``key`` identifies them across views (never a row id, never their token)."""
+
+    key: str
+    display_name: str
+    spec: dict
+    parameters: int | None  # None when the network does not summarise (an invalid spec)
+    runs: list[MemberRun]
+    updated_at: float
+
+
+@dataclass(frozen=True)
+class ClassView:
+    """What the teacher's page shows; pass ``as_of`` back as the next call's ``since``."""
+
+    name: str
+    code: str
+    pushed_version: int
+    members: list[Member]  # those changed since ``since`` (all of them when since is None)
+    member_keys: list[str]  # every current member
+    as_of: float
+
+
+def create(store, name: str) -> tuple[str, str]:
+    """A new class; returns (teacher token, join code)."""
+    name = checks.name(name, "class name", 200)
+    now = time.time()
+    for _ in range(20):  # a join code already taken: draw another
+        token, code = checks.new_token(), checks.new_join_code()
+        try:
+            with store.db.writing() as session:
+                session.add(ClassRow(teacher_digest=checks.digest(token), join_code=code, name=name,
+                                     pushed_version=0, created_at=now, touched_at=now))
+            return token, code
+        except sa_exc.IntegrityError:
+            continue
+    raise WorkspaceError("No free join code was found; try again.")
+
+
+def join(store, code: str, display_name: str, token: str) -> None:
+    """Put the workspace in the class; joining again renames, joining another class moves it there."""
+    code = checks.join_code(code)
+    display_name = checks.name(display_name, "display name")
+    key, now = checks.token_digest(token), time.time()
+    with store.db.writing() as session:
+        klass = session.scalar(select(ClassRow).where(ClassRow.join_code == code))
+        if klass is None:
+            raise UnknownJoinCode(f"No class has the join code {code}: check it with your teacher.")
+        row = store._writable(session, key)
+        moved = row.class_id != klass.id
+        session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row.id).values(
+            class_id=klass.id, display_name=display_name, updated_at=now, touched_at=now,
+            **({"member_key": secrets.token_hex(8), "pushed_version": 0} if moved else {})))
+        session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
+
+
+def view(store, teacher_token: str, since: float | None) -> ClassView:
+    """The class's members (changed since ``since``) with their networks and runs.
+
+    Live runs no server has flushed for ``store.interrupt_after`` seconds are marked "interrupted" first, so a
+    student who closed the tab mid-run does not show as training forever.
+    """
+    key, now = checks.token_digest(teacher_token, "teacher"), time.time()
+    with store.db.reading() as session:
+        klass = _class(session, key)
+        members = select(WorkspaceRow.id).where(WorkspaceRow.class_id == klass.id)
+        stale = list(session.scalars(select(RunRow.id).where(RunRow.workspace_id.in_(members),
+                                                             RunRow.state.in_(LIVE),
+                                                             RunRow.updated_at < now - store.interrupt_after)))
+    if stale or klass.touched_at < now - TOUCH_EVERY:  # a write only when there is something to write
+        with store.db.writing() as session:
+            if mark_interrupted(session, stale, now - store.interrupt_after, now):
+                session.execute(update(WorkspaceRow).where(WorkspaceRow.id.in_(
+                    select(RunRow.workspace_id).where(RunRow.id.in_(stale)))).values(updated_at=now))
+            session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
+    with store.db.reading() as session:
+        keys = list(session.scalars(select(WorkspaceRow.member_key).where(WorkspaceRow.class_id == klass.id)
+                                    .order_by(WorkspaceRow.created_at)))
+        query = select(WorkspaceRow).where(WorkspaceRow.class_id == klass.id)
+        if since is not None:
+            query = query.where(WorkspaceRow.updated_at >= since)
+        rows = session.scalars(query.order_by(WorkspaceRow.created_at)).all()
+        runs = session.scalars(select(RunRow).options(defer(RunRow.records))  # the epochs column suffices
+                               .where(RunRow.workspace_id.in_([r.id for r in rows])).order_by(RunRow.number)).all()
+    by_member: dict[int, list[MemberRun]] = {}
+    for run in runs:
+        by_member.setdefault(run.workspace_id, []).append(
+            MemberRun(run.number, run.group, run.label, run.state, run.epochs, run.results, run.updated_at))
+    members = [Member(row.member_key, row.display_name, row.spec, _parameters(row.spec), by_member.get(row.id, []),
+                      row.updated_at) for row in rows]
+    return ClassView(klass.name, klass.join_code, klass.pushed_version, members, keys, now - CLOCK_SLACK)
+
+
+def push(store, teacher_token: str, spec: dict, settings: dict | None) -> int:
+    """Offer ``spec`` and ``settings`` to every member (``Workspace.push``); returns the new version."""
+    spec, _ = checks.json_value(spec, "network", optional=False)
+    settings, _ = checks.json_value(settings, "settings")
+    key, now = checks.token_digest(teacher_token, "teacher"), time.time()
+    with store.db.writing() as session:
+        klass = _class(session, key)
+        session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(  # atomic with concurrent pushes
+            pushed_version=ClassRow.pushed_version + 1, pushed_spec=spec, pushed_settings=settings, touched_at=now))
+        return session.scalar(select(ClassRow.pushed_version).where(ClassRow.id == klass.id))
+
+
+def _class(session, key: str) -> ClassRow:
+    klass = session.scalar(select(ClassRow).where(ClassRow.teacher_digest == key))
+    if klass is None:
+        raise UnknownToken("No class has this teacher link: it may have expired, or been mistyped.")
+    return klass
+
+
+def _parameters(spec: dict) -> int | None:
+    """The network's parameter count (memoised per spec by ``summarize``), None when it does not summarise."""
+    try:
+        return summarize(ModelSpec.from_dict(spec)).total_params
+    except (SpecError, InputError, TypeError, ValueError):
+        return None

@@ -1,0 +1,123 @@
+"""The database connection: one SQLAlchemy Engine, SQLite tuned for one writer and many readers, migrations at open.
+
+SQLite (the default) gets WAL (readers do not block the writer), a busy timeout and foreign keys on every
+connection, and write transactions that take the write lock at BEGIN (``BEGIN IMMEDIATE``), so two writers queue
+on the busy timeout instead of failing when a read turns into a write. PostgreSQL (``postgresql+psycopg://...``)
+runs the same statements: nothing here is SQLite-only beyond these connection settings.
+"""
+from __future__ import annotations
+
+import logging
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import create_engine, event
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import sessionmaker
+
+from engine.workspace.errors import StoreUnavailable
+
+_log = logging.getLogger(__name__)
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+UNAVAILABLE = "saving is off, your work stays in memory"
+
+
+def default_url() -> str:
+    """``PLAYGROUND_DATABASE_URL``, else a SQLite file ``playground.db`` in ``PLAYGROUND_DATA_DIR`` (or ./data)."""
+    url = os.environ.get("PLAYGROUND_DATABASE_URL")
+    if url:
+        return url
+    folder = Path(os.environ.get("PLAYGROUND_DATA_DIR") or "data").resolve()
+    return f"sqlite:///{folder / 'playground.db'}"
+
+
+class Database:
+    """An Engine, sessions per operation, and errors turned into ``StoreUnavailable``.
+
+    Args:
+        url: a SQLAlchemy URL (``default_url()`` when None).
+        busy_timeout: seconds a SQLite writer waits for another one before giving up.
+
+    Raises:
+        StoreUnavailable: the database cannot be opened or upgraded.
+    """
+
+    def __init__(self, url: str | None = None, busy_timeout: float = 5.0):
+        self.url = make_url(url or default_url())
+        self.sqlite = self.url.get_backend_name() == "sqlite"
+        options = {"pool_pre_ping": True}
+        if self.sqlite:
+            options["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+        with self.unavailable_as_error("open"):
+            if self.sqlite and self.url.database and self.url.database != ":memory:":
+                Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine = create_engine(self.url, **options)
+            if self.sqlite:
+                _tune_sqlite(self.engine, busy_timeout)
+            self._writer = self.engine.execution_options(begin="IMMEDIATE")
+            self._read = sessionmaker(self.engine, expire_on_commit=False)
+            self._write = sessionmaker(self._writer, expire_on_commit=False)
+            self.upgrade()
+
+    def upgrade(self) -> None:
+        """Bring the schema to the newest migration (creates it in an empty database; nothing when current)."""
+        from alembic import command  # only needed once per process: kept off ``import engine.workspace``
+        from alembic.config import Config
+
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        config.set_main_option("sqlalchemy.url", self.url.render_as_string(hide_password=False))
+        with self._writer.connect() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def reading(self):
+        """A session for reads (SQLite: readers never wait for the writer)."""
+        with self.unavailable_as_error("read"), self._read() as session:
+            yield session
+
+    @contextmanager
+    def writing(self):
+        """A session that commits at the end, or rolls back on any error."""
+        with self.unavailable_as_error("write"), self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def unavailable_as_error(self, doing: str):
+        """Turn the database's own failures (down, locked, full, damaged) into ``StoreUnavailable``."""
+        try:
+            yield
+        except sa_exc.IntegrityError:
+            raise  # a constraint, not an outage: the caller decides (a concurrent insert, say)
+        except (sa_exc.DBAPIError, sa_exc.TimeoutError, sa_exc.DisconnectionError, OSError) as exc:
+            # the driver's own words ("database is locked"), never a server path from an OSError
+            reason = exc.strerror if isinstance(exc, OSError) else str(getattr(exc, "orig", None) or exc)
+            reason = (reason or type(exc).__name__).splitlines()[0][:200]
+            _log.warning("workspace database could not %s: %s", doing, reason)
+            raise StoreUnavailable(f"The workspace database could not {doing} ({reason}): {UNAVAILABLE}.") from None
+
+    def dispose(self) -> None:
+        """Close every pooled connection (tests, shutdown)."""
+        self.engine.dispose()
+
+
+def _tune_sqlite(engine, busy_timeout: float) -> None:
+    """WAL, busy timeout and foreign keys on connect; BEGIN issued by us so writers can ask for IMMEDIATE."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None  # the driver's own implicit BEGIN would hide ours
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # WAL: safe if the app crashes; fewer fsyncs
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection):
+        connection.exec_driver_sql(f"BEGIN {connection.get_execution_options().get('begin', 'DEFERRED')}")
+

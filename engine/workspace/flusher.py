@@ -1,0 +1,178 @@
+"""Writes off the hot path: one background thread per process saves submitted runs about once a second.
+
+The page (or anything holding a run) calls ``submit`` as often as it likes, on every poll of a live run: it is
+O(1) and never waits on the database. Only the newest version of each run is written. A live run submitted with
+nothing new is only marked alive (``Store.touch_run``), which keeps other servers from reporting it interrupted.
+"""
+from __future__ import annotations
+
+import atexit
+import copy
+import dataclasses
+import logging
+import threading
+import time
+
+from engine.workspace.errors import StoreUnavailable, WorkspaceError
+from engine.workspace.records import LIVE, RunRecord
+
+_log = logging.getLogger(__name__)
+MAX_BACKOFF = 30.0  # seconds between retries while the database stays down
+
+
+class Flusher:
+    """A queue of runs to save, drained by one daemon thread started on the first ``submit``.
+
+    Args:
+        store: a ``Store``, or a function returning one (called at each write, so a database that could not be
+            opened at first is retried); None uses ``get_store``.
+        interval: seconds between writes (each write saves everything submitted meanwhile).
+    """
+
+    def __init__(self, store=None, interval: float = 1.0):
+        self._store = store
+        self.interval = interval
+        self._lock = threading.Lock()
+        self._submitted = threading.Condition(self._lock)
+        self._idle = threading.Condition(self._lock)
+        self._hurry = threading.Event()
+        self._pending: dict[tuple[str, int], RunRecord] = {}
+        self._writing: dict[tuple[str, int], RunRecord] = {}
+        self._written: dict[tuple[str, int], RunRecord] = {}  # live runs as last written: "nothing new" is cheap
+        self._errors: dict[str, WorkspaceError] = {}
+        self._thread: threading.Thread | None = None
+        self._failures = 0
+        self.last_error: StoreUnavailable | None = None  # the database's last failure, None once it answers again
+
+    def submit(self, token: str, run: RunRecord) -> None:
+        """Queue ``run`` for saving in workspace ``token``, replacing any version still waiting (never blocks).
+
+        Hand over a RunRecord you no longer change (build a new one for the next submit).
+        """
+        with self._lock:
+            self._pending[(token, run.number)] = run
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._drain, name="workspace-flusher", daemon=True)
+                self._thread.start()
+                atexit.register(self.flush, 5.0)
+            self._submitted.notify()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Wait until everything submitted so far is written; False if ``timeout`` passed first (database down)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._lock:
+            while self._pending or self._writing:
+                self._hurry.set()
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._idle.wait(0.05 if left is None else min(left, 0.05))
+        return True
+
+    @property
+    def pending(self) -> int:
+        """Runs submitted and not yet written."""
+        with self._lock:
+            return len(self._pending.keys() | self._writing.keys())
+
+    def error_for(self, token: str) -> WorkspaceError | None:
+        """Why the last write to this workspace was refused and dropped (a cap, a snapshot, an expired token).
+
+        None once a write to it succeeds. Refusals are not retried; database failures are (see ``last_error``).
+        """
+        with self._lock:
+            return self._errors.get(token)
+
+    # -------------------------------------------------------------------------------------- the thread
+    def _drain(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending:
+                    self._submitted.wait()
+                batch, self._pending = self._pending, {}
+                self._writing = batch
+            started = time.monotonic()
+            failed = self._write(batch)
+            with self._lock:
+                for key, run in failed.items():
+                    self._pending.setdefault(key, run)  # a newer submit meanwhile wins
+                self._writing = {}
+                self._idle.notify_all()
+            self._failures = self._failures + 1 if failed else 0
+            pause = min(self.interval * 2 ** self._failures, MAX_BACKOFF) if failed else self.interval
+            self._hurry.wait(max(0.0, pause - (time.monotonic() - started)))
+            self._hurry.clear()
+
+    def _write(self, batch: dict[tuple[str, int], RunRecord]) -> dict[tuple[str, int], RunRecord]:
+        """Save each run; returns the ones to retry (the database was unavailable)."""
+        try:
+            store = self._open_store()
+        except StoreUnavailable as exc:
+            self.last_error = exc
+            return batch
+        failed = {}
+        for key, run in batch.items():
+            token = key[0]
+            try:
+                self._save(store, key, run)
+                error = None
+            except StoreUnavailable as exc:
+                failed[key], self.last_error = run, exc
+                continue
+            except WorkspaceError as exc:  # a cap, a snapshot, an expired workspace: retrying cannot help
+                _log.info("a run was not saved: %s", exc)
+                error = exc
+            except Exception as exc:  # noqa: BLE001 - the thread must survive anything one run brings
+                _log.exception("saving a run failed")
+                error = WorkspaceError(f"Saving run {run.number} failed ({type(exc).__name__}).")
+            with self._lock:
+                if error is None:
+                    self._errors.pop(token, None)
+                else:
+                    self._errors[token] = error
+        if not failed:
+            self.last_error = None  # the database answered
+        return failed
+
+    def _save(self, store, key: tuple[str, int], run: RunRecord) -> None:
+        last = self._written.get(key)
+        if last is not None and _unchanged(last, run):
+            if run.state in LIVE:
+                store.touch_run(key[0], run.number)
+        else:
+            store.save_run(key[0], run)
+        if run.state in LIVE:  # a copy: a page that appends to the same list must still look changed
+            self._written[key] = dataclasses.replace(run, records=list(run.records), spec=copy.deepcopy(run.spec),
+                                                     config=copy.deepcopy(run.config),
+                                                     results=copy.deepcopy(run.results))
+        else:
+            self._written.pop(key, None)
+
+    def _open_store(self):
+        if self._store is None:
+            from engine.workspace.store import get_store  # the store module is the heavier import
+
+            return get_store()
+        return self._store() if callable(self._store) else self._store
+
+
+def _unchanged(old: RunRecord, new: RunRecord) -> bool:
+    """Nothing to rewrite: same fields and the same records (list equality short-cuts on identical dicts)."""
+    return (old.state == new.state and old.group == new.group and old.label == new.label
+            and old.has_weights == new.has_weights and old.has_optimizer == new.has_optimizer
+            and len(old.records) == len(new.records) and old.weights == new.weights
+            and old.optimizer == new.optimizer and old.results == new.results and old.config == new.config
+            and old.spec == new.spec and old.records == new.records)
+
+
+_flusher: Flusher | None = None
+_flusher_lock = threading.Lock()
+
+
+def get_flusher() -> Flusher:
+    """The process-wide Flusher, writing to ``get_store()``."""
+    global _flusher
+    with _flusher_lock:
+        if _flusher is None:
+            _flusher = Flusher()
+        return _flusher

@@ -1,0 +1,100 @@
+"""Classes: join codes, the teacher's view (only what changed), networks pushed to members."""
+import time
+
+import pytest
+from ws_helpers import run
+
+import engine
+from engine.workspace import MalformedToken, RunRecord, UnknownJoinCode, UnknownToken, WorkspaceError
+from engine.workspace.checks import CODE_ALPHABET
+
+
+def test_a_join_code_is_short_and_typeable(store):
+    codes = [store.create_class(f"class {i}")[1] for i in range(30)]
+    assert all(len(code) == 6 and set(code) <= set(CODE_ALPHABET) for code in codes)
+    assert not set("".join(codes)) & set("0O1I")
+    assert len(set(codes)) == 30
+
+
+def test_join_view_and_push(store, trained):
+    teacher, code = store.create_class("Year 10, set 2")
+    alex = store.create(spec=trained.spec)
+    sam = store.create(spec={"input": [2], "layers": []})
+    store.join_class(f" {code[:3].lower()}-{code[3:]} ", "Alex", alex)  # as typed off a projector
+    store.join_class(code, "Sam", sam)
+    store.save_run(alex, run(1, trained))
+    store.save_run(alex, run(2, trained, state="running", records=trained.records[:4], results=None))
+    assert store.open(alex).class_name == "Year 10, set 2" and store.open(alex).display_name == "Alex"
+
+    view = store.class_view(teacher)
+    assert (view.name, view.code, view.pushed_version) == ("Year 10, set 2", code, 0)
+    assert [m.display_name for m in view.members] == ["Alex", "Sam"] and len(set(view.member_keys)) == 2
+    member = view.members[0]
+    assert member.spec == trained.spec
+    assert member.parameters == engine.summarize(engine.ModelSpec.from_dict(trained.spec)).total_params == 114
+    finished, live = member.runs
+    assert (finished.label, finished.state, finished.results) == ("run 1", "finished", {"test_acc": 0.95})
+    epochs = [r for r in trained.records if r["kind"] == "epoch"]
+    assert finished.epochs == {key: [r[key] for r in epochs]
+                               for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")}
+    assert live.state == "running"
+
+    quiet = store.class_view(teacher, since=view.as_of + 10)  # nothing changed since
+    assert quiet.members == [] and quiet.member_keys == view.member_keys
+    before = time.time()
+    store.save_run(sam, RunRecord(1, spec={"input": [2], "layers": []}, state="queued"))
+    changed = store.class_view(teacher, since=before - 0.001)
+    assert [m.display_name for m in changed.members] == ["Sam"]
+
+    assert store.open(alex).push is None
+    assert store.push(teacher, trained.spec, {"train": {"lr": 0.1}}) == 1
+    assert store.push(teacher, {"input": [2], "layers": []}, None) == 2
+    ws = store.open(alex)
+    assert ws.push.version == 2 and ws.push.spec == {"input": [2], "layers": []} and ws.new_push is ws.push
+    store.save(alex, pushed_version=2)
+    assert store.open(alex).new_push is None and store.class_view(teacher).pushed_version == 2
+
+
+def test_rejoining_renames_and_another_class_moves(store):
+    first, code1 = store.create_class("A")
+    second, code2 = store.create_class("B")
+    token = store.create(spec={"input": [2], "layers": []})
+    store.join_class(code1, "Kim", token)
+    key = store.class_view(first).member_keys[0]
+    store.join_class(code1, "Kim L.", token)
+    assert [(m.key, m.display_name) for m in store.class_view(first).members] == [(key, "Kim L.")]
+    store.join_class(code2, "Kim", token)
+    assert store.class_view(first).member_keys == [] and len(store.class_view(second).member_keys) == 1
+    assert store.class_view(second).member_keys != [key]  # a new handle in a new class
+
+
+def test_a_live_run_nothing_flushes_shows_interrupted_to_the_teacher(store):
+    teacher, code = store.create_class("C")
+    token = store.create(spec={"input": [2], "layers": []})
+    store.join_class(code, "Lee", token)
+    store.save_run(token, RunRecord(1, state="running", records=[{"kind": "step", "train_loss": 1.0}]))
+    assert store.class_view(teacher).members[0].runs[0].state == "running"
+    store.interrupt_after = 0.0
+    time.sleep(0.01)
+    since = time.time()
+    assert store.class_view(teacher, since=since).members[0].runs[0].state == "interrupted"  # and it counts as new
+
+
+def test_bad_codes_names_and_teacher_links(store):
+    _, code = store.create_class("D")
+    token = store.create(spec={"input": [2], "layers": []})
+    for bad in ("", "ABC", "ABCDEFG", "0O1I00", None, 123456):
+        with pytest.raises(UnknownJoinCode, match="not a join code"):
+            store.join_class(bad, "Ann", token)
+    unused = next(c for c in ("ABCDEF", "GHJKMN", "PQRSTU") if c != code)
+    with pytest.raises(UnknownJoinCode, match="No class has the join code"):
+        store.join_class(unused, "Ann", token)
+    for name in ("", "   ", "x" * 101, "tab\there", None):
+        with pytest.raises(WorkspaceError, match="display name"):
+            store.join_class(code, name, token)
+    with pytest.raises(WorkspaceError, match="class name"):
+        store.create_class("")
+    with pytest.raises(MalformedToken, match="teacher link is damaged"):
+        store.class_view("short")
+    with pytest.raises(UnknownToken, match="No class has this teacher link"):
+        store.push(token, {"input": [2], "layers": []}, None)  # a student's token is no teacher's

@@ -1,0 +1,161 @@
+"""The Flusher: submit never blocks, versions coalesce, writes are paced, a database outage is retried."""
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from engine.workspace import Flusher, ReadOnlyWorkspace, RunRecord, Store, StoreUnavailable
+
+SPEC = {"input": [2], "layers": []}
+
+
+class Spy:
+    """A Store that records which writes the Flusher made, and when."""
+
+    def __init__(self, store):
+        self.store, self.saves, self.touches, self.passes = store, [], [], []
+
+    def save_run(self, token, run):
+        self.saves.append((run.number, run.label, time.monotonic()))
+        self.store.save_run(token, run)
+
+    def touch_run(self, token, number):
+        self.touches.append(number)
+        self.store.touch_run(token, number)
+
+
+def live(number, n, state="running"):
+    return RunRecord(number, label=f"v{n}", state=state, spec=SPEC,
+                     records=[{"kind": "step", "step": i, "train_loss": 1.0 / (i + 1)} for i in range(n)])
+
+
+@pytest.fixture
+def flusher():
+    made = []
+
+    def make(store, interval=0.05):
+        made.append(Flusher(store, interval=interval))
+        return made[-1]
+
+    yield make
+    for f in made:
+        f.flush(2.0)
+
+
+def test_only_the_newest_version_is_written(store, flusher):
+    token = store.create(spec=SPEC)
+    spy = Spy(store)
+    f = flusher(spy, interval=0.2)
+    for n in range(1, 201):
+        f.submit(token, live(1, n))
+        f.submit(token, live(2, n))
+    assert f.flush(5.0) and f.pending == 0 and f.last_error is None
+    assert len(spy.saves) <= 6  # 400 submits, a couple of passes
+    runs = store.open(token).runs
+    assert [(r.label, len(r.records)) for r in runs] == [("v200", 200), ("v200", 200)]
+
+
+def test_writes_are_paced(store, flusher):
+    token = store.create(spec=SPEC)
+    spy = Spy(store)
+    f = flusher(spy, interval=0.1)
+    end, n = time.monotonic() + 0.55, 0
+    while time.monotonic() < end:
+        n += 1
+        f.submit(token, live(1, n))
+        time.sleep(0.002)
+    times = [t for _, _, t in spy.saves]  # before flush(), which hurries the last write
+    f.flush(5.0)
+    assert 2 <= len(times) <= 7 and all(b - a >= 0.09 for a, b in zip(times, times[1:]))
+    assert store.open(token).runs[0].label == f"v{n}"
+
+
+def test_a_live_run_with_nothing_new_is_only_marked_alive(store, flusher):
+    token = store.create(spec=SPEC)
+    spy = Spy(store)
+    f = flusher(spy)
+    version = live(1, 5, state="paused")
+    f.submit(token, version)
+    f.flush(5.0)
+    same = RunRecord(**{**version.__dict__, "records": list(version.records)})  # the page's next poll
+    f.submit(token, same)
+    f.flush(5.0)
+    assert (len(spy.saves), spy.touches) == (1, [1])
+    same.records.append({"kind": "step", "step": 5, "train_loss": 0.1})  # appended in place, then resubmitted
+    f.submit(token, same)
+    f.flush(5.0)
+    assert len(spy.saves) == 2 and len(store.open(token).runs[0].records) == 6
+    f.submit(token, RunRecord(**{**same.__dict__, "state": "stopped"}))  # the state changed: written again
+    f.flush(5.0)
+    assert len(spy.saves) == 3 and store.open(token).runs[0].state == "stopped"
+
+
+def test_a_database_outage_is_reported_retried_and_never_blocks_submit(tmp_path, flusher):
+    path = tmp_path / "playground.db"
+    store = Store(f"sqlite:///{path}", busy_timeout=0.05)
+    token = store.create(spec=SPEC)
+    f = flusher(store)
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        slowest = 0.0
+        for n in range(1, 2001):
+            started = time.perf_counter()
+            f.submit(token, live(1, n % 50))
+            slowest = max(slowest, time.perf_counter() - started)
+        assert slowest < 0.01  # while every write fails behind the lock
+        assert not f.flush(0.3)
+        assert isinstance(f.last_error, StoreUnavailable) and "saving is off" in str(f.last_error)
+        assert f.pending == 1  # kept for the retry, not dropped
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert f.flush(10.0) and f.last_error is None
+    assert store.open(token).runs[0].label == f"v{2000 % 50}"
+
+
+def test_a_store_that_cannot_open_yet_is_retried(tmp_path, flusher):
+    attempts = []
+    url = f"sqlite:///{tmp_path / 'playground.db'}"
+    store = Store(url)
+    token = store.create(spec=SPEC)
+
+    def get_store():
+        attempts.append(1)
+        if len(attempts) < 3:
+            raise StoreUnavailable("The workspace database could not open: saving is off.")
+        return store
+
+    f = flusher(get_store, interval=0.02)
+    f.submit(token, live(1, 3))
+    assert f.flush(10.0) and len(attempts) >= 3 and store.open(token).runs[0].label == "v3"
+
+
+def test_a_refused_write_is_dropped_and_reported_for_its_workspace(store, flusher):
+    token = store.create(spec=SPEC)
+    snapshot = store.snapshot(token)
+    f = flusher(store)
+    f.submit(snapshot, live(1, 2))
+    f.submit(token, live(1, 2))
+    assert f.flush(5.0) and f.pending == 0
+    assert isinstance(f.error_for(snapshot), ReadOnlyWorkspace) and f.error_for(token) is None
+    assert f.last_error is None  # the database itself is fine
+    assert store.open(snapshot).runs == [] and store.open(token).runs[0].label == "v2"
+
+
+def test_submitting_from_many_threads(store, flusher):
+    token = store.create(spec=SPEC)
+    f = flusher(store)
+
+    def page(number):
+        for n in range(1, 101):
+            f.submit(token, live(number, n))
+
+    threads = [threading.Thread(target=page, args=(number,)) for number in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert f.flush(10.0)
+    assert [(r.number, r.label) for r in store.open(token).runs] == [(n, "v100") for n in range(4)]
