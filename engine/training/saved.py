@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
+from typing import Callable
 
 import torch
 
@@ -37,13 +38,14 @@ class SavedRun:
         config: the run's settings.
         state: its final state (one of ``TERMINAL``; "interrupted" when the server stopped while it trained).
         records: its metric records, as ``Trainer.records()`` gave them.
-        weights: its trained weights as safetensors bytes, or None when they were not kept.
+        weights: its trained weights as safetensors bytes, or a function that fetches them on first use (a
+            workspace holds many runs' weights and a page may look at none), or None when they were not kept.
         message: why it ended.
         dataset: the run's Dataset when already at hand (else loaded from ``config`` on first use).
     """
 
     def __init__(self, spec: ModelSpec, config: TrainConfig, state: str, records: list[dict],
-                 weights: bytes | None = None, message: str = "", dataset=None):
+                 weights: bytes | Callable[[], bytes | None] | None = None, message: str = "", dataset=None):
         if state not in TERMINAL:
             raise InputError(f"a saved run must have ended, not be {state!r}")
         self.spec, self.config, self.state = spec, config, state
@@ -61,22 +63,23 @@ class SavedRun:
     @cached_property
     def model(self) -> torch.nn.Module:
         """The trained network, built from the spec and loaded with the stored weights (eval mode)."""
-        if self._weights is None:
-            raise InputError("this run's weights were not kept; train it again to get them")
+        weights = self.weights()
         try:
             model = build(self.spec)
         except SpecError as err:
             raise InputError(f"the stored network no longer builds: {err}") from None
-        return load_weights(model, self._weights).eval()
+        return load_weights(model, weights).eval()
 
     @property
     def has_weights(self) -> bool:
         return self._weights is not None
 
     def weights(self) -> bytes:
-        """The stored weights as safetensors bytes."""
+        """The stored weights as safetensors bytes (fetched once, on first use)."""
+        if callable(self._weights):
+            self._weights = self._weights()
         if self._weights is None:
-            raise InputError("this run's weights were not kept")
+            raise InputError("this run's weights were not kept; train it again to get them")
         return self._weights
 
     def records(self, since: int = 0) -> list[dict]:

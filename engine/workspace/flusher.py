@@ -3,6 +3,8 @@
 The page (or anything holding a run) calls ``submit`` as often as it likes, on every poll of a live run: it is
 O(1) and never waits on the database. Only the newest version of each run is written. A live run submitted with
 nothing new is only marked alive (``Store.touch_run``), which keeps other servers from reporting it interrupted.
+``watch`` hands the thread a run to read by itself each round until it has ended (so a run keeps being saved after
+its browser tab closed), and ``save_fields`` queues a workspace's own fields (network, settings, model).
 """
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import dataclasses
 import logging
 import threading
 import time
+from typing import Callable
 
 from engine.workspace.errors import StoreUnavailable, WorkspaceError
 from engine.workspace.records import LIVE, RunRecord
@@ -40,6 +43,9 @@ class Flusher:
         self._writing: dict[tuple[str, int], RunRecord] = {}
         self._written: dict[tuple[str, int], RunRecord] = {}  # live runs as last written: "nothing new" is cheap
         self._errors: dict[str, WorkspaceError] = {}
+        self._watched: dict[tuple[str, int], Callable] = {}  # (token, number) -> snapshot()
+        self._fields: dict[str, dict] = {}  # token -> workspace fields waiting to be saved
+        self._rounds = 0  # write rounds completed (flush waits for a round that read the watched runs)
         self._thread: threading.Thread | None = None
         self._failures = 0
         self.last_error: StoreUnavailable | None = None  # the database's last failure, None once it answers again
@@ -51,17 +57,49 @@ class Flusher:
         """
         with self._lock:
             self._pending[(token, run.number)] = run
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._drain, name="workspace-flusher", daemon=True)
-                self._thread.start()
-                atexit.register(self.flush, 5.0)
-            self._submitted.notify()
+            self._start_locked()
+
+    def watch(self, token: str, number: int, snapshot: Callable[[], tuple[RunRecord, bool]]) -> None:
+        """Save run ``number`` each round from ``snapshot() -> (record, done)`` until ``done`` has been written.
+
+        ``snapshot`` runs on the flusher's thread: it must be safe to call there (a Trainer's ``records`` and
+        ``weights`` are). Watching a run again replaces its snapshot.
+        """
+        with self._lock:
+            self._watched[(token, number)] = snapshot
+            self._start_locked()
+
+    def unwatch(self, token: str, number: int) -> None:
+        """Stop saving a run (its student deleted it); what was queued for it is dropped."""
+        with self._lock:
+            self._watched.pop((token, number), None)
+            self._pending.pop((token, number), None)
+
+    def watching(self, token: str, number: int) -> bool:
+        """Whether this process still saves that run (it trains here, or its last write is pending)."""
+        with self._lock:
+            return (token, number) in self._watched
+
+    def save_fields(self, token: str, **fields) -> None:
+        """Queue ``Store.save(token, **fields)``; newer values of a field replace queued ones (never blocks)."""
+        with self._lock:
+            self._fields.setdefault(token, {}).update(fields)
+            self._start_locked()
+
+    def _start_locked(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._drain, name="workspace-flusher", daemon=True)
+            self._thread.start()
+            atexit.register(self.flush, 5.0)
+        self._submitted.notify()
 
     def flush(self, timeout: float | None = None) -> bool:
         """Wait until everything submitted so far is written; False if ``timeout`` passed first (database down)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._lock:
-            while self._pending or self._writing:
+            # Watched runs are read at the start of a round: wait for a whole round begun after this call.
+            target = self._rounds + (2 if self._watched else 0)
+            while self._pending or self._writing or self._fields or (self._rounds < target and self._watched):
                 self._hurry.set()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -87,21 +125,69 @@ class Flusher:
     def _drain(self) -> None:
         while True:
             with self._lock:
-                while not self._pending:
+                while not (self._pending or self._watched or self._fields):
                     self._submitted.wait()
+                watched = list(self._watched.items())
+                fields, self._fields = self._fields, {}
+            done = self._read_watched(watched)
+            with self._lock:
                 batch, self._pending = self._pending, {}
                 self._writing = batch
             started = time.monotonic()
             failed = self._write(batch)
+            failed_fields = self._write_fields(fields)
             with self._lock:
                 for key, run in failed.items():
                     self._pending.setdefault(key, run)  # a newer submit meanwhile wins
+                for token, values in failed_fields.items():
+                    self._fields[token] = values | self._fields.get(token, {})
+                for key in done - failed.keys():  # its final version is written: nothing more to watch
+                    if self._watched.get(key) is dict(watched).get(key):
+                        self._watched.pop(key, None)
                 self._writing = {}
+                self._rounds += 1
                 self._idle.notify_all()
+            failed = failed or failed_fields
             self._failures = self._failures + 1 if failed else 0
             pause = min(self.interval * 2 ** self._failures, MAX_BACKOFF) if failed else self.interval
             self._hurry.wait(max(0.0, pause - (time.monotonic() - started)))
             self._hurry.clear()
+
+    def _read_watched(self, watched: list) -> set:
+        """Queue each watched run's current version (unless a newer submit waits); returns the keys that are done."""
+        done = set()
+        for key, snapshot in watched:
+            try:
+                record, finished = snapshot()
+            except Exception:  # noqa: BLE001 - one broken run must not stop the others being saved
+                _log.exception("reading a watched run failed")
+                done.add(key)
+                continue
+            with self._lock:
+                self._pending.setdefault(key, record)
+            if finished:
+                done.add(key)
+        return done
+
+    def _write_fields(self, fields: dict[str, dict]) -> dict[str, dict]:
+        """Save each workspace's queued fields; returns those to retry (the database was unavailable)."""
+        if not fields:
+            return {}
+        try:
+            store = self._open_store()
+        except StoreUnavailable as exc:
+            self.last_error = exc
+            return fields
+        failed = {}
+        for token, values in fields.items():
+            try:
+                store.save(token, **values)
+            except StoreUnavailable as exc:
+                failed[token], self.last_error = values, exc
+            except WorkspaceError as exc:  # a snapshot, a cap, an expired workspace: retrying cannot help
+                with self._lock:
+                    self._errors[token] = exc
+        return failed
 
     def _write(self, batch: dict[tuple[str, int], RunRecord]) -> dict[tuple[str, int], RunRecord]:
         """Save each run; returns the ones to retry (the database was unavailable)."""

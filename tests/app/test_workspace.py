@@ -28,7 +28,7 @@ def _page(path: str, token: str | None = None) -> AppTest:
     return at
 
 
-def _keeper():
+def _flusher():
     return workspace.services()[1]
 
 
@@ -42,7 +42,7 @@ def trained():
     at.button(key="tr-start").click().run()
     wait_for(at, ("finished",))
     assert not at.exception
-    assert _keeper().flush()
+    assert _flusher().flush(30)
     yield at
     for run in at.session_state[KEY].book.runs:
         run.trainer.stop()
@@ -86,7 +86,7 @@ def test_a_new_session_with_the_token_gets_everything_back(trained):
 def test_the_train_settings_come_back_in_their_widgets(trained):
     trained.number_input(key="tr-batch").set_value(16).run()
     trained.selectbox(key="tr-opt").set_value("sgd").run()
-    assert _keeper().flush()
+    assert _flusher().flush(30)
     again = _page(TRAIN, trained.session_state[KEY].token)
     assert again.number_input(key="tr-batch").value == 16
     assert again.selectbox(key="tr-opt").value == "sgd"
