@@ -22,11 +22,13 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
   PyTorch on meta tensors (no allocation); each layer is checked against the shape reaching it; memoised per spec.
 - ``build(spec, seed=None) -> torch.nn.Module``: the real network, within the server's caps; a seeded build leaves
   torch's global random state as it was.
-- ``network``: ``layers``/``TYPES`` (arguments, categories, descriptions), ``presets`` (``names``, ``describe``,
+- ``network``: ``layers``/``TYPES`` (arguments, categories, descriptions; ``layer_names(category)``, e.g. the
+  activations; ``RECURRENT``, the recurrent cells), ``presets`` (``names``, ``describe``,
   ``get``), ``edit`` (pure edits returning a new spec), ``share`` (``encode``/``decode`` for links), ``init``
   (``SCHEMES``, ``init_weights``, the depth MLPs), ``network_figure``.
 - ``data``: ``names()``, ``describe``, ``category``, ``options``, ``load(name, seed, **options) -> Dataset``,
-  ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``.
+  ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``, ``fit(spec) -> str``
+  (the dataset a network fits as it is: what the Train, Inspect and Gradients pages start from).
 - ``training``: ``TrainConfig``, ``Trainer`` (``start``, ``pause``, ``resume``, ``step``, ``stop``, ``reset``,
   ``update(**changes)`` for ``LIVE_SETTINGS``, ``heartbeat``, ``status``, ``records``), ``STATES``, ``TERMINAL``,
   ``LIMITER``, ``evaluate``, ``predict_grid``, ``sample``, ``save_weights``, ``load_weights``, ``OPTIMIZERS``,

@@ -36,7 +36,7 @@ def load_dataset(name: str, seed: int, options_json: str):
 def settings_ui(s: SessionState) -> TrainConfig | None:
     """Dataset and training settings; returns the config, or None (with a message) when a value is bad."""
     names = [n for n in data.names() if data.category(n) != "Folders"] + ["mnist", "fashion-mnist", "cifar10"]
-    suggested = _suggest_dataset(s.spec)
+    suggested = data.fit(s.spec)
     c1, c2, c3 = st.columns(3)
     with c1:
         st.markdown("**Data**")
@@ -119,18 +119,6 @@ def _suggest_settings() -> None:
     hint = suggested_settings(st.session_state["tr-dataset"])
     st.session_state["tr-epochs"] = hint["epochs"]
     st.session_state["tr-lr-adam"] = hint["lr"]
-
-
-def _suggest_dataset(spec: engine.ModelSpec) -> str:
-    """A dataset the session's network fits as it is."""
-    if spec.vocab_size:
-        return "zen"
-    shape = tuple(spec.input)
-    if len(shape) == 3:
-        return "xo" if shape[1:] == (9, 9) else "digits"
-    if len(shape) == 2:
-        return "adding"
-    return "circle" if shape == (2,) else "digits"
 
 
 def active(s: SessionState) -> dict | None:

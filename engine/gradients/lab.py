@@ -74,13 +74,6 @@ def weight_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[li
     return [label for label, _ in pairs], np.array([norm for _, norm in pairs])
 
 
-def default_dataset(spec: ModelSpec) -> str:
-    """A dataset a network can be measured on when none was chosen: by what its input reads."""
-    if spec.vocab_size:
-        return "zen"
-    return {3: "digits", 2: "adding"}.get(len(spec.input), "circle")
-
-
 def fitted_model(spec: ModelSpec, model: nn.Module | None, ds: data.Dataset,
                  trained_on: str | None = None) -> tuple[nn.Module, list[str]]:
     """A network ready to measure on ``ds``: the trained ``model`` itself when it was trained on ``ds``,
