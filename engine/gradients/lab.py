@@ -28,7 +28,7 @@ CELLS = {"RNN (tanh)": ("RNN", "tanh"), "RNN (ReLU)": ("RNN", "relu"), "LSTM": (
 TASKS = ("adding", "copy")
 BATCH = 64
 ADDING_BASELINE = 0.167  # mean squared error of always answering 1 (the adding problem's dataset text)
-DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}
+DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}  # the lab's optimisers (OPTIMIZERS names) and their rates
 HEARTBEAT = 20.0  # seconds without a page poll before a run stops itself (a closed tab)
 # The linear regime: zero biases and inputs this small (in float64) keep every state near 0, where
 # tanh' = 1 and sigmoid gates sit at 1/2, so ∂h_t/∂h_k is exactly Π W_hhᵀ: radius 0.5 decays, 1.5 grows.

@@ -19,9 +19,11 @@ from engine.network.spec import ModelSpec
 from engine.rng import recurrent_dropout, use_run_dropout
 from engine.training import budget
 from engine.training.augment import augment
-from engine.training.config import TrainConfig, apply_settings, compute_loss, make_optimizer, penalised, resolve_loss
+from engine.training.config import TrainConfig, apply_settings
 from engine.training.guard import DIVERGE_FACTOR, DIVERGED_HINT, Guard, chance_loss  # noqa: F401 - DIVERGE_FACTOR re-exported
 from engine.training.inference import EVAL_BATCH, chunk_sums
+from engine.training.losses import compute_loss, resolve_loss
+from engine.training.optimizers import make_optimizer, penalised
 from engine.training.sequence import detach_state, forward_with_state, stateful_problem
 
 
