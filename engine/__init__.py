@@ -6,7 +6,7 @@ Pages and ``ui/`` import ``engine`` or one concept package (``engine.<concept>``
 |---|---|---|---|
 | a network | ``engine.network`` | spec, layer registry, modules, build and summary, init schemes, edit, share, export, presets, graph figure | Build (all pages) |
 | data | ``engine.data`` | the dataset registry, toy/text/sequence makers, file readers, ``fit`` (the dataset for a network) | Train, Inspect, Gradients |
-| training | ``engine.training`` | optimiser and loss registries, ``TrainConfig``, the loop, ``Trainer`` (background runs), inference, weights, figures | Train |
+| training | ``engine.training`` | optimiser and loss registries, ``TrainConfig``, the loop, ``Trainer`` (background runs), checkpoints, inference, weights, figures | Train |
 | convolution | ``engine.conv`` | step-by-step traces equal to ``torch.nn.functional``, size arithmetic, receptive fields, examples, figures | Convolution |
 | gradients | ``engine.gradients`` | per-layer and per-step gradient norms, unrolled cells, the lab's experiments, figures | Gradients |
 | looking inside | ``engine.inspect`` | predictions, activations, filters, recurrent states, Captum attributions, image uploads, figures | Inspect |
@@ -23,15 +23,19 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
   PyTorch on meta tensors (no allocation); each layer is checked against the shape reaching it; memoised per spec.
 - ``build(spec, seed=None) -> torch.nn.Module``: the real network, within the server's caps; a seeded build leaves
   torch's global random state as it was.
-- ``network``: ``layers``/``TYPES`` (arguments, categories, descriptions), ``presets`` (``names``, ``describe``,
+- ``network``: ``layers``/``TYPES`` (arguments, categories, descriptions; ``layer_names(category)``, e.g. the
+  activations; ``RECURRENT``, the recurrent cells), ``presets`` (``names``, ``describe``,
   ``get``), ``edit`` (pure edits returning a new spec), ``share`` (``encode``/``decode`` for links), ``init``
   (``SCHEMES``, ``init_weights``, the depth MLPs), ``network_figure``.
 - ``data``: ``names()``, ``describe``, ``category``, ``options``, ``load(name, seed, **options) -> Dataset``,
-  ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``.
+  ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``, ``fit(spec) -> str``
+  (the dataset a network fits as it is: what the Train, Inspect and Gradients pages start from).
 - ``training``: ``TrainConfig``, ``Trainer`` (``start``, ``pause``, ``resume``, ``step``, ``stop``, ``reset``,
-  ``update(**changes)`` for ``LIVE_SETTINGS``, ``heartbeat``, ``status``, ``records``), ``STATES``, ``TERMINAL``,
-  ``LIMITER``, ``evaluate``, ``predict_grid``, ``sample``, ``save_weights``, ``load_weights``, ``OPTIMIZERS``,
-  ``LOSSES``, ``suggested_settings``, ``figures``.
+  ``update(**changes)`` for ``LIVE_SETTINGS``, ``heartbeat``, ``status``, ``records``, ``checkpoint() ->
+  Checkpoint``; ``Trainer(..., resume=checkpoint)`` continues a run), ``STATES``, ``TERMINAL``, ``LIMITER``,
+  ``evaluate``, ``predict_grid``, ``sample``, ``save_weights``, ``load_weights``, ``OPTIMIZERS`` (name →
+  ``Optimizer``: description, formula, default rate, the settings it owns, ``make``, ``apply``), ``LOSSES`` (name →
+  ``Loss``: description, formula, function), ``suggested_settings``, ``figures``.
 - ``conv``: ``conv1d``/``conv2d``/``conv_transpose1d``/``2d``/``pool1d``/``2d`` traces, ``output_size``, ``fit``;
   ``figures``, ``examples``, ``receptive``.
 - ``gradients``: ``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_stats``, ``activation_stats``,

@@ -10,13 +10,13 @@ import streamlit as st
 
 from engine import InputError, SpecError
 from engine.gradients import activation_stats, derivative_bound, figures, lab
-from engine.network import DEPTH_LABS, SCHEMES
+from engine.network import DEPTH_LABS, SCHEMES, layer_names
 from ui import runs_ui
 from ui.runs_ui import status_text
 from ui.session import Run, state
 
 ERRORS = (ValueError, RuntimeError, SpecError, InputError)
-ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU")
+ACTIVATIONS = layer_names("Activation", elementwise=True)  # those with a slope bound: Sigmoid … ELU
 SCHEME_NAMES = {"normal-0.01": "Small Gaussian (std 0.01)", "xavier": "Xavier", "he": "He",
                 "default": "PyTorch default"}
 CONTRASTS = {"Sigmoid + small init vs ReLU + He": ("10-layer sigmoid, small init", "10-layer ReLU, He init"),
@@ -296,7 +296,7 @@ def session_model_ui() -> None:
     s = state()
     trained_on = s.dataset if s.trained and s.dataset else None
     name = (trained_on or {}).get("name") or s.extras.get("train", {}).get("dataset_name") \
-        or lab.default_dataset(s.spec)
+        or lab.data.fit(s.spec)
     key = (s.version, name)
     try:
         ds = _dataset(name, *((trained_on["seed"], json.dumps(trained_on.get("options", {}), sort_keys=True))

@@ -1,9 +1,10 @@
 """The Inspect page's input picker (sidebar): a sample of the training dataset, a drawing, an upload or typed text.
 
 The dataset is the one the model was trained on, loaded with the recorded seed and options through
-the Train page's shared cache (so the split is the trainer's own); without a record, a dataset
-that fits the model. The "Draw a digit" source is a Plotly chart of cells with selection events
-(no canvas component: nothing outside Streamlit and Plotly): the cells a click, box or lasso selects are painted.
+the Train page's shared cache (so the split is the trainer's own); without a record, the one ``engine.data.fit``
+names for the network, when the model can read it. The "Draw a digit" source is a Plotly chart of cells with
+selection events (no canvas component: nothing outside Streamlit and Plotly): the cells a click, box or lasso
+selects are painted.
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import json
 import numpy as np
 import streamlit as st
 
-from engine import InputError, inspect
+from engine import InputError, data, inspect
 from engine.inspect import figures as figs
 from engine.inspect import images
 from ui.inspect_ui import Sample, cached, page_state
@@ -21,8 +22,6 @@ from ui.train_ui import load_dataset
 
 BRUSHES = {"Click": "pan", "Lasso": "lasso", "Box": "select"}  # the drawing grid's Plotly dragmode
 FALLBACK_VOCAB = list(" abcdefghijklmnopqrstuvwxyz.,'!?\n")
-CANDIDATES = {"tokens": ["zen", "hello"], "image": ["xo", "digits"], "vector": ["circle", "xor", "gaussians", "spiral"],
-              "sequence": ["sine", "adding", "copy", "collatz"]}  # tried, in order, when no run recorded a dataset
 
 
 def _load(name: str, seed: int = 0, options: dict | None = None):
@@ -45,7 +44,7 @@ def _fits(ds, spec, outputs: int, exact: bool = True) -> bool:
 
 
 def choose_dataset(s, model) -> tuple[object | None, dict | None]:
-    """The training dataset (recorded seed and options) or one that fits the model; with what was loaded."""
+    """The training dataset (recorded seed and options), else ``data.fit``'s if the model reads it; and its record."""
     blank = np.zeros(tuple(s.spec.input), np.int64 if s.spec.vocab_size else np.float32)
     outputs = len(cached(s, ("zero-out",), lambda: inspect.outputs(model, blank)))
     rec = s.dataset
@@ -56,19 +55,15 @@ def choose_dataset(s, model) -> tuple[object | None, dict | None]:
                 return ds, rec
         except InputError as err:
             st.sidebar.warning(f"The training data ({rec['name']}) cannot be loaded here: {err}")
-    kind = _kind(s.spec)
-    loaded = []
-    for name in CANDIDATES.get(kind, []):
-        try:
-            loaded.append((name, _load(name)))
-        except InputError:
-            continue
-    for exact in (True, False) if kind != "tokens" else (True,):
-        for name, ds in loaded:
-            if _fits(ds, s.spec, outputs, exact):
-                return ds, {"name": name, "seed": 0, "options": {}}
-    if kind == "image" and loaded:  # any images will do (resized), without a true label
-        return loaded[-1][1], {"name": loaded[-1][0], "seed": 0, "options": {}}
+    kind, name = _kind(s.spec), data.fit(s.spec)
+    try:
+        ds = _load(name)
+    except InputError:
+        return None, None
+    # exact for tokens: a model with more tokens than characters would have unnamed outputs; images are resized,
+    # and any images will do (without a true label when the classes differ)
+    if kind == "image" or _fits(ds, s.spec, outputs, exact=kind == "tokens"):
+        return ds, {"name": name, "seed": 0, "options": {}}
     return None, None
 
 

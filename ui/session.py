@@ -103,13 +103,6 @@ class RunBook:
         """Runs that have not ended, of one group or of all."""
         return [r for r in self.runs if r.live and (group is None or r.group == group)]
 
-    def stop_live(self, group: str, keep: int | None = None) -> list[Run]:
-        """Stop the group's live runs except ``keep``; returns those stopped."""
-        stopped = [r for r in self.live(group) if r.number != keep]
-        for run in stopped:
-            run.trainer.stop()
-        return stopped
-
     def heartbeat(self) -> None:
         """The workspace is in use: its live runs keep training (a closed tab stops beating and they end)."""
         for run in self.live():

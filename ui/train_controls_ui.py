@@ -7,13 +7,12 @@ import json
 import streamlit as st
 
 import engine
-from engine.training import TERMINAL, SavedRun, TrainConfig, Trainer
+from engine.training import OPTIMIZERS, TERMINAL, SavedRun, TrainConfig, Trainer
 from ui.session import Run, SessionState
 from ui.train_runs_ui import run_label
 from ui.train_ui import GROUP, UPDATABLE, active, change_text, delete_run, load_dataset, page, runs
 
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
-OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}  # optimiser-only ones
 
 
 def start_run(s: SessionState, config: TrainConfig) -> None:
@@ -48,7 +47,10 @@ def _settings(config: TrainConfig) -> dict:
 
 def _stop_other_live(s: SessionState, keep: int | None) -> None:
     """One live run per browser session, so that one student cannot take every training slot of the server."""
-    stopped = [f"#{run.number}" for run in s.book.stop_live(GROUP, keep) if run.state in LIVE]
+    live = [run for run in runs(s) if run.number != keep and run.state in LIVE]
+    for run in live:
+        run.trainer.stop()
+    stopped = [f"#{run.number}" for run in live]
     if stopped:
         page(s)["info"] = f"Run {', '.join(stopped)} was stopped first: each student trains one run at a time, so " \
                     "that the server's training slots stay free for the class."
@@ -62,8 +64,8 @@ def pending_changes(run: Run, config: TrainConfig | None) -> dict:
     new = _settings(config)
     if config.optimizer != planned.optimizer:
         new["lr"] = current["lr"]  # another optimiser's η means nothing to this one
-    for key, owners in OWNERS.items():
-        if key in new and planned.optimizer not in owners:
+    for key in new:
+        if not OPTIMIZERS[planned.optimizer].uses(key):  # another optimiser's setting: not this run's to change
             new[key] = current[key]
     return {k: v for k, v in new.items() if v != current[k]}
 
@@ -74,7 +76,7 @@ def _fixed_changes(run: Run, config: TrainConfig | None) -> list[str]:
         return []
     old, new = run.config.to_dict(), config.to_dict()
     skip = {*UPDATABLE, "dataset", "dataset_options", "seed"}
-    skip |= {k for k, owners in OWNERS.items() if run.config.optimizer not in owners}
+    skip |= {k for k in new if not OPTIMIZERS[run.config.optimizer].uses(k)}
     return [k.replace("_", " ") for k in new if k not in skip and new[k] != old[k]]
 
 

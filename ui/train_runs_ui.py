@@ -8,11 +8,12 @@ import pandas as pd
 import streamlit as st
 
 import engine
+from engine.network import RECURRENT, layer_names
 from engine.training import TERMINAL
 from ui import train_ui
 from ui.session import Run, SessionState
 
-ACTIVATIONS = ("Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Softmax", "Maxout", "RNN", "LSTM", "GRU")
+ACTIVATIONS = layer_names("Activation") + RECURRENT  # the types a run's label names (cells, like activations)
 
 
 def spec_summary(spec: engine.ModelSpec) -> str:

@@ -10,8 +10,8 @@ import streamlit as st
 import engine
 from engine import data
 from engine.network import SCHEMES
-from engine.training import (LIMITER, LIVE_SETTINGS, LOSS_FORMULAS, LOSSES, OPTIMIZER_FORMULAS, OPTIMIZERS, TERMINAL,
-                             TrainConfig, Trainer, evaluate, load_weights, predict_grid, sample, suggested_settings)
+from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate,
+                             load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
 from ui import runs_ui, train_upload_ui
 from ui.session import Run, SessionState
@@ -44,7 +44,7 @@ def load_dataset(name: str, seed: int, options_json: str):
 def settings_ui(s: SessionState) -> TrainConfig | None:
     """Dataset and training settings; returns the config, or None (with a message) when a value is bad."""
     names = [n for n in data.names() if data.category(n) != "Folders"] + ["mnist", "fashion-mnist", "cifar10"]
-    suggested = _suggest_dataset(s.spec)
+    suggested = data.fit(s.spec)
     c1, c2, c3 = st.columns(3)
     with c1:
         st.markdown("**Data**")
@@ -71,27 +71,28 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
     with c2:
         st.markdown("**Optimiser**")
         opt = st.selectbox("Optimiser", list(OPTIMIZERS), index=list(OPTIMIZERS).index("adam"), key="tr-opt",
-                           help="; ".join(f"{k}: {v[0]}" for k, v in OPTIMIZERS.items()))
-        default_lr = hint["lr"] if opt == "adam" else float(OPTIMIZERS[opt][1])
+                           help="; ".join(f"{k}: {v.description}" for k, v in OPTIMIZERS.items()))
+        owned = OPTIMIZERS[opt].settings  # the widgets of the settings this optimiser has
+        default_lr = hint["lr"] if opt == "adam" else float(OPTIMIZERS[opt].default_lr)
         lr = st.number_input("Learning rate η", 1e-6, 1e6, default_lr, key=f"tr-lr-{opt}",
                              format="%.4g", help="the step size; too large and the loss blows up")
-        st.caption(OPTIMIZER_FORMULAS[opt])
-        momentum = st.slider("Momentum μ", 0.0, 0.99, 0.9, key="tr-momentum") if opt in ("momentum",
-                                                                                      "nesterov") else 0.9
+        st.caption(OPTIMIZERS[opt].formula)
+        momentum = st.slider("Momentum μ", 0.0, 0.99, 0.9, key="tr-momentum") if "momentum" in owned else 0.9
         betas, alpha = (0.9, 0.999), 0.9
-        if opt == "adam":
+        if "betas" in owned:
             b1, b2 = st.columns(2)
             betas = (float(b1.number_input("β₁", 0.0, 0.9999, 0.9, key="tr-beta1", format="%.4g",
                                            help="decay of the running mean of gradients")),
                      float(b2.number_input("β₂", 0.0, 0.9999, 0.999, key="tr-beta2", format="%.4g",
                                            help="decay of the running mean of squared gradients")))
-        elif opt == "rmsprop":
+        if "alpha" in owned:
             alpha = float(st.number_input("Decay α", 0.0, 0.9999, 0.9, key="tr-alpha", format="%.4g",
                                           help="decay of the running mean of squared gradients"))
         batch = int(st.number_input("Batch size", 1, 4096, 32, key="tr-batch"))
         epochs = int(st.number_input("Epochs", 1, 500, hint["epochs"], key="tr-epochs"))
-        loss = st.selectbox("Loss", list(LOSSES), key="tr-loss", help="; ".join(f"{k}: {v}" for k, v in LOSSES.items()))
-        st.caption(LOSS_FORMULAS[loss])
+        loss = st.selectbox("Loss", list(LOSSES), key="tr-loss",
+                            help="; ".join(f"{k}: {v.description}" for k, v in LOSSES.items()))
+        st.caption(LOSSES[loss].formula)
     with c3:
         st.markdown("**Regularisation**")
         init = st.selectbox("Initialisation", list(SCHEMES), key="tr-init", help="; ".join(
@@ -164,18 +165,6 @@ def _suggest_settings() -> None:
     hint = suggested_settings(st.session_state["tr-dataset"])
     st.session_state["tr-epochs"] = hint["epochs"]
     st.session_state["tr-lr-adam"] = hint["lr"]
-
-
-def _suggest_dataset(spec: engine.ModelSpec) -> str:
-    """A dataset the session's network fits as it is."""
-    if spec.vocab_size:
-        return "zen"
-    shape = tuple(spec.input)
-    if len(shape) == 3:
-        return "xo" if shape[1:] == (9, 9) else "digits"
-    if len(shape) == 2:
-        return "adding"
-    return "circle" if shape == (2,) else "digits"
 
 
 def active(s: SessionState) -> Run | None:

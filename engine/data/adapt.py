@@ -1,4 +1,5 @@
-"""Fit any network spec onto any dataset: its input shape, vocabulary and number of outputs."""
+"""Fit any network spec onto any dataset (its input shape, vocabulary and number of outputs), and the dataset a
+network fits as it is."""
 from __future__ import annotations
 
 import copy
@@ -6,12 +7,11 @@ import copy
 from engine.data.base import Dataset
 from engine.errors import SpecError
 from engine.network.build import summarize
-from engine.network.layers import fmt_shape
+from engine.network.layers import RECURRENT, fmt_shape
 from engine.network.spec import ModelSpec
 
 _IMAGE = {"Conv2d", "ConvTranspose2d", "MaxPool2d", "AvgPool2d", "AdaptiveAvgPool2d", "BatchNorm2d"}
 _SIGNAL = {"Conv1d", "MaxPool1d", "AvgPool1d"}
-_RECURRENT = {"RNN", "LSTM", "GRU"}
 _VECTOR = {"Linear", "BatchNorm1d"}
 _NEEDS = {"image": "images C×H×W", "signal": "signals C×L (channels first)", "sequence": "sequences T×F",
           "vector": "feature vectors", "tokens": "token ids (a character dataset)"}
@@ -29,10 +29,33 @@ def first_kind(layers: list[dict]) -> str | None:
             return "tokens"
         elif ltype == "Flatten":
             return "any"
-        for kind, types in (("image", _IMAGE), ("signal", _SIGNAL), ("sequence", _RECURRENT), ("vector", _VECTOR)):
+        for kind, types in (("image", _IMAGE), ("signal", _SIGNAL), ("sequence", RECURRENT), ("vector", _VECTOR)):
             if ltype in types:
                 return kind
     return None
+
+
+def fit(spec: ModelSpec) -> str:
+    """The dataset a network fits as it is, by what its input reads: the first one to offer for it.
+
+    Token models read "zen"; 1×9×9 images "xo", other images "digits"; sequences T×F "adding"; 2 features
+    "circle". Where no built-in dataset has the network's input (other image sizes, other vector lengths), the
+    answer is the nearest kind ("digits" for both), which ``adapt_spec`` then fits the network onto.
+
+    Args:
+        spec: any network spec.
+
+    Returns:
+        A dataset name (``engine.data.names()``).
+    """
+    shape = tuple(spec.input)
+    if spec.vocab_size:
+        return "zen"
+    if len(shape) == 3:
+        return "xo" if shape[1:] == (9, 9) else "digits"
+    if len(shape) == 2:
+        return "adding"
+    return "circle" if shape == (2,) else "digits"
 
 
 def gives(dataset: Dataset) -> str:
@@ -115,7 +138,7 @@ def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]
 
 def _set_recurrent_output(layers: list[dict], dataset: Dataset, notes: list[str]) -> None:
     """Many-to-one data needs the last recurrent layer's last state; next-character data needs every state."""
-    idx = [i for i, l in enumerate(layers) if l["type"] in _RECURRENT]
+    idx = [i for i, l in enumerate(layers) if l["type"] in RECURRENT]
     if not idx:
         return
     i = idx[-1]

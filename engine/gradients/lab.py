@@ -28,7 +28,7 @@ CELLS = {"RNN (tanh)": ("RNN", "tanh"), "RNN (ReLU)": ("RNN", "relu"), "LSTM": (
 TASKS = ("adding", "copy")
 BATCH = 64
 ADDING_BASELINE = 0.167  # mean squared error of always answering 1 (the adding problem's dataset text)
-DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}
+DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}  # the lab's optimisers (OPTIMIZERS names) and their rates
 HEARTBEAT = 20.0  # seconds without a page poll before a run stops itself (a closed tab)
 # The linear regime: zero biases and inputs this small (in float64) keep every state near 0, where
 # tanh' = 1 and sigmoid gates sit at 1/2, so ∂h_t/∂h_k is exactly Π W_hhᵀ: radius 0.5 decays, 1.5 grows.
@@ -72,13 +72,6 @@ def weight_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[li
             module.eval()
     pairs = layer_grad_norms(model, x, y)
     return [label for label, _ in pairs], np.array([norm for _, norm in pairs])
-
-
-def default_dataset(spec: ModelSpec) -> str:
-    """A dataset a network can be measured on when none was chosen: by what its input reads."""
-    if spec.vocab_size:
-        return "zen"
-    return {3: "digits", 2: "adding"}.get(len(spec.input), "circle")
 
 
 def fitted_model(spec: ModelSpec, model: nn.Module | None, ds: data.Dataset,

@@ -17,10 +17,12 @@ from torch import nn
 
 from engine.gradients.unroll import cell_kind, recurrent_layers, unroll
 from engine.network.build import display_path
+from engine.network.layers import layer_names
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-ACTIVATIONS = (nn.Sigmoid, nn.Tanh, nn.ReLU, nn.LeakyReLU, nn.ELU)
+# The elementwise activation modules (their outputs' statistics are meaningful unit by unit)
+ACTIVATIONS = tuple(getattr(nn, name) for name in layer_names("Activation", elementwise=True))
 SATURATION = 0.99  # tanh |y| > 0.99 and sigmoid y > 0.99 (or < 0.01) pass almost no gradient
 
 

@@ -14,7 +14,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from engine import limits
 from engine.errors import SpecError
-from engine.network.layers import INFERRED, check_args, fmt_shape, make_module, pair, torch_kwargs
+from engine.network.layers import INFERRED, RECURRENT, check_args, fmt_shape, make_module, pair, torch_kwargs
 from engine.network.modules import Residual
 from engine.network.spec import ModelSpec, check_structure
 from engine.rng import GLOBAL_RNG_LOCK
@@ -267,7 +267,7 @@ def _meta_forward(ltype: str, kwargs: dict, shape: tuple, tokens: bool, label: s
         with torch.device("meta"):
             module = make_module(ltype, kwargs).eval()  # eval: BatchNorm accepts a batch of one
         # Meta RNNs unroll in Python (slow for long T); every step costs the same, so trace two steps and scale.
-        steps = shape[0] if ltype in ("RNN", "LSTM", "GRU") and shape[0] > 2 else None
+        steps = shape[0] if ltype in RECURRENT and shape[0] > 2 else None
         traced = (2, *shape[1:]) if steps else shape
         x = torch.empty((1, *traced), device="meta", dtype=torch.long if tokens else torch.float32)
         counter = _ThreadFlopCounter()
@@ -359,7 +359,7 @@ def _detail(ltype: str, args: dict) -> str:
         return k(args["output_size"])
     if ltype == "Linear":
         return str(args["out_features"])
-    if ltype in ("RNN", "LSTM", "GRU"):
+    if ltype in RECURRENT:
         return f"{args['hidden_size']}×{args['num_layers']}" + (" bi" if args["bidirectional"] else "") + \
             f", {args['output']}"
     simple = {"Dropout": "p", "LeakyReLU": "negative_slope", "ELU": "alpha", "Maxout": "pieces",

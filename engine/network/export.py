@@ -5,7 +5,7 @@ import inspect
 
 from engine.network import modules
 from engine.network.build import _Node, _resolve_spec
-from engine.network.layers import INFERRED, TYPES, fmt_shape
+from engine.network.layers import INFERRED, RECURRENT, TYPES, fmt_shape
 from engine.network.spec import ModelSpec
 
 _HELPERS = {"Maxout": [modules.Maxout], "Residual": [modules.Residual],
@@ -81,7 +81,7 @@ def _code(node: _Node, depth: int, used: set[str]) -> str:
         shortcut = f",\n{pad}    {_code(node.shortcut, -1, used).strip()}" if node.shortcut else ""
         return f"{pad}Residual(\n{pad}    {seq}{shortcut},\n{pad})"
     args = _args(node)
-    if node.type in ("RNN", "LSTM", "GRU"):
+    if node.type in RECURRENT:
         used.add("Recurrent")
         return f"{pad}Recurrent({node.type!r}, {args})"
     if node.type == "Maxout":

@@ -39,12 +39,17 @@ class Arg:
 
 @dataclass(frozen=True)
 class LayerType:
-    """A layer type the spec may name: its arguments, category and a one-line description."""
+    """A layer type the spec may name: its arguments, category and a one-line description.
+
+    ``elementwise`` marks an activation applied to each number on its own (so its slope bounds the factor a
+    gradient passes through it); Softmax and Maxout mix units and are not.
+    """
 
     name: str
     category: str
     doc: str
     args: dict[str, Arg] = field(default_factory=dict)
+    elementwise: bool = False
 
     def new(self) -> dict:
         """A fresh spec dict for this type with its required arguments set to their examples."""
@@ -112,12 +117,13 @@ TYPES: dict[str, LayerType] = {t.name: t for t in [
     LayerType("Dropout", "Regularisation", "Zero each unit with probability p while training", {
         "p": Arg("float", 0.5, min=0.0, max=0.99, help="drop probability")}),
     LayerType("Flatten", "Structure", "Flatten C×H×W (or T×F) to one vector"),
-    LayerType("Sigmoid", "Activation", "1/(1+e^−x); derivative at most 1/4"),
-    LayerType("Tanh", "Activation", "tanh(x); derivative 1 − y²"),
-    LayerType("ReLU", "Activation", "max(0, x)"),
+    LayerType("Sigmoid", "Activation", "1/(1+e^−x); derivative at most 1/4", elementwise=True),
+    LayerType("Tanh", "Activation", "tanh(x); derivative 1 − y²", elementwise=True),
+    LayerType("ReLU", "Activation", "max(0, x)", elementwise=True),
     LayerType("LeakyReLU", "Activation", "max(αx, x)", {
-        "negative_slope": Arg("float", 0.01, min=0.0, max=1.0)}),
-    LayerType("ELU", "Activation", "x if x > 0 else α(eˣ − 1)", {"alpha": Arg("float", 1.0, min=0.0, max=10.0)}),
+        "negative_slope": Arg("float", 0.01, min=0.0, max=1.0)}, elementwise=True),
+    LayerType("ELU", "Activation", "x if x > 0 else α(eˣ − 1)", {"alpha": Arg("float", 1.0, min=0.0, max=10.0)},
+              elementwise=True),
     LayerType("Softmax", "Activation", "exp(x_i)/Σ exp(x_j) over one dimension", {
         "dim": Arg("int", -1, min=-4, max=3, help="dimension of the batched tensor (-1 = last)")}),
     LayerType("Maxout", "Activation", "max over groups of k channels: Linear(k·n) + Maxout(k) = n maxout units", {
@@ -131,6 +137,24 @@ TYPES: dict[str, LayerType] = {t.name: t for t in [
     LayerType("Residual", "Structure", "x + f(x): the nested layers plus a shortcut (1×1 projection if shapes differ)", {
         "layers": Arg("layers", required=True, example=[])}),
 ]}
+
+# The recurrent cells (the "Recurrent" category less Embedding): each is built as a ``modules.Recurrent``.
+RECURRENT = ("RNN", "LSTM", "GRU")
+
+
+def layer_names(category: str, elementwise: bool | None = None) -> tuple[str, ...]:
+    """The layer types of a category ("Activation", "Recurrent", …) in registry order.
+
+    Args:
+        category: a ``LayerType.category``.
+        elementwise: True or False keeps only the types with that ``LayerType.elementwise``; None keeps all.
+
+    Returns:
+        Type names, e.g. ``layer_names("Activation", elementwise=True)`` is Sigmoid, Tanh, ReLU, LeakyReLU, ELU.
+    """
+    return tuple(name for name, t in TYPES.items()
+                 if t.category == category and elementwise in (None, t.elementwise))
+
 
 # Sizes the engine infers from the incoming shape; a user may state them only if they agree.
 INFERRED = ("in_features", "in_channels", "input_size", "num_features", "num_embeddings")
@@ -392,7 +416,7 @@ _TORCH = {name: getattr(nn, name) for name in TYPES if hasattr(nn, name)}
 
 def make_module(ltype: str, kwargs: dict) -> nn.Module:
     """Construct the torch module for a non-Residual layer from its resolved kwargs."""
-    if ltype in ("RNN", "LSTM", "GRU"):
+    if ltype in RECURRENT:
         return Recurrent(ltype, **kwargs)
     if ltype == "Maxout":
         return Maxout(**kwargs)

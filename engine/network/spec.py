@@ -10,12 +10,11 @@ from dataclasses import dataclass, field
 
 from engine import limits
 from engine.errors import SpecError
-from engine.network.layers import TYPES, check_values
+from engine.network.layers import RECURRENT, TYPES, check_values
 
 _TOP_KEYS = ("name", "input", "vocab_size", "layers")
 # Names travel in links into pages, file names and exported code: letters, digits and plain punctuation only.
 _NAME = re.compile(r"[\w .,:;()+\-=/#@&%!?×·]{1,100}")
-RECURRENT = ("RNN", "LSTM", "GRU")
 
 
 @dataclass

@@ -1,21 +1,26 @@
 """Training: a run per browser session in a background thread, its settings, weights, inference and charts.
 
-Modules: ``config`` (``TrainConfig``, the optimiser and loss registries), ``loop`` (one run's steps and
-records), ``runner`` (``Trainer``: the background thread, pause/stop/update, the run limiter), ``inference``
-(``evaluate``, ``predict_grid``, ``sample``), ``saved`` (``SavedRun``: an ended run brought back from storage), ``weights`` (safetensors in and out) and ``figures`` (curves,
-gradient norms, decision boundary, confusion matrix). Pages poll ``trainer.status`` and
-``trainer.records(since=n)``; ``Trainer.update`` changes ``LIVE_SETTINGS`` mid-run.
+Modules: ``optimizers`` (the ``OPTIMIZERS`` registry of ``Optimizer``: description, formula, default rate, the
+settings each owns, how it is made and tuned live), ``losses`` (the ``LOSSES`` registry of ``Loss``), ``config``
+(``TrainConfig``, ``LIVE_SETTINGS``), ``loop`` (one run's steps and records), ``runner`` (``Trainer``: the
+background thread, pause/stop/update, the run limiter), ``checkpoint`` (``Checkpoint``: a run's weights, optimiser
+state and place, to resume it with ``Trainer(..., resume=checkpoint)``), ``inference`` (``evaluate``,
+``predict_grid``, ``sample``), ``saved`` (``SavedRun``: an ended run brought back from storage), ``weights`` (safetensors in and out) and ``figures`` (curves, gradient norms,
+decision boundary, confusion matrix). Pages poll ``trainer.status`` and ``trainer.records(since=n)``;
+``Trainer.update`` changes ``LIVE_SETTINGS`` mid-run; ``Trainer.checkpoint()`` may be called any time.
 """
 from engine.training import figures
-from engine.training.config import (LIVE_SETTINGS, LOSS_FORMULAS, LOSSES, OPTIMIZER_FORMULAS, OPTIMIZERS, TrainConfig,
-                                    compute_loss, make_optimizer, suggested_settings)
+from engine.training.checkpoint import Checkpoint
+from engine.training.config import LIVE_SETTINGS, TrainConfig, suggested_settings
 from engine.training.inference import evaluate, predict_grid, sample
 from engine.training.loop import Loop
+from engine.training.losses import LOSSES, Loss, compute_loss, resolve_loss
+from engine.training.optimizers import OPTIMIZERS, Optimizer, make_optimizer, owners
 from engine.training.runner import LIMITER, STATES, TERMINAL, RunLimiter, RunStatus, Trainer
 from engine.training.saved import SavedRun
 from engine.training.weights import load_weights, read_weights, save_weights
 
-__all__ = ["TrainConfig", "OPTIMIZERS", "LOSSES", "OPTIMIZER_FORMULAS", "LOSS_FORMULAS", "LIVE_SETTINGS",
-           "compute_loss", "make_optimizer", "suggested_settings", "Loop", "Trainer",
+__all__ = ["TrainConfig", "OPTIMIZERS", "Optimizer", "owners", "LOSSES", "Loss", "LIVE_SETTINGS",
+           "compute_loss", "resolve_loss", "make_optimizer", "suggested_settings", "Loop", "Trainer", "Checkpoint",
            "RunStatus", "RunLimiter", "LIMITER", "STATES", "TERMINAL", "evaluate", "predict_grid", "sample",
            "save_weights", "load_weights", "read_weights", "SavedRun", "figures"]

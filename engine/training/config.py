@@ -1,4 +1,4 @@
-"""Training configuration as one dataclass, and the name → object registries of losses and optimisers."""
+"""Training configuration as one dataclass, the settings a live run may change, and suggested settings per dataset."""
 from __future__ import annotations
 
 import dataclasses
@@ -6,54 +6,13 @@ import math
 from dataclasses import dataclass, field
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from engine import limits
 from engine.errors import InputError
 from engine.network.init import SCHEMES
+from engine.training.losses import LOSSES
+from engine.training.optimizers import OPTIMIZERS, owners
 
-# name -> (description, default learning rate)
-OPTIMIZERS: dict[str, tuple[str, float]] = {
-    "sgd": ("Plain stochastic gradient descent: w ← w − η·g", 0.1),
-    "momentum": ("SGD with momentum: a velocity v ← μv + g, w ← w − η·v", 0.01),
-    "nesterov": ("Nesterov momentum: the gradient taken after the look-ahead step", 0.01),
-    "adagrad": ("AdaGrad: each weight's step divided by the root of its summed squared gradients", 0.01),
-    "rmsprop": ("RMSProp: divided by a running root-mean-square of gradients (decay α = 0.9)", 0.001),
-    "adam": ("Adam: momentum and RMSProp together, with bias correction", 0.001),
-}
-
-# name -> the exact update PyTorch performs (g: the gradient with the L1/L2 penalties added, see TrainConfig)
-OPTIMIZER_FORMULAS: dict[str, str] = {
-    "sgd": "torch.optim.SGD: w ← w − η·g",
-    "momentum": "torch.optim.SGD(momentum=μ): v ← μ·v + g, w ← w − η·v (equals v ← μv − ηg, w ← w + v while η "
-                "is fixed)",
-    "nesterov": "torch.optim.SGD(nesterov=True): v ← μ·v + g, w ← w − η·(g + μ·v); the stored w is the look-ahead "
-                "point w + μv of the course's form v ← μv − η∇f(w + μv), w ← w + v (same path, shifted weights)",
-    "adagrad": "torch.optim.Adagrad: G ← G + g², w ← w − η·g / (√G + 1e-10)",
-    "rmsprop": "torch.optim.RMSprop: s ← α·s + (1 − α)·g², w ← w − η·g / (√s + 1e-8)",
-    "adam": "torch.optim.Adam: m ← β₁m + (1 − β₁)g, v ← β₂v + (1 − β₂)g², w ← w − η·(m / (1 − β₁ᵗ)) / "
-            "(√(v / (1 − β₂ᵗ)) + 1e-8); weight decay is coupled L2 in g, not AdamW",
-}
-
-LOSSES: dict[str, str] = {
-    "auto": "the task's natural loss: cross-entropy for classes and characters, MSE for regression",
-    "cross-entropy": "−Σ t log softmax(s): the gradient w.r.t. the logits is softmax(s) − t",
-    "mse": "mean squared error; for classes, between softmax probabilities and one-hot targets (a poor match)",
-    "hinge": "multi-class hinge Σ_{j≠y} max(0, s_j − s_y + 1), divided by the number of classes",
-}
-
-# name -> the exact formula PyTorch computes for a batch of N samples with C classes (or outputs)
-LOSS_FORMULAS: dict[str, str] = {
-    "auto": "cross-entropy for classes and characters, mse for regression",
-    "cross-entropy": "F.cross_entropy: (1/N)·Σ_n −log softmax(s_n)[y_n] (characters: averaged over all N·T tokens)",
-    "mse": "F.mse_loss: (1/(N·C))·Σ_n Σ_c (p_nc − t_nc)², p = softmax(s), t one-hot, so the mean over classes "
-           "too (regression: s instead of p, averaged over N × outputs)",
-    "hinge": "F.multi_margin_loss: (1/N)·Σ_n (1/C)·Σ_{j≠y_n} max(0, 1 − s_ny + s_nj); the 1/C is torch's, the "
-             "CS231n form has none",
-}
-
-_TASK_LOSS = {"classification": "cross-entropy", "char": "cross-entropy", "regression": "mse"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -121,7 +80,7 @@ class TrainConfig:
     @property
     def learning_rate(self) -> float:
         """``lr``, or the optimiser's default when it is None."""
-        return float(self.lr) if self.lr is not None else OPTIMIZERS[self.optimizer][1]
+        return float(self.lr) if self.lr is not None else OPTIMIZERS[self.optimizer].default_lr
 
     @property
     def augments(self) -> bool:
@@ -213,66 +172,8 @@ def _number(name: str, value, lo: float, hi: float, open_low: bool = False) -> N
         raise InputError(f"{name} must be a number {low} to {hi:g}, not {value!r}")
 
 
-def resolve_loss(name: str, task: str) -> str:
-    """The loss a run uses: "auto" becomes the task's own; regression allows only MSE."""
-    loss = _TASK_LOSS[task] if name == "auto" else name
-    if task == "regression" and loss != "mse":
-        raise InputError(f"{loss} needs class labels; the regression targets here are numbers: use mse")
-    return loss
-
-
-def compute_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """The mean loss of a batch.
-
-    Args:
-        loss: "cross-entropy", "mse" or "hinge" (see ``LOSSES``).
-        output: logits ``(N, C)``, character logits ``(N, T, V)``, or regression outputs ``(N, out)``.
-        target: long labels ``(N,)`` or ``(N, T)``, or float targets ``(N, out)``.
-    """
-    if target.dtype == torch.long and output.dim() == 3:  # (N, T, V) with (N, T) -> (N·T, V) with (N·T,)
-        output, target = output.reshape(-1, output.shape[-1]), target.reshape(-1)
-    if loss == "cross-entropy":
-        return F.cross_entropy(output, target)
-    if loss == "hinge":  # MultiMarginLoss: Σ_{j≠y} max(0, 1 − s_y + s_j) / C, averaged over the batch
-        return F.multi_margin_loss(output, target)
-    if target.dtype == torch.long:  # MSE between softmax probabilities and one-hot targets
-        one_hot = F.one_hot(target, output.shape[-1]).to(output.dtype)
-        return F.mse_loss(output.softmax(dim=-1), one_hot)
-    return F.mse_loss(output, target.reshape(output.shape).to(output.dtype))
-
-
-def penalised(model: nn.Module) -> list[nn.Parameter]:
-    """The weights the L1 and L2 penalties act on: matrices and kernels, not biases or norm scales."""
-    return [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
-
-
-def make_optimizer(model: nn.Module, config: TrainConfig) -> torch.optim.Optimizer:
-    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups).
-
-    ``Loop`` passes ``weight_decay=0`` and adds λw to the gradient itself, before clipping.
-    """
-    decay = penalised(model)
-    ids = {id(p) for p in decay}
-    rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
-    groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    groups = [g for g in groups if g["params"]]
-    lr, name = config.learning_rate, config.optimizer
-    if name in ("sgd", "momentum", "nesterov"):
-        momentum = 0.0 if name == "sgd" else config.momentum
-        return torch.optim.SGD(groups, lr=lr, momentum=momentum, nesterov=name == "nesterov" and momentum > 0)
-    if name == "adagrad":
-        return torch.optim.Adagrad(groups, lr=lr)
-    if name == "rmsprop":
-        return torch.optim.RMSprop(groups, lr=lr, alpha=config.alpha)
-    return torch.optim.Adam(groups, lr=lr, betas=tuple(config.betas))
-
-
 # Settings that ``Trainer.update`` may change in a live run (they act from the next batch).
 LIVE_SETTINGS = ("lr", "momentum", "betas", "alpha", "weight_decay", "l1", "clip_norm")
-
-
-# Settings that belong to one optimiser only: changing them on another is refused rather than ignored.
-_OWNERS = {"momentum": ("momentum", "nesterov"), "betas": ("adam",), "alpha": ("rmsprop",)}
 
 
 def live_config(config: TrainConfig, changes: dict) -> TrainConfig:
@@ -286,13 +187,14 @@ def live_config(config: TrainConfig, changes: dict) -> TrainConfig:
     if fixed:
         raise InputError(f"{fixed[0]!r} cannot change during a run (only {', '.join(LIVE_SETTINGS)} can); "
                          f"reset the run with a new configuration instead")
-    for name, owners in _OWNERS.items():
-        if name in changes and config.optimizer not in owners:
+    optimizer = OPTIMIZERS[config.optimizer]
+    for name in LIVE_SETTINGS:  # another optimiser's setting is refused rather than ignored
+        if name in changes and not optimizer.uses(name):
             value = changes[name]
             same = tuple(value) == tuple(config.betas) if name == "betas" and isinstance(value, (list, tuple)) \
                 else value == getattr(config, name)
             if not same:
-                raise InputError(f"{name} belongs to the {' and '.join(owners)} optimiser; this run uses "
+                raise InputError(f"{name} belongs to the {' and '.join(owners(name))} optimiser; this run uses "
                                  f"{config.optimizer}")
     return config.replace(**changes)
 
@@ -303,16 +205,7 @@ def apply_settings(optimizer: torch.optim.Optimizer, old: TrainConfig, new: Trai
     Returns:
         ``[{"setting", "old", "new"}]`` for each of ``LIVE_SETTINGS`` that differs (``lr`` as the rate used).
     """
-    momentum = new.momentum if new.optimizer in ("momentum", "nesterov") else 0.0
-    for group in optimizer.param_groups:
-        group["lr"] = new.learning_rate
-        if isinstance(optimizer, torch.optim.SGD):
-            group["momentum"] = momentum
-            group["nesterov"] = new.optimizer == "nesterov" and momentum > 0
-        if "betas" in group:
-            group["betas"] = tuple(new.betas)
-        if isinstance(optimizer, torch.optim.RMSprop):
-            group["alpha"] = new.alpha
+    OPTIMIZERS[new.optimizer].apply(optimizer, new)
     changes = []
     for name in LIVE_SETTINGS:
         before, after = (old.learning_rate, new.learning_rate) if name == "lr" else (getattr(old, name),

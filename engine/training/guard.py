@@ -5,6 +5,8 @@ import math
 
 import torch
 
+from engine.training.losses import LOSSES
+
 DIVERGED_HINT = "Lower the learning rate (try a tenth) or turn on gradient-norm clipping."
 # A training loss this many times its first recorded value (and above chance level) counts as diverged: a run
 # that learns never gets there (noisy runs rise a few fold), while a learning rate far too high reaches 1e6-1e11
@@ -18,7 +20,7 @@ def chance_loss(dataset, loss: str) -> float:
         y = dataset.split("train")[1].float()
         return float(((y - y.mean(0)) ** 2).mean())
     c = max(len(dataset.classes), 2)
-    return {"cross-entropy": math.log(c), "hinge": (c - 1) / c, "mse": (c - 1) / c ** 2}[loss]
+    return LOSSES[loss].chance(c)
 
 
 class Guard:

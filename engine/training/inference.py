@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from engine.errors import InputError
-from engine.training.config import compute_loss, resolve_loss
+from engine.training.losses import compute_loss, resolve_loss
 from engine.training.sequence import forward_with_state, stateful_problem
 
 EVAL_BATCH = 1024

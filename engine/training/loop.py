@@ -19,9 +19,11 @@ from engine.network.spec import ModelSpec
 from engine.rng import recurrent_dropout, use_run_dropout
 from engine.training import budget
 from engine.training.augment import augment
-from engine.training.config import TrainConfig, apply_settings, compute_loss, make_optimizer, penalised, resolve_loss
+from engine.training.config import TrainConfig, apply_settings
 from engine.training.guard import DIVERGE_FACTOR, DIVERGED_HINT, Guard, chance_loss  # noqa: F401 - DIVERGE_FACTOR re-exported
 from engine.training.inference import EVAL_BATCH, chunk_sums
+from engine.training.losses import compute_loss, resolve_loss
+from engine.training.optimizers import make_optimizer, penalised
 from engine.training.sequence import detach_state, forward_with_state, stateful_problem
 
 
@@ -92,6 +94,7 @@ class Loop:
         self.batches_per_epoch = math.ceil(len(self.x_train) / cfg.batch_size)
         self.total_steps = cfg.epochs * self.batches_per_epoch
         self.step = 0  # batches done
+        self._first_step = 0  # always recorded: 0, or the step a checkpoint resumed at
         self.epoch = 0  # epochs done
         self.elapsed = 0.0  # seconds spent training and validating
         self.outcome: tuple[str, str] | None = None
@@ -184,8 +187,8 @@ class Loop:
             if cfg.l1:
                 torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=cfg.l1)
 
-        # The first step is always recorded: its loss, of the initial weights, sets the divergence bar.
-        due = force_metrics or epoch_end or self.step == 0 or (self.step + 1) % cfg.metrics_every == 0
+        # The first step is always recorded: its loss, of the initial (or resumed) weights, sets the divergence bar.
+        due = force_metrics or epoch_end or self.step == self._first_step or (self.step + 1) % cfg.metrics_every == 0
         record = None
         if due:
             record = self._read_metrics()

@@ -13,6 +13,7 @@ import torch
 from engine import limits
 from engine.errors import InputError
 from engine.network.spec import ModelSpec
+from engine.training.checkpoint import Checkpoint, capture, restore
 from engine.training.config import TrainConfig, live_config
 from engine.training.control import LIMITER, STATES, TERMINAL, Control, RunLimiter, RunStatus, default_slots  # noqa: F401
 from engine.training.loop import Loop
@@ -37,16 +38,18 @@ class Trainer:
         config: the run's settings (defaults when None).
         dataset: a loaded Dataset, instead of loading ``config.dataset``.
         limiter: the run limiter (the server-wide ``LIMITER`` by default).
+        resume: a ``checkpoint()`` of an earlier run of this spec, data and schedule: start from its weights, optimiser
+            state and place in the data, with ``config``'s rate and settings (pass the earlier run's last ``config``).
 
     Raises:
         InputError, SpecError: bad settings, a dataset that cannot load, a network that does not fit it, a
-        batch over ``limits.MAX_BATCH_BYTES``.
+        batch over ``limits.MAX_BATCH_BYTES``, a checkpoint that does not fit this run or is corrupted.
     """
 
     RESET_WAIT = 5.0  # seconds reset() waits for the old worker thread (correct without it, only busier)
 
     def __init__(self, spec: ModelSpec, config: TrainConfig | None = None, dataset=None,
-                 limiter: RunLimiter | None = None, buffer: int = BUFFER):
+                 limiter: RunLimiter | None = None, buffer: int = BUFFER, resume: Checkpoint | None = None):
         self.config = (config or TrainConfig()).check()
         self._given = (spec, dataset, self.config)
         self.limiter = limiter or LIMITER
@@ -59,6 +62,9 @@ class Trainer:
         self.generation = 0
         self.thread: threading.Thread | None = None
         self.loop = Loop(spec, self.config, dataset)
+        if resume is not None:
+            restore(self.loop, resume)
+            self._count = resume.records
         self._ctl = Control(self.loop)
 
     # ------------------------------------------------------------ what the page reads
@@ -134,6 +140,13 @@ class Trainer:
         with self._compute:
             return save_weights(self.model)
 
+    def checkpoint(self) -> Checkpoint:
+        """The run's weights, optimiser state and place in its data (waits for the batch in progress)."""
+        with self._compute:
+            with self._lock:
+                loop, count = self._ctl.loop, self._count
+            return capture(loop, count)
+
     def load_weights(self, data: bytes) -> None:
         """Load weights into an idle, paused or ended run; InputError when they do not fit the network."""
         with self._compute:
@@ -190,7 +203,7 @@ class Trainer:
             if ctl is not self._ctl or self._state in TERMINAL:  # reset or stopped meanwhile
                 return None
             records = ctl.loop.train_batch(force_metrics=True)
-        self._publish(records, ctl)
+            self._publish(records, ctl)  # with the batch, so a checkpoint's record count matches its step
         if ctl.loop.outcome:
             self._end(*ctl.loop.outcome, ctl)
             if self.thread is None or not self.thread.is_alive():
@@ -354,7 +367,7 @@ class Trainer:
                         return ("stopped", "stopped")
                     self._state = "running"
                 records = ctl.loop.train_batch(interrupt=ctl.interrupted)
-            self._publish(records, ctl)
+                self._publish(records, ctl)  # with the batch, so a checkpoint's record count matches its step
             if ctl.loop.outcome:
                 return ctl.loop.outcome
 

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 from engine.training import STATES
 
-RUN_STATES = (*STATES, "interrupted")  # "interrupted": live when its server stopped flushing it
+RUN_STATES = STATES  # "interrupted" among them: live when its server stopped flushing it
 LIVE = ("queued", "running", "paused")  # states a run leaves only while a server is training it
 
 

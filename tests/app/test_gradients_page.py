@@ -53,6 +53,16 @@ def test_page_draws_both_tabs_without_errors(at):
     assert "σ_max =" in markdown_text(at)
 
 
+def test_depth_choices_are_registry_names(at):
+    from engine.gradients import lab
+    from engine.network import layer_names
+    from engine.training import OPTIMIZERS
+
+    assert at.selectbox(key="depth-activation").options == list(layer_names("Activation", elementwise=True))
+    assert at.selectbox(key="depth-opt").options == ["SGD with momentum 0.9", "plain SGD", "Adam"]  # its labels
+    assert at.selectbox(key="depth-opt").value == "momentum" and set(lab.DEPTH_LR) <= set(OPTIMIZERS)
+
+
 def test_default_sigmoid_small_init_vanishes(at):
     trace = chart(at, "depth-norms-chart")["data"][0]
     assert len(trace["x"]) == 11  # 10 hidden layers + the output layer

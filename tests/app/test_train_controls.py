@@ -150,19 +150,19 @@ def test_the_queue_message_counts_the_limiters_slots(at, monkeypatch):
 
 def test_the_live_view_ticks_slowly_only_while_the_run_waits_for_a_slot(at, monkeypatch):
     from engine.training import LIMITER
-    from ui import train_ui
+    from ui import runs_ui
 
     monkeypatch.setattr(LIMITER, "slots", 0)
     configure(at, epochs=400)
     at.button(key="tr-start").click().run()
     trainer = runs(at)[-1].trainer
-    assert trainer.state == "queued" and not train_ui.trains_now(trainer)  # every 2 s: only the queue place moves
+    assert trainer.state == "queued" and not runs_ui.trains_now(trainer)  # every 2 s: only the queue place moves
     monkeypatch.setattr(LIMITER, "slots", 1)  # a slot is free: about to run, so twice a second already
-    assert train_ui.trains_now(trainer)
+    assert runs_ui.trains_now(trainer)
     wait_for(at, ("running",))
-    assert train_ui.trains_now(trainer) and not at.exception
+    assert runs_ui.trains_now(trainer) and not at.exception
     at.button(key="tr-pause").click().run()
-    assert not train_ui.trains_now(wait_for(at, ("paused",)))
+    assert not runs_ui.trains_now(wait_for(at, ("paused",)))
 
 
 class _Run:

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.training import LOSS_FORMULAS
+from engine.training import LOSSES
 from tests.app.test_train import at, configure, wait_for  # noqa: F401 - the page fixture and helpers
 
 
@@ -72,18 +72,32 @@ def test_each_optimiser_caption_is_the_step_torch_takes(name):
 def test_hinge_caption_matches_multi_margin_loss(at):
     at.selectbox(key="tr-loss").set_value("hinge").run()
     assert "(1/C)" in _captions(at)  # torch's MultiMarginLoss divides by the number of classes
-    assert LOSS_FORMULAS["hinge"] in [c.value for c in at.caption]
+    assert LOSSES["hinge"].formula in [c.value for c in at.caption]
     scores, target = torch.tensor([[3.2, 5.1, -1.7]]), torch.tensor([0])
     textbook = 2.9  # CS231n: max(0, 5.1 − 3.2 + 1) + max(0, −1.7 − 3.2 + 1)
     assert F.multi_margin_loss(scores, target).item() == pytest.approx(textbook / 3)
 
 
 def test_each_optimiser_shows_its_formula(at):
-    from engine.training import OPTIMIZER_FORMULAS
+    from engine.training import OPTIMIZERS
 
     for name, words in (("sgd", "w ← w − η·g"), ("nesterov", "look-ahead"), ("adagrad", "1e-10"),
                         ("rmsprop", "α·s"), ("adam", "β₂")):
         at.selectbox(key="tr-opt").set_value(name).run()
         assert words in _captions(at), name
-        assert OPTIMIZER_FORMULAS[name] in [c.value for c in at.caption]  # the engine's text, not a copy
+        assert OPTIMIZERS[name].formula in [c.value for c in at.caption]  # the engine's text, not a copy
+    assert not at.exception
+
+
+def test_each_optimiser_shows_the_widgets_of_the_settings_it_owns(at):
+    from engine.training import OPTIMIZERS
+
+    widgets = {"momentum": ("tr-momentum",), "betas": ("tr-beta1", "tr-beta2"), "alpha": ("tr-alpha",)}
+    for name, optimizer in OPTIMIZERS.items():
+        at.selectbox(key="tr-opt").set_value(name).run()
+        shown = {w.key for w in [*at.slider, *at.number_input]}
+        for setting, keys in widgets.items():
+            assert all((key in shown) == (setting in optimizer.settings) for key in keys), (name, setting)
+        assert at.number_input(key=f"tr-lr-{name}").value == pytest.approx(
+            optimizer.default_lr if name != "adam" else 0.03)  # Adam's comes from the dataset (circle: 0.03)
     assert not at.exception

@@ -10,7 +10,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from engine import InputError, SpecError, data, limits, summarize
+from engine import InputError, ModelSpec, SpecError, data, limits, summarize
 from engine.data.base import split_indices
 from engine.network import presets
 
@@ -468,6 +468,34 @@ def test_adapt_spec_fits_each_preset_to_each_dataset_or_explains_why_not(targets
         assert summarize(spec).output_shape == expected_output(ds)
         assert spec.vocab_size == (len(ds.vocab) if ds.task == "char" else None)
     assert fitted, f"{preset} fits none of the datasets"
+
+
+# The presets a built-in dataset fits as they are (the others read 28×28, 32×32 or 224×224 images).
+FITS_AS_IS = {"tiny-vgg", "resnet-mini", "deep-mlp", "toy-mlp", "xo-cnn", "char-rnn", "char-lstm", "char-gru"}
+
+
+@pytest.mark.parametrize("preset", presets.names())
+def test_fit_names_a_dataset_each_preset_reads_as_it_is(loaded, preset):
+    spec = presets.get(preset)
+    ds = loaded[data.fit(spec)]
+    assert (tuple(ds.input_shape) == tuple(spec.input)) == (preset in FITS_AS_IS)
+    if preset not in FITS_AS_IS:  # no built-in dataset has this input: the nearest kind, images
+        assert data.fit(spec) == "digits" and len(spec.input) == 3
+        return
+    adapted, notes = data.adapt_spec(spec, ds)
+    assert adapted.input == spec.input and adapted.layers[0] == spec.layers[0]  # no Flatten added, no Embedding gone
+    assert not any(n.startswith("input set to") for n in notes)
+    assert summarize(adapted).output_shape == expected_output(ds)
+
+
+@pytest.mark.parametrize("spec, name", [
+    ({"input": [1, 9, 9]}, "xo"), ({"input": [3, 9, 9]}, "xo"), ({"input": [1, 8, 8]}, "digits"),
+    ({"input": [3, 32, 32]}, "digits"), ({"input": [20, 1]}, "adding"), ({"input": [2]}, "circle"),
+    ({"input": [64]}, "digits"), ({"input": [4], "vocab_size": 4}, "zen")])
+def test_fit_is_the_train_pages_rule(spec, name):
+    layers = [{"type": "Embedding", "embedding_dim": 4}] if "vocab_size" in spec else [{"type": "Flatten"}]
+    spec = ModelSpec.from_dict({"name": "n", **spec, "layers": layers + [{"type": "Linear", "out_features": 2}]})
+    assert data.fit(spec) == name and name in data.names()
 
 
 def test_adapt_spec_notes_and_refusals():

@@ -1,0 +1,126 @@
+"""Checkpoint and resume: k steps, a checkpoint and a new Trainer resumed from it equal N steps straight (PyTorch's
+own optimiser state included); the blobs are safetensors with a JSON header. Bad checkpoints:
+tests/bad_inputs/test_checkpoints.py."""
+import dataclasses
+import json
+import struct
+
+import pytest
+import torch
+
+import engine
+from engine import data
+from engine.training import Checkpoint, RunLimiter, TrainConfig, Trainer
+from tests.engine.run_helpers import long_config, toy_mlp, wait_for
+
+DROPOUT_CNN = engine.ModelSpec.from_dict({"name": "dropout-cnn", "input": [1, 8, 8], "layers": [
+    {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+    {"type": "Flatten"}, {"type": "Dropout", "p": 0.3}, {"type": "Linear", "out_features": 10}]})
+
+
+def config(optimizer="momentum", **kw):
+    """circle with 200 points: 140 to train on, 5 batches of 32 per epoch."""
+    return TrainConfig(**{"dataset": "circle", "optimizer": optimizer, "lr": 0.05, "batch_size": 32, "epochs": 3,
+                          "device": "cpu", **kw})
+
+
+def trainer(spec, cfg, ds, resume=None):
+    return Trainer(spec, cfg, dataset=ds, limiter=RunLimiter(1), resume=resume)
+
+
+def steps(run: Trainer, n: int) -> Trainer:
+    for _ in range(n):
+        assert run.step() is not None
+    return run
+
+
+def straight_and_resumed(spec, cfg, ds, n, k):
+    """N steps in one run, and k steps + checkpoint + a new Trainer resumed from it + N − k steps."""
+    straight = steps(trainer(spec, cfg, ds), n)
+    checkpoint = steps(trainer(spec, cfg, ds), k).checkpoint()
+    return straight, steps(trainer(spec, cfg, ds, resume=checkpoint), n - k), checkpoint
+
+
+def assert_same_tensors(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        assert torch.allclose(a[key], b[key], atol=1e-6, rtol=0), key
+
+
+@pytest.mark.parametrize("optimizer", ["momentum", "adam"])
+@pytest.mark.parametrize("k", [3, 7, 10])  # mid-epoch, mid-epoch after an epoch, at an epoch's end
+def test_resumed_run_equals_the_straight_run(circle, optimizer, k):
+    straight, resumed, checkpoint = straight_and_resumed(toy_mlp(), config(optimizer), circle, 12, k)
+    assert (checkpoint.step, checkpoint.epoch) == (k, k // 5)
+    assert_same_tensors(straight.model.state_dict(), resumed.model.state_dict())
+    ours, theirs = straight.loop.optimizer.state_dict()["state"], resumed.loop.optimizer.state_dict()["state"]
+    assert ours.keys() == theirs.keys() and ours
+    for pid in ours:  # torch's own momentum buffers, Adam moments and step counts
+        assert_same_tensors(ours[pid], theirs[pid])
+    status = resumed.status
+    assert (status.step, status.epoch, status.total_steps) == (12, straight.status.epoch, 15)
+    assert resumed.record_count == straight.record_count and resumed.records(since=0)[0]["step"] == k + 1
+    later, mine = straight.records(since=checkpoint.records), resumed.records(since=checkpoint.records)
+    assert [numbers(r) for r in mine] == [pytest.approx(numbers(r)) for r in later]  # epoch means included
+
+
+def numbers(record: dict) -> dict:
+    """A record's values that do not depend on timing, nested dicts flattened (per-layer norms)."""
+    out = {}
+    for key, value in record.items():
+        if key in ("elapsed", "eta", "samples_per_s"):
+            continue
+        if isinstance(value, dict):
+            out.update({f"{key}/{k}": v for k, v in value.items()})
+        else:
+            out[key] = value
+    return out
+
+
+def test_resume_repeats_augmentation_dropout_and_live_changes():
+    digits = data.load("digits", seed=0)
+    cfg = TrainConfig(dataset="digits", optimizer="adam", batch_size=128, epochs=2, device="cpu", shift=1,
+                      mixup=0.2)
+    straight = trainer(DROPOUT_CNN, cfg, digits)
+    straight.update(lr=0.003)
+    steps(straight, 14)
+    first = trainer(DROPOUT_CNN, cfg, digits)
+    first.update(lr=0.003)
+    checkpoint = steps(first, 5).checkpoint()
+    resumed = steps(trainer(DROPOUT_CNN, first.config, digits, resume=checkpoint), 9)
+    assert_same_tensors(straight.model.state_dict(), resumed.model.state_dict())
+    assert resumed.status.changes == straight.status.changes and resumed.config.lr == 0.003
+
+
+def test_checkpoint_while_training_then_resume(circle):
+    run = Trainer(toy_mlp(), long_config(metrics_every=3), dataset=circle, limiter=RunLimiter(1))
+    run.start()
+    try:
+        assert wait_for(lambda: run.status.step > 20)
+        checkpoints = [run.checkpoint() for _ in range(3)]
+    finally:
+        run.stop()
+    assert [c.step for c in checkpoints] == sorted(c.step for c in checkpoints)
+    checkpoint = checkpoints[-1]
+    replay = Trainer(toy_mlp(), long_config(metrics_every=3), dataset=circle, limiter=RunLimiter(1))
+    produced = sum(len(replay.loop.train_batch()) for _ in range(checkpoint.step))
+    assert produced == checkpoint.records  # taken between batches: its step, weights and records agree
+    assert_same_tensors(replay.model.state_dict(), engine.training.read_weights(checkpoint.weights))
+    resumed = Trainer(toy_mlp(), long_config(metrics_every=3), dataset=circle, limiter=RunLimiter(1),
+                      resume=checkpoint)
+    assert resumed.status.step == checkpoint.step and resumed.record_count == checkpoint.records
+    assert engine.training.save_weights(resumed.model) == checkpoint.weights
+    (record, *_) = resumed.step()
+    assert record["step"] == checkpoint.step + 1 and resumed.record_count == checkpoint.records + 1
+
+
+def test_the_optimiser_state_is_safetensors_with_a_json_header(circle):
+    run = steps(trainer(toy_mlp(), config("adam"), circle), 7)
+    checkpoint = run.checkpoint()
+    (size,) = struct.unpack("<Q", checkpoint.optimizer[:8])
+    header = json.loads(json.loads(checkpoint.optimizer[8:8 + size])["__metadata__"]["playground"])
+    assert header["optimizer"] == "adam" and header["groups"] == [3, 3] and header["format"] == 1
+    state = run.loop.optimizer.state_dict()["state"]  # torch's own: exp_avg, exp_avg_sq, step per parameter
+    expected = {f"state.{pid}.{key}": value for pid, entries in state.items() for key, value in entries.items()}
+    assert_same_tensors(engine.training.read_weights(checkpoint.optimizer), expected)  # plain safetensors
+    assert isinstance(checkpoint, Checkpoint) and checkpoint.records == 8  # 7 step records, 1 epoch record
