@@ -90,7 +90,10 @@ def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]
         raise SpecError(f"{name} needs {_NEEDS[have]}; the {data} dataset gives {gives(dataset)}{hint}. "
                         f"Pick a network for {_NEEDS[want]}")
     _set_recurrent_output(layers, dataset, notes)
-    last = _set_last_linear(layers, spec, dataset, notes)
+    if dataset.task == "reconstruction":
+        last = _set_reconstruction_output(layers, dataset, notes)
+    else:
+        last = _set_last_linear(layers, spec, dataset, notes)
     out = {"name": spec.name, "input": list(dataset.input_shape), "layers": layers}
     if want == "tokens":
         out["vocab_size"] = dataset.num_classes
@@ -106,8 +109,12 @@ def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]
         raise SpecError(f"{name} does not fit the {gives(dataset)} of {data}: {err.message}",
                         layer_index=err.layer_index, path=err.path) from None
     expected = (dataset.input_shape[0], dataset.num_classes) if want == "tokens" else (dataset.output_size,)
+    if dataset.task == "reconstruction":
+        expected = tuple(dataset.input_shape)
     if tuple(summary.output_shape) != expected:
-        per = "one score per character at every step" if want == "tokens" else "one output vector per sample"
+        per = {"tokens": "one score per character at every step"}.get(want, "one output vector per sample")
+        if dataset.task == "reconstruction":
+            per = "an image of the input's shape: the reconstruction"
         raise SpecError(f"{name} outputs {fmt_shape(summary.output_shape)} per sample on {data}, but {data} needs "
                         f"{fmt_shape(expected)} ({per}); check the layers after layer {last}")
     return adapted, notes
@@ -132,6 +139,42 @@ def _set_recurrent_output(layers: list[dict], dataset: Dataset, notes: list[str]
                else "a prediction at every step (many-to-many)")
         state = "its last state" if wanted == "last" else "every state"
         notes.append(f"the {layers[i]['type']} layer (layer {i}) now outputs {state}: {why}")
+
+
+def autoencodes(spec: ModelSpec) -> bool:
+    """Whether a network maps images to images of the same shape, as an autoencoder does (its target is its input).
+
+    Args:
+        spec: any network spec.
+
+    Returns:
+        True for an image input whose output has the input's shape; False otherwise or for an invalid spec.
+    """
+    if len(spec.input) != 3 or spec.vocab_size:
+        return False
+    try:
+        return tuple(summarize(spec).output_shape) == tuple(spec.input)
+    except SpecError:
+        return False
+
+
+_SHAPE_KEEPING = {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Dropout", "Unflatten"}
+
+
+def _set_reconstruction_output(layers: list[dict], dataset: Dataset, notes: list[str]) -> int:
+    """A dense decoder (last Linear, then activations and an Unflatten) resized to give the dataset's images."""
+    idx = [i for i, l in enumerate(layers) if l["type"] == "Linear"]
+    if not idx or any(l["type"] not in _SHAPE_KEEPING for l in layers[idx[-1] + 1:]):
+        return len(layers) - 1  # a convolutional decoder: its sizes are the network's own
+    i, shape, n = idx[-1], list(dataset.input_shape), dataset.output_size
+    if layers[i].get("out_features") != n:
+        layers[i]["out_features"] = n
+        notes.append(f"last Linear (layer {i}) now has {n} outputs, one per pixel of a {fmt_shape(shape)} image")
+    for j in range(i + 1, len(layers)):
+        if layers[j]["type"] == "Unflatten" and list(layers[j].get("unflattened_size", [])) != shape:
+            layers[j]["unflattened_size"] = shape
+            notes.append(f"the Unflatten (layer {j}) now gives {fmt_shape(shape)} images")
+    return i
 
 
 def _set_last_linear(layers: list[dict], spec: ModelSpec, dataset: Dataset, notes: list[str]) -> int:
