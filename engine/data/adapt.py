@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import copy
 
-from engine.data.base import Dataset
+from engine.data.base import Dataset, reconstruction
 from engine.errors import SpecError
 from engine.network.build import summarize
 from engine.network.layers import fmt_shape
@@ -47,8 +47,9 @@ def gives(dataset: Dataset) -> str:
 def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]:
     """A copy of the spec whose input, vocabulary and last Linear layer fit the dataset.
 
-    Besides the input shape (and ``vocab_size`` for character data) and the last Linear layer's
-    ``out_features``, it adds a Flatten in front of an MLP given images or sequences, drops the
+    An autoencoder (``autoencodes``) on labelled images is fitted to their reconstruction instead: its dense
+    decoder gives one output per pixel. Besides the input shape (and ``vocab_size`` for character data) and the
+    last Linear layer's ``out_features``, it adds a Flatten in front of an MLP given images or sequences, drops the
     Embedding of a character model given real-valued sequences, and sets the last recurrent layer's
     ``output`` to "last" for one answer per sequence (or "sequence" for next-character prediction).
 
@@ -67,6 +68,8 @@ def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]
             or an Embedding removed, as the notes would have said).
     """
     name, data = spec.name, dataset.name
+    if dataset.task == "classification" and dataset.input_kind == "image" and autoencodes(spec):
+        dataset = reconstruction(dataset)  # an autoencoder's target is its input, whatever the labels
     layers = copy.deepcopy(spec.layers)
     notes: list[str] = []
     want, have = dataset.input_kind, first_kind(layers)

@@ -37,23 +37,27 @@ OPTIMIZER_FORMULAS: dict[str, str] = {
 }
 
 LOSSES: dict[str, str] = {
-    "auto": "the task's natural loss: cross-entropy for classes and characters, MSE for regression",
+    "auto": "the task's natural loss: cross-entropy for classes and characters, MSE for regression and "
+            "reconstruction",
     "cross-entropy": "−Σ t log softmax(s): the gradient w.r.t. the logits is softmax(s) − t",
     "mse": "mean squared error; for classes, between softmax probabilities and one-hot targets (a poor match)",
     "hinge": "multi-class hinge Σ_{j≠y} max(0, s_j − s_y + 1), divided by the number of classes",
+    "bce": "binary cross-entropy between outputs in [0, 1] (after a Sigmoid) and targets in [0, 1], e.g. pixels",
 }
 
 # name -> the exact formula PyTorch computes for a batch of N samples with C classes (or outputs)
 LOSS_FORMULAS: dict[str, str] = {
-    "auto": "cross-entropy for classes and characters, mse for regression",
+    "auto": "cross-entropy for classes and characters, mse for regression and reconstruction",
     "cross-entropy": "F.cross_entropy: (1/N)·Σ_n −log softmax(s_n)[y_n] (characters: averaged over all N·T tokens)",
     "mse": "F.mse_loss: (1/(N·C))·Σ_n Σ_c (p_nc − t_nc)², p = softmax(s), t one-hot, so the mean over classes "
            "too (regression: s instead of p, averaged over N × outputs)",
     "hinge": "F.multi_margin_loss: (1/N)·Σ_n (1/C)·Σ_{j≠y_n} max(0, 1 − s_ny + s_nj); the 1/C is torch's, the "
              "CS231n form has none",
+    "bce": "F.binary_cross_entropy: −(1/M)·Σ_i [t_i·log p_i + (1 − t_i)·log(1 − p_i)] over all M outputs, p the "
+           "network's output (a Sigmoid's), t the target (each log clamped at −100, as torch does)",
 }
 
-_TASK_LOSS = {"classification": "cross-entropy", "char": "cross-entropy", "regression": "mse"}
+_TASK_LOSS = {"classification": "cross-entropy", "char": "cross-entropy", "regression": "mse", "reconstruction": "mse"}
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -79,6 +83,9 @@ class TrainConfig:
         flip, shift, rotate, erase, mixup: image augmentation: horizontal flips (off by default: a flipped
             digit is another digit or none), shifts of up to ``shift`` pixels, rotations of up to ``rotate``
             degrees, random erasing with probability ``erase``, mixup with Beta(α, α), α = ``mixup`` (0 = off).
+        noise: standard deviation of Gaussian noise added to every training input (not to the target, nor to
+            validation and test inputs): with a reconstruction task, a denoising autoencoder. Drawn from the run's
+            own generator (seeded). 0 = off.
         early_stopping, patience: stop when the validation loss has not improved for ``patience`` epochs and
             restore the best weights.
         seed: seeds the data, the weights, the shuffling, the augmentation and the dropout masks (each run draws
@@ -110,6 +117,7 @@ class TrainConfig:
     rotate: float = 0.0
     erase: float = 0.0
     mixup: float = 0.0
+    noise: float = 0.0
     early_stopping: bool = False
     patience: int = 5
     seed: int = 0
@@ -187,8 +195,8 @@ class TrainConfig:
         for name in ("flip", "early_stopping"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false, not {getattr(self, name)!r}")
-        for name in ("weight_decay", "l1", "clip_norm", "rotate", "erase", "mixup"):
-            _number(name, getattr(self, name), 0.0, {"rotate": 45.0, "erase": 1.0}.get(name, 1e6))
+        for name in ("weight_decay", "l1", "clip_norm", "rotate", "erase", "mixup", "noise"):
+            _number(name, getattr(self, name), 0.0, {"rotate": 45.0, "erase": 1.0, "noise": 10.0}.get(name, 1e6))
         for name, lo, hi in (("batch_size", 1, 65_536), ("epochs", 1, 10_000), ("bptt", 0, 10_000),
                              ("shift", 0, 8), ("patience", 1, 1_000), ("metrics_every", 1, 10_000)):
             value = getattr(self, name)
@@ -214,20 +222,37 @@ def _number(name: str, value, lo: float, hi: float, open_low: bool = False) -> N
 
 
 def resolve_loss(name: str, task: str) -> str:
-    """The loss a run uses: "auto" becomes the task's own; regression allows only MSE."""
+    """The loss a run uses: "auto" becomes the task's own; regression allows only MSE, reconstruction MSE or BCE."""
     loss = _TASK_LOSS[task] if name == "auto" else name
     if task == "regression" and loss != "mse":
         raise InputError(f"{loss} needs class labels; the regression targets here are numbers: use mse")
+    if task == "reconstruction" and loss not in ("mse", "bce"):
+        raise InputError(f"{loss} needs class labels; an autoencoder's target is its input image: use mse or bce")
+    if loss == "bce" and task != "reconstruction":
+        raise InputError("bce compares outputs in [0, 1] with targets in [0, 1] (an autoencoder's pixels); for "
+                         "classes use cross-entropy")
     return loss
+
+
+def check_output_range(loss: str, spec) -> None:
+    """BCE takes the log of the outputs and of one minus them: the network must end in a Sigmoid.
+
+    Raises:
+        InputError: "bce" on a network whose last value-changing layer is not a Sigmoid.
+    """
+    kept = [layer["type"] for layer in spec.layers if layer["type"] not in ("Unflatten", "Flatten", "Dropout")]
+    if loss == "bce" and (not kept or kept[-1] != "Sigmoid"):
+        raise InputError("bce needs outputs in [0, 1]: end the network with a Sigmoid layer, or use mse")
 
 
 def compute_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The mean loss of a batch.
 
     Args:
-        loss: "cross-entropy", "mse" or "hinge" (see ``LOSSES``).
-        output: logits ``(N, C)``, character logits ``(N, T, V)``, or regression outputs ``(N, out)``.
-        target: long labels ``(N,)`` or ``(N, T)``, or float targets ``(N, out)``.
+        loss: "cross-entropy", "mse", "hinge" or "bce" (see ``LOSSES``).
+        output: logits ``(N, C)``, character logits ``(N, T, V)``, regression outputs ``(N, out)``, or
+            reconstructions ``(N, C, H, W)`` (in [0, 1] for "bce").
+        target: long labels ``(N,)`` or ``(N, T)``, float targets ``(N, out)``, or images ``(N, C, H, W)``.
     """
     if target.dtype == torch.long and output.dim() == 3:  # (N, T, V) with (N, T) -> (N·T, V) with (N·T,)
         output, target = output.reshape(-1, output.shape[-1]), target.reshape(-1)
@@ -235,6 +260,8 @@ def compute_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch
         return F.cross_entropy(output, target)
     if loss == "hinge":  # MultiMarginLoss: Σ_{j≠y} max(0, 1 − s_y + s_j) / C, averaged over the batch
         return F.multi_margin_loss(output, target)
+    if loss == "bce":
+        return F.binary_cross_entropy(output, target.reshape(output.shape).to(output.dtype))
     if target.dtype == torch.long:  # MSE between softmax probabilities and one-hot targets
         one_hot = F.one_hot(target, output.shape[-1]).to(output.dtype)
         return F.mse_loss(output.softmax(dim=-1), one_hot)
@@ -325,8 +352,9 @@ def apply_settings(optimizer: torch.optim.Optimizer, old: TrainConfig, new: Trai
 # Settings that learn in seconds on CPU with Adam, measured on the presets (README, "Expected results").
 _SUGGESTED_BY_CATEGORY = {"Toy 2-D": {"lr": 0.03, "epochs": 50}, "Images": {"lr": 0.003, "epochs": 20},
                           "Sequences": {"lr": 0.01, "epochs": 20}, "Characters": {"lr": 0.003, "epochs": 20},
-                          "Folders": {"lr": 0.001, "epochs": 5}}
-_SUGGESTED_BY_NAME = {"xo": {"lr": 0.01, "epochs": 30}, "hello": {"lr": 0.01, "epochs": 100}}
+                          "Downloads": {"lr": 0.001, "epochs": 5}}
+_SUGGESTED_BY_NAME = {"xo": {"lr": 0.01, "epochs": 30}, "hello": {"lr": 0.01, "epochs": 100},
+                      "mnist": {"lr": 0.001, "epochs": 5}, "mnist32": {"lr": 0.001, "epochs": 10}}
 
 
 def suggested_settings(dataset: str) -> dict:

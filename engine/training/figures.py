@@ -1,4 +1,5 @@
-"""Plotly figures for training: curves from metric records, gradient norms, decision boundaries, confusion matrices."""
+"""Plotly figures for training: curves from metric records, gradient norms, decision boundaries, confusion matrices,
+an autoencoder's reconstructions."""
 from __future__ import annotations
 
 import numpy as np
@@ -140,3 +141,13 @@ def _tint(hex_colour: str, amount: float) -> str:
     r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
     mix = [round(v + (255 - v) * amount) for v in (r, g, b)]
     return f"rgb({mix[0]},{mix[1]},{mix[2]})"
+
+
+def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray) -> go.Figure:
+    """Test images (top row) over the autoencoder's reconstructions of them (bottom row), from
+    ``engine.inspect.autoencoder.reconstructions``."""
+    from engine.inspect.figures import grey_grid
+
+    n = len(originals)
+    return grey_grid(np.concatenate([originals, reconstructions]), n, "Test images and their reconstructions",
+                     row_labels=["original", "reconstruction"])
