@@ -5,7 +5,7 @@ Pages and ``ui/`` import ``engine`` or one concept package (``engine.<concept>``
 | concept | package | what it holds | page |
 |---|---|---|---|
 | a network | ``engine.network`` | spec, layer registry, modules, build and summary, init schemes, edit, share, export, presets, graph figure | Build (all pages) |
-| data | ``engine.data`` | the dataset registry, toy/text/sequence makers, file readers, ``fit`` (the dataset for a network) | Train, Inspect, Gradients |
+| data | ``engine.data`` | the dataset registry, toy/text/sequence makers, bundled MNIST, the download cache, file readers, ``fit`` (the dataset for a network) | Train, Inspect, Gradients |
 | training | ``engine.training`` | optimiser and loss registries, ``TrainConfig``, the loop, ``Trainer`` (background runs), inference, weights, figures | Train |
 | convolution | ``engine.conv`` | step-by-step traces equal to ``torch.nn.functional``, size arithmetic, receptive fields, examples, figures | Convolution |
 | gradients | ``engine.gradients`` | per-layer and per-step gradient norms, unrolled cells, the lab's experiments, figures | Gradients |
@@ -26,7 +26,9 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
   ``get``), ``edit`` (pure edits returning a new spec), ``share`` (``encode``/``decode`` for links), ``init``
   (``SCHEMES``, ``init_weights``, the depth MLPs), ``network_figure``.
 - ``data``: ``names()``, ``describe``, ``category``, ``options``, ``load(name, seed, **options) -> Dataset``,
-  ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``.
+  ``fit(spec)`` (the dataset a network reads as it is: "mnist" for 1×28×28), ``from_text``, ``load_idx_folder``,
+  ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``, ``autoencodes``, ``reconstruction``; the shared download
+  cache: ``needs_download``, ``download_dataset(name, progress)``, ``progress_text``, ``DownloadError``.
 - ``training``: ``TrainConfig``, ``Trainer`` (``start``, ``pause``, ``resume``, ``step``, ``stop``, ``reset``,
   ``update(**changes)`` for ``LIVE_SETTINGS``, ``heartbeat``, ``status``, ``records``), ``STATES``, ``TERMINAL``,
   ``LIMITER``, ``evaluate``, ``predict_grid``, ``sample``, ``save_weights``, ``load_weights``, ``OPTIMIZERS``,
@@ -37,7 +39,8 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
   ``derivative_bound``, ``recurrent_radius``/``set_recurrent_radius``; ``lab`` (seeded experiments and their
   background runs), ``figures``.
 - ``inspect``: ``predict``, ``probabilities``, ``outputs``, ``activations``, ``filters``, ``linear_unit_images``,
-  ``recurrent_info``, ``hidden_states``, ``lstm_gates``; ``images`` (safe decoding of uploads, the drawing grid);
+  ``recurrent_info``, ``hidden_states``, ``lstm_gates``; autoencoders: ``reconstructions``, ``codes`` (bottleneck
+  and PCA), ``interpolate``; ``images`` (safe decoding of uploads, the drawing grid);
   ``attribution`` (Captum, loaded on first use: ``attribute``, ``token_attribution``, ``METHODS``, ``BASELINES``,
   ``gradcam_layers``); ``figures``.
 """

@@ -112,13 +112,12 @@ def torchvision():
     and its import then stops where it registers shapes for ``torchvision::nms`` and ``qnms``. Declaring those
     two schemas lets the pure-Python parts (datasets, checksums, extraction) import; the operators stay absent.
     """
-    import sys
-
-    if "torchvision" in sys.modules:
-        return sys.modules["torchvision"]
-    with _IMPORT_LOCK:
+    with _IMPORT_LOCK:  # another thread may be half-way through the import: wait for it, then it is instant
         try:
             import torchvision as tv
+        except ImportError:
+            raise DownloadError(f"downloads need the torchvision package, which is not installed: run pip install "
+                                f"-r requirements.txt. {FALLBACK}") from None
         except RuntimeError as exc:
             if "torchvision::" not in str(exc):
                 raise

@@ -147,7 +147,8 @@ def load(name: str, seed: int = 0, **opts) -> Dataset:
         The Dataset.
 
     Raises:
-        InputError: unknown name or option, a value out of range, or unreadable files.
+        InputError: unknown name or option, a value out of range, or unreadable files; its subclass
+            DownloadError when a "Downloads" dataset is not cached and cannot be downloaded (offline, disk full).
     """
     entry = _entry(name)
     rng = np.random.default_rng(_check_seed(seed))
