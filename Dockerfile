@@ -16,9 +16,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# torch first, from the chosen index, at the version requirements.txt pins; then everything else.
+# torch and torchvision first, from the chosen index, at the versions requirements.txt pins; then everything else.
 COPY requirements.txt .
-RUN pip install --index-url "$TORCH_INDEX" "$(grep -E '^torch==' requirements.txt)" \
+RUN pip install --index-url "$TORCH_INDEX" $(grep -E '^(torch|torchvision)==' requirements.txt) \
     && pip install -r requirements.txt
 
 COPY . .

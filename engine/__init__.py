@@ -5,7 +5,7 @@ Pages and ``ui/`` import ``engine`` or one concept package (``engine.<concept>``
 | concept | package | what it holds | page |
 |---|---|---|---|
 | a network | ``engine.network`` | spec, layer registry, modules, build and summary, init schemes, edit, share, export, presets, graph figure | Build (all pages) |
-| data | ``engine.data`` | the dataset registry, toy/text/sequence makers, file readers, ``fit`` (the dataset for a network) | Train, Inspect, Gradients |
+| data | ``engine.data`` | the dataset registry, toy/text/sequence makers, bundled MNIST, the download cache, file readers, ``fit`` (the dataset for a network) | Train, Inspect, Gradients |
 | training | ``engine.training`` | optimiser and loss registries, ``TrainConfig``, the loop, ``Trainer`` (background runs), checkpoints, inference, weights, figures | Train |
 | convolution | ``engine.conv`` | step-by-step traces equal to ``torch.nn.functional``, size arithmetic, receptive fields, examples, figures | Convolution |
 | gradients | ``engine.gradients`` | per-layer and per-step gradient norms, unrolled cells, the lab's experiments, figures | Gradients |
@@ -28,8 +28,10 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
   ``get``), ``edit`` (pure edits returning a new spec), ``share`` (``encode``/``decode`` for links), ``init``
   (``SCHEMES``, ``init_weights``, the depth MLPs), ``network_figure``.
 - ``data``: ``names()``, ``describe``, ``category``, ``options``, ``load(name, seed, **options) -> Dataset``,
-  ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``, ``fit(spec) -> str``
-  (the dataset a network fits as it is: what the Train, Inspect and Gradients pages start from).
+  ``fit(spec)`` (the dataset a network reads as it is: "mnist" for 1×28×28; what the Train, Inspect and Gradients
+  pages start from), ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``,
+  ``autoencodes``, ``reconstruction``; the shared download cache: ``needs_download``,
+  ``download_dataset(name, progress)``, ``progress_text``, ``DownloadError``.
 - ``training``: ``TrainConfig``, ``Trainer`` (``start``, ``pause``, ``resume``, ``step``, ``stop``, ``reset``,
   ``update(**changes)`` for ``LIVE_SETTINGS``, ``heartbeat``, ``status``, ``records``, ``checkpoint() ->
   Checkpoint``; ``Trainer(..., resume=checkpoint)`` continues a run), ``STATES``, ``TERMINAL``, ``LIMITER``,
@@ -45,7 +47,8 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
   (``Store``: ``create``, ``open``, ``save``, ``save_run``, ``snapshot``, ``copy``, ``export_zip``/``import_zip``,
   classes, ``expire``), ``get_flusher()`` (runs saved off the hot path), ``RunRecord``, ``WorkspaceError``s.
 - ``inspect``: ``predict``, ``probabilities``, ``outputs``, ``activations``, ``filters``, ``linear_unit_images``,
-  ``recurrent_info``, ``hidden_states``, ``lstm_gates``; ``images`` (safe decoding of uploads, the drawing grid);
+  ``recurrent_info``, ``hidden_states``, ``lstm_gates``; autoencoders: ``reconstructions``, ``codes`` (bottleneck
+  and PCA), ``interpolate``; ``images`` (safe decoding of uploads, the drawing grid);
   ``attribution`` (Captum, loaded on first use: ``attribute``, ``token_attribution``, ``METHODS``, ``BASELINES``,
   ``gradcam_layers``); ``figures``.
 """

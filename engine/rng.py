@@ -58,3 +58,11 @@ def use_run_dropout(model: nn.Module, generator: torch.Generator) -> int:
 def recurrent_dropout(model: nn.Module) -> bool:
     """Whether a recurrent layer applies its own dropout between stacked layers (drawn from the global RNG)."""
     return any(isinstance(m, nn.RNNBase) and m.dropout > 0 for m in model.modules())
+
+
+def device_generator(device: torch.device, seed: int) -> torch.Generator:
+    """A seeded generator on the device (no host-to-device copy per draw), or on the CPU where it has none."""
+    try:
+        return torch.Generator(device=device).manual_seed(seed)
+    except RuntimeError:
+        return torch.Generator().manual_seed(seed)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 
-from engine.data.base import Dataset
+from engine.data.base import Dataset, reconstruction
 from engine.errors import SpecError
 from engine.network.build import summarize
 from engine.network.layers import RECURRENT, fmt_shape
@@ -35,29 +35,6 @@ def first_kind(layers: list[dict]) -> str | None:
     return None
 
 
-def fit(spec: ModelSpec) -> str:
-    """The dataset a network fits as it is, by what its input reads: the first one to offer for it.
-
-    Token models read "zen"; 1×9×9 images "xo", other images "digits"; sequences T×F "adding"; 2 features
-    "circle". Where no built-in dataset has the network's input (other image sizes, other vector lengths), the
-    answer is the nearest kind ("digits" for both), which ``adapt_spec`` then fits the network onto.
-
-    Args:
-        spec: any network spec.
-
-    Returns:
-        A dataset name (``engine.data.names()``).
-    """
-    shape = tuple(spec.input)
-    if spec.vocab_size:
-        return "zen"
-    if len(shape) == 3:
-        return "xo" if shape[1:] == (9, 9) else "digits"
-    if len(shape) == 2:
-        return "adding"
-    return "circle" if shape == (2,) else "digits"
-
-
 def gives(dataset: Dataset) -> str:
     """What a dataset's samples are, in words: "1×8×8 images", "2 features", "sequences of 50 steps × 2 features"."""
     shape = dataset.input_shape
@@ -70,8 +47,9 @@ def gives(dataset: Dataset) -> str:
 def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]:
     """A copy of the spec whose input, vocabulary and last Linear layer fit the dataset.
 
-    Besides the input shape (and ``vocab_size`` for character data) and the last Linear layer's
-    ``out_features``, it adds a Flatten in front of an MLP given images or sequences, drops the
+    An autoencoder (``autoencodes``) on labelled images is fitted to their reconstruction instead: its dense
+    decoder gives one output per pixel. Besides the input shape (and ``vocab_size`` for character data) and the
+    last Linear layer's ``out_features``, it adds a Flatten in front of an MLP given images or sequences, drops the
     Embedding of a character model given real-valued sequences, and sets the last recurrent layer's
     ``output`` to "last" for one answer per sequence (or "sequence" for next-character prediction).
 
@@ -90,6 +68,8 @@ def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]
             or an Embedding removed, as the notes would have said).
     """
     name, data = spec.name, dataset.name
+    if dataset.task == "classification" and dataset.input_kind == "image" and autoencodes(spec):
+        dataset = reconstruction(dataset)  # an autoencoder's target is its input, whatever the labels
     layers = copy.deepcopy(spec.layers)
     notes: list[str] = []
     want, have = dataset.input_kind, first_kind(layers)
@@ -113,7 +93,10 @@ def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]
         raise SpecError(f"{name} needs {_NEEDS[have]}; the {data} dataset gives {gives(dataset)}{hint}. "
                         f"Pick a network for {_NEEDS[want]}")
     _set_recurrent_output(layers, dataset, notes)
-    last = _set_last_linear(layers, spec, dataset, notes)
+    if dataset.task == "reconstruction":
+        last = _set_reconstruction_output(layers, dataset, notes)
+    else:
+        last = _set_last_linear(layers, spec, dataset, notes)
     out = {"name": spec.name, "input": list(dataset.input_shape), "layers": layers}
     if want == "tokens":
         out["vocab_size"] = dataset.num_classes
@@ -129,8 +112,12 @@ def adapt_spec(spec: ModelSpec, dataset: Dataset) -> tuple[ModelSpec, list[str]]
         raise SpecError(f"{name} does not fit the {gives(dataset)} of {data}: {err.message}",
                         layer_index=err.layer_index, path=err.path) from None
     expected = (dataset.input_shape[0], dataset.num_classes) if want == "tokens" else (dataset.output_size,)
+    if dataset.task == "reconstruction":
+        expected = tuple(dataset.input_shape)
     if tuple(summary.output_shape) != expected:
-        per = "one score per character at every step" if want == "tokens" else "one output vector per sample"
+        per = {"tokens": "one score per character at every step"}.get(want, "one output vector per sample")
+        if dataset.task == "reconstruction":
+            per = "an image of the input's shape: the reconstruction"
         raise SpecError(f"{name} outputs {fmt_shape(summary.output_shape)} per sample on {data}, but {data} needs "
                         f"{fmt_shape(expected)} ({per}); check the layers after layer {last}")
     return adapted, notes
@@ -155,6 +142,42 @@ def _set_recurrent_output(layers: list[dict], dataset: Dataset, notes: list[str]
                else "a prediction at every step (many-to-many)")
         state = "its last state" if wanted == "last" else "every state"
         notes.append(f"the {layers[i]['type']} layer (layer {i}) now outputs {state}: {why}")
+
+
+def autoencodes(spec: ModelSpec) -> bool:
+    """Whether a network maps images to images of the same shape, as an autoencoder does (its target is its input).
+
+    Args:
+        spec: any network spec.
+
+    Returns:
+        True for an image input whose output has the input's shape; False otherwise or for an invalid spec.
+    """
+    if len(spec.input) != 3 or spec.vocab_size:
+        return False
+    try:
+        return tuple(summarize(spec).output_shape) == tuple(spec.input)
+    except SpecError:
+        return False
+
+
+_SHAPE_KEEPING = {"Sigmoid", "Tanh", "ReLU", "LeakyReLU", "ELU", "Dropout", "Unflatten"}
+
+
+def _set_reconstruction_output(layers: list[dict], dataset: Dataset, notes: list[str]) -> int:
+    """A dense decoder (last Linear, then activations and an Unflatten) resized to give the dataset's images."""
+    idx = [i for i, l in enumerate(layers) if l["type"] == "Linear"]
+    if not idx or any(l["type"] not in _SHAPE_KEEPING for l in layers[idx[-1] + 1:]):
+        return len(layers) - 1  # a convolutional decoder: its sizes are the network's own
+    i, shape, n = idx[-1], list(dataset.input_shape), dataset.output_size
+    if layers[i].get("out_features") != n:
+        layers[i]["out_features"] = n
+        notes.append(f"last Linear (layer {i}) now has {n} outputs, one per pixel of a {fmt_shape(shape)} image")
+    for j in range(i + 1, len(layers)):
+        if layers[j]["type"] == "Unflatten" and list(layers[j].get("unflattened_size", [])) != shape:
+            layers[j]["unflattened_size"] = shape
+            notes.append(f"the Unflatten (layer {j}) now gives {fmt_shape(shape)} images")
+    return i
 
 
 def _set_last_linear(layers: list[dict], spec: ModelSpec, dataset: Dataset, notes: list[str]) -> int:

@@ -1,6 +1,9 @@
-"""The Dataset record every maker returns, and the seeded, stratified train/validation/test split."""
+"""The Dataset record every maker returns, the seeded, stratified train/validation/test split, and the
+reconstruction task (an autoencoder's: the target is the input)."""
 from __future__ import annotations
 
+import dataclasses
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -8,7 +11,7 @@ import torch
 
 from engine.network.layers import fmt_shape
 
-TASKS = ("classification", "regression", "char")
+TASKS = ("classification", "regression", "char", "reconstruction")
 SPLITS = ("train", "val", "test")
 FRACTIONS = (0.70, 0.15, 0.15)
 
@@ -22,13 +25,15 @@ class Dataset:
         task: "classification" (one label per sample), "regression" (float targets ``(N, out)``)
             or "char" (next-character prediction: x and y are ``(N, T)`` token ids, y is x shifted by one).
         input_shape: one sample without the batch dimension: ``(C, H, W)`` images, ``(F,)`` points,
-            ``(T, F)`` sequences, ``(T,)`` token ids.
+            ``(T, F)`` sequences, ``(T,)`` token ids. "reconstruction": y is x itself (an autoencoder's target).
         x_train, y_train, x_val, y_val, x_test, y_test: float32 inputs (long token ids for "char");
             long labels for classification, float32 ``(N, out)`` targets for regression, long ``(N, T)``
             next tokens for "char".
-        classes: class names, or the vocabulary for "char"; ``[]`` for regression.
+        classes: class names, or the vocabulary for "char"; ``[]`` for regression; for "reconstruction" the
+            names of the original classes (``labels`` holds them per sample).
         vocab: the characters, in token-id order ("char" only).
         description: one paragraph on what a sample is and what the target means.
+        labels: "reconstruction" only: each split's original class labels, by split name (to colour codes).
     """
 
     name: str
@@ -43,6 +48,7 @@ class Dataset:
     classes: list[str]
     vocab: list[str] | None = None
     description: str = ""
+    labels: dict[str, torch.Tensor] | None = None
 
     @property
     def num_classes(self) -> int:
@@ -51,7 +57,10 @@ class Dataset:
 
     @property
     def output_size(self) -> int:
-        """Units the model's last layer needs: one logit per class, or one output per regression target."""
+        """Units the model's last layer needs: one logit per class, one output per regression target, or one
+        per input value for reconstruction."""
+        if self.task == "reconstruction":
+            return math.prod(self.input_shape)
         return self.num_classes if self.task != "regression" else int(self.y_train.shape[-1])
 
     @property
@@ -72,9 +81,40 @@ class Dataset:
         return {s: len(self.split(s)[0]) for s in SPLITS}
 
     def __repr__(self) -> str:
-        out = f"{self.num_classes} classes" if self.task != "regression" else f"{self.output_size} outputs"
+        out = f"{self.num_classes} classes" if has_accuracy(self.task) else f"{self.output_size} outputs"
         sizes = " / ".join(f"{k} {v}" for k, v in self.sizes().items())
         return f"Dataset({self.name!r}, {self.task}, input {fmt_shape(self.input_shape)}, {out}, {sizes})"
+
+
+def has_accuracy(task: str) -> bool:
+    """Whether a task's predictions are classes (so accuracy means something): classification and char."""
+    return task in ("classification", "char")
+
+
+def reconstruction(dataset: Dataset) -> Dataset:
+    """The same images as an autoencoder's task: each target is its own input (the same tensor, not a copy).
+
+    Args:
+        dataset: an image classification Dataset (e.g. "mnist").
+
+    Returns:
+        A "reconstruction" Dataset with the same splits; ``labels`` keeps the class of every sample.
+
+    Raises:
+        InputError: for data that is not images.
+    """
+    from engine.errors import InputError
+
+    if dataset.task == "reconstruction":
+        return dataset
+    if dataset.input_kind != "image" or dataset.task != "classification":
+        raise InputError(f"an autoencoder reconstructs images; {dataset.name} gives {dataset.task} data of shape "
+                         f"{fmt_shape(dataset.input_shape)}. Pick an image dataset such as mnist")
+    splits = {f"{part}_{s}": getattr(dataset, f"x_{s}") for s in SPLITS for part in ("x", "y")}
+    return dataclasses.replace(dataset, task="reconstruction", **splits,
+                               labels={s: getattr(dataset, f"y_{s}") for s in SPLITS},
+                               description=dataset.description + " Reconstruction: the target of every image is "
+                               "the image itself.")
 
 
 def split_indices(n: int, rng: np.random.Generator, labels: np.ndarray | None = None,

@@ -1,7 +1,10 @@
-"""MNIST and Fashion-MNIST from their IDX files, CIFAR-10 from its binary batches, in a folder the user names.
+"""Full MNIST, Fashion-MNIST (IDX files) and CIFAR-10 (binary batches): from the download cache or a folder.
 
-Nothing is downloaded and nothing is unpickled: both formats are raw bytes behind a tiny header, read
-with numpy and checked against the sizes the header (or the record layout) promises.
+Downloaded files are verified against torchvision's checksums before they are kept, and the two IDX datasets
+are then read by torchvision's own ``MNIST``/``FashionMNIST``. A folder someone filled by hand is read here
+instead, because its files may be anything: torchvision's readers stop on an assertion where a student needs to
+know which file is wrong and how, and its CIFAR-10 reader unpickles. These readers are raw bytes behind a tiny
+header, read with numpy and checked against the sizes the header (or the record layout) promises.
 """
 from __future__ import annotations
 
@@ -9,10 +12,13 @@ import gzip
 import math
 import zlib
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
+from engine.data import download
 from engine.data.base import Dataset, to_x, to_y
+from engine.data.bundled import pad_images
 from engine.errors import InputError
 
 IDX_IMAGES, IDX_LABELS = 0x00000803, 0x00000801  # 0x08 = unsigned bytes; the last byte is the number of dims
@@ -23,12 +29,13 @@ CIFAR_RECORD = 1 + 3 * 32 * 32  # a label byte, then 1024 red, 1024 green, 1024 
 CIFAR_TRAIN = [f"data_batch_{i}.bin" for i in range(1, 6)]
 CIFAR_TEST = "test_batch.bin"
 CLASSES = {
-    "mnist": [str(d) for d in range(10)],
+    "mnist-full": [str(d) for d in range(10)],
     "fashion-mnist": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag",
                       "Ankle boot"],
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
-TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+TITLES = {"mnist-full": "MNIST", "fashion-mnist": "Fashion-MNIST", "cifar10": "CIFAR-10"}
+TORCHVISION_CLASS = {"mnist-full": "MNIST", "fashion-mnist": "FashionMNIST"}  # also their folder: <root>/MNIST/raw
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
@@ -75,9 +82,13 @@ def read_idx(path: Path, magic: int) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8).reshape(dims)
 
 
-def load_idx(folder: str | Path, kind: str, rng: np.random.Generator, n_train: int, n_val: int,
-             n_test: int) -> Dataset:
-    """MNIST or Fashion-MNIST from the four IDX files in a folder; pixels scaled to [0, 1]."""
+def idx_arrays(kind: str, folder: str | Path | None) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], str]:
+    """{"train": (images, labels), "test": (...)} as uint8 ``(N, 28, 28)`` and labels, and where they came from.
+
+    Without a folder the dataset comes from the cache (downloaded first if it is not there yet).
+    """
+    if folder is None:
+        return _from_cache(kind, _torchvision_arrays), f"downloaded into the cache {download.cache_root()}"
     root = _folder(folder)
     arrays = {}
     for split, names in IDX_FILES.items():
@@ -88,19 +99,54 @@ def load_idx(folder: str | Path, kind: str, rng: np.random.Generator, n_train: i
                              f"{len(labels):,} labels; they must match")
         _check_labels(labels, names[1])
         arrays[split] = (images, labels)
+    return arrays, f"read from the IDX files in {root}"
+
+
+def load_idx(kind: str, rng: np.random.Generator, folder: str | Path | None, n_train: int, n_val: int,
+             n_test: int, pad: int = 0) -> Dataset:
+    """MNIST or Fashion-MNIST from the cache or a folder; pixels scaled to [0, 1], optionally padded."""
+    arrays, origin = idx_arrays(kind, folder)
     (tr_images, tr_labels), (te_images, te_labels) = arrays["train"], arrays["test"]
     train_idx, val_idx = _take_two(len(tr_images), n_train, n_val, rng)
     test_idx = rng.permutation(len(te_images))[:n_test]
     parts = [(tr_images, tr_labels, train_idx), (tr_images, tr_labels, val_idx), (te_images, te_labels, test_idx)]
     tensors = []
     for images, labels, idx in parts:
-        tensors += [to_x(images[idx][:, None] / 255.0), to_y(labels[idx], "classification")]  # (N, 1, H, W)
+        tensors += [to_x(pad_images(images[idx], pad)[:, None] / 255.0), to_y(labels[idx], "classification")]
     title = TITLES[kind]
-    return Dataset(kind, "classification", (1, *tr_images.shape[1:]), *tensors, classes=list(CLASSES[kind]),
-                   description=f"{title} read from the IDX files in {root}: {len(train_idx):,} training and "
+    side = tr_images.shape[1] + 2 * pad
+    padded = f" padded with {pad} blank pixels on each side to {side}×{side};" if pad else ""
+    return Dataset(kind, "classification", (1, side, side), *tensors, classes=list(CLASSES[kind]),
+                   description=f"{title} {origin}: {len(train_idx):,} training and "
                    f"{len(val_idx):,} validation images drawn from the {len(tr_images):,} training images, "
-                   f"{len(test_idx):,} test images from the {len(te_images):,} test images; grey pixels scaled "
-                   f"from 0..255 to [0, 1].")
+                   f"{len(test_idx):,} test images from the {len(te_images):,} test images;{padded} grey pixels "
+                   f"scaled from 0..255 to [0, 1].")
+
+
+def _torchvision_arrays(kind: str, root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """The cached, verified files read by torchvision's own dataset class."""
+    cls = getattr(download.torchvision().datasets, TORCHVISION_CLASS[kind])
+    arrays = {}
+    for split, train in (("train", True), ("test", False)):
+        try:
+            ds = cls(str(root), train=train)
+        except Exception as exc:  # torchvision reports a bad file with a bare assertion or RuntimeError
+            raise InputError(f"the cached {TITLES[kind]} files cannot be read ({type(exc).__name__}: {exc})") from None
+        arrays[split] = (ds.data.numpy(), ds.targets.numpy())
+    return arrays
+
+
+def _from_cache(kind: str, read: Callable[[str, Path], object]):
+    """``read(kind, root)`` on the cached dataset; a damaged unpacked file is unpacked again from its archive once."""
+    root = download.download(kind)
+    try:
+        return read(kind, root)
+    except InputError:
+        download.remove_extracted(kind, root)
+        try:
+            return read(kind, download.download(kind, root=root))
+        except InputError as err:
+            raise InputError(f"{err}. Delete the folder {root} to download {TITLES[kind]} again") from None
 
 
 def read_cifar(path: Path) -> np.memmap:
@@ -122,8 +168,11 @@ def read_cifar(path: Path) -> np.memmap:
     return records
 
 
-def load_cifar(folder: str | Path, rng: np.random.Generator, n_train: int, n_val: int, n_test: int) -> Dataset:
-    """CIFAR-10 from its binary version (data_batch_1.bin … data_batch_5.bin, test_batch.bin); pixels in [0, 1]."""
+def load_cifar(folder: str | Path | None, rng: np.random.Generator, n_train: int, n_val: int,
+               n_test: int) -> Dataset:
+    """CIFAR-10's binary version (data_batch_1.bin … data_batch_5.bin, test_batch.bin), from the cache or a folder."""
+    if folder is None:
+        return _from_cache("cifar10", lambda kind, root: load_cifar(root, rng, n_train, n_val, n_test))
     root = _folder(folder)
     if not (root / CIFAR_TEST).exists() and (root / "cifar-10-batches-bin").is_dir():
         root = root / "cifar-10-batches-bin"  # the folder the official archive unpacks to
@@ -175,13 +224,16 @@ def _folder(folder: str | Path) -> Path:
 
 
 def _find(root: Path, base: str, kind: str) -> Path:
-    """The file under its usual names: plain, gzipped, or with a dot before idx (as some mirrors spell it)."""
+    """The file in the folder or in torchvision's layout below it (<folder>/MNIST/raw/), plain or gzipped, also
+    with a dot before idx (as some mirrors spell it)."""
     dotted = base.replace("-idx", ".idx")
-    for name in (base, base + ".gz", dotted, dotted + ".gz"):
-        if (root / name).is_file():
-            return root / name
+    for where in (root, root / TORCHVISION_CLASS[kind] / "raw"):
+        for name in (base, base + ".gz", dotted, dotted + ".gz"):
+            if (where / name).is_file():
+                return where / name
     expected = ", ".join(n for pair in IDX_FILES.values() for n in pair)
-    raise InputError(f"{root} has no {base} (or {base}.gz); a {TITLES[kind]} folder holds {expected}")
+    raise InputError(f"{root} has no {base} (or {base}.gz), nor has {root / TORCHVISION_CLASS[kind] / 'raw'} "
+                     f"(torchvision's layout); a {TITLES[kind]} folder holds {expected}")
 
 
 def _check_labels(labels: np.ndarray, name: str) -> None:

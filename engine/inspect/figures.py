@@ -233,8 +233,50 @@ def coloured_text(chars: list[str], scores: np.ndarray, title: str | None = None
     return fig
 
 
+def grey_grid(images: np.ndarray, cols: int, title: str | None = None, row_labels: list[str] | None = None) -> go.Figure:
+    """Grey images ``(N, 1, H, W)`` or ``(N, H, W)`` in one heatmap, ``cols`` a row, ink dark on white; each row
+    named on the left (e.g. "original", "reconstruction")."""
+    images = np.asarray(images, dtype=np.float32)
+    images = images.reshape(len(images), *images.shape[-2:])  # (N, H, W): one channel
+    z = tile(images, cols)
+    fig = go.Figure(go.Heatmap(z=z.astype(np.float32), colorscale="Greys", zmin=0, zmax=1, showscale=False,
+                               hovertemplate="%{z:.2f}<extra></extra>", hoverongaps=False))
+    h = images.shape[1]
+    for r, label in enumerate(row_labels or []):
+        fig.add_annotation(x=-0.5, y=r * (h + 1) + h / 2 - 0.5, text=label, showarrow=False, xanchor="right",
+                           font=dict(size=11))
+    rows = math.ceil(len(images) / cols)
+    fig = _image_layout(fig, title, 60 + rows * 90)
+    fig.update_layout(margin=dict(l=110 if row_labels else 10, r=10, t=40 if title else 10, b=10))
+    return fig
+
+
+def code_scatter(xy: np.ndarray, labels: np.ndarray | None, classes: list[str], explained: np.ndarray | None = None,
+                 title: str = "Codes at the bottleneck (PCA)") -> go.Figure:
+    """The 2-D PCA of the codes, one colour (and legend entry) per class."""
+    xy = np.asarray(xy, dtype=np.float32)
+    fig = go.Figure()
+    groups = [(None, np.ones(len(xy), bool))] if labels is None else [
+        (c, np.asarray(labels) == c) for c in range(len(classes))]
+    for c, mask in groups:
+        name = "samples" if c is None else classes[c]
+        fig.add_trace(go.Scattergl(x=xy[mask, 0], y=xy[mask, 1], mode="markers", name=name,
+                                   marker=dict(size=5, opacity=0.75),
+                                   hovertemplate=f"{name}<br>PC1 %{{x:.3g}}, PC2 %{{y:.3g}}<extra></extra>"))
+    share = [f" ({100 * e:.0f}% of the variance)" for e in explained] if explained is not None else ["", ""]
+    fig.update_layout(title=title, height=460, margin=dict(l=10, r=10, t=40, b=10), legend=dict(itemsizing="constant"))
+    fig.update_xaxes(title=f"PC1{share[0]}")
+    fig.update_yaxes(title=f"PC2{share[1]}", scaleanchor="x")
+    return fig
+
+
+def interpolation_figure(images: np.ndarray, title: str = "Decoded along the line between two codes") -> go.Figure:
+    """The decoded images of ``autoencoder.interpolate`` in one row, from the first sample to the second."""
+    return grey_grid(images, len(images), title)
+
+
 __all__ = ["tile", "mosaic", "activation_figure", "filter_grid", "histogram", "input_figure", "overlay", "topk_bars",
-           "visible",
+           "visible", "grey_grid", "code_scatter", "interpolation_figure",
            "time_heatmap", "gates_figures", "coloured_text", "MAX_MAPS"]
 
 

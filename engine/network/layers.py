@@ -23,7 +23,8 @@ class Arg:
     """One argument of a layer type.
 
     kind is one of: "int", "float", "bool", "choice", "size" (int or [h, w]), "size_or_none",
-    "padding" (int, [h, w], "valid", "same" or "full"), "layers" (nested list, Residual only).
+    "padding" (int, [h, w], "valid", "same" or "full"), "shape" (a list of 1 to 3 sizes, e.g. [1, 28, 28]),
+    "layers" (nested list, Residual only).
     A required argument has ``required=True`` and ``example`` as the value a new layer starts with.
     """
 
@@ -117,6 +118,9 @@ TYPES: dict[str, LayerType] = {t.name: t for t in [
     LayerType("Dropout", "Regularisation", "Zero each unit with probability p while training", {
         "p": Arg("float", 0.5, min=0.0, max=0.99, help="drop probability")}),
     LayerType("Flatten", "Structure", "Flatten C×H×W (or T×F) to one vector"),
+    LayerType("Unflatten", "Structure", "Reshape a vector into C×H×W (or T×F): Flatten undone, e.g. in a decoder", {
+        "unflattened_size": Arg("shape", required=True, example=[1, 28, 28], min=1, max=limits.MAX_DIM,
+                                help="the shape of one sample, e.g. 1, 28, 28 (its product: the vector's size)")}),
     LayerType("Sigmoid", "Activation", "1/(1+e^−x); derivative at most 1/4", elementwise=True),
     LayerType("Tanh", "Activation", "tanh(x); derivative 1 − y²", elementwise=True),
     LayerType("ReLU", "Activation", "max(0, x)", elementwise=True),
@@ -226,6 +230,10 @@ def _check_value(arg: Arg, value: Any, label: str) -> Any:
             raise SpecError(f"{label} must be a finite number, not {_show(value)}")
         _check_range(arg, value, label)
         return float(value)
+    if arg.kind == "shape":
+        if not isinstance(value, (list, tuple)) or not 1 <= len(value) <= 3:
+            raise SpecError(f"{label} must be a list of 1 to 3 sizes such as [1, 28, 28], not {_show(value)}")
+        return tuple(_check_int(v, arg.min, arg.max, label) for v in value)
     if arg.kind == "size_or_none" and value is None:
         return None
     if arg.kind == "padding" and isinstance(value, str):
@@ -396,6 +404,17 @@ def _softmax(args, in_shape, vocab, label):
     return dict(args)
 
 
+def _unflatten(args, in_shape, vocab, label):
+    shape = tuple(args["unflattened_size"])
+    if len(in_shape) != 1:
+        raise SpecError(f"{label} reshapes a vector but gets shape {fmt_shape(in_shape)}; put a Flatten (or a "
+                        f"Linear layer) before it")
+    if math.prod(shape) != in_shape[0]:
+        raise SpecError(f"{label}: {fmt_shape(shape)} holds {math.prod(shape):,} values but the vector has "
+                        f"{in_shape[0]:,}; make the layer before it output {math.prod(shape):,}, or change the shape")
+    return {"dim": 1, "unflattened_size": shape}  # dim 1: the first dimension after the batch
+
+
 def _maxout(args, in_shape, vocab, label):
     if in_shape[0] % args["pieces"]:
         raise SpecError(f"{label}: {in_shape[0]} channels cannot be split into groups of {args['pieces']}; "
@@ -409,6 +428,7 @@ _RULES: dict[str, Callable] = {
     "AvgPool2d": _pool(2, False), "AdaptiveAvgPool2d": _adaptive,
     "BatchNorm1d": _batchnorm(1), "BatchNorm2d": _batchnorm(2), "Embedding": _embedding,
     "RNN": _recurrent, "LSTM": _recurrent, "GRU": _recurrent, "Softmax": _softmax, "Maxout": _maxout,
+    "Unflatten": _unflatten,
 }
 
 _TORCH = {name: getattr(nn, name) for name in TYPES if hasattr(nn, name)}

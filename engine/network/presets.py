@@ -73,6 +73,21 @@ _PRESETS: dict[str, tuple[str, dict]] = {
         "name": "xo-cnn", "input": [1, 9, 9], "layers": [
             _conv(3, 3), {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 2},
             {"type": "Flatten"}, {"type": "Linear", "out_features": 2}]}),
+    "autoencoder": ("The course's stacked autoencoder: 784-300-150-300-784 dense layers, sigmoid output, on MNIST", {
+        "name": "autoencoder", "input": [1, 28, 28], "layers": [
+            {"type": "Flatten"}, {"type": "Linear", "out_features": 300}, {"type": "ReLU"},
+            {"type": "Linear", "out_features": 150}, {"type": "ReLU"},
+            {"type": "Linear", "out_features": 300}, {"type": "ReLU"},
+            {"type": "Linear", "out_features": 784}, {"type": "Sigmoid"},
+            {"type": "Unflatten", "unflattened_size": [1, 28, 28]}]}),
+    "conv-autoencoder": ("A convolutional autoencoder: stride-2 convs down to 8×7×7, transposed convs back up", {
+        "name": "conv-autoencoder", "input": [1, 28, 28], "layers": [
+            _conv(16, 3, stride=2, padding=1), {"type": "ReLU"},
+            _conv(8, 3, stride=2, padding=1), {"type": "ReLU"},
+            {"type": "ConvTranspose2d", "out_channels": 16, "kernel_size": 3, "stride": 2, "padding": 1,
+             "output_padding": 1}, {"type": "ReLU"},
+            {"type": "ConvTranspose2d", "out_channels": 1, "kernel_size": 3, "stride": 2, "padding": 1,
+             "output_padding": 1}, {"type": "Sigmoid"}]}),
     "char-rnn": ("Character-level vanilla RNN language model (tanh, 64 units)", _char("RNN")),
     "char-lstm": ("Character-level LSTM language model (64 units)", _char("LSTM")),
     "char-gru": ("Character-level GRU language model (64 units)", _char("GRU")),

@@ -38,6 +38,9 @@ class TrainConfig:
         flip, shift, rotate, erase, mixup: image augmentation: horizontal flips (off by default: a flipped
             digit is another digit or none), shifts of up to ``shift`` pixels, rotations of up to ``rotate``
             degrees, random erasing with probability ``erase``, mixup with Beta(α, α), α = ``mixup`` (0 = off).
+        noise: standard deviation of Gaussian noise added to every training input (not to the target, nor to
+            validation and test inputs): with a reconstruction task, a denoising autoencoder. Drawn from the run's
+            own generator (seeded). 0 = off.
         early_stopping, patience: stop when the validation loss has not improved for ``patience`` epochs and
             restore the best weights.
         seed: seeds the data, the weights, the shuffling, the augmentation and the dropout masks (each run draws
@@ -69,6 +72,7 @@ class TrainConfig:
     rotate: float = 0.0
     erase: float = 0.0
     mixup: float = 0.0
+    noise: float = 0.0
     early_stopping: bool = False
     patience: int = 5
     seed: int = 0
@@ -146,8 +150,8 @@ class TrainConfig:
         for name in ("flip", "early_stopping"):
             if not isinstance(getattr(self, name), bool):
                 raise InputError(f"{name} must be true or false, not {getattr(self, name)!r}")
-        for name in ("weight_decay", "l1", "clip_norm", "rotate", "erase", "mixup"):
-            _number(name, getattr(self, name), 0.0, {"rotate": 45.0, "erase": 1.0}.get(name, 1e6))
+        for name in ("weight_decay", "l1", "clip_norm", "rotate", "erase", "mixup", "noise"):
+            _number(name, getattr(self, name), 0.0, {"rotate": 45.0, "erase": 1.0, "noise": 10.0}.get(name, 1e6))
         for name, lo, hi in (("batch_size", 1, 65_536), ("epochs", 1, 10_000), ("bptt", 0, 10_000),
                              ("shift", 0, 8), ("patience", 1, 1_000), ("metrics_every", 1, 10_000)):
             value = getattr(self, name)
@@ -218,8 +222,9 @@ def apply_settings(optimizer: torch.optim.Optimizer, old: TrainConfig, new: Trai
 # Settings that learn in seconds on CPU with Adam, measured on the presets (README, "Expected results").
 _SUGGESTED_BY_CATEGORY = {"Toy 2-D": {"lr": 0.03, "epochs": 50}, "Images": {"lr": 0.003, "epochs": 20},
                           "Sequences": {"lr": 0.01, "epochs": 20}, "Characters": {"lr": 0.003, "epochs": 20},
-                          "Folders": {"lr": 0.001, "epochs": 5}}
-_SUGGESTED_BY_NAME = {"xo": {"lr": 0.01, "epochs": 30}, "hello": {"lr": 0.01, "epochs": 100}}
+                          "Downloads": {"lr": 0.001, "epochs": 5}}
+_SUGGESTED_BY_NAME = {"xo": {"lr": 0.01, "epochs": 30}, "hello": {"lr": 0.01, "epochs": 100},
+                      "mnist": {"lr": 0.001, "epochs": 5}, "mnist32": {"lr": 0.001, "epochs": 10}}
 
 
 def suggested_settings(dataset: str) -> dict:

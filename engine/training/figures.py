@@ -1,4 +1,5 @@
-"""Plotly figures for training: curves from metric records, gradient norms, decision boundaries, confusion matrices."""
+"""Plotly figures for training: curves from metric records, gradient norms, decision boundaries, confusion matrices,
+an autoencoder's reconstructions."""
 from __future__ import annotations
 
 import numpy as np
@@ -164,3 +165,13 @@ def class_curves_figure(students: dict[str, list[tuple[str, dict]]], metric: str
                             showlegend=j == 0, line=dict(color=_colour(i), width=2),
                             hovertemplate=f"{student} · {label}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
     return fig
+
+
+def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray) -> go.Figure:
+    """Test images (top row) over the autoencoder's reconstructions of them (bottom row), from
+    ``engine.inspect.autoencoder.reconstructions``."""
+    from engine.inspect.figures import grey_grid
+
+    n = len(originals)
+    return grey_grid(np.concatenate([originals, reconstructions]), n, "Test images and their reconstructions",
+                     row_labels=["original", "reconstruction"])

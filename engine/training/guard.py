@@ -4,6 +4,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from engine.training.losses import LOSSES
 
@@ -15,10 +16,11 @@ DIVERGE_FACTOR = 1e3
 
 
 def chance_loss(dataset, loss: str) -> float:
-    """The loss of guessing: uniform scores over the classes, or the targets' mean for regression."""
-    if dataset.task == "regression":
+    """The loss of guessing: uniform scores over the classes, or the targets' mean (regression, reconstruction)."""
+    if dataset.task in ("regression", "reconstruction"):
         y = dataset.split("train")[1].float()
-        return float(((y - y.mean(0)) ** 2).mean())
+        mean = y.mean(0, keepdim=True).expand_as(y)
+        return float(F.binary_cross_entropy(mean, y) if loss == "bce" else F.mse_loss(mean, y))
     c = max(len(dataset.classes), 2)
     return LOSSES[loss].chance(c)
 

@@ -5,6 +5,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from engine.data.base import has_accuracy
 from engine.errors import InputError
 from engine.training.losses import compute_loss, resolve_loss
 from engine.training.sequence import forward_with_state, stateful_problem
@@ -42,14 +43,14 @@ def chunk_sums(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, ta
     out = model(x)
     y = y.to(out.device)
     value = compute_loss(loss, out, y) * float(y.numel())
-    if task == "regression":
+    if not has_accuracy(task):
         return torch.stack([value, torch.zeros_like(value)])
     return torch.stack([value, (out.argmax(dim=-1) == y).sum().to(value.dtype)])
 
 
 def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, task: str,
                  batch: int = EVAL_BATCH) -> tuple[float, float | None]:
-    """Mean loss and accuracy (None for regression) over a split, in evaluation mode; one synchronisation."""
+    """Mean loss and accuracy (None for regression and reconstruction) over a split, in evaluation mode."""
     was_training = model.training
     model.eval()
     try:
@@ -59,7 +60,7 @@ def batched_loss(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str, 
     finally:
         model.train(was_training)
     (value, correct), terms = sums.tolist(), y.numel()
-    return value / terms, None if task == "regression" else correct / terms
+    return value / terms, correct / terms if has_accuracy(task) else None
 
 
 def evaluate(model: nn.Module, dataset, split: str = "test", loss: str = "auto") -> dict:
@@ -75,7 +76,7 @@ def evaluate(model: nn.Module, dataset, split: str = "test", loss: str = "auto")
         ``{"loss", "accuracy", "confusion", "misclassified", "predictions"}``: ``confusion`` is a numpy
         ``(C, C)`` array of counts, rows the true class and columns the predicted one; ``misclassified``
         holds the indices of wrong samples (of wrong tokens in the flattened ``(N·T,)`` targets for "char").
-        Regression gives only the loss (accuracy and confusion None, no misclassified).
+        Regression and reconstruction give only the loss (accuracy and confusion None, no misclassified).
     """
     x, y = dataset.split(split)
     out = _outputs(model, x)
@@ -83,7 +84,7 @@ def evaluate(model: nn.Module, dataset, split: str = "test", loss: str = "auto")
     name = resolve_loss(loss, dataset.task)
     result = {"loss": float(compute_loss(name, out, y)), "accuracy": None, "confusion": None,
               "misclassified": np.zeros(0, dtype=np.int64), "predictions": out.cpu().numpy()}
-    if dataset.task == "regression":
+    if not has_accuracy(dataset.task):
         return result
     pred = out.argmax(dim=-1).reshape(-1).cpu().numpy()
     true = y.reshape(-1).cpu().numpy()

@@ -16,13 +16,13 @@ from engine.errors import InputError
 from engine.network.build import build, display_path, summarize
 from engine.network.init import init_weights
 from engine.network.spec import ModelSpec
-from engine.rng import recurrent_dropout, use_run_dropout
+from engine.rng import device_generator, recurrent_dropout, use_run_dropout
 from engine.training import budget
 from engine.training.augment import augment
 from engine.training.config import TrainConfig, apply_settings
 from engine.training.guard import DIVERGE_FACTOR, DIVERGED_HINT, Guard, chance_loss  # noqa: F401 - DIVERGE_FACTOR re-exported
 from engine.training.inference import EVAL_BATCH, chunk_sums
-from engine.training.losses import compute_loss, resolve_loss
+from engine.training.losses import check_output_range, compute_loss, resolve_loss
 from engine.training.optimizers import make_optimizer, penalised
 from engine.training.sequence import detach_state, forward_with_state, stateful_problem
 
@@ -54,14 +54,21 @@ class Loop:
         self.config = cfg = config.check()
         self.dataset = dataset if dataset is not None else data_mod.load(cfg.dataset, cfg.seed,
                                                                          **cfg.dataset_options)
+        self.run_notes: list[str] = []  # about the run's settings (not the network), for the status
+        if data_mod.autoencodes(spec) and self.dataset.task != "reconstruction":
+            # An image-to-image network learns to give back its input: the labels only colour its codes.
+            self.dataset = data_mod.reconstruction(self.dataset)
+            self.run_notes.append(f"{spec.name} outputs images of its input's shape, so it trains as an "
+                                  f"autoencoder: the target of every image is the image itself (accuracy: none)")
         for split, what in (("train", "training"), ("val", "validation")):
             if len(self.dataset.split(split)[0]) == 0:
                 raise InputError(f"the {what} split of {self.dataset.name} is empty; use a larger dataset "
                                  f"(more samples) so that every split gets some")
         self.spec, self.notes = data_mod.adapt_spec(spec, self.dataset)
-        self.run_notes: list[str] = []  # about the run's settings (not the network), for the status
         self.task = self.dataset.task
+        self.accuracy = data_mod.has_accuracy(self.task)
         self.loss_name = resolve_loss(cfg.loss, self.task)
+        check_output_range(self.loss_name, self.spec)
         summary = summarize(self.spec)
         budget.check_batch(summary, min(cfg.batch_size, len(self.dataset.split("train")[0])))
         self.device = pick_device(cfg.device)
@@ -75,6 +82,9 @@ class Loop:
         self.x_val, self.y_val = (t.to(self.device) for t in self.dataset.split("val"))
         self.generator = torch.Generator().manual_seed(cfg.seed)
         self.rng = np.random.default_rng(cfg.seed)
+        self.noise_generator = device_generator(self.device, cfg.seed + 2)  # denoising noise: its own seeded stream
+        if cfg.noise and self.task == "char":
+            raise InputError("noise is added to real-valued inputs; character models read token ids: set noise to 0")
         # Dropout masks from the run's own generator: torch's global one is shared by every thread (rng.py).
         try:
             self.dropout_generator = torch.Generator(device=self.device).manual_seed(cfg.seed + 1)
@@ -170,13 +180,18 @@ class Loop:
         mix = None
         if self.images and cfg.augments:
             x, mix = augment(x, cfg, self.generator, self.rng)
+        if self.task == "reconstruction":
+            y, mix = x, None  # the target is the (augmented) clean image; mixup's blend is the image itself
+        if cfg.noise:
+            x = x + cfg.noise * torch.randn(x.shape, generator=self.noise_generator, device=self.noise_generator.device,
+                                            dtype=x.dtype).to(x.device)
 
         if not self.model.training:  # train() walks every module: only when evaluation switched it off
             self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
         out, loss = self._forward_backward(x, y, mix)
         count = y.numel() if self.task == "char" else len(x)  # loss terms: tokens for "char", else samples
-        self._pending.append((loss, count, out if self.task != "regression" else None, y))
+        self._pending.append((loss, count, out if self.accuracy else None, y))
         self._seen += count
         self._window_samples += len(x)
         if cfg.weight_decay or cfg.l1:  # the penalties' gradients, before clipping: λw (L2) and λ·sign(w) (L1)
@@ -253,7 +268,7 @@ class Loop:
         losses = torch.stack([p[0] for p in self._pending])
         counts = torch.tensor([float(p[1]) for p in self._pending], device=self.device)
         loss_sum = torch.dot(losses, counts)
-        if self.task == "regression":
+        if not self.accuracy:
             return torch.stack([loss_sum, torch.zeros_like(loss_sum), losses[-1]])
         out = torch.cat([p[2].reshape(-1, p[2].shape[-1]) for p in self._pending])
         target = torch.cat([p[3].reshape(-1) for p in self._pending])
@@ -293,7 +308,7 @@ class Loop:
         self._epoch_seen += self._seen
         self._pending.clear()
         self._seen = 0
-        return {"train_loss": mean, "train_acc": correct / seen if self.task != "regression" else None,
+        return {"train_loss": mean, "train_acc": correct / seen if self.accuracy else None,
                 "grad_norm": dict(zip(self.layer_names, grad_norms)),
                 "weight_norm": dict(zip(self.layer_names, weight_norms)),
                 "grad_norm_total": math.sqrt(sum(g * g for g in grad_norms))}
@@ -334,13 +349,13 @@ class Loop:
             self.model.train()
         (loss_sum, correct), terms = self._val[1].tolist(), self.y_val.numel()
         self._val = None
-        val_loss, val_acc = loss_sum / terms, None if self.task == "regression" else correct / terms
+        val_loss, val_acc = loss_sum / terms, correct / terms if self.accuracy else None
         self.elapsed += time.perf_counter() - t0
         self._window_start = self.elapsed
         seen = max(self._epoch_seen, 1)
         record = {"kind": "epoch", "step": self.step, "epoch": self.epoch,
                   "train_loss": self._epoch_loss / seen,
-                  "train_acc": self._epoch_correct / seen if self.task != "regression" else None,
+                  "train_acc": self._epoch_correct / seen if self.accuracy else None,
                   "val_loss": val_loss, "val_acc": val_acc, "lr": self.optimizer.param_groups[0]["lr"],
                   "elapsed": self.elapsed, "eta": self.eta()}
         if not math.isfinite(val_loss):

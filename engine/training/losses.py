@@ -45,23 +45,29 @@ def _mse(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 _CLASSES = ("classification", "char")
 
 LOSSES: dict[str, Loss] = {l.name: l for l in [
-    Loss("auto", "the task's natural loss: cross-entropy for classes and characters, MSE for regression",
-         "cross-entropy for classes and characters, mse for regression", None),
+    Loss("auto", "the task's natural loss: cross-entropy for classes and characters, MSE for regression and "
+         "reconstruction", "cross-entropy for classes and characters, mse for regression and reconstruction", None),
     Loss("cross-entropy", "−Σ t log softmax(s): the gradient w.r.t. the logits is softmax(s) − t",
          "F.cross_entropy: (1/N)·Σ_n −log softmax(s_n)[y_n] (characters: averaged over all N·T tokens)",
          F.cross_entropy, _CLASSES, lambda c: math.log(c)),
     Loss("mse", "mean squared error; for classes, between softmax probabilities and one-hot targets (a poor match)",
          "F.mse_loss: (1/(N·C))·Σ_n Σ_c (p_nc − t_nc)², p = softmax(s), t one-hot, so the mean over classes "
          "too (regression: s instead of p, averaged over N × outputs)",
-         _mse, chance=lambda c: (c - 1) / c ** 2),
+         _mse, (*_CLASSES, "regression", "reconstruction"), lambda c: (c - 1) / c ** 2),
     # MultiMarginLoss: Σ_{j≠y} max(0, 1 − s_y + s_j) / C, averaged over the batch
     Loss("hinge", "multi-class hinge Σ_{j≠y} max(0, s_j − s_y + 1), divided by the number of classes",
          "F.multi_margin_loss: (1/N)·Σ_n (1/C)·Σ_{j≠y_n} max(0, 1 − s_ny + s_nj); the 1/C is torch's, the "
          "CS231n form has none",
          F.multi_margin_loss, _CLASSES, lambda c: (c - 1) / c),
+    Loss("bce", "binary cross-entropy between outputs in [0, 1] (after a Sigmoid) and targets in [0, 1], e.g. pixels",
+         "F.binary_cross_entropy: −(1/M)·Σ_i [t_i·log p_i + (1 − t_i)·log(1 − p_i)] over all M outputs, p the "
+         "network's output (a Sigmoid's), t the target (each log clamped at −100, as torch does)",
+         lambda output, target: F.binary_cross_entropy(output, target.reshape(output.shape).to(output.dtype)),
+         ("reconstruction",)),
 ]}
 
-_TASK_LOSS = {"classification": "cross-entropy", "char": "cross-entropy", "regression": "mse"}  # what "auto" means
+# what "auto" means for each task
+_TASK_LOSS = {"classification": "cross-entropy", "char": "cross-entropy", "regression": "mse", "reconstruction": "mse"}
 
 
 def resolve_loss(name: str, task: str) -> str:
@@ -71,18 +77,35 @@ def resolve_loss(name: str, task: str) -> str:
         InputError: e.g. cross-entropy or hinge on regression targets (numbers, not class labels).
     """
     loss = _TASK_LOSS[task] if name == "auto" else name
-    if task not in LOSSES[loss].tasks:
-        raise InputError(f"{loss} needs class labels; the {task} targets here are numbers: use mse")
-    return loss
+    if task in LOSSES[loss].tasks:
+        return loss
+    if loss == "bce":
+        raise InputError("bce compares outputs in [0, 1] with targets in [0, 1] (an autoencoder's pixels); for "
+                         "classes use cross-entropy")
+    if task == "reconstruction":
+        raise InputError(f"{loss} needs class labels; an autoencoder's target is its input image: use mse or bce")
+    raise InputError(f"{loss} needs class labels; the {task} targets here are numbers: use mse")
+
+
+def check_output_range(loss: str, spec) -> None:
+    """BCE takes the log of the outputs and of one minus them: the network must end in a Sigmoid.
+
+    Raises:
+        InputError: "bce" on a network whose last value-changing layer is not a Sigmoid.
+    """
+    kept = [layer["type"] for layer in spec.layers if layer["type"] not in ("Unflatten", "Flatten", "Dropout")]
+    if loss == "bce" and (not kept or kept[-1] != "Sigmoid"):
+        raise InputError("bce needs outputs in [0, 1]: end the network with a Sigmoid layer, or use mse")
 
 
 def compute_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """The mean loss of a batch.
 
     Args:
-        loss: a resolved ``LOSSES`` name ("cross-entropy", "mse" or "hinge", not "auto").
-        output: logits ``(N, C)``, character logits ``(N, T, V)``, or regression outputs ``(N, out)``.
-        target: long labels ``(N,)`` or ``(N, T)``, or float targets ``(N, out)``.
+        loss: a resolved ``LOSSES`` name ("cross-entropy", "mse", "hinge" or "bce", not "auto").
+        output: logits ``(N, C)``, character logits ``(N, T, V)``, regression outputs ``(N, out)``, or
+            reconstructions ``(N, C, H, W)`` (in [0, 1] for "bce").
+        target: long labels ``(N,)`` or ``(N, T)``, float targets ``(N, out)``, or images ``(N, C, H, W)``.
 
     Returns:
         The scalar loss.

@@ -14,7 +14,7 @@ from engine import InputError, ModelSpec, SpecError, data, limits, summarize
 from engine.data.base import split_indices
 from engine.network import presets
 
-GENERATED = [n for n in data.names() if data.category(n) != "Folders"]
+GENERATED = [n for n in data.names() if data.category(n) != "Downloads"]
 CONTINUOUS = ["circle", "xor", "gaussians", "spiral", "sine", "adding"]  # no two samples are equal
 
 
@@ -72,11 +72,11 @@ def test_options_describe_their_defaults(name):
     assert data.defaults(name) == {k: a.default for k, a in data.options(name).items()}
 
 
-def test_folder_datasets_need_a_folder():
-    for name in ("mnist", "fashion-mnist", "cifar10"):
-        assert data.options(name)["folder"].required
-        with pytest.raises(InputError, match="needs the option 'folder'"):
-            data.load(name)
+def test_downloadable_datasets_take_an_optional_folder():
+    for name in ("mnist-full", "fashion-mnist", "cifar10"):
+        folder = data.options(name)["folder"]
+        assert folder.kind == "path" and not folder.required and "torchvision's layout" in folder.help
+        assert data.defaults(name)["folder"] is None  # no folder: the download cache
 
 
 # ---------------------------------------------------------------------------------------------
@@ -308,7 +308,7 @@ def test_idx_round_trip(tmp_path, gz):
 
 def test_idx_files_shrink_the_request_in_proportion(tmp_path):
     write_mnist(tmp_path, n_train=40)
-    assert data.load("mnist", folder=tmp_path).sizes() == {"train": 33, "val": 7, "test": 12}  # 10,000 : 2,000
+    assert data.load("mnist-full", folder=tmp_path).sizes() == {"train": 33, "val": 7, "test": 12}  # 10,000 : 2,000
 
 
 def corrupt(tmp_path, name, raw):
@@ -347,7 +347,7 @@ def test_missing_idx_folder_or_file(tmp_path):
     write_mnist(tmp_path, side=6)
     (tmp_path / "t10k-labels-idx1-ubyte").unlink()
     with pytest.raises(InputError, match="has no t10k-labels-idx1-ubyte"):
-        data.load("mnist", folder=tmp_path)
+        data.load("mnist-full", folder=tmp_path)
     with pytest.raises(InputError, match="kind"):
         data.load_idx_folder(tmp_path, kind="emnist")
 
@@ -421,7 +421,9 @@ def test_cifar_missing_files_and_the_pickle_version(tmp_path):
     (lambda: data.load("sine", noise=float("nan")), "finite"),
     (lambda: data.load("xor", n=True), "whole number"),
     (lambda: data.load("xor", seed=-1), "seed"),
-    (lambda: data.load("mnist", folder=""), "folder path"),
+    (lambda: data.load("mnist-full", folder=3), "folder path"),
+    (lambda: data.load_idx_folder(""), "folder path"),
+    (lambda: data.load("mnist", folder="data"), "no option 'folder'"),
     (lambda: data.from_text("hello world " * 20, seq_len=1000), "from 4 to 256"),
 ])
 def test_bad_options_raise_input_error(call, message):
@@ -437,6 +439,8 @@ def test_numpy_and_float_whole_numbers_are_accepted():
 # adapt_spec: any preset onto any dataset, or a clear SpecError.
 
 def expected_output(ds) -> tuple:
+    if ds.task == "reconstruction":
+        return ds.input_shape
     return (ds.input_shape[0], ds.num_classes) if ds.task == "char" else (ds.output_size,)
 
 
@@ -449,7 +453,8 @@ def targets(loaded, tmp_path_factory):
     short = {"sine": {"T": 5}, "adding": {"T": 6}, "copy": {"T": 4}, "collatz": {"T": 3}, "zen": {"seq_len": 6}}
     picks = {n: loaded[n] for n in ("digits", "xo", "circle", "spiral", "hello")}
     return {**picks, **{n: data.load(n, n=200, **o) if n != "zen" else data.load(n, **o) for n, o in short.items()},
-            "mnist": data.load("mnist", folder=mnist), "cifar10": data.load("cifar10", folder=cifar)}
+            "mnist-full": data.load("mnist-full", folder=mnist), "cifar10": data.load("cifar10", folder=cifar),
+            "mnist-reconstruction": data.reconstruction(loaded["mnist"])}
 
 
 @pytest.mark.parametrize("preset", presets.names())
@@ -465,19 +470,22 @@ def test_adapt_spec_fits_each_preset_to_each_dataset_or_explains_why_not(targets
         fitted.append(ds.name)
         assert original.to_dict() == presets.get(preset).to_dict()  # the preset itself is untouched
         assert tuple(spec.input) == ds.input_shape and all(isinstance(n, str) for n in notes)
-        assert summarize(spec).output_shape == expected_output(ds)
+        images = ds.task == "classification" and ds.input_kind == "image"
+        target = data.reconstruction(ds) if images and data.autoencodes(original) else ds  # an autoencoder's target
+        assert summarize(spec).output_shape == expected_output(target)
         assert spec.vocab_size == (len(ds.vocab) if ds.task == "char" else None)
     assert fitted, f"{preset} fits none of the datasets"
 
 
-# The presets a built-in dataset fits as they are (the others read 28×28, 32×32 or 224×224 images).
-FITS_AS_IS = {"tiny-vgg", "resnet-mini", "deep-mlp", "toy-mlp", "xo-cnn", "char-rnn", "char-lstm", "char-gru"}
+# The presets a built-in dataset fits as they are (vgg16 reads 224×224 images).
+FITS_AS_IS = {"tiny-vgg", "resnet-mini", "deep-mlp", "toy-mlp", "xo-cnn", "char-rnn", "char-lstm", "char-gru",
+              "mnist-cnn", "lenet5", "autoencoder", "conv-autoencoder"}
 
 
 @pytest.mark.parametrize("preset", presets.names())
 def test_fit_names_a_dataset_each_preset_reads_as_it_is(loaded, preset):
     spec = presets.get(preset)
-    ds = loaded[data.fit(spec)]
+    ds = loaded[data.fit(spec)] if data.fit(spec) in loaded else data.load(data.fit(spec))
     assert (tuple(ds.input_shape) == tuple(spec.input)) == (preset in FITS_AS_IS)
     if preset not in FITS_AS_IS:  # no built-in dataset has this input: the nearest kind, images
         assert data.fit(spec) == "digits" and len(spec.input) == 3
@@ -485,13 +493,15 @@ def test_fit_names_a_dataset_each_preset_reads_as_it_is(loaded, preset):
     adapted, notes = data.adapt_spec(spec, ds)
     assert adapted.input == spec.input and adapted.layers[0] == spec.layers[0]  # no Flatten added, no Embedding gone
     assert not any(n.startswith("input set to") for n in notes)
-    assert summarize(adapted).output_shape == expected_output(ds)
+    target = data.reconstruction(ds) if data.autoencodes(spec) else ds  # an autoencoder's target is its input
+    assert summarize(adapted).output_shape == expected_output(target)
 
 
 @pytest.mark.parametrize("spec, name", [
     ({"input": [1, 9, 9]}, "xo"), ({"input": [3, 9, 9]}, "xo"), ({"input": [1, 8, 8]}, "digits"),
     ({"input": [3, 32, 32]}, "digits"), ({"input": [20, 1]}, "adding"), ({"input": [2]}, "circle"),
-    ({"input": [64]}, "digits"), ({"input": [4], "vocab_size": 4}, "zen")])
+    ({"input": [64]}, "digits"), ({"input": [4], "vocab_size": 4}, "zen"), ({"input": [1, 28, 28]}, "mnist"),
+    ({"input": [1, 32, 32]}, "mnist32")])
 def test_fit_is_the_train_pages_rule(spec, name):
     layers = [{"type": "Embedding", "embedding_dim": 4}] if "vocab_size" in spec else [{"type": "Flatten"}]
     spec = ModelSpec.from_dict({"name": "n", **spec, "layers": layers + [{"type": "Linear", "out_features": 2}]})

@@ -108,4 +108,4 @@ def test_session_model_fitted_to_its_data_and_measured():
     np.testing.assert_allclose(norms, expected, rtol=1e-9)
     trained = engine.build(data.adapt_spec(spec, ds)[0], seed=3)
     assert lab.fitted_model(spec, trained, ds, trained_on="digits") == (trained, [])
-    assert data.fit(spec) == "digits" and data.fit(engine.network.presets.get("char-gru")) == "zen"
+    assert data.fit(spec) == "mnist" and data.fit(engine.network.presets.get("char-gru")) == "zen"  # its own 28×28
