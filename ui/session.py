@@ -200,6 +200,7 @@ def state() -> SessionState:
         st.session_state[KEY] = s
     s = st.session_state[KEY]
     s.heartbeat()  # a run keeps going while its student works on another page, not only on Train
+    workspace.poll_push(s)
     workspace.sync(s)
     return s
 

@@ -90,8 +90,10 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
                    on_click=lambda: start_run(s, config))
     cols[1].button("Pause", key="tr-pause", disabled=state not in ("running", "queued"), width="stretch",
                    on_click=lambda: run.trainer.pause())
-    cols[2].button("Start" if state == "idle" else "Resume", key="tr-resume", disabled=state not in ("idle", "paused"),
-                   width="stretch", on_click=lambda: _resume(s, run, config))
+    resumable = state == "interrupted" and getattr(run.trainer, "resumable", False)
+    cols[2].button("Start" if state == "idle" else "Resume", key="tr-resume",
+                   disabled=state not in ("idle", "paused") and not resumable, width="stretch",
+                   on_click=lambda: _resume(s, run, config))
     cols[3].button("Step (1 batch)", key="tr-step", disabled=state not in ("idle", "paused", "running"),
                    width="stretch", on_click=lambda: _step(s, run))
     cols[4].button("Stop", key="tr-stop", disabled=state in (None, *TERMINAL), width="stretch",
@@ -122,6 +124,13 @@ def _resume(s: SessionState, run: Run, config: TrainConfig | None) -> None:
     """Start an idle run or resume a paused one, handing a paused run the new settings first."""
     p = page(s)
     trainer = run.trainer
+    if isinstance(trainer, SavedRun):  # interrupted by a server restart: on from its last checkpoint
+        try:
+            trainer = run.trainer = Trainer(run.spec, run.config, dataset=trainer.dataset, resume=trainer.checkpoint())
+        except (engine.InputError, engine.SpecError) as err:
+            p["error"] = f"Cannot resume this run: {err}. Reset starts it again from the beginning."
+            return
+        s.book.changed.add(run.number)  # saved again as it trains
     changes = pending_changes(run, config) if trainer.state == "paused" else {}
     if changes:
         try:

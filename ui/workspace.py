@@ -10,16 +10,18 @@ When the database is down the pages say so and keep working in memory.
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import streamlit as st
 
 import engine
 from engine import workspace
-from engine.training import SavedRun, TrainConfig, save_weights
+from engine.training import Checkpoint, SavedRun, TrainConfig, save_weights
 from engine.workspace import RunRecord
 
 PARAM = "ws"
+CHECKPOINT_EVERY = 15.0  # seconds between a live run's checkpoints in the database (weights and optimiser state)
 PERSISTED = ("train",)  # run groups kept in the workspace: the Gradients labs' runs are experiments redone in seconds
 
 
@@ -32,10 +34,20 @@ def _watch(flusher, token: str, run) -> None:
     with _live_lock:
         _live[(token, run.number)] = run
 
+    last = {"at": time.monotonic()}
+
     def snapshot() -> tuple[RunRecord, bool]:
         ended = not run.live
         done = ended and (run.results is not None or run.group != "train")  # the Train page adds test results
-        return _record(run, with_weights=ended), done
+        record = _record(run, with_weights=ended)
+        trainer = run.trainer
+        if not ended and trainer.state in ("running", "paused") and not isinstance(trainer, SavedRun) \
+                and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
+            last["at"] = time.monotonic()  # a server restart resumes from here (weights, optimiser, place)
+            checkpoint = trainer.checkpoint()
+            record.weights, record.optimizer = checkpoint.weights, checkpoint.state_blob()
+            record.has_weights = record.has_optimizer = True
+        return record, done
 
     flusher.watch(token, run.number, snapshot)
 
@@ -157,7 +169,7 @@ def restore(s, ws, store, flusher) -> None:
     for record in ws.runs:
         if record.group in PERSISTED:
             s.book.restore(_run_of(record, ws.token, store, flusher))
-    take_push(s, ws, flusher)
+    take_push(s, ws.new_push, flusher)
 
 
 def _run_of(record: RunRecord, token: str, store, flusher):
@@ -171,22 +183,46 @@ def _run_of(record: RunRecord, token: str, store, flusher):
     config = TrainConfig.from_dict(record.config)
     state = record.state if record.state in engine.training.TERMINAL else "interrupted"
     weights = (lambda: store.run_blobs(token, record.number)[0]) if record.has_weights else None
-    saved = SavedRun(spec, config, state, record.records, weights,
-                     message="the server stopped while it trained" if state == "interrupted" else "")
+    checkpoint = None
+    if state == "interrupted" and record.has_weights and record.has_optimizer:
+        checkpoint = lambda: Checkpoint.from_blobs(*store.run_blobs(token, record.number))  # noqa: E731
+    message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
+        "the server stopped while it trained" if state == "interrupted" else ""
+    saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint)
     return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(record.results))
 
 
-def take_push(s, ws, flusher) -> None:
+PUSH_POLL = 5.0  # seconds between a class member's checks for a network pushed by the teacher
+
+
+def poll_push(s) -> None:
+    """A class member's open session takes a teacher's push within a few seconds, without a reload."""
+    if not s.class_name or s.read_only or time.monotonic() - s.extras.get("push_polled", 0.0) < PUSH_POLL:
+        return
+    s.extras["push_polled"] = time.monotonic()
+    store, flusher = services()
+    if store is None:
+        return
+    try:
+        push = store.new_push(s.token)
+    except engine.InputError:
+        return
+    if push is not None and push.version > s.pushed_version:
+        take_push(s, push, flusher)
+
+
+def take_push(s, push, flusher) -> None:
     """A network and settings the class's teacher pushed since this workspace last looked: open them."""
     from ui import train_ui
 
-    push = ws.new_push
-    if push is None or s.read_only:
+    if push is None or s.read_only or push.version <= s.pushed_version:
         return
     try:
         s.set_spec(engine.ModelSpec.from_dict(push.spec))
     except (engine.SpecError, engine.InputError):
         return
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith("arg-")]:
+        del st.session_state[key]  # the Build page's argument widgets show the new network's values
     if push.settings and push.settings.get("train"):
         s.settings["train"] = push.settings["train"]
         st.session_state.update(train_ui.widget_state(push.settings["train"]))
@@ -280,7 +316,7 @@ def join_class(s, code: str, name: str) -> None:
     store.join_class(code, name, s.token)
     ws = store.open(s.token)
     s.class_name, s.display_name = ws.class_name, ws.display_name
-    take_push(s, ws, flusher)
+    take_push(s, ws.new_push, flusher)
 
 
 def link(token: str, page: str = "") -> str:

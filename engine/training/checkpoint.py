@@ -45,6 +45,27 @@ class Checkpoint:
     records: int
 
 
+    def state_blob(self) -> bytes:
+        """Everything but the weights as one safetensors blob (a database keeps the weights on their own)."""
+        blobs = {name: torch.frombuffer(bytearray(data), dtype=torch.uint8)
+                 for name, data in (("optimizer", self.optimizer), ("progress", self.progress))}
+        return _pack(blobs, {"step": self.step, "epoch": self.epoch, "records": self.records})
+
+    @classmethod
+    def from_blobs(cls, weights: bytes, state: bytes) -> "Checkpoint":
+        """The inverse of ``state_blob``, with the weights stored beside it.
+
+        Raises:
+            InputError: a blob that is not one of ours, or is damaged.
+        """
+        tensors, meta = _unpack(state, "state")
+        if set(tensors) != {"optimizer", "progress"}:
+            raise InputError("the checkpoint's state is incomplete: it was not written by this playground")
+        counts = [_number(meta, key, "state") for key in ("step", "epoch", "records")]
+        return cls(bytes(weights), tensors["optimizer"].numpy().tobytes(), tensors["progress"].numpy().tobytes(),
+                   *counts)
+
+
 # ---------------------------------------------------------------- safetensors with a JSON header
 def _pack(tensors: dict[str, torch.Tensor], meta: dict) -> bytes:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}

@@ -17,6 +17,7 @@ from engine import data
 from engine.errors import InputError, SpecError
 from engine.network.build import build
 from engine.network.spec import ModelSpec
+from engine.training.checkpoint import Checkpoint
 from engine.training.config import TrainConfig
 from engine.training.control import TERMINAL, RunStatus
 from engine.training.weights import load_weights
@@ -42,16 +43,31 @@ class SavedRun:
             workspace holds many runs' weights and a page may look at none), or None when they were not kept.
         message: why it ended.
         dataset: the run's Dataset when already at hand (else loaded from ``config`` on first use).
+        checkpoint: a function giving the ``Checkpoint`` it was last saved with (an interrupted run), to resume
+            it with ``Trainer(spec, config, dataset=..., resume=saved.checkpoint())``; None when there is none.
     """
 
     def __init__(self, spec: ModelSpec, config: TrainConfig, state: str, records: list[dict],
-                 weights: bytes | Callable[[], bytes | None] | None = None, message: str = "", dataset=None):
+                 weights: bytes | Callable[[], bytes | None] | None = None, message: str = "", dataset=None,
+                 checkpoint: Callable[[], Checkpoint] | None = None):
         if state not in TERMINAL:
             raise InputError(f"a saved run must have ended, not be {state!r}")
         self.spec, self.config, self.state = spec, config, state
         self._records, self._weights, self.message = list(records), weights, message
         self._dataset = dataset
+        self._checkpoint = checkpoint
         self.generation, self.notes, self.thread = 0, [], None
+
+    @property
+    def resumable(self) -> bool:
+        """Whether it can go on training from where it was saved (weights, optimiser state, place in its data)."""
+        return self._checkpoint is not None
+
+    def checkpoint(self) -> Checkpoint:
+        """The checkpoint it was saved with. Raises InputError when there is none or it cannot be read."""
+        if self._checkpoint is None:
+            raise InputError("this run was not saved with its optimiser state; start it again instead")
+        return self._checkpoint()
 
     @cached_property
     def dataset(self):

@@ -79,10 +79,11 @@ def test_results_are_cached_per_version():
     assert at.session_state[KEY].extras["inspect"]["version"] == state.version
 
 
-def test_default_mnist_model_fits_digit_samples():
+def test_default_mnist_model_reads_real_28x28_digits():
     at = _page("mnist-cnn")
     assert not at.exception
-    assert any("Resized" in c.value for c in at.sidebar.caption)
+    assert "**mnist**" in " ".join(c.value for c in at.caption)  # the bundled subset, at the network's own size
+    assert not any("Resized" in c.value for c in at.sidebar.caption)
 
 
 def test_character_model_shows_sequence_tab():

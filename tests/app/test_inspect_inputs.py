@@ -114,7 +114,7 @@ def test_missing_folder_dataset_is_named_and_a_fitting_one_is_used():
     at = _page("mnist-cnn", trained=True, dataset={"name": "mnist", "seed": 1, "options": {"folder": "/no/such"}})
     assert not at.exception
     assert "The training data (mnist) cannot be loaded here" in at.sidebar.warning[0].value
-    assert "**digits**" in _captions(at)
+    assert "**mnist**" in _captions(at)  # the bundled subset fits it as it is
 
 
 def test_xo_model_gets_the_xo_dataset_and_a_shown_input():

@@ -1,6 +1,7 @@
 """Workspaces through the pages in AppTest: every page names its workspace in the address; a new session opened
 with that token gets the network, the settings, the finished runs (results and weights) and the model back; bad
 tokens, snapshots, the database going away and a teacher's push each get a clear message."""
+import time
 from pathlib import Path
 
 import pytest
@@ -128,7 +129,8 @@ def test_the_database_going_away_keeps_the_page_working(monkeypatch):
     assert at.button(key="tr-start")  # the page works in memory
 
 
-def test_a_teachers_push_opens_in_the_students_workspace(trained):
+def test_a_teachers_push_opens_in_the_students_workspace(trained, monkeypatch):
+    monkeypatch.setattr(workspace, "PUSH_POLL", 0.0)
     session = trained.session_state[KEY]
     teacher, code = workspace.create_class("Week 3")
     workspace.join_class(session, code, "Ada")
@@ -142,3 +144,39 @@ def test_a_teachers_push_opens_in_the_students_workspace(trained):
     assert any("teacher" in i.value for i in again.info)
     view = store_mod.get_store().class_view(teacher, None)
     assert [m.display_name for m in view.members] == ["Ada"]
+    # A student whose page is open takes the next push on its next rerun or tick, without a reload.
+    second = engine.network.presets.get("deep-mlp")
+    store_mod.get_store().push(teacher, second.to_dict(), settings)
+    again.run()
+    assert again.session_state[KEY].spec == second and not again.exception
+
+
+def test_a_run_cut_off_by_a_restart_comes_back_interrupted_and_resumes(monkeypatch):
+    """The server stops mid-run (here: its process forgets the run): the reopened workspace shows the run as
+    interrupted with its records, and Resume trains on from the last checkpoint's step."""
+    monkeypatch.setattr(workspace, "CHECKPOINT_EVERY", 0.0)
+    at = AppTest.from_file(TRAIN, default_timeout=60)
+    at.run()
+    session = at.session_state[KEY]
+    session.set_spec(engine.network.presets.get("toy-mlp"))
+    configure(at, epochs=400)
+    at.button(key="tr-start").click().run()
+    wait_for(at, ("running",))
+    run = runs(at)[-1]
+    flusher = _flusher()
+    time.sleep(1.5)
+    assert flusher.flush(30)
+    flusher.unwatch(session.token, run.number)  # as if this process had died: nothing saves the run any more
+    workspace._live.clear()
+    run.trainer.stop()
+    store = store_mod.get_store()
+    monkeypatch.setattr(store, "interrupt_after", 0.0)
+    again = _page(TRAIN, session.token)
+    (cut,) = runs(again)
+    assert cut.state == "interrupted" and cut.trainer.resumable and cut.trainer.record_count > 0
+    step = cut.trainer.checkpoint().step
+    assert step > 0 and not again.button(key="tr-resume").disabled
+    again.button(key="tr-resume").click().run()
+    resumed = runs(again)[-1].trainer
+    assert resumed.state in ("queued", "running") and resumed.status.step >= step and not again.exception
+    resumed.stop()

@@ -11,7 +11,7 @@ import pytest
 from engine import data
 from engine.errors import InputError
 from tests.engine.run_helpers import toy_mlp
-from tests.engine.test_train_checkpoint import config, steps, trainer
+from tests.engine.training.test_train_checkpoint import config, steps, trainer
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import engine
 from engine import limits
-from tests.engine.test_spec_fuzz import _check, spec_dict
+from tests.engine.network.test_spec_fuzz import _check, spec_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = str(ROOT / "pages" / "1_Build.py")

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from engine.errors import InputError
-from engine.training import SavedRun, TrainConfig, Trainer, evaluate
+from engine.training import Checkpoint, SavedRun, TrainConfig, Trainer, evaluate
 from tests.engine.run_helpers import toy_mlp
 
 
@@ -44,3 +44,29 @@ def test_a_saved_run_loads_its_data_again_from_its_settings(ended, circle):
 def test_a_live_state_is_refused(ended):
     with pytest.raises(InputError, match="must have ended"):
         SavedRun(ended.spec, ended.config, "running", [], None)
+
+
+def test_an_interrupted_run_resumes_from_its_stored_checkpoint(circle):
+    """Weights and a one-blob state, as a database keeps them: the resumed run ends where the whole one does."""
+    config = TrainConfig(epochs=2, batch_size=16, device="cpu", optimizer="adam", metrics_every=1)
+    whole = Trainer(toy_mlp(), config, dataset=circle)
+    for _ in range(whole.loop.total_steps):
+        whole.step()
+    cut = Trainer(toy_mlp(), config, dataset=circle)
+    for _ in range(5):
+        cut.step()
+    cp = cut.checkpoint()
+    stored = Checkpoint.from_blobs(cp.weights, cp.state_blob())
+    assert stored == cp
+    saved = SavedRun(cut.spec, config, "interrupted", cut.records(), cp.weights, dataset=circle,
+                     checkpoint=lambda: stored)
+    assert saved.resumable
+    resumed = Trainer(saved.spec, config, dataset=circle, resume=saved.checkpoint())
+    while resumed.loop.step < resumed.loop.total_steps:
+        resumed.step()
+    for a, b in zip(resumed.model.state_dict().values(), whole.model.state_dict().values()):
+        assert torch.allclose(a, b, atol=1e-6)
+    with pytest.raises(InputError):
+        Checkpoint.from_blobs(cp.weights, b"not a checkpoint")
+    with pytest.raises(InputError, match="optimiser state"):
+        SavedRun(cut.spec, config, "interrupted", [], cp.weights).checkpoint()

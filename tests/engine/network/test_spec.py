@@ -206,7 +206,7 @@ def test_vgg16_summary_allocates_nothing_and_build_refuses():
              "engine.summarize(presets.get('vgg16')); "
              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before)")
     grown_kib = int(subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True,
-                                   cwd=Path(__file__).resolve().parents[2]).stdout)
+                                   cwd=Path(__file__).resolve().parents[3]).stdout)
     assert grown_kib < 50 * 1024  # measured: under 1 MiB; a single fc6 layer of real weights is 392 MiB
 
 

@@ -19,7 +19,7 @@ import torch
 
 from engine import InputError, data
 from engine.data import download
-from tests.engine.test_data import cifar_batch, idx_bytes, trace, unique_images
+from tests.engine.data.test_data import cifar_batch, idx_bytes, trace, unique_images
 
 FILES = {"train-images-idx3-ubyte": unique_images(30, 0), "train-labels-idx1-ubyte": np.arange(30, dtype=np.uint8) % 10,
          "t10k-images-idx3-ubyte": unique_images(10, 1000), "t10k-labels-idx1-ubyte": np.arange(10, dtype=np.uint8) % 10}
