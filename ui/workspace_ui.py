@@ -38,9 +38,9 @@ def sidebar_ui(s: SessionState) -> None:
 
 
 def _share_ui(s: SessionState) -> None:
-    st.button("Share a read-only copy", key="ws-share", on_click=_share, args=(s,),
-              help="a frozen copy of the network, its runs and weights: whoever opens the link can look and make "
-                   "their own copy, never change yours")
+    st.button("Share a read-only copy", key="ws-share", on_click=_share, args=(s,))
+    st.caption("A frozen copy of the network, its runs and weights: whoever opens the link can look and make "
+               "their own copy, never change yours.")
     if link := s.extras.get("workspace_share"):
         st.code(link, language=None)
 
