@@ -20,7 +20,8 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.server
-from tests.server import free_port, healthy  # noqa: E402, F401 (free_port: re-exported for classroom_load)
+from tests import server as serving  # noqa: E402
+from tests.server import free_port, healthy  # noqa: E402, F401 (re-exported for classroom_load)
 
 ROOT = Path(__file__).resolve().parents[1]
 CENSUS_ENV = "CLASSROOM_CENSUS"
@@ -210,31 +211,12 @@ def start_server(port: int, log_path: Path, census_path: Path | None = None,
         env[CENSUS_ENV] = str(census_path)
     if profile:
         env[PROFILE_ENV] = "1"
-    log = open(log_path, "w")
-    proc = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve()), "serve", "run", "app.py", "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
-         "--browser.gatherUsageStats=false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
-    while not healthy(url):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise RuntimeError(f"streamlit did not start; see {log_path}")
-        time.sleep(0.25)
-    return proc
+    return serving.start(port, log_path, env=env, launcher=[sys.executable, str(Path(__file__).resolve()), "serve"],
+                         timeout=90)
 
 
 def stop_server(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    pgid = os.getpgid(proc.pid)
-    os.killpg(pgid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        proc.wait(timeout=10)
+    serving.stop(proc)
 
 
 def census(proc: subprocess.Popen, path: Path, timeout: float = 10.0) -> dict | None:

@@ -49,7 +49,8 @@ def compare_ui(s: SessionState) -> None:
     if not runs:
         return
     for run in runs:
-        train_ui.ensure_eval(run)  # every ended run gets its test numbers once, shown or not
+        if train_ui.ensure_eval(run):  # every ended run gets its test numbers once, shown or not
+            s.book.changed.add(run.number)  # and they are saved with it
     labels = {r.label: r for r in runs}
     chosen = st.multiselect("Runs to compare", list(labels), default=list(labels)[-3:], key="tr-compare")
     curves = {label: labels[label].trainer.records() for label in chosen}

@@ -322,6 +322,7 @@ def results_ui(s: SessionState, run: Run) -> None:
     # The run that just ended on the network still on the Build page becomes the session's model; any other
     # (an old run brought back with Show, or one whose network was since changed) waits for "Use this network".
     if ensure_eval(run):
+        s.book.changed.add(run.number)  # new test results: saved with the run
         auto, run.auto_adopt = run.auto_adopt, False
         if auto and run.spec == s.spec:
             adopt(s, run)

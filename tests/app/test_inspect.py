@@ -137,7 +137,10 @@ def test_draw_a_digit_feeds_the_drawing_to_the_model():
     assert not at.exception
     x = drawing["grid"][None].astype(np.float32)  # 8×8 model, digits pixels in [0, 1]: the drawing itself
     expected = inspect.predict(state.get_model(), x, [str(d) for d in range(10)], k=5)
-    assert any(key[0] == "predict" and result == expected for key, result in state.extras["inspect"]["results"].items())
+    predictions = [r for key, r in state.extras["inspect"]["results"].items() if key[0] == "predict"]
+    # the same classes in the same order, the same probabilities up to float rounding (thread counts vary)
+    assert any([c for c, _ in r] == [c for c, _ in expected]
+               and np.allclose([p for _, p in r], [p for _, p in expected], atol=1e-6) for r in predictions)
     assert f"says **{expected[0][0]}**" in " ".join(m.value for m in at.markdown)
     at.button(key="inspect_clear").click().run()
     assert not at.exception and not state.extras["inspect"]["drawing"]["grid"].any()

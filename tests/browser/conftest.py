@@ -5,17 +5,14 @@ Page helpers (``open_app``, ``wait_idle``, ``assert_no_exception``) live in ``te
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-import time
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.server import free_port, healthy  # the load benchmark starts the app the same way
+from tests import server
+from tests.server import free_port
 
-from .helpers import RESULTS, ROOT
+from .helpers import RESULTS
 
 CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-headless-shell")
 # Without the network flags Chromium keeps trying hosts this closed network refuses.
@@ -28,39 +25,14 @@ SERVER_START_TIMEOUT_S = 60
 def app_server():
     """Base URL of a `streamlit run app.py` started for this test session."""
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    RESULTS.mkdir(exist_ok=True)
-    log = open(RESULTS / "streamlit.log", "w")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true",
-         f"--server.port={port}", "--server.address=127.0.0.1", "--server.fileWatcherType=none",
-         "--browser.gatherUsageStats=false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
-        deadline = time.monotonic() + SERVER_START_TIMEOUT_S
-        while not healthy(url):
-            if proc.poll() is not None:
-                pytest.fail(f"streamlit exited with {proc.returncode}; see test-results/streamlit.log")
-            if time.monotonic() > deadline:
-                pytest.fail(f"streamlit not healthy after {SERVER_START_TIMEOUT_S} s")
-            time.sleep(0.25)
-        yield url
+        proc = server.start(port, RESULTS / "streamlit.log", timeout=SERVER_START_TIMEOUT_S)
+    except RuntimeError as err:
+        pytest.fail(str(err))
+    try:
+        yield f"http://127.0.0.1:{port}"
     finally:
-        _stop(proc)
-        log.close()
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """Terminate the server's whole process group, then kill it if it lingers."""
-    if proc.poll() is not None:
-        return
-    pgid = os.getpgid(proc.pid)
-    os.killpg(pgid, signal.SIGTERM)
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(pgid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        server.stop(proc)
 
 
 @pytest.fixture(scope="session")

@@ -15,8 +15,8 @@ def test_pick_a_sample_see_saliency(app_server, page):
     sidebar.locator(".st-key-inspect_index button[data-testid=stNumberInputStepUp]").click()
     wait_idle(page)
     expect(page.get_by_text("True label:")).to_be_visible()
-    expect(sidebar).to_contain_text("digits test #")  # which dataset, split and index the sample is
-    expect(page.locator(".st-key-inspect_input")).to_contain_text("Input: digits test #")
+    expect(sidebar).to_contain_text("mnist test #")  # which dataset, split and index the sample is
+    expect(page.locator(".st-key-inspect_input")).to_contain_text("Input: mnist test #")
     page.get_by_role("tab", name="Attribution").click()
     overlay = page.locator(".st-key-inspect_overlay")
     expect(overlay).to_contain_text("Saliency for class")

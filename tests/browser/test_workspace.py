@@ -5,61 +5,48 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
-import time
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import _stop
-from tests.browser.helpers import RESULTS, ROOT, assert_no_exception, open_app, screenshot, wait_idle
-from tests.server import free_port, healthy
+from tests import server as server_mod
+from tests.browser.helpers import RESULTS, assert_no_exception, open_app, screenshot, wait_idle
+from tests.server import free_port
 
 RUN_TIMEOUT_MS = 60_000
 
 
-def _start(port: int, data_dir, log_name: str) -> subprocess.Popen:
+def _start(port: int, data_dir) -> subprocess.Popen:
     """`streamlit run app.py` on ``port`` keeping its workspaces in ``data_dir``."""
-    RESULTS.mkdir(exist_ok=True)
-    log = open(RESULTS / log_name, "a")
     env = {**os.environ, "PLAYGROUND_DATA_DIR": str(data_dir)}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={port}",
-         "--server.address=127.0.0.1", "--server.fileWatcherType=none", "--browser.gatherUsageStats=false"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-    deadline = time.monotonic() + 60
-    while not healthy(f"http://127.0.0.1:{port}"):
-        if proc.poll() is not None or time.monotonic() > deadline:
-            _stop(proc)
-            pytest.fail(f"streamlit did not start; see test-results/{log_name}")
-        time.sleep(0.25)
-    return proc
+    try:
+        return server_mod.start(port, RESULTS / "workspace-server.log", env=env)
+    except RuntimeError as err:
+        pytest.fail(str(err))
 
 
 @pytest.fixture
 def server(tmp_path):
     """A server of its own (the restart test stops and starts it again on the same port and database)."""
     port = free_port()
-    holder = {"proc": _start(port, tmp_path, "workspace-server.log"), "url": f"http://127.0.0.1:{port}",
-              "restart": None}
+    holder = {"proc": _start(port, tmp_path), "url": f"http://127.0.0.1:{port}", "restart": None}
 
     def restart():
-        _stop(holder["proc"])
-        holder["proc"] = _start(port, tmp_path, "workspace-server.log")
+        server_mod.stop(holder["proc"])
+        holder["proc"] = _start(port, tmp_path)
 
     holder["restart"] = restart
     yield holder
-    _stop(holder["proc"])
+    server_mod.stop(holder["proc"])
 
 
 def _token(page) -> str:
     return parse_qs(urlparse(page.url).query)["ws"][0]
 
 
-def _train_to_the_end(page, url: str) -> None:
-    """From a fresh context: the toy MLP on circle for 2 epochs, until its test results show."""
-    open_app(page, f"{url}/Build?net=p.toy-mlp")
+def _start_training(page) -> None:
+    """On Build with the toy MLP: over to Train, 2 epochs on circle, Start."""
     page.get_by_role("link", name="Train").first.click()
     wait_idle(page)
     field = page.locator(".st-key-tr-epochs input")
@@ -67,6 +54,12 @@ def _train_to_the_end(page, url: str) -> None:
     field.press("Enter")
     wait_idle(page)
     page.locator(".st-key-tr-start button").click()
+
+
+def _train_to_the_end(page, url: str) -> None:
+    """From a fresh context: the toy MLP on circle for 2 epochs, until its test results show."""
+    open_app(page, f"{url}/Build?net=p.toy-mlp")
+    _start_training(page)
     expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=RUN_TIMEOUT_MS)
     wait_idle(page)
 
@@ -93,8 +86,7 @@ def test_a_run_survives_reload_and_restart_and_stays_private(server, browser):
 
     other = browser.new_context().new_page()  # no link: a workspace of its own, without the run
     open_app(other, f"{server['url']}/Train")
-    expect(other.get_by_text("press **Start new run**", exact=False).or_(
-        other.get_by_text("Start new run"))).to_be_visible()
+    expect(other.locator(".st-key-tr-start button")).to_be_visible()
     expect(other.get_by_text("Test accuracy")).to_have_count(0)
     assert _token(other) != token
     other.context.close()
@@ -150,13 +142,7 @@ def test_a_class_of_three_shows_up_on_the_teachers_page(server, browser):
         expect(page.get_by_text("Class Week 3")).to_be_visible()
         students.append(page)
     for page in students:
-        page.get_by_role("link", name="Train").first.click()
-        wait_idle(page)
-        field = page.locator(".st-key-tr-epochs input")
-        field.fill("2")
-        field.press("Enter")
-        wait_idle(page)
-        page.locator(".st-key-tr-start button").click()
+        _start_training(page)
     for page in students:
         expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=RUN_TIMEOUT_MS)
 
