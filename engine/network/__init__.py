@@ -1,7 +1,8 @@
 """Networks as data: a ``ModelSpec`` (JSON with ``torch.nn`` names), its layers, checks, summary and build.
 
 Modules: ``spec`` (the data), ``layers`` (the registry of layer types; ``layer_names(category)`` lists one
-category, e.g. the activations; ``RECURRENT``, the recurrent cells), ``modules`` (Residual, Recurrent,
+category, e.g. the activations; ``RECURRENT``, the recurrent cells; ``torch_args`` turns a layer's arguments
+and incoming shape into its torch module), ``modules`` (Residual, Recurrent,
 Maxout), ``build`` (summary on meta tensors, the real model), ``init`` (initialisation schemes, depth MLPs),
 ``edit`` (pure spec edits), ``share`` (spec ↔ link token), ``export`` (a standalone .py), ``presets``
 (classic networks) and ``graph`` (the Plotly drawing of a network).
