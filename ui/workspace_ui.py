@@ -76,22 +76,23 @@ def _join_ui(s: SessionState) -> None:
         st.rerun()
 
 
-def _share(s: SessionState) -> None:
+def _attempt(s: SessionState, doing: str, action):
+    """``action(s)``, or None with the reason kept for the panel (callbacks cannot draw)."""
     try:
-        token = workspace.share(s)
+        return action(s)
     except engine.InputError as err:
-        s.extras["workspace_error"] = f"Cannot share: {err}"
-        return
-    s.extras["workspace_share"] = workspace.link(token)
+        s.extras["workspace_error"] = f"Cannot {doing}: {err}"
+        return None
+
+
+def _share(s: SessionState) -> None:
+    if token := _attempt(s, "share", workspace.share):
+        s.extras["workspace_share"] = workspace.link(token)
 
 
 def _copy(s: SessionState) -> None:
-    try:
-        token = workspace.copy(s)
-    except engine.InputError as err:
-        s.extras["workspace_error"] = f"Cannot copy: {err}"
-        return
-    _switch(s, token, rerun=False)
+    if token := _attempt(s, "copy", workspace.copy):
+        _switch(s, token, rerun=False)
 
 
 def _switch(s: SessionState, token: str, rerun: bool = True) -> None:
