@@ -32,7 +32,7 @@ class Run:
     results: dict | None = None  # the test split's evaluation, once the run has ended (Train)
     auto_adopt: bool = False  # becomes the session's model when it ends (a run started on the Build network)
     figures: tuple | None = None  # (version, figures) kept by the live view until the run records more
-    model: object | None = None  # a private copy for drawing from the weights (decision boundary)
+    model: object | None = None  # a private copy for drawing from the weights (boundary, reconstructions)
 
     @property
     def state(self) -> str:

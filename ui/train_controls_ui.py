@@ -8,6 +8,7 @@ import streamlit as st
 
 import engine
 from engine.training import OPTIMIZERS, TERMINAL, SavedRun, TrainConfig, Trainer
+from ui import train_data_ui
 from ui.session import Run, SessionState
 from ui.train_runs_ui import run_label
 from ui.train_ui import GROUP, UPDATABLE, active, change_text, delete_run, load_dataset, page, runs
@@ -15,13 +16,19 @@ from ui.train_ui import GROUP, UPDATABLE, active, change_text, delete_run, load_
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
 
 
-def start_run(s: SessionState, config: TrainConfig) -> None:
-    """A new run of the session's network; a live run of this session is stopped first (one per student)."""
+def start_run(s: SessionState, config: TrainConfig, downloaded: bool = False) -> None:
+    """A new run of the session's network; a live run of this session is stopped first (one per student).
+
+    Data still to be downloaded is left to ``controls_ui``, which downloads it and calls back with ``downloaded``.
+    """
     p = page(s)
     try:
         upload = p.get("upload")
         if upload is not None and config.dataset == upload.name:
             dataset = upload
+        elif not downloaded and train_data_ui.must_download(config.dataset, config.dataset_options):
+            p["fetch"] = config  # downloaded by the script, under the buttons, with a progress bar; then started
+            return
         else:
             dataset = load_dataset(config.dataset, config.seed, json.dumps(config.dataset_options, sort_keys=True))
         trainer = Trainer(s.spec, config, dataset=dataset)
@@ -114,6 +121,9 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
         fixed = _fixed_changes(run, config)
         if fixed:
             st.caption(f"Changed {', '.join(fixed)}: these apply to a new run or after Reset.")
+    if (pending := p.pop("fetch", None)) is not None and train_data_ui.fetch_ui(pending.dataset):
+        start_run(s, pending, downloaded=True)
+        st.rerun()  # the buttons above were drawn before the run existed
     if error := p.pop("error", None):
         st.error(error)
     if info := p.pop("info", None):

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 import engine
+from engine import data
 from engine.network import RECURRENT, layer_names
 from engine.training import TERMINAL
 from ui import train_ui
@@ -55,10 +56,10 @@ def compare_ui(s: SessionState) -> None:
     chosen = st.multiselect("Runs to compare", list(labels), default=list(labels)[-3:], key="tr-compare")
     curves = {label: labels[label].trainer.records() for label in chosen}
     if curves:
-        classify = any(labels[label].trainer.dataset.task != "regression" for label in chosen)
+        classify = any(data.has_accuracy(labels[label].trainer.dataset.task) for label in chosen)
         a, b = st.columns(2) if classify else (st.container(), None)
         a.plotly_chart(train_ui.curves(curves, "loss"), key="tr-cmp-loss")
-        if classify:  # regression runs have no accuracy: no empty chart
+        if classify:  # regression and reconstruction runs have no accuracy: no empty chart
             b.plotly_chart(train_ui.curves(curves, "acc"), key="tr-cmp-acc")
     st.dataframe(pd.DataFrame([_row(r) for r in runs]), hide_index=True, key="tr-runs-table")
     a, b, c, d = st.columns([3, 1, 1, 1])

@@ -8,12 +8,12 @@ import math
 import streamlit as st
 
 import engine
-from engine import data
+from engine import data, inspect
 from engine.network import SCHEMES
 from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate,
                              load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
-from ui import runs_ui, train_upload_ui
+from ui import runs_ui, train_data_ui
 from ui.session import Run, SessionState
 
 # What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
@@ -23,6 +23,7 @@ UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in LIVE_SETTINGS}
 
 
 GROUP = "train"  # this page's runs in the session's run book
+RECONSTRUCTIONS = 8  # test images an autoencoder's run shows with their reconstructions
 
 
 def page(s: SessionState) -> dict:
@@ -43,31 +44,10 @@ def load_dataset(name: str, seed: int, options_json: str):
 
 def settings_ui(s: SessionState) -> TrainConfig | None:
     """Dataset and training settings; returns the config, or None (with a message) when a value is bad."""
-    names = [n for n in data.names() if data.category(n) != "Folders"] + ["mnist", "fashion-mnist", "cifar10"]
-    suggested = data.fit(s.spec)
     c1, c2, c3 = st.columns(3)
     with c1:
-        st.markdown("**Data**")
-        name = st.selectbox("Dataset", names, index=names.index(suggested), key="tr-dataset",
-                            format_func=lambda n: f"{n} ({data.category(n)})", help="what the network learns",
-                            on_change=_suggest_settings)
+        name, options, seed, text = train_data_ui.data_ui(page(s), s.spec)
         hint = suggested_settings(name)
-        st.caption(data.describe(name))
-        options = {}
-        for opt, arg in data.options(name).items():
-            key = f"tr-ds-{name}-{opt}"
-            if arg.kind == "path":
-                options[opt] = st.text_input(f"{opt} (a folder on the server)", key=key, help=arg.help or None)
-            elif arg.kind == "int":
-                options[opt] = int(st.number_input(opt, int(arg.min), int(arg.max), int(arg.default), key=key))
-            else:
-                options[opt] = float(st.number_input(opt, float(arg.min), float(arg.max), float(arg.default),
-                                                     key=key, format="%.3g"))
-        seed = int(st.number_input("Seed", 0, 10**6, 0, key="tr-seed", help="same seed, same run (on CPU)"))
-        text = None
-        if data.category(name) == "Characters":
-            text = train_upload_ui.text_ui(page(s), int(options.get("seq_len", 32)), seed)
-        page(s)["upload"] = text
     with c2:
         st.markdown("**Optimiser**")
         opt = st.selectbox("Optimiser", list(OPTIMIZERS), index=list(OPTIMIZERS).index("adam"), key="tr-opt",
@@ -102,6 +82,12 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
                                   "not AdamW), biases excluded")
         l1 = st.number_input("L1 penalty λ", 0.0, 1.0, 0.0, key="tr-l1", format="%.4g")
         clip = st.number_input("Clip gradient norm at (0 = off)", 0.0, 1e6, 0.0, key="tr-clip", format="%.4g")
+        noise = 0.0
+        if data.autoencodes(s.spec):  # a reconstruction run: noise on the input, the clean image as the target
+            noise = float(st.number_input("Noise (denoising) σ", 0.0, 1.0, 0.0, key="tr-noise", format="%.3g",
+                                          help="standard deviation of Gaussian noise added to each training "
+                                               "input (never to the target, nor to validation and test images): "
+                                               "the autoencoder learns to remove it"))
         early = st.checkbox("Early stopping on validation loss", key="tr-early")
         patience = int(st.number_input("Patience (epochs)", 1, 100, 5, key="tr-patience")) if early else 5
         with st.popover("Augmentation and sequences"):
@@ -116,7 +102,7 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
                            dataset_options={} if text is not None else options, loss=loss, optimizer=opt,
                            lr=float(lr), momentum=float(momentum), betas=betas, alpha=alpha, weight_decay=float(wd),
                            l1=float(l1), batch_size=batch, epochs=epochs, init=init, clip_norm=float(clip),
-                           bptt=bptt, flip=flip, shift=shift, rotate=rotate, erase=erase, mixup=mixup,
+                           bptt=bptt, flip=flip, shift=shift, rotate=rotate, erase=erase, mixup=mixup, noise=noise,
                            early_stopping=early, patience=patience, seed=seed).check()
     except (engine.InputError, ValueError) as err:
         st.error(f"Settings: {err}")
@@ -130,7 +116,7 @@ _WIDGETS = {"seed": ("tr-seed", 0, 10**6), "momentum": ("tr-momentum", 0.0, 0.99
             "batch_size": ("tr-batch", 1, 4096), "epochs": ("tr-epochs", 1, 500), "weight_decay": ("tr-wd", 0.0, 1.0),
             "l1": ("tr-l1", 0.0, 1.0), "clip_norm": ("tr-clip", 0.0, 1e6), "patience": ("tr-patience", 1, 100),
             "shift": ("tr-shift", 0, 4), "rotate": ("tr-rotate", 0.0, 45.0), "erase": ("tr-erase", 0.0, 1.0),
-            "mixup": ("tr-mixup", 0.0, 5.0), "bptt": ("tr-bptt", 0, 1000)}
+            "mixup": ("tr-mixup", 0.0, 5.0), "bptt": ("tr-bptt", 0, 1000), "noise": ("tr-noise", 0.0, 1.0)}
 _CHOICES = {"optimizer": "tr-opt", "loss": "tr-loss", "init": "tr-init", "early_stopping": "tr-early", "flip": "tr-flip"}
 
 
@@ -158,13 +144,6 @@ def widget_state(config: dict | None) -> dict:
             if opt in data.options(config.dataset):
                 out[f"tr-ds-{config.dataset}-{opt}"] = value
     return out
-
-
-def _suggest_settings() -> None:
-    """A new dataset brings its own learning rate (for Adam) and epochs; the student can still change them."""
-    hint = suggested_settings(st.session_state["tr-dataset"])
-    st.session_state["tr-epochs"] = hint["epochs"]
-    st.session_state["tr-lr-adam"] = hint["lr"]
 
 
 def active(s: SessionState) -> Run | None:
@@ -254,15 +233,18 @@ def live_ui(s: SessionState) -> None:
 
 
 def live_charts_ui(s: SessionState, run: Run) -> None:
-    """Loss, accuracy and per-layer gradient norms of the active run; the decision boundary for 2-D data."""
+    """Loss, accuracy and per-layer gradient norms of the active run; the decision boundary for 2-D data; an
+    autoencoder's reconstructions of test images in place of accuracy (it has none)."""
     figures = _live_figures(s, run)
     a, b = st.columns(2)
     a.plotly_chart(figures["loss"], key="tr-loss-chart")
     if "acc" in figures:
         b.plotly_chart(figures["acc"], key="tr-acc-chart")
+    elif figures.get("reconstruction") is not None:
+        b.plotly_chart(figures["reconstruction"], key="tr-recon-chart")
     a, b = st.columns(2)
     a.plotly_chart(figures["grad"], key="tr-grad-chart")
-    if "boundary" in figures:
+    if figures.get("boundary") is not None:
         b.plotly_chart(figures["boundary"], key="tr-boundary")
 
 
@@ -283,27 +265,49 @@ def _live_figures(s: SessionState, run: Run) -> dict:
     changes = run_changes(trainer, status)
     dataset = trainer.dataset
     figures = {"loss": curves({run.label: records}, "loss", changes)}
-    if dataset.task != "regression":
+    if data.has_accuracy(dataset.task):  # regression and reconstruction have none: no empty chart
         figures["acc"] = curves({run.label: records}, "acc", changes)
     figures["grad"] = train_figures.grad_norms_figure(records)
     if dataset.input_shape == (2,) and dataset.task == "classification":
         figures["boundary"] = _boundary(s, run)
+    if dataset.task == "reconstruction":
+        figures["reconstruction"] = _reconstructions(run)
     run.figures = (version, figures)
     return figures
 
 
-def _boundary(s: SessionState, run: Run):
-    """Read the weights (safe while training) into a private copy, so the running model is never touched."""
+def _private_model(run: Run):
+    """The run's current weights in a private copy (read safely while it trains: the running model is never
+    touched); None when they were not kept (a run reopened from the workspace without weights)."""
     if run.model is None:
         run.model = engine.build(run.trainer.spec)
-    model = run.model
-    load_weights(model, run.trainer.weights())
+    try:
+        load_weights(run.model, run.trainer.weights())
+    except engine.InputError:
+        return None
+    return run.model
+
+
+def _boundary(s: SessionState, run: Run):
+    """The decision boundary over the test points, from the run's current weights."""
+    model = _private_model(run)
+    if model is None:
+        return None
     d = run.trainer.dataset
     x, y = d.x_test.numpy(), d.y_test.numpy()
     pad = 0.2
     grid = predict_grid(model, (float(x[:, 0].min()) - pad, float(x[:, 0].max()) + pad),
                         (float(x[:, 1].min()) - pad, float(x[:, 1].max()) + pad), n=60)
     return train_figures.boundary_figure(grid, x, y, d.classes)
+
+
+def _reconstructions(run: Run):
+    """The first test images over the run's reconstructions of them, from its current weights."""
+    model = _private_model(run)
+    if model is None:
+        return None
+    originals, reconstructed = inspect.reconstructions(model, run.trainer.dataset, n=RECONSTRUCTIONS)
+    return train_figures.reconstruction_figure(originals, reconstructed)
 
 
 def ensure_eval(run: Run) -> bool:
@@ -328,7 +332,11 @@ def results_ui(s: SessionState, run: Run) -> None:
             adopt(s, run)
     result = run.results
     cols = st.columns(3)
-    cols[0].metric("Test loss", f"{result['loss']:.4f}")
+    if dataset.task == "reconstruction":
+        cols[0].metric("Test reconstruction error (MSE)", f"{result['loss']:.4f}",
+                       help="mean squared difference between each test image and its reconstruction, per pixel")
+    else:
+        cols[0].metric("Test loss", f"{result['loss']:.4f}")
     if result["accuracy"] is not None:
         cols[1].metric("Test accuracy", f"{100 * result['accuracy']:.1f}%")
     cols[2].metric("Device", trainer.loop.device.type.upper())

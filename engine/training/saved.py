@@ -73,7 +73,10 @@ class SavedRun:
     def dataset(self):
         """The run's data, loaded again from its name, seed and options (shared caches make this cheap)."""
         if self._dataset is None:
-            self._dataset = data.load(self.config.dataset, seed=self.config.seed, **self.config.dataset_options)
+            dataset = data.load(self.config.dataset, seed=self.config.seed, **self.config.dataset_options)
+            if data.autoencodes(self.spec) and dataset.task != "reconstruction":
+                dataset = data.reconstruction(dataset)  # as the run's loop trained it: each image its own target
+            self._dataset = dataset
         return self._dataset
 
     @cached_property
