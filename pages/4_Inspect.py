@@ -1,8 +1,9 @@
-"""Inspect: what the current model predicts, its filters, every layer's activations and Captum attributions."""
+"""Inspect: what the current model predicts, its filters, every layer's activations and Captum attributions; an
+autoencoder's reconstructions and codes."""
 import streamlit as st
 
-from engine import SpecError, inspect
-from ui import inspect_input_ui, inspect_sequence_ui, inspect_ui, workspace_ui
+from engine import SpecError, data, inspect
+from ui import inspect_codes_ui, inspect_input_ui, inspect_sequence_ui, inspect_ui, workspace_ui
 from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
@@ -27,7 +28,9 @@ if sample is None:
 for note in sample.notes:
     st.sidebar.caption(note)
 
-names = ["Prediction", "Filters", "Activations", "Attribution"]
+# An autoencoder has no class to explain: its codes take the Attribution tab's place.
+autoencoder = data.autoencodes(s.spec)
+names = ["Prediction", "Filters", "Activations", "Codes" if autoencoder else "Attribution"]
 recurrent = bool(inspect.recurrent_layers(model))
 if recurrent:
     names.append("Sequence")
@@ -36,16 +39,23 @@ if recurrent:
 tabs = dict(zip(names, st.tabs(names, key="inspect_tab", on_change="rerun")))
 if tabs["Prediction"].open:
     with tabs["Prediction"]:
-        inspect_ui.prediction_ui(s, model, sample)
+        if autoencoder:
+            inspect_codes_ui.reconstruction_ui(s, model, sample)
+        else:
+            inspect_ui.prediction_ui(s, model, sample)
 with tabs["Filters"]:
     inspect_ui.filters_ui(s, model, draw=tabs["Filters"].open)
 with tabs["Activations"]:
     inspect_ui.activations_ui(s, model, sample, draw=tabs["Activations"].open)
-with tabs["Attribution"]:
-    if sample.vocab is None:
-        inspect_ui.attribution_ui(s, model, sample, draw=tabs["Attribution"].open)
-    else:
-        st.info("For character models, see per-character attribution in the Sequence tab.")
+if autoencoder:
+    with tabs["Codes"]:
+        inspect_codes_ui.codes_ui(s, model, sample.dataset, draw=tabs["Codes"].open)
+else:
+    with tabs["Attribution"]:
+        if sample.vocab is None:
+            inspect_ui.attribution_ui(s, model, sample, draw=tabs["Attribution"].open)
+        else:
+            st.info("For character models, see per-character attribution in the Sequence tab.")
 if recurrent:
     with tabs["Sequence"]:
         inspect_sequence_ui.sequence_ui(s, model, sample, draw=tabs["Sequence"].open)

@@ -148,7 +148,7 @@ def _set(s: SessionState, path: str, name: str, convert, key: str | None = None)
         s.set_spec(edit.set_arg(s.spec, path, name, convert(st.session_state[key])))
     except ValueError as err:  # SpecError is a ValueError; the box goes back to the spec's value
         st.session_state["build-arg-error"] = str(err) if isinstance(err, engine.SpecError) else \
-            f"{name}: enter a number, or two numbers as 'height, width'"
+            f"{name}: {_HINTS.get(convert, 'enter a number, or two numbers as height, width')}"
         del st.session_state[key]
 
 
@@ -176,6 +176,14 @@ def _pair_or_int(text: str):
     if len(parts) == 2:
         return parts
     raise ValueError(text)
+
+
+def _sizes(text: str) -> list[int]:
+    """A shape typed as "1, 28, 28" (or 1×28×28); the spec's own check refuses a wrong count or size."""
+    return [int(p) for p in str(text).replace("×", ",").split(",") if p.strip()]
+
+
+_HINTS = {_sizes: "enter 1 to 3 whole numbers separated by commas, such as 1, 28, 28"}
 
 
 def _args_ui(s: SessionState, path: str, layer: dict) -> None:
@@ -221,6 +229,10 @@ def _args_ui(s: SessionState, path: str, layer: dict) -> None:
                                 args=(s, path, name, float), **kw)
             elif arg.kind == "padding":
                 _padding_ui(s, path, value, arg.help)
+            elif arg.kind == "shape":  # Unflatten's size: C, H, W (or T, F, or one size)
+                st.text_input(f"{name} (1 to 3 sizes)", ", ".join(map(str, value)) if isinstance(value, (list, tuple))
+                              else str(value), key=f"{key}-shape", on_change=_set,
+                              args=(s, path, name, _sizes, f"{key}-shape"), help=arg.help or None)
             elif isinstance(value, (list, tuple)) or (pairs and arg.kind == "size"):
                 # Its own key: a number input's int left under the same key would not fit a text box.
                 st.text_input(f"{name} (h, w)" if pairs else name, ", ".join(map(str, value))

@@ -78,6 +78,8 @@ def input_ui(s, model) -> Sample | None:
     if sample is None:
         return None
     outputs = len(cached(s, ("out", sample.key), lambda: inspect.outputs(model, sample.x)))
+    if data.autoencodes(s.spec):  # its outputs are pixels, not classes: the sample keeps its digit's label
+        return sample
     if sample.task == "regression":
         sample.classes = [f"output {i}" for i in range(outputs)]
         return sample
@@ -120,7 +122,8 @@ def _dataset_ui(s, model, ds, rec) -> Sample:
     x_test, y_test = ds.x_test.numpy(), ds.y_test.numpy()
     trained_on = "trained on" if s.dataset and s.trained and rec is s.dataset else "chosen to fit the model:"
     sb.caption(f"Samples come from the **test split** of the dataset {trained_on} {_describe(rec)}.")
-    choices = ["any class", "misclassified"] + list(ds.classes) if ds.task == "classification" else ["any"]
+    mistakes = [] if data.autoencodes(s.spec) else ["misclassified"]  # an autoencoder predicts no class
+    choices = ["any class", *mistakes, *ds.classes] if ds.task == "classification" else ["any"]
     pick = sb.selectbox(f"Samples from {ds.name} (test split)", choices, key="inspect_filter")
     notes = []
     data_key = f"{ds.name}:{rec.get('seed', 0)}:{json.dumps(rec.get('options') or {}, sort_keys=True)}"
@@ -217,10 +220,14 @@ def _draw_ui(s, model, ds) -> Sample:
                       width="stretch", help="copies the sample last picked under Dataset sample, so you can edit it")
             if drawing.get("origin"):
                 st.caption(f"Started from {drawing['origin']}.")
-            probs = cached(s, ("probs", sample.key), lambda: inspect.probabilities(model, sample.x))
-            best = int(np.argmax(probs))
-            name = classes[best] if len(classes) == len(probs) else str(best)
-            st.markdown(f"The model says **{name}** ({probs[best]:.0%}); all classes in the Prediction tab below.")
+            if data.autoencodes(s.spec):
+                st.markdown("Its reconstruction is in the Prediction tab below, its code in the Codes tab.")
+            else:
+                probs = cached(s, ("probs", sample.key), lambda: inspect.probabilities(model, sample.x))
+                best = int(np.argmax(probs))
+                name = classes[best] if len(classes) == len(probs) else str(best)
+                st.markdown(f"The model says **{name}** ({probs[best]:.0%}); all classes in the Prediction tab "
+                            "below.")
         with left:
             st.plotly_chart(figs.drawing_canvas(drawing["grid"], revision=drawing["revision"], dragmode=BRUSHES[brush]),
                             key="inspect_draw", on_select=stroke, selection_mode=("points", "box", "lasso"),
