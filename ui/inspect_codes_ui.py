@@ -74,7 +74,7 @@ def codes_ui(s, model, ds, draw: bool = True) -> None:
         st.caption(f"Each point is one of the {n} test images' code at layer {codes.layer} ({codes.z.shape[1]} "
                    "values), projected on its two principal components. A is "
                    f"{_name(ds, labels, first)}, B is {_name(ds, labels, second)}.")
-    with right:
-        st.plotly_chart(figs.input_figure(walk[step], f"Step {step}: {1 - t:.0%} A + {t:.0%} B"),
-                        key="inspect_walk_step_image")
+    with right:  # drawn as the sequence below draws it (dark ink on white, 0 to 1), only larger
+        image = figs.grey_grid(walk[[step]], 1, f"Step {step}: {1 - t:.0%} A + {t:.0%} B")
+        st.plotly_chart(image.update_layout(height=340), key="inspect_walk_step_image")
     st.plotly_chart(figs.interpolation_figure(walk), key="inspect_walk")

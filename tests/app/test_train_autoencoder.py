@@ -29,10 +29,12 @@ def open_train(preset: str) -> AppTest:
 
 
 def stop_all(at: AppTest) -> None:
-    """Stop every run, then let the workspace's flusher write them (a thread killed mid-write at exit aborts)."""
+    """Stop every run and let the page give each its test results: the workspace's flusher saves a Train run until
+    it has them, and a flusher killed mid-write when the tests end aborts the process."""
     for run in at.session_state[KEY].book.runs:
         run.trainer.stop()
         assert run.trainer.thread is None or not run.trainer.thread.is_alive()
+    at.run()
     assert workspace.services()[1].flush(30)
 
 

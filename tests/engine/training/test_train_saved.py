@@ -70,3 +70,17 @@ def test_an_interrupted_run_resumes_from_its_stored_checkpoint(circle):
         Checkpoint.from_blobs(cp.weights, b"not a checkpoint")
     with pytest.raises(InputError, match="optimiser state"):
         SavedRun(cut.spec, config, "interrupted", [], cp.weights).checkpoint()
+
+
+def test_a_saved_autoencoder_run_reloads_its_data_as_reconstruction():
+    """As its loop trained it: each image its own target, so its test loss is torch's MSE to the input."""
+    from engine.network import presets
+
+    spec = presets.get("autoencoder")
+    saved = SavedRun(spec, TrainConfig(dataset="mnist", epochs=1), "finished", [], None)
+    ds = saved.dataset
+    assert ds.task == "reconstruction" and ds.y_test is ds.x_test and ds.labels["test"].max() == 9
+    model = Trainer(spec, TrainConfig(dataset="mnist", epochs=1), dataset=ds).model.eval()
+    with torch.no_grad():
+        expected = torch.nn.functional.mse_loss(model(ds.x_test), ds.x_test).item()
+    assert evaluate(model, ds, "test")["loss"] == pytest.approx(expected, rel=1e-5)
