@@ -22,6 +22,7 @@ from engine.workspace import RunRecord
 
 PARAM = "ws"
 CHECKPOINT_EVERY = 15.0  # seconds between a live run's checkpoints in the database (weights and optimiser state)
+RESULTS_WAIT = 30.0  # seconds an ended Train run is kept watched for its test results (the page computes them)
 PERSISTED = ("train",)  # run groups kept in the workspace: the Gradients labs' runs are experiments redone in seconds
 
 
@@ -34,20 +35,29 @@ def _watch(flusher, token: str, run) -> None:
     with _live_lock:
         _live[(token, run.number)] = run
 
-    last = {"at": time.monotonic()}
+    last = {"at": time.monotonic(), "ended": None, "ended_at": None}
 
-    def snapshot() -> tuple[RunRecord, bool]:
-        ended = not run.live
-        done = ended and (run.results is not None or run.group != "train")  # the Train page adds test results
-        record = _record(run, with_weights=ended)
+    def snapshot() -> tuple[RunRecord | None, bool]:
         trainer = run.trainer
-        if not ended and trainer.state in ("running", "paused") and not isinstance(trainer, SavedRun) \
+        if not run.live:  # written once when it ends, once more when its test results come (or never do)
+            now = time.monotonic()
+            last["ended_at"] = last["ended_at"] or now
+            waited_out = now - last["ended_at"] > RESULTS_WAIT
+            done = run.results is not None or run.group != "train" or waited_out
+            mark = (run.results is not None, run.label, trainer.state)
+            if mark == last["ended"]:
+                return None, done
+            last["ended"] = mark
+            return _record(run, with_weights=True), done
+        last["ended"] = last["ended_at"] = None  # a reset run trains again
+        record = _record(run, with_weights=False)
+        if trainer.state in ("running", "paused") and not isinstance(trainer, SavedRun) \
                 and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
             last["at"] = time.monotonic()  # a server restart resumes from here (weights, optimiser, place)
             checkpoint = trainer.checkpoint()
             record.weights, record.optimizer = checkpoint.weights, checkpoint.state_blob()
             record.has_weights = record.has_optimizer = True
-        return record, done
+        return record, False
 
     flusher.watch(token, run.number, snapshot)
 

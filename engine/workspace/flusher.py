@@ -45,6 +45,8 @@ class Flusher:
         self._errors: dict[str, WorkspaceError] = {}
         self._watched: dict[tuple[str, int], Callable] = {}  # (token, number) -> snapshot()
         self._fields: dict[str, dict] = {}  # token -> workspace fields waiting to be saved
+        self._closed = False
+        self._writing_fields: dict[str, dict] = {}
         self._rounds = 0  # write rounds completed (flush waits for a round that read the watched runs)
         self._thread: threading.Thread | None = None
         self._failures = 0
@@ -59,8 +61,10 @@ class Flusher:
             self._pending[(token, run.number)] = run
             self._start_locked()
 
-    def watch(self, token: str, number: int, snapshot: Callable[[], tuple[RunRecord, bool]]) -> None:
+    def watch(self, token: str, number: int, snapshot: Callable[[], tuple[RunRecord | None, bool]]) -> None:
         """Save run ``number`` each round from ``snapshot() -> (record, done)`` until ``done`` has been written.
+
+        ``record`` None means nothing new to write this round.
 
         ``snapshot`` runs on the flusher's thread: it must be safe to call there (a Trainer's ``records`` and
         ``weights`` are). Watching a run again replaces its snapshot.
@@ -90,7 +94,7 @@ class Flusher:
         if self._thread is None:
             self._thread = threading.Thread(target=self._drain, name="workspace-flusher", daemon=True)
             self._thread.start()
-            atexit.register(self.flush, 5.0)
+            atexit.register(self.close, 5.0)
         self._submitted.notify()
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -99,7 +103,8 @@ class Flusher:
         with self._lock:
             # Watched runs are read at the start of a round: wait for a whole round begun after this call.
             target = self._rounds + (2 if self._watched else 0)
-            while self._pending or self._writing or self._fields or (self._rounds < target and self._watched):
+            while (self._pending or self._writing or self._fields or self._writing_fields
+                   or (self._rounds < target and self._watched)):
                 self._hurry.set()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -122,13 +127,28 @@ class Flusher:
             return self._errors.get(token)
 
     # -------------------------------------------------------------------------------------- the thread
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is pending, then end the thread (at interpreter exit: a daemon thread killed inside the
+        database driver or torch can abort the process)."""
+        self.flush(timeout)
+        with self._lock:
+            self._closed = True
+            self._watched.clear()
+            self._submitted.notify_all()
+        self._hurry.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
     def _drain(self) -> None:
-        while True:
+        while not self._closed:
             with self._lock:
-                while not (self._pending or self._watched or self._fields):
+                while not (self._pending or self._watched or self._fields or self._closed):
                     self._submitted.wait()
+                if self._closed:
+                    return
                 watched = list(self._watched.items())
                 fields, self._fields = self._fields, {}
+                self._writing_fields = fields
             done = self._read_watched(watched)
             with self._lock:
                 batch, self._pending = self._pending, {}
@@ -144,7 +164,7 @@ class Flusher:
                 for key in done - failed.keys():  # its final version is written: nothing more to watch
                     if self._watched.get(key) is dict(watched).get(key):
                         self._watched.pop(key, None)
-                self._writing = {}
+                self._writing, self._writing_fields = {}, {}
                 self._rounds += 1
                 self._idle.notify_all()
             failed = failed or failed_fields
@@ -163,8 +183,9 @@ class Flusher:
                 _log.exception("reading a watched run failed")
                 done.add(key)
                 continue
-            with self._lock:
-                self._pending.setdefault(key, record)
+            if record is not None:
+                with self._lock:
+                    self._pending.setdefault(key, record)
             if finished:
                 done.add(key)
         return done

@@ -159,3 +159,47 @@ def test_submitting_from_many_threads(store, flusher):
         thread.join()
     assert f.flush(10.0)
     assert [(r.number, r.label) for r in store.open(token).runs] == [(n, "v100") for n in range(4)]
+
+
+def test_a_watched_run_is_read_each_round_until_it_is_done(store, flusher):
+    """watch: the flusher reads the run itself (a closed tab cannot submit); None rounds write nothing."""
+    token = store.create(spec=SPEC)
+    spy = Spy(store)
+    f = flusher(spy)
+    rounds = iter([(live(1, 1), False), (None, False), (live(1, 3), False), (live(1, 4, "finished"), True)])
+    reads = []
+
+    def snapshot():
+        reads.append(time.monotonic())
+        return next(rounds)
+
+    f.watch(token, 1, snapshot)
+    assert f.watching(token, 1)
+    deadline = time.monotonic() + 10
+    while f.watching(token, 1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert not f.watching(token, 1) and len(reads) == 4  # done once its final version was written
+    assert [label for _, label, _ in spy.saves] == ["v1", "v3", "v4"]
+    (saved,) = store.open(token).runs
+    assert saved.state == "finished" and len(saved.records) == 4
+
+
+def test_fields_are_queued_and_unwatch_drops_a_run(store, flusher):
+    token = store.create(spec=SPEC)
+    f = flusher(store)
+    f.save_fields(token, settings={"train": {"epochs": 3}})
+    f.save_fields(token, settings={"train": {"epochs": 4}}, spec={"input": [3], "layers": []})  # newest wins
+    f.watch(token, 2, lambda: (live(2, 1), False))
+    f.unwatch(token, 2)
+    assert f.flush(5.0)
+    ws = store.open(token)
+    assert ws.settings == {"train": {"epochs": 4}} and ws.spec == {"input": [3], "layers": []}
+    assert not f.watching(token, 2)
+
+
+def test_close_writes_what_is_pending_and_ends_the_thread(store, flusher):
+    token = store.create(spec=SPEC)
+    f = Flusher(store, interval=0.05)
+    f.submit(token, live(1, 2, "finished"))
+    f.close(5.0)
+    assert not f._thread.is_alive() and len(store.open(token).runs) == 1
