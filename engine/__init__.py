@@ -15,7 +15,8 @@ Pages and ``ui/`` import ``engine`` or one concept package (``engine.<concept>``
 At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_pytorch_code`` (from ``network``);
 ``SpecError`` (an invalid spec: ``layer_index``, ``path``, ``rows``, a message with the fix) and ``InputError``
 (bad uploads, settings and other user data) from ``errors``; ``limits`` (server-side caps), ``device`` (``pick``,
-``describe``, ``configure_threads``) and ``rng`` (per-run generators; the lock seeded builds hold).
+``describe``, ``configure_threads``, ``resolve``: a run's device setting as a device) and ``rng`` (per-run
+generators; the lock seeded builds hold).
 
 - ``ModelSpec``: a network as JSON-able data (``from_dict``, ``from_json``, ``to_dict``, ``to_json``); ``from_dict``
   checks the structure, the name (1–100 plain characters) and each known argument's type and range.

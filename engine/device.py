@@ -5,6 +5,8 @@ import os
 
 import torch
 
+from engine.errors import InputError
+
 _threads: int | None = None  # what configure_threads chose; torch's own count can differ per calling thread
 
 
@@ -40,6 +42,21 @@ def pick() -> torch.device:
     if mps is not None and mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
+
+
+def resolve(name: str) -> torch.device:
+    """A run's configured device: "auto" is ``pick()``; a missing one raises InputError."""
+    if name == "auto":
+        device = pick()
+    else:
+        device = torch.device(name)
+        if name == "cuda" and not torch.cuda.is_available():
+            raise InputError("no CUDA GPU on this server; use device 'auto' or 'cpu'")
+        if name == "mps" and not torch.backends.mps.is_available():
+            raise InputError("no Apple MPS device on this server; use device 'auto' or 'cpu'")
+    if device.type == "cpu":
+        configure_threads()
+    return device
 
 
 def describe(device: torch.device | None = None) -> str:

@@ -122,3 +122,10 @@ class Control:
 
     def interrupted(self) -> bool:
         return self.pause.is_set() or self.stop.is_set()
+
+
+def failure_message(exc: Exception) -> str:
+    """What a run that raised says to its student (out of GPU memory gets the fix)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
+        return "the GPU ran out of memory: use a smaller batch size or a smaller network"
+    return f"training failed: {type(exc).__name__}: {exc}"

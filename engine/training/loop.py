@@ -27,21 +27,6 @@ from engine.training.optimizers import make_optimizer, penalised
 from engine.training.sequence import detach_state, forward_with_state, stateful_problem
 
 
-def pick_device(name: str) -> torch.device:
-    """The configured device: "auto" is ``engine.device.pick()``; a missing one raises InputError."""
-    if name == "auto":
-        device = device_mod.pick()
-    else:
-        device = torch.device(name)
-        if name == "cuda" and not torch.cuda.is_available():
-            raise InputError("no CUDA GPU on this server; use device 'auto' or 'cpu'")
-        if name == "mps" and not torch.backends.mps.is_available():
-            raise InputError("no Apple MPS device on this server; use device 'auto' or 'cpu'")
-    if device.type == "cpu":
-        device_mod.configure_threads()
-    return device
-
-
 class Loop:
     """Trains ``spec`` on a dataset under ``config``, one ``train_batch()`` at a time.
 
@@ -71,7 +56,7 @@ class Loop:
         check_output_range(self.loss_name, self.spec)
         summary = summarize(self.spec)
         budget.check_batch(summary, min(cfg.batch_size, len(self.dataset.split("train")[0])))
-        self.device = pick_device(cfg.device)
+        self.device = device_mod.resolve(cfg.device)
         self.model = build(self.spec, seed=cfg.seed)
         if cfg.init != "default":
             init_weights(self.model, cfg.init, seed=cfg.seed)

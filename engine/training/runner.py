@@ -16,6 +16,7 @@ from engine.network.spec import ModelSpec
 from engine.training.checkpoint import Checkpoint, capture, restore
 from engine.training.config import TrainConfig, live_config
 from engine.training.control import LIMITER, STATES, TERMINAL, Control, RunLimiter, RunStatus, default_slots  # noqa: F401
+from engine.training.control import failure_message
 from engine.training.loop import Loop
 from engine.training.weights import load_weights, save_weights
 
@@ -333,7 +334,7 @@ class Trainer:
                 finally:
                     self.limiter.release(ctl.token)
         except Exception as exc:  # noqa: BLE001 - a run's failure is reported, never raised into the server
-            ending = ("failed", _failure(exc))
+            ending = ("failed", failure_message(exc))
         finally:
             self._release(ctl)
             self._end(*(ending or ("stopped", "stopped")), ctl)
@@ -395,9 +396,3 @@ class Trainer:
     def __repr__(self) -> str:
         s = self.status
         return f"Trainer({self.spec.name!r} on {self.dataset.name!r}, {s.state}, step {s.step}/{s.total_steps})"
-
-
-def _failure(exc: Exception) -> str:
-    if isinstance(exc, torch.cuda.OutOfMemoryError) or "out of memory" in str(exc).lower():
-        return "the GPU ran out of memory: use a smaller batch size or a smaller network"
-    return f"training failed: {type(exc).__name__}: {exc}"
