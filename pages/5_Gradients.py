@@ -27,3 +27,5 @@ with time_tab:
                 "an early step t only through every later step, so ‖∂L/∂h_t‖ shows how far back it can learn.")
     time_settings = gradients_time_ui.time_settings_ui()
     gradients_time_ui.time_ui(time_settings)
+
+gradients_time_ui.save_widgets()  # a reopened workspace shows these settings, and its saved runs with them

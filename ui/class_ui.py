@@ -58,8 +58,13 @@ def _poll(view: dict) -> None:
     view["members"] = {k: m for k, m in view["members"].items() if k in set(update.member_keys)}
 
 
+def _runs(member) -> list:
+    """A member's Train runs (their Gradients experiments are kept in the workspace but not compared here)."""
+    return [r for r in member.runs if r.group == "train"]
+
+
 def _best(member) -> float | None:
-    accs = [r.results.get("accuracy") for r in member.runs if r.results and r.results.get("accuracy") is not None]
+    accs = [r.results.get("accuracy") for r in _runs(member) if r.results and r.results.get("accuracy") is not None]
     return max(accs) if accs else None
 
 
@@ -73,11 +78,12 @@ def _draw(view: dict) -> None:
         return
     rows = [{"rank": i + 1, "student": m.display_name, "network": m.spec.get("name") or "custom",
              "parameters": f"{m.parameters:,}" if m.parameters is not None else "invalid",
-             "runs": len(m.runs), "training now": sum(r.state in ("queued", "running", "paused") for r in m.runs),
+             "runs": len(_runs(m)),
+             "training now": sum(r.state in ("queued", "running", "paused") for r in _runs(m)),
              "best test accuracy": f"{100 * _best(m):.1f}%" if _best(m) is not None else ""}
             for i, m in enumerate(members)]
     st.dataframe(pd.DataFrame(rows), hide_index=True, key="class-table")
-    students = {m.display_name: [(f"#{r.number} {r.label}", r.epochs) for r in m.runs if r.epochs]
+    students = {m.display_name: [(f"#{r.number} {r.label}", r.epochs) for r in _runs(m) if r.epochs]
                 for m in members}
     a, b = st.columns(2)
     a.plotly_chart(train_figures.class_curves_figure(students, "loss"), key="class-loss")

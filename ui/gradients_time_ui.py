@@ -9,9 +9,9 @@ import streamlit as st
 
 from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL
-from ui.gradients_ui import ERRORS, cached, is_live, live_view, new_run, run_of, scratch, stop_run
+from ui.gradients_ui import DEPTH_WIDGETS, ERRORS, cached, is_live, live_view, new_run, run_of, scratch, stop_run
 from ui.runs_ui import status_text
-from ui.session import Run
+from ui.session import Between, Run, restorable, state, widget_values
 
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 TRAIN_SECONDS = (10, 20, 30, 60, 120)
@@ -24,6 +24,30 @@ MAX_SNAPSHOTS = 200
 TASK_NAMES = {"adding": "Adding problem", "copy": "Copy task"}
 SCALES = {"ρ": "spectral", "σ_max": "singular"}
 SCALE_NAMES = {"ρ": "spectral radius ρ", "σ_max": "largest singular value σ_max"}
+HIDDEN = (16, 32, 64, 128)
+BUDGETS = ("equal steps", "equal seconds")
+TABLE = "gradients-compare"  # the settings entry that keeps the comparisons' table: {"rows": [...]}
+# Both tabs' widgets a reopened workspace shows again (so its saved runs match them): key -> options.
+WIDGETS = DEPTH_WIDGETS | {
+    "time-cell": tuple(lab.CELLS), "time-task": tuple(lab.TASKS), "time-linear": (False, True),
+    "time-T": range(5, 201), "time-hidden": HIDDEN, "time-radius-kind": tuple(SCALES),
+    "time-radius": Between(0.1, 2.0), "time-clip-on": (False, True), "time-clip": Between(0.1, 10.0),
+    "time-seconds": TRAIN_SECONDS, "time-compare-budget": BUDGETS, "time-compare-seconds": COMPARE_SECONDS,
+    "time-compare-steps": COMPARE_STEPS}
+
+
+def widget_state(saved: dict | None) -> dict:
+    """The Gradients widgets' values that show a stored workspace's settings (bad ones left out)."""
+    return restorable(saved, WIDGETS)
+
+
+def save_widgets() -> None:
+    """Keep the page's settings with the workspace (widgets not drawn this run keep their saved values)."""
+    from ui import workspace
+
+    s = state()
+    s.set_settings("gradients", dict(s.settings.get("gradients") or {}) | widget_values(WIDGETS))
+    workspace.sync(s)  # queued now: the page may not call state() again before the student leaves
 
 
 @st.cache_data(show_spinner=False)
@@ -43,7 +67,7 @@ def time_settings_ui() -> dict:
                             "so every state stays near 0 where tanh' = 1: the textbook product of W_hhᵀ alone. "
                             "For the at-initialisation chart only: training always reads the task's real inputs")
     T = c2.slider("Sequence length T", 5, 200, 30, key="time-T")
-    hidden = c2.select_slider("Hidden size", [16, 32, 64, 128], 32, key="time-hidden")
+    hidden = c2.select_slider("Hidden size", HIDDEN, 32, key="time-hidden")
     scale = c2.radio("Rescale W_hh by", list(SCALES), horizontal=True, key="time-radius-kind",
                      help="ρ = largest |eigenvalue| (the rate per step in the long run); σ_max = largest "
                           "singular value (the most one step can stretch a vector)")
@@ -183,10 +207,14 @@ def _snapshot(runs: list[Run]) -> None:
     trainer, run = runs[0].trainer, runs[0].shared
     step = trainer.status.step
     due = time.monotonic() - run["snap_at"] >= SNAPSHOT_EVERY or trainer.state in TERMINAL
+    if "model" not in run:  # restored from the workspace: drawn from the snapshots it saved
+        return
     if due and step != run["snap_steps"][-1] and len(run["snaps"]) < MAX_SNAPSHOTS:
         run["snaps"].append(lab.snapshot_norms(run["model"], trainer.weights(), *run["probe"]))
         run["snap_steps"].append(step)
         run["snap_at"] = time.monotonic()
+        if trainer.state in TERMINAL:  # the last snapshot comes after the run's final save
+            state().book.touch(runs[0])
 
 
 def _draw_time(runs: list[Run]) -> None:
@@ -240,7 +268,7 @@ def compare_ui(settings: dict, ds) -> None:
     """Vanilla RNN vs LSTM vs GRU on the same task: curves at initialisation, live losses, a verdict table."""
     st.subheader("Side by side: RNN vs LSTM vs GRU")
     c0, c1, c2, c3 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
-    by = c0.radio("Budget", ("equal steps", "equal seconds"), key="time-compare-budget",
+    by = c0.radio("Budget", BUDGETS, key="time-compare-budget",
                   help="equal steps: the verdict does not depend on the server's load; equal seconds: the "
                        "faster cell gets more steps")
     if by == "equal seconds":
@@ -263,13 +291,13 @@ def compare_ui(settings: dict, ds) -> None:
         st.error(error)
     if runs:
         live_view("compare", _draw_compare)
-    if table := scratch().get("compare_table"):
+    if table := (state().settings.get(TABLE) or {}).get("rows"):
         st.dataframe(pd.DataFrame(table), hide_index=True, key="time-compare-table")
         st.button("Clear the table", key="time-compare-clear", on_click=_clear_table)
 
 
 def _clear_table() -> None:
-    scratch().pop("compare_table", None)
+    state().set_settings(TABLE, {"rows": []})
 
 
 def _draw_compare(runs: list[Run]) -> None:
@@ -283,6 +311,10 @@ def _draw_compare(runs: list[Run]) -> None:
     right.plotly_chart(figures.loss_figure(curves, run["baseline"]), key="time-compare-loss-chart")
     if not is_live(runs):
         st.markdown(_verdict(run, trainers))
+        if run.get("recorded") and not run.get("saved"):  # the verdict came after the runs' final save
+            run["saved"] = True
+            for r in runs:
+                state().book.touch(r)
 
 
 def _next_turn(runs: list[Run]) -> None:
@@ -305,9 +337,11 @@ def _verdict(run: dict, trainers: dict) -> str:
     stopped = any("by the user" in t.status.message for t in trainers.values())
     if not run.get("recorded") and not stopped:  # a comparison the user stopped is not a measurement
         run["recorded"] = True
-        scratch().setdefault("compare_table", []).append(
+        s = state()
+        rows = list((s.settings.get(TABLE) or {}).get("rows") or [])
+        s.set_settings(TABLE, {"rows": rows + [
             run["row"] | {cell: f"{verdicts[cell]} ({finals[cell]:.3f}, {trainers[cell].status.step} steps)"
-                          if finals[cell] is not None else "no steps" for cell in trainers})
+                          if finals[cell] is not None else "no steps" for cell in trainers}]})
     text = ("Measured: " + " · ".join(parts) + f". Without memory the best loss is {reference:.3f}; "
             "\"learned\" means below half of that.")
     learned = [c for c, v in verdicts.items() if v == "learned"]

@@ -29,6 +29,12 @@ SESSION_BATCH = 128  # samples the session's model is measured on
 # written through session state by a preset makes Streamlit warn on every preset change).
 DEPTH_DEFAULTS = {"depth-preset": "Custom", "depth-depth": 10, "depth-width": 32, "depth-activation": "Sigmoid",
                   "depth-init": "normal-0.01", "depth-bn": False, "depth-residual": False}
+WIDTHS = (8, 16, 32, 64, 128)
+# The depth tab's widgets a reopened workspace shows again (so its saved run matches them): key -> options.
+DEPTH_WIDGETS = {"depth-source": SOURCES, "depth-preset": ("Custom", *DEPTH_LABS), "depth-depth": range(1, 51),
+                 "depth-width": WIDTHS, "depth-activation": tuple(ACTIVATIONS), "depth-init": tuple(SCHEME_NAMES),
+                 "depth-bn": (False, True), "depth-residual": (False, True), "depth-opt": tuple(OPTIMISERS),
+                 "depth-epochs": EPOCH_CHOICES}
 
 
 def scratch() -> dict:
@@ -128,7 +134,7 @@ def depth_settings_ui() -> dict:
                  help="loads a classic setting into the controls below")
     c1, c2, c3 = st.columns(3)
     depth = c1.slider("Hidden layers", 1, 50, key="depth-depth", on_change=_edited)
-    width = c1.select_slider("Units per layer", [8, 16, 32, 64, 128], key="depth-width", on_change=_edited)
+    width = c1.select_slider("Units per layer", WIDTHS, key="depth-width", on_change=_edited)
     activation = c2.selectbox("Activation", ACTIVATIONS, key="depth-activation", on_change=_edited)
     scheme = c2.selectbox("Initialisation", list(SCHEME_NAMES), key="depth-init", on_change=_edited,
                           format_func=SCHEME_NAMES.get,
@@ -163,8 +169,9 @@ def depth_ui(settings: dict) -> None:
         return
     curves = {f"at initialisation ({_describe(settings)})": (labels, norms)}
     runs = run_of("depth")
-    if runs and runs[0].key[:len(key)] == key and not is_live(runs) and runs[0].trainer.status.step:
-        trainer = runs[0].trainer
+    trainer = runs[0].trainer if runs else None
+    if runs and runs[0].key[:len(key)] == key and not is_live(runs) and trainer.status.step \
+            and getattr(trainer, "has_weights", True):  # a run restored without its weights shows its records
         try:  # the trained weights on the same fixed batch, weights only, like the curve at initialisation
             after = cached("depth_after", (id(trainer), trainer.status.step),
                            lambda: lab.trained_layer_norms(trainer, xb, yb))

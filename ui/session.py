@@ -65,6 +65,10 @@ class RunBook:
         self.changed.add(run.number)
         return run
 
+    def touch(self, run: Run) -> None:
+        """The run's shared context changed after it ended (a last snapshot, a verdict): save it again."""
+        self.changed.add(run.number)
+
     def of(self, group: str) -> list[Run]:
         """The group's runs, oldest first."""
         return [r for r in self.runs if r.group == group]
@@ -205,6 +209,40 @@ def state() -> SessionState:
     if s.token and st.query_params.get(workspace.PARAM) != s.token:
         st.query_params[workspace.PARAM] = s.token  # every page's address names the workspace (navigation drops it)
     return s
+
+
+@dataclass(frozen=True)
+class Between:
+    """A float widget's range, for ``restorable``."""
+
+    lo: float
+    hi: float
+
+    def __contains__(self, value) -> bool:
+        return isinstance(value, float) and self.lo <= value <= self.hi
+
+
+def widget_values(allowed: dict) -> dict:
+    """The current values of these widgets (those drawn in this run), to be saved with the workspace."""
+    return {key: st.session_state[key] for key in allowed if key in st.session_state}
+
+
+def restorable(saved: dict | None, allowed: dict) -> dict:
+    """The saved widget values that their widgets can take: key -> options (a tuple, a range, a ``Between``).
+
+    Anything else (an unknown key, a value of another type or out of range) is left out, so that widget keeps
+    its default instead of raising.
+    """
+    out = {}
+    for key, value in (saved if isinstance(saved, dict) else {}).items():
+        options = allowed.get(key)
+        if isinstance(options, Between):
+            ok = value in options
+        else:
+            ok = options is not None and any(type(value) is type(o) and value == o for o in options)
+        if ok:
+            out[key] = value
+    return out
 
 
 def keep_alive(every: float = 10.0) -> None:

@@ -23,7 +23,7 @@ from engine.workspace import RunRecord
 PARAM = "ws"
 CHECKPOINT_EVERY = 15.0  # seconds between a live run's checkpoints in the database (weights and optimiser state)
 RESULTS_WAIT = 30.0  # seconds an ended Train run is kept watched for its test results (the page computes them)
-PERSISTED = ("train",)  # run groups kept in the workspace: the Gradients labs' runs are experiments redone in seconds
+CHECKPOINTED = ("train",)  # run groups that can be resumed (the Gradients labs' runs are started again instead)
 
 
 _live: dict[tuple[str, int], object] = {}  # (token, number) -> the Run this process trains (a reload finds it)
@@ -43,7 +43,7 @@ def _watch(flusher, token: str, run) -> None:
             now = time.monotonic()
             last["ended_at"] = last["ended_at"] or now
             waited_out = now - last["ended_at"] > RESULTS_WAIT
-            done = run.results is not None or run.group != "train" or waited_out
+            done = run.results is not None or run.group != "train" or waited_out  # labs: RunBook.touch for more
             mark = (run.results is not None, run.label, trainer.state)
             if mark == last["ended"]:
                 return None, done
@@ -51,8 +51,8 @@ def _watch(flusher, token: str, run) -> None:
             return _record(run, with_weights=True), done
         last["ended"] = last["ended_at"] = None  # a reset run trains again
         record = _record(run, with_weights=False)
-        if trainer.state in ("running", "paused") and not isinstance(trainer, SavedRun) \
-                and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
+        if trainer.state in ("running", "paused") and run.group in CHECKPOINTED \
+                and not isinstance(trainer, SavedRun) and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
             last["at"] = time.monotonic()  # a server restart resumes from here (weights, optimiser, place)
             checkpoint = trainer.checkpoint()
             record.weights, record.optimizer = checkpoint.weights, checkpoint.state_blob()
@@ -73,13 +73,29 @@ def _live_run(flusher, token: str, number: int):
 
 
 def _record(run, with_weights: bool) -> RunRecord:
-    """The stored form of a run: settings, records, state and results; weights once it has ended."""
+    """The stored form of a run: settings, records, state, results and context; weights once it has ended."""
     trainer = run.trainer
     saved = isinstance(trainer, SavedRun)
     weights = trainer.weights() if with_weights and not saved else None
     return RunRecord(number=run.number, group=run.group, label=run.label, spec=trainer.spec.to_dict(),
                      config=run.config.to_dict(), state=trainer.state, records=trainer.records(),
-                     results=_jsonable(run.results), weights=weights, has_weights=saved and trainer.has_weights)
+                     results=_jsonable(run.results), context=_context(run), weights=weights,
+                     has_weights=saved and trainer.has_weights)
+
+
+def _context(run) -> dict | None:
+    """A Gradients experiment's settings key and the plain data of its shared context (snapshots, baseline...).
+
+    Models and probe batches in the context are left out: a restored run is drawn from what was measured.
+    """
+    if run.key is None and not run.shared:
+        return None
+    return {"key": workspace.plain_part(run.key), "shared": workspace.plain_part(dict(run.shared))}
+
+
+def _tuples(value):
+    """JSON lists back to the tuples a settings key was made of."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 SHOWN_WRONG = 24  # misclassified samples the Train page shows: all that is kept of the predictions
@@ -160,7 +176,7 @@ def attach(s) -> None:
 
 def restore(s, ws, store, flusher) -> None:
     """Fill a new session's state from a stored workspace: network, settings, model and runs."""
-    from ui import train_ui  # the Train page's widgets take their values from the stored settings
+    from ui import gradients_time_ui, train_ui  # the pages' widgets take their values from the stored settings
 
     s.token, s.read_only = ws.token, ws.read_only
     s.class_name, s.display_name = ws.class_name, ws.display_name
@@ -175,10 +191,18 @@ def restore(s, ws, store, flusher) -> None:
     if model.get("trained") and ws.has_model_weights:
         s.trained, s.dataset = True, model.get("dataset")
         s.weights_source = lambda: store.model_weights(ws.token)
+    st.session_state.update(gradients_time_ui.widget_state(s.settings.get("gradients")))
     s.pushed_version = ws.pushed_version
+    experiments: dict[str, dict] = {}
     for record in ws.runs:
-        if record.group in PERSISTED:
-            s.book.restore(_run_of(record, ws.token, store, flusher))
+        try:
+            run = _run_of(record, ws.token, store, flusher)
+        except (engine.SpecError, engine.InputError, ValueError, TypeError):
+            s.notice = f"Run {record.number} ({record.label}) could not be read back and is not shown."
+            continue
+        if run.group != "train":  # a lab keeps one experiment: its runs share one context, as when started
+            run.shared = experiments.setdefault(run.group, run.shared)
+        s.book.restore(run)
     take_push(s, ws.new_push, flusher)
 
 
@@ -199,7 +223,9 @@ def _run_of(record: RunRecord, token: str, store, flusher):
     message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
         "the server stopped while it trained" if state == "interrupted" else ""
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint)
-    return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(record.results))
+    context = record.context or {}
+    return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(record.results),
+               key=_tuples(context.get("key")), shared=workspace.from_jsonable(context.get("shared") or {}))
 
 
 PUSH_POLL = 5.0  # seconds between a class member's checks for a network pushed by the teacher
@@ -264,7 +290,7 @@ def sync(s) -> None:
                 store.delete_run(s.token, number)
             except engine.InputError as err:  # the database is down: the stored copy stays, say so
                 s.save_error = f"A deleted run is still saved: {err}"
-        elif run.group in PERSISTED:
+        else:
             _watch(flusher, s.token, run)
     s.dirty.clear()
     s.book.changed.clear()

@@ -8,8 +8,10 @@ waits on the database.
 - ``Store``: ``create``, ``open`` -> ``Workspace``, ``save``, ``model_weights``, ``save_run``, ``delete_run``,
   ``run_blobs``, ``snapshot`` (read-only), ``copy``, ``export_zip``/``import_zip`` (JSON + safetensors, checked),
   ``create_class``, ``join_class``, ``class_view`` -> ``ClassView``, ``push``, ``expire``.
-- ``RunRecord``: one run (records, results, weights, optimiser state); ``RUN_STATES`` are the engine's plus
-  "interrupted" (a live run whose server stopped flushing it).
+- ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``
+  are the engine's plus "interrupted" (a live run whose server stopped flushing it).
+- ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
+  left out) and back.
 - ``Flusher``: ``submit(token, run)`` (O(1), coalescing), ``flush(timeout)``, ``last_error``, ``error_for(token)``.
 - Errors: ``WorkspaceError`` (an ``engine.InputError``) and its kinds: ``MalformedToken``, ``UnknownToken``,
   ``UnknownJoinCode``, ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``
@@ -18,6 +20,7 @@ waits on the database.
   ``WORKSPACE_DAYS``.
 """
 from engine.workspace.classes import ClassView, Member, MemberRun
+from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
                                      StoreUnavailable, UnknownJoinCode, UnknownToken, WorkspaceError)
 from engine.workspace.flusher import Flusher, get_flusher
@@ -26,4 +29,5 @@ from engine.workspace.store import Store, get_store
 
 __all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
            "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
-           "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile"]
+           "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
+           "plain_part", "from_jsonable"]

@@ -108,7 +108,7 @@ def run(record: RunRecord) -> int:
     if not isinstance(record.records, list):
         raise WorkspaceError(f"Run {record.number}'s records should be a list of dicts.")
     size = sum(json_value(getattr(record, f), f"run {record.number}'s {f}", optional)[1]
-               for f, optional in (("spec", False), ("config", False), ("results", True)))
+               for f, optional in (("spec", False), ("config", False), ("results", True), ("context", True)))
     blob(record.weights, f"run {record.number}'s weights")
     blob(record.optimizer, f"run {record.number}'s optimizer state")
     return size

@@ -263,6 +263,31 @@ def to_jsonable(value):
     return value
 
 
+def plain_part(value):
+    """``to_jsonable`` of what is plain data in ``value``: dict entries holding anything else are left out.
+
+    A page's context of a run (``RunRecord.context``) holds numbers, arrays and texts to keep, next to models
+    and tensors it rebuilds when needed; only the first kind is stored. Tuples become lists.
+    """
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            try:
+                out[str(key)] = plain_part(item)
+            except TypeError:
+                continue
+        return out
+    if isinstance(value, list | tuple):
+        return [plain_part(item) for item in value]
+    if isinstance(value, np.ndarray | np.generic):
+        if np.asarray(value).dtype.kind not in _ARRAY_KINDS:
+            raise TypeError(f"an array of dtype {np.asarray(value).dtype} is not plain data")
+        return to_jsonable(value)
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"{type(value).__name__} is not plain data")
+
+
 def from_jsonable(value):
     """The values ``to_jsonable`` wrote, arrays rebuilt with their dtype and shape.
 

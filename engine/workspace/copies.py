@@ -17,7 +17,7 @@ from engine.workspace.schema import RunRow, WorkspaceRow
 
 _COPIED = ("spec", "settings", "model", "model_weights", "own_size")
 _RUN_COPIED = ("number", "group", "label", "spec", "config", "records", "record_count", "epochs", "results",
-               "weights")
+               "context", "weights")
 
 
 def clone(store, token: str, kind: str, numbers: list[int] | None, ip: str | None) -> str:
@@ -64,7 +64,8 @@ def load(store, key: str) -> WorkspaceFile:
         return WorkspaceFile(spec=row.spec, settings=row.settings, model=row.model, model_weights=weights,
                              runs=[RunRecord(number=r.number, group=r.group, label=r.label, spec=r.spec,
                                              config=r.config, state=r.state, records=columns.unpack(r.records),
-                                             results=r.results, weights=r.weights, optimizer=r.optimizer,
+                                             results=r.results, context=r.context, weights=r.weights,
+                                             optimizer=r.optimizer,
                                              updated_at=r.updated_at) for r in runs])
 
 

@@ -54,7 +54,8 @@ def write(content: WorkspaceFile) -> bytes:
     doc = {"format": FORMAT, "version": VERSION, "spec": content.spec, "settings": content.settings,
            "model": content.model,
            "runs": [{"number": r.number, "group": r.group, "label": r.label, "spec": r.spec, "config": r.config,
-                     "state": r.state, "results": r.results, "updated_at": r.updated_at,
+                     "state": r.state, "results": r.results, "context": r.context,
+                     "updated_at": r.updated_at,
                      "records": columns.to_jsonable(r.records)} for r in content.runs]}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
@@ -230,7 +231,8 @@ def _run(entry, index: int) -> RunRecord:
     state = entry.get("state", "finished")
     run = RunRecord(number=number, group=entry.get("group", "train"), label=entry.get("label", ""),
                     spec=entry.get("spec"), config=entry.get("config", {}),
-                    state="interrupted" if state in LIVE else state, records=records, results=entry.get("results"))
+                    state="interrupted" if state in LIVE else state, records=records, results=entry.get("results"),
+                    context=entry.get("context"))
     if state not in RUN_STATES:
         raise BadWorkspaceFile(f"{_REFUSED}: run {number!r}'s state {state!r} is not one of {', '.join(RUN_STATES)}.")
     try:

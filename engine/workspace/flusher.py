@@ -251,7 +251,8 @@ class Flusher:
         if run.state in LIVE:  # a copy: a page that appends to the same list must still look changed
             self._written[key] = dataclasses.replace(run, records=list(run.records), spec=copy.deepcopy(run.spec),
                                                      config=copy.deepcopy(run.config),
-                                                     results=copy.deepcopy(run.results))
+                                                     results=copy.deepcopy(run.results),
+                                                     context=copy.deepcopy(run.context))
         else:
             self._written.pop(key, None)
 
@@ -269,7 +270,7 @@ def _unchanged(old: RunRecord, new: RunRecord) -> bool:
             and old.has_weights == new.has_weights and old.has_optimizer == new.has_optimizer
             and len(old.records) == len(new.records) and old.weights == new.weights
             and old.optimizer == new.optimizer and old.results == new.results and old.config == new.config
-            and old.spec == new.spec and old.records == new.records)
+            and old.spec == new.spec and old.context == new.context and old.records == new.records)
 
 
 _flusher: Flusher | None = None

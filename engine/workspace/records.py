@@ -27,6 +27,8 @@ class RunRecord:
         state: one of ``RUN_STATES``.
         records: the training loop's metric record dicts, in order.
         results: e.g. {"test_acc": 0.95}, or None.
+        context: the page's own JSON about the run, opaque to the store (a Gradients experiment's settings,
+            snapshots and baseline), or None.
         updated_at: Unix time of its last write (set by the store).
     """
 
@@ -38,6 +40,7 @@ class RunRecord:
     state: str = "finished"
     records: list = field(default_factory=list)
     results: dict | None = None
+    context: dict | None = None
     weights: bytes | None = None
     optimizer: bytes | None = None
     updated_at: float = 0.0

@@ -27,7 +27,7 @@ def run_values(run: RunRecord) -> tuple[dict, int]:
         raise WorkspaceError(f"Run {run.number}'s records cannot be saved: {exc}.") from None
     values = {"group": run.group, "label": run.label, "spec": run.spec, "config": run.config, "state": run.state,
               "records": records, "record_count": len(run.records), "epochs": epoch_curves(run.records),
-              "results": run.results}
+              "results": run.results, "context": run.context}
     weights, optimizer = checks.blob(run.weights, "weights"), checks.blob(run.optimizer, "optimizer state")
     if weights is not None or not run.has_weights:
         values["weights"] = weights
@@ -48,7 +48,7 @@ def epoch_curves(records: list[dict]) -> dict | None:
 def to_record(row: RunRow, has_weights: bool, has_optimizer: bool) -> RunRecord:
     """A stored run without its blobs."""
     return RunRecord(number=row.number, group=row.group, label=row.label, spec=row.spec, config=row.config,
-                     state=row.state, records=columns.unpack(row.records), results=row.results,
+                     state=row.state, records=columns.unpack(row.records), results=row.results, context=row.context,
                      updated_at=row.updated_at, has_weights=bool(has_weights), has_optimizer=bool(has_optimizer))
 
 

@@ -89,6 +89,7 @@ class RunRow(Base):
     record_count: Mapped[int] = mapped_column(Integer, default=0)
     epochs: Mapped[dict | None] = mapped_column(JSONText, nullable=True)  # per-epoch curves for the class view
     results: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
+    context: Mapped[dict | None] = mapped_column(JSONText, nullable=True)  # the page's own (see RunRecord)
     weights: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     optimizer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)  # records, weights, optimiser state, JSON

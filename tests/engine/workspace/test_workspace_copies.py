@@ -21,8 +21,11 @@ def full(store, trained):
     store.save(token, model={"run": 1}, model_weights=trained.weights)
     store.save_run(token, run(1, trained, optimizer=OPTIMIZER))
     store.save_run(token, run(2, trained, state="running", label="live"))
-    store.save_run(token, run(3, trained, weights=None, records=odd_records(), group="depth"))
+    store.save_run(token, run(3, trained, weights=None, records=odd_records(), group="depth", context=CONTEXT))
     return token
+
+
+CONTEXT = {"key": [10, "Sigmoid", ["steps", 500]], "shared": {"snaps": {"ndarray": [[1e-300, 2.5]]}, "T": 40}}
 
 
 def test_a_snapshot_is_a_frozen_read_only_copy_of_the_chosen_runs(store, trained, full):
@@ -53,6 +56,7 @@ def test_my_own_copy_is_writable_and_independent(store, trained, full):
     store.save_run(mine, RunRecord(4, spec=trained.spec))
     store.save(mine, settings={"mine": 1})
     assert len(store.open(snap).runs) == 3 and store.open(snap).settings == {"train": {"epochs": 2}}
+    assert ws.runs[2].context == CONTEXT and ws.runs[0].context is None  # a lab run's context travels
     whole = store.copy(full)  # a copy of a workspace keeps the optimiser state, to resume from
     assert store.run_blobs(whole, 1) == (trained.weights, OPTIMIZER)
     assert store.model_weights(whole) == trained.weights
@@ -73,8 +77,10 @@ def test_export_then_import_gives_the_same_workspace(store, trained, full):
     assert (imported.spec, imported.settings, imported.model) == (original.spec, original.settings, original.model)
     assert [r.number for r in imported.runs] == [1, 2, 3, 5]
     for a, b in zip(original.runs, imported.runs):
-        assert (a.group, a.label, a.spec, a.config, a.results) == (b.group, b.label, b.spec, b.config, b.results)
+        assert (a.group, a.label, a.spec, a.config, a.results, a.context) == \
+            (b.group, b.label, b.spec, b.config, b.results, b.context)
         assert_same(a.records, b.records)
+    assert imported.runs[2].context == CONTEXT
     assert imported.runs[1].state == "interrupted"  # it was live where it was exported
     assert store.run_blobs(token, 1) == (trained.weights, OPTIMIZER)
     assert store.run_blobs(token, 5) == (trained.weights, None)

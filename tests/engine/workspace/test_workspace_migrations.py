@@ -1,5 +1,6 @@
 """Alembic migrations: an empty database is created at head, reopening changes nothing, models match migrations."""
 import io
+import json
 import sqlite3
 
 import pytest
@@ -14,6 +15,7 @@ from sqlalchemy.sql import ClauseElement
 from ws_helpers import run
 
 from engine.workspace import Store, StoreUnavailable
+from engine.workspace.columns import pack as columns_pack
 from engine.workspace.database import MIGRATIONS
 from engine.workspace.schema import Base
 
@@ -71,6 +73,36 @@ def test_an_older_database_is_upgraded_at_open(tmp_path):
     upgraded = Store(url)
     assert version(upgraded) == head()
     assert upgraded.open(upgraded.create(spec=SPEC)).spec == SPEC
+    upgraded.db.dispose()
+
+
+def test_a_database_with_runs_from_the_first_schema_keeps_them_through_the_upgrade(tmp_path, trained):
+    """0001 -> head on real data: the runs and their blobs stay, the column added since reads as None."""
+    url = f"sqlite:///{tmp_path / 'playground.db'}"
+    store = Store(url)
+    token = store.create(spec=trained.spec)
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0001")  # the schema the first release wrote
+        connection.commit()
+        columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(runs)")}
+        assert "context" not in columns
+        digest = connection.exec_driver_sql("SELECT id FROM workspaces").scalar()
+        connection.exec_driver_sql(  # a run as the first release stored it
+            "INSERT INTO runs (workspace_id, number, \"group\", label, spec, config, state, records, record_count, "
+            "size, updated_at, weights) VALUES (?, 1, 'train', 'old', ?, '{}', 'finished', ?, 0, 0, 0, ?)",
+            (digest, json.dumps(trained.spec), columns_pack([]), trained.weights))
+        connection.commit()
+    store.db.dispose()
+    upgraded = Store(url)
+    assert version(upgraded) == head()
+    ws = upgraded.open(token)
+    assert [(r.number, r.label, r.context) for r in ws.runs] == [(1, "old", None)]
+    assert upgraded.run_blobs(token, 1)[0] == trained.weights
+    upgraded.save_run(token, run(1, trained, context={"key": [1]}))
+    assert upgraded.open(token).runs[0].context == {"key": [1]}
     upgraded.db.dispose()
 
 

@@ -29,7 +29,8 @@ def test_workspace_with_runs_and_weights_survives_a_new_process(tmp_path, traine
     token = first.create("10.0.0.1", spec=trained.spec, settings={"page": {"lr": 0.01}})
     first.save(token, model={"run": 1, "dataset": {"name": "circle", "seed": 0}}, model_weights=trained.weights)
     first.save_run(token, run(1, trained, optimizer=b"opaque checkpoint"))
-    first.save_run(token, run(2, trained, state="stopped", records=odd_records(), weights=None, results=None))
+    first.save_run(token, run(2, trained, state="stopped", records=odd_records(), weights=None, results=None,
+                              group="time", context={"key": ["copy", 40, [1.5, True]], "shared": {"T": 40}}))
     first.db.dispose()
 
     second = Store(url)  # a fresh engine on the same file: what a restarted server sees
@@ -41,6 +42,8 @@ def test_workspace_with_runs_and_weights_survives_a_new_process(tmp_path, traine
                                                                            trained.config)
     assert one.weights is None and one.optimizer is None and one.has_weights and one.has_optimizer  # not loaded
     assert not two.has_weights and two.results is None and two.state == "stopped"
+    assert (one.context, two.group) == (None, "time")
+    assert two.context == {"key": ["copy", 40, [1.5, True]], "shared": {"T": 40}}
     assert_same(trained.records, one.records)
     assert_same(odd_records(), two.records)
     assert second.run_blobs(token, 1) == (trained.weights, b"opaque checkpoint")
@@ -87,7 +90,8 @@ def test_save_run_upserts_and_keeps_blobs_left_unloaded(store, trained):
 @pytest.mark.parametrize("change, message", [
     ({"state": "exploded"}, "not one of"), ({"number": -1}, "whole number"), ({"number": True}, "whole number"),
     ({"label": 5}, "label"), ({"records": {"a": 1}}, "list"), ({"config": [1]}, "JSON object"),
-    ({"weights": "text"}, "bytes"), ({"records": [{"x": {1: 2}}]}, "not a string")])
+    ({"weights": "text"}, "bytes"), ({"records": [{"x": {1: 2}}]}, "not a string"),
+    ({"context": ["not", "a", "dict"]}, "context should be a JSON object"), ({"context": {"a": {1, 2}}}, "plain JSON")])
 def test_save_run_refuses_malformed_runs(store, trained, change, message):
     token = store.create(spec=trained.spec)
     with pytest.raises(WorkspaceError, match=message):

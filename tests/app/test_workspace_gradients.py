@@ -1,0 +1,89 @@
+"""The Gradients page's experiments are kept in the workspace: a new session opened with the token shows the
+same settings, the finished depth, time and comparison runs drawn from what they recorded, and the table."""
+import json
+from pathlib import Path
+
+import numpy as np
+from streamlit.testing.v1 import AppTest
+
+from engine.training import SavedRun
+from tests.app.test_gradients_page import chart, markdown_text, poll_until_ended, runs, trainers
+from ui import workspace
+from ui.session import KEY
+
+PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Gradients.py")
+
+
+def _reopen(at: AppTest) -> AppTest:
+    """A reload: the page's work written out, then a new session with the same address."""
+    assert workspace.services()[1].flush(30)
+    again = AppTest.from_file(PAGE, default_timeout=60)
+    again.query_params[workspace.PARAM] = at.session_state[KEY].token
+    again.run()
+    assert not again.exception and not again.error
+    return again
+
+
+def _stop_all(at: AppTest) -> None:
+    for trainer in trainers(at):
+        assert trainer.stop()
+
+
+def test_a_depth_run_comes_back_with_its_settings_curves_and_weights():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    try:
+        at.slider(key="depth-depth").set_value(4).run()
+        at.select_slider(key="depth-width").set_value(16).run()
+        at.select_slider(key="depth-epochs").set_value(1).run()
+        at.button(key="depth-start").click().run()
+        poll_until_ended(at, "depth")
+        at.run()
+        (trainer,) = runs(at)["depth"]["trainers"]
+        norms = chart(at, "depth-norms-chart")
+        again = _reopen(at)
+    finally:
+        _stop_all(at)
+    assert again.slider(key="depth-depth").value == 4 and again.select_slider(key="depth-width").value == 16
+    assert again.select_slider(key="depth-epochs").value == 1
+    (restored,) = runs(again)["depth"].runs
+    assert isinstance(restored.trainer, SavedRun) and restored.state == "finished"
+    assert restored.trainer.records() == trainer.records()
+    # The curve after training is measured again from the stored weights: the same numbers as before.
+    assert chart(again, "depth-norms-chart")["data"] == norms["data"]
+    assert len(chart(again, "depth-steps-chart")["data"]) == 5
+
+
+def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    try:
+        at.slider(key="time-T").set_value(8).run()
+        at.select_slider(key="time-seconds").set_value(10).run()
+        at.select_slider(key="time-compare-steps").set_value(100).run()
+        at.button(key="time-start").click().run()
+        at.button(key="time-compare").click().run()
+        poll_until_ended(at, "time", seconds=60)
+        poll_until_ended(at, "compare", seconds=120)
+        at.run()
+        time_run, compare = runs(at)["time"], runs(at)["compare"]
+        verdict = next(line for line in markdown_text(at).splitlines() if line.startswith("Measured: "))
+        table = at.dataframe[-1].value
+        again = _reopen(at)
+    finally:
+        _stop_all(at)
+    assert again.slider(key="time-T").value == 8 and again.select_slider(key="time-compare-steps").value == 100
+    back_time, back_compare = runs(again)["time"], runs(again)["compare"]
+    assert back_time["snap_steps"] == time_run["snap_steps"] and len(back_time["snaps"]) >= 2
+    for a, b in zip(time_run["snaps"], back_time["snaps"]):
+        assert np.array_equal(a, b) and a.dtype == b.dtype
+    assert (back_time["clip"], back_time["baseline"], back_time["cell"]) == \
+        (time_run["clip"], time_run["baseline"], time_run["cell"])
+    assert len(chart(again, "time-snapshots-chart")["data"]) == min(len(time_run["snaps"]), 10)
+    # The three cells share one context again, and the verdict is the one measured before the reload.
+    assert len({id(r.shared) for r in back_compare.runs}) == 1
+    assert [t.records() for t in back_compare["trainers"]] == [t.records() for t in compare["trainers"]]
+    for cell, curve in compare["at_init"].items():
+        assert np.array_equal(back_compare["at_init"][cell], curve)
+    assert verdict in markdown_text(again)
+    assert again.dataframe[-1].value.equals(table) and len(table) == 1  # not recorded a second time
+    saved = json.dumps(again.session_state[KEY].settings["gradients"])
+    assert '"time-T": 8' in saved
