@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import sys
+import threading
 
 import torch
 
@@ -28,6 +30,28 @@ def configure_threads() -> int:
         torch.set_num_threads(max(1, wanted))
         _threads = torch.get_num_threads()
     return _threads
+
+
+def background_priority(nice: int) -> int | None:
+    """Lower the calling thread's CPU priority to ``nice`` (Linux), so interactive threads are scheduled first.
+
+    A background thread (a training run) still gets every core nobody else wants; the web server's and the page
+    scripts' threads go first when they need one. Only ever lowers it; elsewhere (macOS, Windows) it does nothing,
+    since there the call would renice the whole server.
+
+    Returns:
+        The thread's nice value afterwards, or None where threads cannot be reniced.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    tid = threading.get_native_id()  # on Linux a thread id is a process id for the priority calls
+    try:
+        current = os.getpriority(os.PRIO_PROCESS, tid)
+        if nice > current:
+            os.setpriority(os.PRIO_PROCESS, tid, min(nice, 19))
+        return os.getpriority(os.PRIO_PROCESS, tid)
+    except OSError:  # a sandbox that forbids it: train at the normal priority
+        return None
 
 
 def pick() -> torch.device:

@@ -42,6 +42,9 @@ MAX_IMAGE_PIXELS = _env_int("PLAYGROUND_MAX_IMAGE_PIXELS", 25_000_000)
 # Training.
 MAX_CONCURRENT_RUNS = _env_int("PLAYGROUND_MAX_CONCURRENT_RUNS", max(1, os.cpu_count() or 1))
 MAX_RUN_SECONDS = _env_int("PLAYGROUND_MAX_RUN_SECONDS", 600)
+# A training thread's CPU priority (Linux nice, 0 to 19): page scripts and the web server go first, training takes
+# the rest, so a classroom's clicks stay quick while every core trains. 0 trains at the server's own priority.
+TRAIN_NICE = _env_int("PLAYGROUND_TRAIN_NICE", 10)
 MAX_RUNS_KEPT = _env_int("PLAYGROUND_MAX_RUNS_KEPT", 12)
 # A paused run gives its training slot back; after this long paused it ends, freeing its thread and optimiser state.
 MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)

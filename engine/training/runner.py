@@ -11,6 +11,7 @@ from collections import deque
 import torch
 
 from engine import limits
+from engine.device import background_priority
 from engine.errors import InputError
 from engine.network.spec import ModelSpec
 from engine.training.checkpoint import Checkpoint, capture, restore
@@ -317,6 +318,7 @@ class Trainer:
         Its last act is to set the final state, so a run seen as ended has (almost) no thread left.
         """
         ending = None
+        background_priority(limits.TRAIN_NICE)  # the page scripts and web server go first (see engine.limits)
         try:
             while ending is None and not ctl.stop.is_set():
                 if ctl.pause.is_set():

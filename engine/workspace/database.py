@@ -47,7 +47,7 @@ class Database:
     def __init__(self, url: str | None = None, busy_timeout: float = 5.0):
         self.url = make_url(url or default_url())
         self.sqlite = self.url.get_backend_name() == "sqlite"
-        options = {"pool_pre_ping": True}
+        options = {"pool_pre_ping": not self.sqlite}  # a server's connection can drop; a SQLite file's cannot
         if self.sqlite:
             options["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
         with self.unavailable_as_error("open"):

@@ -21,6 +21,9 @@ from engine.workspace.records import LIVE, RunRecord
 
 _log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0  # seconds between retries while the database stays down
+# Seconds between "still alive" marks of a live run with nothing new (a queued run): well inside the store's
+# ``interrupt_after``, and not one write per queued run per second when a whole class waits for a slot.
+TOUCH_EVERY = 10.0
 
 
 class Flusher:
@@ -42,6 +45,7 @@ class Flusher:
         self._pending: dict[tuple[str, int], RunRecord] = {}
         self._writing: dict[tuple[str, int], RunRecord] = {}
         self._written: dict[tuple[str, int], RunRecord] = {}  # live runs as last written: "nothing new" is cheap
+        self._touched: dict[tuple[str, int], float] = {}  # when each live run was last written or marked alive
         self._errors: dict[str, WorkspaceError] = {}
         self._watched: dict[tuple[str, int], Callable] = {}  # (token, number) -> snapshot()
         self._fields: dict[str, dict] = {}  # token -> workspace fields waiting to be saved
@@ -242,12 +246,14 @@ class Flusher:
         return failed
 
     def _save(self, store, key: tuple[str, int], run: RunRecord) -> None:
-        last = self._written.get(key)
+        last, now = self._written.get(key), time.monotonic()
         if last is not None and _unchanged(last, run):
-            if run.state in LIVE:
+            if run.state in LIVE and now - self._touched.get(key, 0.0) >= TOUCH_EVERY:
                 store.touch_run(key[0], run.number)
+                self._touched[key] = now
         else:
             store.save_run(key[0], run)
+            self._touched[key] = now
         if run.state in LIVE:  # a copy: a page that appends to the same list must still look changed
             self._written[key] = dataclasses.replace(run, records=list(run.records), spec=copy.deepcopy(run.spec),
                                                      config=copy.deepcopy(run.config),
@@ -255,6 +261,7 @@ class Flusher:
                                                      context=copy.deepcopy(run.context))
         else:
             self._written.pop(key, None)
+            self._touched.pop(key, None)
 
     def _open_store(self):
         if self._store is None:

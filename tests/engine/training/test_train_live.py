@@ -1,5 +1,7 @@
 """engine.training run control: slots given back on pause, queued runs, the paused-time cap, reset, validation stops."""
+import os
 import re
+import sys
 import threading
 
 import pytest
@@ -166,3 +168,18 @@ def test_a_batch_over_the_memory_cap_is_refused_with_the_largest_that_fits():
     per_sample, weights = summary.total_activation_bytes * 3, summary.total_params * 16
     assert fit * per_sample + weights <= limits.MAX_BATCH_BYTES < (fit + 1) * per_sample + weights
     Trainer(wide, TrainConfig(dataset="digits", batch_size=fit, device="cpu"), digits, limiter=RunLimiter(1))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="threads are reniced on Linux only")
+def test_a_training_thread_runs_at_the_background_priority_and_leaves_others_alone(circle, monkeypatch):
+    """Page scripts and the web server go first: a run's thread has nice TRAIN_NICE, the caller keeps its own."""
+    monkeypatch.setattr(limits, "TRAIN_NICE", 7)
+    before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    trainer = Trainer(toy_mlp(), long_config(), circle)
+    try:
+        trainer.start()
+        assert wait_for(lambda: trainer.state == "running")
+        assert os.getpriority(os.PRIO_PROCESS, trainer.thread.native_id) == max(7, before)
+    finally:
+        trainer.stop()
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before

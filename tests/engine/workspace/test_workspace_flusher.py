@@ -6,6 +6,7 @@ import time
 import pytest
 
 from engine.workspace import Flusher, ReadOnlyWorkspace, RunRecord, Store, StoreUnavailable
+from engine.workspace import flusher as flusher_module
 
 SPEC = {"input": [2], "layers": []}
 
@@ -71,7 +72,7 @@ def test_writes_are_paced(store, flusher):
     assert store.open(token).runs[0].label == f"v{n}"
 
 
-def test_a_live_run_with_nothing_new_is_only_marked_alive(store, flusher):
+def test_a_live_run_with_nothing_new_is_only_marked_alive(store, flusher, monkeypatch):
     token = store.create(spec=SPEC)
     spy = Spy(store)
     f = flusher(spy)
@@ -79,6 +80,10 @@ def test_a_live_run_with_nothing_new_is_only_marked_alive(store, flusher):
     f.submit(token, version)
     f.flush(5.0)
     same = RunRecord(**{**version.__dict__, "records": list(version.records)})  # the page's next poll
+    f.submit(token, same)
+    f.flush(5.0)
+    assert (len(spy.saves), spy.touches) == (1, [])  # written just now: no need to say it is alive yet
+    monkeypatch.setattr(flusher_module, "TOUCH_EVERY", 0.0)  # as if TOUCH_EVERY seconds had passed
     f.submit(token, same)
     f.flush(5.0)
     assert (len(spy.saves), spy.touches) == (1, [1])
