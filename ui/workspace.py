@@ -9,6 +9,7 @@ When the database is down the pages say so and keep working in memory.
 """
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 
@@ -178,6 +179,12 @@ def restore(s, ws, store, flusher) -> None:
     """Fill a new session's state from a stored workspace: network, settings, model and runs."""
     from ui import gradients_time_ui, train_ui  # the pages' widgets take their values from the stored settings
 
+    # Changed a moment ago and not written yet (a reload right after a change): this process still has them.
+    queued = flusher.queued_fields(ws.token)
+    weights = queued.get("model_weights")
+    ws = dataclasses.replace(ws, **{k: v for k, v in queued.items() if k in ("spec", "settings", "model",
+                                                                             "pushed_version")},
+                             has_model_weights=ws.has_model_weights if "model_weights" not in queued else bool(weights))
     s.token, s.read_only = ws.token, ws.read_only
     s.class_name, s.display_name = ws.class_name, ws.display_name
     try:
@@ -190,7 +197,7 @@ def restore(s, ws, store, flusher) -> None:
     s.adopted = list(model.get("adopted", []))
     if model.get("trained") and ws.has_model_weights:
         s.trained, s.dataset = True, model.get("dataset")
-        s.weights_source = lambda: store.model_weights(ws.token)
+        s.weights_source = (lambda: weights) if weights else lambda: store.model_weights(ws.token)
     st.session_state.update(gradients_time_ui.widget_state(s.settings.get("gradients")))
     s.pushed_version = ws.pushed_version
     experiments: dict[str, dict] = {}

@@ -94,6 +94,12 @@ class Flusher:
             self._fields.setdefault(token, {}).update(fields)
             self._start_locked()
 
+    def queued_fields(self, token: str) -> dict:
+        """``token``'s fields given to ``save_fields`` and not yet written, newest last (a reload a moment after
+        a change opens the stored workspace with these over it)."""
+        with self._lock:
+            return {**self._writing_fields.get(token, {}), **self._fields.get(token, {})}
+
     def _start_locked(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._drain, name="workspace-flusher", daemon=True)

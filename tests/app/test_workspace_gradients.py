@@ -87,3 +87,21 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
     assert again.dataframe[-1].value.equals(table) and len(table) == 1  # not recorded a second time
     saved = json.dumps(again.session_state[KEY].settings["gradients"])
     assert '"time-T": 8' in saved
+
+
+def test_a_reload_right_after_a_change_opens_it_before_the_database_has_it(monkeypatch):
+    """Fields are written about once a second: a reload in between gets them from the flusher's queue."""
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    token = at.session_state[KEY].token
+    flusher = workspace.services()[1]
+    assert flusher.flush(30)
+    monkeypatch.setattr(flusher, "_write_fields", lambda fields: fields)  # a slow database: nothing written yet
+    at.slider(key="depth-depth").set_value(7).run()
+    assert flusher.queued_fields(token)["settings"]["gradients"]["depth-depth"] == 7
+    again = AppTest.from_file(PAGE, default_timeout=60)
+    again.query_params[workspace.PARAM] = token
+    again.run()
+    assert not again.exception and again.slider(key="depth-depth").value == 7
+    monkeypatch.undo()
+    assert flusher.flush(30)
+    assert workspace.services()[0].open(token).settings["gradients"]["depth-depth"] == 7

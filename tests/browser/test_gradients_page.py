@@ -1,4 +1,5 @@
-"""The Gradients page in a real browser: the W_hh radius slider redraws the curve; a live run grows by itself."""
+"""The Gradients page in a real browser: the W_hh radius slider redraws the curve; a live run grows by itself and
+is still there after a reload."""
 import re
 
 from playwright.sync_api import expect
@@ -56,3 +57,10 @@ def test_depth_live_run_grows_without_clicks(app_server, page):
     page.locator(".st-key-depth-stop button").click()
     expect(page.get_by_text("stopped by the user")).to_be_visible(timeout=20_000)
     screenshot(page, "gradients-depth-live")
+    # A reload opens the workspace again: the same settings, and the stopped run drawn from what it recorded.
+    page.reload()
+    wait_idle(page)
+    expect(page.get_by_text("stopped by the user")).to_be_visible(timeout=30_000)
+    expect(page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").last).to_be_attached()
+    expect(page.locator(".st-key-depth-depth")).to_contain_text("50")
+    assert_no_exception(page)
