@@ -85,13 +85,17 @@ def _record(run, with_weights: bool) -> RunRecord:
 
 
 def _context(run) -> dict | None:
-    """A Gradients experiment's settings key and the plain data of its shared context (snapshots, baseline...).
+    """Why an ended run ended ("stopped by the user", "diverged: ..."), and a Gradients experiment's settings key
+    and the plain data of its shared context (snapshots, baseline...).
 
     Models and probe batches in the context are left out: a restored run is drawn from what was measured.
     """
-    if run.key is None and not run.shared:
-        return None
-    return {"key": workspace.plain_part(run.key), "shared": workspace.plain_part(dict(run.shared))}
+    context = {}
+    if not run.live and (message := run.trainer.status.message):
+        context["message"] = message
+    if run.key is not None or run.shared:
+        context |= {"key": workspace.plain_part(run.key), "shared": workspace.plain_part(dict(run.shared))}
+    return context or None
 
 
 def _tuples(value):
@@ -227,10 +231,10 @@ def _run_of(record: RunRecord, token: str, store, flusher):
     checkpoint = None
     if state == "interrupted" and record.has_weights and record.has_optimizer:
         checkpoint = lambda: Checkpoint.from_blobs(*store.run_blobs(token, record.number))  # noqa: E731
-    message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
-        "the server stopped while it trained" if state == "interrupted" else ""
-    saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint)
     context = record.context or {}
+    message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
+        "the server stopped while it trained" if state == "interrupted" else str(context.get("message") or "")
+    saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint)
     return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(record.results),
                key=_tuples(context.get("key")), shared=workspace.from_jsonable(context.get("shared") or {}))
 

@@ -1,6 +1,7 @@
 """The Gradients page's experiments are kept in the workspace: a new session opened with the token shows the
 same settings, the finished depth, time and comparison runs drawn from what they recorded, and the table."""
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -61,6 +62,9 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
         at.select_slider(key="time-compare-steps").set_value(100).run()
         at.button(key="time-start").click().run()
         at.button(key="time-compare").click().run()
+        time.sleep(2)
+        at.run()
+        runs(at)["time"]["trainers"][0].stop()  # why it ended is kept too
         poll_until_ended(at, "time", seconds=60)
         poll_until_ended(at, "compare", seconds=120)
         at.run()
@@ -72,6 +76,8 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
         _stop_all(at)
     assert again.slider(key="time-T").value == 8 and again.select_slider(key="time-compare-steps").value == 100
     back_time, back_compare = runs(again)["time"], runs(again)["compare"]
+    assert back_time["trainers"][0].status.message == "stopped by the user"
+    assert any(c.value.startswith("stopped by the user: ") for c in again.caption)
     assert back_time["snap_steps"] == time_run["snap_steps"] and len(back_time["snaps"]) >= 2
     for a, b in zip(time_run["snaps"], back_time["snaps"]):
         assert np.array_equal(a, b) and a.dtype == b.dtype
