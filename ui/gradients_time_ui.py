@@ -199,7 +199,21 @@ def time_train_ui(settings: dict, ds, key: tuple) -> None:
                    "inputs, with its biases, whatever the linear regime): the loss, the gradient norm before and "
                    "after clipping, and a fresh ‖∂L/∂h_t‖ curve about every second.")
         return
+    _reattach(runs[0], ds)
     live_view("time", _draw_time)
+
+
+def _reattach(run: Run, ds) -> None:
+    """A run restored from the workspace ended after its last snapshot (its tab was closed): measure its final
+    weights once, on the same probe batch (the task's first sequences), so its last curve is drawn too."""
+    shared, trainer = run.shared, run.trainer
+    steps = shared.get("snap_steps") or []
+    if "model" in shared or not steps or steps[-1] == trainer.status.step or not getattr(trainer, "has_weights", 0):
+        return
+    try:
+        shared["model"], shared["probe"] = lab.private_copy(trainer), lab.probe_batch(ds, PROBE)
+    except ERRORS:  # the stored network no longer builds: draw what was saved
+        shared.pop("model", None)
 
 
 def _snapshot(runs: list[Run]) -> None:

@@ -85,14 +85,17 @@ def _record(run, with_weights: bool) -> RunRecord:
 
 
 def _context(run) -> dict | None:
-    """Why an ended run ended ("stopped by the user", "diverged: ..."), and a Gradients experiment's settings key
-    and the plain data of its shared context (snapshots, baseline...).
+    """Where and why an ended run ended ("stopped by the user", "diverged: ..."), and a Gradients experiment's
+    settings key and the plain data of its shared context (snapshots, baseline...).
 
     Models and probe batches in the context are left out: a restored run is drawn from what was measured.
     """
     context = {}
-    if not run.live and (message := run.trainer.status.message):
-        context["message"] = message
+    if not run.live:  # the last record can lag the end by a few steps
+        status = run.trainer.status
+        context["end"] = {"step": status.step, "epoch": status.epoch, "elapsed": status.elapsed}
+        if status.message:
+            context["message"] = status.message
     if run.key is not None or run.shared:
         context |= {"key": workspace.plain_part(run.key), "shared": workspace.plain_part(dict(run.shared))}
     return context or None
@@ -234,7 +237,8 @@ def _run_of(record: RunRecord, token: str, store, flusher):
     context = record.context or {}
     message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
         "the server stopped while it trained" if state == "interrupted" else str(context.get("message") or "")
-    saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint)
+    saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
+                     end=context.get("end") if state != "interrupted" else None)
     return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(record.results),
                key=_tuples(context.get("key")), shared=workspace.from_jsonable(context.get("shared") or {}))
 

@@ -45,17 +45,20 @@ class SavedRun:
         dataset: the run's Dataset when already at hand (else loaded from ``config`` on first use).
         checkpoint: a function giving the ``Checkpoint`` it was last saved with (an interrupted run), to resume
             it with ``Trainer(spec, config, dataset=..., resume=saved.checkpoint())``; None when there is none.
+        end: its final {"step", "epoch", "elapsed"} when they were kept (a record is written every few steps, so
+            the last one can lag the end); else they come from the last record.
     """
 
     def __init__(self, spec: ModelSpec, config: TrainConfig, state: str, records: list[dict],
                  weights: bytes | Callable[[], bytes | None] | None = None, message: str = "", dataset=None,
-                 checkpoint: Callable[[], Checkpoint] | None = None):
+                 checkpoint: Callable[[], Checkpoint] | None = None, end: dict | None = None):
         if state not in TERMINAL:
             raise InputError(f"a saved run must have ended, not be {state!r}")
         self.spec, self.config, self.state = spec, config, state
         self._records, self._weights, self.message = list(records), weights, message
         self._dataset = dataset
         self._checkpoint = checkpoint
+        self._end = end if isinstance(end, dict) else {}
         self.generation, self.notes, self.thread = 0, [], None
 
     @property
@@ -119,12 +122,13 @@ class SavedRun:
 
     @property
     def status(self) -> RunStatus:
-        """The final status: steps and epochs from the last record."""
+        """The final status: steps, epochs and time as the run ended, else from the last record."""
         last = self._records[-1] if self._records else {}
-        step, epoch = int(last.get("step", 0)), int(last.get("epoch", 0))
+        step, epoch, elapsed = (_number(self._end.get(k), last.get(k, 0), kind) for k, kind in
+                                (("step", int), ("epoch", int), ("elapsed", float)))
         total = self.config.epochs * self.loop.batches_per_epoch
         return RunStatus(self.state, self.message, step, total, epoch, step / max(total, 1), None,
-                         float(last.get("elapsed", 0.0)), None, 0, self.config.learning_rate)
+                         elapsed, None, 0, self.config.learning_rate)
 
     # A saved run has no thread: the controls have nothing to do.
     def heartbeat(self) -> None:
@@ -138,3 +142,10 @@ class SavedRun:
 
     def __repr__(self) -> str:
         return f"SavedRun({self.spec.name!r}, {self.state}, {len(self._records)} records)"
+
+
+def _number(value, fallback, kind: type):
+    """``value`` as ``kind`` when it is a number (a stored end), else ``fallback`` as ``kind``."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return kind(value)
+    return kind(fallback)

@@ -1,5 +1,6 @@
 """The Gradients page's experiments are kept in the workspace: a new session opened with the token shows the
 same settings, the finished depth, time and comparison runs drawn from what they recorded, and the table."""
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -93,6 +94,24 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
     assert again.dataframe[-1].value.equals(table) and len(table) == 1  # not recorded a second time
     saved = json.dumps(again.session_state[KEY].settings["gradients"])
     assert '"time-T": 8' in saved
+
+    # A run that ended after its last snapshot (its tab closed first): the last curve is measured once from the
+    # stored weights on the same probe batch, the numbers the live page had measured.
+    store, flusher = workspace.services()
+    assert flusher.flush(30)
+    token = again.session_state[KEY].token
+    record = next(r for r in store.open(token).runs if r.group == "time")
+    context = json.loads(json.dumps(record.context))
+    context["shared"]["snaps"].pop()
+    last = context["shared"]["snap_steps"].pop()
+    store.save_run(token, dataclasses.replace(record, context=context))
+    third = AppTest.from_file(PAGE, default_timeout=60)
+    third.query_params[workspace.PARAM] = token
+    third.run()
+    assert not third.exception
+    remeasured = runs(third)["time"]
+    assert remeasured["snap_steps"] == time_run["snap_steps"] and remeasured["snap_steps"][-1] == last
+    assert np.array_equal(remeasured["snaps"][-1], time_run["snaps"][-1])
 
 
 def test_a_reload_right_after_a_change_opens_it_before_the_database_has_it(monkeypatch):

@@ -30,6 +30,18 @@ def test_a_saved_run_gives_back_the_trainers_numbers(ended, circle):
     assert evaluate(saved.model, circle, "test")["accuracy"] == evaluate(ended.model, circle, "test")["accuracy"]
 
 
+def test_a_saved_end_overrides_a_lagging_last_record(ended, circle):
+    """Records come every few steps: the stored end gives the exact final step, epoch and time."""
+    live = ended.status
+    lagging = ended.records()[:-1]
+    saved = SavedRun(ended.spec, ended.config, "stopped", lagging, dataset=circle,
+                     end={"step": live.step, "epoch": live.epoch, "elapsed": live.elapsed})
+    assert (saved.status.step, saved.status.epoch, saved.status.elapsed) == (live.step, live.epoch, live.elapsed)
+    unread = SavedRun(ended.spec, ended.config, "stopped", lagging, dataset=circle,
+                      end={"step": "12", "epoch": True, "elapsed": float("nan")})  # not numbers: the records say
+    assert unread.status.step == lagging[-1]["step"] and unread.status.epoch == int(lagging[-1].get("epoch", 0))
+
+
 def test_a_saved_run_loads_its_data_again_from_its_settings(ended, circle):
     saved = SavedRun(ended.spec, TrainConfig(dataset="circle", dataset_options={"n": 200}, epochs=2, batch_size=16),
                      "interrupted", ended.records()[:3], None)
