@@ -6,6 +6,7 @@ from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
 workspace_ui.sidebar_ui(state())
+gradients_time_ui.restore_widgets()  # the settings this workspace last had here, before any widget is drawn
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Vanishing and exploding gradients")
 st.caption("The per-layer and per-step curves are measured on a seeded network and one fixed batch with PyTorch's "

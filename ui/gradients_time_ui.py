@@ -11,7 +11,8 @@ from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL
 from ui.gradients_ui import DEPTH_WIDGETS, ERRORS, cached, is_live, live_view, new_run, run_of, scratch, stop_run
 from ui.runs_ui import status_text
-from ui.session import Between, Run, restorable, state, widget_values
+from engine.training import SavedRun
+from ui.session import Between, Run, reseed, restorable, state, widget_values
 
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 TRAIN_SECONDS = (10, 20, 30, 60, 120)
@@ -36,9 +37,16 @@ WIDGETS = DEPTH_WIDGETS | {
     "time-compare-steps": COMPARE_STEPS}
 
 
-def widget_state(saved: dict | None) -> dict:
-    """The Gradients widgets' values that show a stored workspace's settings (bad ones left out)."""
-    return restorable(saved, WIDGETS)
+def _saved(name: str) -> dict:
+    """A settings entry of the workspace, or {} when there is none or it is not a dict (an edited file)."""
+    value = state().settings.get(name)
+    return value if isinstance(value, dict) else {}
+
+
+def restore_widgets() -> None:
+    """Before any widget: the page's saved settings, for the widgets Streamlit has forgotten (a reopened workspace,
+    or the student was on another page: a widget's value is dropped when a run does not draw it)."""
+    reseed(restorable(_saved("gradients"), WIDGETS))
 
 
 def save_widgets() -> None:
@@ -46,7 +54,7 @@ def save_widgets() -> None:
     from ui import workspace
 
     s = state()
-    s.set_settings("gradients", dict(s.settings.get("gradients") or {}) | widget_values(WIDGETS))
+    s.set_settings("gradients", _saved("gradients") | widget_values(WIDGETS))
     workspace.sync(s)  # queued now: the page may not call state() again before the student leaves
 
 
@@ -208,7 +216,8 @@ def _reattach(run: Run, ds) -> None:
     weights once, on the same probe batch (the task's first sequences), so its last curve is drawn too."""
     shared, trainer = run.shared, run.trainer
     steps = shared.get("snap_steps") or []
-    if "model" in shared or not steps or steps[-1] == trainer.status.step or not getattr(trainer, "has_weights", 0):
+    if "model" in shared or not isinstance(trainer, SavedRun) or not trainer.has_weights or not steps \
+            or steps[-1] == trainer.status.step:
         return
     try:
         shared["model"], shared["probe"] = lab.private_copy(trainer), lab.probe_batch(ds, PROBE)
@@ -219,14 +228,18 @@ def _reattach(run: Run, ds) -> None:
 def _snapshot(runs: list[Run]) -> None:
     """A fresh ‖∂L/∂h_t‖ curve of the run's current weights, measured on the session's private copy."""
     trainer, run = runs[0].trainer, runs[0].shared
-    step = trainer.status.step
-    due = time.monotonic() - run["snap_at"] >= SNAPSHOT_EVERY or trainer.state in TERMINAL
     if "model" not in run:  # restored from the workspace: drawn from the snapshots it saved
         return
+    step = trainer.status.step
+    due = time.monotonic() - run.get("snap_at", 0.0) >= SNAPSHOT_EVERY or trainer.state in TERMINAL
     if due and step != run["snap_steps"][-1] and len(run["snaps"]) < MAX_SNAPSHOTS:
-        run["snaps"].append(lab.snapshot_norms(run["model"], trainer.weights(), *run["probe"]))
-        run["snap_steps"].append(step)
-        run["snap_at"] = time.monotonic()
+        try:
+            curve = lab.snapshot_norms(run["model"], trainer.weights(), *run["probe"])
+        except ERRORS:  # a restored run's weights could not be read: it is drawn as it was saved
+            run.pop("model", None)
+            return
+        # New lists, swapped in with one update: the flusher's thread may be copying the context meanwhile.
+        run.update(snaps=run["snaps"] + [curve], snap_steps=run["snap_steps"] + [step], snap_at=time.monotonic())
         if trainer.state in TERMINAL:  # the last snapshot comes after the run's final save
             state().book.touch(runs[0])
 
@@ -305,9 +318,15 @@ def compare_ui(settings: dict, ds) -> None:
         st.error(error)
     if runs:
         live_view("compare", _draw_compare)
-    if table := (state().settings.get(TABLE) or {}).get("rows"):
+    if table := _rows():
         st.dataframe(pd.DataFrame(table), hide_index=True, key="time-compare-table")
         st.button("Clear the table", key="time-compare-clear", on_click=_clear_table)
+
+
+def _rows() -> list:
+    """The verdict table's rows as saved (a list of dicts), [] when there are none or they are unreadable."""
+    rows = _saved(TABLE).get("rows")
+    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
 
 
 def _clear_table() -> None:
@@ -348,11 +367,14 @@ def _verdict(run: dict, trainers: dict) -> str:
     verdicts = {cell: lab.verdict(loss, reference) for cell, loss in finals.items()}
     parts = [f"{cell}: {trainers[cell].status.step} steps, loss **{loss:.3f}** ({verdicts[cell]})"
              if loss is not None else f"{cell}: no steps" for cell, loss in finals.items()]
-    stopped = any("by the user" in t.status.message for t in trainers.values())
-    if not run.get("recorded") and not stopped:  # a comparison the user stopped is not a measurement
+    # A comparison cut short (stopped, its tab closed, the server restarted) is not a measurement: every cell
+    # must have had its whole budget (all its steps, or its seconds).
+    measured = all(t.state == "finished" or t.status.message.startswith("stopped at the time limit")
+                   for t in trainers.values())
+    if not run.get("recorded") and measured:
         run["recorded"] = True
         s = state()
-        rows = list((s.settings.get(TABLE) or {}).get("rows") or [])
+        rows = _rows()
         s.set_settings(TABLE, {"rows": rows + [
             run["row"] | {cell: f"{verdicts[cell]} ({finals[cell]:.3f}, {trainers[cell].status.step} steps)"
                           if finals[cell] is not None else "no steps" for cell in trainers}]})

@@ -52,14 +52,28 @@ def cached(name: str, key: tuple, compute: Callable):
 
 # ---------------------------------------------------------------- background runs (in the session's run book)
 
+# What each experiment's shared context must hold to be drawn (a stored one could lack them: an old or edited file).
+NEEDS = {"depth": (), "time": ("snap_steps", "snaps", "clip", "baseline", "cell"),
+         "compare": ("at_init", "baseline", "T", "row")}
+
+
 def run_of(name: str, key: tuple | None = None) -> list[Run]:
-    """This session's runs of experiment ``name``; runs started for other settings are stopped and dropped."""
+    """This session's runs of experiment ``name``; runs started for other settings are stopped and dropped, and so
+    are restored runs that cannot be drawn."""
     book = state().book
     runs = book.of(name)
-    if runs and key is not None and runs[0].key != key:
+    if runs and ((key is not None and runs[0].key != key) or not _drawable(name, runs[0])):
         book.clear(name)
         return []
     return runs
+
+
+def _drawable(name: str, run: Run) -> bool:
+    shared = run.shared
+    if not isinstance(run.key, tuple) or any(k not in shared for k in NEEDS.get(name, ())):
+        return False
+    return name != "time" or (isinstance(shared["snaps"], list) and isinstance(shared["snap_steps"], list)
+                              and 0 < len(shared["snaps"]) == len(shared["snap_steps"]))
 
 
 def new_run(name: str, key: tuple, trainers: list, **shared) -> list[Run]:

@@ -227,6 +227,13 @@ def widget_values(allowed: dict) -> dict:
     return {key: st.session_state[key] for key in allowed if key in st.session_state}
 
 
+def reseed(values: dict) -> None:
+    """Give back to widgets the values Streamlit forgot (only keys it has no value for); call before the widgets."""
+    for key, value in values.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
 def restorable(saved: dict | None, allowed: dict) -> dict:
     """The saved widget values that their widgets can take: key -> options (a tuple, a range, a ``Between``).
 

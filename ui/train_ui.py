@@ -14,7 +14,7 @@ from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINA
                              load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
 from ui import runs_ui, train_data_ui
-from ui.session import Run, SessionState
+from ui.session import Run, SessionState, reseed
 
 # What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
 NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas", "alpha": "RMSProp's alpha",
@@ -44,6 +44,11 @@ def load_dataset(name: str, seed: int, options_json: str):
 
 def settings_ui(s: SessionState) -> TrainConfig | None:
     """Dataset and training settings; returns the config, or None (with a message) when a value is bad."""
+    if page(s).get("settings_for", s.spec) is s.spec:
+        # The student was on another page and Streamlit forgot these widgets: the saved settings, unless the
+        # network changed meanwhile (then its own dataset and defaults, as for a new network).
+        reseed(widget_state(s.settings.get("train")))
+    page(s)["settings_for"] = s.spec
     c1, c2, c3 = st.columns(3)
     with c1:
         name, options, seed, text = train_data_ui.data_ui(page(s), s.spec)

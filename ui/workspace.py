@@ -24,6 +24,7 @@ from engine.workspace import RunRecord
 PARAM = "ws"
 CHECKPOINT_EVERY = 15.0  # seconds between a live run's checkpoints in the database (weights and optimiser state)
 RESULTS_WAIT = 30.0  # seconds an ended Train run is kept watched for its test results (the page computes them)
+ABANDONED = "stopped: no heartbeat from the page before it started (was it closed?)"
 CHECKPOINTED = ("train",)  # run groups that can be resumed (the Gradients labs' runs are started again instead)
 
 
@@ -34,12 +35,23 @@ _live_lock = threading.Lock()
 def _watch(flusher, token: str, run) -> None:
     """Have the flusher save the run each round, from its own thread, until it has ended with its results."""
     with _live_lock:
+        for key in [k for k in _live if not flusher.watching(*k)]:  # saved for good: the database has them now
+            del _live[key]
         _live[(token, run.number)] = run
 
-    last = {"at": time.monotonic(), "ended": None, "ended_at": None}
+    last = {"at": time.monotonic(), "ended": None, "ended_at": None, "idle": None}
 
     def snapshot() -> tuple[RunRecord | None, bool]:
         trainer = run.trainer
+        if trainer.state == "idle":  # not started (a comparison's later cell, a reset run): written once
+            if trainer.abandoned:  # nothing will start it now: its page is gone
+                trainer.stop(0, reason=ABANDONED)
+            elif last["idle"] == run.label:
+                return None, False
+            else:
+                last["idle"] = run.label
+                return _record(run, with_weights=False), False
+        last["idle"] = None
         if not run.live:  # written once when it ends, once more when its test results come (or never do)
             now = time.monotonic()
             last["ended_at"] = last["ended_at"] or now
@@ -167,7 +179,8 @@ def attach(s) -> None:
     token = st.query_params.get(PARAM)
     if token:
         try:
-            restore(s, store.open(token), store, flusher)
+            queued = flusher.queued_fields(token)  # first: a write finishing meanwhile is then in what open() reads
+            restore(s, store.open(token), store, flusher, queued)
             return
         except workspace.StoreUnavailable as err:
             s.save_error = f"Saving is off ({err}): your work stays in this browser tab only."
@@ -182,12 +195,15 @@ def attach(s) -> None:
     st.query_params[PARAM] = s.token
 
 
-def restore(s, ws, store, flusher) -> None:
-    """Fill a new session's state from a stored workspace: network, settings, model and runs."""
-    from ui import gradients_time_ui, train_ui  # the pages' widgets take their values from the stored settings
+def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
+    """Fill a new session's state from a stored workspace: network, settings, model and runs.
 
-    # Changed a moment ago and not written yet (a reload right after a change): this process still has them.
-    queued = flusher.queued_fields(ws.token)
+    ``queued``: the workspace's fields changed a moment ago and not written yet (a reload right after a change:
+    this process still has them), laid over the stored ones.
+    """
+    from ui import train_ui  # the Train page's widgets take their values from the stored settings
+
+    queued = queued or {}
     weights = queued.get("model_weights")
     ws = dataclasses.replace(ws, **{k: v for k, v in queued.items() if k in ("spec", "settings", "model",
                                                                              "pushed_version")},
@@ -205,16 +221,18 @@ def restore(s, ws, store, flusher) -> None:
     if model.get("trained") and ws.has_model_weights:
         s.trained, s.dataset = True, model.get("dataset")
         s.weights_source = (lambda: weights) if weights else lambda: store.model_weights(ws.token)
-    st.session_state.update(gradients_time_ui.widget_state(s.settings.get("gradients")))
     s.pushed_version = ws.pushed_version
-    experiments: dict[str, dict] = {}
+    runs = []
     for record in ws.runs:
         try:
-            run = _run_of(record, ws.token, store, flusher)
+            runs.append(_run_of(record, ws.token, store, flusher))
         except (engine.SpecError, engine.InputError, ValueError, TypeError):
             s.notice = f"Run {record.number} ({record.label}) could not be read back and is not shown."
-            continue
-        if run.group != "train":  # a lab keeps one experiment: its runs share one context, as when started
+    # A lab keeps one experiment: its runs share one context, as when started. A run this process still trains
+    # keeps its own (another tab may be drawing it), and the stored ones join it.
+    experiments = {r.group: r.shared for r in runs if r.group != "train" and not isinstance(r.trainer, SavedRun)}
+    for run in runs:
+        if run.group != "train" and isinstance(run.trainer, SavedRun):
             run.shared = experiments.setdefault(run.group, run.shared)
         s.book.restore(run)
     take_push(s, ws.new_push, flusher)
@@ -234,13 +252,14 @@ def _run_of(record: RunRecord, token: str, store, flusher):
     checkpoint = None
     if state == "interrupted" and record.has_weights and record.has_optimizer:
         checkpoint = lambda: Checkpoint.from_blobs(*store.run_blobs(token, record.number))  # noqa: E731
-    context = record.context or {}
+    context = record.context if isinstance(record.context, dict) else {}
     message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
         "the server stopped while it trained" if state == "interrupted" else str(context.get("message") or "")
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
                      end=context.get("end") if state != "interrupted" else None)
+    key, shared = context.get("key"), workspace.from_jsonable(context.get("shared") or {})
     return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(record.results),
-               key=_tuples(context.get("key")), shared=workspace.from_jsonable(context.get("shared") or {}))
+               key=_tuples(key) if isinstance(key, list) else None, shared=shared if isinstance(shared, dict) else {})
 
 
 PUSH_POLL = 5.0  # seconds between a class member's checks for a network pushed by the teacher
@@ -301,6 +320,8 @@ def sync(s) -> None:
         run = s.book.get(number)
         if run is None:
             flusher.unwatch(s.token, number)
+            with _live_lock:
+                _live.pop((s.token, number), None)
             try:
                 store.delete_run(s.token, number)
             except engine.InputError as err:  # the database is down: the stored copy stays, say so

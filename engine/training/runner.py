@@ -128,6 +128,11 @@ class Trainer:
         with self._lock:
             return self._count
 
+    @property
+    def abandoned(self) -> bool:
+        """No page has called ``heartbeat`` for ``config.heartbeat_timeout`` seconds (its tab was closed)."""
+        return time.monotonic() - self._beat > self.config.heartbeat_timeout
+
     def heartbeat(self) -> None:
         """The page is still there: call it on every poll (it also ends a run paused past the cap)."""
         self._beat = time.monotonic()
@@ -212,10 +217,10 @@ class Trainer:
                 self._release(ctl)
         return records
 
-    def stop(self, timeout: float = 5.0) -> bool:
+    def stop(self, timeout: float = 5.0, reason: str = "stopped by the user") -> bool:
         """Stop within one batch and wait for the thread to end; True when no thread is left."""
         ctl = self._ctl
-        self._end("stopped", "stopped by the user", ctl)
+        self._end("stopped", reason, ctl)
         thread = self.thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)

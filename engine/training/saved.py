@@ -134,7 +134,7 @@ class SavedRun:
     def heartbeat(self) -> None:
         pass
 
-    def stop(self, timeout: float = 0.0) -> bool:
+    def stop(self, timeout: float = 0.0, reason: str = "") -> bool:
         return True
 
     def pause(self) -> None:

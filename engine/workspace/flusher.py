@@ -82,6 +82,8 @@ class Flusher:
         with self._lock:
             self._watched.pop((token, number), None)
             self._pending.pop((token, number), None)
+            self._written.pop((token, number), None)
+            self._touched.pop((token, number), None)
 
     def watching(self, token: str, number: int) -> bool:
         """Whether this process still saves that run (it trains here, or its last write is pending)."""

@@ -77,6 +77,7 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
         _stop_all(at)
     assert again.slider(key="time-T").value == 8 and again.select_slider(key="time-compare-steps").value == 100
     back_time, back_compare = runs(again)["time"], runs(again)["compare"]
+    assert all(isinstance(r.trainer, SavedRun) for r in back_time.runs + back_compare.runs)  # from the database
     assert back_time["trainers"][0].status.message == "stopped by the user"
     assert any(c.value.startswith("stopped by the user: ") for c in again.caption)
     assert back_time["snap_steps"] == time_run["snap_steps"] and len(back_time["snaps"]) >= 2
@@ -95,11 +96,22 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
     saved = json.dumps(again.session_state[KEY].settings["gradients"])
     assert '"time-T": 8' in saved
 
-    # A run that ended after its last snapshot (its tab closed first): the last curve is measured once from the
-    # stored weights on the same probe batch, the numbers the live page had measured.
+    # A comparison cut short (the server stopped while it trained) is drawn, but not added to the table.
     store, flusher = workspace.services()
     assert flusher.flush(30)
     token = again.session_state[KEY].token
+    for record in [r for r in store.open(token).runs if r.group == "compare"]:
+        context = json.loads(json.dumps(record.context))
+        context["shared"] = {k: v for k, v in context["shared"].items() if k not in ("recorded", "saved")}
+        store.save_run(token, dataclasses.replace(record, state="interrupted", context=context))
+    cut = AppTest.from_file(PAGE, default_timeout=60)
+    cut.query_params[workspace.PARAM] = token
+    cut.run()
+    assert not cut.exception and [t.state for t in runs(cut)["compare"]["trainers"]] == ["interrupted"] * 3
+    assert cut.dataframe[-1].value.equals(table) and "Measured: " in markdown_text(cut)
+
+    # A run that ended after its last snapshot (its tab closed first): the last curve is measured once from the
+    # stored weights on the same probe batch, the numbers the live page had measured.
     record = next(r for r in store.open(token).runs if r.group == "time")
     context = json.loads(json.dumps(record.context))
     context["shared"]["snaps"].pop()
@@ -130,3 +142,54 @@ def test_a_reload_right_after_a_change_opens_it_before_the_database_has_it(monke
     monkeypatch.undo()
     assert flusher.flush(30)
     assert workspace.services()[0].open(token).settings["gradients"]["depth-depth"] == 7
+
+
+APP = str(Path(__file__).resolve().parents[2] / "app.py")
+
+
+def test_going_to_another_page_and_back_keeps_the_settings_and_the_runs():
+    """Streamlit forgets a widget's value on a page that is not drawn: the saved settings give it back, so the
+    runs started for them stay (and stay saved), on Gradients and on Train."""
+    at = AppTest.from_file(APP, default_timeout=60).run()
+    try:
+        at.switch_page("pages/3_Train.py").run()
+        at.number_input(key="tr-epochs").set_value(7).run()
+        at.switch_page("pages/5_Gradients.py").run()
+        at.slider(key="depth-depth").set_value(4).run()
+        at.select_slider(key="depth-epochs").set_value(1).run()
+        at.button(key="depth-start").click().run()
+        poll_until_ended(at, "depth")
+        (number,) = [r.number for r in runs(at)["depth"].runs]
+        at.switch_page("pages/2_Convolution.py").run()
+        at.switch_page("pages/5_Gradients.py").run()
+        assert not at.exception and at.slider(key="depth-depth").value == 4
+        assert [r.number for r in runs(at)["depth"].runs] == [number]
+        at.switch_page("pages/3_Train.py").run()
+        assert at.number_input(key="tr-epochs").value == 7
+        store, flusher = workspace.services()
+        assert flusher.flush(30)
+        stored = store.open(at.session_state[KEY].token)
+        assert [r.number for r in stored.runs if r.group == "depth"] == [number]
+        assert stored.settings["gradients"]["depth-depth"] == 4 and stored.settings["train"]["epochs"] == 7
+    finally:
+        _stop_all(at)
+
+
+def test_a_comparisons_waiting_cells_are_written_once_not_every_second(monkeypatch):
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    store, flusher = workspace.services()
+    writes = []
+    save_run = store.save_run
+    monkeypatch.setattr(store, "save_run", lambda token, run: (writes.append((run.number, run.state)),
+                                                              save_run(token, run)))
+    try:
+        at.slider(key="time-T").set_value(30).run()
+        at.select_slider(key="time-compare-steps").set_value(4000).run()  # the first cell trains for a while
+        at.button(key="time-compare").click().run()
+        rnn, lstm, gru = runs(at)["compare"].runs
+        time.sleep(3.5)
+        assert lstm.state == gru.state == "idle"
+        assert [w for w in writes if w[0] in (lstm.number, gru.number)] == [(lstm.number, "idle"),
+                                                                           (gru.number, "idle")]
+    finally:
+        _stop_all(at)

@@ -62,5 +62,5 @@ def test_depth_live_run_grows_without_clicks(app_server, page):
     wait_idle(page)
     expect(page.get_by_text("stopped by the user")).to_be_visible(timeout=30_000)
     expect(page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").last).to_be_attached()
-    expect(page.locator(".st-key-depth-depth")).to_contain_text("50")
+    expect(page.locator(".st-key-depth-depth input[type=range]")).to_have_value("50")
     assert_no_exception(page)

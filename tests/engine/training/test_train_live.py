@@ -183,3 +183,13 @@ def test_a_training_thread_runs_at_the_background_priority_and_leaves_others_alo
     finally:
         trainer.stop()
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == before
+
+
+def test_a_run_nobody_started_is_abandoned_after_the_heartbeat_timeout_and_stops_with_the_reason(circle):
+    trainer = Trainer(toy_mlp(), long_config(heartbeat_timeout=0.2), circle)
+    assert trainer.state == "idle" and not trainer.abandoned
+    assert wait_for(lambda: trainer.abandoned, timeout=2.0)
+    trainer.heartbeat()
+    assert not trainer.abandoned  # a page beat again
+    assert trainer.stop(0, reason="stopped: its page was closed")
+    assert (trainer.state, trainer.status.message) == ("stopped", "stopped: its page was closed")
