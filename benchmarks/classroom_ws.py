@@ -19,6 +19,7 @@ before the server starts the script (``new_session``) and the script itself.
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import re
 import time
@@ -92,6 +93,7 @@ class Session:
         self._idle = asyncio.Event()
         self._ticks: dict[str, float] = {}  # fragment id -> when its auto-rerun was sent
         self._closing = False
+        self._events: collections.deque = collections.deque(maxlen=10)  # the last run events, for a timeout's report
 
     # --- the websocket -----------------------------------------------------------------------------------
 
@@ -171,7 +173,13 @@ class Session:
             try:
                 await asyncio.wait_for(self._idle.wait(), self.timeout)
             except asyncio.TimeoutError:
-                raise TimeoutError(f"the page did not finish within {self.timeout:.0f} s") from None
+                raise TimeoutError(f"the page did not finish within {self.timeout:.0f} s; {self._trail()}") from None
+
+    def _trail(self) -> str:
+        """What the server last said about runs (a timeout's report): which full run was awaited, and events."""
+        now = time.monotonic()
+        events = " ".join(f"{now - t:.1f}s:{e}" for t, e in self._events)
+        return f"waiting for run {str(self._full_run)[:6]}, mine {str(self._mine)[:6]}; {events}"
 
     def widget(self, key: str) -> str:
         if key not in self.widgets:
@@ -197,7 +205,7 @@ class Session:
         try:
             return await asyncio.wait_for(asyncio.shield(self._waiter), self.timeout)
         except asyncio.TimeoutError:
-            raise TimeoutError(f"the page did not finish within {self.timeout:.0f} s") from None
+            raise TimeoutError(f"the page did not finish within {self.timeout:.0f} s; {self._trail()}") from None
 
     # --- what the server sends ---------------------------------------------------------------------------
 
@@ -219,6 +227,9 @@ class Session:
     def _handle(self, msg: ForwardMsg) -> None:
         kind = msg.WhichOneof("type")
         run = msg.metadata.run
+        if kind in ("new_session", "script_finished"):
+            what = "start" if kind == "new_session" else f"end{msg.script_finished}"
+            self._events.append((time.monotonic(), f"{what}:{run.script_run_id[:6]}{'/f' if run.fragment_ids else ''}"))
         if kind == "new_session":
             self._in_fragment = bool(run.fragment_ids)
             if not run.fragment_ids:  # a full run: the frontend drops its auto-rerun timers here
@@ -379,7 +390,7 @@ async def student(n: int, url: str, stats: Stats, t_start: float, end: float, wa
                 await act("saliency: next sample", lambda: s.set_number("inspect_index", 1 + done % 50))
                 stats.paths += 1
             except (Disconnected, TimeoutError, LookupError, KeyError, OSError) as exc:
-                stats.errors.append(f"student {n} at {step}: {type(exc).__name__}: {str(exc)[:160]}")
+                stats.errors.append(f"student {n} at {step}: {type(exc).__name__}: {str(exc)[:700]}")
                 await s.close()
                 s, first = Session(url, stats, n), True  # a student who lost the page reloads it
                 await asyncio.sleep(1)
