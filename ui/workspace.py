@@ -305,7 +305,7 @@ def sync(s) -> None:
     """Queue what changed in the session since the last call (cheap: flags only; the flusher writes)."""
     if s.token is None or s.read_only or not (s.dirty or s.book.changed):
         return
-    store, flusher = services()
+    _, flusher = services()
     if flusher is None:
         return
     values = {}
@@ -318,14 +318,10 @@ def sync(s) -> None:
         values["model_weights"] = save_weights(s.model) if s.trained and s.model is not None else None
     for number in s.book.changed:
         run = s.book.get(number)
-        if run is None:
-            flusher.unwatch(s.token, number)
+        if run is None:  # deleted in the flusher's next round, off this thread
+            flusher.delete_run(s.token, number)
             with _live_lock:
                 _live.pop((s.token, number), None)
-            try:
-                store.delete_run(s.token, number)
-            except engine.InputError as err:  # the database is down: the stored copy stays, say so
-                s.save_error = f"A deleted run is still saved: {err}"
         else:
             _watch(flusher, s.token, run)
     s.dirty.clear()

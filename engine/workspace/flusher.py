@@ -49,6 +49,8 @@ class Flusher:
         self._errors: dict[str, WorkspaceError] = {}
         self._watched: dict[tuple[str, int], Callable] = {}  # (token, number) -> snapshot()
         self._fields: dict[str, dict] = {}  # token -> workspace fields waiting to be saved
+        self._deletes: set[tuple[str, int]] = set()  # runs to delete, off the page's thread
+        self._deleting: set[tuple[str, int]] = set()
         self._closed = False
         self._writing_fields: dict[str, dict] = {}
         self._rounds = 0  # write rounds completed (flush waits for a round that read the watched runs)
@@ -78,12 +80,23 @@ class Flusher:
             self._start_locked()
 
     def unwatch(self, token: str, number: int) -> None:
-        """Stop saving a run (its student deleted it); what was queued for it is dropped."""
+        """Stop saving a run; what was queued for it is dropped."""
         with self._lock:
-            self._watched.pop((token, number), None)
-            self._pending.pop((token, number), None)
-            self._written.pop((token, number), None)
-            self._touched.pop((token, number), None)
+            self._unwatch_locked((token, number))
+
+    def _unwatch_locked(self, key: tuple[str, int]) -> None:
+        self._watched.pop(key, None)
+        self._pending.pop(key, None)
+        self._written.pop(key, None)
+        self._touched.pop(key, None)
+
+    def delete_run(self, token: str, number: int) -> None:
+        """Stop saving a run and delete its stored copy in the next round (never blocks; retried while the
+        database is down)."""
+        with self._lock:
+            self._unwatch_locked((token, number))
+            self._deletes.add((token, number))
+            self._start_locked()
 
     def watching(self, token: str, number: int) -> bool:
         """Whether this process still saves that run (it trains here, or its last write is pending)."""
@@ -115,8 +128,8 @@ class Flusher:
         with self._lock:
             # Watched runs are read at the start of a round: wait for a whole round begun after this call.
             target = self._rounds + (2 if self._watched else 0)
-            while (self._pending or self._writing or self._fields or self._writing_fields
-                   or (self._rounds < target and self._watched)):
+            while (self._pending or self._writing or self._fields or self._writing_fields or self._deletes
+                   or self._deleting or (self._rounds < target and self._watched)):
                 self._hurry.set()
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
@@ -154,13 +167,15 @@ class Flusher:
     def _drain(self) -> None:
         while not self._closed:
             with self._lock:
-                while not (self._pending or self._watched or self._fields or self._closed):
+                while not (self._pending or self._watched or self._fields or self._deletes or self._closed):
                     self._submitted.wait()
                 if self._closed:
                     return
                 watched = list(self._watched.items())
                 fields, self._fields = self._fields, {}
                 self._writing_fields = fields
+                deletes, self._deletes = self._deletes, set()
+                self._deleting = deletes
             done = self._read_watched(watched)
             with self._lock:
                 batch, self._pending = self._pending, {}
@@ -168,7 +183,10 @@ class Flusher:
             started = time.monotonic()
             failed = self._write(batch)
             failed_fields = self._write_fields(fields)
+            failed_deletes = self._write_deletes(deletes)
             with self._lock:
+                self._deletes |= failed_deletes
+                self._deleting = set()
                 for key, run in failed.items():
                     self._pending.setdefault(key, run)  # a newer submit meanwhile wins
                 for token, values in failed_fields.items():
@@ -179,7 +197,9 @@ class Flusher:
                 self._writing, self._writing_fields = {}, {}
                 self._rounds += 1
                 self._idle.notify_all()
-            failed = failed or failed_fields
+            failed = failed or failed_fields or failed_deletes
+            if not failed and (batch or fields or deletes):
+                self.last_error = None  # the database answered every write of the round
             self._failures = self._failures + 1 if failed else 0
             pause = min(self.interval * 2 ** self._failures, MAX_BACKOFF) if failed else self.interval
             self._hurry.wait(max(0.0, pause - (time.monotonic() - started)))
@@ -201,6 +221,27 @@ class Flusher:
             if finished:
                 done.add(key)
         return done
+
+    def _write_deletes(self, deletes: set[tuple[str, int]]) -> set[tuple[str, int]]:
+        """Delete each run; returns those to retry (the database was unavailable)."""
+        if not deletes:
+            return set()
+        try:
+            store = self._open_store()
+        except StoreUnavailable as exc:
+            self.last_error = exc
+            return deletes
+        failed = set()
+        for token, number in deletes:
+            try:
+                store.delete_run(token, number)
+            except StoreUnavailable as exc:
+                failed.add((token, number))
+                self.last_error = exc
+            except WorkspaceError as exc:  # a snapshot, an expired workspace: retrying cannot help
+                with self._lock:
+                    self._errors[token] = exc
+        return failed
 
     def _write_fields(self, fields: dict[str, dict]) -> dict[str, dict]:
         """Save each workspace's queued fields; returns those to retry (the database was unavailable)."""
@@ -224,6 +265,8 @@ class Flusher:
 
     def _write(self, batch: dict[tuple[str, int], RunRecord]) -> dict[tuple[str, int], RunRecord]:
         """Save each run; returns the ones to retry (the database was unavailable)."""
+        if not batch:  # nothing asked of the database: it has not answered either
+            return {}
         try:
             store = self._open_store()
         except StoreUnavailable as exc:
@@ -249,8 +292,6 @@ class Flusher:
                     self._errors.pop(token, None)
                 else:
                     self._errors[token] = error
-        if not failed:
-            self.last_error = None  # the database answered
         return failed
 
     def _save(self, store, key: tuple[str, int], run: RunRecord) -> None:

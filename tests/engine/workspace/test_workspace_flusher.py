@@ -120,6 +120,29 @@ def test_a_database_outage_is_reported_retried_and_never_blocks_submit(tmp_path,
     assert store.open(token).runs[0].label == f"v{2000 % 50}"
 
 
+def test_a_deleted_run_is_deleted_off_the_callers_thread_and_retried_while_the_database_is_locked(tmp_path, flusher):
+    path = tmp_path / "playground.db"
+    store = Store(f"sqlite:///{path}", busy_timeout=0.05)
+    token = store.create(spec=SPEC)
+    f = flusher(store)
+    f.submit(token, live(1, 3))
+    f.submit(token, live(2, 3, state="stopped"))
+    assert f.flush(10.0) and [r.number for r in store.open(token).runs] == [1, 2]
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.perf_counter()
+        f.submit(token, live(1, 4))  # a save still queued for it is dropped with it
+        f.delete_run(token, 1)
+        assert time.perf_counter() - started < 0.01  # never waits on the database
+        assert not f.flush(0.3) and isinstance(f.last_error, StoreUnavailable)
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert f.flush(10.0) and f.last_error is None
+    assert [r.number for r in store.open(token).runs] == [2]
+
+
 def test_a_store_that_cannot_open_yet_is_retried(tmp_path, flusher):
     attempts = []
     url = f"sqlite:///{tmp_path / 'playground.db'}"
