@@ -15,9 +15,9 @@ def _step(page) -> int:
     return int(PROGRESS.search(text).group(1))
 
 
-def _loss_points(page) -> int:
-    path = page.locator(".st-key-tr-loss-chart .scatterlayer .trace path.js-line").first
-    return len(path.get_attribute("d") or "")
+def _loss_path(page) -> str:
+    """The drawn loss curve's SVG path (its length is no measure of growth: long curves are thinned and rescaled)."""
+    return page.locator(".st-key-tr-loss-chart .scatterlayer .trace path.js-line").first.get_attribute("d") or ""
 
 
 def test_live_training_controls_and_isolation(app_server, page, browser):
@@ -36,10 +36,10 @@ def test_live_training_controls_and_isolation(app_server, page, browser):
     expect(page.get_by_text(re.compile(r"\*\*running\*\*|running · step"))).to_be_visible(timeout=30_000)
 
     # The fragment redraws on its own: the step count and the loss curve grow without any click.
-    first_step, first_len = _step(page), _loss_points(page)
+    first_step, first_path = _step(page), _loss_path(page)
     time.sleep(3)
     assert _step(page) > first_step
-    assert _loss_points(page) > first_len
+    assert _loss_path(page) not in ("", first_path)  # redrawn with the new records
     assert_no_exception(page)
     screenshot(page, "train")
 
