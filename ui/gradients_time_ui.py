@@ -8,10 +8,10 @@ import pandas as pd
 import streamlit as st
 
 from engine.gradients import figures, lab, recurrent_radius
-from engine.training import TERMINAL
+from engine.training import TERMINAL, SavedRun
+from ui import workspace
 from ui.gradients_ui import DEPTH_WIDGETS, ERRORS, cached, is_live, live_view, new_run, run_of, scratch, stop_run
 from ui.runs_ui import status_text
-from engine.training import SavedRun
 from ui.session import Between, Run, reseed, restorable, state, widget_values
 
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
@@ -51,8 +51,6 @@ def restore_widgets() -> None:
 
 def save_widgets() -> None:
     """Keep the page's settings with the workspace (widgets not drawn this run keep their saved values)."""
-    from ui import workspace
-
     s = state()
     s.set_settings("gradients", _saved("gradients") | widget_values(WIDGETS))
     workspace.sync(s)  # queued now: the page may not call state() again before the student leaves

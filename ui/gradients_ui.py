@@ -11,6 +11,7 @@ import streamlit as st
 from engine import InputError, SpecError
 from engine.gradients import activation_stats, derivative_bound, figures, lab
 from engine.network import DEPTH_LABS, SCHEMES, layer_names
+from engine.training import SavedRun
 from ui import runs_ui
 from ui.runs_ui import status_text
 from ui.session import Run, state
@@ -185,7 +186,7 @@ def depth_ui(settings: dict) -> None:
     runs = run_of("depth")
     trainer = runs[0].trainer if runs else None
     if runs and runs[0].key[:len(key)] == key and not is_live(runs) and trainer.status.step \
-            and getattr(trainer, "has_weights", True):  # a run restored without its weights shows its records
+            and (not isinstance(trainer, SavedRun) or trainer.has_weights):  # restored without weights: records only
         try:  # the trained weights on the same fixed batch, weights only, like the curve at initialisation
             after = cached("depth_after", (id(trainer), trainer.status.step),
                            lambda: lab.trained_layer_norms(trainer, xb, yb))

@@ -44,7 +44,7 @@ def load_dataset(name: str, seed: int, options_json: str):
 
 def settings_ui(s: SessionState) -> TrainConfig | None:
     """Dataset and training settings; returns the config, or None (with a message) when a value is bad."""
-    if page(s).get("settings_for", s.spec) is s.spec:
+    if "tr-dataset" not in st.session_state and page(s).get("settings_for", s.spec) is s.spec:
         # The student was on another page and Streamlit forgot these widgets: the saved settings, unless the
         # network changed meanwhile (then its own dataset and defaults, as for a new network).
         reseed(widget_state(s.settings.get("train")))

@@ -4,11 +4,16 @@ from __future__ import annotations
 import itertools
 import os
 import threading
+import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 
 from engine import limits
+
+if TYPE_CHECKING:  # the loop module imports this one
+    from engine.training.loop import Loop
 
 # "interrupted": a run whose server stopped while it trained (a run brought back from storage, never a live one)
 STATES = ("idle", "queued", "running", "paused", "finished", "stopped", "diverged", "failed", "interrupted")
@@ -122,6 +127,26 @@ class Control:
 
     def interrupted(self) -> bool:
         return self.pause.is_set() or self.stop.is_set()
+
+    def paused_too_long(self) -> str | None:
+        """Why a run paused past the server's cap ends itself (it frees the memory), or None."""
+        cap = limits.MAX_PAUSED_SECONDS
+        if self.paused_since is not None and time.monotonic() - self.paused_since > cap:
+            return f"stopped after {cap:g} s paused (the limit on this server frees its memory); start a new run " \
+                   f"to train again"
+        return None
+
+    def abort_reason(self, quiet: float, config) -> str | None:
+        """Why the run ends now: stopped, its page silent for ``quiet`` seconds past ``config.heartbeat_timeout``,
+        its time up (``config.max_seconds`` or the server's cap), or paused too long; None while it may go on."""
+        if self.stop.is_set():
+            return "stopped by the user"
+        if quiet > config.heartbeat_timeout:
+            return f"stopped: no heartbeat from the page for {quiet:.0f} s (was it closed?)"
+        cap = min(config.max_seconds, limits.MAX_RUN_SECONDS)
+        if self.loop.elapsed > cap:
+            return f"stopped at the time limit of {cap:g} s per run"
+        return self.paused_too_long() if self.pause.is_set() else None
 
 
 def failure_message(exc: Exception) -> str:

@@ -138,7 +138,7 @@ class Trainer:
         self._beat = time.monotonic()
         ctl = self._ctl
         if self._state == "paused" and (self.thread is None or not self.thread.is_alive()):
-            reason = self._paused_too_long(ctl)  # no worker thread to notice (paused by step())
+            reason = ctl.paused_too_long()  # no worker thread to notice (paused by step())
             if reason:
                 self._end("stopped", reason, ctl)
 
@@ -299,23 +299,8 @@ class Trainer:
         if ctl.paused_since is None:
             ctl.paused_since = time.monotonic()
 
-    def _paused_too_long(self, ctl: Control) -> str | None:
-        cap = limits.MAX_PAUSED_SECONDS
-        if ctl.paused_since is not None and time.monotonic() - ctl.paused_since > cap:
-            return f"stopped after {cap:g} s paused (the limit on this server frees its memory); start a new run " \
-                   f"to train again"
-        return None
-
     def _abort_reason(self, ctl: Control) -> str | None:
-        if ctl.stop.is_set():
-            return "stopped by the user"
-        quiet = time.monotonic() - self._beat
-        if quiet > self.config.heartbeat_timeout:
-            return f"stopped: no heartbeat from the page for {quiet:.0f} s (was it closed?)"
-        cap = min(self.config.max_seconds, limits.MAX_RUN_SECONDS)
-        if ctl.loop.elapsed > cap:
-            return f"stopped at the time limit of {cap:g} s per run"
-        return self._paused_too_long(ctl) if ctl.pause.is_set() else None
+        return ctl.abort_reason(time.monotonic() - self._beat, self.config)
 
     def _run(self, ctl: Control) -> None:
         """The worker: wait while paused (no slot), queue for a slot, train until paused or ended; repeat.

@@ -12,7 +12,7 @@ import engine
 from engine import workspace as store_mod
 from engine.training import SavedRun, evaluate
 from tests.app.test_train import configure, runs, wait_for
-from ui import workspace
+from ui import saved_runs, workspace
 from ui.session import KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -154,7 +154,7 @@ def test_a_teachers_push_opens_in_the_students_workspace(trained, monkeypatch):
 def test_a_run_cut_off_by_a_restart_comes_back_interrupted_and_resumes(monkeypatch):
     """The server stops mid-run (here: its process forgets the run): the reopened workspace shows the run as
     interrupted with its records, and Resume trains on from the last checkpoint's step."""
-    monkeypatch.setattr(workspace, "CHECKPOINT_EVERY", 0.0)
+    monkeypatch.setattr(saved_runs, "CHECKPOINT_EVERY", 0.0)
     at = AppTest.from_file(TRAIN, default_timeout=60)
     at.run()
     session = at.session_state[KEY]
@@ -167,7 +167,7 @@ def test_a_run_cut_off_by_a_restart_comes_back_interrupted_and_resumes(monkeypat
     time.sleep(1.5)
     assert flusher.flush(30)
     flusher.unwatch(session.token, run.number)  # as if this process had died: nothing saves the run any more
-    workspace._live.clear()
+    saved_runs._live.clear()
     run.trainer.stop()
     store = store_mod.get_store()
     monkeypatch.setattr(store, "interrupt_after", 0.0)

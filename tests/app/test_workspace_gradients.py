@@ -193,3 +193,25 @@ def test_a_comparisons_waiting_cells_are_written_once_not_every_second(monkeypat
                                                                            (gru.number, "idle")]
     finally:
         _stop_all(at)
+
+
+def test_stored_experiments_of_the_wrong_shape_are_dropped_not_drawn():
+    """An edited or old workspace file: a lab run whose context cannot be drawn is left out, the page works."""
+    from engine.network import presets
+    from engine.workspace import RunRecord
+
+    store, flusher = workspace.services()
+    spec = presets.get("toy-mlp").to_dict()
+    token = store.create(spec=spec, settings={"gradients": {"depth-depth": "many"}, "gradients-compare": [1]})
+    for number, group, context in ((1, "time", {"key": "T=8", "shared": [1, 2]}),
+                                   (2, "compare", {"key": ["copy", 8], "shared": {"T": 8}}),
+                                   (3, "time", {"key": ["rnn"], "shared": {"snaps": [], "snap_steps": [],
+                                                                         "clip": 1.0, "baseline": 0.1, "cell": "LSTM"}})):
+        store.save_run(token, RunRecord(number, group=group, spec=spec, config={}, state="finished",
+                                        context=context))
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.query_params[workspace.PARAM] = token
+    at.run()
+    assert not at.exception and not at.error
+    assert "time" not in runs(at) and "compare" not in runs(at)
+    assert at.slider(key="depth-depth").value == 10  # the bad saved value was not used
