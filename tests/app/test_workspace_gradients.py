@@ -203,10 +203,10 @@ def test_stored_experiments_of_the_wrong_shape_are_dropped_not_drawn():
     store, flusher = workspace.services()
     spec = presets.get("toy-mlp").to_dict()
     token = store.create(spec=spec, settings={"gradients": {"depth-depth": "many"}, "gradients-compare": [1]})
+    no_snapshots = {"snaps": [], "snap_steps": [], "clip": 1.0, "baseline": 0.1, "cell": "LSTM"}
     for number, group, context in ((1, "time", {"key": "T=8", "shared": [1, 2]}),
                                    (2, "compare", {"key": ["copy", 8], "shared": {"T": 8}}),
-                                   (3, "time", {"key": ["rnn"], "shared": {"snaps": [], "snap_steps": [],
-                                                                         "clip": 1.0, "baseline": 0.1, "cell": "LSTM"}})):
+                                   (3, "time", {"key": ["rnn"], "shared": no_snapshots})):
         store.save_run(token, RunRecord(number, group=group, spec=spec, config={}, state="finished",
                                         context=context))
     at = AppTest.from_file(PAGE, default_timeout=60)
