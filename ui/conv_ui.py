@@ -241,17 +241,25 @@ def _fit_note(s: Settings, axis: str, n: int, lo: int, hi: int, k: int, stride: 
                + (f" To fit exactly, use {' or '.join(fixes)}." if fixes else ""), icon="✂️")
 
 
+def _chain(first: str, *steps: str) -> str:
+    """LaTeX for ``first = step = step …``, one step a line, so a formula fits a projector's narrow window."""
+    lines = " \\\\ ".join(f"&= {step}" for step in steps)
+    return f"\\begin{{aligned}}{first} {lines}\\end{{aligned}}"
+
+
 def formula_ui(s: Settings, trace: conv.Trace, k: int, channels: int) -> None:
     """Output size and parameter count with the live numbers, and a note when the filter does not fit.
 
     Stride, padding, dilation and window size are read from the trace, so the panel shows what was computed.
     """
     for axis, n, (lo, hi), size, ka, sa, da in _axes(trace):
-        label = f"\\text{{{axis}: }}" if trace.dims == 2 else ""
+        label = ""
+        if trace.dims == 2:  # on a line of its own: with it the formula is too wide for a projector's window
+            st.markdown(f"Output {axis}:")
         if trace.op == "conv_transpose":
             p = da * (ka - 1) - lo  # the trace pads by D(K−1) − P
-            st.latex(f"{label}(N-1)S - 2P + D(K-1) + 1 = ({n}-1)\\cdot{sa} - 2\\cdot{p} + {da}({ka}-1) + 1"
-                     f" = {size}")
+            st.latex(_chain(f"{label}(N-1)S - 2P + D(K-1) + 1",
+                            f"({n}-1)\\cdot{sa} - 2\\cdot{p} + {da}({ka}-1) + 1 = {size}"))
             continue
         if isinstance(s.padding, str):
             st.latex(_padding_rule(s.padding, ka, da, lo, hi))
@@ -261,9 +269,9 @@ def formula_ui(s: Settings, trace: conv.Trace, k: int, channels: int) -> None:
         left, right = ("\\lceil", "\\rceil") if ceil else ("\\lfloor", "\\rfloor")
         windows = (-(-room // sa) if ceil else room // sa) + 1
         dropped = " - 1" if windows > size else ""  # ceil mode: PyTorch drops a window starting in the right padding
-        st.latex(f"{label}\\left{left}\\frac{{N + {both} - D(K-1) - 1}}{{S}}\\right{right} + 1 = "
-                 f"\\left{left}\\frac{{{n} + {pads} - {da}({ka}-1) - 1}}{{{sa}}}\\right{right}"
-                 f" + 1 = {left} {room}/{sa} {right} + 1{dropped} = {size}")
+        st.latex(_chain(f"{label}\\left{left}\\frac{{N + {both} - D(K-1) - 1}}{{S}}\\right{right} + 1",
+                        f"\\left{left}\\frac{{{n} + {pads} - {da}({ka}-1) - 1}}{{{sa}}}\\right{right} + 1",
+                        f"{left} {room}/{sa} {right} + 1{dropped} = {size}"))
         if dropped:
             st.caption(f"Ceil mode would give {windows} windows, but the last would start at padded cell "
                        f"{(windows - 1) * sa}, in the right padding (the input is cells {lo}–{lo + n - 1}). "
@@ -276,11 +284,11 @@ def formula_ui(s: Settings, trace: conv.Trace, k: int, channels: int) -> None:
         return
     kk = "\\cdot".join([str(k)] * s.dims)
     if s.op == "transposed convolution":
-        st.latex(f"\\text{{parameters}} = ({kk})\\cdot C_{{in}}\\cdot C_{{out}} + C_{{out}} = ({kk})\\cdot{channels}"
-                 f"\\cdot{s.maps} + {s.maps} = {k ** s.dims * channels * s.maps + s.maps}")
+        st.latex(_chain(f"\\text{{parameters}}", f"({kk})\\cdot C_{{in}}\\cdot C_{{out}} + C_{{out}}",
+                        f"({kk})\\cdot{channels}\\cdot{s.maps} + {s.maps} = {k ** s.dims * channels * s.maps + s.maps}"))
     else:
-        st.latex(f"\\text{{parameters}} = (({'K' if s.dims == 1 else 'K·K'})\\cdot C_{{in}} + 1)\\cdot C_{{out}} = "
-                 f"(({kk})\\cdot{channels} + 1)\\cdot{s.maps} = {(k ** s.dims * channels + 1) * s.maps}")
+        st.latex(_chain(f"\\text{{parameters}}", f"(({'K' if s.dims == 1 else 'K·K'})\\cdot C_{{in}} + 1)\\cdot C_{{out}}",
+                        f"(({kk})\\cdot{channels} + 1)\\cdot{s.maps} = {(k ** s.dims * channels + 1) * s.maps}"))
 
 
 def _move_step(delta: int, n: int) -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 import streamlit as st
 
 import engine
-from ui import workspace
+from ui import layout, workspace
 from ui.session import KEY, SessionState
 
 
 def sidebar_ui(s: SessionState) -> None:
     """Where the student's work is kept, and what they can do with it."""
+    layout.narrow_window_css()  # every page draws this panel: one place for the page-wide style
     if s.notice:
         st.info(s.notice)
         s.notice = None
