@@ -132,11 +132,13 @@ def _header(view: dict) -> None:
     """The class's name, and the join code in type big enough for the back row (and a 200% projector zoom)."""
     st.subheader(plain(view["name"]))
     address = _address()
-    where = f"Open <b>{html.escape(address)}</b> and enter code" if address else \
+    where = f'Open <b style="white-space:nowrap">{html.escape(address)}</b> and enter code' if address else \
         "Open this playground, then <i>Join the class</i> in the sidebar, and enter code"
-    st.markdown(f'<div class="class-join" style="font-size:1.6rem;line-height:1.3">{where}<div '
-                f'style="font-size:5rem;font-weight:700;letter-spacing:0.12em;font-family:monospace">'
-                f'{html.escape(view["code"])}</div></div>', unsafe_allow_html=True)
+    # vw-bound sizes: at a projector's 200% zoom the window is half as wide and the code must still fit.
+    st.markdown(f'<div class="class-join" style="font-size:clamp(1.2rem,3.5vw,1.6rem);line-height:1.3">{where}'
+                f'<div class="class-join-code" style="font-size:clamp(2.5rem,11vw,5rem);font-weight:700;'
+                f'letter-spacing:0.12em;font-family:monospace;white-space:nowrap">{html.escape(view["code"])}'
+                '</div></div>', unsafe_allow_html=True)
 
 
 def _runs(member) -> list:
@@ -200,6 +202,8 @@ def _draw(view: dict) -> None:
     # Plotly renders a little HTML in legends and hovers: names go in escaped.
     students = {html.escape(m.display_name): [(html.escape(f"#{r.number} {r.label}"), r.epochs)
                                               for r in _runs(m) if r.epochs] for m in members}
+    if not any(students.values()):
+        return  # no curves yet: no empty charts
     a, b = st.columns(2)
     a.plotly_chart(train_figures.class_curves_figure(students, "loss"), key="class-loss")
     b.plotly_chart(train_figures.class_curves_figure(students, "acc"), key="class-acc")
