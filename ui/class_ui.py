@@ -1,5 +1,10 @@
-"""The Class page's widgets: make a class, watch it live (networks, curves, a ranking), send it a network."""
+"""The Class page's widgets: make a class, watch it live (networks, curves, a ranking), send it a network; and
+the class board, the same view read-only for a projector."""
 from __future__ import annotations
+
+import html
+import re
+from urllib.parse import urlsplit
 
 import pandas as pd
 import streamlit as st
@@ -10,14 +15,21 @@ from ui import workspace
 from ui.session import SessionState, state
 
 PARAM = "teacher"
+BOARD = "board"
 EVERY = 2.0  # seconds between the class view's polls
+
+
+def plain(text: str) -> str:
+    """A user's string for a markdown element, shown exactly as typed (every ASCII punctuation escaped)."""
+    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text))
 
 
 def create_ui() -> None:
     """A new class: a name in, a join code and the teacher's link out."""
     st.markdown("Make a class: your students join it with a short code and a display name, and this page then "
                 "shows who has joined, their networks and their runs, live. There are no accounts: **the "
-                "teacher's link this page opens is the key to the class**; keep it to yourself.")
+                "teacher's link this page opens is the key to the class**; keep it to yourself, and project the "
+                "*class board* instead.")
     name = st.text_input("Class name", key="class-name", max_chars=200, placeholder="e.g. Deep learning, week 3")
     if st.button("Create the class", key="class-create", type="primary", disabled=not name.strip()):
         try:
@@ -30,32 +42,103 @@ def create_ui() -> None:
 
 
 def class_ui(s: SessionState, token: str) -> None:
-    """The teacher's live view of one class, and the push of the teacher's own network and Train settings."""
-    view = s.extras.setdefault("class", {"token": token, "since": None, "members": {}, "name": "", "code": ""})
-    if view["token"] != token:
-        view.update(token=token, since=None, members={})
+    """The teacher's live view of one class, its board link, and the push of the teacher's network and settings."""
+    view = _view_state(token)
+    try:
+        board = view.get("board") or workspace.class_board(token)
+    except engine.InputError as err:
+        st.error(f"This class cannot be shown: {err}")
+        return
+    view["board"] = board
+    url = _address()
+    board_url = f"{url}/Class?{BOARD}={board}" if url else f"/Class?{BOARD}={board}"
+    a, b = st.columns([3, 2])
+    with b.container(key="class-board"):
+        st.markdown("**Class board**, to project: the join code, the ranking and the curves, read-only. This "
+                    "page's address is the key to the class: project the board, not this page.")
+        st.link_button("Open the class board", board_url, icon=":material/open_in_new:", key="class-board-open")
+        st.code(board_url, language=None)
 
     @st.fragment(run_every=EVERY)
     def live():
         state()
-        try:
-            _poll(view)
-        except engine.InputError as err:
-            st.error(f"This class cannot be shown: {err}")
+        if not _poll(view, workspace.class_view):
             return
+        with a:
+            _header(view)
         _draw(view)
+        _snapshot_ui(view, token)
 
     live()
     push_ui(s, token)
 
 
-def _poll(view: dict) -> None:
+def board_ui(board: str) -> None:
+    """The class board: name, join code, ranking and curves; nothing that changes the class or leads to it."""
+    view = _view_state(board)
+
+    @st.fragment(run_every=EVERY)
+    def live():
+        if not _poll(view, workspace.board_view):
+            return
+        _header(view)
+        _draw(view)
+
+    live()
+
+
+def _view_state(token: str) -> dict:
+    view = st.session_state.setdefault("class-view", {"token": token})
+    if view["token"] != token:
+        view.clear()
+        view["token"] = token
+    view.setdefault("members", {})
+    view.setdefault("since", None)
+    return view
+
+
+def _address() -> str | None:
+    """The playground's address as the teacher's browser reached it (scheme, host and port)."""
+    try:
+        url = st.context.url
+    except (AttributeError, RuntimeError):
+        url = None
+    if url:
+        parts = urlsplit(str(url))
+        if parts.scheme and parts.netloc:
+            return f"{parts.scheme}://{parts.netloc}"
+    try:
+        host = st.context.headers.get("Host")
+    except (AttributeError, RuntimeError):
+        host = None
+    return f"http://{host}" if host else None
+
+
+def _poll(view: dict, fetch) -> bool:
     """Only what changed since the last poll comes back; members who left or expired are dropped."""
-    update = workspace.class_view(view["token"], view["since"])
+    try:
+        update = fetch(view["token"], view["since"])
+    except engine.InputError as err:
+        st.error(f"This class cannot be shown: {err}")
+        return False
     view.update(name=update.name, code=update.code, since=update.as_of, pushed=update.pushed_version)
     for member in update.members:
         view["members"][member.key] = member
     view["members"] = {k: m for k, m in view["members"].items() if k in set(update.member_keys)}
+    return True
+
+
+def _header(view: dict) -> None:
+    """The class's name, and the join code in type big enough for the back row (and a 200% projector zoom)."""
+    st.subheader(plain(view["name"]))
+    address = _address()
+    where = f'Open <b style="white-space:nowrap">{html.escape(address)}</b> and enter code' if address else \
+        "Open this playground, then <i>Join the class</i> in the sidebar, and enter code"
+    # vw-bound sizes: at a projector's 200% zoom the window is half as wide and the code must still fit.
+    st.markdown(f'<div class="class-join" style="font-size:clamp(1.2rem,3.5vw,1.6rem);line-height:1.3">{where}'
+                f'<div class="class-join-code" style="font-size:clamp(2.5rem,11vw,5rem);font-weight:700;'
+                f'letter-spacing:0.12em;font-family:monospace;white-space:nowrap">{html.escape(view["code"])}'
+                '</div></div>', unsafe_allow_html=True)
 
 
 def _runs(member) -> list:
@@ -63,37 +146,92 @@ def _runs(member) -> list:
     return [r for r in member.runs if r.group == "train"]
 
 
-def _best(member) -> float | None:
-    accs = [r.results.get("accuracy") for r in _runs(member) if r.results and r.results.get("accuracy") is not None]
-    return max(accs) if accs else None
+def _best(member) -> tuple[float | None, float | None]:
+    """The member's best test accuracy and lowest test loss over their finished runs (None: no such result)."""
+    results = [r.results for r in _runs(member) if r.results]
+    accs = [r["accuracy"] for r in results if r.get("accuracy") is not None]
+    losses = [r["loss"] for r in results if r.get("loss") is not None]
+    return (max(accs) if accs else None), (min(losses) if losses else None)
+
+
+def _network(member) -> str:
+    if member.preset is None:
+        return "custom"
+    return f"{member.preset} (edited)" if member.edited else member.preset
+
+
+def _row(member) -> dict:
+    live = sum(r.state in ("queued", "running", "paused") for r in _runs(member))
+    return {"student": member.display_name, "network": _network(member),
+            "parameters": f"{member.parameters:,}" if member.parameters is not None else "invalid",
+            "runs": len(_runs(member)), "training now": live}
+
+
+def _status(member) -> str:
+    row = _row(member)
+    if row["training now"]:
+        return "training"
+    return f"{row['runs']} run{'s' * (row['runs'] != 1)}" if row["runs"] else "joined"
 
 
 def _draw(view: dict) -> None:
-    st.subheader(view["name"])
-    st.markdown(f"Join code: **`{view['code']}`** · students open the playground, then *Join the class* in the "
-                "sidebar's workspace panel.")
-    members = sorted(view["members"].values(), key=lambda m: (_best(m) is None, -(_best(m) or 0), m.display_name))
+    members = list(view["members"].values())
     if not members:
         st.info("Nobody has joined yet.")
         return
-    rows = [{"rank": i + 1, "student": m.display_name, "network": m.spec.get("name") or "custom",
-             "parameters": f"{m.parameters:,}" if m.parameters is not None else "invalid",
-             "runs": len(_runs(m)),
-             "training now": sum(r.state in ("queued", "running", "paused") for r in _runs(m)),
-             "best test accuracy": f"{100 * _best(m):.1f}%" if _best(m) is not None else ""}
-            for i, m in enumerate(members)]
-    st.dataframe(pd.DataFrame(rows), hide_index=True, key="class-table")
-    students = {m.display_name: [(f"#{r.number} {r.label}", r.epochs) for r in _runs(m) if r.epochs]
-                for m in members}
+    if not any(_best(m) != (None, None) for m in members):
+        st.info("No ranking yet: it appears once a student's run has test results. Who has joined so far:")
+        rows = [{**_row(m), "status": _status(m)} for m in sorted(members, key=lambda m: m.display_name.lower())]
+        st.dataframe(pd.DataFrame(rows)[["student", "network", "parameters", "status"]], hide_index=True,
+                     key="class-members")
+    else:
+        def order(m):
+            acc, loss = _best(m)
+            return acc is None, -(acc or 0.0), loss is None, loss or 0.0, m.display_name.lower()
+
+        members.sort(key=order)
+        rows = []
+        for i, m in enumerate(members):
+            acc, loss = _best(m)
+            rows.append({"rank": i + 1 if (acc, loss) != (None, None) else None, **_row(m),
+                         "best test accuracy": f"{100 * acc:.1f}%" if acc is not None else "",
+                         "best test loss": f"{loss:.4f}" if loss is not None else ""})
+        table = pd.DataFrame(rows)
+        table["rank"] = table["rank"].astype("Int64")  # whole numbers, blank for those without a result
+        st.dataframe(table, hide_index=True, key="class-table")
+    # Plotly renders a little HTML in legends and hovers: names go in escaped.
+    students = {html.escape(m.display_name): [(html.escape(f"#{r.number} {r.label}"), r.epochs)
+                                              for r in _runs(m) if r.epochs] for m in members}
+    if not any(students.values()):
+        return  # no curves yet: no empty charts
     a, b = st.columns(2)
     a.plotly_chart(train_figures.class_curves_figure(students, "loss"), key="class-loss")
     b.plotly_chart(train_figures.class_curves_figure(students, "acc"), key="class-acc")
 
 
+def _snapshot_ui(view: dict, token: str) -> None:
+    """Look at one student's workspace: a read-only snapshot of it, opened in a new tab."""
+    names = {k: m.display_name for k, m in sorted(view["members"].items(), key=lambda i: i[1].display_name.lower())}
+    if not names:
+        return
+    a, b, c = st.columns([2, 1, 2], vertical_alignment="bottom")
+    key = a.selectbox("Look at a student's workspace", list(names), format_func=names.get, index=None,
+                      placeholder="Choose a student", key="class-member")
+    if b.button("Read-only snapshot", key="class-snapshot", disabled=key is None):
+        try:
+            view["snapshot"] = names[key], workspace.link(workspace.member_snapshot(token, key), "Train")
+        except engine.InputError as err:
+            st.error(f"Cannot open this student's workspace: {err}")
+            view.pop("snapshot", None)
+    if snapshot := view.get("snapshot"):
+        c.link_button(f"Open {plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
+                      key="class-snapshot-open")
+
+
 def push_ui(s: SessionState, token: str) -> None:
     """Send the teacher's current network and Train settings to every student's workspace."""
-    st.markdown(f"**Send to the class**: your current network (**{s.spec.name or 'custom'}**, from the Build "
-                "page) and your Train settings open in every student's workspace on their next page.")
+    st.markdown(f"**Send to the class**: your current network (**{plain(s.spec.name or 'custom')}**, from the "
+                "Build page) and your Train settings open in every student's workspace on their next page.")
     if st.button("Send my network and settings", key="class-push"):
         try:
             version = workspace.push(token, s)

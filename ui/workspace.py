@@ -261,3 +261,21 @@ def push(teacher_token: str, s) -> int:
     """The teacher's network and Train settings to every member; returns the push's version."""
     store, _ = _store()
     return store.push(teacher_token, s.spec.to_dict(), {"train": s.settings.get("train")})
+
+
+def class_board(teacher_token: str) -> str:
+    """The token of the class's read-only board (for a projector: it holds no teacher key)."""
+    store, _ = _store()
+    return store.class_board(teacher_token)
+
+
+def board_view(board_token: str, since: float | None):
+    """``class_view`` through the board's token."""
+    store, _ = _store()
+    return store.board_view(board_token, since)
+
+
+def member_snapshot(teacher_token: str, member_key: str) -> str:
+    """A read-only snapshot of a class member's workspace, for their teacher; its token."""
+    store, _ = _store()
+    return store.member_snapshot(teacher_token, member_key)

@@ -1,6 +1,7 @@
 """Ready-made networks: classic architectures and the course's worked examples, as specs."""
 from __future__ import annotations
 
+from engine.errors import SpecError
 from engine.network.spec import ModelSpec
 
 
@@ -117,3 +118,23 @@ def get(name: str) -> ModelSpec:
         KeyError: for an unknown name.
     """
     return ModelSpec.from_dict(_PRESETS[name][1])
+
+
+def origin(spec) -> tuple[str, bool] | None:
+    """The preset a network came from and whether it was edited since: (name, edited), or None when its name
+    is no preset's (a network built from scratch or renamed).
+
+    Args:
+        spec: a ``ModelSpec`` or its dict as stored (an unreadable dict named after a preset counts as edited).
+    """
+    if isinstance(spec, ModelSpec):
+        name = spec.name
+    else:
+        name = spec.get("name") if isinstance(spec, dict) else None
+        try:
+            spec = ModelSpec.from_dict(spec)
+        except (SpecError, TypeError, ValueError):
+            spec = None
+    if not isinstance(name, str) or name not in _PRESETS:
+        return None
+    return name, spec != get(name)

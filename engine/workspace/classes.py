@@ -3,9 +3,16 @@
 The teacher's view is polled (like the Train page's live view): each call returns only the members whose
 workspace or runs changed since the previous call's ``as_of``, plus every member's key so the page can drop
 those who left or expired.
+
+The class board (``board``, ``board_view``) is the same view read-only, for a projector: its token derives from
+the teacher's one way (an HMAC keyed by it), so the teacher's page can always show the board's link again while the
+database keeps only digests, and nothing on the board leads back to the teacher's link.
 """
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass
@@ -15,8 +22,8 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import defer
 
 from engine.errors import InputError, SpecError
-from engine.network import ModelSpec, summarize
-from engine.workspace import checks
+from engine.network import ModelSpec, presets, summarize
+from engine.workspace import checks, copies
 from engine.workspace.errors import UnknownJoinCode, UnknownToken, WorkspaceError
 from engine.workspace.records import LIVE
 from engine.workspace.runs import mark_interrupted
@@ -49,6 +56,8 @@ class Member:
     parameters: int | None  # None when the network does not summarise (an invalid spec)
     runs: list[MemberRun]
     updated_at: float
+    preset: str | None = None  # the preset the network came from (by name), None for a network of their own
+    edited: bool = False  # the network differs from that preset
 
 
 @dataclass(frozen=True)
@@ -72,6 +81,7 @@ def create(store, name: str) -> tuple[str, str]:
         try:
             with store.db.writing() as session:
                 session.add(ClassRow(teacher_digest=checks.digest(token), join_code=code, name=name,
+                                     board_digest=checks.digest(board_token(token)),
                                      pushed_version=0, created_at=now, touched_at=now))
             return token, code
         except sa_exc.IntegrityError:
@@ -96,15 +106,58 @@ def join(store, code: str, display_name: str, token: str) -> None:
         session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
 
 
+def board_token(teacher_token: str) -> str:
+    """The class board's token, derived from the teacher's: unguessable, and it tells nothing of the teacher's."""
+    mac = hmac.new(teacher_token.encode(), b"playground class board", hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()  # 43 characters, a well-formed token
+
+
+def board(store, teacher_token: str) -> str:
+    """The board's token for the teacher's class; stores its digest first if the class predates boards."""
+    key = checks.token_digest(teacher_token, "teacher")
+    token = board_token(teacher_token)
+    with store.db.reading() as session:
+        klass = _class(session, key)
+    if klass.board_digest is None:
+        with store.db.writing() as session:
+            session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(board_digest=checks.digest(token)))
+    return token
+
+
+def board_view(store, board_token: str, since: float | None) -> ClassView:
+    """``view`` through the board's token (read-only: nothing else takes it)."""
+    key = checks.token_digest(board_token, "class board")
+    return _view(store, ClassRow.board_digest == key, "No class board has this link: it may have expired, or been "
+                 "mistyped. Ask the teacher for the board link again.", since)
+
+
+def member_snapshot(store, teacher_token: str, member_key: str) -> str:
+    """A read-only snapshot of a member's workspace for their teacher (as the member's own Share makes)."""
+    key = checks.token_digest(teacher_token, "teacher")
+    with store.db.reading() as session:
+        klass = _class(session, key)
+        digest = session.scalar(select(WorkspaceRow.digest).where(WorkspaceRow.class_id == klass.id,
+                                                                  WorkspaceRow.member_key == member_key)) \
+            if isinstance(member_key, str) else None
+    if digest is None:
+        raise UnknownToken("This student is not in this class (any more): they left, or joined another class.")
+    return copies.clone_digest(store, digest, "snapshot", None, None)
+
+
 def view(store, teacher_token: str, since: float | None) -> ClassView:
     """The class's members (changed since ``since``) with their networks and runs.
 
     Live runs no server has flushed for ``store.interrupt_after`` seconds are marked "interrupted" first, so a
     student who closed the tab mid-run does not show as training forever.
     """
-    key, now = checks.token_digest(teacher_token, "teacher"), time.time()
+    key = checks.token_digest(teacher_token, "teacher")
+    return _view(store, ClassRow.teacher_digest == key, _NO_CLASS, since)
+
+
+def _view(store, which, missing: str, since: float | None) -> ClassView:
+    now = time.time()
     with store.db.reading() as session:
-        klass = _class(session, key)
+        klass = _class(session, which, missing)
         members = select(WorkspaceRow.id).where(WorkspaceRow.class_id == klass.id)
         stale = list(session.scalars(select(RunRow.id).where(RunRow.workspace_id.in_(members),
                                                              RunRow.state.in_(LIVE),
@@ -129,7 +182,7 @@ def view(store, teacher_token: str, since: float | None) -> ClassView:
         by_member.setdefault(run.workspace_id, []).append(
             MemberRun(run.number, run.group, run.label, run.state, run.epochs, run.results, run.updated_at))
     members = [Member(row.member_key, row.display_name, row.spec, _parameters(row.spec), by_member.get(row.id, []),
-                      row.updated_at) for row in rows]
+                      row.updated_at, *(presets.origin(row.spec) or (None, False))) for row in rows]
     return ClassView(klass.name, klass.join_code, klass.pushed_version, members, keys, now - CLOCK_SLACK)
 
 
@@ -145,10 +198,16 @@ def push(store, teacher_token: str, spec: dict, settings: dict | None) -> int:
         return session.scalar(select(ClassRow.pushed_version).where(ClassRow.id == klass.id))
 
 
-def _class(session, key: str) -> ClassRow:
-    klass = session.scalar(select(ClassRow).where(ClassRow.teacher_digest == key))
+_NO_CLASS = "No class has this teacher link: it may have expired, or been mistyped."
+
+
+def _class(session, which, missing: str = _NO_CLASS) -> ClassRow:
+    """The class found by ``which`` (a teacher's digest, or a condition such as the board's), else ``missing``."""
+    if isinstance(which, str):
+        which = ClassRow.teacher_digest == which
+    klass = session.scalar(select(ClassRow).where(which))
     if klass is None:
-        raise UnknownToken("No class has this teacher link: it may have expired, or been mistyped.")
+        raise UnknownToken(missing)
     return klass
 
 

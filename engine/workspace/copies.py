@@ -26,7 +26,12 @@ def clone(store, token: str, kind: str, numbers: list[int] | None, ip: str | Non
     A snapshot leaves the optimiser state behind. Runs still live in the source are "interrupted" in the copy:
     nothing trains them there.
     """
-    key, now = checks.token_digest(token), time.time()
+    return clone_digest(store, checks.token_digest(token), kind, numbers, ip)
+
+
+def clone_digest(store, key: str, kind: str, numbers: list[int] | None, ip: str | None) -> str:
+    """``clone`` of the workspace whose token has the digest ``key`` (a teacher's snapshot of a member's)."""
+    now = time.time()
     new = checks.new_token()
     with store.db.writing() as session:
         source = store._row(session, key)

@@ -36,10 +36,12 @@ class ClassRow(Base):
     """A teacher's class: its name, join code, and the latest network pushed to its members."""
 
     __tablename__ = "classes"
+    __table_args__ = (Index("ix_classes_board_digest", "board_digest", unique=True),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     teacher_digest: Mapped[str] = mapped_column(String(DIGEST), unique=True)
     join_code: Mapped[str] = mapped_column(String(16), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    board_digest: Mapped[str | None] = mapped_column(String(DIGEST), nullable=True)  # the read-only board's
     pushed_version: Mapped[int] = mapped_column(Integer, default=0)
     pushed_spec: Mapped[dict | None] = mapped_column(JSONText, nullable=True)
     pushed_settings: Mapped[dict | None] = mapped_column(JSONText, nullable=True)

@@ -271,6 +271,18 @@ class Store:
         """The teacher's view of a class: members changed since ``since`` (a previous view's ``as_of``)."""
         return classes.view(self, teacher_token, since)
 
+    def class_board(self, teacher_token: str) -> str:
+        """The token of the class's read-only board (the same each call; it opens no teacher's action)."""
+        return classes.board(self, teacher_token)
+
+    def board_view(self, board_token: str, since: float | None = None) -> classes.ClassView:
+        """``class_view`` through the board's token."""
+        return classes.board_view(self, board_token, since)
+
+    def member_snapshot(self, teacher_token: str, member_key: str) -> str:
+        """A read-only snapshot of a class member's workspace (``Member.key``) for its teacher; its token."""
+        return classes.member_snapshot(self, teacher_token, member_key)
+
     def push(self, teacher_token: str, spec: dict, settings: dict | None = None) -> int:
         """Offer a network (and settings) to every member; returns the new push version."""
         return classes.push(self, teacher_token, spec, settings)

@@ -118,29 +118,79 @@ def test_a_run_survives_reload_and_restart_and_stays_private(server, browser):
     context.close()
 
 
-def test_a_class_of_three_shows_up_on_the_teachers_page(server, browser):
+def _create_class(browser, url: str, name: str):
+    """A teacher's page with a new class; (page, join code read off the page)."""
     teacher = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-    open_app(teacher, f"{server['url']}/Class")
-    teacher.locator(".st-key-class-name input").fill("Week 3")
+    open_app(teacher, f"{url}/Class")
+    teacher.locator(".st-key-class-name input").fill(name)
     teacher.locator(".st-key-class-name input").press("Enter")
     wait_idle(teacher)
     teacher.locator(".st-key-class-create button").click()
     wait_idle(teacher)
-    code = re.search(r"Join code: (\w+)", teacher.get_by_text("Join code").first.inner_text()).group(1)
+    expect(teacher.locator(".class-join")).to_be_visible(timeout=30_000)
+    code = re.search(r"enter code\s+([A-Z0-9]{6})", teacher.locator(".class-join").inner_text()).group(1)
+    return teacher, code
 
-    students = []
-    for name in ("Ada", "Grace", "Alan"):
-        page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
-        open_app(page, f"{server['url']}/Build?net=p.toy-mlp")
-        _open_panel(page)
-        page.locator(".st-key-ws-join-code input").fill(code)
-        page.locator(".st-key-ws-join-name input").fill(name)
-        page.locator(".st-key-ws-join-name input").press("Enter")
-        wait_idle(page)
-        page.locator(".st-key-ws-join button").click()
-        wait_idle(page)
-        expect(page.get_by_text("Class Week 3")).to_be_visible()
-        students.append(page)
+
+def _join(browser, url: str, code: str, name: str, class_name: str):
+    """A student's page on Build with the toy MLP, joined to the class as ``name``."""
+    page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    open_app(page, f"{url}/Build?net=p.toy-mlp")
+    _open_panel(page)
+    page.locator(".st-key-ws-join-code input").fill(code)
+    page.locator(".st-key-ws-join-name input").fill(name)
+    page.locator(".st-key-ws-join-name input").press("Enter")
+    wait_idle(page)
+    page.locator(".st-key-ws-join button").click()
+    wait_idle(page)
+    expect(page.get_by_text(f"Class {class_name}")).to_be_visible()
+    return page
+
+
+def test_the_class_board_shows_the_code_and_ranking_without_the_teacher_key(server, browser):
+    teacher, code = _create_class(browser, server["url"], "Week 3")
+    port = urlparse(server["url"]).port
+    expect(teacher.locator(".class-join")).to_contain_text(f"Open http://127.0.0.1:{port} and enter code")
+    key = parse_qs(urlparse(teacher.url).query)["teacher"][0]
+    own = _token(teacher)
+    link = teacher.locator(".st-key-class-board [data-testid=stCode]").inner_text().strip()
+    assert link.startswith(f"http://127.0.0.1:{port}/Class?board=") and key not in link
+    href = teacher.locator(".st-key-class-board-open a").get_attribute("href")
+    assert href == link
+    student = _join(browser, server["url"], code, "Ada", "Week 3")
+
+    board = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()  # as on the projector
+    open_app(board, link)
+    expect(board.locator(".class-join-code")).to_have_text(code, timeout=30_000)
+    expect(board.get_by_text("No ranking yet")).to_be_visible(timeout=30_000)  # Ada joined, nothing run yet
+    wait_idle(board)
+    assert_no_exception(board)
+    for secret in (key, own):  # neither the teacher's key nor the teacher's workspace, in the page or its links
+        assert secret not in board.content() and secret not in board.url
+    assert all(key not in (a.get_attribute("href") or "") for a in board.locator("a").all())
+    expect(board.locator(".st-key-class-push")).to_have_count(0)
+    expect(board.locator(".st-key-class-snapshot")).to_have_count(0)
+    screenshot(board, "class-board")
+    # 200% zoom on a 1400 px projector: a 700 px window at twice the pixels. The code still shows whole.
+    zoomed = browser.new_context(viewport={"width": 700, "height": 500}, device_scale_factor=2).new_page()
+    open_app(zoomed, link)
+    expect(zoomed.locator(".class-join-code")).to_have_text(code, timeout=30_000)
+    fits = zoomed.locator(".class-join-code").evaluate(
+        "el => el.scrollWidth <= el.clientWidth && el.getBoundingClientRect().right <= window.innerWidth")
+    screenshot(zoomed, "class-board-200")
+    assert fits
+    zoomed.context.close()
+
+    bad = browser.new_context().new_page()
+    open_app(bad, f"{server['url']}/Class?board={'A' * 43}")
+    expect(bad.get_by_text("No class board has this link")).to_be_visible(timeout=30_000)
+    for page in (teacher, student, board, bad):
+        page.context.close()
+
+
+def test_a_class_of_three_shows_up_on_the_teachers_page(server, browser):
+    teacher, code = _create_class(browser, server["url"], "Week 3")
+    students = [_join(browser, server["url"], code, name, "Week 3") for name in ("Ada", "Grace", "Alan")]
     for page in students:
         _start_training(page)
     for page in students:
@@ -152,5 +202,19 @@ def test_a_class_of_three_shows_up_on_the_teachers_page(server, browser):
         expect(chart.locator(".legendtext", has_text=name)).to_have_count(1)
     assert_no_exception(teacher)
     screenshot(teacher, "class")
+
+    teacher.locator(".st-key-class-member").click()  # a student's workspace, read-only, in a new tab
+    teacher.get_by_role("option", name="Grace").click()
+    wait_idle(teacher)
+    teacher.locator(".st-key-class-snapshot button").click()
+    link = teacher.locator(".st-key-class-snapshot-open a")
+    expect(link).to_have_attribute("href", re.compile(r"/Train\?ws="), timeout=30_000)
+    assert link.get_attribute("target") == "_blank"
+    viewer = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+    open_app(viewer, link.get_attribute("href"))
+    expect(viewer.get_by_text("A read-only snapshot")).to_be_visible()
+    expect(viewer.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_be_visible()
+    assert_no_exception(viewer)
+    viewer.context.close()
     for page in [teacher, *students]:
         page.context.close()

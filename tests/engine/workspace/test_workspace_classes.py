@@ -98,3 +98,72 @@ def test_bad_codes_names_and_teacher_links(store):
         store.class_view("short")
     with pytest.raises(UnknownToken, match="No class has this teacher link"):
         store.push(token, {"input": [2], "layers": []}, None)  # a student's token is no teacher's
+
+
+def test_the_class_board_shows_the_class_read_only_without_the_teacher_key(store, trained):
+    """A board link for the projector: the same class view, but its token opens nothing a teacher can do."""
+    teacher, code = store.create_class("Week 3")
+    board = store.class_board(teacher)
+    assert board != teacher and teacher not in board and len(board) >= 32
+    assert store.class_board(teacher) == board  # the same link every time the teacher's page asks
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.save_run(alex, run(1, trained))
+    view = store.board_view(board)
+    assert (view.name, view.code) == ("Week 3", code)
+    assert [(m.display_name, [r.results for r in m.runs]) for m in view.members] == [("Alex", [{"test_acc": 0.95}])]
+    assert store.board_view(board, since=view.as_of + 10).members == []
+    with pytest.raises(UnknownToken, match="No class has this teacher link"):
+        store.class_view(board)  # the board's token is no teacher's: no push, no snapshots
+    with pytest.raises(UnknownToken, match="No class has this teacher link"):
+        store.push(board, trained.spec, None)
+    with pytest.raises(UnknownToken, match="No class board has this link"):
+        store.board_view(teacher)
+    with pytest.raises(MalformedToken, match="class board link is damaged"):
+        store.board_view("guessed")
+    other, _ = store.create_class("Week 4")
+    assert store.class_board(other) != board
+
+
+def test_the_board_digest_is_filled_for_a_class_made_before_boards(store):
+    from sqlalchemy import update
+
+    from engine.workspace.schema import ClassRow
+
+    teacher, _ = store.create_class("Old")
+    with store.db.writing() as session:  # as the database upgraded from before boards holds it
+        session.execute(update(ClassRow).values(board_digest=None))
+    board = store.class_board(teacher)
+    assert store.board_view(board).name == "Old"
+
+
+def test_a_members_network_says_its_preset_and_whether_it_was_edited(store, trained):
+    teacher, code = store.create_class("E")
+    edited = engine.network.presets.get("toy-mlp").to_dict()
+    edited["layers"][0]["out_features"] = 16
+    for name, spec in (("Ann", engine.network.presets.get("toy-mlp").to_dict()), ("Bo", edited),
+                       ("Cy", {"input": [2], "layers": [{"type": "Linear", "out_features": 2}]})):
+        store.join_class(code, name, store.create(spec=spec))
+    view = store.class_view(teacher)
+    assert [(m.display_name, m.preset, m.edited, m.parameters) for m in view.members] == [
+        ("Ann", "toy-mlp", False, 114), ("Bo", "toy-mlp", True, 2 * 16 + 16 + 16 * 8 + 8 + 8 * 2 + 2),
+        ("Cy", None, False, 6)]
+
+
+def test_a_teacher_opens_a_read_only_snapshot_of_a_member(store, trained):
+    teacher, code = store.create_class("F")
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.save_run(alex, run(1, trained))
+    key = store.class_view(teacher).members[0].key
+    snapshot = store.member_snapshot(teacher, key)
+    ws = store.open(snapshot)
+    assert ws.read_only and ws.spec == trained.spec and [r.number for r in ws.runs] == [1]
+    assert snapshot != alex and store.open(alex).runs[0].number == 1
+    other, _ = store.create_class("G")
+    with pytest.raises(UnknownToken, match="not in this class"):
+        store.member_snapshot(other, key)  # another teacher cannot look at this class's students
+    with pytest.raises(UnknownToken, match="not in this class"):
+        store.member_snapshot(teacher, "0123abcd")
+    with pytest.raises(UnknownToken, match="No class has this teacher link"):
+        store.member_snapshot(store.class_board(teacher), key)

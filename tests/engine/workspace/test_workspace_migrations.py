@@ -157,6 +157,8 @@ def test_the_schema_and_every_statement_are_valid_postgresql(store, trained):
     store.join_class(code, "Pat", token)
     store.push(teacher, trained.spec, None)
     store.class_view(teacher, since=0.0)
+    store.board_view(store.class_board(teacher), since=0.0)
+    store.member_snapshot(teacher, store.class_view(teacher).member_keys[0])
     store.delete_run(token, 1)
     store.expire()
     assert len(compiled) > 30 and any("INSERT INTO runs" in sql and "SELECT" in sql for sql in compiled)
@@ -181,3 +183,23 @@ def test_get_store_is_one_store_per_process_and_remembers_a_failed_open(tmp_path
         stores = list(pool.map(lambda _: get_store(), range(16)))
     assert all(s is stores[0] for s in stores) and (tmp_path / "data" / "playground.db").exists()
     stores[0].db.dispose()
+
+
+def test_a_class_from_before_boards_keeps_working_through_the_upgrade(tmp_path):
+    """0002 -> head: classes get a board column, empty until the teacher's page first asks for the board link."""
+    url = f"sqlite:///{tmp_path / 'playground.db'}"
+    store = Store(url)
+    teacher, code = store.create_class("Before boards")
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with store.db.engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, "0002")
+        connection.commit()
+        assert "board_digest" not in {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(classes)")}
+    store.db.dispose()
+    upgraded = Store(url)
+    assert version(upgraded) == head() == "0003"
+    assert upgraded.class_view(teacher).code == code
+    assert upgraded.board_view(upgraded.class_board(teacher)).name == "Before boards"
+    upgraded.db.dispose()
