@@ -278,7 +278,7 @@ def _start_compare(settings: dict, ds, budget: tuple[str, int], key: tuple) -> N
     except ERRORS as err:
         scratch()["compare_error"] = f"Could not start the comparison: {err}"
         return
-    new_run("compare", key, trainers, at_init=at_init, baseline=lab.baseline(ds), T=settings["T"],
+    new_run("compare", key, trainers, at_init=at_init, after=None, baseline=lab.baseline(ds), T=settings["T"],
             row={"task": TASK_NAMES[settings["task"]], "T": settings["T"], "hidden": settings["hidden"],
                  "budget": _budget_text(budget)})
     trainers[0].start()
@@ -311,11 +311,13 @@ def compare_ui(settings: dict, ds) -> None:
               args=("compare",))
     st.caption(f"Same task, T = {settings['T']}, hidden size {settings['hidden']}, seed 0, PyTorch's "
                f"initialisation; Adam (learning rate {COMPARE_LR:g}), batches of 64, clipping at 1; "
-               f"{_budget_text(budget)}, one after another. Each finished comparison adds a row to the table.")
+               f"{_budget_text(budget)}, one after another. Each finished comparison adds a row to the table. "
+               "The chart: each cell's ‖∂L/∂h_t‖ at initialisation (solid) and, once all three have trained, after "
+               f"training (dashed), on the same {PROBE} sequences.")
     if error := scratch().pop("compare_error", None):
         st.error(error)
     if runs:
-        live_view("compare", _draw_compare)
+        live_view("compare", lambda runs: _draw_compare(runs, ds))
     if table := _rows():
         st.dataframe(pd.DataFrame(table), hide_index=True, key="time-compare-table")
         st.button("Clear the table", key="time-compare-clear", on_click=_clear_table)
@@ -331,13 +333,13 @@ def _clear_table() -> None:
     state().set_settings(TABLE, {"rows": []})
 
 
-def _draw_compare(runs: list[Run]) -> None:
+def _draw_compare(runs: list[Run], ds) -> None:
     trainers = dict(zip(COMPARE_CELLS, [r.trainer for r in runs]))
     run = runs[0].shared
     _next_turn(runs)
     st.caption(" · ".join(f"{cell}: {status_text(t)}" for cell, t in trainers.items()))
     left, right = st.columns(2)
-    left.plotly_chart(figures.timestep_figure(run["at_init"]), key="time-compare-chart")
+    left.plotly_chart(figures.compare_figure(run["at_init"], _after_training(runs, ds)), key="time-compare-chart")
     curves = {cell: lab.loss_series(t.records()) for cell, t in trainers.items()}
     right.plotly_chart(figures.loss_figure(curves, run["baseline"]), key="time-compare-loss-chart")
     if not is_live(runs):
@@ -346,6 +348,29 @@ def _draw_compare(runs: list[Run]) -> None:
             run["saved"] = True
             for r in runs:
                 state().book.touch(r)
+
+
+def _after_training(runs: list[Run], ds) -> dict | None:
+    """Each cell's ‖∂L/∂h_t‖ once every cell has trained, on the probe batch of the curves at initialisation:
+    measured once and kept with the comparison (one saved before they were kept: from its stored weights)."""
+    run = runs[0].shared
+    after = run.get("after")
+    if isinstance(after, dict) and all(isinstance(after.get(c), np.ndarray) and after[c].ndim == 1
+                                       for c in COMPARE_CELLS):
+        return after
+    trainers = [r.trainer for r in runs]
+    if is_live(runs) or not all(t.status.step > 0 and (not isinstance(t, SavedRun) or t.has_weights)
+                                for t in trainers):
+        return None
+    try:
+        probe = lab.probe_batch(ds, PROBE)
+        after = {cell: lab.trained_time_norms(t, *probe) for cell, t in zip(COMPARE_CELLS, trainers)}
+    except ERRORS:  # stored weights that no longer load: the curves at initialisation alone
+        return None
+    run.update(after=after)  # one update: the flusher's thread may be copying the context meanwhile
+    for r in runs:
+        state().book.touch(r)  # saved with the comparison, so a reopened workspace draws them too
+    return after
 
 
 def _next_turn(runs: list[Run]) -> None:

@@ -220,6 +220,11 @@ def snapshot_norms(model: nn.Module, weights: bytes, x: torch.Tensor, y: torch.T
     return timestep_grad_norms(model, x, y)
 
 
+def trained_time_norms(trainer: Trainer, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """‖∂L/∂h_t‖ for t = 1..T of a run's current weights on the fixed batch ``x``, ``y`` (float64, autograd)."""
+    return snapshot_norms(private_copy(trainer), trainer.weights(), x, y)
+
+
 def trained_layer_norms(trainer: Trainer, x: torch.Tensor, y: torch.Tensor) -> tuple[list[str], np.ndarray]:
     """``layer_norms`` (weights only, float64) of a run's current weights on the fixed batch ``x``, ``y``."""
     model = private_copy(trainer)

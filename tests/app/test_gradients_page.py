@@ -3,6 +3,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -23,14 +24,20 @@ def has_chart(at: AppTest, key: str) -> bool:
     return any(element.proto.id.endswith(f"-{key}") for element in at.get("plotly_chart"))
 
 
-def first_last(trace: dict) -> float:
-    """first / last of a plotted gradient-norm curve (Plotly may store y as a typed array)."""
+def ys(trace: dict) -> list[float]:
+    """A plotted trace's y values (Plotly may store them as a typed array)."""
     y = trace["y"]
     if isinstance(y, dict):  # {"dtype": "f8", "bdata": base64}
         import base64
 
         import numpy as np
         y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return y
+
+
+def first_last(trace: dict) -> float:
+    """first / last of a plotted gradient-norm curve."""
+    y = ys(trace)
     return y[0] / y[-1]
 
 
@@ -312,10 +319,29 @@ def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_
     assert not at.exception and not at.error
     rnn, lstm, gru = runs(at)["compare"]["trainers"]
     assert rnn.state in ("queued", "running") and lstm.state == gru.state == "idle"  # one at a time
-    assert [line["name"] for line in chart(at, "time-compare-chart")["data"]] == ["RNN (tanh)", "LSTM", "GRU"]
+    cells = ("RNN (tanh)", "LSTM", "GRU")
+    live = chart(at, "time-compare-chart")
+    assert [line["name"] for line in live["data"]] == [f"{cell}, at initialisation" for cell in cells]
+    assert "at initialisation" in live["layout"]["title"]["text"]
+    assert "after training" not in live["layout"]["title"]["text"]
     poll_until_ended(at, "compare", seconds=120)
     at.run()  # the full rerun after the end draws the verdict
     assert all(t.status.step > 0 and not t.thread.is_alive() for t in (rnn, lstm, gru))
+    # Each trained cell measured on the same probe batch as at initialisation: dashed, in the cell's colour.
+    ended = chart(at, "time-compare-chart")
+    init_lines, after_lines = ended["data"][:3], ended["data"][3:]
+    assert [line["name"] for line in after_lines] == [f"{cell}, after training" for cell in cells]
+    assert "after training" in ended["layout"]["title"]["text"]
+    assert [line["line"]["dash"] for line in ended["data"]] == ["solid"] * 3 + ["dash"] * 3
+    assert [line["line"]["color"] for line in init_lines] == [line["line"]["color"] for line in after_lines]
+    from engine.gradients import lab
+    from ui.gradients_time_ui import PROBE
+
+    probe = lab.probe_batch(lab.sequence_task("adding", 10), PROBE)
+    for line, trainer in zip(after_lines, (rnn, lstm, gru)):
+        np.testing.assert_allclose(ys(line), lab.trained_time_norms(trainer, *probe), rtol=1e-12)
+    for line, cell in zip(init_lines, cells):
+        np.testing.assert_array_equal(ys(line), runs(at)["compare"]["at_init"][cell])
     assert [line["name"] for line in chart(at, "time-compare-loss-chart")["data"]][:3] == ["RNN (tanh)", "LSTM",
                                                                                           "GRU"]
     text = markdown_text(at)
