@@ -18,8 +18,7 @@ PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are meas
 TRAIN_SECONDS = (10, 20, 30, 60, 120)
 COMPARE_SECONDS = (15, 30, 60, 90, 120, 180)  # all three cells together
 COMPARE_STEPS = (100, 250, 500, 1000, 2000, 4000)  # each cell
-COMPARE_CELLS = ("RNN (tanh)", "LSTM", "GRU")
-COMPARE_LR = 1e-2
+COMPARE_CELLS = lab.COMPARE_CELLS
 SNAPSHOT_EVERY = 1.0  # seconds between ‖∂L/∂h_t‖ snapshots of a live run
 MAX_SNAPSHOTS = 200
 TASK_NAMES = {"adding": "Adding problem", "copy": "Copy task"}
@@ -27,6 +26,7 @@ SCALES = {"ρ": "spectral", "σ_max": "singular"}
 SCALE_NAMES = {"ρ": "spectral radius ρ", "σ_max": "largest singular value σ_max"}
 HIDDEN = (16, 32, 64, 128)
 BUDGETS = ("equal steps", "equal seconds")
+LONG_PRESET = "Long sequences: LSTM learns, RNN does not (T = 100)"
 TABLE = "gradients-compare"  # the settings entry that keeps the comparisons' table: {"rows": [...]}
 # Both tabs' widgets a reopened workspace shows again (so its saved runs match them): key -> options.
 WIDGETS = DEPTH_WIDGETS | {
@@ -271,8 +271,7 @@ def _start_compare(settings: dict, ds, budget: tuple[str, int], key: tuple) -> N
     kind, amount = budget
     cap = dict(max_seconds=amount / len(COMPARE_CELLS)) if kind == "seconds" else dict(steps=amount)
     try:
-        trainers = [lab.time_trainer(cell, settings["hidden"], ds, clip=1.0, lr=COMPARE_LR, **cap)
-                    for cell in COMPARE_CELLS]
+        trainers = lab.compare_trainers(settings["hidden"], ds, **cap)
         probe = lab.probe_batch(ds, PROBE)
         at_init = {cell: lab.time_norms(t.model, *probe)["h"] for cell, t in zip(COMPARE_CELLS, trainers)}
     except ERRORS as err:
@@ -289,9 +288,24 @@ def _budget_text(budget: tuple[str, int]) -> str:
     return f"{amount / len(COMPARE_CELLS):.0f} s each" if kind == "seconds" else f"{amount} steps each"
 
 
+def long_preset() -> dict:
+    """The widget values ``LONG_PRESET`` sets: ``lab.LONG_SEQUENCES`` on the page's controls."""
+    long = lab.LONG_SEQUENCES
+    return {"time-task": long["task"], "time-T": long["T"], "time-hidden": long["hidden"],
+            "time-compare-budget": "equal steps", "time-compare-steps": long["steps"]}
+
+
+def _apply_long_preset() -> None:
+    st.session_state.update(long_preset())
+
+
 def compare_ui(settings: dict, ds) -> None:
     """Vanilla RNN vs LSTM vs GRU on the same task: curves at initialisation, live losses, a verdict table."""
     st.subheader("Side by side: RNN vs LSTM vs GRU")
+    long = lab.LONG_SEQUENCES
+    st.button(LONG_PRESET, key="time-compare-long", icon=":material/timeline:", on_click=_apply_long_preset,
+              help=f"sets {TASK_NAMES[long['task']].lower()}, T = {long['T']}, hidden size {long['hidden']}, "
+                   f"{long['steps']} steps each; then press Compare (about a minute per cell on a small CPU)")
     c0, c1, c2, c3 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
     by = c0.radio("Budget", BUDGETS, key="time-compare-budget",
                   help="equal steps: the verdict does not depend on the server's load; equal seconds: the "
@@ -310,7 +324,8 @@ def compare_ui(settings: dict, ds) -> None:
     c3.button("Stop", key="time-compare-stop", width="stretch", disabled=not is_live(runs), on_click=stop_run,
               args=("compare",))
     st.caption(f"Same task, T = {settings['T']}, hidden size {settings['hidden']}, seed 0, PyTorch's "
-               f"initialisation; Adam (learning rate {COMPARE_LR:g}), batches of 64, clipping at 1; "
+               f"initialisation; Adam (learning rate {lab.COMPARE_LR:g}), batches of {lab.BATCH}, clipping at "
+               f"{lab.COMPARE_CLIP:g}; "
                f"{_budget_text(budget)}, one after another. Each finished comparison adds a row to the table. "
                "The chart: each cell's ‖∂L/∂h_t‖ at initialisation (solid) and, once all three have trained, after "
                f"training (dashed), on the same {PROBE} sequences.")

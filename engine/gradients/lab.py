@@ -30,6 +30,13 @@ BATCH = 64
 ADDING_BASELINE = 0.167  # mean squared error of always answering 1 (the adding problem's dataset text)
 DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}  # the lab's optimisers (OPTIMIZERS names) and their rates
 HEARTBEAT = 20.0  # seconds without a page poll before a run stops itself (a closed tab)
+# The side-by-side comparison: the same data, hidden size and seed for each cell, Adam at this rate, clipped.
+COMPARE_CELLS = ("RNN (tanh)", "LSTM", "GRU")
+COMPARE_LR = 1e-2
+COMPARE_CLIP = 1.0
+# A comparison where the gated cells learn and the vanilla RNN does not at a long T, in about a minute per cell on
+# a 2-core CPU (pinned by tests/engine/gradients/test_gradients_long_t.py).
+LONG_SEQUENCES = {"task": "adding", "T": 100, "hidden": 32, "steps": 2000}
 # The linear regime: zero biases and inputs this small (in float64) keep every state near 0, where
 # tanh' = 1 and sigmoid gates sit at 1/2, so ∂h_t/∂h_k is exactly Π W_hhᵀ: radius 0.5 decays, 1.5 grows.
 LINEAR_SCALE = 1e-100
@@ -207,6 +214,17 @@ def time_trainer(cell: str, hidden: int, ds: data.Dataset, clip: float = 1.0, lr
         scaled, _ = with_radius(trainer.model, radius, kind)
         trainer.load_weights(save_weights(scaled))
     return trainer
+
+
+def compare_trainers(hidden: int, ds: data.Dataset, steps: int | None = None,
+                     max_seconds: float | None = None) -> list[Trainer]:
+    """The side-by-side comparison's runs, one per ``COMPARE_CELLS``, not yet started.
+
+    Each: ``time_trainer`` with PyTorch's initialisation, seed 0, Adam at ``COMPARE_LR``, clipping at
+    ``COMPARE_CLIP``; capped at ``steps`` each (rounded up to whole epochs) or ``max_seconds`` each.
+    """
+    cap = dict(steps=steps) if steps is not None else dict(max_seconds=max_seconds if max_seconds else 60.0)
+    return [time_trainer(cell, hidden, ds, clip=COMPARE_CLIP, lr=COMPARE_LR, **cap) for cell in COMPARE_CELLS]
 
 
 def private_copy(trainer: Trainer) -> nn.Module:

@@ -367,3 +367,31 @@ def test_equal_step_comparisons_add_rows_to_the_verdict_table(live_at):
     assert {"RNN (tanh)", "LSTM", "GRU"} <= set(table.columns)
     at.button(key="time-compare-clear").click().run()
     assert not any("time-compare-table" in d.proto.id for d in at.dataframe)
+
+
+def test_long_sequence_preset_sets_what_the_comparison_trains(live_at):
+    """The preset's values (pinned by the slow engine test) are the ones the page's comparison then trains."""
+    import math
+
+    from engine.gradients import lab
+
+    at = live_at
+    long = lab.LONG_SEQUENCES
+    at.button(key="time-compare-long").click().run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="time-task").value == long["task"] and at.slider(key="time-T").value == long["T"]
+    assert at.select_slider(key="time-hidden").value == long["hidden"]
+    assert at.radio(key="time-compare-budget").value == "equal steps"
+    assert at.select_slider(key="time-compare-steps").value == long["steps"]
+    at.button(key="time-compare").click().run()
+    assert not at.exception and not at.error
+    trainers = runs(at)["compare"]["trainers"]
+    for trainer in trainers:
+        trainer.stop()
+    per_epoch = math.ceil(0.7 * 2000 / lab.BATCH)  # the adding problem's 2,000 sequences, 70% for training
+    assert [t.spec.layers[0]["type"] for t in trainers] == ["RNN", "LSTM", "GRU"]
+    for trainer in trainers:
+        assert trainer.spec.input == [long["T"], 2] and trainer.spec.layers[0]["hidden_size"] == long["hidden"]
+        assert (trainer.config.dataset, trainer.config.lr, trainer.config.clip_norm, trainer.config.seed) == \
+            (long["task"], lab.COMPARE_LR, lab.COMPARE_CLIP, 0)
+        assert trainer.loop.total_steps == math.ceil(long["steps"] / per_epoch) * per_epoch
