@@ -282,6 +282,28 @@ def final_loss(records: list[dict], last: int = 5) -> float | None:
     return float(np.mean(loss[-last:])) if loss else None
 
 
+def held_out_loss(records: list[dict]) -> float | None:
+    """The loss on the validation sequences at the last epoch's end (None before one): data it never trained on."""
+    epochs = [r for r in records if r.get("kind") == "epoch" and r.get("val_loss") is not None]
+    return float(epochs[-1]["val_loss"]) if epochs else None
+
+
+def outcome(records: list[dict], reference: float) -> dict:
+    """A comparison cell's verdict, judged on the held-out loss (the training loss until an epoch has ended).
+
+    A long copy task can be memorised: at T = 100 an LSTM's training loss fell far below chance while its
+    held-out loss rose above it. ``memorised`` flags a training loss that says "learned" when the held-out
+    loss does not.
+
+    Returns:
+        {"verdict": ``verdict(...)``, "train": ``final_loss``, "held_out": ``held_out_loss``, "memorised": bool}.
+    """
+    train, held_out = final_loss(records), held_out_loss(records)
+    judged = verdict(held_out if held_out is not None else train, reference)
+    memorised = held_out is not None and verdict(train, reference) == "learned" and judged != "learned"
+    return {"verdict": judged, "train": train, "held_out": held_out, "memorised": memorised}
+
+
 def baseline(ds: data.Dataset) -> float:
     """The loss of answering without memory: always 1 on the adding problem (MSE ≈ 0.167); chance on copy (ln K)."""
     return ADDING_BASELINE if ds.task == "regression" else float(np.log(len(ds.classes)))

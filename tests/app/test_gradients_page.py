@@ -335,7 +335,7 @@ def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_
     assert [line["line"]["dash"] for line in ended["data"]] == ["solid"] * 3 + ["dash"] * 3
     assert [line["line"]["color"] for line in init_lines] == [line["line"]["color"] for line in after_lines]
     from engine.gradients import lab
-    from ui.gradients_time_ui import PROBE
+    from ui.gradients_ui import PROBE
 
     probe = lab.probe_batch(lab.sequence_task("adding", 10), PROBE)
     for line, trainer in zip(after_lines, (rnn, lstm, gru)):
@@ -346,6 +346,7 @@ def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_
                                                                                           "GRU"]
     text = markdown_text(at)
     assert "Measured: RNN (tanh):" in text and "LSTM:" in text and "GRU:" in text
+    assert text.count("held-out loss **") == 3  # judged on sequences never trained on, not the training loss
 
 
 def test_equal_step_comparisons_add_rows_to_the_verdict_table(live_at):
