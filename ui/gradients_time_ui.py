@@ -103,7 +103,7 @@ def time_ui(settings: dict) -> None:
                                    if curves["c"] is not None else {})
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
-        st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time")
+        st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time, at initialisation")
         st.plotly_chart(figures.timestep_figure(shown, dashed=tuple(shown)[1:]), key="time-norms-chart")
         if settings["linear"]:
             st.caption(f"Linear regime: recurrent biases 0, inputs × {lab.LINEAR_SCALE:g}, measured in float64; "

@@ -58,6 +58,7 @@ def test_page_draws_both_tabs_without_errors(at):
     assert has_chart(at, "depth-norms-chart") and has_chart(at, "depth-activations-chart")
     assert has_chart(at, "time-norms-chart")
     assert "σ_max =" in markdown_text(at)
+    assert any("through time, at initialisation" in h.value for h in at.subheader)  # not a trained network
 
 
 def test_depth_choices_are_registry_names(at):
