@@ -1,33 +1,26 @@
-"""The Gradients page's time tab: ‖∂L/∂h_t‖ at initialisation, a live run, and RNN vs LSTM vs GRU measured."""
+"""The Gradients page's time tab: ‖∂L/∂h_t‖ at initialisation and during a live run (the comparison: gradients_compare_ui)."""
 from __future__ import annotations
 
 import time
 
 import numpy as np
-import pandas as pd
 import streamlit as st
 
 from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL, SavedRun
 from ui import workspace
-from ui.gradients_ui import DEPTH_WIDGETS, ERRORS, cached, is_live, live_view, new_run, run_of, scratch, stop_run
+from ui.gradients_compare_ui import BUDGETS, COMPARE_SECONDS, COMPARE_STEPS, compare_ui
+from ui.gradients_ui import (DEPTH_WIDGETS, ERRORS, PROBE, TASK_NAMES, cached, is_live, live_view, new_run, run_of,
+                             scratch, stop_run)
 from ui.runs_ui import status_text
 from ui.session import Between, Run, reseed, restorable, state, widget_values
 
-PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on
 TRAIN_SECONDS = (10, 20, 30, 60, 120)
-COMPARE_SECONDS = (15, 30, 60, 90, 120, 180)  # all three cells together
-COMPARE_STEPS = (100, 250, 500, 1000, 2000, 4000)  # each cell
-COMPARE_CELLS = ("RNN (tanh)", "LSTM", "GRU")
-COMPARE_LR = 1e-2
 SNAPSHOT_EVERY = 1.0  # seconds between ‖∂L/∂h_t‖ snapshots of a live run
 MAX_SNAPSHOTS = 200
-TASK_NAMES = {"adding": "Adding problem", "copy": "Copy task"}
 SCALES = {"ρ": "spectral", "σ_max": "singular"}
 SCALE_NAMES = {"ρ": "spectral radius ρ", "σ_max": "largest singular value σ_max"}
 HIDDEN = (16, 32, 64, 128)
-BUDGETS = ("equal steps", "equal seconds")
-TABLE = "gradients-compare"  # the settings entry that keeps the comparisons' table: {"rows": [...]}
 # Both tabs' widgets a reopened workspace shows again (so its saved runs match them): key -> options.
 WIDGETS = DEPTH_WIDGETS | {
     "time-cell": tuple(lab.CELLS), "time-task": tuple(lab.TASKS), "time-linear": (False, True),
@@ -110,7 +103,7 @@ def time_ui(settings: dict) -> None:
                                    if curves["c"] is not None else {})
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
-        st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time")
+        st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time, at initialisation")
         st.plotly_chart(figures.timestep_figure(shown, dashed=tuple(shown)[1:]), key="time-norms-chart")
         if settings["linear"]:
             st.caption(f"Linear regime: recurrent biases 0, inputs × {lab.LINEAR_SCALE:g}, measured in float64; "
@@ -262,128 +255,3 @@ def _draw_time(runs: list[Run]) -> None:
         clipping = f"Clipped on {over} of {len(raw)} recorded steps" if run["clip"] else "No clipping"
         st.caption(f"{clipping} (one record every {trainer.config.metrics_every} steps); loss {loss[0]:.3f} → "
                    f"{loss[-1]:.3f} (without memory: {run['baseline']:.3f}); {len(steps)} ‖∂L/∂h_t‖ snapshots.")
-
-
-# ---------------------------------------------------------------- RNN vs LSTM vs GRU
-
-def _start_compare(settings: dict, ds, budget: tuple[str, int], key: tuple) -> None:
-    """Start button: three runs with the same task, T, hidden size and seed, trained one after another."""
-    kind, amount = budget
-    cap = dict(max_seconds=amount / len(COMPARE_CELLS)) if kind == "seconds" else dict(steps=amount)
-    try:
-        trainers = [lab.time_trainer(cell, settings["hidden"], ds, clip=1.0, lr=COMPARE_LR, **cap)
-                    for cell in COMPARE_CELLS]
-        probe = lab.probe_batch(ds, PROBE)
-        at_init = {cell: lab.time_norms(t.model, *probe)["h"] for cell, t in zip(COMPARE_CELLS, trainers)}
-    except ERRORS as err:
-        scratch()["compare_error"] = f"Could not start the comparison: {err}"
-        return
-    new_run("compare", key, trainers, at_init=at_init, baseline=lab.baseline(ds), T=settings["T"],
-            row={"task": TASK_NAMES[settings["task"]], "T": settings["T"], "hidden": settings["hidden"],
-                 "budget": _budget_text(budget)})
-    trainers[0].start()
-
-
-def _budget_text(budget: tuple[str, int]) -> str:
-    kind, amount = budget
-    return f"{amount / len(COMPARE_CELLS):.0f} s each" if kind == "seconds" else f"{amount} steps each"
-
-
-def compare_ui(settings: dict, ds) -> None:
-    """Vanilla RNN vs LSTM vs GRU on the same task: curves at initialisation, live losses, a verdict table."""
-    st.subheader("Side by side: RNN vs LSTM vs GRU")
-    c0, c1, c2, c3 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
-    by = c0.radio("Budget", BUDGETS, key="time-compare-budget",
-                  help="equal steps: the verdict does not depend on the server's load; equal seconds: the "
-                       "faster cell gets more steps")
-    if by == "equal seconds":
-        budget = ("seconds", c1.select_slider("Training time, all three together (seconds)", COMPARE_SECONDS, 60,
-                                              key="time-compare-seconds",
-                                              help="split equally; the cells train one after another"))
-    else:
-        budget = ("steps", c1.select_slider("Training steps, each", COMPARE_STEPS, 500, key="time-compare-steps",
-                                            help="rounded up to whole epochs; the cells train one after another"))
-    key = (settings["task"], settings["T"], settings["hidden"], budget)
-    runs = run_of("compare", key)
-    c2.button("Compare", key="time-compare", type="primary", width="stretch", on_click=_start_compare,
-              args=(settings, ds, budget, key))
-    c3.button("Stop", key="time-compare-stop", width="stretch", disabled=not is_live(runs), on_click=stop_run,
-              args=("compare",))
-    st.caption(f"Same task, T = {settings['T']}, hidden size {settings['hidden']}, seed 0, PyTorch's "
-               f"initialisation; Adam (learning rate {COMPARE_LR:g}), batches of 64, clipping at 1; "
-               f"{_budget_text(budget)}, one after another. Each finished comparison adds a row to the table.")
-    if error := scratch().pop("compare_error", None):
-        st.error(error)
-    if runs:
-        live_view("compare", _draw_compare)
-    if table := _rows():
-        st.dataframe(pd.DataFrame(table), hide_index=True, key="time-compare-table")
-        st.button("Clear the table", key="time-compare-clear", on_click=_clear_table)
-
-
-def _rows() -> list:
-    """The verdict table's rows as saved (a list of dicts), [] when there are none or they are unreadable."""
-    rows = _saved(TABLE).get("rows")
-    return [r for r in rows if isinstance(r, dict)] if isinstance(rows, list) else []
-
-
-def _clear_table() -> None:
-    state().set_settings(TABLE, {"rows": []})
-
-
-def _draw_compare(runs: list[Run]) -> None:
-    trainers = dict(zip(COMPARE_CELLS, [r.trainer for r in runs]))
-    run = runs[0].shared
-    _next_turn(runs)
-    st.caption(" · ".join(f"{cell}: {status_text(t)}" for cell, t in trainers.items()))
-    left, right = st.columns(2)
-    left.plotly_chart(figures.timestep_figure(run["at_init"]), key="time-compare-chart")
-    curves = {cell: lab.loss_series(t.records()) for cell, t in trainers.items()}
-    right.plotly_chart(figures.loss_figure(curves, run["baseline"]), key="time-compare-loss-chart")
-    if not is_live(runs):
-        st.markdown(_verdict(run, trainers))
-        if run.get("recorded") and not run.get("saved"):  # the verdict came after the runs' final save
-            run["saved"] = True
-            for r in runs:
-                state().book.touch(r)
-
-
-def _next_turn(runs: list[Run]) -> None:
-    """Sequential runs: when one has ended, start the next (fairer on a few cores than three at once)."""
-    for trainer in (r.trainer for r in runs):
-        if trainer.state == "idle":
-            trainer.start()
-            return
-        if trainer.state not in TERMINAL:
-            return
-
-
-def _verdict(run: dict, trainers: dict) -> str:
-    """The measured final losses against the memoryless baseline, and what they say; adds the table's row once."""
-    reference = run["baseline"]
-    finals = {cell: lab.final_loss(t.records()) for cell, t in trainers.items()}
-    verdicts = {cell: lab.verdict(loss, reference) for cell, loss in finals.items()}
-    parts = [f"{cell}: {trainers[cell].status.step} steps, loss **{loss:.3f}** ({verdicts[cell]})"
-             if loss is not None else f"{cell}: no steps" for cell, loss in finals.items()]
-    # A comparison cut short (stopped, its tab closed, the server restarted) is not a measurement: every cell
-    # must have had its whole budget (all its steps, or its seconds).
-    measured = all(t.state == "finished" or t.status.message.startswith("stopped at the time limit")
-                   for t in trainers.values())
-    if not run.get("recorded") and measured:
-        run["recorded"] = True
-        s = state()
-        rows = _rows()
-        s.set_settings(TABLE, {"rows": rows + [
-            run["row"] | {cell: f"{verdicts[cell]} ({finals[cell]:.3f}, {trainers[cell].status.step} steps)"
-                          if finals[cell] is not None else "no steps" for cell in trainers}]})
-    text = ("Measured: " + " · ".join(parts) + f". Without memory the best loss is {reference:.3f}; "
-            "\"learned\" means below half of that.")
-    learned = [c for c, v in verdicts.items() if v == "learned"]
-    failed = [c for c, v in verdicts.items() if v == "did not learn"]
-    if learned and failed:
-        text += f" At T = {run['T']}, {' and '.join(learned)} learned where {' and '.join(failed)} did not."
-    elif len(learned) == len(verdicts):
-        text += f" At T = {run['T']} all three learned: try a longer T."
-    elif not learned:
-        text += f" At T = {run['T']} none learned in this time: try a shorter T or more time."
-    return text

@@ -26,6 +26,8 @@ EPOCH_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500)  # 500: a deep sigmoid net'
 OPTIMISERS = {"momentum": "SGD with momentum 0.9", "sgd": "plain SGD", "adam": "Adam"}
 SOURCES = ("Depth-lab MLP", "The session's model")
 SESSION_BATCH = 128  # samples the session's model is measured on
+PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on (time tab and comparison)
+TASK_NAMES = {"adding": "Adding problem", "copy": "Copy task"}
 # The depth widgets' starting values, set once in session state (a widget given a default value and also
 # written through session state by a preset makes Streamlit warn on every preset change).
 DEPTH_DEFAULTS = {"depth-preset": "Custom", "depth-depth": 10, "depth-width": 32, "depth-activation": "Sigmoid",

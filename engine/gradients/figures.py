@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import sample_colorscale
+from plotly.colors import qualitative, sample_colorscale
 
 HEIGHT = 340
 
@@ -96,6 +96,28 @@ def timestep_figure(curves: dict[str, np.ndarray], dashed: tuple[str, ...] = ())
                         hovertemplate="t = %{x}<br>%{y:.3g}<extra>" + name + "</extra>")
     _note_gaps(fig, list(curves.values()))
     return _layout(fig, "time step t", "‖∂L/∂h_t‖, ‖∂L/∂c_t‖" if dashed else "‖∂L/∂h_t‖")
+
+
+def compare_figure(at_init: dict[str, np.ndarray], after: dict[str, np.ndarray] | None = None) -> go.Figure:
+    """‖∂L/∂h_t‖ of each cell at initialisation (solid) and, once they have trained, after training (dashed).
+
+    A cell keeps its colour in both, so the eye can follow what training did to each one.
+    """
+    fig = go.Figure()
+    colours = dict(zip(at_init, qualitative.Plotly))
+    phases = [("at initialisation", at_init, "solid")] + ([("after training", after, "dash")] if after else [])
+    for phase, curves, dash in phases:
+        for cell, norms in curves.items():
+            name = f"{cell}, {phase}"
+            fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines", name=name,
+                            legendgroup=cell, line=dict(color=colours.get(cell), dash=dash),
+                            hovertemplate="t = %{x}<br>%{y:.3g}<extra>" + name + "</extra>")
+    _note_gaps(fig, [norms for _, curves, _ in phases for norms in curves.values()])
+    title = "‖∂L/∂h_t‖ at initialisation" + (" (solid) and after training (dashed)" if after else "")
+    _layout(fig, "time step t", "‖∂L/∂h_t‖", height=HEIGHT + 60)
+    # The title above the legend, which wraps to two rows of three cells at half the page's width.
+    return fig.update_layout(title=dict(text=title + ", same probe batch", font=dict(size=14), y=0.98,
+                                        yanchor="top", yref="container"), margin=dict(t=100))
 
 
 def snapshots_figure(steps: list[int], matrix: np.ndarray) -> go.Figure:

@@ -30,6 +30,13 @@ BATCH = 64
 ADDING_BASELINE = 0.167  # mean squared error of always answering 1 (the adding problem's dataset text)
 DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}  # the lab's optimisers (OPTIMIZERS names) and their rates
 HEARTBEAT = 20.0  # seconds without a page poll before a run stops itself (a closed tab)
+# The side-by-side comparison: the same data, hidden size and seed for each cell, Adam at this rate, clipped.
+COMPARE_CELLS = ("RNN (tanh)", "LSTM", "GRU")
+COMPARE_LR = 1e-2
+COMPARE_CLIP = 1.0
+# A comparison where the gated cells learn and the vanilla RNN does not at a long T, in about a minute per cell on
+# a 2-core CPU (pinned by tests/engine/gradients/test_gradients_long_t.py).
+LONG_SEQUENCES = {"task": "adding", "T": 100, "hidden": 32, "steps": 2000}
 # The linear regime: zero biases and inputs this small (in float64) keep every state near 0, where
 # tanh' = 1 and sigmoid gates sit at 1/2, so ∂h_t/∂h_k is exactly Π W_hhᵀ: radius 0.5 decays, 1.5 grows.
 LINEAR_SCALE = 1e-100
@@ -209,6 +216,17 @@ def time_trainer(cell: str, hidden: int, ds: data.Dataset, clip: float = 1.0, lr
     return trainer
 
 
+def compare_trainers(hidden: int, ds: data.Dataset, steps: int | None = None,
+                     max_seconds: float | None = None) -> list[Trainer]:
+    """The side-by-side comparison's runs, one per ``COMPARE_CELLS``, not yet started.
+
+    Each: ``time_trainer`` with PyTorch's initialisation, seed 0, Adam at ``COMPARE_LR``, clipping at
+    ``COMPARE_CLIP``; capped at ``steps`` each (rounded up to whole epochs) or ``max_seconds`` each.
+    """
+    cap = dict(steps=steps) if steps is not None else dict(max_seconds=max_seconds if max_seconds else 60.0)
+    return [time_trainer(cell, hidden, ds, clip=COMPARE_CLIP, lr=COMPARE_LR, **cap) for cell in COMPARE_CELLS]
+
+
 def private_copy(trainer: Trainer) -> nn.Module:
     """A float64 CPU model of the run's network that the page may measure freely (the running model is untouched)."""
     return build(trainer.spec).double()
@@ -218,6 +236,11 @@ def snapshot_norms(model: nn.Module, weights: bytes, x: torch.Tensor, y: torch.T
     """‖∂L/∂h_t‖ for t = 1..T of ``model`` after loading a run's ``weights`` (``Trainer.weights()``) into it."""
     load_weights(model, weights)
     return timestep_grad_norms(model, x, y)
+
+
+def trained_time_norms(trainer: Trainer, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """‖∂L/∂h_t‖ for t = 1..T of a run's current weights on the fixed batch ``x``, ``y`` (float64, autograd)."""
+    return snapshot_norms(private_copy(trainer), trainer.weights(), x, y)
 
 
 def trained_layer_norms(trainer: Trainer, x: torch.Tensor, y: torch.Tensor) -> tuple[list[str], np.ndarray]:
@@ -257,6 +280,28 @@ def final_loss(records: list[dict], last: int = 5) -> float | None:
     """The mean training loss of the last ``last`` step records (None before any)."""
     _, loss = loss_series(records)
     return float(np.mean(loss[-last:])) if loss else None
+
+
+def held_out_loss(records: list[dict]) -> float | None:
+    """The loss on the validation sequences at the last epoch's end (None before one): data it never trained on."""
+    epochs = [r for r in records if r.get("kind") == "epoch" and r.get("val_loss") is not None]
+    return float(epochs[-1]["val_loss"]) if epochs else None
+
+
+def outcome(records: list[dict], reference: float) -> dict:
+    """A comparison cell's verdict, judged on the held-out loss (the training loss until an epoch has ended).
+
+    A long copy task can be memorised: at T = 100 an LSTM's training loss fell far below chance while its
+    held-out loss rose above it. ``memorised`` flags a training loss that says "learned" when the held-out
+    loss does not.
+
+    Returns:
+        {"verdict": ``verdict(...)``, "train": ``final_loss``, "held_out": ``held_out_loss``, "memorised": bool}.
+    """
+    train, held_out = final_loss(records), held_out_loss(records)
+    judged = verdict(held_out if held_out is not None else train, reference)
+    memorised = held_out is not None and verdict(train, reference) == "learned" and judged != "learned"
+    return {"verdict": judged, "train": train, "held_out": held_out, "memorised": memorised}
 
 
 def baseline(ds: data.Dataset) -> float:

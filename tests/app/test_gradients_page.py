@@ -3,6 +3,7 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -23,14 +24,20 @@ def has_chart(at: AppTest, key: str) -> bool:
     return any(element.proto.id.endswith(f"-{key}") for element in at.get("plotly_chart"))
 
 
-def first_last(trace: dict) -> float:
-    """first / last of a plotted gradient-norm curve (Plotly may store y as a typed array)."""
+def ys(trace: dict) -> list[float]:
+    """A plotted trace's y values (Plotly may store them as a typed array)."""
     y = trace["y"]
     if isinstance(y, dict):  # {"dtype": "f8", "bdata": base64}
         import base64
 
         import numpy as np
         y = np.frombuffer(base64.b64decode(y["bdata"]), dtype=y["dtype"]).tolist()
+    return y
+
+
+def first_last(trace: dict) -> float:
+    """first / last of a plotted gradient-norm curve."""
+    y = ys(trace)
     return y[0] / y[-1]
 
 
@@ -51,6 +58,7 @@ def test_page_draws_both_tabs_without_errors(at):
     assert has_chart(at, "depth-norms-chart") and has_chart(at, "depth-activations-chart")
     assert has_chart(at, "time-norms-chart")
     assert "σ_max =" in markdown_text(at)
+    assert any("through time, at initialisation" in h.value for h in at.subheader)  # not a trained network
 
 
 def test_depth_choices_are_registry_names(at):
@@ -312,14 +320,34 @@ def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_
     assert not at.exception and not at.error
     rnn, lstm, gru = runs(at)["compare"]["trainers"]
     assert rnn.state in ("queued", "running") and lstm.state == gru.state == "idle"  # one at a time
-    assert [line["name"] for line in chart(at, "time-compare-chart")["data"]] == ["RNN (tanh)", "LSTM", "GRU"]
+    cells = ("RNN (tanh)", "LSTM", "GRU")
+    live = chart(at, "time-compare-chart")
+    assert [line["name"] for line in live["data"]] == [f"{cell}, at initialisation" for cell in cells]
+    assert "at initialisation" in live["layout"]["title"]["text"]
+    assert "after training" not in live["layout"]["title"]["text"]
     poll_until_ended(at, "compare", seconds=120)
     at.run()  # the full rerun after the end draws the verdict
     assert all(t.status.step > 0 and not t.thread.is_alive() for t in (rnn, lstm, gru))
+    # Each trained cell measured on the same probe batch as at initialisation: dashed, in the cell's colour.
+    ended = chart(at, "time-compare-chart")
+    init_lines, after_lines = ended["data"][:3], ended["data"][3:]
+    assert [line["name"] for line in after_lines] == [f"{cell}, after training" for cell in cells]
+    assert "after training" in ended["layout"]["title"]["text"]
+    assert [line["line"]["dash"] for line in ended["data"]] == ["solid"] * 3 + ["dash"] * 3
+    assert [line["line"]["color"] for line in init_lines] == [line["line"]["color"] for line in after_lines]
+    from engine.gradients import lab
+    from ui.gradients_ui import PROBE
+
+    probe = lab.probe_batch(lab.sequence_task("adding", 10), PROBE)
+    for line, trainer in zip(after_lines, (rnn, lstm, gru)):
+        np.testing.assert_allclose(ys(line), lab.trained_time_norms(trainer, *probe), rtol=1e-12)
+    for line, cell in zip(init_lines, cells):
+        np.testing.assert_array_equal(ys(line), runs(at)["compare"]["at_init"][cell])
     assert [line["name"] for line in chart(at, "time-compare-loss-chart")["data"]][:3] == ["RNN (tanh)", "LSTM",
                                                                                           "GRU"]
     text = markdown_text(at)
     assert "Measured: RNN (tanh):" in text and "LSTM:" in text and "GRU:" in text
+    assert text.count("held-out loss **") == 3  # judged on sequences never trained on, not the training loss
 
 
 def test_equal_step_comparisons_add_rows_to_the_verdict_table(live_at):
@@ -341,3 +369,31 @@ def test_equal_step_comparisons_add_rows_to_the_verdict_table(live_at):
     assert {"RNN (tanh)", "LSTM", "GRU"} <= set(table.columns)
     at.button(key="time-compare-clear").click().run()
     assert not any("time-compare-table" in d.proto.id for d in at.dataframe)
+
+
+def test_long_sequence_preset_sets_what_the_comparison_trains(live_at):
+    """The preset's values (pinned by the slow engine test) are the ones the page's comparison then trains."""
+    import math
+
+    from engine.gradients import lab
+
+    at = live_at
+    long = lab.LONG_SEQUENCES
+    at.button(key="time-compare-long").click().run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="time-task").value == long["task"] and at.slider(key="time-T").value == long["T"]
+    assert at.select_slider(key="time-hidden").value == long["hidden"]
+    assert at.radio(key="time-compare-budget").value == "equal steps"
+    assert at.select_slider(key="time-compare-steps").value == long["steps"]
+    at.button(key="time-compare").click().run()
+    assert not at.exception and not at.error
+    trainers = runs(at)["compare"]["trainers"]
+    for trainer in trainers:
+        trainer.stop()
+    per_epoch = math.ceil(0.7 * 2000 / lab.BATCH)  # the adding problem's 2,000 sequences, 70% for training
+    assert [t.spec.layers[0]["type"] for t in trainers] == ["RNN", "LSTM", "GRU"]
+    for trainer in trainers:
+        assert trainer.spec.input == [long["T"], 2] and trainer.spec.layers[0]["hidden_size"] == long["hidden"]
+        assert (trainer.config.dataset, trainer.config.lr, trainer.config.clip_norm, trainer.config.seed) == \
+            (long["task"], lab.COMPARE_LR, lab.COMPARE_CLIP, 0)
+        assert trainer.loop.total_steps == math.ceil(long["steps"] / per_epoch) * per_epoch

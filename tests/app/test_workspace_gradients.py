@@ -71,6 +71,7 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
         at.run()
         time_run, compare = runs(at)["time"], runs(at)["compare"]
         verdict = next(line for line in markdown_text(at).splitlines() if line.startswith("Measured: "))
+        compare_chart = chart(at, "time-compare-chart")
         table = at.dataframe[-1].value
         again = _reopen(at)
     finally:
@@ -91,24 +92,32 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
     assert [t.records() for t in back_compare["trainers"]] == [t.records() for t in compare["trainers"]]
     for cell, curve in compare["at_init"].items():
         assert np.array_equal(back_compare["at_init"][cell], curve)
+    # The curves after training are kept with the comparison, and drawn again as they were.
+    assert set(compare["after"]) == set(compare["at_init"])
+    for cell, curve in compare["after"].items():
+        assert np.array_equal(back_compare["after"][cell], curve) and curve.dtype == back_compare["after"][cell].dtype
+    assert chart(again, "time-compare-chart")["data"] == compare_chart["data"]
+    assert len(compare_chart["data"]) == 6
     assert verdict in markdown_text(again)
     assert again.dataframe[-1].value.equals(table) and len(table) == 1  # not recorded a second time
     saved = json.dumps(again.session_state[KEY].settings["gradients"])
     assert '"time-T": 8' in saved
 
-    # A comparison cut short (the server stopped while it trained) is drawn, but not added to the table.
+    # A comparison cut short (the server stopped while it trained) is drawn, but not added to the table; one saved
+    # without its curves after training (before they were kept) has them measured from its stored weights.
     store, flusher = workspace.services()
     assert flusher.flush(30)
     token = again.session_state[KEY].token
     for record in [r for r in store.open(token).runs if r.group == "compare"]:
         context = json.loads(json.dumps(record.context))
-        context["shared"] = {k: v for k, v in context["shared"].items() if k not in ("recorded", "saved")}
+        context["shared"] = {k: v for k, v in context["shared"].items() if k not in ("recorded", "saved", "after")}
         store.save_run(token, dataclasses.replace(record, state="interrupted", context=context))
     cut = AppTest.from_file(PAGE, default_timeout=60)
     cut.query_params[workspace.PARAM] = token
     cut.run()
     assert not cut.exception and [t.state for t in runs(cut)["compare"]["trainers"]] == ["interrupted"] * 3
     assert cut.dataframe[-1].value.equals(table) and "Measured: " in markdown_text(cut)
+    assert chart(cut, "time-compare-chart")["data"] == compare_chart["data"]
 
     # A run that ended after its last snapshot (its tab closed first): the last curve is measured once from the
     # stored weights on the same probe batch, the numbers the live page had measured.

@@ -65,3 +65,20 @@ def test_baseline_and_verdict():
     assert abs(lab.baseline(lab.sequence_task("copy", 10)) - np.log(4)) < 1e-9
     assert lab.verdict(0.01, 0.167) == "learned" and lab.verdict(0.12, 0.167) == "partly learned"
     assert lab.verdict(0.166, 0.167) == "did not learn" and lab.verdict(None, 0.167) == "no result"
+
+
+def test_the_verdict_reads_the_held_out_loss_so_memorising_is_not_learning():
+    """Measured on the copy task at T = 100 (LSTM, 4,000 steps): the training loss fell to 0.19 while the loss on
+    the validation sequences rose to 4.6 (chance: ln 4 = 1.39). It memorised its 1,400 training sequences."""
+    chance = float(np.log(4))
+    steps = [{"kind": "step", "step": s, "train_loss": 0.1875} for s in range(1, 7)]
+    memorised = steps[:3] + [{"kind": "epoch", "step": 3, "val_loss": 1.3}] + steps[3:] + [
+        {"kind": "epoch", "step": 6, "val_loss": 4.6}]
+    assert lab.held_out_loss(memorised) == 4.6 and lab.held_out_loss(steps) is None
+    assert lab.outcome(memorised, chance) == {"verdict": "did not learn", "train": 0.1875, "held_out": 4.6,
+                                              "memorised": True}
+    learned = steps + [{"kind": "epoch", "step": 6, "val_loss": 0.2}]
+    assert lab.outcome(learned, chance) == {"verdict": "learned", "train": 0.1875, "held_out": 0.2, "memorised": False}
+    # No epoch ended yet (a short budget in seconds): judged on the training loss, as before
+    assert lab.outcome(steps, chance) == {"verdict": "learned", "train": 0.1875, "held_out": None, "memorised": False}
+    assert lab.outcome([], chance)["verdict"] == "no result"

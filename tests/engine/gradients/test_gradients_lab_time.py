@@ -9,9 +9,10 @@ from torch import nn
 
 import engine
 from engine import data
-from engine.gradients import lab
+from engine.gradients import figures, lab
 from engine.gradients.norms import timestep_grad_norms
 from engine.gradients.unroll import recurrent_radius
+from tests.engine.gradients.test_gradients import cell_reference
 
 
 def test_linear_regime_is_exactly_the_product_of_w_hh_transposes():
@@ -75,6 +76,39 @@ def test_snapshots_are_float64_autograd_of_the_run_weights():
     norms = lab.snapshot_norms(model, trainer.weights(), x, y)
     reference = timestep_grad_norms(copy.deepcopy(trainer.model).double(), x, y)
     np.testing.assert_allclose(norms, reference, rtol=1e-12)
+
+
+def test_after_training_curves_are_float64_autograd_of_each_trained_cell():
+    """The comparison's curves after training: ∂L/∂h_t of the trained weights on the probe batch, checked against
+    nn.*Cell copies with retain_grad (the copy task has 4 classes, as the reference's cross-entropy expects)."""
+    ds = lab.sequence_task("copy", 12)
+    x, y = lab.probe_batch(ds, 8)
+    for cell in ("RNN (tanh)", "LSTM", "GRU"):
+        trainer = lab.time_trainer(cell, 8, ds, lr=1e-2, steps=20)
+        trainer.start()
+        trainer.thread.join(60)
+        assert trainer.state == "finished"
+        norms = lab.trained_time_norms(trainer, x, y)
+        reference, _ = cell_reference(copy.deepcopy(trainer.model).cpu().double(), x, y)
+        np.testing.assert_allclose(norms, reference[-1], rtol=1e-9)
+        at_init = lab.time_norms(lab.time_model(cell, 8, ds), x, y)["h"]
+        assert norms.shape == at_init.shape == (12,) and not np.allclose(norms, at_init)  # trained, not initial
+
+
+def test_comparison_chart_says_at_initialisation_and_draws_after_training_dashed():
+    at_init = {"RNN (tanh)": np.array([1e-3, 1.0]), "LSTM": np.array([0.1, 1.0]), "GRU": np.array([0.5, 1.0])}
+    fig = figures.compare_figure(at_init)
+    assert "at initialisation" in fig.layout.title.text and "after training" not in fig.layout.title.text
+    assert [t.name for t in fig.data] == [f"{cell}, at initialisation" for cell in at_init]
+    after = {cell: 2 * curve for cell, curve in at_init.items()}
+    fig = figures.compare_figure(at_init, after)
+    assert "at initialisation" in fig.layout.title.text and "after training" in fig.layout.title.text
+    init_lines, after_lines = fig.data[:3], fig.data[3:]
+    assert [t.name for t in after_lines] == [f"{cell}, after training" for cell in at_init]
+    assert {t.line.dash for t in init_lines} == {"solid"} and {t.line.dash for t in after_lines} == {"dash"}
+    assert [t.line.color for t in init_lines] == [t.line.color for t in after_lines]  # one colour per cell
+    assert len({t.line.color for t in init_lines}) == 3
+    np.testing.assert_array_equal(after_lines[1].y, after["LSTM"])
 
 
 def test_after_run_curve_is_weights_only_on_the_fixed_batch():
