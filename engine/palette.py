@@ -1,0 +1,67 @@
+"""One palette for every engine figure: Okabe–Ito colours (told apart by colour-blind viewers), a colour and a dash
+per series role, and the log-axis settings (labels at powers of ten only)."""
+from __future__ import annotations
+
+import math
+
+# Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
+OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
+             "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442", "black": "#000000"}
+
+# Categories (runs, classes, students, networks) take colours in this order; yellow last, it is faint on white.
+CYCLE = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple", "sky", "black", "yellow")]
+
+# A role keeps its colour AND its dash on every page, so a chart still reads in grey or for a colour-blind viewer.
+SERIES = {
+    "train": dict(color=OKABE_ITO["blue"], dash="solid"),
+    "validation": dict(color=OKABE_ITO["vermillion"], dash="dash"),
+    "train epoch mean": dict(color=OKABE_ITO["green"], dash="dot"),
+    "test": dict(color=OKABE_ITO["purple"], dash="dashdot"),
+}
+
+# Diverging scale for signed values: blue negative, white at 0, vermillion positive (Okabe–Ito ends).
+DIVERGING = [[0.0, OKABE_ITO["blue"]], [0.5, "#FFFFFF"], [1.0, OKABE_ITO["vermillion"]]]
+SEQUENTIAL = "Viridis"  # magnitudes: dark (0) to yellow (largest), perceptually even, colour-blind safe
+
+
+def colour(i: int) -> str:
+    """The i-th category colour, cycling."""
+    return CYCLE[i % len(CYCLE)]
+
+
+def line(role: str, width: float = 2, color: str | None = None) -> dict:
+    """A Scatter ``line`` dict for a series role ("train", "validation", "train epoch mean", "test");
+    ``color`` overrides the role's colour (several runs on one chart: a colour per run, the dash per role)."""
+    style = SERIES[role]
+    return dict(color=color or style["color"], dash=style["dash"], width=width)
+
+
+def log_axis(values=None, **extra) -> dict:
+    """Axis settings for ``fig.update_yaxes(**log_axis())``: labels at powers of ten (10⁻³, 10⁻², …) only,
+    unlabelled minor ticks between them.
+
+    Args:
+        values: the plotted values, optional: the range is then widened to whole decades, so that at least
+            two labelled powers of ten are always visible (a curve inside one decade would show none).
+        extra: more axis settings (e.g. ``title``).
+    """
+    axis = dict(type="log", dtick=1, exponentformat="power", showexponent="all",
+                minor=dict(dtick="D1", ticks="outside", ticklen=4, showgrid=True, gridcolor="#f0f0f0"))
+    if values is not None:
+        finite = [float(v) for v in _flat(values) if v is not None and math.isfinite(float(v)) and float(v) > 0]
+        if finite:
+            lo, hi = math.floor(math.log10(min(finite))), math.ceil(math.log10(max(finite)))
+            axis["range"] = [lo, max(hi, lo + 1)]  # log axes take the range as exponents
+    return {**axis, **extra}
+
+
+def _flat(values):
+    """Every number in a nested list or array."""
+    try:
+        import numpy as np
+        return np.asarray(values, dtype=float).ravel().tolist()
+    except (TypeError, ValueError):  # ragged: several curves of different lengths
+        return [v for part in values for v in _flat(part)]
+
+
+__all__ = ["OKABE_ITO", "CYCLE", "SERIES", "DIVERGING", "SEQUENTIAL", "colour", "line", "log_axis"]
