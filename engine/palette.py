@@ -22,6 +22,10 @@ SERIES = {
 # Diverging scale for signed values: blue negative, white at 0, vermillion positive (Okabe–Ito ends).
 DIVERGING = [[0.0, OKABE_ITO["blue"]], [0.5, "#FFFFFF"], [1.0, OKABE_ITO["vermillion"]]]
 SEQUENTIAL = "Viridis"  # magnitudes: dark (0) to yellow (largest), perceptually even, colour-blind safe
+# The same ideas for a heatmap drawn OVER an image: 0 is fully transparent, so the image shows through where
+# nothing is attributed; colour (and opacity) grow with |value|.
+DIVERGING_CLEAR = [[0.0, "rgba(0,114,178,1)"], [0.5, "rgba(255,255,255,0)"], [1.0, "rgba(213,94,0,1)"]]
+SEQUENTIAL_CLEAR = [[0.0, "rgba(230,159,0,0)"], [0.35, "rgba(230,159,0,0.75)"], [1.0, "rgba(213,94,0,1)"]]
 
 
 def colour(i: int) -> str:
@@ -64,4 +68,4 @@ def _flat(values):
         return [v for part in values for v in _flat(part)]
 
 
-__all__ = ["OKABE_ITO", "CYCLE", "SERIES", "DIVERGING", "SEQUENTIAL", "colour", "line", "log_axis"]
+__all__ = ["OKABE_ITO", "CYCLE", "SERIES", "DIVERGING", "SEQUENTIAL", "DIVERGING_CLEAR", "SEQUENTIAL_CLEAR", "colour", "line", "log_axis"]
