@@ -28,6 +28,12 @@ def _shot(page, key: str, path: Path) -> None:
     element.screenshot(path=path)
 
 
+def _go(page, name: str) -> None:
+    """Follow the sidebar's link to a page (same session); at 700 px the sidebar is collapsed, so click it by script."""
+    page.locator(f"[data-testid=stSidebarNavLink][href$='/{name}']").first.evaluate("a => a.click()")
+    wait_idle(page)
+
+
 def _filter_cell_px(page) -> float:
     """The drawn width of one 5×5 filter: the heatmap's drawn width / its columns of cells × 5."""
     box = page.locator(".st-key-inspect_filters .heatmaplayer image").first.bounding_box()
@@ -40,8 +46,7 @@ def run(base: str, out: Path, browser) -> None:
         page = context.new_page()
         page.goto(f"{base}/Build?net=p.mnist-cnn")
         wait_idle(page)
-        page.get_by_role("link", name="Inspect").first.click()
-        wait_idle(page)
+        _go(page, "Inspect")
         page.get_by_role("tab", name="Filters").click()
         wait_idle(page)
         _shot(page, "inspect_filters", out / f"filters-{name}.png")
@@ -52,8 +57,7 @@ def run(base: str, out: Path, browser) -> None:
 
         page.goto(f"{base}/Build?net=p.tiny-vgg")
         wait_idle(page)
-        page.get_by_role("link", name="Train").first.click()
-        wait_idle(page)
+        _go(page, "Train")
         field = page.locator(".st-key-tr-epochs input")
         field.fill("3")
         field.press("Enter")

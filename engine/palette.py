@@ -40,22 +40,30 @@ def line(role: str, width: float = 2, color: str | None = None) -> dict:
     return dict(color=color or style["color"], dash=style["dash"], width=width)
 
 
+MAX_DECADE_LABELS = 8  # more labelled decades than this crowd a 300 px axis: label every 2nd, 5th, … decade
+
+
 def log_axis(values=None, **extra) -> dict:
-    """Axis settings for ``fig.update_yaxes(**log_axis())``: labels at powers of ten (10⁻³, 10⁻², …) only,
+    """Axis settings for ``fig.update_yaxes(**log_axis())``: labels at powers of ten (1e-3, 1e-2, …) only,
     unlabelled minor ticks between them.
 
     Args:
         values: the plotted values, optional: the range is then widened to whole decades, so that at least
-            two labelled powers of ten are always visible (a curve inside one decade would show none).
+            two labelled powers of ten are always visible (a curve inside one decade would show none), and a
+            range of many decades labels every 2nd, 5th, 10th … decade (``dtick`` stays a whole number).
         extra: more axis settings (e.g. ``title``).
     """
-    axis = dict(type="log", dtick=1, exponentformat="power", showexponent="all",
+    axis = dict(type="log", dtick=1, exponentformat="e", showexponent="all", tickfont=dict(size=14),
                 minor=dict(dtick="D1", ticks="outside", ticklen=4, showgrid=True, gridcolor="#f0f0f0"))
     if values is not None:
         finite = [float(v) for v in _flat(values) if v is not None and math.isfinite(float(v)) and float(v) > 0]
         if finite:
             lo, hi = math.floor(math.log10(min(finite))), math.ceil(math.log10(max(finite)))
-            axis["range"] = [lo, max(hi, lo + 1)]  # log axes take the range as exponents
+            hi = max(hi, lo + 1)
+            axis["range"] = [lo, hi]  # log axes take the range as exponents
+            step = next(d for d in (1, 2, 5, 10, 20, 50, 100, 200, 500) if (hi - lo) / d <= MAX_DECADE_LABELS)
+            if step > 1:  # minor ticks at every decade (unlabelled); D1's 2…9 would be a smear
+                axis.update(dtick=step, tick0=0, minor=dict(dtick=1, ticks="outside", ticklen=4, showgrid=False))
     return {**axis, **extra}
 
 

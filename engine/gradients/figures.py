@@ -39,7 +39,7 @@ def _layout(fig: go.Figure, x_title: str, y_title: str, log_y: bool = True, heig
     """Titles, a white background with light grids, and a log y axis over whole decades of the traces (and ``also``)."""
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x_title,
                       yaxis_title=y_title, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-                      plot_bgcolor="white")
+                      plot_bgcolor="white", font=dict(size=14))
     fig.update_xaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888")
     fig.update_yaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888")
     if log_y:  # labels at powers of ten only, over whole decades of what is drawn

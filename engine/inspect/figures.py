@@ -133,7 +133,7 @@ def filter_grid(weights: np.ndarray, title: str | None = None, rgb: bool = False
         title = f"{out} filters" + (f", input channel {channel} (of {inp})" if inp > 1 else "")
     fig = _image_layout(fig, title, round(grid_h * unit) + top + 10)
     fig.update_layout(width=round(grid_w * unit) + 10 + _BAR_PX, margin=dict(l=10, r=_BAR_PX, t=top, b=10),
-                      font=dict(size=14))
+                      font=dict(size=14), plot_bgcolor="#c8c8c8")  # grey gaps: a near-zero (white) filter keeps its edge
     return fig
 
 
@@ -145,14 +145,20 @@ def histogram(values: np.ndarray, title: str | None = None, bins: int = 50) -> g
     return fig
 
 
-def _base_image(x: np.ndarray):
-    """The input as a trace: grey heatmap for 1 channel, an RGB image for 3, the channel mean otherwise."""
+_UNDER = [[0.0, "#ffffff"], [1.0, "#5a5a5a"]]  # an input under an overlay: grey ink on white, so colour reads on it
+
+
+def _base_image(x: np.ndarray, under: bool = False):
+    """The input as a trace: grey heatmap for 1 channel, an RGB image for 3, the channel mean otherwise;
+    ``under`` an overlay: light (high values grey on white), so that the attribution's colours stay legible."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 3 and x.shape[0] == 3:
         lo, hi = x.min(), x.max()
         rgb = ((x - lo) / (hi - lo or 1.0)).transpose(1, 2, 0)  # (3, H, W) -> (H, W, 3)
         return go.Image(z=(rgb * 255).astype(np.uint8), hoverinfo="skip")
     grey = x.mean(axis=0) if x.ndim == 3 else x
+    if under:
+        return go.Heatmap(z=grey, colorscale=_UNDER, showscale=False, hoverinfo="skip")
     return go.Heatmap(z=grey, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip")
 
 
@@ -197,7 +203,7 @@ def overlay(x: np.ndarray, attribution: np.ndarray, title: str | None = None, op
     heat = go.Heatmap(z=a, opacity=float(np.clip(opacity, 0.0, 1.0)),
                       hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>",
                       colorbar=dict(title="attribution"), **scale)
-    fig = go.Figure([_base_image(x), heat])
+    fig = go.Figure([_base_image(x, under=True), heat])
     return _image_layout(fig, title, 420)
 
 

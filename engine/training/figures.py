@@ -27,7 +27,7 @@ def _epochs(records: list[dict]) -> np.ndarray:
 
 
 _LAYOUT = dict(height=300, margin=dict(l=10, r=10, t=36, b=10), legend=dict(orientation="h", y=-0.25),
-               plot_bgcolor="white")
+               plot_bgcolor="white", font=dict(size=14))
 
 
 # Nested dicts rather than update_layout's "xaxis_title" shorthand, which plotly parses for about 3 ms a figure (six

@@ -15,6 +15,13 @@ def test_log_axis_labels_powers_of_ten_and_leaves_minor_ticks_unlabelled():
     assert axis["minor"]["dtick"] == "D1" and "showticklabels" not in axis["minor"]  # plotly never labels minors
 
 
+def test_many_decades_label_every_few_decades_with_minor_ticks_at_each():
+    axis = palette.log_axis([1e-19, 1.0])
+    assert axis["range"] == [-19, 0] and axis["dtick"] in (2, 5, 10) and 19 / axis["dtick"] <= 8
+    assert axis["minor"]["dtick"] == 1  # every decade still ticked, unlabelled
+    assert palette.log_axis([1e-3, 1.0])["dtick"] == 1
+
+
 def test_log_axis_range_spans_whole_decades():
     assert palette.log_axis([0.3, 0.8])["range"] == [-1, 0]  # inside one decade: still two labelled ticks
     assert palette.log_axis([[2e-5, 0], [3.0, float("nan")]])["range"] == [-5, 1]

@@ -98,3 +98,8 @@ def test_overlay_opacity_is_honoured():
 def test_filter_grid_uses_the_palette_scale():
     heat = figs.filter_grid(np.random.default_rng(4).normal(size=(4, 1, 3, 3))).data[0]
     assert [c for _, c in heat.colorscale][0].upper() == palette.DIVERGING[0][1].upper()
+
+
+def test_the_input_under_an_overlay_is_light_so_the_colours_read():
+    base = figs.overlay(np.random.rand(1, 8, 8), np.random.rand(8, 8)).data[0]
+    assert base.colorscale[0][1].lower() == "#ffffff" and not base.reversescale  # background white, ink grey
