@@ -28,6 +28,15 @@ DIVERGING_CLEAR = [[0.0, "rgba(0,114,178,1)"], [0.5, "rgba(255,255,255,0)"], [1.
 SEQUENTIAL_CLEAR = [[0.0, "rgba(230,159,0,0)"], [0.35, "rgba(230,159,0,0.75)"], [1.0, "rgba(213,94,0,1)"]]
 
 
+TICKS = dict(tickfont=dict(size=14), title=dict(font=dict(size=15)))  # axis text that reads from a lecture hall's back
+
+
+def axis(**settings) -> dict:
+    """An axis dict with the legible tick and title fonts, e.g. ``axis(title={"text": "epoch"})``."""
+    title = {**TICKS["title"], **settings.pop("title", {})}
+    return {**TICKS, **settings, "title": title}
+
+
 def colour(i: int) -> str:
     """The i-th category colour, cycling."""
     return CYCLE[i % len(CYCLE)]
@@ -53,15 +62,16 @@ def log_axis(values=None, **extra) -> dict:
             range of many decades labels every 2nd, 5th, 10th … decade (``dtick`` stays a whole number).
         extra: more axis settings (e.g. ``title``).
     """
-    axis = dict(type="log", dtick=1, exponentformat="e", showexponent="all", tickfont=dict(size=14),
+    axis = dict(type="log", dtick=1, exponentformat="e", showexponent="all", tickfont=TICKS["tickfont"],
                 minor=dict(dtick="D1", ticks="outside", ticklen=4, showgrid=True, gridcolor="#f0f0f0"))
     if values is not None:
         finite = [float(v) for v in _flat(values) if v is not None and math.isfinite(float(v)) and float(v) > 0]
         if finite:
             lo, hi = math.floor(math.log10(min(finite))), math.ceil(math.log10(max(finite)))
             hi = max(hi, lo + 1)
-            axis["range"] = [lo, hi]  # log axes take the range as exponents
             step = next(d for d in (1, 2, 5, 10, 20, 50, 100, 200, 500) if (hi - lo) / d <= MAX_DECADE_LABELS)
+            lo, hi = step * math.floor(lo / step), step * math.ceil(hi / step)  # both ends labelled
+            axis["range"] = [lo, hi]  # log axes take the range as exponents
             if step > 1:  # minor ticks at every decade (unlabelled); D1's 2…9 would be a smear
                 axis.update(dtick=step, tick0=0, minor=dict(dtick=1, ticks="outside", ticklen=4, showgrid=False))
     return {**axis, **extra}
@@ -76,4 +86,4 @@ def _flat(values):
         return [v for part in values for v in _flat(part)]
 
 
-__all__ = ["OKABE_ITO", "CYCLE", "SERIES", "DIVERGING", "SEQUENTIAL", "DIVERGING_CLEAR", "SEQUENTIAL_CLEAR", "colour", "line", "log_axis"]
+__all__ = ["OKABE_ITO", "CYCLE", "SERIES", "DIVERGING", "SEQUENTIAL", "DIVERGING_CLEAR", "SEQUENTIAL_CLEAR", "TICKS", "axis", "colour", "line", "log_axis"]

@@ -40,8 +40,8 @@ def _layout(fig: go.Figure, x_title: str, y_title: str, log_y: bool = True, heig
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x_title,
                       yaxis_title=y_title, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
                       plot_bgcolor="white", font=dict(size=14))
-    fig.update_xaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888")
-    fig.update_yaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888")
+    fig.update_xaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888", **palette.axis())
+    fig.update_yaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888", **palette.axis())
     if log_y:  # labels at powers of ten only, over whole decades of what is drawn
         drawn = [t.y for t in fig.data if t.type == "scatter" and t.y is not None]
         fig.update_yaxes(**palette.log_axis(drawn + [list(also)]))
@@ -58,7 +58,9 @@ def layer_norms_figure(curves: dict[str, tuple[list[str], np.ndarray]]) -> go.Fi
                         line=dict(color=palette.colour(i), width=2.5), marker=dict(size=7),
                         text=text, hovertemplate="%{text}<br>‖∂L/∂W‖ = %{y:.3g}<extra>" + name + "</extra>")
     _note_gaps(fig, [norms for _, norms in curves.values()])
-    return _layout(fig, "layer (input → output)", "‖∂L/∂W‖")
+    fig = _layout(fig, "layer (input → output)", "‖∂L/∂W‖")
+    layers = max((len(norms) for _, norms in curves.values()), default=0)
+    return fig.update_xaxes(dtick=1 if layers <= 20 else 5)  # whole layer numbers only
 
 
 def layers_over_steps_figure(steps: list[int], labels: list[str], matrix: np.ndarray,

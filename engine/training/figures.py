@@ -2,6 +2,8 @@
 an autoencoder's reconstructions."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -34,7 +36,8 @@ _LAYOUT = dict(height=300, margin=dict(l=10, r=10, t=36, b=10), legend=dict(orie
 # times the nested form's cost), on every tick.
 def _live_layout(title: str, **axes) -> dict:
     """The common layout of a figure redrawn on every tick, with its title and axes."""
-    return {"title": {"text": title}, **_LAYOUT, **axes}
+    axes = {"xaxis": {}, "yaxis": {}, **axes}
+    return {"title": {"text": title}, **_LAYOUT, **{name: palette.axis(**a) for name, a in axes.items()}}
 
 
 def curves_figure(runs: dict[str, list[dict]], metric: str = "loss", epoch_mean: bool = False) -> go.Figure:
@@ -121,13 +124,17 @@ def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
     return fig
 
 
+SAMPLES_PX = 520  # the width a misclassified-samples grid is usually drawn at (half the wide layout at 1400 px)
+
+
 def samples_figure(images: np.ndarray, titles: list[str], columns: int | None = None) -> go.Figure:
     """A grid of grey images (N, H, W) in one heatmap with NaN gaps, each titled above it in dark 15 px text
     (e.g. "7 → 1"); fewer columns when titles are long, so that neighbours' titles do not run together."""
     n, h, w = images.shape
     columns = columns or (8 if max((len(t) for t in titles), default=0) <= 7 else 4)
     rows = (n + columns - 1) // columns
-    band = max(8, h // 3)  # an empty band above each image holds its title
+    px = SAMPLES_PX / (columns * (w + 1))  # screen px per image pixel at the usual width
+    band = max(2, math.ceil(26 / px))  # an empty band above each image, about 26 px high, holds its title
     mosaic = np.full((rows * (band + h), columns * (w + 1)), np.nan)
     for i in range(n):
         r, c = divmod(i, columns)
@@ -140,8 +147,9 @@ def samples_figure(images: np.ndarray, titles: list[str], columns: int | None = 
                            font=dict(size=15, color="#222222"), yanchor="middle")
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
-    fig.update_layout(title="Misclassified test samples (true → predicted)", height=60 + rows * 95,
-                      margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white")
+    fig.update_layout(title="Misclassified test samples (true → predicted)",
+                      height=round(60 + rows * (band + h) * px), margin=dict(l=10, r=10, t=50, b=10),
+                      plot_bgcolor="white")
     return fig
 
 

@@ -29,4 +29,4 @@ def test_depth_lab_chart_histograms_and_table_share_the_layer_names():
     assert _chart(at, "depth-activations-chart")["data"][0]["y"] == table
     axis = norms["layout"]["yaxis"]
     assert axis["type"] == "log" and axis["exponentformat"] in ("power", "e")
-    assert axis["dtick"] == 5 and axis["range"] == [-19, 0]  # 19 decades: every 5th labelled, not 19 crowded labels
+    assert axis["dtick"] == 5 and axis["range"] == [-20, 0]  # 19 decades: every 5th labelled, not 19 crowded labels
