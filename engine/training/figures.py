@@ -124,7 +124,7 @@ def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
     return fig
 
 
-SAMPLES_PX = 520  # the width a misclassified-samples grid is usually drawn at (half the wide layout at 1400 px)
+SAMPLES_PX = 460  # the width a misclassified-samples grid is drawn at (half the main area beside the sidebar, 1400 px)
 
 
 def samples_figure(images: np.ndarray, titles: list[str], columns: int | None = None) -> go.Figure:
@@ -134,7 +134,7 @@ def samples_figure(images: np.ndarray, titles: list[str], columns: int | None = 
     columns = columns or (8 if max((len(t) for t in titles), default=0) <= 7 else 4)
     rows = (n + columns - 1) // columns
     px = SAMPLES_PX / (columns * (w + 1))  # screen px per image pixel at the usual width
-    band = max(2, math.ceil(26 / px))  # an empty band above each image, about 26 px high, holds its title
+    band = max(2, math.ceil(32 / px))  # an empty band above each image, about 32 px high, holds its title
     mosaic = np.full((rows * (band + h), columns * (w + 1)), np.nan)
     for i in range(n):
         r, c = divmod(i, columns)
