@@ -1,9 +1,9 @@
 """Screenshots of the figures a teacher shows on a projector, at 1400 px and at 200 % zoom (issue 18).
 
-Run: ``.venv/bin/python -m benchmarks.projector_screenshots [out-dir]``; it starts its own server, opens the
-Inspect filters and attribution, trains a small CNN on digits for the Train charts, opens the Gradients depth
-lab, and writes PNGs (test-results/projector by default: not for the repository). It also prints each filter
-grid's drawn cell size, measured in the browser.
+Run: ``.venv/bin/python -m tests.browser.projector_screenshots [out-dir]`` (a script, not collected by pytest).
+It starts its own server, opens the Inspect filters and attribution, trains a small CNN on digits for the Train
+charts, opens the Gradients depth lab, and writes PNGs (test-results/projector by default: never committed). It
+also prints the filter grid's drawn width, measured in the browser.
 """
 from __future__ import annotations
 
