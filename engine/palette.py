@@ -62,7 +62,9 @@ def log_axis(values=None, **extra) -> dict:
             range of many decades labels every 2nd, 5th, 10th … decade (``dtick`` stays a whole number).
         extra: more axis settings (e.g. ``title``).
     """
-    axis = dict(type="log", dtick=1, exponentformat="e", showexponent="all", tickfont=TICKS["tickfont"],
+    # minexponent 0: every label in one form (1e-2, 1e-1, 1, 1e+1), not "0.01, 0.1, 1, 10" then "1e-3"
+    axis = dict(type="log", dtick=1, exponentformat="e", showexponent="all", minexponent=0,
+                tickfont=TICKS["tickfont"],
                 minor=dict(dtick="D1", ticks="outside", ticklen=4, showgrid=True, gridcolor="#f0f0f0"))
     if values is not None:
         finite = [float(v) for v in _flat(values) if v is not None and math.isfinite(float(v)) and float(v) > 0]
@@ -86,4 +88,5 @@ def _flat(values):
         return [v for part in values for v in _flat(part)]
 
 
-__all__ = ["OKABE_ITO", "CYCLE", "SERIES", "DIVERGING", "SEQUENTIAL", "DIVERGING_CLEAR", "SEQUENTIAL_CLEAR", "TICKS", "axis", "colour", "line", "log_axis"]
+__all__ = ["OKABE_ITO", "CYCLE", "SERIES", "DIVERGING", "SEQUENTIAL", "DIVERGING_CLEAR", "SEQUENTIAL_CLEAR", "TICKS",
+           "axis", "colour", "line", "log_axis"]

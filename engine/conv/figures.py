@@ -368,7 +368,8 @@ def receptive(field_list: list[Field], input_size: int) -> go.Figure:
         a, b = f.span(nearest)
         depth[max(a, 0):max(b + 1, 0)] += 1
     seen = np.minimum.outer(depth, depth)
-    fig = go.Figure(go.Heatmap(z=seen, colorscale=[[0, "#f4f4f4"], [1, palette.OKABE_ITO["blue"]]], showscale=False, xgap=1, ygap=1,
+    fig = go.Figure(go.Heatmap(z=seen, colorscale=[[0, "#f4f4f4"], [1, palette.OKABE_ITO["blue"]]], showscale=False,
+                               xgap=1, ygap=1,
                                hovertemplate="row %{y}, column %{x}<extra></extra>"))
     fig.add_shape(type="rect", x0=lo - 0.5, x1=hi + 0.5, y0=lo - 0.5, y1=hi + 0.5, line={"color": _WINDOW, "width": 3})
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",

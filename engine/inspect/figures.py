@@ -133,7 +133,7 @@ def filter_grid(weights: np.ndarray, title: str | None = None, rgb: bool = False
         title = f"{out} filters" + (f", input channel {channel} (of {inp})" if inp > 1 else "")
     fig = _image_layout(fig, title, round(grid_h * unit) + top + 10)
     fig.update_layout(width=round(grid_w * unit) + 10 + _BAR_PX, margin=dict(l=10, r=_BAR_PX, t=top, b=10),
-                      font=dict(size=14), plot_bgcolor="#c8c8c8")  # grey gaps: a near-zero (white) filter keeps its edge
+                      font=dict(size=14), plot_bgcolor="#c8c8c8")  # grey gaps: a near-0 (white) filter keeps its edge
     return fig
 
 

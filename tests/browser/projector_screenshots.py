@@ -67,6 +67,7 @@ def run(base: str, out: Path, browser) -> None:
         wait_idle(page)
         _shot(page, "tr-loss-chart", out / f"train-loss-{name}.png")
         _shot(page, "tr-wrong", out / f"train-wrong-{name}.png")
+        _shot(page, "tr-grad-chart", out / f"train-grad-{name}.png")
 
         page.goto(f"{base}/Gradients")
         wait_idle(page, 120_000)
@@ -74,6 +75,9 @@ def run(base: str, out: Path, browser) -> None:
         _shot(page, "depth-activations-chart", out / f"gradients-activations-{name}.png")
         page.locator(".st-key-depth-activations-chart").first.scroll_into_view_if_needed()
         page.screenshot(path=out / f"gradients-table-{name}.png")
+        page.get_by_role("tab", name="Through time").click()
+        wait_idle(page, 120_000)
+        _shot(page, "time-norms-chart", out / f"gradients-time-{name}.png")
         context.close()
 
 
