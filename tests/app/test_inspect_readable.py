@@ -40,3 +40,22 @@ def test_the_overlay_opacity_is_the_students_choice():
     at.slider(key="inspect_opacity").set_value(0.35).run()
     assert not at.exception
     assert _chart(at, "inspect_overlay")["data"][1]["opacity"] == 0.35
+
+
+def test_a_channel_beyond_another_layers_inputs_is_no_error():
+    spec = engine.ModelSpec.from_dict({"name": "three-convs", "input": [1, 8, 8], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "Conv2d", "out_channels": 8, "kernel_size": 3},
+        {"type": "Conv2d", "out_channels": 3, "kernel_size": 3}, {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10}]})
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[KEY] = SessionState(spec=spec)
+    at.session_state["inspect_tab"] = "Filters"
+    at.run()
+    layers = at.selectbox(key="inspect_filter_layer").options
+    at.selectbox(key="inspect_filter_layer").set_value(layers[2]).run()
+    at.slider(key="inspect_filter_channel").set_value(7).run()
+    assert "input channel 7 (of 8)" in _chart(at, "inspect_filters")["layout"]["title"]["text"]
+    at.selectbox(key="inspect_filter_layer").set_value(layers[1]).run()  # 4 input channels
+    assert not at.exception
+    assert at.slider(key="inspect_filter_channel").value <= 3
+    assert "(of 4)" in _chart(at, "inspect_filters")["layout"]["title"]["text"]
