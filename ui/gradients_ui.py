@@ -205,8 +205,9 @@ def depth_ui(settings: dict) -> None:
     st.subheader("Activations on one batch")
     hist_col, table_col = st.columns([3, 2], gap="large")
     if stats:
-        hist_col.plotly_chart(figures.activations_figure(stats), key="depth-activations-chart")
-        table_col.dataframe(_stats_table(stats), hide_index=True, key="depth-activations-table")
+        names = lab.activation_names(labels, stats)  # numbered as the norms chart numbers the layers
+        hist_col.plotly_chart(figures.activations_figure(stats, names), key="depth-activations-chart")
+        table_col.dataframe(_stats_table(stats, names), hide_index=True, key="depth-activations-table")
     depth_train_ui(settings, key)
 
 
@@ -227,10 +228,10 @@ def _depth_note(settings: dict, norms: np.ndarray) -> None:
         st.caption(f"‖∂L/∂W‖: {gaps}.")
 
 
-def _stats_table(stats: list[dict]) -> pd.DataFrame:
+def _stats_table(stats: list[dict], names: list[str]) -> pd.DataFrame:
     def pct(v):
         return "" if v is None else f"{100 * v:.1f}"
-    return pd.DataFrame({"layer": [s["name"] for s in stats], "mean": [round(s["mean"], 3) for s in stats],
+    return pd.DataFrame({"layer": names, "mean": [round(s["mean"], 3) for s in stats],
                          "std": [round(s["std"], 3) for s in stats],
                          "saturated %": [pct(s["saturated"]) for s in stats],
                          "zero outputs %": [pct(s["dead"]) for s in stats],
@@ -346,5 +347,6 @@ def session_model_ui() -> None:
         st.caption("Train it on the Train page, then come back: the chart follows the session's current weights.")
     if stats:
         hist_col, table_col = st.columns([3, 2], gap="large")
-        hist_col.plotly_chart(figures.activations_figure(stats), key="depth-session-activations-chart")
-        table_col.dataframe(_stats_table(stats), hide_index=True, key="depth-session-activations-table")
+        names = lab.activation_names(labels, stats)
+        hist_col.plotly_chart(figures.activations_figure(stats, names), key="depth-session-activations-chart")
+        table_col.dataframe(_stats_table(stats, names), hide_index=True, key="depth-session-activations-table")

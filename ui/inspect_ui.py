@@ -130,11 +130,16 @@ def filters_ui(s, model, draw: bool = True) -> None:
     if kind == "Conv":
         w = inspect.filters(model, path)
         rgb = w.shape[1] == 3 and st.toggle("Show as RGB", True, key="inspect_rgb")
+        channel = 0
+        if w.shape[1] > 1 and not rgb:
+            channel = st.slider("Input channel", 0, w.shape[1] - 1, 0, key="inspect_filter_channel",
+                                help="each filter has one kernel per input channel; the grid shows this one")
         if not draw:
             return
         st.caption(f"{w.shape[0]} filters × {w.shape[1]} input channels, {w.shape[2]}×{w.shape[3]} each "
-                   f"(rows: filters, columns: input channels; at most 64 × 8 drawn)")
-        st.plotly_chart(figs.filter_grid(w, rgb=rgb), key="inspect_filters")
+                   f"(at most {figs.MAX_MAPS} drawn; one colour scale for every filter and channel, white = 0)")
+        # its own width: each filter keeps its drawn size instead of stretching (or shrinking) with the page
+        st.plotly_chart(figs.filter_grid(w, rgb=rgb, channel=channel), width="content", key="inspect_filters")
     elif not draw:
         return
     else:
@@ -252,6 +257,9 @@ def attribution_ui(s, model, sample: Sample, draw: bool = True) -> None:
     if method in ("integrated_gradients", "occlusion"):
         base_caption, baseline = _baseline_ui(cols[2], s, sample)
         opts["baseline"] = baseline
+    opacity = st.slider("Overlay opacity", 0.0, 1.0, figs.OVERLAY_OPACITY, 0.05, key="inspect_opacity",
+                        help="how strongly the attribution covers the input (0: the input alone)") \
+        if sample.x.ndim == 3 else figs.OVERLAY_OPACITY
     if not draw:
         return
     st.caption(attribution.METHODS[method][1] + (f". {base_caption}" if base_caption else ""))
@@ -281,7 +289,7 @@ def attribution_ui(s, model, sample: Sample, draw: bool = True) -> None:
             st.info(f"{title}: all zero. The score does not depend on the input here (no gradient reaches it).")
         return
     if sample.x.ndim == 3:
-        st.plotly_chart(figs.overlay(sample.x, attr, title), key="inspect_overlay")
+        st.plotly_chart(figs.overlay(sample.x, attr, title, opacity=opacity), key="inspect_overlay")
     else:
         st.plotly_chart(figs.activation_figure(attr, title), key="inspect_overlay")
     if method == "integrated_gradients":

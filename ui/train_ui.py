@@ -213,15 +213,7 @@ def status_ui(run: Run) -> None:
 
 def curves(runs: dict[str, list[dict]], metric: str, changes: list[dict] = ()):
     """The train/validation curves with the epoch-mean training value and a marker where settings changed."""
-    fig = train_figures.curves_figure(runs, metric)
-    for i, (label, records) in enumerate(runs.items()):
-        epochs = [r for r in records if r.get("kind") == "epoch" and r.get(f"train_{metric}") is not None]
-        if epochs:
-            colour = fig.data[2 * i].line.color  # the run's own colour
-            prefix = f"{label} · " if len(runs) > 1 else ""
-            fig.add_scatter(x=[r["epoch"] for r in epochs], y=[r[f"train_{metric}"] for r in epochs],
-                            mode="lines+markers", name=f"{prefix}train (epoch mean)",
-                            line=dict(color=colour, width=2), marker=dict(symbol="square", size=6))
+    fig = train_figures.curves_figure(runs, metric, epoch_mean=True)
     for change in changes:
         fig.add_vline(x=change["epoch"], line=dict(color="grey", dash="dash", width=1),
                       annotation_text=change["text"], annotation_position="top left")
@@ -362,7 +354,7 @@ def results_ui(s: SessionState, run: Run) -> None:
         if len(dataset.input_shape) == 3 and len(wrong):
             images = dataset.x_test[wrong, 0].numpy()
             preds = result["predictions"][wrong]
-            titles = [f"{dataset.classes[int(t)]}→{dataset.classes[int(q)]}"
+            titles = [f"{dataset.classes[int(t)]} → {dataset.classes[int(q)]}"
                       for t, q in zip(dataset.y_test[wrong].tolist(), preds)]
             b.plotly_chart(train_figures.samples_figure(images, titles), key="tr-wrong")
 

@@ -10,6 +10,7 @@ from functools import lru_cache
 import numpy as np
 import plotly.graph_objects as go
 
+from engine import palette
 from engine.conv.receptive import Field
 from engine.conv.trace import INPUT, INSERTED, OUTSIDE, PAD, Step, Trace
 
@@ -43,7 +44,7 @@ _SIGNED = [[0, "#e8866f"], [0.5, "#f7f7f7"], [1, "#6fa8dc"]]  # light, so number
 _POSITIVE = [[0, "#f7f7f7"], [1, "#6fa8dc"]]
 _KIND_COLOURS = [[0, "#d9d9d9"], [0.33, "#d9d9d9"], [0.34, "#fde2b8"], [0.66, "#fde2b8"],
                  [0.67, "#f3eefa"], [1, "#f3eefa"]]  # padding grey, inserted zeros orange, past the edge lilac
-_WINDOW, _HIT = "#d62728", "#2ca02c"
+_WINDOW, _HIT = palette.OKABE_ITO["vermillion"], palette.OKABE_ITO["green"]  # apart for colour-blind viewers too
 
 
 def fmt(value: float) -> str:
@@ -367,7 +368,8 @@ def receptive(field_list: list[Field], input_size: int) -> go.Figure:
         a, b = f.span(nearest)
         depth[max(a, 0):max(b + 1, 0)] += 1
     seen = np.minimum.outer(depth, depth)
-    fig = go.Figure(go.Heatmap(z=seen, colorscale=[[0, "#f4f4f4"], [1, "#1f77b4"]], showscale=False, xgap=1, ygap=1,
+    fig = go.Figure(go.Heatmap(z=seen, colorscale=[[0, "#f4f4f4"], [1, palette.OKABE_ITO["blue"]]], showscale=False,
+                               xgap=1, ygap=1,
                                hovertemplate="row %{y}, column %{x}<extra></extra>"))
     fig.add_shape(type="rect", x0=lo - 0.5, x1=hi + 0.5, y0=lo - 0.5, y1=hi + 0.5, line={"color": _WINDOW, "width": 3})
     fig.update_layout(height=420, margin={"l": 10, "r": 10, "t": 10, "b": 10}, plot_bgcolor="white",

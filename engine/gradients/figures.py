@@ -5,6 +5,9 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.colors import qualitative, sample_colorscale
 
+from engine import palette
+from engine.gradients import lab
+
 HEIGHT = 340
 
 
@@ -31,22 +34,33 @@ def _note_gaps(fig: go.Figure, arrays) -> go.Figure:
     return fig
 
 
-def _layout(fig: go.Figure, x_title: str, y_title: str, log_y: bool = True, height: int = HEIGHT) -> go.Figure:
+def _layout(fig: go.Figure, x_title: str, y_title: str, log_y: bool = True, height: int = HEIGHT,
+            also=()) -> go.Figure:
+    """Titles, a white background with light grids, and a log y axis over whole decades of the traces (and ``also``)."""
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=40, b=10), xaxis_title=x_title,
-                      yaxis_title=y_title, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
-    if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
+                      yaxis_title=y_title, legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
+                      plot_bgcolor="white", font=dict(size=14))
+    fig.update_xaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888", **palette.axis())
+    fig.update_yaxes(showgrid=True, gridcolor="#e5e5e5", linecolor="#888", **palette.axis())
+    if log_y:  # labels at powers of ten only, over whole decades of what is drawn
+        drawn = [t.y for t in fig.data if t.type == "scatter" and t.y is not None]
+        fig.update_yaxes(**palette.log_axis(drawn + [list(also)]))
     return fig
 
 
 def layer_norms_figure(curves: dict[str, tuple[list[str], np.ndarray]]) -> go.Figure:
     """‖∂L/∂W‖ against layer index (input → output) on a log scale, one line per named network."""
     fig = go.Figure()
-    for name, (labels, norms) in curves.items():
+    for i, (name, (labels, norms)) in enumerate(curves.items()):
+        # x is the layer number every chart and table of the page uses ("layer 3"); the hover adds the module
+        text = [f"{n} · {label}" for n, label in zip(lab.layer_names(labels), labels)]
         fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines+markers", name=name,
-                        text=labels, hovertemplate="%{text}<br>‖∂L/∂W‖ = %{y:.3g}<extra>" + name + "</extra>")
+                        line=dict(color=palette.colour(i), width=2.5), marker=dict(size=7),
+                        text=text, hovertemplate="%{text}<br>‖∂L/∂W‖ = %{y:.3g}<extra>" + name + "</extra>")
     _note_gaps(fig, [norms for _, norms in curves.values()])
-    return _layout(fig, "layer (input → output)", "‖∂L/∂W‖")
+    fig = _layout(fig, "layer (input → output)", "‖∂L/∂W‖")
+    layers = max((len(norms) for _, norms in curves.values()), default=0)
+    return fig.update_xaxes(dtick=1 if layers <= 20 else 5)  # whole layer numbers only
 
 
 def layers_over_steps_figure(steps: list[int], labels: list[str], matrix: np.ndarray,
@@ -57,17 +71,18 @@ def layers_over_steps_figure(steps: list[int], labels: list[str], matrix: np.nda
     """
     fig = go.Figure()
     colours = sample_colorscale("Viridis", np.linspace(0, 1, max(len(labels), 2)).tolist())
-    for j, label in enumerate(labels):
-        fig.add_scatter(x=steps, y=_positive(matrix[:, j]), mode="lines", name=f"layer {j + 1}",
+    for j, (label, name) in enumerate(zip(labels, lab.layer_names(labels))):
+        fig.add_scatter(x=steps, y=_positive(matrix[:, j]), mode="lines", name=name,
                         line=dict(color=colours[j]),
-                        hovertemplate=f"{label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>")
+                        hovertemplate=f"{name} · {label}<br>step %{{x}}<br>%{{y:.3g}}<extra></extra>")
     _note_gaps(fig, [matrix])
     return _layout(fig, "training step", y_title)
 
 
-def activations_figure(stats: list[dict]) -> go.Figure:
-    """Every activation layer's histogram as one heatmap row (share of outputs per bin), first layer at the top."""
-    rows, names = [], []
+def activations_figure(stats: list[dict], names: list[str] | None = None) -> go.Figure:
+    """Every activation layer's histogram as one heatmap row (share of outputs per bin), first layer at the top;
+    rows named by ``names`` (``lab.activation_names``: "layer 3 · Sigmoid") or by module ("6 Sigmoid")."""
+    rows, labels = [], []
     lo = min(s["edges"][0] for s in stats)
     hi = max(s["edges"][-1] for s in stats)
     grid = np.linspace(lo, hi, 41)
@@ -79,8 +94,8 @@ def activations_figure(stats: list[dict]) -> go.Figure:
         own = (edges[:-1] + edges[1:]) / 2
         row = np.histogram(own, bins=grid, weights=counts)[0]
         rows.append(row / max(row.sum(), 1))
-        names.append(s["name"])
-    fig = go.Figure(go.Heatmap(z=np.array(rows), x=centres, y=names, colorscale="Blues",
+        labels.append(s["name"])
+    fig = go.Figure(go.Heatmap(z=np.array(rows), x=centres, y=names or labels, colorscale="Blues",
                                colorbar=dict(title="share"),
                                hovertemplate="%{y}<br>value ≈ %{x:.2f}<br>share %{z:.2f}<extra></extra>"))
     fig.update_yaxes(autorange="reversed")
@@ -90,9 +105,9 @@ def activations_figure(stats: list[dict]) -> go.Figure:
 def timestep_figure(curves: dict[str, np.ndarray], dashed: tuple[str, ...] = ()) -> go.Figure:
     """‖∂L/∂h_t‖ for t = 1..T on a log scale, one line per curve (those named in ``dashed`` dashed, e.g. c_t)."""
     fig = go.Figure()
-    for name, norms in curves.items():
+    for i, (name, norms) in enumerate(curves.items()):
         fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines", name=name,
-                        line=dict(dash="dash") if name in dashed else None,
+                        line=dict(color=palette.colour(i), dash="dash" if name in dashed else "solid"),
                         hovertemplate="t = %{x}<br>%{y:.3g}<extra>" + name + "</extra>")
     _note_gaps(fig, list(curves.values()))
     return _layout(fig, "time step t", "‖∂L/∂h_t‖, ‖∂L/∂c_t‖" if dashed else "‖∂L/∂h_t‖")
@@ -147,18 +162,19 @@ def steps_heatmap(steps: list[int], matrix: np.ndarray) -> go.Figure:
 def clipping_figure(steps: list[int], raw: list[float], clipped: list[float], threshold: float | None) -> go.Figure:
     """The total gradient norm before and after clipping, over training steps."""
     fig = go.Figure()
-    fig.add_scatter(x=steps, y=_positive(raw), mode="lines", name="raw ‖g‖")
-    fig.add_scatter(x=steps, y=_positive(clipped), mode="lines", name="clipped ‖g‖", line=dict(dash="dash"))
+    fig.add_scatter(x=steps, y=_positive(raw), mode="lines", name="raw ‖g‖", line=dict(color=palette.colour(0)))
+    fig.add_scatter(x=steps, y=_positive(clipped), mode="lines", name="clipped ‖g‖",
+                    line=dict(color=palette.colour(1), dash="dash", width=2.5))
     if threshold:
         fig.add_hline(y=threshold, line=dict(color="grey", dash="dot"), annotation_text="threshold")
-    return _layout(fig, "training step", "total gradient norm")
+    return _layout(fig, "training step", "total gradient norm", also=[threshold] if threshold else [])
 
 
 def loss_figure(curves: dict[str, tuple[list[int], list[float]]], baseline: float | None = None) -> go.Figure:
     """Training loss over steps, one line per run; an optional dotted baseline (e.g. always answering the mean)."""
     fig = go.Figure()
-    for name, (steps, loss) in curves.items():
-        fig.add_scatter(x=steps, y=loss, mode="lines", name=name)
+    for i, (name, (steps, loss)) in enumerate(curves.items()):
+        fig.add_scatter(x=steps, y=loss, mode="lines", name=name, line=dict(color=palette.colour(i)))
     if baseline is not None:
         fig.add_hline(y=baseline, line=dict(color="grey", dash="dot"), annotation_text="baseline")
     return _layout(fig, "training step", "training loss", log_y=False)

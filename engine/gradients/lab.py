@@ -67,6 +67,34 @@ def layer_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[lis
     return [label for label, _ in pairs], np.array([norm for _, norm in pairs])
 
 
+def layer_names(weight_labels: list[str]) -> list[str]:
+    """The names a page gives the weights of a norms chart, input to output: "layer 1", "layer 2", …"""
+    return [f"layer {k}" for k in range(1, len(weight_labels) + 1)]
+
+
+def _position(label: str) -> tuple:
+    """A module label's place in the network ("4.2 ReLU" -> (4, 2)), to compare with other labels."""
+    path = label.split(" ", 1)[0]
+    return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.split("."))
+
+
+def activation_names(weight_labels: list[str], stats: list[dict]) -> list[str]:
+    """Each activation named after the weight before it, as the norms chart numbers them: "layer 3 · Sigmoid".
+
+    Args:
+        weight_labels: the norms chart's labels in order ("1 Linear", "3 Linear", …; ``layer_norms``).
+        stats: ``activation_stats`` (names "2 Sigmoid", "4.2 ReLU", …).
+    """
+    places = [_position(label) for label in weight_labels]
+    names = []
+    for s in stats:
+        here = _position(s["name"])
+        k = sum(1 for place in places if place < here)  # weights that come before it in the network
+        kind = s["name"].split(" ", 1)[-1]
+        names.append(f"layer {k} · {kind}" if k else f"before layer 1 · {kind}")
+    return names
+
+
 def weight_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[list[str], np.ndarray]:
     """Every weight's gradient norm input to output (convolutions, γ, recurrent matrices too), on a float64 copy.
 

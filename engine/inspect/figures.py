@@ -11,8 +11,9 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-SIGNED = "RdBu_r"  # blue negative, red positive, white zero
-POSITIVE = "Inferno"
+from engine import palette
+
+SIGNED = palette.DIVERGING  # blue negative, white zero, vermillion positive
 MAX_MAPS = 64
 VISIBLE = {" ": "␣", "\n": "⏎", "\t": "⇥"}  # characters that would draw as nothing
 
@@ -61,7 +62,7 @@ def mosaic(maps: np.ndarray, title: str | None = None, max_maps: int = MAX_MAPS,
     maps = np.asarray(maps)[:max_maps]
     z = tile(maps, cols)
     signed = bool(np.nanmin(z) < 0) if signed is None else signed
-    scale = dict(colorscale=SIGNED, zmid=0) if signed else dict(colorscale="Viridis")
+    scale = dict(colorscale=SIGNED, zmid=0) if signed else dict(colorscale=palette.SEQUENTIAL)
     n = len(maps)
     index = np.nan_to_num(tile(np.broadcast_to(np.arange(n)[:, None, None], maps.shape), cols))  # each cell's map
     index = index.astype(np.uint8 if n <= 256 else np.uint16)  # a typed array, not a string per cell
@@ -83,28 +84,57 @@ def activation_figure(array: np.ndarray, title: str | None = None, max_maps: int
     return mosaic(padded.reshape(1, side, side), title, 1)
 
 
-def filter_grid(weights: np.ndarray, title: str | None = None, rgb: bool = False, max_filters: int = MAX_MAPS,
-                max_inputs: int = 8) -> go.Figure:
-    """Conv kernels ``(out, in, kh, kw)``: one row per filter and one column per input channel, or RGB tiles.
+FILTER_PX = 64  # a filter's drawn side when there is room; never under MIN_FILTER_PX, which reads from a lecture hall
+MIN_FILTER_PX = 48
+MAX_GRID_PX = 720  # the grid's widest drawing: beside the sidebar of a 1400 px window, with its colour bar
+_BAR_PX = 100  # right margin holding the colour bar and its labels
+
+
+def filter_grid(weights: np.ndarray, title: str | None = None, rgb: bool = False, channel: int = 0,
+                max_filters: int = MAX_MAPS) -> go.Figure:
+    """Conv kernels ``(out, in, kh, kw)`` as a near-square grid of filters, each at least ``MIN_FILTER_PX`` wide.
 
     Args:
         weights: the kernels.
         rgb: draw each 3-channel filter as one colour tile (for a first layer on RGB images).
-        max_filters: filters drawn at most; max_inputs: input channels drawn at most per filter.
+        channel: the input channel drawn for multi-channel filters (one kernel slice per filter).
+        max_filters: filters drawn at most.
+
+    Returns:
+        One heatmap on a colour scale shared by every filter and channel, symmetric about 0 (white), with the
+        figure's width and height set so that each filter is drawn at a known size.
     """
     w = np.asarray(weights, dtype=np.float64)[:max_filters]
     out, inp, kh, kw = w.shape
+    cols = max(1, math.ceil(math.sqrt(out)))
+    rows = math.ceil(out / cols)
+    grid_w, grid_h = cols * (kw + 1) - 1, rows * (kh + 1) - 1  # in kernel cells, one-cell gaps
+    side = max(kh, kw)
+    unit = max(MIN_FILTER_PX / side, min(FILTER_PX / side, MAX_GRID_PX / grid_w))  # px per kernel cell
+    top = 40
     if rgb and inp == 3:
         lo, hi = w.min(), w.max()
         norm = (w - lo) / (hi - lo or 1.0)  # (O, 3, kh, kw) in [0, 1]
-        cols = max(1, math.ceil(math.sqrt(out)))
         channels = np.stack([tile(norm[:, c], cols) for c in range(3)], axis=-1)  # (H, W, 3), NaN gaps
         image = np.where(np.isnan(channels), 1.0, channels)
         fig = go.Figure(go.Image(z=(image * 255).astype(np.uint8), hoverinfo="skip"))
-        return _image_layout(fig, title, min(700, 120 + 12 * image.shape[0]))
-    shown = min(inp, max_inputs)
-    maps = w[:, :shown].reshape(out * shown, kh, kw)  # row = filter, column = input channel
-    return mosaic(maps, title, max_maps=len(maps), cols=shown, signed=True)
+        fig = _image_layout(fig, title or f"{out} filters, as RGB", round(grid_h * unit) + top + 10)
+        fig.update_layout(width=round(grid_w * unit) + 20, margin=dict(l=10, r=10, t=top, b=10))
+        return fig
+    channel = min(max(int(channel), 0), inp - 1)
+    m = _symmetric(w)  # over every filter and channel: one scale whichever channel is shown
+    z = tile(w[:, channel], cols)
+    index = np.nan_to_num(tile(np.broadcast_to(np.arange(out)[:, None, None], (out, kh, kw)), cols))
+    index = index.astype(np.uint8 if out <= 256 else np.uint16)
+    fig = go.Figure(go.Heatmap(z=z.astype(np.float32), customdata=index, zmin=-m, zmax=m, zmid=0,
+                               colorscale=palette.DIVERGING, colorbar=dict(title="weight", thickness=18),
+                               hovertemplate="filter %{customdata}: %{z:.3g}<extra></extra>", hoverongaps=False))
+    if title is None:
+        title = f"{out} filters" + (f", input channel {channel} (of {inp})" if inp > 1 else "")
+    fig = _image_layout(fig, title, round(grid_h * unit) + top + 10)
+    fig.update_layout(width=round(grid_w * unit) + 10 + _BAR_PX, margin=dict(l=10, r=_BAR_PX, t=top, b=10),
+                      font=dict(size=14), plot_bgcolor="#c8c8c8")  # grey gaps: a near-0 (white) filter keeps its edge
+    return fig
 
 
 def histogram(values: np.ndarray, title: str | None = None, bins: int = 50) -> go.Figure:
@@ -115,14 +145,20 @@ def histogram(values: np.ndarray, title: str | None = None, bins: int = 50) -> g
     return fig
 
 
-def _base_image(x: np.ndarray):
-    """The input as a trace: grey heatmap for 1 channel, an RGB image for 3, the channel mean otherwise."""
+_UNDER = [[0.0, "#ffffff"], [1.0, "#5a5a5a"]]  # an input under an overlay: grey ink on white, so colour reads on it
+
+
+def _base_image(x: np.ndarray, under: bool = False):
+    """The input as a trace: grey heatmap for 1 channel, an RGB image for 3, the channel mean otherwise;
+    ``under`` an overlay: light (high values grey on white), so that the attribution's colours stay legible."""
     x = np.asarray(x, dtype=np.float64)
     if x.ndim == 3 and x.shape[0] == 3:
         lo, hi = x.min(), x.max()
         rgb = ((x - lo) / (hi - lo or 1.0)).transpose(1, 2, 0)  # (3, H, W) -> (H, W, 3)
         return go.Image(z=(rgb * 255).astype(np.uint8), hoverinfo="skip")
     grey = x.mean(axis=0) if x.ndim == 3 else x
+    if under:
+        return go.Heatmap(z=grey, colorscale=_UNDER, showscale=False, hoverinfo="skip")
     return go.Heatmap(z=grey, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip")
 
 
@@ -144,24 +180,30 @@ def input_figure(x: np.ndarray, title: str | None = None) -> go.Figure:
     return fig
 
 
-def overlay(x: np.ndarray, attribution: np.ndarray, title: str | None = None, opacity: float = 0.6,
+OVERLAY_OPACITY = 0.8  # the attribution's opacity over the input, unless the student sets another
+
+
+def overlay(x: np.ndarray, attribution: np.ndarray, title: str | None = None, opacity: float = OVERLAY_OPACITY,
             signed: bool | None = None) -> go.Figure:
-    """An attribution heatmap over the input image, with its colour scale.
+    """An attribution heatmap over the input image, with its colour scale; 0 is transparent (the input shows).
 
     Args:
         x: the input ``(C, H, W)`` (or ``(H, W)``).
         attribution: same shape as ``x`` (summed over channels) or ``(H, W)``.
-        opacity: of the heatmap over the image.
-        signed: diverging scale centred on 0; by default when the attribution has negative values.
+        opacity: of the heatmap over the image, 0 to 1.
+        signed: a diverging scale symmetric about 0 (blue negative, vermillion positive); else a sequential
+            one from 0 (magnitudes, e.g. Saliency's |gradient|). By default signed when any value is negative.
     """
     a = np.asarray(attribution, dtype=np.float64)
     a = a.sum(axis=0) if a.ndim == 3 else a
     signed = bool(a.min() < 0) if signed is None else signed
-    scale = dict(colorscale=SIGNED, zmid=0, zmin=-_symmetric(a), zmax=_symmetric(a)) if signed else \
-        dict(colorscale=POSITIVE, zmin=0, zmax=_symmetric(a))
-    heat = go.Heatmap(z=a, opacity=opacity, hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>",
+    m = _symmetric(a)
+    scale = dict(colorscale=palette.DIVERGING_CLEAR, zmid=0, zmin=-m, zmax=m) if signed else \
+        dict(colorscale=palette.SEQUENTIAL_CLEAR, zmin=0, zmax=m)
+    heat = go.Heatmap(z=a, opacity=float(np.clip(opacity, 0.0, 1.0)),
+                      hovertemplate="row %{y}, col %{x}: %{z:.3g}<extra></extra>",
                       colorbar=dict(title="attribution"), **scale)
-    fig = go.Figure([_base_image(x), heat])
+    fig = go.Figure([_base_image(x, under=True), heat])
     return _image_layout(fig, title, 420)
 
 
@@ -207,7 +249,7 @@ def gates_figures(gates: dict[str, np.ndarray], where: str = "",
     ``where`` (e.g. "layer 2 of 2, forward") is added to each title.
     """
     return {name: time_heatmap(gates[name], f"{name} gate" + (f" ({where})" if where else ""), zmin=0, zmax=1,
-                               colorscale="Viridis", x_labels=x_labels)
+                               colorscale=palette.SEQUENTIAL, x_labels=x_labels)
             for name in ("input", "forget", "output") if name in gates}
 
 

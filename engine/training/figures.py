@@ -2,8 +2,12 @@
 an autoencoder's reconstructions."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import plotly.graph_objects as go
+
+from engine import palette
 
 MAX_POINTS = 250  # per trace: the figure is rebuilt and resent twice a second, so it must stay small
 
@@ -25,22 +29,27 @@ def _epochs(records: list[dict]) -> np.ndarray:
 
 
 _LAYOUT = dict(height=300, margin=dict(l=10, r=10, t=36, b=10), legend=dict(orientation="h", y=-0.25),
-               plot_bgcolor="white")
+               plot_bgcolor="white", font=dict(size=14))
 
 
 # Nested dicts rather than update_layout's "xaxis_title" shorthand, which plotly parses for about 3 ms a figure (six
 # times the nested form's cost), on every tick.
 def _live_layout(title: str, **axes) -> dict:
     """The common layout of a figure redrawn on every tick, with its title and axes."""
-    return {"title": {"text": title}, **_LAYOUT, **axes}
+    axes = {"xaxis": {}, "yaxis": {}, **axes}
+    return {"title": {"text": title}, **_LAYOUT, **{name: palette.axis(**a) for name, a in axes.items()}}
 
 
-def curves_figure(runs: dict[str, list[dict]], metric: str = "loss") -> go.Figure:
+def curves_figure(runs: dict[str, list[dict]], metric: str = "loss", epoch_mean: bool = False) -> go.Figure:
     """Train (per step) and validation (per epoch) curves of one or several runs on one chart.
+
+    Each role keeps its dash (and marker) from ``palette.SERIES``; one run takes the roles' colours, several
+    runs a colour each, so that runs and roles both stay apart.
 
     Args:
         runs: run label → its metric records (``Trainer.records()``).
         metric: "loss" or "acc".
+        epoch_mean: also draw the training value averaged over each epoch (from the epoch records).
 
     Returns:
         A figure with x = epoch (fractional for steps).
@@ -48,28 +57,35 @@ def curves_figure(runs: dict[str, list[dict]], metric: str = "loss") -> go.Figur
     title = "Loss" if metric == "loss" else "Accuracy"
     yaxis = {"yaxis": {"range": [0, 1.02]}} if metric == "acc" else {}
     fig = go.Figure(layout=_live_layout(title, xaxis={"title": {"text": "epoch"}}, **yaxis))
+    several = len(runs) > 1
     for i, (label, records) in enumerate(runs.items()):
-        colour = _colour(i)
+        colour = palette.colour(i) if several else None
         steps = thin([r for r in records if r.get("kind") == "step" and r.get(f"train_{metric}") is not None])
         epochs = [r for r in records if r.get("kind") == "epoch" and r.get(f"val_{metric}") is not None]
-        prefix = f"{label} · " if len(runs) > 1 else ""
+        prefix = f"{label} · " if several else ""
         fig.add_scatter(x=_epochs(steps), y=np.array([r[f"train_{metric}"] for r in steps], dtype=float),
-                        mode="lines", name=f"{prefix}train", line=dict(color=colour, width=1.5))
+                        mode="lines", name=f"{prefix}train", line=palette.line("train", 1.5, colour))
         fig.add_scatter(x=[r["epoch"] for r in epochs], y=[r[f"val_{metric}"] for r in epochs], mode="lines+markers",
-                        name=f"{prefix}validation", line=dict(color=colour, width=2, dash="dot"))
+                        name=f"{prefix}validation", line=palette.line("validation", 2.5, colour),
+                        marker=dict(symbol="circle", size=8))
+        means = [r for r in records if r.get("kind") == "epoch" and r.get(f"train_{metric}") is not None]
+        if epoch_mean and means:
+            fig.add_scatter(x=[r["epoch"] for r in means], y=[r[f"train_{metric}"] for r in means],
+                            mode="lines+markers", name=f"{prefix}train (epoch mean)",
+                            line=palette.line("train epoch mean", 2.5, colour), marker=dict(symbol="square", size=8))
     return fig
 
 
 def grad_norms_figure(records: list[dict]) -> go.Figure:
-    """Per-layer gradient norms over training, log scale, a colour per layer."""
+    """Per-layer gradient norms over training, log scale (labels at powers of ten), a colour per layer."""
     steps = thin([r for r in records if r.get("kind") == "step" and r.get("grad_norm")])
+    names = list(steps[-1]["grad_norm"]) if steps else []
+    ys = [np.array([max(r["grad_norm"].get(name, 0), 1e-12) for r in steps], dtype=np.float32)  # ample on a log axis
+          for name in names]
     fig = go.Figure(layout=_live_layout("Gradient norm per layer (log scale)", xaxis={"title": {"text": "epoch"}},
-                                        yaxis={"type": "log"}))
-    if steps:
-        for i, name in enumerate(steps[-1]["grad_norm"]):
-            # float32 is ample on a log axis
-            y = np.array([max(r["grad_norm"].get(name, 0), 1e-12) for r in steps], dtype=np.float32)
-            fig.add_scatter(x=_epochs(steps), y=y, mode="lines", name=name, line=dict(color=_colour(i), width=1.5))
+                                        yaxis=palette.log_axis(ys or None)))
+    for i, (name, y) in enumerate(zip(names, ys)):
+        fig.add_scatter(x=_epochs(steps), y=y, mode="lines", name=name, line=dict(color=_colour(i), width=1.5))
     return fig
 
 
@@ -108,32 +124,37 @@ def confusion_figure(confusion: np.ndarray, classes: list[str]) -> go.Figure:
     return fig
 
 
-def samples_figure(images: np.ndarray, titles: list[str], columns: int = 8) -> go.Figure:
-    """A grid of small grey images (N, H, W) in one heatmap with NaN gaps, each titled (e.g. "7→1")."""
+SAMPLES_PX = 460  # the width a misclassified-samples grid is drawn at (half the main area beside the sidebar, 1400 px)
+
+
+def samples_figure(images: np.ndarray, titles: list[str], columns: int | None = None) -> go.Figure:
+    """A grid of grey images (N, H, W) in one heatmap with NaN gaps, each titled above it in dark 15 px text
+    (e.g. "7 → 1"); fewer columns when titles are long, so that neighbours' titles do not run together."""
     n, h, w = images.shape
+    columns = columns or (8 if max((len(t) for t in titles), default=0) <= 7 else 4)
     rows = (n + columns - 1) // columns
-    mosaic = np.full((rows * (h + 1), columns * (w + 1)), np.nan)
+    px = SAMPLES_PX / (columns * (w + 1))  # screen px per image pixel at the usual width
+    band = max(2, math.ceil(32 / px))  # an empty band above each image, about 32 px high, holds its title
+    mosaic = np.full((rows * (band + h), columns * (w + 1)), np.nan)
     for i in range(n):
         r, c = divmod(i, columns)
-        mosaic[r * (h + 1):r * (h + 1) + h, c * (w + 1):c * (w + 1) + w] = images[i]
+        top = r * (band + h) + band
+        mosaic[top:top + h, c * (w + 1):c * (w + 1) + w] = images[i]
     fig = go.Figure(go.Heatmap(z=mosaic, colorscale="Greys", reversescale=True, showscale=False, hoverinfo="skip"))
     for i, title in enumerate(titles):
         r, c = divmod(i, columns)
-        fig.add_annotation(x=c * (w + 1) + w / 2 - 0.5, y=r * (h + 1) - 0.9, text=title, showarrow=False,
-                           font=dict(size=10, color="#b00"))
+        fig.add_annotation(x=c * (w + 1) + w / 2 - 0.5, y=r * (band + h) + band / 2, text=title, showarrow=False,
+                           font=dict(size=15, color="#222222"), yanchor="middle")
     fig.update_yaxes(autorange="reversed", visible=False, scaleanchor="x")
     fig.update_xaxes(visible=False)
-    fig.update_layout(title="Misclassified test samples (true→predicted)", height=90 + rows * 70,
-                      margin=dict(l=10, r=10, t=40, b=10), plot_bgcolor="white")
+    fig.update_layout(title="Misclassified test samples (true → predicted)",
+                      height=round(60 + rows * (band + h) * px), margin=dict(l=10, r=10, t=50, b=10),
+                      plot_bgcolor="white")
     return fig
 
 
-_PALETTE = ["#4C78A8", "#F58518", "#54A24B", "#E45756", "#72B7B2", "#B279A2", "#FF9DA6", "#9D755D", "#BAB0AC",
-            "#EECA3B"]
-
-
 def _colour(i: int) -> str:
-    return _PALETTE[i % len(_PALETTE)]
+    return palette.colour(i)
 
 
 def _tint(hex_colour: str, amount: float) -> str:

@@ -38,3 +38,12 @@ def test_several_maps_name_whose_kernel_is_shown():
     trace = conv.conv2d(conv_examples.random_grid((4, 4)), np.ones((2, 1, 3, 3)))
     labels = [a["text"] for a in conv_figures.animation(trace).to_dict()["layout"]["annotations"]]
     assert "<b>Kernel of the map being filled</b>" in labels
+
+
+def test_conv_figures_draw_with_the_colour_blind_safe_palette():
+    from engine import palette
+    from engine.conv import receptive
+
+    fig = conv_figures.receptive(receptive.fields(receptive.stack(2, 3), 16), 16)
+    assert fig.layout.shapes[0].line.color in palette.OKABE_ITO.values()  # the field's outline
+    assert fig.data[0].colorscale[-1][1] in palette.OKABE_ITO.values()

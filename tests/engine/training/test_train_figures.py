@@ -46,3 +46,69 @@ def test_confusion_matrix_is_drawn_with_counts():
     confusion = np.array([[5, 1], [2, 7]])
     fig = train_figures.confusion_figure(confusion, ["X", "O"])
     assert fig.data[0].z.tolist() == confusion.tolist() and list(fig.data[0].x) == ["X", "O"]
+
+
+# --- readable on a projector (issue 18) ----------------------------------------------------------------------
+
+def _with_epoch_means(n):
+    records = _records(n)
+    for r in records:
+        if r["kind"] == "epoch":
+            r.update(train_loss=0.6, train_acc=0.7)
+    return records
+
+
+def test_train_validation_and_epoch_mean_each_have_their_palette_colour_and_dash():
+    from engine import palette
+
+    fig = train_figures.curves_figure({"run": _with_epoch_means(40)}, "loss", epoch_mean=True)
+    roles = {"train": "train", "validation": "validation", "train (epoch mean)": "train epoch mean"}
+    assert sorted(t.name for t in fig.data) == sorted(roles)
+    for trace in fig.data:
+        style = palette.SERIES[roles[trace.name]]
+        assert (trace.line.color, trace.line.dash) == (style["color"], style["dash"])
+    assert len({t.line.color for t in fig.data}) == 3 and len({t.line.dash for t in fig.data}) == 3
+
+
+def test_several_runs_keep_a_colour_per_run_and_a_dash_per_role():
+    from engine import palette
+
+    fig = train_figures.curves_figure({"a": _with_epoch_means(20), "b": _with_epoch_means(20)}, "acc",
+                                      epoch_mean=True)
+    by_run = {}
+    for trace in fig.data:
+        run, role = trace.name.split(" · ")
+        by_run.setdefault(run, []).append((role, trace.line.color, trace.line.dash))
+    assert {c for _, c, _ in by_run["a"]} == {palette.CYCLE[0]} and {c for _, c, _ in by_run["b"]} == {palette.CYCLE[1]}
+    assert len({d for _, _, d in by_run["a"]}) == 3
+
+
+def test_gradient_norms_have_a_powers_of_ten_log_axis():
+    fig = train_figures.grad_norms_figure(_records(30))
+    axis = fig.layout.yaxis
+    assert axis.type == "log" and axis.dtick in (1, 2, 5, 10) and axis.exponentformat in ("power", "e")
+    assert axis.minor.dtick in ("D1", 1)
+
+
+def test_misclassified_titles_are_large_dark_and_above_their_image():
+    images = np.random.rand(10, 28, 28)
+    titles = [f"{i} → {(i + 1) % 10}" for i in range(10)]
+    fig = train_figures.samples_figure(images, titles)
+    notes = fig.layout.annotations
+    assert [a.text for a in notes] == titles
+    for note in notes:
+        assert note.font.size >= 14 and note.font.color in ("#000000", "#222222", "black")
+    z = np.asarray(fig.data[0].z, dtype=float)
+    for note in notes:  # the title sits in an empty band, not over the image's pixels
+        row = int(round(note.y))
+        assert not np.isfinite(z[max(row, 0), :]).any()
+    assert "true → predicted" in fig.layout.title.text
+
+
+def test_class_curves_take_the_palette():
+    from engine import palette
+
+    students = {"ann": [("run 1", {"epoch": [1, 2], "val_loss": [1.0, 0.5]})],
+                "bob": [("run 1", {"epoch": [1, 2], "val_loss": [0.9, 0.4]})]}
+    fig = train_figures.class_curves_figure(students)
+    assert [t.line.color for t in fig.data] == palette.CYCLE[:2]
