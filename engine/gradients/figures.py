@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import plotly.graph_objects as go
-from plotly.colors import qualitative, sample_colorscale
+from plotly.colors import sample_colorscale
 
 from engine import palette
 from engine.gradients import lab
@@ -119,7 +119,7 @@ def compare_figure(at_init: dict[str, np.ndarray], after: dict[str, np.ndarray] 
     A cell keeps its colour in both, so the eye can follow what training did to each one.
     """
     fig = go.Figure()
-    colours = dict(zip(at_init, qualitative.Plotly))
+    colours = {cell: palette.colour(i) for i, cell in enumerate(at_init)}
     phases = [("at initialisation", at_init, "solid")] + ([("after training", after, "dash")] if after else [])
     for phase, curves, dash in phases:
         for cell, norms in curves.items():
