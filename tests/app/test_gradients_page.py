@@ -39,8 +39,9 @@ def markdown_text(at: AppTest) -> str:
 
 
 def open_tab(at: AppTest, label: str = "Through time") -> AppTest:
-    """Open a tab of the page (only the open tab computes and draws its charts)."""
-    at.session_state["gradients_tab"] = label
+    """Open a tab of the page (only the open tab computes and draws its charts), as a click would: in session
+    state and in the address, which AppTest sends with every run."""
+    at.session_state["gradients_tab"] = at.query_params["gradients_tab"] = label
     at.run()
     assert not at.exception
     return at

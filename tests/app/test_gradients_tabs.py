@@ -3,7 +3,7 @@ are kept."""
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from tests.app.test_gradients_page import PAGE, has_chart, trainers
+from tests.app.test_gradients_page import PAGE, has_chart, open_tab, trainers
 
 TAB = "gradients_tab"
 
@@ -19,8 +19,7 @@ def at():
 
 def test_the_open_tab_is_kept_and_survives_start_and_compare(at):
     assert at.session_state[TAB] == "Through depth"
-    at.session_state[TAB] = "Through time"
-    at.run()
+    open_tab(at, "Through time")
     at.slider(key="time-T").set_value(8).run()
     at.select_slider(key="time-seconds").set_value(10).run()
     at.select_slider(key="time-compare-steps").set_value(100).run()
@@ -33,8 +32,7 @@ def test_the_open_tab_is_kept_and_survives_start_and_compare(at):
 
 def test_only_the_open_tab_computes(at):
     assert has_chart(at, "depth-norms-chart") and not has_chart(at, "time-norms-chart")
-    at.session_state[TAB] = "Through time"
-    at.run()
+    open_tab(at, "Through time")
     assert has_chart(at, "time-norms-chart") and not has_chart(at, "depth-norms-chart")
 
 
@@ -42,17 +40,14 @@ def test_the_closed_tabs_settings_are_kept(at):
     at.slider(key="depth-depth").set_value(3).run()
     at.select_slider(key="depth-epochs").set_value(1).run()
     at.get("button_group")[0].set_value("Plain 20-layer vs residual 20-layer").run()
-    at.session_state[TAB] = "Through time"
-    at.run()
+    open_tab(at, "Through time")
     at.slider(key="time-T").set_value(12).run()
     at.select_slider(key="time-seconds").set_value(60).run()
     at.run()
-    at.session_state[TAB] = "Through depth"
-    at.run()
+    open_tab(at, "Through depth")
     assert not at.exception
     assert at.slider(key="depth-depth").value == 3 and at.select_slider(key="depth-epochs").value == 1
     assert at.get("button_group")[0].value == "Plain 20-layer vs residual 20-layer"
     at.run()
-    at.session_state[TAB] = "Through time"
-    at.run()
+    open_tab(at, "Through time")
     assert at.slider(key="time-T").value == 12 and at.select_slider(key="time-seconds").value == 60
