@@ -34,5 +34,7 @@ with time_tab:
     time_settings = gradients_time_ui.time_settings_ui()
     if time_tab.open:
         gradients_time_ui.time_ui(time_settings)
+    else:
+        gradients_time_ui.background_ui()
 
 gradients_time_ui.save_widgets()  # a reopened workspace shows these settings, and its saved runs with them

@@ -348,6 +348,15 @@ def _draw_compare(runs: list[Run]) -> None:
                 state().book.touch(r)
 
 
+def background_ui() -> None:
+    """The time tab is closed (nothing of it is drawn): its live run still takes its ‖∂L/∂h_t‖ snapshots and its
+    comparison still starts each next cell, from fragments that draw nothing."""
+    if run_of("time"):
+        live_view("time", _snapshot)
+    if run_of("compare"):
+        live_view("compare", _next_turn)
+
+
 def _next_turn(runs: list[Run]) -> None:
     """Sequential runs: when one has ended, start the next (fairer on a few cores than three at once)."""
     for trainer in (r.trainer for r in runs):
