@@ -14,9 +14,10 @@ st.caption("Any kernel, stride, padding and dilation, with every product and sum
 
 settings = conv_ui.settings_ui()
 # Switching tabs reruns the page, and only the open tab computes its figures; the closed ones get their widgets
-# only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw).
+# only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw). The open
+# tab is in the address too, so a reload keeps it.
 animation_tab, receptive_tab, features_tab = st.tabs(["Animation", "Receptive field", "Feature maps"],
-                                                     key="conv_tab", on_change="rerun")
+                                                     key="conv_tab", on_change="rerun", bind="query-params")
 
 with animation_tab:
     input_col, kernel_col = st.columns(2, gap="large")

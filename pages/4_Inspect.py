@@ -35,8 +35,9 @@ recurrent = bool(inspect.recurrent_layers(model))
 if recurrent:
     names.append("Sequence")
 # Switching tabs reruns the page, and only the open tab computes and draws; the closed ones get their widgets
-# only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw).
-tabs = dict(zip(names, st.tabs(names, key="inspect_tab", on_change="rerun")))
+# only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw). The open
+# tab is in the address too, so a reload keeps it.
+tabs = dict(zip(names, st.tabs(names, key="inspect_tab", on_change="rerun", bind="query-params")))
 if tabs["Prediction"].open:
     with tabs["Prediction"]:
         if autoencoder:

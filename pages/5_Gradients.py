@@ -14,19 +14,27 @@ st.caption("The per-layer and per-step curves are measured on a seeded network a
            "come from the training loop itself. The y-axes are logarithmic, so a straight downward line means a "
            "constant factor lost per layer or step. Training runs in the background and the charts redraw as it goes.")
 
-depth_tab, time_tab = st.tabs(["Through depth", "Through time"])
+# A stateful tab (kept in the address too): a button's rerun or a live run's redraw never shows the first tab
+# again. Only the open tab computes; the closed one draws its settings only, and its other widgets, forgotten by
+# Streamlit meanwhile, come back from the saved settings (restore_widgets).
+depth_tab, time_tab = st.tabs(["Through depth", "Through time"], key="gradients_tab", on_change="rerun",
+                              bind="query-params")
 
 with depth_tab:
     st.markdown("A deep MLP on 8×8 handwritten digits, or the session's own network. The norm of each layer's "
                 "weight gradient ∂L/∂W, from the input layer to the output layer: where it collapses, the early "
                 "layers stop learning.")
     depth_settings = gradients_ui.depth_settings_ui()
-    gradients_ui.depth_ui(depth_settings)
+    if depth_tab.open:
+        gradients_ui.depth_ui(depth_settings)
 
 with time_tab:
     st.markdown("A recurrent network reads a long sequence and answers at the end (many-to-one). The loss reaches "
                 "an early step t only through every later step, so ‖∂L/∂h_t‖ shows how far back it can learn.")
     time_settings = gradients_time_ui.time_settings_ui()
-    gradients_time_ui.time_ui(time_settings)
+    if time_tab.open:
+        gradients_time_ui.time_ui(time_settings)
+    else:
+        gradients_time_ui.background_ui()
 
 gradients_time_ui.save_widgets()  # a reopened workspace shows these settings, and its saved runs with them

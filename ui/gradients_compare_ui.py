@@ -105,7 +105,7 @@ def _clear_table() -> None:
 def _draw_compare(runs: list[Run], ds) -> None:
     trainers = dict(zip(COMPARE_CELLS, [r.trainer for r in runs]))
     run = runs[0].shared
-    _next_turn(runs)
+    next_turn(runs)
     st.caption(" · ".join(f"{cell}: {status_text(t)}" for cell, t in trainers.items()))
     left, right = st.columns(2)
     left.plotly_chart(figures.compare_figure(run["at_init"], _after_training(runs, ds)), key="time-compare-chart")
@@ -153,7 +153,7 @@ def _losses(result: dict) -> str:
     return f"held-out loss **{result['held_out']:.3f}** (training {result['train']:.3f})"
 
 
-def _next_turn(runs: list[Run]) -> None:
+def next_turn(runs: list[Run]) -> None:
     """Sequential runs: when one has ended, start the next (fairer on a few cores than three at once)."""
     for trainer in (r.trainer for r in runs):
         if trainer.state == "idle":

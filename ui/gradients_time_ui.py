@@ -9,7 +9,7 @@ import streamlit as st
 from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL, SavedRun
 from ui import workspace
-from ui.gradients_compare_ui import BUDGETS, COMPARE_SECONDS, COMPARE_STEPS, compare_ui
+from ui.gradients_compare_ui import BUDGETS, COMPARE_SECONDS, COMPARE_STEPS, compare_ui, next_turn
 from ui.gradients_ui import (DEPTH_WIDGETS, ERRORS, PROBE, TASK_NAMES, cached, is_live, live_view, new_run, run_of,
                              scratch, stop_run)
 from ui.runs_ui import status_text
@@ -255,3 +255,12 @@ def _draw_time(runs: list[Run]) -> None:
         clipping = f"Clipped on {over} of {len(raw)} recorded steps" if run["clip"] else "No clipping"
         st.caption(f"{clipping} (one record every {trainer.config.metrics_every} steps); loss {loss[0]:.3f} → "
                    f"{loss[-1]:.3f} (without memory: {run['baseline']:.3f}); {len(steps)} ‖∂L/∂h_t‖ snapshots.")
+
+
+def background_ui() -> None:
+    """The time tab is closed (nothing of it is drawn): its live run still takes its ‖∂L/∂h_t‖ snapshots and its
+    comparison still starts each next cell, from fragments that draw nothing."""
+    if run_of("time"):
+        live_view("time", _snapshot)
+    if run_of("compare"):
+        live_view("compare", next_turn)

@@ -37,7 +37,7 @@ WIDTHS = (8, 16, 32, 64, 128)
 DEPTH_WIDGETS = {"depth-source": SOURCES, "depth-preset": ("Custom", *DEPTH_LABS), "depth-depth": range(1, 51),
                  "depth-width": WIDTHS, "depth-activation": tuple(ACTIVATIONS), "depth-init": tuple(SCHEME_NAMES),
                  "depth-bn": (False, True), "depth-residual": (False, True), "depth-opt": tuple(OPTIMISERS),
-                 "depth-epochs": EPOCH_CHOICES}
+                 "depth-epochs": EPOCH_CHOICES, "depth-contrast": (None, *CONTRASTS)}
 
 
 def scratch() -> dict:

@@ -7,16 +7,19 @@ instead (the bundled "mnist", or a folder on the server) and a button switches t
 """
 from __future__ import annotations
 
+import json
 import time
+from typing import Callable
 
 import streamlit as st
 
-from engine import data
+from engine import SpecError, data
 from engine.training import suggested_settings
 from ui import train_upload_ui
 
 BUNDLED = "mnist"  # real digits that need no download: what a failed download offers instead
 PROGRESS_EVERY = 0.1  # seconds between progress-bar updates (a chunk arrives far more often)
+CHOSEN = "tr-dataset-chosen"  # the dataset the student last picked by hand (a plain key: kept across pages)
 
 
 def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:
@@ -51,8 +54,43 @@ def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:
     return name, options, seed, text
 
 
+def dataset_state(widgets: dict) -> dict:
+    """Only the dataset's widgets (its name and options) of a ``train_ui.widget_state``."""
+    return {k: v for k, v in widgets.items() if k == "tr-dataset" or k.startswith("tr-ds-")}
+
+
+def fits(spec, name: str, load: Callable) -> bool:
+    """Whether Start would accept this network on this dataset (``data.adapt_spec`` fits it), with the options the
+    widgets hold; one still to be downloaded is judged by the network alone: it must read images."""
+    options = {opt: st.session_state.get(f"tr-ds-{name}-{opt}", arg.default)
+               for opt, arg in data.options(name).items()}
+    try:
+        if must_download(name, options):
+            return data.category(data.fit(spec)) == "Images"
+        data.adapt_spec(spec, load(name, 0, json.dumps(options, sort_keys=True)))
+    except (SpecError, ValueError, OSError):  # InputError and DownloadError are ValueErrors
+        return False
+    return True
+
+
+def follow_network(spec, load: Callable) -> None:
+    """The network changed (a preset, an import, a link on Build): keep the dataset the widget holds if it was chosen
+    (by the student, or in restored or pushed settings) and it still fits, else the one ``data.fit`` picks. Call
+    before ``data_ui``; ``load(name, seed, options_json)`` gives a Dataset."""
+    name = st.session_state.get("tr-dataset")
+    if name is None or name == data.fit(spec):
+        return  # nothing held, or the fitting one already
+    if st.session_state.get(CHOSEN) == name and name in data.names() and fits(spec, name, load):
+        return
+    st.session_state["tr-dataset"] = data.fit(spec)
+    hint = suggested_settings(data.fit(spec))
+    st.session_state["tr-epochs"] = hint["epochs"]
+    st.session_state["tr-lr-adam"] = hint["lr"]
+
+
 def suggest_settings() -> None:
     """A new dataset brings its own learning rate (for Adam) and epochs; the student can still change them."""
+    st.session_state[CHOSEN] = st.session_state["tr-dataset"]
     hint = suggested_settings(st.session_state["tr-dataset"])
     st.session_state["tr-epochs"] = hint["epochs"]
     st.session_state["tr-lr-adam"] = hint["lr"]

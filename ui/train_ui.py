@@ -44,10 +44,15 @@ def load_dataset(name: str, seed: int, options_json: str):
 
 def settings_ui(s: SessionState) -> TrainConfig | None:
     """Dataset and training settings; returns the config, or None (with a message) when a value is bad."""
-    if "tr-dataset" not in st.session_state and page(s).get("settings_for", s.spec) is s.spec:
+    changed = page(s).get("settings_for", s.spec) is not s.spec  # a new network since the page last drew
+    if "tr-dataset" not in st.session_state:
         # The student was on another page and Streamlit forgot these widgets: the saved settings, unless the
-        # network changed meanwhile (then its own dataset and defaults, as for a new network).
-        reseed(widget_state(s.settings.get("train")))
+        # network changed meanwhile (then its defaults, as for a new network, and the dataset if it still fits).
+        saved = widget_state(s.settings.get("train"))
+        saved.pop(train_data_ui.CHOSEN, None)  # whether the student picked it is known here already
+        reseed(train_data_ui.dataset_state(saved) if changed else saved)
+    if page(s).get("settings_for") is not s.spec:  # a new network, or this session's first look (restored)
+        train_data_ui.follow_network(s.spec, load_dataset)
     page(s)["settings_for"] = s.spec
     c1, c2, c3 = st.columns(3)
     with c1:
@@ -144,7 +149,7 @@ def widget_state(config: dict | None) -> dict:
     out[f"tr-lr-{config.optimizer}"] = float(min(max(config.learning_rate, 1e-6), 1e6))
     out["tr-beta1"], out["tr-beta2"] = (float(b) for b in config.betas)
     if config.dataset in data.names():
-        out["tr-dataset"] = config.dataset
+        out["tr-dataset"] = out[train_data_ui.CHOSEN] = config.dataset  # kept for a new network if it fits
         for opt, value in config.dataset_options.items():
             if opt in data.options(config.dataset):
                 out[f"tr-ds-{config.dataset}-{opt}"] = value

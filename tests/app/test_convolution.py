@@ -34,8 +34,9 @@ def chart(at, key="conv_animation") -> dict:
 
 
 def open_tab(at, label: str) -> AppTest:
-    """Switch the page's tabs (keyed, they rerun on a switch) as a click on the tab would."""
-    at.session_state["conv_tab"] = label
+    """Switch the page's tabs (keyed, they rerun on a switch) as a click on the tab would (bound to the address,
+    which AppTest sends with every run, so it changes there too)."""
+    at.session_state["conv_tab"] = at.query_params["conv_tab"] = label
     return at.run()
 
 

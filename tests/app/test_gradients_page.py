@@ -45,6 +45,15 @@ def markdown_text(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
+def open_tab(at: AppTest, label: str = "Through time") -> AppTest:
+    """Open a tab of the page (only the open tab computes and draws its charts), as a click would: in session
+    state and in the address, which AppTest sends with every run."""
+    at.session_state["gradients_tab"] = at.query_params["gradients_tab"] = label
+    at.run()
+    assert not at.exception
+    return at
+
+
 @pytest.fixture
 def at():
     app = AppTest.from_file(PAGE, default_timeout=60).run()
@@ -52,10 +61,18 @@ def at():
     return app
 
 
+@pytest.fixture
+def time_at(at):
+    """The page with its "Through time" tab open."""
+    return open_tab(at)
+
+
 def test_page_draws_both_tabs_without_errors(at):
     assert [tab.label for tab in at.tabs] == ["Through depth", "Through time"]
     assert not at.error
     assert has_chart(at, "depth-norms-chart") and has_chart(at, "depth-activations-chart")
+    open_tab(at)
+    assert not at.error
     assert has_chart(at, "time-norms-chart")
     assert "σ_max =" in markdown_text(at)
     assert any("through time, at initialisation" in h.value for h in at.subheader)  # not a trained network
@@ -146,7 +163,8 @@ def test_contrast_shows_both_networks(at):
     assert "residual 20-layer: first / last layer" in markdown_text(at)
 
 
-def test_radius_slider_vanishing_below_one_exploding_above(at):
+def test_radius_slider_vanishing_below_one_exploding_above(time_at):
+    at = time_at
     at.slider(key="time-T").set_value(40).run()
     at.slider(key="time-radius").set_value(0.5).run()
     assert not at.exception
@@ -161,7 +179,8 @@ def test_radius_slider_vanishing_below_one_exploding_above(at):
     assert markdown_text(at) != text_small  # σ_max is printed anew
 
 
-def test_linear_regime_decays_below_one_and_grows_above(at):
+def test_linear_regime_decays_below_one_and_grows_above(time_at):
+    at = time_at
     at.slider(key="time-T").set_value(100).run()
     at.toggle(key="time-linear").set_value(True).run()
     at.slider(key="time-radius").set_value(0.5).run()
@@ -173,7 +192,8 @@ def test_linear_regime_decays_below_one_and_grows_above(at):
     assert "saturated hidden states (|h| > 0.99, tanh' < 0.02): **0.0%**" in markdown_text(at)
 
 
-def test_rescaling_by_sigma_max_prints_both(at):
+def test_rescaling_by_sigma_max_prints_both(time_at):
+    at = time_at
     at.radio(key="time-radius-kind").set_value("σ_max").run()
     at.slider(key="time-radius").set_value(0.9).run()
     assert not at.exception
@@ -182,7 +202,8 @@ def test_rescaling_by_sigma_max_prints_both(at):
     assert "σ_max = 0.90" in chart(at, "time-norms-chart")["data"][0]["name"]
 
 
-def test_gated_cells_show_their_own_path_with_live_gates(at):
+def test_gated_cells_show_their_own_path_with_live_gates(time_at):
+    at = time_at
     at.selectbox(key="time-cell").set_value("LSTM").run()
     text = markdown_text(at)
     assert "Mean forget gate on this batch: **f̄ = 0." in text and "must vanish" not in text
@@ -198,13 +219,15 @@ def test_gated_cells_show_their_own_path_with_live_gates(at):
     assert not any("nothing damps it" in c.value for c in at.caption)
 
 
-def test_clipping_can_be_turned_off(at):
+def test_clipping_can_be_turned_off(time_at):
+    at = time_at
     at.toggle(key="time-clip-on").set_value(False).run()
     assert not at.exception and at.slider(key="time-clip").disabled
 
 
 @pytest.mark.parametrize("cell", ["RNN (ReLU)", "LSTM", "GRU"])
-def test_every_cell_and_the_copy_task(at, cell):
+def test_every_cell_and_the_copy_task(time_at, cell):
+    at = time_at
     at.selectbox(key="time-cell").set_value(cell)
     at.selectbox(key="time-task").set_value("copy")
     at.slider(key="time-T").set_value(10).run()
@@ -291,7 +314,7 @@ def test_depth_stop_and_settings_change_end_the_run(live_at):
 
 
 def test_time_live_run_clipping_and_snapshots(live_at):
-    at = live_at
+    at = open_tab(live_at)
     at.slider(key="time-T").set_value(10).run()
     at.slider(key="time-clip").set_value(0.1).run()
     at.select_slider(key="time-seconds").set_value(10).run()
@@ -312,7 +335,7 @@ def test_time_live_run_clipping_and_snapshots(live_at):
 
 
 def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_at):
-    at = live_at
+    at = open_tab(live_at)
     at.slider(key="time-T").set_value(10).run()
     at.radio(key="time-compare-budget").set_value("equal seconds").run()
     at.select_slider(key="time-compare-seconds").set_value(15).run()
@@ -351,7 +374,7 @@ def test_side_by_side_trains_one_after_another_and_reports_measured_losses(live_
 
 
 def test_equal_step_comparisons_add_rows_to_the_verdict_table(live_at):
-    at = live_at
+    at = open_tab(live_at)
     at.slider(key="time-T").set_value(8).run()
     assert at.radio(key="time-compare-budget").value == "equal steps"
     at.select_slider(key="time-compare-steps").set_value(100).run()

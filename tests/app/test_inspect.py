@@ -23,8 +23,9 @@ def _page(preset: str) -> AppTest:
 
 
 def _open(at, tab: str) -> AppTest:
-    """Switch the page's tabs (keyed, they rerun on a switch) as a click on the tab would."""
-    at.session_state["inspect_tab"] = tab
+    """Switch the page's tabs (keyed, they rerun on a switch) as a click on the tab would (bound to the address,
+    which AppTest sends with every run, so it changes there too)."""
+    at.session_state["inspect_tab"] = at.query_params["inspect_tab"] = tab
     return at.run()
 
 

@@ -41,7 +41,7 @@ def at(trained):
 
 
 def _open(at, tab: str) -> AppTest:
-    at.session_state["inspect_tab"] = tab
+    at.session_state["inspect_tab"] = at.query_params["inspect_tab"] = tab  # the address holds it too
     return at.run()
 
 

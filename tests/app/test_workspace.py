@@ -149,6 +149,8 @@ def test_a_teachers_push_opens_in_the_students_workspace(trained, monkeypatch):
     store_mod.get_store().push(teacher, second.to_dict(), settings)
     again.run()
     assert again.session_state[KEY].spec == second and not again.exception
+    again.run()
+    assert again.selectbox(key="tr-dataset").value == "xo"  # the teacher's dataset, which fits deep-mlp, is kept
 
 
 def test_a_run_cut_off_by_a_restart_comes_back_interrupted_and_resumes(monkeypatch):

@@ -9,18 +9,20 @@ import numpy as np
 from streamlit.testing.v1 import AppTest
 
 from engine.training import SavedRun
-from tests.app.test_gradients_page import chart, markdown_text, poll_until_ended, runs, trainers
+from tests.app.test_gradients_page import chart, markdown_text, open_tab, poll_until_ended, runs, trainers
 from ui import workspace
 from ui.session import KEY
 
 PAGE = str(Path(__file__).resolve().parents[2] / "pages" / "5_Gradients.py")
+TAB = "gradients_tab"  # bound to the address: a reload opens the same tab
 
 
 def _reopen(at: AppTest) -> AppTest:
-    """A reload: the page's work written out, then a new session with the same address."""
+    """A reload: the page's work written out, then a new session with the same address (and open tab)."""
     assert workspace.services()[1].flush(30)
     again = AppTest.from_file(PAGE, default_timeout=60)
     again.query_params[workspace.PARAM] = at.session_state[KEY].token
+    again.query_params[TAB] = at.session_state[TAB]
     again.run()
     assert not again.exception and not again.error
     return again
@@ -56,7 +58,7 @@ def test_a_depth_run_comes_back_with_its_settings_curves_and_weights():
 
 
 def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_tab(AppTest.from_file(PAGE, default_timeout=60).run())
     try:
         at.slider(key="time-T").set_value(8).run()
         at.select_slider(key="time-seconds").set_value(10).run()
@@ -114,6 +116,7 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
         store.save_run(token, dataclasses.replace(record, state="interrupted", context=context))
     cut = AppTest.from_file(PAGE, default_timeout=60)
     cut.query_params[workspace.PARAM] = token
+    cut.query_params[TAB] = "Through time"
     cut.run()
     assert not cut.exception and [t.state for t in runs(cut)["compare"]["trainers"]] == ["interrupted"] * 3
     assert cut.dataframe[-1].value.equals(table) and "Measured: " in markdown_text(cut)
@@ -128,6 +131,7 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
     store.save_run(token, dataclasses.replace(record, context=context))
     third = AppTest.from_file(PAGE, default_timeout=60)
     third.query_params[workspace.PARAM] = token
+    third.query_params[TAB] = "Through time"
     third.run()
     assert not third.exception
     remeasured = runs(third)["time"]
@@ -185,7 +189,7 @@ def test_going_to_another_page_and_back_keeps_the_settings_and_the_runs():
 
 
 def test_a_comparisons_waiting_cells_are_written_once_not_every_second(monkeypatch):
-    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at = open_tab(AppTest.from_file(PAGE, default_timeout=60).run())
     store, flusher = workspace.services()
     writes = []
     save_run = store.save_run
@@ -220,6 +224,7 @@ def test_stored_experiments_of_the_wrong_shape_are_dropped_not_drawn():
                                         context=context))
     at = AppTest.from_file(PAGE, default_timeout=60)
     at.query_params[workspace.PARAM] = token
+    at.query_params[TAB] = "Through time"  # the lab whose runs are read
     at.run()
     assert not at.exception and not at.error
     assert "time" not in runs(at) and "compare" not in runs(at)
