@@ -400,7 +400,7 @@ def test_long_sequence_preset_sets_what_the_comparison_trains(live_at):
 
     from engine.gradients import lab
 
-    at = live_at
+    at = open_tab(live_at)
     long = lab.LONG_SEQUENCES
     at.button(key="time-compare-long").click().run()
     assert not at.exception and not at.error
