@@ -170,11 +170,22 @@ def sync(s) -> None:
             flusher.delete_run(s.token, number)
             saved_runs.forget(s.token, number)
         else:
-            saved_runs.watch(flusher, s.token, run)
+            saved_runs.watch(flusher, s.token, run, adopt=lambda run=run: adoption(s, run))
     s.dirty.clear()
     s.book.changed.clear()
     if values:
         flusher.save_fields(s.token, **values)
+
+
+def adoption(s, run) -> dict | None:
+    """The session's model (``model`` field) once ``run`` has ended, if it becomes it: the Train page's active run,
+    started on the network still on Build (as ``train_ui.results_ui`` adopts it). Read on the flusher's thread."""
+    if not run.auto_adopt or s.book.active(run.group) is not run or run.spec != s.spec or run.live:
+        return None  # only Train's runs are started with auto_adopt
+    config = run.config
+    return {"trained": True, "dataset": {"name": config.dataset, "seed": config.seed,
+                                         "options": dict(config.dataset_options)},
+            "adopted": [n for n in s.adopted if n != run.number] + [run.number]}
 
 
 def save_error(s) -> str | None:

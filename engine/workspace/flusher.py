@@ -111,9 +111,15 @@ class Flusher:
 
     def queued_fields(self, token: str) -> dict:
         """``token``'s fields given to ``save_fields`` and not yet written, newest last (a reload a moment after
-        a change opens the stored workspace with these over it)."""
+        a change opens the stored workspace with these over it). A run waiting to be written as the workspace's
+        model (``RunRecord.adopt``) counts as its spec, model and model weights, under the fields queued since."""
         with self._lock:
-            return {**self._writing_fields.get(token, {}), **self._fields.get(token, {})}
+            adopted = {}
+            for queue in (self._writing, self._pending):
+                for (owner, _), run in sorted(queue.items()):
+                    if owner == token and run.adopt is not None:
+                        adopted = {"spec": run.spec, "model": run.adopt, "model_weights": run.weights}
+            return {**adopted, **self._writing_fields.get(token, {}), **self._fields.get(token, {})}
 
     def _start_locked(self) -> None:
         if self._thread is None:

@@ -231,3 +231,28 @@ def test_close_writes_what_is_pending_and_ends_the_thread(store, flusher):
     f.submit(token, live(1, 2, "finished"))
     f.close(5.0)
     assert not f._thread.is_alive() and len(store.open(token).runs) == 1
+
+
+def test_a_watched_run_that_ends_adopted_saves_the_workspace_model_with_it(store, flusher):
+    """The run's final write carries the session's model: no page has to queue it (a closed tab cannot)."""
+    token = store.create(spec=SPEC)
+    f = flusher(Spy(store))
+    model = {"trained": True, "dataset": None, "adopted": [1]}
+    final = RunRecord(1, label="v4", state="finished", spec={"input": [2], "layers": []}, weights=b"w" * 8,
+                      adopt=model)
+    rounds = iter([(live(1, 3), False), (final, True)])
+    f.watch(token, 1, lambda: next(rounds))
+    deadline = time.monotonic() + 10
+    while f.watching(token, 1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    ws = store.open(token)
+    assert ws.model == model and store.model_weights(token) == b"w" * 8 and ws.runs[0].state == "finished"
+
+
+def test_queued_fields_include_an_adoption_not_yet_written(store):
+    """A reload in this process between the run's end and its write opens the adopted model already."""
+    f = Flusher(store, interval=60.0)
+    f._pending[("tok", 1)] = RunRecord(1, state="finished", spec=SPEC, weights=b"w", adopt={"trained": True})
+    f.save_fields("tok", settings={"a": 1})
+    assert f.queued_fields("tok") == {"spec": SPEC, "model": {"trained": True}, "model_weights": b"w",
+                                      "settings": {"a": 1}}
