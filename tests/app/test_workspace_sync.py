@@ -119,4 +119,6 @@ def test_a_push_to_an_idle_page_applies_with_a_notice_of_what_changed(monkeypatc
     at.run()
     assert at.session_state[KEY].spec == pushed and not at.exception
     notice = " ".join(i.value for i in at.info)
-    assert "xo-cnn" in notice and "training settings" in notice
+    assert "xo-cnn" in notice and "toy-mlp" in notice  # what it is now, and what it was
+    assert "dataset circle → xo" in notice and "epochs 300 → 7" in notice
+    assert at.selectbox(key="tr-dataset").value == "xo" and at.number_input(key="tr-epochs").value == 7
