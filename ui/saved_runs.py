@@ -3,6 +3,7 @@ stored run returns as the live run this process still trains, else as a ``SavedR
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -13,6 +14,7 @@ from engine import workspace
 from engine.training import Checkpoint, SavedRun, TrainConfig
 from engine.workspace import RunRecord
 
+_log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 15.0  # seconds between a live run's checkpoints in the database (weights and optimiser state)
 RESULTS_WAIT = 30.0  # seconds an ended Train run is kept watched for its test results (the page computes them)
 ABANDONED = "stopped: no heartbeat from the page before it started (was it closed?)"
@@ -59,7 +61,10 @@ def watch(flusher, token: str, run, adopt=None) -> None:
             record = _record(run, with_weights=True)
             if adopt is not None and not last["adopted"] and record.weights is not None:
                 last["adopted"] = True  # once: a later write (its test results) must not undo a newer change
-                record.adopt = adopt()
+                try:
+                    record.adopt = adopt()
+                except Exception:  # noqa: BLE001 - the run's own final write must still happen
+                    _log.exception("choosing the model a run becomes failed")
             return record, done
         last["ended"] = last["ended_at"] = None  # a reset run trains again
         last["adopted"] = False

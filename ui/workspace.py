@@ -197,8 +197,14 @@ def settings_changes(old: dict, new: dict) -> list[str]:
     except (engine.InputError, TypeError, ValueError):
         return []
     skip = ("device", "metrics_every", "max_seconds", "heartbeat_timeout")
-    return [f"{k.replace('_', ' ')} {old[k]} → {v}" if k in old else f"{k.replace('_', ' ')} {v}"
-            for k, v in new.items() if k not in skip and old.get(k) != v]
+    out = []
+    for key, value in new.items():
+        if key in skip or old.get(key) == value:
+            continue
+        name = {"lr": "learning rate"}.get(key, key.replace("_", " "))
+        out.append(f"{name} changed" if isinstance(value, dict) else
+                   f"{name} {old[key]} → {value}" if key in old else f"{name} {value}")
+    return out
 
 
 def push_notice(before: str | None, after: str | None, changes: list[str], settings: bool) -> str:

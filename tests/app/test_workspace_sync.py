@@ -70,7 +70,8 @@ def test_a_run_trained_to_its_end_is_the_model_another_tab_opens_without_a_click
         x = run.trainer.dataset.x_test
         with torch.no_grad():  # the trained weights, checked against the run's own model in PyTorch
             assert torch.allclose(session.get_model()(x), run.trainer.model.eval()(x), atol=1e-6)
-        assert session.dataset == {"name": "circle", "seed": run.config.seed, "options": dict(run.config.dataset_options)}
+        config = run.config
+        assert session.dataset == {"name": "circle", "seed": config.seed, "options": dict(config.dataset_options)}
         # The first tab's next rerun adopts the same model: nothing is lost or doubled.
         at.run()
         assert at.session_state[KEY].adopted == [run.number] and not at.exception

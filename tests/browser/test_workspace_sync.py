@@ -66,7 +66,12 @@ def test_a_model_trained_to_its_end_opens_in_a_second_window(app_server, browser
 
 def test_a_teachers_push_reaches_a_students_open_train_page(app_server, browser):
     teacher = _tab(browser)
-    open_app(teacher, f"{app_server}/Build?net=p.xo-cnn")  # the network the teacher will send
+    open_app(teacher, f"{app_server}/Build?net=p.xo-cnn")  # the network and settings the teacher will send
+    teacher.get_by_role("link", name="Train").first.click()
+    wait_idle(teacher)
+    teacher.locator(".st-key-tr-epochs input").fill("7")
+    teacher.locator(".st-key-tr-epochs input").press("Enter")
+    wait_idle(teacher)
     teacher.get_by_role("link", name="Class").first.click()
     wait_idle(teacher)
     teacher.locator(".st-key-class-name input").fill("Week 5")
@@ -95,6 +100,8 @@ def test_a_teachers_push_reaches_a_students_open_train_page(app_server, browser)
     # The student does nothing: the open page takes the push within a few seconds, and says what changed.
     expect(student.get_by_text("Your teacher sent the class a network")).to_be_visible(timeout=12_000)
     expect(_network_line(student)).to_contain_text("xo-cnn")
+    expect(student.get_by_text(re.compile(r"epochs \d+ → 7"))).to_be_visible()
+    expect(student.locator(".st-key-tr-epochs input")).to_have_value("7")  # the widgets show the pushed values
     assert_no_exception(student)
     screenshot(student, "class-push-received")
     for page in (teacher, student):
