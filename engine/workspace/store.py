@@ -163,7 +163,8 @@ class Store:
     # ------------------------------------------------------------------------------------ runs
     def save_run(self, token: str, run: RunRecord) -> None:
         """Insert or replace run ``run.number`` (see ``RunRecord`` for blobs left None); with ``run.adopt``, the
-        run becomes the workspace's model (spec, model, model weights) in the same transaction.
+        run becomes the workspace's model (spec, model, model weights) in the same transaction; when that copy of
+        its weights would take the workspace over its size cap, the run alone is saved and CapReached raised.
 
         Raises:
             MalformedToken, UnknownToken, ReadOnlyWorkspace, WorkspaceError (a field of the wrong type),
@@ -177,12 +178,21 @@ class Store:
                               "model": checks.json_value(run.adopt, "model")[1],
                               "model_weights": len(values["weights"])})
         key = checks.token_digest(token)
+        try:
+            self._upsert_run(key, run.number, values, size, adopt)
+        except CapReached:
+            if adopt is None:
+                raise
+            self._upsert_run(key, run.number, values, size, None)  # the run itself may still fit: keep it
+            raise
+
+    def _upsert_run(self, key: str, number: int, values: dict, size: int, adopt: tuple | None) -> None:
         for attempt in range(2):  # a concurrent first save of the same number: the second one updates
             try:
-                return self._save_run(key, run.number, values, size, adopt)
+                return self._save_run(key, number, values, size, adopt)
             except sa_exc.IntegrityError:
                 if attempt:
-                    raise WorkspaceError(f"Run {run.number} could not be saved: another save kept colliding.")
+                    raise WorkspaceError(f"Run {number} could not be saved: another save kept colliding.")
 
     def _save_run(self, key: str, number: int, values: dict, size: int, adopt: tuple | None) -> None:
         now = time.time()
