@@ -222,12 +222,12 @@ def push_notice(before: str | None, after: str | None, changes: list[str], setti
 
 
 def offer_text(s, push) -> str:
-    """The notice of a push held back while the student's run trains."""
+    """The notice of a push held back while a run of the student's is live (training, queued or paused)."""
     name = _plain((push.spec or {}).get("name") or "custom")
     live = [f"#{r.number}" for r in s.book.live()]
     if live:
         return (f"Your teacher sent the class a network: {name}, with training settings. Your run "
-                f"{', '.join(live)} is still training, so nothing was changed. Opening the teacher's network stops "
+                f"{', '.join(live)} has not ended, so nothing was changed. Opening the teacher's network stops "
                 "your run (it stays in your runs with what it learnt).")
     return f"Your teacher sent the class a network: {name}, with training settings. Nothing was changed yet."
 

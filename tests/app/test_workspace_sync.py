@@ -101,7 +101,7 @@ def test_a_push_waits_for_the_students_live_run_and_applies_on_request(monkeypat
         at.run()  # a poll while the run trains: nothing changes, the student is asked
         session = at.session_state[KEY]
         assert session.spec == engine.network.presets.get("toy-mlp") and runs(at)[-1].live
-        assert any("xo-cnn" in w.value and "still training" in w.value for w in at.warning)
+        assert any("xo-cnn" in w.value and "has not ended" in w.value for w in at.warning)
         at.run()  # asked once more on later polls, still not applied
         assert session.spec == engine.network.presets.get("toy-mlp") and runs(at)[-1].live
         at.button(key="ws-take-push").click().run()

@@ -80,6 +80,7 @@ def test_a_teachers_push_reaches_a_students_open_train_page(app_server, browser)
     teacher.locator(".st-key-class-create button").click()
     wait_idle(teacher)
     code = re.search(r"Join code: (\w+)", teacher.get_by_text("Join code").first.inner_text()).group(1)
+    class_url = teacher.url
 
     student = _tab(browser)
     open_app(student, f"{app_server}/Build?net=p.toy-mlp")
@@ -104,5 +105,30 @@ def test_a_teachers_push_reaches_a_students_open_train_page(app_server, browser)
     expect(student.locator(".st-key-tr-epochs input")).to_have_value("7")  # the widgets show the pushed values
     assert_no_exception(student)
     screenshot(student, "class-push-received")
+
+    # A student whose run trains is asked first: the run and the network stay until they say so.
+    student.locator(".st-key-tr-epochs input").fill("500")
+    student.locator(".st-key-tr-epochs input").press("Enter")
+    wait_idle(student)
+    student.locator(".st-key-tr-start button").click()
+    expect(student.get_by_text(re.compile(r"running · step"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    student.locator(".st-key-tr-pause button").click()  # paused is live too, and cannot end under the test
+    expect(student.get_by_text(re.compile(r"paused · step"))).to_be_visible()
+    open_app(teacher, f"{app_server}/Build?ws={_token(teacher)}&net=p.toy-mlp")
+    open_app(teacher, class_url)
+    teacher.locator(".st-key-class-push button").click()
+    expect(teacher.get_by_text("Sent (version 2)")).to_be_visible()
+    offer = student.get_by_text(re.compile("has not ended, so nothing was changed"))
+    expect(offer).to_be_visible(timeout=12_000)
+    expect(_network_line(student)).to_contain_text("xo-cnn")
+    expect(student.get_by_text(re.compile(r"paused · step"))).to_be_visible()
+    offer.scroll_into_view_if_needed()
+    screenshot(student, "class-push-offered")
+    student.locator(".st-key-ws-take-push button").click()
+    wait_idle(student)
+    expect(_network_line(student)).to_contain_text("toy-mlp")
+    expect(student.get_by_text("Your teacher sent the class a network: toy-mlp")).to_be_visible()
+    expect(student.get_by_text(re.compile(r"stopped by the user"))).to_be_visible()  # kept, stopped
+    assert_no_exception(student)
     for page in (teacher, student):
         page.context.close()
