@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import engine
-from ui import workspace
+from ui import pushes, workspace
 from ui.session import KEY, SessionState
 
 
@@ -15,10 +15,10 @@ def sidebar_ui(s: SessionState) -> None:
     if s.notice:
         st.info(s.notice)
         s.notice = None
-    if (push := workspace.offered_push(s)) is not None:
-        st.warning(workspace.offer_text(s, push))
+    if (push := pushes.offered_push(s)) is not None:
+        st.warning(pushes.offer_text(s, push))
         st.button("Stop my run and open the teacher's network" if s.book.live() else "Open the teacher's network",
-                  key="ws-take-push", on_click=workspace.accept_push, args=(s,))
+                  key="ws-take-push", on_click=pushes.accept_push, args=(s,))
     with st.sidebar:
         st.markdown("**Your workspace**")
         error = workspace.save_error(s)
@@ -49,9 +49,9 @@ def _push_watch_ui(s: SessionState) -> None:
         return
     drawing = [True]
 
-    @st.fragment(run_every=workspace.PUSH_POLL or None)
+    @st.fragment(run_every=pushes.PUSH_POLL or None)
     def watch():
-        if workspace.poll_push(s) and not drawing[0]:  # a tick: only a full run redraws the network and notice
+        if pushes.poll_push(s) and not drawing[0]:  # a tick: only a full run redraws the network and notice
             st.rerun()
 
     watch()

@@ -11,7 +11,7 @@ import engine
 from engine import workspace as store_mod
 from engine.training import TERMINAL
 from tests.app.test_train import configure, runs, wait_for
-from ui import workspace
+from ui import pushes, workspace
 from ui.session import KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -81,7 +81,7 @@ def test_a_run_trained_to_its_end_is_the_model_another_tab_opens_without_a_click
 
 def _student(monkeypatch):
     """A Train page of a class member on toy-mlp, and the class's teacher token."""
-    monkeypatch.setattr(workspace, "PUSH_POLL", 0.0)
+    monkeypatch.setattr(pushes, "PUSH_POLL", 0.0)
     at = _page(TRAIN)
     at.session_state[KEY].set_spec(engine.network.presets.get("toy-mlp"))
     configure(at, epochs=300)
@@ -123,3 +123,10 @@ def test_a_push_to_an_idle_page_applies_with_a_notice_of_what_changed(monkeypatc
     assert "xo-cnn" in notice and "toy-mlp" in notice  # what it is now, and what it was
     assert "dataset circle → xo" in notice and "epochs 300 → 7" in notice
     assert at.selectbox(key="tr-dataset").value == "xo" and at.number_input(key="tr-epochs").value == 7
+
+
+def test_a_push_notice_shows_names_as_text_and_counts_long_changes():
+    notice = pushes.push_notice("my *net*", "[click](http://x)", [f"setting {i} 0 → 1" for i in range(9)], True)
+    assert "\\[click\\]" in notice and "my \\*net\\*" in notice  # markdown shown as the text it is
+    assert "setting 5 0 → 1" in notice and "setting 6" not in notice and "and 3 more." in notice
+    assert pushes.settings_changes({"dataset": "circle", "epochs": 5}, {"dataset": "circle", "epochs": 5}) == []
