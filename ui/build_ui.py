@@ -9,6 +9,7 @@ import streamlit as st
 import engine
 from engine.network import (INFERRED, TYPES, Summary, check_values, edit, fmt_shape, network_figure, share,
                             to_pytorch_code)
+from ui import workspace
 from ui.session import SessionState
 
 EMPTY_INPUTS = {"image C×H×W": "1, 28, 28", "vector F": "2", "sequence T×F": "20, 1", "tokens T (+ vocabulary)": "32"}
@@ -41,6 +42,7 @@ def url_sync_ui(s: SessionState) -> None:
     if token and token != page["token"]:
         try:
             _replace(s, share.decode(token), "0")
+            workspace.sync(s)  # saved by this run: another tab opening the workspace now finds the linked network
         except engine.SpecError as err:
             page["notice"] = f"The shared link could not be opened ({err}). Your current network is unchanged."
         page["token"] = token

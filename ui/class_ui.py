@@ -230,8 +230,9 @@ def _snapshot_ui(view: dict, token: str) -> None:
 
 def push_ui(s: SessionState, token: str) -> None:
     """Send the teacher's current network and Train settings to every student's workspace."""
-    st.markdown(f"**Send to the class**: your current network (**{plain(s.spec.name or 'custom')}**, from the "
-                "Build page) and your Train settings open in every student's workspace on their next page.")
+    st.markdown(f"**Send to the class**: your current network (**{plain(s.spec.name or 'custom')}**, from the Build "
+                "page) and your Train settings open within seconds on every student's open page (a student whose run is "
+                "still training is asked first), or when they next open the playground.")
     if st.button("Send my network and settings", key="class-push"):
         try:
             version = workspace.push(token, s)

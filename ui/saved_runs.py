@@ -3,6 +3,7 @@ stored run returns as the live run this process still trains, else as a ``SavedR
 """
 from __future__ import annotations
 
+import logging
 import threading
 import time
 
@@ -13,6 +14,7 @@ from engine import workspace
 from engine.training import Checkpoint, SavedRun, TrainConfig
 from engine.workspace import RunRecord
 
+_log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 15.0  # seconds between a live run's checkpoints in the database (weights and optimiser state)
 RESULTS_WAIT = 30.0  # seconds an ended Train run is kept watched for its test results (the page computes them)
 ABANDONED = "stopped: no heartbeat from the page before it started (was it closed?)"
@@ -23,14 +25,18 @@ _live: dict[tuple[str, int], object] = {}  # (token, number) -> the Run this pro
 _live_lock = threading.Lock()
 
 
-def watch(flusher, token: str, run) -> None:
-    """Have the flusher save the run each round, from its own thread, until it has ended with its results."""
+def watch(flusher, token: str, run, adopt=None) -> None:
+    """Have the flusher save the run each round, from its own thread, until it has ended with its results.
+
+    ``adopt() -> dict | None``, asked on the flusher's thread when the run has ended: the session's model it
+    becomes (``RunRecord.adopt``), written with the run's final weights, so no page has to be drawn for it.
+    """
     with _live_lock:
         for key in [k for k in _live if not flusher.watching(*k)]:  # saved for good: the database has them now
             del _live[key]
         _live[(token, run.number)] = run
 
-    last = {"at": time.monotonic(), "ended": None, "ended_at": None, "idle": None}
+    last = {"at": time.monotonic(), "ended": None, "ended_at": None, "idle": None, "adopted": False}
 
     def snapshot() -> tuple[RunRecord | None, bool]:
         trainer = run.trainer
@@ -52,8 +58,16 @@ def watch(flusher, token: str, run) -> None:
             if mark == last["ended"]:
                 return None, done
             last["ended"] = mark
-            return _record(run, with_weights=True), done
+            record = _record(run, with_weights=True)
+            if adopt is not None and not last["adopted"] and record.weights is not None:
+                last["adopted"] = True  # once: a later write (its test results) must not undo a newer change
+                try:
+                    record.adopt = adopt()
+                except Exception:  # noqa: BLE001 - the run's own final write must still happen
+                    _log.exception("choosing the model a run becomes failed")
+            return record, done
         last["ended"] = last["ended_at"] = None  # a reset run trains again
+        last["adopted"] = False
         record = _record(run, with_weights=False)
         if trainer.state in ("running", "paused") and run.group in CHECKPOINTED \
                 and not isinstance(trainer, SavedRun) and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:

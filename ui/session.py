@@ -204,7 +204,6 @@ def state() -> SessionState:
         st.session_state[KEY] = s
     s = st.session_state[KEY]
     s.heartbeat()  # a run keeps going while its student works on another page, not only on Train
-    workspace.poll_push(s)
     workspace.sync(s)
     if s.token and st.query_params.get(workspace.PARAM) != s.token:
         st.query_params[workspace.PARAM] = s.token  # every page's address names the workspace (navigation drops it)

@@ -13,7 +13,7 @@ from engine.network import SCHEMES
 from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate,
                              load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
-from ui import runs_ui, train_data_ui
+from ui import runs_ui, train_data_ui, workspace
 from ui.session import Run, SessionState, reseed
 
 # What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
@@ -118,6 +118,7 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         st.error(f"Settings: {err}")
         return None
     s.set_settings("train", config.to_dict())  # a reopened workspace shows them again
+    workspace.sync(s)  # now, not on the next click: another tab may open the workspace before that
     return config
 
 
@@ -332,6 +333,7 @@ def results_ui(s: SessionState, run: Run) -> None:
         auto, run.auto_adopt = run.auto_adopt, False
         if auto and run.spec == s.spec:
             adopt(s, run)
+        workspace.sync(s)
     result = run.results
     cols = st.columns(3)
     if dataset.task == "reconstruction":

@@ -6,6 +6,7 @@ import streamlit as st
 import engine
 from engine import data, limits
 from engine.training import load_weights
+from ui import workspace
 from ui.session import SessionState
 
 
@@ -65,5 +66,6 @@ def _load(s: SessionState, file) -> tuple[bool, str]:
         return False, f"Weights refused: {err}. The session's network and its weights are unchanged."
     s.set_model(model, trained=True)
     s.dataset = None  # unknown: the file does not say what it was trained on
+    workspace.sync(s)  # saved by this run, not the next click's
     return True, (f"Loaded **{file.name}** into {s.spec.name or 'the network'}: the session's model now has "
                   "these weights (Inspect and Gradients use them).")

@@ -10,14 +10,13 @@ When the database is down the pages say so and keep working in memory.
 from __future__ import annotations
 
 import dataclasses
-import time
 
 import streamlit as st
 
 import engine
 from engine import workspace
 from engine.training import SavedRun, save_weights
-from ui import saved_runs
+from ui import pushes, saved_runs
 
 PARAM = "ws"
 @st.cache_resource(show_spinner=False)
@@ -107,46 +106,7 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
         if run.group != "train" and isinstance(run.trainer, SavedRun):
             run.shared = experiments.setdefault(run.group, run.shared)
         s.book.restore(run)
-    take_push(s, ws.new_push, flusher)
-
-
-PUSH_POLL = 5.0  # seconds between a class member's checks for a network pushed by the teacher
-
-
-def poll_push(s) -> None:
-    """A class member's open session takes a teacher's push within a few seconds, without a reload."""
-    if not s.class_name or s.read_only or time.monotonic() - s.extras.get("push_polled", 0.0) < PUSH_POLL:
-        return
-    s.extras["push_polled"] = time.monotonic()
-    store, flusher = services()
-    if store is None:
-        return
-    try:
-        push = store.new_push(s.token)
-    except engine.InputError:
-        return
-    if push is not None and push.version > s.pushed_version:
-        take_push(s, push, flusher)
-
-
-def take_push(s, push, flusher) -> None:
-    """A network and settings the class's teacher pushed since this workspace last looked: open them."""
-    from ui import train_ui
-
-    if push is None or s.read_only or push.version <= s.pushed_version:
-        return
-    try:
-        s.set_spec(engine.ModelSpec.from_dict(push.spec))
-    except (engine.SpecError, engine.InputError):
-        return
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith("arg-")]:
-        del st.session_state[key]  # the Build page's argument widgets show the new network's values
-    if push.settings and push.settings.get("train"):
-        s.settings["train"] = push.settings["train"]
-        st.session_state.update(train_ui.widget_state(push.settings["train"]))
-    s.pushed_version = push.version
-    s.notice = f"Your teacher sent the class a network ({s.spec.name or 'custom'}) and training settings."
-    flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings))
+    pushes.take_push(s, ws.new_push, flusher)
 
 
 def sync(s) -> None:
@@ -170,11 +130,22 @@ def sync(s) -> None:
             flusher.delete_run(s.token, number)
             saved_runs.forget(s.token, number)
         else:
-            saved_runs.watch(flusher, s.token, run)
+            saved_runs.watch(flusher, s.token, run, adopt=lambda run=run: adoption(s, run))
     s.dirty.clear()
     s.book.changed.clear()
     if values:
         flusher.save_fields(s.token, **values)
+
+
+def adoption(s, run) -> dict | None:
+    """The session's model (``model`` field) once ``run`` has ended, if it becomes it: the Train page's active run,
+    started on the network still on Build (as ``train_ui.results_ui`` adopts it). Read on the flusher's thread."""
+    if not run.auto_adopt or s.book.active(run.group) is not run or run.spec != s.spec or run.live:
+        return None  # only Train's runs are started with auto_adopt
+    config = run.config
+    return {"trained": True, "dataset": {"name": config.dataset, "seed": config.seed,
+                                         "options": dict(config.dataset_options)},
+            "adopted": [n for n in s.adopted if n != run.number] + [run.number]}
 
 
 def save_error(s) -> str | None:
@@ -231,7 +202,7 @@ def join_class(s, code: str, name: str) -> None:
     store.join_class(code, name, s.token)
     ws = store.open(s.token)
     s.class_name, s.display_name = ws.class_name, ws.display_name
-    take_push(s, ws.new_push, flusher)
+    pushes.take_push(s, ws.new_push, flusher)
 
 
 def link(token: str, page: str = "") -> str:

@@ -4,16 +4,22 @@ from __future__ import annotations
 import streamlit as st
 
 import engine
-from ui import layout, workspace
+from ui import layout, pushes, workspace
 from ui.session import KEY, SessionState
 
 
 def sidebar_ui(s: SessionState) -> None:
     """Where the student's work is kept, and what they can do with it."""
     layout.narrow_window_css()  # every page draws this panel: one place for the page-wide style
+    with st.sidebar:
+        _push_watch_ui(s)  # first: a push it opens is drawn by this same run
     if s.notice:
         st.info(s.notice)
         s.notice = None
+    if (push := pushes.offered_push(s)) is not None:
+        st.warning(pushes.offer_text(s, push))
+        st.button("Stop my run and open the teacher's network" if s.book.live() else "Open the teacher's network",
+                  key="ws-take-push", on_click=pushes.accept_push, args=(s,))
     with st.sidebar:
         st.markdown("**Your workspace**")
         error = workspace.save_error(s)
@@ -36,6 +42,21 @@ def sidebar_ui(s: SessionState) -> None:
                 _join_ui(s)
         if error := s.extras.pop("workspace_error", None):
             st.error(error)
+
+
+def _push_watch_ui(s: SessionState) -> None:
+    """A class member's open page looks for a teacher's push every few seconds, also with nothing else going on."""
+    if not s.class_name or s.read_only or s.token is None:
+        return
+    drawing = [True]
+
+    @st.fragment(run_every=pushes.PUSH_POLL or None)
+    def watch():
+        if pushes.poll_push(s) and not drawing[0]:  # a tick: only a full run redraws the network and notice
+            st.rerun()
+
+    watch()
+    drawing[0] = False
 
 
 def _share_ui(s: SessionState) -> None:

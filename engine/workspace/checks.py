@@ -111,4 +111,8 @@ def run(record: RunRecord) -> int:
                for f, optional in (("spec", False), ("config", False), ("results", True), ("context", True)))
     blob(record.weights, f"run {record.number}'s weights")
     blob(record.optimizer, f"run {record.number}'s optimizer state")
+    if record.adopt is not None:
+        json_value(record.adopt, f"run {record.number}'s model", optional=False)
+        if record.weights is None:
+            raise WorkspaceError(f"Run {record.number} can become the workspace's model only with its weights.")
     return size

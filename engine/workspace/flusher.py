@@ -104,16 +104,29 @@ class Flusher:
             return (token, number) in self._watched
 
     def save_fields(self, token: str, **fields) -> None:
-        """Queue ``Store.save(token, **fields)``; newer values of a field replace queued ones (never blocks)."""
+        """Queue ``Store.save(token, **fields)``; newer values of a field replace queued ones (never blocks).
+
+        A queued run of ``token`` that was to become its model (``RunRecord.adopt``, a retry) no longer does: the
+        network or model given here is newer."""
         with self._lock:
             self._fields.setdefault(token, {}).update(fields)
+            if fields.keys() & {"spec", "model", "model_weights"}:
+                for key, run in self._pending.items():
+                    if key[0] == token and run.adopt is not None:
+                        self._pending[key] = dataclasses.replace(run, adopt=None)
             self._start_locked()
 
     def queued_fields(self, token: str) -> dict:
         """``token``'s fields given to ``save_fields`` and not yet written, newest last (a reload a moment after
-        a change opens the stored workspace with these over it)."""
+        a change opens the stored workspace with these over it). A run waiting to be written as the workspace's
+        model (``RunRecord.adopt``) counts as its spec, model and model weights, under the fields queued since."""
         with self._lock:
-            return {**self._writing_fields.get(token, {}), **self._fields.get(token, {})}
+            adopted = {}
+            for queue in (self._writing, self._pending):
+                for (owner, _), run in sorted(queue.items()):
+                    if owner == token and run.adopt is not None:
+                        adopted = {"spec": run.spec, "model": run.adopt, "model_weights": run.weights}
+            return {**adopted, **self._writing_fields.get(token, {}), **self._fields.get(token, {})}
 
     def _start_locked(self) -> None:
         if self._thread is None:
@@ -181,8 +194,10 @@ class Flusher:
                 batch, self._pending = self._pending, {}
                 self._writing = batch
             started = time.monotonic()
-            failed = self._write(batch)
+            # Fields first: they were queued before this round read its runs, so a run that becomes the model now
+            # (RunRecord.adopt) is newer than a model or network queued by a page before it ended.
             failed_fields = self._write_fields(fields)
+            failed = self._write(batch)
             failed_deletes = self._write_deletes(deletes)
             with self._lock:
                 self._deletes |= failed_deletes

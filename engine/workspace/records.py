@@ -30,6 +30,9 @@ class RunRecord:
         context: the page's own JSON about the run, opaque to the store (a Gradients experiment's settings,
             snapshots and baseline), or None.
         updated_at: Unix time of its last write (set by the store).
+        adopt: when given (with ``weights``), the run becomes the workspace's model in the same write: its spec,
+            these weights, and ``adopt`` as the model's description (``Store.save(model=...)``). Not stored with
+            the run itself.
     """
 
     number: int
@@ -46,6 +49,7 @@ class RunRecord:
     updated_at: float = 0.0
     has_weights: bool = False
     has_optimizer: bool = False
+    adopt: dict | None = None
 
     def __post_init__(self):
         self.has_weights = self.has_weights or self.weights is not None

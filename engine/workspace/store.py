@@ -126,17 +126,20 @@ class Store:
             values["pushed_version"] = pushed_version
         key, now = checks.token_digest(token), time.time()
         with self.db.writing() as session:
-            row = self._writable(session, key)
-            old = session.execute(select(func.length(WorkspaceRow.model_weights))
-                                  .where(WorkspaceRow.id == row.id)).scalar() or 0
-            current = {"spec": checks.json_value(row.spec, "spec", False)[1],
-                       "settings": checks.json_value(row.settings, "settings")[1],
-                       "model": checks.json_value(row.model, "model")[1], "model_weights": old}
-            own = sum({**current, **sizes}.values())
-            if own > row.own_size:
-                self._check_size(session, row.id, own - row.own_size)
-            session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row.id)
-                            .values(**values, own_size=own, updated_at=now, touched_at=now))
+            self._set_fields(session, self._writable(session, key), values, sizes, now)
+
+    def _set_fields(self, session, row: WorkspaceRow, values: dict, sizes: dict, now: float) -> None:
+        """Write the workspace's own fields in ``values`` (their sizes in ``sizes``), within its size cap."""
+        old = session.execute(select(func.length(WorkspaceRow.model_weights))
+                              .where(WorkspaceRow.id == row.id)).scalar() or 0
+        current = {"spec": checks.json_value(row.spec, "spec", False)[1],
+                   "settings": checks.json_value(row.settings, "settings")[1],
+                   "model": checks.json_value(row.model, "model")[1], "model_weights": old}
+        own = sum({**current, **sizes}.values())
+        if own > row.own_size:
+            self._check_size(session, row.id, own - row.own_size)
+        session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row.id)
+                        .values(**values, own_size=own, updated_at=now, touched_at=now))
 
     def model_weights(self, token: str) -> bytes | None:
         """The session model's weights saved with ``save(model_weights=...)``, or None."""
@@ -159,22 +162,39 @@ class Store:
 
     # ------------------------------------------------------------------------------------ runs
     def save_run(self, token: str, run: RunRecord) -> None:
-        """Insert or replace run ``run.number`` (see ``RunRecord`` for blobs left None).
+        """Insert or replace run ``run.number`` (see ``RunRecord`` for blobs left None); with ``run.adopt``, the
+        run becomes the workspace's model (spec, model, model weights) in the same transaction; when that copy of
+        its weights would take the workspace over its size cap, the run alone is saved and CapReached raised.
 
         Raises:
             MalformedToken, UnknownToken, ReadOnlyWorkspace, WorkspaceError (a field of the wrong type),
             CapReached (``limits.MAX_RUNS_PER_WORKSPACE`` for a new run, ``limits.MAX_WORKSPACE_BYTES``).
         """
         values, size = run_values(run)
+        adopt = None
+        if run.adopt is not None:  # the workspace's model follows from this same write (checks.run checked it)
+            fields = {"spec": run.spec, "model": run.adopt, "model_weights": values["weights"]}
+            adopt = (fields, {"spec": checks.json_value(run.spec, "spec", False)[1],
+                              "model": checks.json_value(run.adopt, "model")[1],
+                              "model_weights": len(values["weights"])})
         key = checks.token_digest(token)
+        try:
+            self._upsert_run(key, run.number, values, size, adopt)
+        except CapReached:
+            if adopt is None:
+                raise
+            self._upsert_run(key, run.number, values, size, None)  # the run itself may still fit: keep it
+            raise
+
+    def _upsert_run(self, key: str, number: int, values: dict, size: int, adopt: tuple | None) -> None:
         for attempt in range(2):  # a concurrent first save of the same number: the second one updates
             try:
-                return self._save_run(key, run.number, values, size)
+                return self._save_run(key, number, values, size, adopt)
             except sa_exc.IntegrityError:
                 if attempt:
-                    raise WorkspaceError(f"Run {run.number} could not be saved: another save kept colliding.")
+                    raise WorkspaceError(f"Run {number} could not be saved: another save kept colliding.")
 
-    def _save_run(self, key: str, number: int, values: dict, size: int) -> None:
+    def _save_run(self, key: str, number: int, values: dict, size: int, adopt: tuple | None) -> None:
         now = time.time()
         with self.db.writing() as session:
             row = self._writable(session, key)
@@ -195,8 +215,11 @@ class Store:
             else:
                 session.execute(update(RunRow).where(RunRow.id == old.id)
                                 .values(**values, size=size, updated_at=now))
-            session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row.id)
-                            .values(updated_at=now, touched_at=now))
+            if adopt is not None:
+                self._set_fields(session, row, *adopt, now)
+            else:
+                session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row.id)
+                                .values(updated_at=now, touched_at=now))
 
     def touch_run(self, token: str, number: int) -> None:
         """Mark a live run as still alive without rewriting it (the Flusher, for a run with nothing new)."""

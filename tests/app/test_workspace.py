@@ -12,7 +12,7 @@ import engine
 from engine import workspace as store_mod
 from engine.training import SavedRun, evaluate
 from tests.app.test_train import configure, runs, wait_for
-from ui import saved_runs, workspace
+from ui import pushes, saved_runs, workspace
 from ui.session import KEY
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -130,7 +130,7 @@ def test_the_database_going_away_keeps_the_page_working(monkeypatch):
 
 
 def test_a_teachers_push_opens_in_the_students_workspace(trained, monkeypatch):
-    monkeypatch.setattr(workspace, "PUSH_POLL", 0.0)
+    monkeypatch.setattr(pushes, "PUSH_POLL", 0.0)
     session = trained.session_state[KEY]
     teacher, code = workspace.create_class("Week 3")
     workspace.join_class(session, code, "Ada")

@@ -231,3 +231,52 @@ def test_close_writes_what_is_pending_and_ends_the_thread(store, flusher):
     f.submit(token, live(1, 2, "finished"))
     f.close(5.0)
     assert not f._thread.is_alive() and len(store.open(token).runs) == 1
+
+
+def test_a_watched_run_that_ends_adopted_saves_the_workspace_model_with_it(store, flusher):
+    """The run's final write carries the session's model: no page has to queue it (a closed tab cannot)."""
+    token = store.create(spec=SPEC)
+    f = flusher(Spy(store))
+    model = {"trained": True, "dataset": None, "adopted": [1]}
+    final = RunRecord(1, label="v4", state="finished", spec={"input": [2], "layers": []}, weights=b"w" * 8,
+                      adopt=model)
+    rounds = iter([(live(1, 3), False), (final, True)])
+    f.watch(token, 1, lambda: next(rounds))
+    deadline = time.monotonic() + 10
+    while f.watching(token, 1) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    ws = store.open(token)
+    assert ws.model == model and store.model_weights(token) == b"w" * 8 and ws.runs[0].state == "finished"
+
+
+def test_queued_fields_include_an_adoption_not_yet_written(store):
+    """A reload in this process between the run's end and its write opens the adopted model already."""
+    f = Flusher(store, interval=60.0)
+    f._pending[("tok", 1)] = RunRecord(1, state="finished", spec=SPEC, weights=b"w", adopt={"trained": True})
+    f.save_fields("tok", settings={"a": 1})
+    assert f.queued_fields("tok") == {"spec": SPEC, "model": {"trained": True}, "model_weights": b"w",
+                                      "settings": {"a": 1}}
+
+
+def test_a_model_queued_before_a_run_ends_does_not_undo_its_adoption(store):
+    """One round holds a page's older model (queued when the network was set) and the run that ended since."""
+    token = store.create(spec=SPEC)
+    f = Flusher(store, interval=0.05)
+    final = RunRecord(1, state="finished", spec=SPEC, weights=b"w", adopt={"trained": True})
+    with f._lock:  # both queued before the thread's first round: that round reads the run and writes the fields
+        f._fields[token] = {"model": {"trained": False}, "model_weights": None}
+        f._watched[(token, 1)] = lambda: (final, True)
+        f._start_locked()
+    assert f.flush(10.0)
+    assert store.open(token).model == {"trained": True} and store.model_weights(token) == b"w"
+    f.close()
+
+
+def test_a_newer_model_queued_after_an_adoption_wins_over_its_retry(store):
+    f = Flusher(store, interval=60.0)
+    token = store.create(spec=SPEC)
+    f._pending[(token, 1)] = RunRecord(1, state="finished", spec=SPEC, weights=b"w", adopt={"trained": True})
+    f.save_fields(token, model={"trained": False}, model_weights=None)  # the student changed the network since
+    assert f._pending[(token, 1)].adopt is None and f.flush(10.0)
+    assert store.open(token).model == {"trained": False} and store.model_weights(token) is None
+    f.close()

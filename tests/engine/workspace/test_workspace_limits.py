@@ -189,3 +189,12 @@ def test_a_locked_database_makes_writes_unavailable_not_broken(tmp_path):
         blocker.close()
     store.save(token, settings={"x": 1})
     assert store.open(token).settings == {"x": 1}
+
+
+def test_a_run_that_fits_is_saved_when_its_copy_as_the_model_would_not(store, trained, monkeypatch):
+    token = store.create(spec=SPEC)
+    monkeypatch.setattr(limits, "MAX_WORKSPACE_BYTES", 60_000)
+    with pytest.raises(CapReached, match="PLAYGROUND_MAX_WORKSPACE_BYTES"):
+        store.save_run(token, run(1, trained, weights=bytes(40_000), adopt={"trained": True}))
+    ws = store.open(token)
+    assert [r.number for r in ws.runs] == [1] and ws.model is None and store.model_weights(token) is None

@@ -97,3 +97,23 @@ def test_save_run_refuses_malformed_runs(store, trained, change, message):
     with pytest.raises(WorkspaceError, match=message):
         store.save_run(token, run(change.pop("number", 1), trained, **change))
     assert store.open(token).runs == []
+
+
+def test_a_run_saved_with_adopt_becomes_the_workspace_model_in_the_same_write(store, trained):
+    token = store.create(spec={"input": [3], "layers": []})
+    model = {"trained": True, "dataset": {"name": "circle", "seed": 0, "options": {}}, "adopted": [2]}
+    store.save_run(token, run(2, trained, adopt=model))
+    ws = store.open(token)
+    assert (ws.spec, ws.model, ws.has_model_weights) == (trained.spec, model, True)
+    assert store.model_weights(token) == store.run_blobs(token, 2)[0] == trained.weights
+    net = engine.build(engine.ModelSpec.from_dict(ws.spec))
+    load_weights(net, store.model_weights(token))
+    with torch.no_grad():  # the workspace's model computes what the trained network does, in PyTorch
+        assert torch.equal(net.eval()(trained.x), trained.model(trained.x))
+    store.save_run(token, run(3, trained, adopt=None))  # a plain run leaves the model as it is
+    assert store.open(token).model == model
+    with pytest.raises(WorkspaceError, match="weights"):
+        store.save_run(token, run(4, trained, weights=None, adopt=model))
+    with pytest.raises(WorkspaceError, match="plain JSON"):
+        store.save_run(token, run(5, trained, adopt={"x": object()}))
+    assert [r.number for r in store.open(token).runs] == [2, 3]

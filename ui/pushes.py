@@ -1,0 +1,141 @@
+"""A teacher's push reaching a class member's workspace: opened with a notice of what changed, or, while one of
+the student's runs is live, offered with a button (their run is never replaced without asking).
+
+A page load opens what was pushed since (``ui.workspace.restore``); an open page's push watch
+(``workspace_ui``) polls every ``PUSH_POLL`` seconds.
+"""
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+import engine
+from engine.training import TrainConfig
+from ui import workspace
+
+PUSH_POLL = 4.0  # seconds between a class member's checks for a network pushed by the teacher
+SHOWN_CHANGES = 6  # changed training settings named in a push's notice; more are counted
+
+
+def poll_push(s) -> bool:
+    """A class member's open session takes a teacher's push within a few seconds, without a reload.
+
+    Polls about every ``PUSH_POLL`` seconds (the page's push watch ticks at that pace; reruns in between skip it).
+    Returns True when the page has something new to show: the push was opened, or offered (a run is live).
+    """
+    if not s.class_name or s.read_only:
+        return False
+    if time.monotonic() - s.extras.get("push_polled", 0.0) < 0.8 * PUSH_POLL:  # a tick comes every PUSH_POLL
+        return False
+    s.extras["push_polled"] = time.monotonic()
+    store, flusher = workspace.services()
+    if store is None:
+        return False
+    try:
+        push = store.new_push(s.token)
+    except engine.InputError:
+        return False
+    return take_push(s, push, flusher)
+
+
+def take_push(s, push, flusher) -> bool:
+    """A network and settings the class's teacher pushed since this workspace last looked: open them, or, while
+    one of the student's runs is live, offer them (``offered_push``) and change nothing. True when new."""
+    if push is None or s.read_only or push.version <= s.pushed_version:
+        return False
+    offered = s.extras.get("push_offer")
+    if s.book.live() or (offered is not None and offered.version == push.version):
+        s.extras["push_offer"] = push  # the student's run is never replaced without asking; an offer stays
+        return offered is None or offered.version != push.version
+    return _apply_push(s, push, flusher)
+
+
+def offered_push(s):
+    """The push waiting for the student's go-ahead (it came while a run of theirs was live), or None."""
+    push = s.extras.get("push_offer")
+    return push if push is not None and push.version > s.pushed_version else None
+
+
+def accept_push(s) -> None:
+    """The student opens the offered push: their live runs are stopped first (and kept with what they learnt)."""
+    push = s.extras.get("push_offer")
+    if push is None:
+        return
+    for run in s.book.live():
+        run.auto_adopt = False  # it ends for the push: the pushed network, not this run's, becomes the model
+        run.trainer.stop()
+    _, flusher = workspace.services()
+    if flusher is not None:
+        _apply_push(s, push, flusher)
+
+
+def _apply_push(s, push, flusher) -> bool:
+    from ui import train_ui
+
+    s.extras.pop("push_offer", None)
+    try:
+        spec = engine.ModelSpec.from_dict(push.spec)
+    except (engine.SpecError, engine.InputError):
+        return False
+    before, settings = s.spec.name, dict(s.settings.get("train") or {})
+    s.set_spec(spec)
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith("arg-")]:
+        del st.session_state[key]  # the Build page's argument widgets show the new network's values
+    changes = []
+    if push.settings and push.settings.get("train"):
+        changes = settings_changes(settings, push.settings["train"])
+        s.settings["train"] = push.settings["train"]
+        st.session_state.update(train_ui.widget_state(push.settings["train"]))
+    s.pushed_version = push.version
+    s.notice = push_notice(before, s.spec.name, changes, bool(push.settings and push.settings.get("train")))
+    flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings))
+    return True
+
+
+def settings_changes(old: dict, new: dict) -> list[str]:
+    """The training settings a push changes, as "epochs 10 → 7" (both read as ``TrainConfig`` dicts)."""
+    try:
+        old = TrainConfig.from_dict(old).to_dict() if old else {}
+        new = TrainConfig.from_dict(new).to_dict()
+    except (engine.InputError, TypeError, ValueError):
+        return []
+    skip = ("device", "metrics_every", "max_seconds", "heartbeat_timeout")
+    out = []
+    for key, value in new.items():
+        if key in skip or old.get(key) == value:
+            continue
+        name = {"lr": "learning rate"}.get(key, key.replace("_", " "))
+        out.append(f"{name} changed" if isinstance(value, dict) else
+                   f"{name} {old[key]} → {value}" if key in old else f"{name} {value}")
+    return out
+
+
+def push_notice(before: str | None, after: str | None, changes: list[str], settings: bool) -> str:
+    """What a push changed, in words: the network (was, now) and the training settings it set."""
+    network = after or "custom"
+    text = f"Your teacher sent the class a network: {_plain(network)}"
+    text += f" (yours was {_plain(before or 'custom')})." if before != after else "."
+    if changes:
+        more = len(changes) - SHOWN_CHANGES
+        text += " New training settings: " + _plain(", ".join(changes[:SHOWN_CHANGES])) + \
+            (f" and {more} more." if more > 0 else ".")
+    elif settings:
+        text += " Its training settings are the ones you had."
+    return text
+
+
+def offer_text(s, push) -> str:
+    """The notice of a push held back while a run of the student's is live (training, queued or paused)."""
+    name = _plain((push.spec or {}).get("name") or "custom")
+    live = [f"#{r.number}" for r in s.book.live()]
+    if live:
+        return (f"Your teacher sent the class a network: {name}, with training settings. Your run "
+                f"{', '.join(live)} has not ended, so nothing was changed. Opening the teacher's network stops "
+                "your run (it stays in your runs with what it learnt).")
+    return f"Your teacher sent the class a network: {name}, with training settings. Nothing was changed yet."
+
+
+def _plain(text: str) -> str:
+    """A name shown inside markdown as the text it is (names come from users)."""
+    return "".join("\\" + c if c in "\\`*_[]<>|~$:" else c for c in str(text))
