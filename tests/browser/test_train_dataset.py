@@ -9,6 +9,9 @@ from tests.browser.helpers import assert_no_exception, open_app, wait_idle
 
 def _go(page, name: str) -> None:
     page.locator("[data-testid=stSidebarNav] a", has_text=name).first.click()
+    page.wait_for_url(re.compile(rf"/{name}\b"))  # the click navigates in the page: the old page is idle at first
+    wait_idle(page)
+    expect(page.locator("[data-testid=stSidebarNav] a[aria-current=page]")).to_contain_text(name)
     wait_idle(page)
 
 
@@ -21,7 +24,10 @@ def test_loading_an_autoencoder_replaces_spiral(app_server, page):
     expect(page.locator(".st-key-tr-dataset input")).to_have_value(re.compile(r"^spiral "))
     _go(page, "Build")
     page.get_by_text("Start from a preset or an empty network").click()
+    expect(page.locator(".st-key-preset input")).to_be_visible()
+    page.wait_for_timeout(500)  # the expander opens with an animation: a click during it can miss the list
     page.locator(".st-key-preset input").click()
+    expect(page.get_by_role("option").first).to_be_visible()  # the list is open: typing filters it
     page.keyboard.type("autoencoder")  # the list scrolls: filter it
     page.get_by_role("option", name=re.compile(r"^autoencoder ")).click()
     wait_idle(page)

@@ -79,7 +79,7 @@ def test_a_teachers_push_reaches_a_students_open_train_page(app_server, browser)
     wait_idle(teacher)
     teacher.locator(".st-key-class-create button").click()
     wait_idle(teacher)
-    code = re.search(r"Join code: (\w+)", teacher.get_by_text("Join code").first.inner_text()).group(1)
+    code = re.search(r"enter code\s+([A-Z0-9]{6})", teacher.locator(".class-join").inner_text()).group(1)
     class_url = teacher.url
 
     student = _tab(browser)
