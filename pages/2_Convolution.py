@@ -2,7 +2,7 @@
 import streamlit as st
 
 from engine import InputError, SpecError
-from ui import conv_ui, workspace_ui
+from ui import conv_formula_ui, conv_ui, workspace_ui
 from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Convolution · NN playground", page_icon=":material/grid_on:", layout="wide")
@@ -43,7 +43,7 @@ with animation_tab:
             conv_ui.animation_ui(trace, x, rgb, draw=animation_tab.open)
             if animation_tab.open:
                 with st.container(border=True, key="conv_formula"):
-                    conv_ui.formula_ui(settings, trace, k, channels)
+                    conv_formula_ui.formula_ui(settings, trace, k, channels)
 
 with receptive_tab:
     conv_ui.receptive_ui(draw=receptive_tab.open)
