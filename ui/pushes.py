@@ -89,7 +89,11 @@ def _apply_push(s, push, flusher) -> bool:
         st.session_state.update(train_ui.widget_state(push.settings["train"]))
     s.pushed_version = push.version
     s.notice = push_notice(before, s.spec.name, changes, bool(push.settings and push.settings.get("train")))
-    flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings))
+    # The model reset goes with the network: else the database keeps the old trained weights under the pushed
+    # network (a page load clears ``dirty``, and a push watch's tick may be the tab's last run).
+    flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings),
+                        model={"trained": s.trained, "dataset": s.dataset, "adopted": list(s.adopted)},
+                        model_weights=None)
     return True
 
 

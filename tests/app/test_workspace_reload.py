@@ -15,6 +15,7 @@ from ui.session import KEY
 ROOT = Path(__file__).resolve().parents[2]
 BUILD = str(ROOT / "pages" / "1_Build.py")
 INSPECT = str(ROOT / "pages" / "4_Inspect.py")
+TRAIN = str(ROOT / "pages" / "3_Train.py")  # draws no keep_alive: nothing saves after the sidebar
 DATASET = {"name": "circle", "seed": 0, "options": {}}
 
 
@@ -61,3 +62,45 @@ def test_a_link_to_another_network_still_replaces_the_model():
     assert build.session_state[KEY].spec == other and not build.session_state[KEY].trained
     assert workspace.services()[1].flush(30)
     assert store_mod.get_store().open(token).spec == other.to_dict()
+
+
+def _class_member_trained() -> tuple[str, str]:
+    """A class member's stored workspace with a trained toy-mlp; (its token, the teacher's token)."""
+    token, _ = _trained_workspace(engine.network.presets.get("toy-mlp"))
+    teacher, code = workspace.create_class("Week 5")
+    store_mod.get_store().join_class(code, "Ada", token)
+    return token, teacher
+
+
+def _assert_stored_untrained_push(token: str, pushed: engine.ModelSpec) -> None:
+    assert workspace.services()[1].flush(30)
+    store = store_mod.get_store()
+    stored = store.open(token)
+    assert stored.spec == pushed.to_dict()
+    assert not (stored.model or {}).get("trained") and store.model_weights(token) is None
+    reopened = _page(INSPECT, **{workspace.PARAM: token})  # a reload reads the database
+    assert reopened.session_state[KEY].spec == pushed and not reopened.session_state[KEY].trained
+
+
+def test_a_push_taken_on_load_saves_the_model_it_resets():
+    token, teacher = _class_member_trained()
+    pushed = engine.network.presets.get("xo-cnn")
+    store_mod.get_store().push(teacher, pushed.to_dict(), None)
+    at = _page(INSPECT, **{workspace.PARAM: token})
+    assert at.session_state[KEY].spec == pushed and not at.session_state[KEY].trained
+    _assert_stored_untrained_push(token, pushed)
+
+
+def test_a_push_taken_by_an_open_page_saves_the_model_it_resets(monkeypatch):
+    from ui import pushes
+
+    monkeypatch.setattr(pushes, "PUSH_POLL", 0.0)
+    token, teacher = _class_member_trained()
+    at = _page(TRAIN, **{workspace.PARAM: token})
+    assert at.session_state[KEY].trained
+    pushed = engine.network.presets.get("xo-cnn")
+    store_mod.get_store().push(teacher, pushed.to_dict(), {"train": None})
+    # The push watch's tick (a fragment's run, not the page's) takes it; the tab closes before the page reruns.
+    assert pushes.poll_push(at.session_state[KEY])
+    assert at.session_state[KEY].spec == pushed
+    _assert_stored_untrained_push(token, pushed)
