@@ -132,12 +132,16 @@ def push_notice(before: str | None, after: str | None, changes: list[str], setti
 def offer_text(s, push) -> str:
     """The notice of a push held back while a run of the student's is live (training, queued or paused)."""
     name = _plain((push.spec or {}).get("name") or "custom")
+    what = f"{name}, with training settings" if push.settings and push.settings.get("train") else name
     live = [f"#{r.number}" for r in s.book.live()]
+    if len(live) > 1:  # a comparison holds several
+        return (f"Your teacher sent the class a network: {what}. Your runs {', '.join(live)} have not ended, so "
+                "nothing was changed. Opening the teacher's network stops your runs (they stay in your runs with "
+                "what they learnt).")
     if live:
-        return (f"Your teacher sent the class a network: {name}, with training settings. Your run "
-                f"{', '.join(live)} has not ended, so nothing was changed. Opening the teacher's network stops "
-                "your run (it stays in your runs with what it learnt).")
-    return f"Your teacher sent the class a network: {name}, with training settings. Nothing was changed yet."
+        return (f"Your teacher sent the class a network: {what}. Your run {live[0]} has not ended, so nothing was "
+                "changed. Opening the teacher's network stops your run (it stays in your runs with what it learnt).")
+    return f"Your teacher sent the class a network: {what}. Nothing was changed yet."
 
 
 def _plain(text: str) -> str:
