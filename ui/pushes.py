@@ -65,9 +65,7 @@ def accept_push(s) -> None:
     for run in s.book.live():
         run.auto_adopt = False  # it ends for the push: the pushed network, not this run's, becomes the model
         run.trainer.stop()
-    _, flusher = workspace.services()
-    if flusher is not None:
-        _apply_push(s, push, flusher)
+    _apply_push(s, push, workspace.services()[1])  # opened even while saving is off: its run was just stopped
 
 
 def _apply_push(s, push, flusher) -> bool:
@@ -89,6 +87,9 @@ def _apply_push(s, push, flusher) -> bool:
         st.session_state.update(train_ui.widget_state(push.settings["train"]))
     s.pushed_version = push.version
     s.notice = push_notice(before, s.spec.name, changes, bool(push.settings and push.settings.get("train")))
+    if flusher is None:  # the database cannot be reached: the page says saving is off
+        s.dirty.add("settings")
+        return True
     # The model reset goes with the network: else the database keeps the old trained weights under the pushed
     # network (a page load clears ``dirty``, and a push watch's tick may be the tab's last run).
     flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings),

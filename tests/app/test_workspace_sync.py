@@ -146,3 +146,17 @@ def test_a_held_back_push_is_described_as_it_is():
     assert "xo-cnn, with training settings" in text and "run #4 has not ended" in text
     assert "stops your run (it stays" in text
     assert "training settings" not in pushes.offer_text(session(), bare)
+
+
+def test_a_push_accepted_while_saving_is_off_still_opens(monkeypatch):
+    from types import SimpleNamespace as NS
+
+    from ui.session import SessionState
+
+    monkeypatch.setattr(workspace, "services", lambda: (None, None))  # the database cannot be reached
+    s = SessionState(spec=engine.network.presets.get("toy-mlp"))
+    pushed = engine.network.presets.get("xo-cnn")
+    s.extras["push_offer"] = NS(version=3, spec=pushed.to_dict(), settings=None)
+    pushes.accept_push(s)
+    assert s.spec == pushed and s.pushed_version == 3 and pushes.offered_push(s) is None
+    assert "xo-cnn" in s.notice
