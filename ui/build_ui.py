@@ -41,8 +41,12 @@ def url_sync_ui(s: SessionState) -> None:
     page = _page(s)
     if token and token != page["token"]:
         try:
-            _replace(s, share.decode(token), "0")
-            workspace.sync(s)  # saved by this run: another tab opening the workspace now finds the linked network
+            spec = share.decode(token)
+            # A reload's address names the network the workspace already holds: opening it again would reset
+            # (and save) the trained model.
+            if spec.to_dict() != s.spec.to_dict():
+                _replace(s, spec, "0")
+                workspace.sync(s)  # saved by this run: another tab opening the workspace now finds it
         except engine.SpecError as err:
             page["notice"] = f"The shared link could not be opened ({err}). Your current network is unchanged."
         page["token"] = token

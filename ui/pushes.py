@@ -65,9 +65,7 @@ def accept_push(s) -> None:
     for run in s.book.live():
         run.auto_adopt = False  # it ends for the push: the pushed network, not this run's, becomes the model
         run.trainer.stop()
-    _, flusher = workspace.services()
-    if flusher is not None:
-        _apply_push(s, push, flusher)
+    _apply_push(s, push, workspace.services()[1])  # opened even while saving is off: its run was just stopped
 
 
 def _apply_push(s, push, flusher) -> bool:
@@ -89,7 +87,14 @@ def _apply_push(s, push, flusher) -> bool:
         st.session_state.update(train_ui.widget_state(push.settings["train"]))
     s.pushed_version = push.version
     s.notice = push_notice(before, s.spec.name, changes, bool(push.settings and push.settings.get("train")))
-    flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings))
+    if flusher is None:  # the database cannot be reached: the page says saving is off
+        s.dirty.add("settings")
+        return True
+    # The model reset goes with the network: else the database keeps the old trained weights under the pushed
+    # network (a page load clears ``dirty``, and a push watch's tick may be the tab's last run).
+    flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings),
+                        model={"trained": s.trained, "dataset": s.dataset, "adopted": list(s.adopted)},
+                        model_weights=None)
     return True
 
 
@@ -128,12 +133,16 @@ def push_notice(before: str | None, after: str | None, changes: list[str], setti
 def offer_text(s, push) -> str:
     """The notice of a push held back while a run of the student's is live (training, queued or paused)."""
     name = _plain((push.spec or {}).get("name") or "custom")
+    what = f"{name}, with training settings" if push.settings and push.settings.get("train") else name
     live = [f"#{r.number}" for r in s.book.live()]
+    if len(live) > 1:  # a comparison holds several
+        return (f"Your teacher sent the class a network: {what}. Your runs {', '.join(live)} have not ended, so "
+                "nothing was changed. Opening the teacher's network stops your runs (they stay in your runs with "
+                "what they learnt).")
     if live:
-        return (f"Your teacher sent the class a network: {name}, with training settings. Your run "
-                f"{', '.join(live)} has not ended, so nothing was changed. Opening the teacher's network stops "
-                "your run (it stays in your runs with what it learnt).")
-    return f"Your teacher sent the class a network: {name}, with training settings. Nothing was changed yet."
+        return (f"Your teacher sent the class a network: {what}. Your run {live[0]} has not ended, so nothing was "
+                "changed. Opening the teacher's network stops your run (it stays in your runs with what it learnt).")
+    return f"Your teacher sent the class a network: {what}. Nothing was changed yet."
 
 
 def _plain(text: str) -> str:

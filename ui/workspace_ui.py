@@ -18,8 +18,9 @@ def sidebar_ui(s: SessionState) -> None:
         s.notice = None
     if (push := pushes.offered_push(s)) is not None:
         st.warning(pushes.offer_text(s, push))
-        st.button("Stop my run and open the teacher's network" if s.book.live() else "Open the teacher's network",
-                  key="ws-take-push", on_click=pushes.accept_push, args=(s,))
+        live = len(s.book.live())
+        stop = "Stop my runs and open" if live > 1 else "Stop my run and open" if live else "Open"
+        st.button(f"{stop} the teacher's network", key="ws-take-push", on_click=pushes.accept_push, args=(s,))
     with st.sidebar:
         st.markdown("**Your workspace**")
         error = workspace.save_error(s)

@@ -53,6 +53,9 @@ class Flusher:
         self._deleting: set[tuple[str, int]] = set()
         self._closed = False
         self._writing_fields: dict[str, dict] = {}
+        # Tokens given a newer network or model while a run that was to become their model was being written: if
+        # that write fails, its retry no longer adopts (it would be written over the newer fields).
+        self._superseded: set[str] = set()
         self._rounds = 0  # write rounds completed (flush waits for a round that read the watched runs)
         self._thread: threading.Thread | None = None
         self._failures = 0
@@ -106,14 +109,16 @@ class Flusher:
     def save_fields(self, token: str, **fields) -> None:
         """Queue ``Store.save(token, **fields)``; newer values of a field replace queued ones (never blocks).
 
-        A queued run of ``token`` that was to become its model (``RunRecord.adopt``, a retry) no longer does: the
-        network or model given here is newer."""
+        A queued run of ``token`` that was to become its model (``RunRecord.adopt``, a retry) no longer does, nor
+        does one being written if that write fails: the network or model given here is newer."""
         with self._lock:
             self._fields.setdefault(token, {}).update(fields)
             if fields.keys() & {"spec", "model", "model_weights"}:
                 for key, run in self._pending.items():
                     if key[0] == token and run.adopt is not None:
                         self._pending[key] = dataclasses.replace(run, adopt=None)
+                if any(key[0] == token and run.adopt is not None for key, run in self._writing.items()):
+                    self._superseded.add(token)
             self._start_locked()
 
     def queued_fields(self, token: str) -> dict:
@@ -203,7 +208,10 @@ class Flusher:
                 self._deletes |= failed_deletes
                 self._deleting = set()
                 for key, run in failed.items():
+                    if key[0] in self._superseded and run.adopt is not None:
+                        run = dataclasses.replace(run, adopt=None)
                     self._pending.setdefault(key, run)  # a newer submit meanwhile wins
+                self._superseded.clear()
                 for token, values in failed_fields.items():
                     self._fields[token] = values | self._fields.get(token, {})
                 for key in done - failed.keys():  # its final version is written: nothing more to watch

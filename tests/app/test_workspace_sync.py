@@ -130,3 +130,33 @@ def test_a_push_notice_shows_names_as_text_and_counts_long_changes():
     assert "\\[click\\]" in notice and "my \\*net\\*" in notice  # markdown shown as the text it is
     assert "setting 5 0 → 1" in notice and "setting 6" not in notice and "and 3 more." in notice
     assert pushes.settings_changes({"dataset": "circle", "epochs": 5}, {"dataset": "circle", "epochs": 5}) == []
+
+
+def test_a_held_back_push_is_described_as_it_is():
+    from types import SimpleNamespace as NS
+
+    def session(*numbers):
+        return NS(book=NS(live=lambda: [NS(number=n) for n in numbers]))
+
+    bare = NS(spec={"name": "xo-cnn"}, settings={"train": None})
+    text = pushes.offer_text(session(4, 5, 6), bare)
+    assert "training settings" not in text and "runs #4, #5, #6 have not ended" in text
+    assert "stops your runs (they stay in your runs with what they learnt)" in text
+    text = pushes.offer_text(session(4), NS(spec={"name": "xo-cnn"}, settings={"train": {"epochs": 3}}))
+    assert "xo-cnn, with training settings" in text and "run #4 has not ended" in text
+    assert "stops your run (it stays" in text
+    assert "training settings" not in pushes.offer_text(session(), bare)
+
+
+def test_a_push_accepted_while_saving_is_off_still_opens(monkeypatch):
+    from types import SimpleNamespace as NS
+
+    from ui.session import SessionState
+
+    monkeypatch.setattr(workspace, "services", lambda: (None, None))  # the database cannot be reached
+    s = SessionState(spec=engine.network.presets.get("toy-mlp"))
+    pushed = engine.network.presets.get("xo-cnn")
+    s.extras["push_offer"] = NS(version=3, spec=pushed.to_dict(), settings=None)
+    pushes.accept_push(s)
+    assert s.spec == pushed and s.pushed_version == 3 and pushes.offered_push(s) is None
+    assert "xo-cnn" in s.notice

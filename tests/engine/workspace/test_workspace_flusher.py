@@ -280,3 +280,30 @@ def test_a_newer_model_queued_after_an_adoption_wins_over_its_retry(store):
     assert f._pending[(token, 1)].adopt is None and f.flush(10.0)
     assert store.open(token).model == {"trained": False} and store.model_weights(token) is None
     f.close()
+
+
+def test_a_newer_model_queued_while_an_adoption_is_written_wins_when_that_write_fails(store):
+    """The adoption's write fails once (database down) after the page queued a newer model: its retry no longer
+    adopts, else it would be written over that newer model."""
+    token = store.create(spec=SPEC)
+
+    class FailsOnce:
+        def __init__(self):
+            self.failed = False
+
+        def __getattr__(self, name):
+            return getattr(store, name)
+
+        def save_run(self, token_, run):
+            if not self.failed:
+                self.failed = True
+                f.save_fields(token, model={"trained": False}, model_weights=None)  # queued during this write
+                raise StoreUnavailable("the database is locked")
+            store.save_run(token_, run)
+
+    f = Flusher(FailsOnce(), interval=0.05)
+    f.submit(token, RunRecord(1, state="finished", spec=SPEC, weights=b"w", adopt={"trained": True}))
+    assert f.flush(10.0)
+    assert store.open(token).model == {"trained": False} and store.model_weights(token) is None
+    assert store.open(token).runs[0].state == "finished"  # the run itself is still saved
+    f.close()
