@@ -249,6 +249,6 @@ def board_view(board_token: str, since: float | None):
 
 
 def member_snapshot(teacher_token: str, member_key: str) -> str:
-    """A read-only snapshot of a class member's workspace, for their teacher; its token."""
+    """A read-only snapshot of a class member's workspace, for their teacher; its token (capped per address)."""
     store, _ = _store()
-    return store.member_snapshot(teacher_token, member_key)
+    return store.member_snapshot(teacher_token, member_key, _ip())
