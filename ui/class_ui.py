@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import re
+import time
 from urllib.parse import urlsplit
 
 import pandas as pd
@@ -17,6 +18,7 @@ from ui.session import SessionState, state
 PARAM = "teacher"
 BOARD = "board"
 EVERY = 2.0  # seconds between the class view's polls
+SNAPSHOT_REUSE = 300.0  # seconds a student's snapshot is shown again on a new click while their workspace is unchanged
 
 
 def plain(text: str) -> str:
@@ -219,13 +221,25 @@ def _snapshot_ui(view: dict, token: str) -> None:
                       placeholder="Choose a student", key="class-member")
     if b.button("Read-only snapshot", key="class-snapshot", disabled=key is None):
         try:
-            view["snapshot"] = names[key], workspace.link(workspace.member_snapshot(token, key), "Train")
+            view["snapshot"] = names[key], workspace.link(_member_snapshot(view, token, key), "Train")
         except engine.InputError as err:
             st.error(f"Cannot open this student's workspace: {err}")
             view.pop("snapshot", None)
     if snapshot := view.get("snapshot"):
         c.link_button(f"Open {plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
                       key="class-snapshot-open")
+
+
+def _member_snapshot(view: dict, token: str, key: str) -> str:
+    """The member's snapshot: the one made a moment ago when their workspace has not changed since (each copies
+    the weights and counts towards the teacher's hourly cap), else a new one."""
+    changed = view["members"][key].updated_at
+    made = view.setdefault("snapshots", {}).get(key)
+    if made is not None and made[1] == changed and time.monotonic() - made[2] < SNAPSHOT_REUSE:
+        return made[0]
+    snapshot = workspace.member_snapshot(token, key)
+    view["snapshots"][key] = snapshot, changed, time.monotonic()
+    return snapshot
 
 
 def push_ui(s: SessionState, token: str) -> None:

@@ -84,7 +84,9 @@ def _apply_push(s, push, flusher) -> bool:
     if push.settings and push.settings.get("train"):
         changes = settings_changes(settings, push.settings["train"])
         s.settings["train"] = push.settings["train"]
+        s.settings[train_ui.CHOSEN_SETTING] = True  # the teacher named the dataset: it stays while it fits
         st.session_state.update(train_ui.widget_state(push.settings["train"]))
+        st.session_state.update(train_ui.chosen_state(s.settings, s.spec))
     s.pushed_version = push.version
     s.notice = push_notice(before, s.spec.name, changes, bool(push.settings and push.settings.get("train")))
     if flusher is None:  # the database cannot be reached: the page says saving is off

@@ -19,7 +19,7 @@ from ui import train_upload_ui
 
 BUNDLED = "mnist"  # real digits that need no download: what a failed download offers instead
 PROGRESS_EVERY = 0.1  # seconds between progress-bar updates (a chunk arrives far more often)
-CHOSEN = "tr-dataset-chosen"  # the dataset the student last picked by hand (a plain key: kept across pages)
+CHOSEN = "tr-dataset-chosen"  # the dataset picked by hand, pushed, or restored as such (a plain key: kept across pages)
 
 
 def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:

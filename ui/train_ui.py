@@ -23,6 +23,7 @@ UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in LIVE_SETTINGS}
 
 
 GROUP = "train"  # this page's runs in the session's run book
+CHOSEN_SETTING = "train_chosen"  # saved settings' flag: the Train dataset was picked by the student or a teacher
 RECONSTRUCTIONS = 8  # test images an autoencoder's run shows with their reconstructions
 
 
@@ -49,7 +50,6 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         # The student was on another page and Streamlit forgot these widgets: the saved settings, unless the
         # network changed meanwhile (then its defaults, as for a new network, and the dataset if it still fits).
         saved = widget_state(s.settings.get("train"))
-        saved.pop(train_data_ui.CHOSEN, None)  # whether the student picked it is known here already
         reseed(train_data_ui.dataset_state(saved) if changed else saved)
     if page(s).get("settings_for") is not s.spec:  # a new network, or this session's first look (restored)
         train_data_ui.follow_network(s.spec, load_dataset)
@@ -118,6 +118,7 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         st.error(f"Settings: {err}")
         return None
     s.set_settings("train", config.to_dict())  # a reopened workspace shows them again
+    s.set_settings(CHOSEN_SETTING, st.session_state.get(train_data_ui.CHOSEN) == name)  # and knows who chose it
     workspace.sync(s)  # now, not on the next click: another tab may open the workspace before that
     return config
 
@@ -149,12 +150,32 @@ def widget_state(config: dict | None) -> dict:
         out[key] = type(lo)(value)
     out[f"tr-lr-{config.optimizer}"] = float(min(max(config.learning_rate, 1e-6), 1e6))
     out["tr-beta1"], out["tr-beta2"] = (float(b) for b in config.betas)
-    if config.dataset in data.names():
-        out["tr-dataset"] = out[train_data_ui.CHOSEN] = config.dataset  # kept for a new network if it fits
+    if config.dataset in data.names():  # whether it was chosen is not in the config: see ``chosen_state``
+        out["tr-dataset"] = config.dataset
         for opt, value in config.dataset_options.items():
             if opt in data.options(config.dataset):
                 out[f"tr-ds-{config.dataset}-{opt}"] = value
     return out
+
+
+def chosen_state(settings: dict, spec) -> dict:
+    """``{CHOSEN: dataset}`` when the saved Train settings' dataset was the student's (or a teacher's) choice, else
+    ``{}``: a dataset ``data.fit`` picked for the network follows the next network.
+
+    Settings saved before the flag existed: the dataset counts as chosen only if it is not ``data.fit``'s for the
+    saved network, since the automatic choice is always that one (a chosen one equal to it is indistinguishable;
+    taking it as automatic costs at most a dataset the next network would change anyway).
+    """
+    try:
+        name = TrainConfig.from_dict(settings.get("train")).dataset
+    except (engine.InputError, TypeError, ValueError):
+        return {}
+    if name not in data.names():
+        return {}
+    chosen = settings.get(CHOSEN_SETTING)
+    if chosen is None:
+        chosen = name != data.fit(spec)
+    return {train_data_ui.CHOSEN: name} if chosen is True else {}
 
 
 def active(s: SessionState) -> Run | None:

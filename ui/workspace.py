@@ -87,6 +87,8 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
         s.notice = f"The stored network could not be read ({err}); the default one is shown."
     s.settings = dict(ws.settings or {})
     st.session_state.update(train_ui.widget_state(s.settings.get("train")))
+    st.session_state.pop(train_ui.train_data_ui.CHOSEN, None)
+    st.session_state.update(train_ui.chosen_state(s.settings, s.spec))
     model = ws.model or {}
     s.adopted = list(model.get("adopted", []))
     if model.get("trained") and ws.has_model_weights:
@@ -247,6 +249,6 @@ def board_view(board_token: str, since: float | None):
 
 
 def member_snapshot(teacher_token: str, member_key: str) -> str:
-    """A read-only snapshot of a class member's workspace, for their teacher; its token."""
+    """A read-only snapshot of a class member's workspace, for their teacher; its token (capped per address)."""
     store, _ = _store()
-    return store.member_snapshot(teacher_token, member_key)
+    return store.member_snapshot(teacher_token, member_key, _ip())

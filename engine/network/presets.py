@@ -1,7 +1,10 @@
 """Ready-made networks: classic architectures and the course's worked examples, as specs."""
 from __future__ import annotations
 
+import copy
+
 from engine.errors import SpecError
+from engine.network.layers import RECURRENT
 from engine.network.spec import ModelSpec
 
 
@@ -124,6 +127,10 @@ def origin(spec) -> tuple[str, bool] | None:
     """The preset a network came from and whether it was edited since: (name, edited), or None when its name
     is no preset's (a network built from scratch or renamed).
 
+    What ``data.adapt_spec`` sets for the data (a trained network is stored adapted) is not an edit: the input
+    shape, ``vocab_size``, the last Linear layer's outputs (and an Unflatten after it), a Flatten added first, an
+    Embedding removed, the last recurrent layer's ``output``. Start sets these again whatever the student chose.
+
     Args:
         spec: a ``ModelSpec`` or its dict as stored (an unreadable dict named after a preset counts as edited).
     """
@@ -137,4 +144,42 @@ def origin(spec) -> tuple[str, bool] | None:
             spec = None
     if not isinstance(name, str) or name not in _PRESETS:
         return None
-    return name, spec != get(name)
+    preset = get(name)
+    if spec is None:
+        return name, True
+    try:
+        return name, ModelSpec.from_dict(_unadapted(spec.to_dict(), preset.to_dict())) != preset
+    except (SpecError, TypeError, ValueError):
+        return name, True
+
+
+def _unadapted(spec: dict, preset: dict) -> dict:
+    """``spec`` with what ``data.adapt_spec`` may have changed put back to the preset's values."""
+    layers, first = spec["layers"], preset["layers"][0] if preset["layers"] else {}
+    if first.get("type") == "Embedding" and (not layers or layers[0]["type"] != "Embedding"):
+        layers.insert(0, copy.deepcopy(first))  # removed for real-valued sequences
+    elif layers and layers[0]["type"] == "Flatten" and first.get("type") != "Flatten":
+        layers.pop(0)  # added in front of an MLP given images or sequences
+    if len(layers) != len(preset["layers"]):
+        return spec  # layers added or removed: edited
+    for types, keys in ((RECURRENT, ("output",)), (("Linear",), ("out_features",))):
+        last = [i for i, layer in enumerate(layers) if layer["type"] in types]
+        if last and preset["layers"][last[-1]]["type"] == layers[last[-1]]["type"]:
+            _same(layers[last[-1]], preset["layers"][last[-1]], keys)
+            if types == ("Linear",):  # a dense decoder's Unflatten gives the data's images
+                for j in range(last[-1] + 1, len(layers)):
+                    if layers[j]["type"] == preset["layers"][j]["type"] == "Unflatten":
+                        _same(layers[j], preset["layers"][j], ("unflattened_size",))
+    spec["input"] = preset["input"]
+    spec.pop("vocab_size", None)
+    if "vocab_size" in preset:
+        spec["vocab_size"] = preset["vocab_size"]
+    return spec
+
+
+def _same(layer: dict, like: dict, keys) -> None:
+    for key in keys:
+        if key in like:
+            layer[key] = copy.deepcopy(like[key])
+        else:
+            layer.pop(key, None)

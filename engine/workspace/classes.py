@@ -131,8 +131,9 @@ def board_view(store, board_token: str, since: float | None) -> ClassView:
                  "mistyped. Ask the teacher for the board link again.", since)
 
 
-def member_snapshot(store, teacher_token: str, member_key: str) -> str:
-    """A read-only snapshot of a member's workspace for their teacher (as the member's own Share makes)."""
+def member_snapshot(store, teacher_token: str, member_key: str, ip: str | None = None) -> str:
+    """A read-only snapshot of a member's workspace for their teacher (as the member's own Share makes); ``ip``,
+    the teacher's address, counts it towards the hourly cap as any new workspace (it copies the weights too)."""
     key = checks.token_digest(teacher_token, "teacher")
     with store.db.reading() as session:
         klass = _class(session, key)
@@ -141,7 +142,7 @@ def member_snapshot(store, teacher_token: str, member_key: str) -> str:
             if isinstance(member_key, str) else None
     if digest is None:
         raise UnknownToken("This student is not in this class (any more): they left, or joined another class.")
-    return copies.clone_digest(store, digest, "snapshot", None, None)
+    return copies.clone_digest(store, digest, "snapshot", None, ip)
 
 
 def view(store, teacher_token: str, since: float | None) -> ClassView:

@@ -302,9 +302,10 @@ class Store:
         """``class_view`` through the board's token."""
         return classes.board_view(self, board_token, since)
 
-    def member_snapshot(self, teacher_token: str, member_key: str) -> str:
-        """A read-only snapshot of a class member's workspace (``Member.key``) for its teacher; its token."""
-        return classes.member_snapshot(self, teacher_token, member_key)
+    def member_snapshot(self, teacher_token: str, member_key: str, ip: str | None = None) -> str:
+        """A read-only snapshot of a class member's workspace (``Member.key``) for its teacher; its token.
+        ``ip``: the teacher's address, counted towards the hourly cap like ``create``."""
+        return classes.member_snapshot(self, teacher_token, member_key, ip)
 
     def push(self, teacher_token: str, spec: dict, settings: dict | None = None) -> int:
         """Offer a network (and settings) to every member; returns the new push version."""

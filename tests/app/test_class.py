@@ -154,3 +154,35 @@ def test_a_guessed_or_damaged_board_link_gets_a_clear_message():
     for token, message in (("A" * 43, "No class board has this link"), ("guess", "class board link is damaged")):
         at = _page(board=token)
         assert any(message in e.value for e in at.error), [e.value for e in at.error]
+
+
+def test_a_second_click_reuses_the_snapshot_until_the_student_changes_something(klass, monkeypatch):
+    """Each snapshot copies the student's workspace with its weights, and counts towards the teacher's address's
+    hourly cap: clicking again shows the same one, unless the student's workspace changed since."""
+    teacher, code = klass
+    dee = _member(code, "Dee", engine.network.presets.get("toy-mlp").to_dict())
+    made = []
+    real = _store().member_snapshot
+
+    def member_snapshot(teacher_token, key, ip=None):
+        made.append(ip)
+        return real(teacher_token, key, ip)
+
+    monkeypatch.setattr(_store(), "member_snapshot", member_snapshot)
+    monkeypatch.setattr(workspace, "_ip", lambda: "10.0.0.9")
+    at = _page(teacher=teacher)
+    key = next(m.key for m in _store().class_view(teacher).members if m.display_name == "Dee")
+    at.selectbox(key="class-member").set_value(key).run()
+
+    def link():
+        (button,) = [b for b in at.get("link_button") if "ws=" in b.proto.url]
+        return button.proto.url.split("ws=")[1]
+
+    at.button(key="class-snapshot").click().run()
+    first = link()
+    at.button(key="class-snapshot").click().run()
+    assert link() == first and made == ["10.0.0.9"]  # the teacher's address, as for any new workspace
+    _store().save_run(dee, _finished(1, 0.8))  # Dee trains: a new snapshot shows it
+    at.button(key="class-snapshot").click().run()
+    assert link() != first and len(made) == 2 and [r.number for r in _store().open(link()).runs] == [1]
+    assert not at.exception

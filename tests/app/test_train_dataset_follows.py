@@ -4,6 +4,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+import engine
+from engine.training import TrainConfig
 from tests.app.test_train_autoencoder import stop_all
 from ui import workspace
 from ui.session import KEY
@@ -81,3 +83,58 @@ def test_a_dataset_picked_for_the_network_not_by_the_student_follows_the_next_ne
     _load_preset(at, "deep-mlp")
     at.switch_page("pages/3_Train.py").run()
     assert at.selectbox(key="tr-dataset").value == "digits"
+
+
+def _reopen(at: AppTest) -> AppTest:
+    """A reload: a new session with the same workspace in its address, once everything is written."""
+    at.run()  # the settings are queued for saving at the start of a run
+    assert workspace.services()[1].flush(30)
+    again = AppTest.from_file(APP, default_timeout=90)
+    again.query_params[workspace.PARAM] = at.session_state[KEY].token
+    again.run()
+    assert not again.exception
+    return again
+
+
+def test_after_a_reload_the_dataset_the_network_brought_still_follows_the_next_network(at):
+    """circle came with toy-mlp (data.fit), not from the student: after a reload deep-mlp still brings digits."""
+    _load_preset(at, "toy-mlp")
+    at.switch_page("pages/3_Train.py").run()
+    assert at.selectbox(key="tr-dataset").value == "circle"
+    again = _reopen(at)
+    try:
+        _load_preset(again, "deep-mlp")
+        again.switch_page("pages/3_Train.py").run()
+        assert again.selectbox(key="tr-dataset").value == "digits"
+    finally:
+        stop_all(again)
+
+
+def test_after_a_reload_the_students_dataset_stays_for_a_network_it_fits(at):
+    _train_with(at, "toy-mlp", "spiral")
+    assert at.session_state[KEY].settings.get("train_chosen") is True
+    again = _reopen(at)
+    try:
+        _load_preset(again, "deep-mlp")  # data.fit gives digits, but the student's spiral fits it too
+        again.switch_page("pages/3_Train.py").run()
+        assert again.selectbox(key="tr-dataset").value == "spiral"
+    finally:
+        stop_all(again)
+
+
+@pytest.mark.parametrize("saved, expected", [("circle", "digits"), ("spiral", "spiral")])
+def test_settings_saved_before_the_flag_count_as_chosen_only_when_the_network_would_not_bring_them(saved, expected):
+    """Old saved settings say nothing about who chose the dataset: one other than data.fit(saved network) cannot
+    have come with the network, so the student chose it; data.fit's own is taken as the network's."""
+    spec = engine.network.presets.get("toy-mlp")
+    settings = {"train": TrainConfig(dataset=saved).to_dict()}  # no "train_chosen": saved before it existed
+    token = workspace.services()[0].create(None, spec=spec.to_dict(), settings=settings)
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params[workspace.PARAM] = token
+    at.run()
+    try:
+        _load_preset(at, "deep-mlp")
+        at.switch_page("pages/3_Train.py").run()
+        assert at.selectbox(key="tr-dataset").value == expected
+    finally:
+        stop_all(at)

@@ -142,6 +142,7 @@ def test_a_teachers_push_opens_in_the_students_workspace(trained, monkeypatch):
     assert again.session_state[KEY].spec == pushed
     assert again.selectbox(key="tr-dataset").value == "xo" and again.number_input(key="tr-epochs").value == 7
     assert any("teacher" in i.value for i in again.info)
+    assert again.session_state[KEY].settings["train_chosen"] is True  # saved: a reload keeps xo while it fits
     view = store_mod.get_store().class_view(teacher, None)
     assert [m.display_name for m in view.members] == ["Ada"]
     # A student whose page is open takes the next push on its next rerun or tick, without a reload.

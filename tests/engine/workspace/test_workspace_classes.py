@@ -5,7 +5,8 @@ import pytest
 from ws_helpers import run
 
 import engine
-from engine.workspace import MalformedToken, RunRecord, UnknownJoinCode, UnknownToken, WorkspaceError
+from engine import limits
+from engine.workspace import CapReached, MalformedToken, RunRecord, UnknownJoinCode, UnknownToken, WorkspaceError
 from engine.workspace.checks import CODE_ALPHABET
 
 
@@ -167,3 +168,16 @@ def test_a_teacher_opens_a_read_only_snapshot_of_a_member(store, trained):
         store.member_snapshot(teacher, "0123abcd")
     with pytest.raises(UnknownToken, match="No class has this teacher link"):
         store.member_snapshot(store.class_board(teacher), key)
+
+
+def test_a_teachers_snapshots_count_towards_the_hourly_cap_of_their_address(store, trained, monkeypatch):
+    """Each snapshot copies the member's workspace with its weights: the teacher's address is capped as any."""
+    monkeypatch.setattr(limits, "MAX_WORKSPACES_PER_IP_HOUR", 2)
+    teacher, code = store.create_class("H")
+    store.join_class(code, "Alex", store.create(spec=trained.spec))
+    key = store.class_view(teacher).members[0].key
+    for _ in range(2):
+        store.member_snapshot(teacher, key, "10.0.0.7")
+    with pytest.raises(CapReached, match="PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR"):
+        store.member_snapshot(teacher, key, "10.0.0.7")
+    store.member_snapshot(teacher, key, "10.0.0.8")  # another address is not held back
