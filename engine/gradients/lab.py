@@ -331,12 +331,16 @@ def outcome(records: list[dict], reference: float) -> dict:
     loss does not.
 
     Returns:
-        {"verdict": ``verdict(...)``, "train": ``final_loss``, "held_out": ``held_out_loss``, "memorised": bool}.
+        {"verdict": ``verdict(...)``, "train": ``final_loss``, "held_out": ``held_out_loss``, "memorised": bool,
+        "judged": the loss judged on, "judged_on": "held-out", "training" (no epoch ended) or None (no step)}.
     """
     train, held_out = final_loss(records), held_out_loss(records)
-    judged = verdict(held_out if held_out is not None else train, reference)
-    memorised = held_out is not None and verdict(train, reference) == "learned" and judged != "learned"
-    return {"verdict": judged, "train": train, "held_out": held_out, "memorised": memorised}
+    judged = held_out if held_out is not None else train
+    said = verdict(judged, reference)
+    memorised = held_out is not None and verdict(train, reference) == "learned" and said != "learned"
+    on = "held-out" if held_out is not None else "training" if train is not None else None
+    return {"verdict": said, "train": train, "held_out": held_out, "memorised": memorised, "judged": judged,
+            "judged_on": on}
 
 
 def baseline(ds: data.Dataset) -> float:
