@@ -142,15 +142,22 @@ def _after_training(runs: list[Run], ds) -> dict | None:
     return after
 
 
-def _judged(result: dict) -> float:
-    """The loss a verdict was judged on: held out when an epoch has ended, else training."""
-    return result["held_out"] if result["held_out"] is not None else result["train"]
+FALLBACK = "training loss: no epoch ended"  # a cell judged on its training loss, held-out loss not yet measured
 
 
 def _losses(result: dict) -> str:
     if result["held_out"] is None:
-        return f"training loss **{result['train']:.3f}**"
+        return f"**{result['train']:.3f}** ({FALLBACK})"
     return f"held-out loss **{result['held_out']:.3f}** (training {result['train']:.3f})"
+
+
+def _row_cell(result: dict, steps: int) -> str:
+    """A cell of the verdict table: the verdict, the loss it was judged on (and which), the steps trained."""
+    if result["train"] is None:
+        return "no steps"
+    on = "held-out" if result["judged_on"] == "held-out" else FALLBACK
+    memorised = ": memorised its training sequences" if result["memorised"] else ""
+    return f"{result['verdict']}{memorised} ({result['judged']:.3f} {on}, {steps} steps)"
 
 
 def next_turn(runs: list[Run]) -> None:
@@ -183,10 +190,12 @@ def _verdict(run: dict, trainers: dict) -> str:
         s = state()
         rows = _rows()
         s.set_settings(TABLE, {"rows": rows + [
-            run["row"] | {cell: f"{verdicts[cell]} ({_judged(r):.3f}, {trainers[cell].status.step} steps)"
-                          if r["train"] is not None else "no steps" for cell, r in results.items()}]})
+            run["row"] | {cell: _row_cell(r, trainers[cell].status.step) for cell, r in results.items()}]})
     text = ("Measured: " + " · ".join(parts) + f". Without memory the best loss is {reference:.3f}; "
-            "\"learned\" means a loss on held-out sequences (never trained on) below half of that.")
+            "\"learned\" means a loss on held-out sequences (never trained on) below half of that")
+    if any(r["judged_on"] == "training" for r in results.values()):
+        text += f" (a cell marked \"{FALLBACK}\" is judged on its training loss)"
+    text += "."
     if any(r["memorised"] for r in results.values()):
         text += " A training loss far below the held-out loss: the network memorised its examples, not the rule."
     verdicts = {cell: r["verdict"] for cell, r in results.items()}

@@ -339,7 +339,9 @@ def session_model_ui() -> None:
     st.caption(f"**{s.spec.name}** ({weights}) on {len(x)} samples of **{name}**; every weight, input to output"
                + (f". Fitted to the data as the Train page would: {'; '.join(notes)}." if notes else "."))
     chart_col, note_col = st.columns([3, 2], gap="large")
-    chart_col.plotly_chart(figures.layer_norms_figure({s.spec.name: (labels, norms)}), key="depth-session-chart")
+    # numbered by weight: a BatchNorm γ or an RNN's second matrix is no layer of its own
+    chart_col.plotly_chart(figures.layer_norms_figure({s.spec.name: (labels, norms)}, word="weight"),
+                           key="depth-session-chart")
     with note_col, st.container(border=True, key="depth-session-note"):
         st.markdown(f"Measured here (float64): first weight / last weight ‖∂L/∂W‖ = **{lab.ratio_text(norms)}**.")
         if gaps := figures.gaps_text(norms):
@@ -347,6 +349,6 @@ def session_model_ui() -> None:
         st.caption("Train it on the Train page, then come back: the chart follows the session's current weights.")
     if stats:
         hist_col, table_col = st.columns([3, 2], gap="large")
-        names = lab.activation_names(labels, stats)
+        names = lab.activation_names(labels, stats, word="weight")
         hist_col.plotly_chart(figures.activations_figure(stats, names), key="depth-session-activations-chart")
         table_col.dataframe(_stats_table(stats, names), hide_index=True, key="depth-session-activations-table")

@@ -48,17 +48,18 @@ def _layout(fig: go.Figure, x_title: str, y_title: str, log_y: bool = True, heig
     return fig
 
 
-def layer_norms_figure(curves: dict[str, tuple[list[str], np.ndarray]]) -> go.Figure:
-    """‖∂L/∂W‖ against layer index (input → output) on a log scale, one line per named network."""
+def layer_norms_figure(curves: dict[str, tuple[list[str], np.ndarray]], word: str = "layer") -> go.Figure:
+    """‖∂L/∂W‖ against layer index (input → output) on a log scale, one line per named network; ``word="weight"``
+    numbers weights instead, where some are not layers (``lab.layer_names``)."""
     fig = go.Figure()
     for i, (name, (labels, norms)) in enumerate(curves.items()):
         # x is the layer number every chart and table of the page uses ("layer 3"); the hover adds the module
-        text = [f"{n} · {label}" for n, label in zip(lab.layer_names(labels), labels)]
+        text = [f"{n} · {label}" for n, label in zip(lab.layer_names(labels, word), labels)]
         fig.add_scatter(x=list(range(1, len(norms) + 1)), y=_positive(norms), mode="lines+markers", name=name,
                         line=dict(color=palette.colour(i), width=2.5), marker=dict(size=7),
                         text=text, hovertemplate="%{text}<br>‖∂L/∂W‖ = %{y:.3g}<extra>" + name + "</extra>")
     _note_gaps(fig, [norms for _, norms in curves.values()])
-    fig = _layout(fig, "layer (input → output)", "‖∂L/∂W‖")
+    fig = _layout(fig, f"{word} (input → output)", "‖∂L/∂W‖")
     layers = max((len(norms) for _, norms in curves.values()), default=0)
     return fig.update_xaxes(dtick=1 if layers <= 20 else 5)  # whole layer numbers only
 

@@ -67,9 +67,12 @@ def layer_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[lis
     return [label for label, _ in pairs], np.array([norm for _, norm in pairs])
 
 
-def layer_names(weight_labels: list[str]) -> list[str]:
-    """The names a page gives the weights of a norms chart, input to output: "layer 1", "layer 2", …"""
-    return [f"layer {k}" for k in range(1, len(weight_labels) + 1)]
+def layer_names(weight_labels: list[str], word: str = "layer") -> list[str]:
+    """The names a page gives the weights of a norms chart, input to output: "layer 1", "layer 2", …
+
+    ``word="weight"`` where a weight is not always a layer (a BatchNorm γ, an RNN's two matrices): "weight 1", …
+    """
+    return [f"{word} {k}" for k in range(1, len(weight_labels) + 1)]
 
 
 def _position(label: str) -> tuple:
@@ -78,21 +81,25 @@ def _position(label: str) -> tuple:
     return tuple((0, int(part), "") if part.isdigit() else (1, 0, part) for part in path.split("."))
 
 
-def activation_names(weight_labels: list[str], stats: list[dict]) -> list[str]:
-    """Each activation named after the weight before it, as the norms chart numbers them: "layer 3 · Sigmoid".
+def activation_names(weight_labels: list[str], stats: list[dict], word: str = "layer") -> list[str]:
+    """Each activation named after the weight before it, as the norms chart numbers them: "layer 3 · Sigmoid"
+    (``word="weight"``: "after weight 3 · Sigmoid"); two that would share a name get their module's path added,
+    "layer 1 · ReLU (module 2)", so that a chart's rows and a table's lines stay apart.
 
     Args:
         weight_labels: the norms chart's labels in order ("1 Linear", "3 Linear", …; ``layer_norms``).
         stats: ``activation_stats`` (names "2 Sigmoid", "4.2 ReLU", …).
     """
     places = [_position(label) for label in weight_labels]
+    after = f"{word} " if word == "layer" else f"after {word} "
     names = []
     for s in stats:
         here = _position(s["name"])
         k = sum(1 for place in places if place < here)  # weights that come before it in the network
         kind = s["name"].split(" ", 1)[-1]
-        names.append(f"layer {k} · {kind}" if k else f"before layer 1 · {kind}")
-    return names
+        names.append(f"{after}{k} · {kind}" if k else f"before {word} 1 · {kind}")
+    repeated = {n for n in names if names.count(n) > 1}
+    return [f"{n} (module {s['name'].split(' ', 1)[0]})" if n in repeated else n for n, s in zip(names, stats)]
 
 
 def weight_norms(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[list[str], np.ndarray]:
@@ -324,12 +331,16 @@ def outcome(records: list[dict], reference: float) -> dict:
     loss does not.
 
     Returns:
-        {"verdict": ``verdict(...)``, "train": ``final_loss``, "held_out": ``held_out_loss``, "memorised": bool}.
+        {"verdict": ``verdict(...)``, "train": ``final_loss``, "held_out": ``held_out_loss``, "memorised": bool,
+        "judged": the loss judged on, "judged_on": "held-out", "training" (no epoch ended) or None (no step)}.
     """
     train, held_out = final_loss(records), held_out_loss(records)
-    judged = verdict(held_out if held_out is not None else train, reference)
-    memorised = held_out is not None and verdict(train, reference) == "learned" and judged != "learned"
-    return {"verdict": judged, "train": train, "held_out": held_out, "memorised": memorised}
+    judged = held_out if held_out is not None else train
+    said = verdict(judged, reference)
+    memorised = held_out is not None and verdict(train, reference) == "learned" and said != "learned"
+    on = "held-out" if held_out is not None else "training" if train is not None else None
+    return {"verdict": said, "train": train, "held_out": held_out, "memorised": memorised, "judged": judged,
+            "judged_on": on}
 
 
 def baseline(ds: data.Dataset) -> float:

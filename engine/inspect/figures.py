@@ -86,17 +86,43 @@ def activation_figure(array: np.ndarray, title: str | None = None, max_maps: int
 
 FILTER_PX = 64  # a filter's drawn side when there is room; never under MIN_FILTER_PX, which reads from a lecture hall
 MIN_FILTER_PX = 48
-MAX_GRID_PX = 720  # the grid's widest drawing: beside the sidebar of a 1400 px window, with its colour bar
+MAX_FIGURE_PX = 630  # the figure's widest: a 1400 px window at 200 % zoom leaves about 636 px for content
+GAP = 0.15  # the gap between two filters, as a share of a filter's side
 _BAR_PX = 100  # right margin holding the colour bar and its labels
+
+
+def _grid_plan(n: int, kh: int, kw: int, overhead: int) -> tuple[int, int, float]:
+    """(columns, sub-cells per kernel cell, px per sub-cell) for ``n`` filters of ``kh×kw`` in ``MAX_FIGURE_PX``.
+
+    Each kernel cell is drawn as ``s×s`` sub-cells and filters are one sub-cell apart, so that the gap is about
+    ``GAP`` of a filter whatever the kernel (one whole cell of a 1×1 kernel would be as wide as the filter).
+    Columns drop below the near-square count until each filter keeps ``MIN_FILTER_PX``: more rows, never wider.
+    """
+    side = max(kh, kw)
+    s = max(1, round(1 / (GAP * side)))
+    budget = MAX_FIGURE_PX - overhead
+    cols = max(1, math.ceil(math.sqrt(n)))
+    while True:
+        unit = min(FILTER_PX / (side * s), budget / (cols * kw * s + cols - 1))
+        if unit * side * s >= MIN_FILTER_PX or cols == 1:
+            return cols, s, unit
+        cols -= 1
+
+
+def _upsample(maps: np.ndarray, s: int) -> np.ndarray:
+    """Each cell of ``(..., h, w)`` maps repeated ``s×s`` times."""
+    return maps.repeat(s, axis=-2).repeat(s, axis=-1) if s > 1 else maps
 
 
 def filter_grid(weights: np.ndarray, title: str | None = None, rgb: bool = False, channel: int = 0,
                 max_filters: int = MAX_MAPS) -> go.Figure:
-    """Conv kernels ``(out, in, kh, kw)`` as a near-square grid of filters, each at least ``MIN_FILTER_PX`` wide.
+    """Conv kernels ``(out, in, kh, kw)`` as a grid of filters, each at least ``MIN_FILTER_PX`` wide, that fits
+    ``MAX_FIGURE_PX`` (near-square when it fits, else more rows), with thin gaps between filters.
 
     Args:
         weights: the kernels.
-        rgb: draw each 3-channel filter as one colour tile (for a first layer on RGB images).
+        rgb: draw each 3-channel filter as one colour tile (for a first layer on RGB images), scaled from the
+            smallest weight (black) to the largest (white).
         channel: the input channel drawn for multi-channel filters (one kernel slice per filter).
         max_filters: filters drawn at most.
 
@@ -106,25 +132,26 @@ def filter_grid(weights: np.ndarray, title: str | None = None, rgb: bool = False
     """
     w = np.asarray(weights, dtype=np.float64)[:max_filters]
     out, inp, kh, kw = w.shape
-    cols = max(1, math.ceil(math.sqrt(out)))
-    rows = math.ceil(out / cols)
-    grid_w, grid_h = cols * (kw + 1) - 1, rows * (kh + 1) - 1  # in kernel cells, one-cell gaps
-    side = max(kh, kw)
-    unit = max(MIN_FILTER_PX / side, min(FILTER_PX / side, MAX_GRID_PX / grid_w))  # px per kernel cell
     top = 40
     if rgb and inp == 3:
+        cols, s, unit = _grid_plan(out, kh, kw, 20)
+        rows = math.ceil(out / cols)
+        grid_w, grid_h = cols * (kw * s + 1) - 1, rows * (kh * s + 1) - 1  # in sub-cells, one-sub-cell gaps
         lo, hi = w.min(), w.max()
-        norm = (w - lo) / (hi - lo or 1.0)  # (O, 3, kh, kw) in [0, 1]
+        norm = _upsample((w - lo) / (hi - lo or 1.0), s)  # (O, 3, kh·s, kw·s) in [0, 1]
         channels = np.stack([tile(norm[:, c], cols) for c in range(3)], axis=-1)  # (H, W, 3), NaN gaps
         image = np.where(np.isnan(channels), 1.0, channels)
         fig = go.Figure(go.Image(z=(image * 255).astype(np.uint8), hoverinfo="skip"))
         fig = _image_layout(fig, title or f"{out} filters, as RGB", round(grid_h * unit) + top + 10)
         fig.update_layout(width=round(grid_w * unit) + 20, margin=dict(l=10, r=10, t=top, b=10))
         return fig
+    cols, s, unit = _grid_plan(out, kh, kw, 10 + _BAR_PX)
+    rows = math.ceil(out / cols)
+    grid_w, grid_h = cols * (kw * s + 1) - 1, rows * (kh * s + 1) - 1
     channel = min(max(int(channel), 0), inp - 1)
     m = _symmetric(w)  # over every filter and channel: one scale whichever channel is shown
-    z = tile(w[:, channel], cols)
-    index = np.nan_to_num(tile(np.broadcast_to(np.arange(out)[:, None, None], (out, kh, kw)), cols))
+    z = tile(_upsample(w[:, channel], s), cols)
+    index = np.nan_to_num(tile(np.broadcast_to(np.arange(out)[:, None, None], (out, kh * s, kw * s)), cols))
     index = index.astype(np.uint8 if out <= 256 else np.uint16)
     fig = go.Figure(go.Heatmap(z=z.astype(np.float32), customdata=index, zmin=-m, zmax=m, zmid=0,
                                colorscale=palette.DIVERGING, colorbar=dict(title="weight", thickness=18),

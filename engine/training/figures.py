@@ -80,10 +80,11 @@ def grad_norms_figure(records: list[dict]) -> go.Figure:
     """Per-layer gradient norms over training, log scale (labels at powers of ten), a colour per layer."""
     steps = thin([r for r in records if r.get("kind") == "step" and r.get("grad_norm")])
     names = list(steps[-1]["grad_norm"]) if steps else []
-    ys = [np.array([max(r["grad_norm"].get(name, 0), 1e-12) for r in steps], dtype=np.float32)  # ample on a log axis
-          for name in names]
+    raw = [np.array([r["grad_norm"].get(name, 0) for r in steps], dtype=np.float64) for name in names]
+    ys = [np.maximum(y, 1e-12).astype(np.float32) for y in raw]  # a zero drawn at 1e-12: a log axis has no 0
+    # the range from the real (positive) norms only: the raised zeros would stretch it down to 1e-12
     fig = go.Figure(layout=_live_layout("Gradient norm per layer (log scale)", xaxis={"title": {"text": "epoch"}},
-                                        yaxis=palette.log_axis(ys or None)))
+                                        yaxis=palette.log_axis([y[y > 0] for y in raw] or None)))
     for i, (name, y) in enumerate(zip(names, ys)):
         fig.add_scatter(x=_epochs(steps), y=y, mode="lines", name=name, line=dict(color=_colour(i), width=1.5))
     return fig

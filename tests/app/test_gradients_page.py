@@ -150,6 +150,8 @@ def test_session_model_option_measures_the_build_pages_network(at):
     assert not at.exception and not at.error
     labels = chart(at, "depth-session-chart")["data"][0]["text"]
     assert any("Conv2d" in label for label in labels)  # the default session network, mnist-cnn
+    assert labels[0].startswith("weight 1 · ") and not any(label.startswith("layer") for label in labels)
+    assert chart(at, "depth-session-chart")["layout"]["xaxis"]["title"]["text"] == "weight (input → output)"
     assert any("mnist-cnn" in c.value and "mnist" in c.value.replace("mnist-cnn", "") for c in at.caption)
     at.radio(key="depth-source").set_value("Depth-lab MLP").run()
     assert has_chart(at, "depth-norms-chart")

@@ -59,3 +59,23 @@ def test_a_channel_beyond_another_layers_inputs_is_no_error():
     assert not at.exception
     assert at.slider(key="inspect_filter_channel").value <= 3
     assert "(of 4)" in _chart(at, "inspect_filters")["layout"]["title"]["text"]
+
+
+def _captions(at) -> str:
+    return " ".join(c.value for c in at.caption)
+
+
+def test_the_filter_caption_names_the_scale_of_each_mode():
+    spec = engine.ModelSpec.from_dict({"name": "rgb-conv", "input": [3, 8, 8], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3}, {"type": "Flatten"},
+        {"type": "Linear", "out_features": 10}]})
+    at = AppTest.from_file(PAGE, default_timeout=60)
+    at.session_state[KEY] = SessionState(spec=spec)
+    at.session_state["inspect_tab"] = "Filters"
+    at.run()
+    assert not at.exception and at.toggle(key="inspect_rgb").value  # RGB tiles by default
+    text = _captions(at)
+    assert "white = 0" not in text and "smallest weight" in text and "largest" in text
+    at.toggle(key="inspect_rgb").set_value(False).run()
+    text = _captions(at)
+    assert "one colour scale for every filter and channel, white = 0" in text and "smallest weight" not in text

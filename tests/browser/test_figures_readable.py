@@ -30,3 +30,29 @@ def test_mnist_cnn_filters_are_drawn_large(app_server, browser, width, scale):
         assert_no_exception(page)
     finally:
         context.close()
+
+
+def test_a_wide_filter_grid_fits_a_zoomed_window(app_server, browser):
+    """resnet-mini's ``5.shortcut`` (32 filters of 1×1, 16 input channels) at 200 % zoom: no sideways scrolling, filters still large."""
+    context = browser.new_context(viewport={"width": 700, "height": 900}, device_scale_factor=2)
+    page = context.new_page()
+    try:
+        open_app(page, f"{app_server}/Build?net=p.resnet-mini")
+        page.locator("[data-testid=stSidebarNavLink][href$='/Inspect']").first.evaluate("a => a.click()")
+        wait_idle(page)
+        page.get_by_role("tab", name="Filters").click()
+        wait_idle(page)
+        page.locator(".st-key-inspect_filter_layer").click()
+        page.get_by_role("option", name="5.shortcut Conv").click()
+        wait_idle(page)
+        chart = page.locator(".st-key-inspect_filters")
+        expect(chart).to_contain_text("32 filters")
+        svg = chart.locator(".main-svg").first.bounding_box()
+        assert svg["x"] + svg["width"] <= 700  # inside the window: no sideways scroll
+        # drawn at the width the engine asked for (814 px before, squeezed into 668), so each filter keeps its size
+        assert float(chart.get_attribute("width").removesuffix("px")) <= svg["width"] + 1
+        grid = chart.locator(".heatmaplayer image").first.bounding_box()
+        assert grid["width"] / 6 >= MIN_FILTER_PX  # 6 columns (a thin gap each): about 48 px or more a filter
+        assert_no_exception(page)
+    finally:
+        context.close()

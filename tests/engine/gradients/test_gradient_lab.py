@@ -76,9 +76,11 @@ def test_the_verdict_reads_the_held_out_loss_so_memorising_is_not_learning():
         {"kind": "epoch", "step": 6, "val_loss": 4.6}]
     assert lab.held_out_loss(memorised) == 4.6 and lab.held_out_loss(steps) is None
     assert lab.outcome(memorised, chance) == {"verdict": "did not learn", "train": 0.1875, "held_out": 4.6,
-                                              "memorised": True}
+                                              "memorised": True, "judged": 4.6, "judged_on": "held-out"}
     learned = steps + [{"kind": "epoch", "step": 6, "val_loss": 0.2}]
-    assert lab.outcome(learned, chance) == {"verdict": "learned", "train": 0.1875, "held_out": 0.2, "memorised": False}
-    # No epoch ended yet (a short budget in seconds): judged on the training loss, as before
-    assert lab.outcome(steps, chance) == {"verdict": "learned", "train": 0.1875, "held_out": None, "memorised": False}
-    assert lab.outcome([], chance)["verdict"] == "no result"
+    assert lab.outcome(learned, chance) == {"verdict": "learned", "train": 0.1875, "held_out": 0.2, "memorised": False,
+                                            "judged": 0.2, "judged_on": "held-out"}
+    # No epoch ended yet (a short budget in seconds): judged on the training loss, and saying so
+    assert lab.outcome(steps, chance) == {"verdict": "learned", "train": 0.1875, "held_out": None, "memorised": False,
+                                          "judged": 0.1875, "judged_on": "training"}
+    assert lab.outcome([], chance)["verdict"] == "no result" and lab.outcome([], chance)["judged_on"] is None

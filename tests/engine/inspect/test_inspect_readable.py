@@ -13,6 +13,12 @@ from engine.inspect import figures as figs
 PAGE_PX = 1400  # the teacher's window
 
 
+def _run(z: np.ndarray) -> int:
+    """Cells across the first filter (a kernel cell may be drawn as several, so that gaps stay thin)."""
+    finite = np.isfinite(z[0])
+    return int(np.argmin(finite)) if not finite.all() else len(finite)
+
+
 def _cell_px(fig: go.Figure, kernel: int) -> float:
     """One filter's drawn side in px, from the size the figure asks for (square pixels: the tighter axis wins)."""
     z = np.asarray(fig.data[0].z, dtype=float)
@@ -20,7 +26,8 @@ def _cell_px(fig: go.Figure, kernel: int) -> float:
     width = (fig.layout.width or PAGE_PX) - m.l - m.r
     height = fig.layout.height - m.t - m.b
     unit = min(width / z.shape[1], height / z.shape[0])
-    return unit * kernel
+    assert _run(z) % kernel == 0  # whole kernel cells
+    return unit * _run(z)
 
 
 def _tiles(fig: go.Figure) -> tuple[int, int]:
@@ -61,7 +68,8 @@ def test_multi_channel_filters_show_the_chosen_input_channel():
     fig = figs.filter_grid(w, channel=2)
     assert "input channel 2" in fig.layout.title.text
     drawn = np.asarray(fig.data[0].z, dtype=float)
-    np.testing.assert_allclose(drawn[:3, :3], w[0, 2], rtol=1e-6)  # filter 0's kernel on channel 2, values kept
+    step = _run(drawn) // 3  # sub-cells per kernel cell
+    np.testing.assert_allclose(drawn[:3 * step:step, :3 * step:step], w[0, 2], rtol=1e-6)  # filter 0's kernel on channel 2, values kept
     assert _tiles(fig) == (3, 3)
 
 

@@ -112,3 +112,13 @@ def test_class_curves_take_the_palette():
                 "bob": [("run 1", {"epoch": [1, 2], "val_loss": [0.9, 0.4]})]}
     fig = train_figures.class_curves_figure(students)
     assert [t.line.color for t in fig.data] == palette.CYCLE[:2]
+
+
+def test_zero_gradient_norms_do_not_stretch_the_log_axis():
+    """A layer with no gradient at some step (0, drawn at 1e-12) leaves the axis on the real curves' decades."""
+    records = [{"kind": "step", "epoch": i / 4, "grad_norm": {"0 Linear": 0.5 / (i + 1), "2 Linear": 0.0 if i else 0.02}}
+               for i in range(4)]
+    lo, hi = train_figures.grad_norms_figure(records).layout.yaxis.range
+    assert lo >= -2 and hi <= 0  # 0.02 … 0.5: not down to 1e-12
+    only_zeros = [{"kind": "step", "epoch": 0.0, "grad_norm": {"0 Linear": 0.0}}]
+    assert train_figures.grad_norms_figure(only_zeros).layout.yaxis.type == "log"  # nothing positive: no error
