@@ -63,9 +63,15 @@ def projector(browser):
     context.close()
 
 
-def _overflow(page) -> list[str]:
-    page.wait_for_timeout(500)  # Plotly and KaTeX lay out after Streamlit's script has ended
-    return page.evaluate(OVERFLOW_JS, [FITTED, ZOOM_VIEWPORT["width"]])
+def _overflow(page, tries: int = 10) -> list[str]:
+    """What reaches past the window once the page has settled: Plotly, KaTeX and the column layout settle after
+    Streamlit's script has ended (on a loaded machine, seconds after), so a problem counts if it stays."""
+    for _ in range(tries):
+        page.wait_for_timeout(500)
+        problems = page.evaluate(OVERFLOW_JS, [FITTED, ZOOM_VIEWPORT["width"]])
+        if not problems:
+            break
+    return problems
 
 
 def _capture(page, name: str):

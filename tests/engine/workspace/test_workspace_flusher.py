@@ -109,7 +109,9 @@ def test_a_database_outage_is_reported_retried_and_never_blocks_submit(tmp_path,
             started = time.perf_counter()
             f.submit(token, live(1, n % 50))
             slowest = max(slowest, time.perf_counter() - started)
-        assert slowest < 0.01  # while every write fails behind the lock
+        # While every write fails behind the lock: a submit that waited for the write would take the 5 s busy
+        # timeout. The margin is for a loaded 2-core machine, where one submit once took 20 ms.
+        assert slowest < 0.5
         assert not f.flush(0.3)
         assert isinstance(f.last_error, StoreUnavailable) and "saving is off" in str(f.last_error)
         assert f.pending == 1  # kept for the retry, not dropped
