@@ -1,0 +1,133 @@
+"""Memory bombs by upload: a few MB that would inflate to hundreds of MB inside a parser are refused first.
+
+Each hostile file is written to disk by streaming (the test itself never holds the inflated bytes) and imported in
+a fresh Python process, which reports how far its peak RSS rose during the import (``/proc/self/status``'s VmHWM,
+reset through ``/proc/self/clear_refs``; psutil is not a dependency) and the CPU time the import held. Bounds, from
+issue 17: the RSS may grow by at most 300 MB, and the refusal may hold the CPU for at most one second (generous:
+refused from the zip's headers, it takes milliseconds; before the caps it took 4-30 s and 0.5-7 GB).
+"""
+import json
+import os
+import random
+import struct
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import engine
+
+ROOT = Path(__file__).resolve().parents[2]
+MAX_GROWTH = 300 * 10 ** 6
+MAX_CPU_SECONDS = 1.0
+pytestmark = pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="needs Linux /proc")
+
+# Runs in the child: read the file, reset the peak, import it, report.
+_CHILD = r"""
+import json, sys, time
+import engine
+from engine.workspace import files
+from engine.training import load_weights
+
+def status(field):
+    for line in open("/proc/self/status"):
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+
+kind, path = sys.argv[1:3]
+data = open(path, "rb").read()
+model = engine.build(engine.network.presets.get("toy-mlp"), seed=0)
+with open("/proc/self/clear_refs", "w") as f:
+    f.write("5")  # the peak RSS starts again from here
+base, cpu = status("VmRSS"), time.process_time()
+try:
+    files.read(data) if kind == "workspace" else load_weights(model, data)
+    error = None
+except Exception as exc:
+    error = f"{type(exc).__name__}: {exc}"
+print(json.dumps({"error": error, "grew": status("VmHWM") - base, "cpu": time.process_time() - cpu}))
+"""
+
+
+def _import_in_child(kind: str, path: Path) -> dict:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", _CHILD, kind, str(path)], capture_output=True, text=True,
+                          timeout=180, cwd=ROOT, env=env)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _records_chunk(rng: random.Random, size: int) -> bytes:
+    """About ``size`` bytes of step records as the engine writes them, with a few random digits each."""
+    parts, total, step = [], 0, 0
+    while total < size:
+        loss, norm = f"0.{rng.randrange(10 ** 5):05d}", f"{rng.randrange(10 ** 3)}.5"
+        part = (f'{{"train_loss":{loss},"train_acc":1.0,"grad_norm":{{"0 Linear":{norm},"2 Linear":0.25,'
+                f'"4 Linear":0.125}},"kind":"step","step":{step},"epoch":0.5,"val_loss":null,"val_acc":null,'
+                f'"lr":0.001,"elapsed":2.5,"eta":0.5}},')
+        parts.append(part)
+        total, step = total + len(part), step + 1
+    return "".join(parts).encode()
+
+
+def _manifest_bomb(path: Path, size: int) -> None:
+    """A workspace file whose workspace.json is ``size`` bytes of valid records, compressing about 17:1."""
+    spec = engine.network.presets.get("toy-mlp").to_dict()
+    head = json.dumps({"format": "nn-playground-workspace", "version": 1, "spec": spec, "settings": None,
+                       "model": None})[:-1]
+    run = json.dumps({"number": 1, "group": "train", "label": "x", "spec": spec, "config": {}, "state": "finished",
+                      "results": None, "context": None})[:-1]
+    chunk = _records_chunk(random.Random(0), 1 << 20)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        with archive.open("workspace.json", "w", force_zip64=True) as member:
+            member.write(f'{head},"runs":[{run},"records":['.encode())
+            for _ in range(-(-size // len(chunk))):
+                member.write(chunk)
+            member.write(b'{"kind":"step","step":0}]}]}')
+
+
+def _storage_bomb(path: Path, numel: int) -> None:
+    """A torch.save'd state_dict whose one tensor's storage is ``numel`` zero floats, deflated inside the zip."""
+    import io
+
+    import torch
+
+    saved = io.BytesIO()
+    torch.save({"0.weight": torch.zeros(12345)}, saved)
+    source = zipfile.ZipFile(saved)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        for info in source.infolist():
+            if info.filename.endswith("/data.pkl"):  # the tensor's size and storage length: 12345 -> numel
+                archive.writestr(info.filename, source.read(info).replace(b"M90", b"J" + struct.pack("<i", numel)))
+            elif info.filename.endswith("/data/0"):
+                with archive.open(info.filename, "w", force_zip64=True) as member:
+                    zeros = bytes(1 << 20)
+                    for _ in range(numel * 4 >> 20):
+                        member.write(zeros)
+            else:
+                archive.writestr(info.filename, source.read(info))
+
+
+def test_a_workspace_file_with_a_huge_manifest_is_refused_before_parsing(tmp_path):
+    path = tmp_path / "bomb.zip"
+    _manifest_bomb(path, 64 << 20)
+    info = zipfile.ZipFile(path).getinfo("workspace.json")
+    assert info.file_size >= 64 << 20 and 10 < info.file_size / info.compress_size < 100  # under the ratio check
+    report = _import_in_child("workspace", path)
+    assert report["error"] and "BadWorkspaceFile" in report["error"], report
+    assert "workspace.json" in report["error"] and "PLAYGROUND_MAX_MANIFEST_BYTES" in report["error"], report
+    assert report["grew"] < MAX_GROWTH, report
+    assert report["cpu"] < MAX_CPU_SECONDS, report
+
+
+def test_a_pt_file_whose_storage_inflates_is_refused_before_loading(tmp_path):
+    path = tmp_path / "bomb.pt"
+    _storage_bomb(path, 128 << 20)  # 512 MiB of storage in a ~0.5 MB file
+    assert path.stat().st_size < 2 << 20
+    report = _import_in_child("weights", path)
+    assert report["error"] and "InputError" in report["error"], report
+    assert "MiB" in report["error"] and "network" in report["error"], report
+    assert report["grew"] < MAX_GROWTH, report
+    assert report["cpu"] < MAX_CPU_SECONDS, report
