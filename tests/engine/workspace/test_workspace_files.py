@@ -138,6 +138,22 @@ def test_a_member_whose_header_understates_its_size_is_refused(store, valid):
     refused(store, data, "runs/1.safetensors' is damaged")  # reading stopped at 100 bytes: the CRC fails
 
 
+def test_a_manifest_over_its_cap_is_refused_from_its_header(store, valid, monkeypatch):
+    big = manifest(valid, settings={"notes": os.urandom(6_000).hex()})  # ~18 KB, barely compressible
+    monkeypatch.setattr(limits, "MAX_MANIFEST_BYTES", 8_000)
+    refused(store, zip_of(big), r"workspace.json is \d\d KiB, over the 8 KiB .*PLAYGROUND_MAX_MANIFEST_BYTES")
+    # a header that says less: reading stops at the size it gives
+    data = understate(zip_of(big), b"workspace.json", 4_000)
+    refused(store, data, "workspace.json")
+
+
+def test_a_manifest_of_empty_objects_is_refused_before_parsing(store, valid, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_MANIFEST_BYTES", 64_000)  # at most 1,000 objects and lists
+    refused(store, zip_of(manifest(valid, settings={"x": [{}] * 1_200})),
+            r"1,2\d\d JSON objects and lists; a workspace file has at most 1,000")
+    store.import_zip(zip_of(manifest(valid, settings={"x": [{}] * 900})))  # under it: opens
+
+
 def test_weights_that_do_not_fit_their_network(store, valid):
     refused(store, zip_of({**valid, "runs/1.safetensors": other_weights()}), "run 1's weights do not fit")
     refused(store, zip_of({**valid, "model.safetensors": other_weights()}), "model's weights do not fit")
