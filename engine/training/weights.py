@@ -75,7 +75,7 @@ def _check_sizes(data: bytes, need: int | None) -> None:
     if pickles:
         raise InputError(f"the PyTorch file was refused: its {pickles[0].filename} is {_mib(pickles[0].file_size)}; "
                          f"a state_dict's is at most {_mib(_MOST_PICKLE)}")
-    if total > len(data) + _MARGIN:  # torch.save stores its records uncompressed
+    if total > len(data):  # torch.save stores its records uncompressed: they fit in the file
         raise InputError(f"the PyTorch file would unpack to {_mib(total)} from {_mib(len(data))}; torch.save "
                          f"never compresses, so something else made it (a zip bomb?). Save it with "
                          f"torch.save(model.state_dict(), path)")
