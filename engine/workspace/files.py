@@ -34,6 +34,10 @@ _RUN_OPTIMIZER = re.compile(r"runs/(\d{1,9})\.optimizer\.safetensors")
 # Zip bombs: a member over RATIO_FLOOR bytes may not inflate more than MAX_RATIO times (weights barely compress).
 MAX_RATIO = 100
 MANIFEST_BYTES_PER_CONTAINER = 64
+# Weights together: trained float32 compresses about 1.1 times, and an import holds 3-4 copies of them while it
+# checks them, so past WEIGHTS_FLOOR they may inflate at most WEIGHTS_RATIO times: a 10 MiB upload, 40 MiB.
+WEIGHTS_RATIO = 4
+WEIGHTS_FLOOR = 4 << 20
 RATIO_FLOOR = 1 << 20
 _CHUNK = 1 << 16
 _REFUSED = "Workspace file refused"
@@ -144,6 +148,12 @@ def _members(data: bytes) -> dict[str, bytes]:
             ratio = info.file_size / max(info.compress_size, 1)
             raise BadWorkspaceFile(f"{_REFUSED}: {info.filename!r} inflates {ratio:,.0f} times (a zip bomb?); "
                                    f"weights and records barely compress.")
+    weights = [info for info in infos if info.filename.endswith(".safetensors")]
+    inflated, packed = sum(i.file_size for i in weights), max(sum(i.compress_size for i in weights), 1)
+    if inflated > WEIGHTS_FLOOR and inflated > WEIGHTS_RATIO * packed:
+        raise BadWorkspaceFile(f"{_REFUSED}: its weights inflate {inflated / packed:,.0f} times, to "
+                               f"{checks.size_text(inflated)}; trained weights barely compress (about 1.1 times), "
+                               f"so it was not written by the playground.")
     declared = sum(info.file_size for info in infos)
     if declared > cap:
         raise BadWorkspaceFile(f"{_REFUSED}: it would unpack to {checks.size_text(declared)}, over the "

@@ -8,6 +8,7 @@ refused from the zip's headers, it takes milliseconds; before the caps these fil
 540-565 MB, and the issue's 240 MiB manifest 30 s and 6.5 GB).
 """
 import json
+import math
 import os
 import random
 import struct
@@ -45,7 +46,7 @@ for kind, path in zip(sys.argv[1::2], sys.argv[2::2]):
         f.write("5")  # the peak RSS starts again from here
     base, cpu = status("VmRSS"), time.process_time()
     try:
-        files.read(data) if kind == "workspace" else load_weights(model, data)
+        files.read(data) if kind.startswith("workspace") else load_weights(model, data)
         error = None
     except Exception as exc:
         error = f"{type(exc).__name__}: {exc}"
@@ -94,6 +95,30 @@ def _manifest_bomb(path: Path, size: int) -> None:
             member.write(b'{"kind":"step","step":0}]}]}')
 
 
+def _weights_bomb(path: Path, side: int) -> None:
+    """A workspace file whose model.safetensors fits its two side×side Linear layers and compresses about 80:1."""
+    spec = {"input": [side], "layers": [{"type": "Linear", "out_features": side}] * 2}
+    header, offset = {}, 0
+    for name, shape in (("0.weight", [side, side]), ("0.bias", [side]), ("1.weight", [side, side]),
+                        ("1.bias", [side])):
+        size = 4 * math.prod(shape)
+        header[name] = {"dtype": "F32", "shape": shape, "data_offsets": [offset, offset + size]}
+        offset += size
+    head = json.dumps(header).encode()
+    head += b" " * (-len(head) % 8)
+    rng = random.Random(0)
+    page = bytearray(1 << 16)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("workspace.json", json.dumps({"format": "nn-playground-workspace", "version": 1,
+                                                       "spec": spec, "settings": None, "model": None, "runs": []}))
+        with archive.open("model.safetensors", "w", force_zip64=True) as member:
+            member.write(struct.pack("<Q", len(head)) + head)
+            for start in range(0, offset, len(page)):
+                for i in range(0, len(page), 4096):  # 40 random bytes in 4 KiB: under the per-member check
+                    page[i:i + 40] = rng.randbytes(40)
+                member.write(page[:offset - start])
+
+
 def _storage_bomb(path: Path, numel: int) -> None:
     """A torch.save'd state_dict whose one tensor's storage is ``numel`` zero floats, deflated inside the zip."""
     import io
@@ -122,8 +147,10 @@ def reports(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bombs")
     _manifest_bomb(folder / "bomb.zip", 64 << 20)
     _storage_bomb(folder / "bomb.pt", 128 << 20)  # 512 MiB of storage in a ~2 MB file
-    return {"paths": {"workspace": folder / "bomb.zip", "weights": folder / "bomb.pt"},
-            **_import_in_child({"workspace": folder / "bomb.zip", "weights": folder / "bomb.pt"})}
+    _weights_bomb(folder / "weights.zip", 4096)  # 128 MiB of weights in a 1.7 MB file
+    paths = {"workspace": folder / "bomb.zip", "weights": folder / "bomb.pt", "workspace weights": folder /
+             "weights.zip"}
+    return {"paths": paths, **_import_in_child(paths)}
 
 
 def test_a_workspace_file_with_a_huge_manifest_is_refused_before_parsing(reports):
@@ -141,5 +168,14 @@ def test_a_pt_file_whose_storage_inflates_is_refused_before_loading(reports):
     report = reports["weights"]
     assert report["error"] and "InputError" in report["error"], report
     assert "MiB" in report["error"] and "network" in report["error"], report
+    assert report["grew"] < MAX_GROWTH, report
+    assert report["cpu"] < MAX_CPU_SECONDS, report
+
+
+def test_a_workspace_file_whose_weights_compress_80_times_is_refused_before_loading(reports):
+    info = zipfile.ZipFile(reports["paths"]["workspace weights"]).getinfo("model.safetensors")
+    assert info.file_size >= 128 << 20 and 10 < info.file_size / info.compress_size < 100  # under the ratio check
+    report = reports["workspace weights"]
+    assert report["error"] and "BadWorkspaceFile" in report["error"] and "weights inflate" in report["error"], report
     assert report["grew"] < MAX_GROWTH, report
     assert report["cpu"] < MAX_CPU_SECONDS, report

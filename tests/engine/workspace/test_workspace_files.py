@@ -118,6 +118,13 @@ def test_a_zip_bomb_is_refused_from_its_headers(store, valid, monkeypatch):
     refused(store, zip_of({**valid, "runs/1.safetensors": os.urandom(30_000)}), "would unpack to")
 
 
+def test_weights_that_compress_too_well_together_are_refused_from_their_headers(store, valid):
+    sparse = bytearray(6 << 20)  # 6 MiB, 64 random bytes in every 4 KiB: about 40:1, under the per-member check
+    for i in range(0, len(sparse), 4096):
+        sparse[i:i + 64] = os.urandom(64)
+    refused(store, zip_of({**valid, "runs/1.safetensors": bytes(sparse)}), r"its weights inflate \d\d times")
+
+
 def understate(data: bytes, name: bytes, size: int) -> bytes:
     """The archive with ``name``'s uncompressed size rewritten to ``size`` in its local and central headers."""
     data = bytearray(data)
