@@ -16,7 +16,9 @@ from engine.errors import InputError
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
 # A state_dict's pickle holds ~150 bytes per tensor; a pickle of empty dicts grows 32 times once loaded.
 _MOST_PICKLE = 1 << 20
-# Beyond the network's own bytes: float64 copies of float32 weights (2x) and torch.save's small records.
+# What a PyTorch file may unpack to, in the network's own bytes: a tutorial checkpoint {"model": ..., "optimizer":
+# ...} with Adam's two moments takes 3 times, plus torch.save's small records.
+_TIMES_NEED = 4
 _MARGIN = 1 << 20
 
 
@@ -31,7 +33,7 @@ def read_weights(data: bytes, need: int | None = None) -> dict[str, torch.Tensor
     Args:
         data: the file's bytes.
         need: the bytes of the network's own state_dict, when known: a PyTorch file that unpacks to more than
-            twice that (plus a margin) is refused before anything is loaded.
+            4 times that (plus 1 MiB) is refused before anything is loaded.
 
     Raises:
         InputError: for anything else (a bare pickle, a truncated or corrupted file, objects other than tensors,
@@ -67,7 +69,7 @@ def _check_sizes(data: bytes, need: int | None) -> None:
         raise InputError("the PyTorch file was refused: it is not a whole zip archive (cut short?). Save it with "
                          "torch.save(model.state_dict(), path)") from None
     total = sum(info.file_size for info in infos)
-    if need is not None and total > 2 * need + _MARGIN:
+    if need is not None and total > _TIMES_NEED * need + _MARGIN:
         raise InputError(f"the PyTorch file would unpack to {_mib(total)}, far more than this network's weights "
                          f"need ({_mib(need)}): it holds another network's weights, or it is a zip bomb. Save "
                          f"it with torch.save(model.state_dict(), path) from this same network")

@@ -216,6 +216,16 @@ def test_a_pt_file_larger_than_the_network_is_refused_before_loading():
     load_weights(toy, _torch_zip(toy.state_dict()))  # its own weights still load
 
 
+def test_a_tutorial_checkpoint_with_adams_state_still_loads():
+    spec = engine.network.presets.get("mnist-cnn")  # 13 MB of weights: over the 1 MiB margin
+    model = engine.build(spec, seed=0)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.zeros(1, *spec.input)).sum().backward()
+    optimizer.step()
+    checkpoint = {"epoch": 3, "model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict()}
+    load_weights(model, _torch_zip(checkpoint))
+
+
 def test_a_pt_file_whose_records_are_compressed_is_refused(tiny_vgg):
     zeros = {k: torch.zeros_like(v) for k, v in tiny_vgg.state_dict().items()}
     payload = _recompressed(_torch_zip(zeros))
