@@ -33,12 +33,13 @@ _RUN_WEIGHTS = re.compile(r"runs/(\d{1,9})\.safetensors")
 _RUN_OPTIMIZER = re.compile(r"runs/(\d{1,9})\.optimizer\.safetensors")
 # Zip bombs: a member over RATIO_FLOOR bytes may not inflate more than MAX_RATIO times (weights barely compress).
 MAX_RATIO = 100
-MANIFEST_BYTES_PER_CONTAINER = 64
+RATIO_FLOOR = 1 << 20
 # Weights together: trained float32 compresses about 1.1 times, and an import holds 3-4 copies of them while it
 # checks them, so past WEIGHTS_FLOOR they may inflate at most WEIGHTS_RATIO times: a 10 MiB upload, 40 MiB.
 WEIGHTS_RATIO = 4
 WEIGHTS_FLOOR = 4 << 20
-RATIO_FLOOR = 1 << 20
+# workspace.json may hold one JSON object or list per this many bytes of limits.MAX_MANIFEST_BYTES (see _manifest).
+MANIFEST_BYTES_PER_CONTAINER = 64
 _CHUNK = 1 << 16
 _REFUSED = "Workspace file refused"
 
