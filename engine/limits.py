@@ -56,5 +56,8 @@ MAX_WORKSPACES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR", 6
 MAX_RUNS_PER_WORKSPACE = _env_int("PLAYGROUND_MAX_RUNS_PER_WORKSPACE", 50)
 # Weights, optimiser state and records of one workspace together; a workspace file may not unpack to more.
 MAX_WORKSPACE_BYTES = _env_int("PLAYGROUND_MAX_WORKSPACE_BYTES", 256 * 1024 * 1024)
+# A workspace file's workspace.json (settings, runs and their records as JSON) is parsed only under this size:
+# parsed JSON takes 5-20 times its text in memory, and a 240 MiB one took the server from 0.7 to 7.2 GB.
+MAX_MANIFEST_BYTES = _env_int("PLAYGROUND_MAX_MANIFEST_BYTES", 8 * 1024 * 1024)
 # Workspaces (snapshots too) untouched this long are deleted, so the database never grows without bound.
 WORKSPACE_DAYS = _env_int("PLAYGROUND_WORKSPACE_DAYS", 30)

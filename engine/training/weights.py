@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 
 import torch
 from safetensors import SafetensorError
@@ -13,6 +14,12 @@ from torch import nn
 from engine.errors import InputError
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
+# A state_dict's pickle holds ~150 bytes per tensor; a pickle of empty dicts grows 32 times once loaded.
+_MOST_PICKLE = 1 << 20
+# What a PyTorch file may unpack to, in the network's own bytes: a tutorial checkpoint {"model": ..., "optimizer":
+# ...} with Adam's two moments takes 3 times, plus torch.save's small records.
+_TIMES_NEED = 4
+_MARGIN = 1 << 20
 
 
 def save_weights(model: nn.Module) -> bytes:
@@ -20,19 +27,26 @@ def save_weights(model: nn.Module) -> bytes:
     return st_save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
 
 
-def read_weights(data: bytes) -> dict[str, torch.Tensor]:
+def read_weights(data: bytes, need: int | None = None) -> dict[str, torch.Tensor]:
     """Parse a weights file without ever running a pickle: safetensors, or torch.save's zip with weights_only.
 
+    Args:
+        data: the file's bytes.
+        need: the bytes of the network's own state_dict, when known: a PyTorch file that unpacks to more than
+            4 times that (plus 1 MiB) is refused before anything is loaded.
+
     Raises:
-        InputError: for anything else (a bare pickle, a truncated or corrupted file, objects other than tensors).
+        InputError: for anything else (a bare pickle, a truncated or corrupted file, objects other than tensors,
+            a PyTorch file that would unpack to more than the network or the file itself can hold).
     """
     data = bytes(data)
-    if _looks_like_safetensors(data):
+    if _looks_like_safetensors(data):  # never compressed: its tensors take what the file takes
         try:
             return st_load(data)
         except (SafetensorError, ValueError, RuntimeError) as exc:
             raise InputError(f"the safetensors file is corrupted: {exc}") from None
     if data[:4] == _ZIP_MAGIC:
+        _check_sizes(data, need)
         try:
             # weights_only: torch's restricted unpickler, which builds tensors and containers and nothing else
             obj = torch.load(io.BytesIO(data), weights_only=True, map_location="cpu")
@@ -42,6 +56,33 @@ def read_weights(data: bytes) -> dict[str, torch.Tensor]:
         return _state_dict(obj)
     raise InputError("not a weights file: expected .safetensors or a PyTorch state_dict saved with torch.save "
                      "(bare pickles are never opened)")
+
+
+def _check_sizes(data: bytes, need: int | None) -> None:
+    """Refuse a torch.save zip from its headers when it would unpack to more than it can hold (zip bombs)."""
+    # torch.load allocates each record at the size its header gives: 3.9 MB of deflated zeros became 4 GB.
+    try:
+        infos = zipfile.ZipFile(io.BytesIO(data)).infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError, EOFError):
+        raise InputError("the PyTorch file was refused: it is not a whole zip archive (cut short?). Save it with "
+                         "torch.save(model.state_dict(), path)") from None
+    total = sum(info.file_size for info in infos)
+    if need is not None and total > _TIMES_NEED * need + _MARGIN:
+        raise InputError(f"the PyTorch file would unpack to {_mib(total)}, far more than this network's weights "
+                         f"need ({_mib(need)}): it holds another network's weights, or it is a zip bomb. Save "
+                         f"it with torch.save(model.state_dict(), path) from this same network")
+    pickles = [info for info in infos if info.filename.endswith(".pkl") and info.file_size > _MOST_PICKLE]
+    if pickles:
+        raise InputError(f"the PyTorch file was refused: its {pickles[0].filename} is {_mib(pickles[0].file_size)}; "
+                         f"a state_dict's is at most {_mib(_MOST_PICKLE)}")
+    if total > len(data):  # torch.save stores its records uncompressed: they fit in the file
+        raise InputError(f"the PyTorch file would unpack to {_mib(total)} from {_mib(len(data))}; torch.save "
+                         f"never compresses, so something else made it (a zip bomb?). Save it with "
+                         f"torch.save(model.state_dict(), path)")
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2 ** 20:,.1f} MiB" if size >= 2 ** 20 else f"{size / 1024:,.1f} KiB"
 
 
 def _looks_like_safetensors(data: bytes) -> bool:
@@ -79,8 +120,8 @@ def load_weights(model: nn.Module, data: bytes) -> nn.Module:
     Raises:
         InputError: unreadable data, or names and shapes that differ from the model's (says which).
     """
-    tensors = read_weights(data)
     own = model.state_dict()
+    tensors = read_weights(data, need=sum(t.numel() * t.element_size() for t in own.values()))
     missing = [k for k in own if k not in tensors]
     extra = [k for k in tensors if k not in own]
     shapes = [f"{k} is {_shape(tensors[k])} in the file, {_shape(own[k])} in the network"

@@ -34,6 +34,12 @@ _RUN_OPTIMIZER = re.compile(r"runs/(\d{1,9})\.optimizer\.safetensors")
 # Zip bombs: a member over RATIO_FLOOR bytes may not inflate more than MAX_RATIO times (weights barely compress).
 MAX_RATIO = 100
 RATIO_FLOOR = 1 << 20
+# Weights together: trained float32 compresses about 1.1 times, and an import holds 3-4 copies of them while it
+# checks them, so past WEIGHTS_FLOOR they may inflate at most WEIGHTS_RATIO times: a 10 MiB upload, 40 MiB.
+WEIGHTS_RATIO = 4
+WEIGHTS_FLOOR = 4 << 20
+# workspace.json may hold one JSON object or list per this many bytes of limits.MAX_MANIFEST_BYTES (see _manifest).
+MANIFEST_BYTES_PER_CONTAINER = 64
 _CHUNK = 1 << 16
 _REFUSED = "Workspace file refused"
 
@@ -137,10 +143,18 @@ def _members(data: bytes) -> dict[str, bytes]:
         if info.filename in names:
             raise BadWorkspaceFile(f"{_REFUSED}: {info.filename!r} appears twice.")
         names.add(info.filename)
+        if info.filename == MANIFEST and info.file_size > limits.MAX_MANIFEST_BYTES:
+            raise BadWorkspaceFile(_manifest_too_large(info.file_size))
         if info.file_size > RATIO_FLOOR and info.file_size > MAX_RATIO * max(info.compress_size, 1):
             ratio = info.file_size / max(info.compress_size, 1)
             raise BadWorkspaceFile(f"{_REFUSED}: {info.filename!r} inflates {ratio:,.0f} times (a zip bomb?); "
                                    f"weights and records barely compress.")
+    weights = [info for info in infos if info.filename.endswith(".safetensors")]
+    inflated, packed = sum(i.file_size for i in weights), max(sum(i.compress_size for i in weights), 1)
+    if inflated > WEIGHTS_FLOOR and inflated > WEIGHTS_RATIO * packed:
+        raise BadWorkspaceFile(f"{_REFUSED}: its weights inflate {inflated / packed:,.0f} times, to "
+                               f"{checks.size_text(inflated)}; trained weights barely compress (about 1.1 times), "
+                               f"so it was not written by the playground.")
     declared = sum(info.file_size for info in infos)
     if declared > cap:
         raise BadWorkspaceFile(f"{_REFUSED}: it would unpack to {checks.size_text(declared)}, over the "
@@ -187,9 +201,24 @@ def _inflate(archive: zipfile.ZipFile, info: zipfile.ZipInfo, budget: int) -> by
 
 
 # ------------------------------------------------------------------------------------------- the content
+def _manifest_too_large(size: int) -> str:
+    return (f"{_REFUSED}: its {MANIFEST} is {checks.size_text(size)}, over the "
+            f"{checks.size_text(limits.MAX_MANIFEST_BYTES)} this server reads (PLAYGROUND_MAX_MANIFEST_BYTES): its "
+            f"runs hold too many records. Delete some runs, download the workspace again and upload that file.")
+
+
 def _manifest(raw: bytes | None) -> dict:
     if raw is None:
         raise BadWorkspaceFile(f"{_REFUSED}: it has no {MANIFEST}, so it is not a playground workspace file.")
+    if len(raw) > limits.MAX_MANIFEST_BYTES:  # the header said less (read() stops at the header's size anyway)
+        raise BadWorkspaceFile(_manifest_too_large(len(raw)))
+    # Objects and lists cost 56-200 bytes each once parsed, from 2 bytes of text: "[{},{},...]" would take 20
+    # times its size. Records written by the engine have one per 150 bytes or more; braces in strings count too.
+    containers, most = raw.count(b"{") + raw.count(b"["), limits.MAX_MANIFEST_BYTES // MANIFEST_BYTES_PER_CONTAINER
+    if containers > most:
+        raise BadWorkspaceFile(f"{_REFUSED}: its {MANIFEST} holds {containers:,} JSON objects and lists; a "
+                               f"workspace file has at most {most:,} (one per {MANIFEST_BYTES_PER_CONTAINER} bytes of "
+                               f"PLAYGROUND_MAX_MANIFEST_BYTES). It was not written by the playground.")
     try:
         doc = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:

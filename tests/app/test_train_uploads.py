@@ -119,11 +119,20 @@ def _bad_weights(tmp_path) -> dict:
         "state_dict with an object inside": (_torch_zip({**toy.state_dict(), "x": evil}), "refused"),
         "truncated safetensors": (save_weights(toy)[:60], "corrupted|not a weights file"),
         "0-byte file": (b"", "not a weights file"),
+        "a .pt whose storage inflates to 64 MiB": (_storage_bomb(tmp_path), "far more than this network"),
     }
 
 
+def _storage_bomb(tmp_path) -> bytes:
+    from tests.bad_inputs.test_upload_bombs import _storage_bomb as write
+
+    write(tmp_path / "bomb.pt", 16 << 20)
+    return (tmp_path / "bomb.pt").read_bytes()
+
+
 @pytest.mark.parametrize("name", ["another model's weights", "bare pickle", "torch.save of an object",
-                                  "state_dict with an object inside", "truncated safetensors", "0-byte file"])
+                                  "state_dict with an object inside", "truncated safetensors", "0-byte file",
+                                  "a .pt whose storage inflates to 64 MiB"])
 def test_bad_weights_are_refused_and_the_model_is_kept(toy_page, tmp_path, name):
     import re
 

@@ -183,3 +183,23 @@ def test_a_run_cut_off_by_a_restart_comes_back_interrupted_and_resumes(monkeypat
     resumed = runs(again)[-1].trainer
     assert resumed.state in ("queued", "running") and resumed.status.step >= step and not again.exception
     resumed.stop()
+
+
+def test_a_workspace_file_with_an_oversized_manifest_is_refused_in_the_sidebar(monkeypatch):
+    import io
+    import zipfile
+
+    from engine import limits
+
+    monkeypatch.setattr(limits, "MAX_MANIFEST_BYTES", 8_000)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("workspace.json", '{"format": "nn-playground-workspace", "notes": "' + "ab" * 10_000 + '"}')
+    at = _page(str(ROOT / "pages" / "1_Build.py"))
+    token, spec = at.session_state[KEY].token, at.session_state[KEY].spec
+    at.file_uploader(key="ws-upload").upload("workspace.zip", out.getvalue(), "application/zip").run()
+    at.button(key="ws-open").click().run()
+    assert not at.exception
+    shown = " ".join(e.value for e in at.error)
+    assert "Cannot open this file" in shown and "PLAYGROUND_MAX_MANIFEST_BYTES" in shown, shown
+    assert at.session_state[KEY].token == token and at.session_state[KEY].spec == spec  # the work is kept

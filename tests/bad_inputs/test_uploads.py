@@ -199,6 +199,49 @@ def test_a_zip_that_is_not_a_torch_file_is_refused(tiny_vgg):
         load_weights(tiny_vgg, buffer.getvalue())
 
 
+def _recompressed(data: bytes) -> bytes:
+    """A torch.save zip with every record deflated (torch.save itself stores them as they are)."""
+    source, out = zipfile.ZipFile(io.BytesIO(data)), io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for info in source.infolist():
+            archive.writestr(info.filename, source.read(info))
+    return out.getvalue()
+
+
+def test_a_pt_file_larger_than_the_network_is_refused_before_loading():
+    toy = engine.build(engine.network.presets.get("toy-mlp"), seed=0)  # 114 parameters
+    big = {**toy.state_dict(), "extra": torch.zeros(1 << 20)}  # 4 MiB more than it needs
+    with pytest.raises(engine.InputError, match=r"unpack to 4\.0 MiB, far more than this network's weights need"):
+        load_weights(toy, _torch_zip(big))
+    load_weights(toy, _torch_zip(toy.state_dict()))  # its own weights still load
+
+
+def test_a_tutorial_checkpoint_with_adams_state_still_loads():
+    spec = engine.network.presets.get("mnist-cnn")  # 13 MB of weights: over the 1 MiB margin
+    model = engine.build(spec, seed=0)
+    optimizer = torch.optim.Adam(model.parameters())
+    model(torch.zeros(1, *spec.input)).sum().backward()
+    optimizer.step()
+    checkpoint = {"epoch": 3, "model_state_dict": model.state_dict(), "optimizer_state_dict": optimizer.state_dict()}
+    load_weights(model, _torch_zip(checkpoint))
+
+
+def test_a_pt_file_whose_records_are_compressed_is_refused(tiny_vgg):
+    zeros = {k: torch.zeros_like(v) for k, v in tiny_vgg.state_dict().items()}
+    payload = _recompressed(_torch_zip(zeros))
+    assert len(payload) < len(_torch_zip(zeros)) // 5
+    with pytest.raises(engine.InputError, match="torch.save never compresses"):
+        load_weights(tiny_vgg, payload)
+
+
+def test_a_pt_file_with_a_huge_pickle_is_refused(tiny_vgg, monkeypatch):
+    from engine.training import weights
+
+    monkeypatch.setattr(weights, "_MOST_PICKLE", 2048)
+    with pytest.raises(engine.InputError, match="data.pkl is 4.\\d KiB"):
+        load_weights(tiny_vgg, _torch_zip({**tiny_vgg.state_dict(), "x" * 4000: torch.zeros(1)}))
+
+
 # ------------------------------------------------------------------ the pages' image uploaders
 PAGE_CASES = ["renamed .exe", "0-byte file", "truncated PNG", "10,000×10,000 PNG (decompression bomb)"]
 

@@ -118,6 +118,13 @@ def test_a_zip_bomb_is_refused_from_its_headers(store, valid, monkeypatch):
     refused(store, zip_of({**valid, "runs/1.safetensors": os.urandom(30_000)}), "would unpack to")
 
 
+def test_weights_that_compress_too_well_together_are_refused_from_their_headers(store, valid):
+    sparse = bytearray(6 << 20)  # 6 MiB, 64 random bytes in every 4 KiB: about 40:1, under the per-member check
+    for i in range(0, len(sparse), 4096):
+        sparse[i:i + 64] = os.urandom(64)
+    refused(store, zip_of({**valid, "runs/1.safetensors": bytes(sparse)}), r"its weights inflate \d\d times")
+
+
 def understate(data: bytes, name: bytes, size: int) -> bytes:
     """The archive with ``name``'s uncompressed size rewritten to ``size`` in its local and central headers."""
     data = bytearray(data)
@@ -136,6 +143,22 @@ def test_a_member_whose_header_understates_its_size_is_refused(store, valid):
     data = understate(zip_of({**valid, "runs/1.safetensors": os.urandom(300_000)}), b"runs/1.safetensors", 100)
     assert zipfile.ZipFile(io.BytesIO(data)).getinfo("runs/1.safetensors").file_size == 100
     refused(store, data, "runs/1.safetensors' is damaged")  # reading stopped at 100 bytes: the CRC fails
+
+
+def test_a_manifest_over_its_cap_is_refused_from_its_header(store, valid, monkeypatch):
+    big = manifest(valid, settings={"notes": os.urandom(6_000).hex()})  # ~18 KB, barely compressible
+    monkeypatch.setattr(limits, "MAX_MANIFEST_BYTES", 8_000)
+    refused(store, zip_of(big), r"workspace.json is \d\d KiB, over the 8 KiB .*PLAYGROUND_MAX_MANIFEST_BYTES")
+    # a header that says less: reading stops at the size it gives
+    data = understate(zip_of(big), b"workspace.json", 4_000)
+    refused(store, data, "workspace.json")
+
+
+def test_a_manifest_of_empty_objects_is_refused_before_parsing(store, valid, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_MANIFEST_BYTES", 64_000)  # at most 1,000 objects and lists
+    refused(store, zip_of(manifest(valid, settings={"x": [{}] * 1_200})),
+            r"1,2\d\d JSON objects and lists; a workspace file has at most 1,000")
+    store.import_zip(zip_of(manifest(valid, settings={"x": [{}] * 900})))  # under it: opens
 
 
 def test_weights_that_do_not_fit_their_network(store, valid):
