@@ -69,15 +69,28 @@ def watch(flusher, token: str, run, adopt=None) -> None:
         last["ended"] = last["ended_at"] = None  # a reset run trains again
         last["adopted"] = False
         record = _record(run, with_weights=False)
-        if trainer.state in ("running", "paused") and run.group in CHECKPOINTED \
-                and not isinstance(trainer, SavedRun) and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
+        if run.group not in CHECKPOINTED or isinstance(trainer, SavedRun):
+            return record, False
+        if trainer.state in ("running", "paused") and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
             last["at"] = time.monotonic()  # a server restart resumes from here (weights, optimiser, place)
             checkpoint = trainer.checkpoint()
             record.weights, record.optimizer = checkpoint.weights, checkpoint.state_blob()
-            record.has_weights = record.has_optimizer = True
+            last["kept"] = (trainer, trainer.generation)
+        elif _keeps_checkpoint(last.get("kept"), trainer):
+            pass  # blobs None with their flags set: the stored checkpoint stays until a newer one replaces it
+        else:
+            return record, False  # a new or reset run: an older training's checkpoint must not be resumed
+        record.has_weights = record.has_optimizer = True
         return record, False
 
     flusher.watch(token, run.number, snapshot)
+
+
+def _keeps_checkpoint(kept, trainer) -> bool:
+    """Whether the stored checkpoint belongs to this training: one it wrote, or the one it was resumed from."""
+    if kept is not None and kept[0] is trainer and kept[1] == trainer.generation:
+        return True
+    return getattr(trainer, "resumed", False) and trainer.generation == 0  # Reset starts a new training
 
 
 def forget(token: str, number: int) -> None:

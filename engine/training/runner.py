@@ -64,6 +64,7 @@ class Trainer:
         self.generation = 0
         self.thread: threading.Thread | None = None
         self.loop = Loop(spec, self.config, dataset)
+        self.resumed = resume is not None  # its first training goes on from a checkpoint (Reset starts afresh)
         if resume is not None:
             restore(self.loop, resume)
             self._count = resume.records
