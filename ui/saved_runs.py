@@ -188,7 +188,8 @@ def stored_run(record: RunRecord, token: str, store, flusher):
         checkpoint = lambda: Checkpoint.from_blobs(*store.run_blobs(token, record.number))  # noqa: E731
     context = record.context if isinstance(record.context, dict) else {}
     message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
-        "the server stopped while it trained" if state == "interrupted" else str(context.get("message") or "")
+        "the server stopped while it trained, before a checkpoint was saved: Reset trains it again" \
+        if state == "interrupted" else str(context.get("message") or "")
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
                      end=context.get("end") if state != "interrupted" else None)
     key, shared = context.get("key"), workspace.from_jsonable(context.get("shared") or {})

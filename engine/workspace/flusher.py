@@ -246,7 +246,8 @@ class Flusher:
                 continue
             if record is not None:
                 with self._lock:  # newer than a version whose write failed: after an outage the newest is written
-                    if self._queued_at.get(key, -1.0) <= read_at:
+                    # (unless it was unwatched or deleted while being read: its stored copy is no longer ours)
+                    if self._watched.get(key) is snapshot and self._queued_at.get(key, -1.0) <= read_at:
                         self._pending[key] = _newer(self._pending.get(key), record)
             if finished:
                 done.add(key)
