@@ -117,7 +117,8 @@ def _record(run, with_weights: bool) -> RunRecord:
     return RunRecord(number=run.number, group=run.group, label=run.label, spec=trainer.spec.to_dict(),
                      config=run.config.to_dict(), state=trainer.state, records=trainer.records(),
                      results=_jsonable(run.results), context=_context(run), weights=weights,
-                     has_weights=saved and trainer.has_weights)
+                     has_weights=saved and trainer.has_weights,
+                     has_optimizer=saved and trainer.resumable)  # a reopened run's checkpoint stays resumable
 
 
 def _context(run) -> dict | None:

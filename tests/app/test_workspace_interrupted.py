@@ -9,7 +9,7 @@ import engine
 from engine import workspace as store_mod
 from engine.training import TrainConfig
 from engine.workspace import RunRecord
-from tests.app.test_train import runs
+from tests.app.test_train import configure, runs
 from ui import workspace
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -54,3 +54,83 @@ def test_an_interrupted_run_without_weights_opens_with_its_records_and_reset():
     assert runs(at)[-1].state in ("idle", "queued", "running")
     for run in runs(at):
         run.trainer.stop()
+
+
+def _curve_is_continuous(records):
+    steps = [r["step"] for r in records if r.get("kind") == "step"]
+    epochs = [r["epoch"] for r in records if r.get("kind") == "epoch"]
+    assert steps == sorted(set(steps)), "step records repeat or go back"
+    assert epochs == list(range(epochs[0], epochs[0] + len(epochs))) if epochs else True, "an epoch is missing"
+
+
+def test_a_resumed_run_keeps_its_records_and_continues_the_same_curve(monkeypatch):
+    """Killed inside the checkpoint window (records written after the last checkpoint), reopened and resumed: the
+    run keeps every record up to its checkpoint, its curve goes on from there, and what is stored is the whole
+    curve, not only what the resumed run recorded."""
+    from tests.app.test_workspace import _flusher
+    from ui import saved_runs
+    from ui.session import KEY
+
+    monkeypatch.setattr(saved_runs, "CHECKPOINT_EVERY", 2.5)  # rounds (1 s) between checkpoints write records
+    at = AppTest.from_file(TRAIN, default_timeout=60)
+    at.run()
+    session = at.session_state[KEY]
+    session.set_spec(engine.network.presets.get("toy-mlp"))
+    configure(at, epochs=400)
+    at.button(key="tr-start").click().run()
+    run = runs(at)[-1]
+    store, flusher = store_mod.get_store(), _flusher()
+
+    def stored_window():  # stored records past the stored checkpoint's
+        stored = store.open(session.token).runs
+        weights, state = store.run_blobs(session.token, run.number) if stored else (None, None)
+        if weights is None or state is None:
+            return 0
+        from engine.training import Checkpoint
+        return len(stored[0].records) - Checkpoint.from_blobs(weights, state).records
+
+    end = time.monotonic() + 30
+    while stored_window() < 1 and time.monotonic() < end:
+        run.trainer.heartbeat()
+        time.sleep(0.05)
+    assert stored_window() >= 1
+    flusher.unwatch(session.token, run.number)  # killed: nothing saves the run any more
+    saved_runs._live.clear()
+    run.trainer.stop()
+    assert flusher.flush(30)
+    (cut_record,) = store.open(session.token).runs
+    before = cut_record.records
+    monkeypatch.setattr(store, "interrupt_after", 0.0)
+    again = AppTest.from_file(TRAIN, default_timeout=60)
+    again.query_params[workspace.PARAM] = session.token
+    again.run()
+    (cut,) = runs(again)
+    checkpoint = cut.trainer.checkpoint()
+    assert cut.state == "interrupted" and checkpoint.records < len(before)
+    monkeypatch.setattr(store, "interrupt_after", 60.0)
+    again.button(key="tr-resume").click().run()
+    resumed = runs(again)[-1].trainer
+    try:
+        assert not again.exception
+        assert resumed.records()[:checkpoint.records] == before[:checkpoint.records]
+        assert wait_for_count(resumed, len(before) + 5)
+        _curve_is_continuous(resumed.records())
+        again.run()  # the page hands the resumed run to the flusher
+        assert flusher.flush(30)
+        stored = store.open(session.token).runs[0].records
+        assert len(stored) >= len(before) and stored[:checkpoint.records] == before[:checkpoint.records]
+        # Those after the checkpoint are recorded again (which steps get a record depends on timing).
+        assert max(r["step"] for r in stored) >= max(r["step"] for r in before)
+        _curve_is_continuous(stored)
+    finally:
+        resumed.stop()
+
+
+def wait_for_count(trainer, n, timeout=30):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        trainer.heartbeat()
+        if trainer.record_count >= n:
+            return True
+        time.sleep(0.05)
+    return False
