@@ -75,6 +75,8 @@ def watch(flusher, token: str, run, adopt=None) -> None:
             last["at"] = time.monotonic()  # a server restart resumes from here (weights, optimiser, place)
             checkpoint = trainer.checkpoint()
             record.weights, record.optimizer = checkpoint.weights, checkpoint.state_blob()
+            # Read after the checkpoint: the stored records reach at least its records, which a resume keeps.
+            record.records = trainer.records()
             last["kept"] = (trainer, trainer.generation)
         elif _keeps_checkpoint(last.get("kept"), trainer):
             pass  # blobs None with their flags set: the stored checkpoint stays until a newer one replaces it

@@ -363,8 +363,9 @@ def results_ui(s: SessionState, run: Run) -> None:
         workspace.sync(s)
     result, kept = run.results, has_weights(run)
     if not kept:
-        st.info("This run's weights were not kept (it was cut off before a checkpoint of them was saved), so it "
-                "cannot be tested, used or resumed: its records are shown above. Reset trains it again.")
+        st.info("This run's weights were not kept (it was cut off before a checkpoint of them was saved, or its "
+                "file had none), so it cannot be tested, used or resumed: its records are shown above. Reset "
+                "trains it again.")
         if result is None:
             return
     cols = st.columns(3)

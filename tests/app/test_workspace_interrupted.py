@@ -7,7 +7,7 @@ from streamlit.testing.v1 import AppTest
 
 import engine
 from engine import workspace as store_mod
-from engine.training import TrainConfig
+from engine.training import Checkpoint, TrainConfig
 from engine.workspace import RunRecord
 from tests.app.test_train import configure, runs
 from ui import workspace
@@ -86,7 +86,6 @@ def test_a_resumed_run_keeps_its_records_and_continues_the_same_curve(monkeypatc
         weights, state = store.run_blobs(session.token, run.number) if stored else (None, None)
         if weights is None or state is None:
             return 0
-        from engine.training import Checkpoint
         return len(stored[0].records) - Checkpoint.from_blobs(weights, state).records
 
     end = time.monotonic() + 30
