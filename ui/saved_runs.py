@@ -69,15 +69,30 @@ def watch(flusher, token: str, run, adopt=None) -> None:
         last["ended"] = last["ended_at"] = None  # a reset run trains again
         last["adopted"] = False
         record = _record(run, with_weights=False)
-        if trainer.state in ("running", "paused") and run.group in CHECKPOINTED \
-                and not isinstance(trainer, SavedRun) and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
+        if run.group not in CHECKPOINTED or isinstance(trainer, SavedRun):
+            return record, False
+        if trainer.state in ("running", "paused") and time.monotonic() - last["at"] >= CHECKPOINT_EVERY:
             last["at"] = time.monotonic()  # a server restart resumes from here (weights, optimiser, place)
             checkpoint = trainer.checkpoint()
             record.weights, record.optimizer = checkpoint.weights, checkpoint.state_blob()
-            record.has_weights = record.has_optimizer = True
+            # Read after the checkpoint: the stored records reach at least its records, which a resume keeps.
+            record.records = trainer.records()
+            last["kept"] = (trainer, trainer.generation)
+        elif _keeps_checkpoint(last.get("kept"), trainer):
+            pass  # blobs None with their flags set: the stored checkpoint stays until a newer one replaces it
+        else:
+            return record, False  # a new or reset run: an older training's checkpoint must not be resumed
+        record.has_weights = record.has_optimizer = True
         return record, False
 
     flusher.watch(token, run.number, snapshot)
+
+
+def _keeps_checkpoint(kept, trainer) -> bool:
+    """Whether the stored checkpoint belongs to this training: one it wrote, or the one it was resumed from."""
+    if kept is not None and kept[0] is trainer and kept[1] == trainer.generation:
+        return True
+    return getattr(trainer, "resumed", False) and trainer.generation == 0  # Reset starts a new training
 
 
 def forget(token: str, number: int) -> None:
@@ -104,7 +119,8 @@ def _record(run, with_weights: bool) -> RunRecord:
     return RunRecord(number=run.number, group=run.group, label=run.label, spec=trainer.spec.to_dict(),
                      config=run.config.to_dict(), state=trainer.state, records=trainer.records(),
                      results=_jsonable(run.results), context=_context(run), weights=weights,
-                     has_weights=saved and trainer.has_weights)
+                     has_weights=saved and trainer.has_weights,
+                     has_optimizer=saved and trainer.resumable)  # a reopened run's checkpoint stays resumable
 
 
 def _context(run) -> dict | None:
@@ -175,7 +191,8 @@ def stored_run(record: RunRecord, token: str, store, flusher):
         checkpoint = lambda: Checkpoint.from_blobs(*store.run_blobs(token, record.number))  # noqa: E731
     context = record.context if isinstance(record.context, dict) else {}
     message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
-        "the server stopped while it trained" if state == "interrupted" else str(context.get("message") or "")
+        "the server stopped while it trained, before a checkpoint was saved: Reset trains it again" \
+        if state == "interrupted" else str(context.get("message") or "")
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
                      end=context.get("end") if state != "interrupted" else None)
     key, shared = context.get("key"), workspace.from_jsonable(context.get("shared") or {})

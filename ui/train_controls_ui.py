@@ -136,7 +136,8 @@ def _resume(s: SessionState, run: Run, config: TrainConfig | None) -> None:
     trainer = run.trainer
     if isinstance(trainer, SavedRun):  # interrupted by a server restart: on from its last checkpoint
         try:
-            trainer = run.trainer = Trainer(run.spec, run.config, dataset=trainer.dataset, resume=trainer.checkpoint())
+            trainer = run.trainer = Trainer(run.spec, run.config, dataset=trainer.dataset, resume=trainer.checkpoint(),
+                                            history=trainer.records())  # the same curve, on from the checkpoint
         except (engine.InputError, engine.SpecError) as err:
             p["error"] = f"Cannot resume this run: {err}. Reset starts it again from the beginning."
             return

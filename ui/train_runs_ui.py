@@ -70,7 +70,7 @@ def compare_ui(s: SessionState) -> None:
     bundle = {"spec": run.trainer.spec.to_dict(), "config": run.config.to_dict()}
     d.download_button("Config", json.dumps(bundle, indent=1), f"run{run.number}.json", "application/json",
                       key="tr-export-config", width="stretch")
-    if run.state in TERMINAL or run.state == "paused":
+    if (run.state in TERMINAL or run.state == "paused") and train_ui.has_weights(run):
         d.download_button("Weights", run.trainer.weights(), f"run{run.number}.safetensors",
                           "application/octet-stream", key="tr-export-weights", width="stretch")
 

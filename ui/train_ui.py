@@ -334,9 +334,15 @@ def _reconstructions(run: Run):
     return train_figures.reconstruction_figure(originals, reconstructed)
 
 
+def has_weights(run: Run) -> bool:
+    """Whether the run's weights are at hand (a run reopened from the workspace may have none: cut off before its
+    first checkpoint was stored)."""
+    return getattr(run.trainer, "has_weights", True)
+
+
 def ensure_eval(run: Run) -> bool:
     """Evaluate an ended run on the test split once; True when it happened now."""
-    if run.results is not None or run.live:
+    if run.results is not None or run.live or not has_weights(run):
         return False
     run.results = evaluate(run.trainer.model, run.trainer.dataset, "test")
     return True
@@ -355,7 +361,13 @@ def results_ui(s: SessionState, run: Run) -> None:
         if auto and run.spec == s.spec:
             adopt(s, run)
         workspace.sync(s)
-    result = run.results
+    result, kept = run.results, has_weights(run)
+    if not kept:
+        st.info("This run's weights were not kept (it was cut off before a checkpoint of them was saved, or its "
+                "file had none), so it cannot be tested, used or resumed: its records are shown above. Reset "
+                "trains it again.")
+        if result is None:
+            return
     cols = st.columns(3)
     if dataset.task == "reconstruction":
         cols[0].metric("Test reconstruction error (MSE)", f"{result['loss']:.4f}",
@@ -365,6 +377,8 @@ def results_ui(s: SessionState, run: Run) -> None:
     if result["accuracy"] is not None:
         cols[1].metric("Test accuracy", f"{100 * result['accuracy']:.1f}%")
     cols[2].metric("Device", trainer.loop.device.type.upper())
+    if not kept:
+        return
     if p.get("adopted") == (run.number, s.version):
         st.caption("This run's trained network is the session's model: the Inspect and Gradients pages show it.")
     else:

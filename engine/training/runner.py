@@ -42,6 +42,8 @@ class Trainer:
         limiter: the run limiter (the server-wide ``LIMITER`` by default).
         resume: a ``checkpoint()`` of an earlier run of this spec, data and schedule: start from its weights, optimiser
             state and place in the data, with ``config``'s rate and settings (pass the earlier run's last ``config``).
+        history: with ``resume``, the earlier run's records: the first ``resume.records`` of them stay this run's
+            first records, so its curve goes on from the checkpoint (those after it are recorded again).
 
     Raises:
         InputError, SpecError: bad settings, a dataset that cannot load, a network that does not fit it, a
@@ -51,7 +53,8 @@ class Trainer:
     RESET_WAIT = 5.0  # seconds reset() waits for the old worker thread (correct without it, only busier)
 
     def __init__(self, spec: ModelSpec, config: TrainConfig | None = None, dataset=None,
-                 limiter: RunLimiter | None = None, buffer: int = BUFFER, resume: Checkpoint | None = None):
+                 limiter: RunLimiter | None = None, buffer: int = BUFFER, resume: Checkpoint | None = None,
+                 history: list[dict] | None = None):
         self.config = (config or TrainConfig()).check()
         self._given = (spec, dataset, self.config)
         self.limiter = limiter or LIMITER
@@ -64,9 +67,11 @@ class Trainer:
         self.generation = 0
         self.thread: threading.Thread | None = None
         self.loop = Loop(spec, self.config, dataset)
+        self.resumed = resume is not None  # its first training goes on from a checkpoint (Reset starts afresh)
         if resume is not None:
             restore(self.loop, resume)
             self._count = resume.records
+            self._records.extend(list(history or [])[:resume.records])
         self._ctl = Control(self.loop)
 
     # ------------------------------------------------------------ what the page reads

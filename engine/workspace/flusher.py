@@ -43,6 +43,7 @@ class Flusher:
         self._idle = threading.Condition(self._lock)
         self._hurry = threading.Event()
         self._pending: dict[tuple[str, int], RunRecord] = {}
+        self._queued_at: dict[tuple[str, int], float] = {}  # when each run was last submitted
         self._writing: dict[tuple[str, int], RunRecord] = {}
         self._written: dict[tuple[str, int], RunRecord] = {}  # live runs as last written: "nothing new" is cheap
         self._touched: dict[tuple[str, int], float] = {}  # when each live run was last written or marked alive
@@ -67,7 +68,9 @@ class Flusher:
         Hand over a RunRecord you no longer change (build a new one for the next submit).
         """
         with self._lock:
-            self._pending[(token, run.number)] = run
+            key = (token, run.number)
+            self._pending[key] = _newer(self._pending.get(key), run)
+            self._queued_at[key] = time.monotonic()
             self._start_locked()
 
     def watch(self, token: str, number: int, snapshot: Callable[[], tuple[RunRecord | None, bool]]) -> None:
@@ -90,6 +93,7 @@ class Flusher:
     def _unwatch_locked(self, key: tuple[str, int]) -> None:
         self._watched.pop(key, None)
         self._pending.pop(key, None)
+        self._queued_at.pop(key, None)
         self._written.pop(key, None)
         self._touched.pop(key, None)
 
@@ -210,7 +214,8 @@ class Flusher:
                 for key, run in failed.items():
                     if key[0] in self._superseded and run.adopt is not None:
                         run = dataclasses.replace(run, adopt=None)
-                    self._pending.setdefault(key, run)  # a newer submit meanwhile wins
+                    # A newer submit meanwhile wins, taking on the blobs it leaves stored (they never were).
+                    self._pending[key] = _newer(run, self._pending[key]) if key in self._pending else run
                 self._superseded.clear()
                 for token, values in failed_fields.items():
                     self._fields[token] = values | self._fields.get(token, {})
@@ -232,6 +237,7 @@ class Flusher:
         """Queue each watched run's current version (unless a newer submit waits); returns the keys that are done."""
         done = set()
         for key, snapshot in watched:
+            read_at = time.monotonic()
             try:
                 record, finished = snapshot()
             except Exception:  # noqa: BLE001 - one broken run must not stop the others being saved
@@ -239,8 +245,10 @@ class Flusher:
                 done.add(key)
                 continue
             if record is not None:
-                with self._lock:
-                    self._pending.setdefault(key, record)
+                with self._lock:  # newer than a version whose write failed: after an outage the newest is written
+                    # (unless it was unwatched or deleted while being read: its stored copy is no longer ours)
+                    if self._watched.get(key) is snapshot and self._queued_at.get(key, -1.0) <= read_at:
+                        self._pending[key] = _newer(self._pending.get(key), record)
             if finished:
                 done.add(key)
         return done
@@ -341,6 +349,19 @@ class Flusher:
 
             return get_store()
         return self._store() if callable(self._store) else self._store
+
+
+def _newer(old: RunRecord | None, new: RunRecord) -> RunRecord:
+    """``new`` replacing an unwritten ``old``: a blob ``new`` leaves stored (None, its flag set) is ``old``'s, which
+    is newer than the stored one (a checkpoint whose write failed is not lost to the next version's write)."""
+    if old is None:
+        return new
+    keep = {}
+    if new.weights is None and new.has_weights and old.weights is not None:
+        keep["weights"] = old.weights
+    if new.optimizer is None and new.has_optimizer and old.optimizer is not None:
+        keep["optimizer"] = old.optimizer
+    return dataclasses.replace(new, **keep) if keep else new
 
 
 def _unchanged(old: RunRecord, new: RunRecord) -> bool:

@@ -126,3 +126,18 @@ def test_the_optimiser_state_is_safetensors_with_a_json_header(circle):
     expected = {f"state.{pid}.{key}": value for pid, entries in state.items() for key, value in entries.items()}
     assert_same_tensors(engine.training.read_weights(checkpoint.optimizer), expected)  # plain safetensors
     assert isinstance(checkpoint, Checkpoint) and checkpoint.records == 8  # 7 step records, 1 epoch record
+
+
+def test_a_resumed_run_given_its_history_continues_the_same_curve(circle):
+    """Records past the checkpoint (the run went on before it was cut off) are dropped; those up to it stay."""
+    first = steps(trainer(toy_mlp(), config(metrics_every=1), circle), 4)
+    checkpoint = first.checkpoint()
+    steps(first, 3)
+    history = first.records()
+    resumed = Trainer(toy_mlp(), config(metrics_every=1), dataset=circle, limiter=RunLimiter(1), resume=checkpoint,
+                      history=history)
+    assert resumed.records() == history[:checkpoint.records] and resumed.record_count == checkpoint.records
+    steps(resumed, 3)
+    assert resumed.records()[:checkpoint.records] == history[:checkpoint.records]
+    assert [r["step"] for r in resumed.records() if r["kind"] == "step"] == list(range(1, 8))
+    assert resumed.records(since=checkpoint.records)[0]["step"] == checkpoint.step + 1

@@ -4,6 +4,7 @@ import threading
 import time
 
 import pytest
+from run_helpers import wait_for
 
 from engine.workspace import Flusher, ReadOnlyWorkspace, RunRecord, Store, StoreUnavailable
 from engine.workspace import flusher as flusher_module
@@ -309,3 +310,50 @@ def test_a_newer_model_queued_while_an_adoption_is_written_wins_when_that_write_
     assert store.open(token).model == {"trained": False} and store.model_weights(token) is None
     assert store.open(token).runs[0].state == "finished"  # the run itself is still saved
     f.close()
+
+
+def test_after_an_outage_the_newest_version_of_a_watched_run_is_written(tmp_path, flusher):
+    """A watched run checkpoints, the database locks, the run goes on and ends meanwhile (its final version read
+    once): once the database answers, the stored run is the ended one with its weights, never an older failed
+    write; and a checkpoint whose write failed is not dropped by the next version, which leaves blobs stored."""
+    path = tmp_path / "playground.db"
+    store = Store(f"sqlite:///{path}", busy_timeout=0.05)
+    token = store.create(spec=SPEC)
+    versions = [RunRecord(1, label="v1", state="running", spec=SPEC, weights=b"w1", optimizer=b"o1")]
+    f = flusher(store)
+    ended = []
+
+    def snapshot():  # like saved_runs.watch: each version read once, done from its final one on
+        record = versions.pop(0) if versions else None
+        ended.extend([1] if record is not None and record.state == "finished" else [])
+        return record, bool(ended)
+
+    f.watch(token, 1, snapshot)
+    assert f.flush(5.0) and store.run_blobs(token, 1) == (b"w1", b"o1")
+    blocker = sqlite3.connect(path, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        versions += [RunRecord(1, label="v2", state="running", spec=SPEC, weights=b"w2", optimizer=b"o2"),
+                     RunRecord(1, label="v3", state="running", spec=SPEC, has_weights=True, has_optimizer=True)]
+        assert wait_for(lambda: not versions and f.last_error is not None)
+        versions.append(RunRecord(1, label="v4", state="finished", spec=SPEC, weights=b"w4",
+                                  results={"accuracy": 0.9}))
+        assert wait_for(lambda: not versions)
+        time.sleep(0.3)  # more failed rounds
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert f.flush(10.0) and f.last_error is None and not f.watching(token, 1)
+    (run,) = store.open(token).runs
+    assert (run.label, run.state, run.results) == ("v4", "finished", {"accuracy": 0.9})
+    assert store.run_blobs(token, 1) == (b"w4", None)
+
+
+def test_a_failed_checkpoint_write_is_kept_by_the_next_version():
+    """Merging a newer version over an unwritten one: blobs the newer one leaves stored come from the older."""
+    older = RunRecord(1, label="a", state="running", weights=b"w", optimizer=b"o")
+    newer = RunRecord(1, label="b", state="running", has_weights=True, has_optimizer=True)
+    merged = flusher_module._newer(older, newer)
+    assert (merged.label, merged.weights, merged.optimizer) == ("b", b"w", b"o")
+    cleared = RunRecord(1, label="c", state="running")  # a reset run: the older checkpoint is not its own
+    assert flusher_module._newer(older, cleared).weights is None
