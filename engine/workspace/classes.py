@@ -181,7 +181,8 @@ def _view(store, which, missing: str, since: float | None) -> ClassView:
     by_member: dict[int, list[MemberRun]] = {}
     for run in runs:
         by_member.setdefault(run.workspace_id, []).append(
-            MemberRun(run.number, run.group, run.label, run.state, run.epochs, run.results, run.updated_at))
+            MemberRun(run.number, run.group, run.label, run.state, run.epochs,
+                      checks.readable_results(run.results, run.number), run.updated_at))
     members = [Member(row.member_key, row.display_name, row.spec, _parameters(row.spec), by_member.get(row.id, []),
                       row.updated_at, *(presets.origin(row.spec) or (None, False))) for row in rows]
     return ClassView(klass.name, klass.join_code, klass.pushed_version, members, keys, now - CLOCK_SLACK)

@@ -237,6 +237,8 @@ def _run(entry, index: int) -> RunRecord:
         raise BadWorkspaceFile(f"{_REFUSED}: run {number!r}'s state {state!r} is not one of {', '.join(RUN_STATES)}.")
     try:
         checks.run(run)
+        checks.results(run.results, number)
+        checks.context(run.context, number)
         if not all(isinstance(r, dict) for r in records):
             raise WorkspaceError(f"run {number}'s records should be a list of JSON objects.")
     except WorkspaceError as exc:

@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from ws_helpers import run
+from ws_helpers import RESULTS, run
 
 import engine
 from engine import limits
@@ -34,7 +34,7 @@ def test_join_view_and_push(store, trained):
     assert member.spec == trained.spec
     assert member.parameters == engine.summarize(engine.ModelSpec.from_dict(trained.spec)).total_params == 114
     finished, live = member.runs
-    assert (finished.label, finished.state, finished.results) == ("run 1", "finished", {"test_acc": 0.95})
+    assert (finished.label, finished.state, finished.results) == ("run 1", "finished", RESULTS)
     epochs = [r for r in trained.records if r["kind"] == "epoch"]
     assert finished.epochs == {key: [r[key] for r in epochs]
                                for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")}
@@ -112,7 +112,7 @@ def test_the_class_board_shows_the_class_read_only_without_the_teacher_key(store
     store.save_run(alex, run(1, trained))
     view = store.board_view(board)
     assert (view.name, view.code) == ("Week 3", code)
-    assert [(m.display_name, [r.results for r in m.runs]) for m in view.members] == [("Alex", [{"test_acc": 0.95}])]
+    assert [(m.display_name, [r.results for r in m.runs]) for m in view.members] == [("Alex", [RESULTS])]
     assert store.board_view(board, since=view.as_of + 10).members == []
     with pytest.raises(UnknownToken, match="No class has this teacher link"):
         store.class_view(board)  # the board's token is no teacher's: no push, no snapshots

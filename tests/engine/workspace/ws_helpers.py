@@ -52,10 +52,13 @@ def odd_records():
     ]
 
 
+RESULTS = {"loss": 0.12, "accuracy": 0.95}  # test results of the shape the Train page stores
+
+
 def run(number, trained, **changes):
     """A finished run of the trained network with its real records and weights."""
     fields = dict(number=number, group="train", label=f"run {number}", spec=trained.spec, config=trained.config,
-                  state="finished", records=trained.records, results={"test_acc": 0.95}, weights=trained.weights)
+                  state="finished", records=trained.records, results=dict(RESULTS), weights=trained.weights)
     return RunRecord(**{**fields, **changes})
 
 
