@@ -1,6 +1,7 @@
 """The Class page in AppTest: the teacher's join code and board link, a ranking only once someone has a result
 (before that: who joined and who is training), edited networks with their parameter counts, a student's
 read-only snapshot, and the board: read-only, without the teacher's key."""
+import json
 from pathlib import Path
 
 import pytest
@@ -186,3 +187,24 @@ def test_a_second_click_reuses_the_snapshot_until_the_student_changes_something(
     at.button(key="class-snapshot").click().run()
     assert link() != first and len(made) == 2 and [r.number for r in _store().open(link()).runs] == [1]
     assert not at.exception
+
+
+def _legend(at) -> list[str]:
+    """The names in the loss chart's legend, in order."""
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return [t["name"] for t in chart["data"] if t.get("showlegend", True)]
+
+
+def test_two_students_with_the_same_name_are_two_entries(klass):
+    """Curves were keyed by display name: the second Ada's replaced the first's (the better one was lost)."""
+    teacher, code = klass
+    _member(code, "Ada", engine.network.presets.get("toy-mlp").to_dict(), _finished(1, 0.9))
+    _member(code, "Ada", engine.network.presets.get("toy-mlp").to_dict(), _finished(1, 0.6))
+    at = _page(teacher=teacher)
+    ranking = _table(at, "rank")
+    assert list(ranking["student"])[:2] == ["Ada", "Ada (2)"]
+    assert list(ranking["best test accuracy"])[:2] == ["90.0%", "60.0%"]
+    assert sorted(_legend(at)) == ["Ada", "Ada (2)"]
+    options = at.selectbox(key="class-member")
+    assert sorted(options.options) == sorted(
+        ["Ada", "Ada (2)", "Ann", "Bo <b>", "Cy"])

@@ -108,8 +108,8 @@ def test_misclassified_titles_are_large_dark_and_above_their_image():
 def test_class_curves_take_the_palette():
     from engine import palette
 
-    students = {"ann": [("run 1", {"epoch": [1, 2], "val_loss": [1.0, 0.5]})],
-                "bob": [("run 1", {"epoch": [1, 2], "val_loss": [0.9, 0.4]})]}
+    students = {"k1": ("ann", [("run 1", {"epoch": [1, 2], "val_loss": [1.0, 0.5]})]),
+                "k2": ("bob", [("run 1", {"epoch": [1, 2], "val_loss": [0.9, 0.4]})])}
     fig = train_figures.class_curves_figure(students)
     assert [t.line.color for t in fig.data] == palette.CYCLE[:2]
 
