@@ -246,6 +246,33 @@ def _snapshot_ui(view: dict, token: str) -> None:
     if snapshot := view.get("snapshot"):
         c.link_button(f"Open {plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
                       key="class-snapshot-open")
+    _remove_ui(view, token, key, names)
+
+
+def _remove_ui(view: dict, token: str, key: str | None, names: dict[str, str]) -> None:
+    """Take the chosen student out of the class, once confirmed; their workspace stays theirs."""
+    if done := view.pop("removed", None):
+        st.success(done)
+    if st.button("Remove from the class", key="class-remove", disabled=key is None):
+        view["removing"] = key
+    if key is not None and view.get("removing") == key:
+        st.warning(f"Remove **{plain(names[key])}** from the class? They keep their workspace, network and runs, "
+                   "and could join again with the code.")
+        st.button("Remove", key="class-remove-confirm", type="primary", on_click=_remove,
+                  args=(view, token, key, names[key]))
+
+
+def _remove(view: dict, token: str, key: str, name: str) -> None:
+    """The confirmed removal (a callback: the ranking drawn next already leaves them out)."""
+    view.pop("removing", None)
+    try:
+        workspace.remove_member(token, key)
+    except engine.InputError as err:
+        view["removed"] = None
+        st.error(f"Cannot remove {plain(name)}: {err}")
+        return
+    view["members"].pop(key, None)
+    view["removed"] = f"{plain(name)} was removed from the class; their workspace stays theirs."
 
 
 def _member_snapshot(view: dict, token: str, key: str) -> str:

@@ -7,8 +7,8 @@ waits on the database.
 
 - ``Store``: ``create``, ``open`` -> ``Workspace``, ``save``, ``model_weights``, ``save_run``, ``delete_run``,
   ``run_blobs``, ``snapshot`` (read-only), ``copy``, ``export_zip``/``import_zip`` (JSON + safetensors, checked),
-  ``create_class``, ``join_class``, ``class_view`` -> ``ClassView``, ``class_board`` and ``board_view``
-  (read-only), ``member_snapshot``, ``push``, ``expire``.
+  ``create_class``, ``join_class``, ``leave_class``, ``remove_member``, ``class_view`` -> ``ClassView``,
+  ``class_board`` and ``board_view`` (read-only), ``member_snapshot``, ``push``, ``expire``.
 - ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors

@@ -2,7 +2,8 @@
 
 The teacher's view is polled (like the Train page's live view): each call returns only the members whose
 workspace or runs changed since the previous call's ``as_of``, plus every member's key so the page can drop
-those who left or expired.
+those who left, were removed or expired. A member leaves (``leave``) or their teacher removes them
+(``remove``): their workspace stays theirs, out of the class.
 
 The class board (``board``, ``board_view``) is the same view read-only, for a projector: its token derives from
 the teacher's one way (an HMAC keyed by it), so the teacher's page can always show the board's link again while the
@@ -106,6 +107,34 @@ def join(store, code: str, display_name: str, token: str) -> None:
         session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
 
 
+def leave(store, token: str) -> None:
+    """Take the workspace out of its class (nothing to do outside one); its network and runs stay its own."""
+    now = time.time()
+    with store.db.writing() as session:
+        row = store._writable(session, checks.token_digest(token))
+        if row.class_id is not None:
+            _out_of_class(session, row.id, now)
+
+
+def remove(store, teacher_token: str, member_key: str) -> None:
+    """The teacher takes a member out of the class; the member keeps their workspace and may join again."""
+    key, now = checks.token_digest(teacher_token, "teacher"), time.time()
+    with store.db.writing() as session:
+        klass = _class(session, key)
+        row_id = session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.class_id == klass.id,
+                                                              WorkspaceRow.member_key == member_key)) \
+            if isinstance(member_key, str) else None
+        if row_id is None:
+            raise UnknownToken(_GONE)
+        _out_of_class(session, row_id, now)
+        session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
+
+
+def _out_of_class(session, row_id: int, now: float) -> None:
+    session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row_id).values(
+        class_id=None, member_key=None, display_name=None, pushed_version=0, updated_at=now, touched_at=now))
+
+
 def board_token(teacher_token: str) -> str:
     """The class board's token, derived from the teacher's: unguessable, and it tells nothing of the teacher's."""
     mac = hmac.new(teacher_token.encode(), b"playground class board", hashlib.sha256).digest()
@@ -141,7 +170,7 @@ def member_snapshot(store, teacher_token: str, member_key: str, ip: str | None =
                                                                   WorkspaceRow.member_key == member_key)) \
             if isinstance(member_key, str) else None
     if digest is None:
-        raise UnknownToken("This student is not in this class (any more): they left, or joined another class.")
+        raise UnknownToken(_GONE)
     return copies.clone_digest(store, digest, "snapshot", None, ip)
 
 
@@ -201,6 +230,7 @@ def push(store, teacher_token: str, spec: dict, settings: dict | None) -> int:
 
 
 _NO_CLASS = "No class has this teacher link: it may have expired, or been mistyped."
+_GONE = "This student is not in this class (any more): they left, were removed, or joined another class."
 
 
 def _class(session, which, missing: str = _NO_CLASS) -> ClassRow:

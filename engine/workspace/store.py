@@ -290,6 +290,14 @@ class Store:
         """Put a workspace in the class with this join code, under the name its teacher sees."""
         classes.join(self, code, display_name, token)
 
+    def leave_class(self, token: str) -> None:
+        """Take a workspace out of its class (``classes.leave``)."""
+        classes.leave(self, token)
+
+    def remove_member(self, teacher_token: str, member_key: str) -> None:
+        """The teacher takes a member out of their class (``classes.remove``); UnknownToken if not in it."""
+        classes.remove(self, teacher_token, member_key)
+
     def class_view(self, teacher_token: str, since: float | None = None) -> classes.ClassView:
         """The teacher's view of a class: members changed since ``since`` (a previous view's ``as_of``)."""
         return classes.view(self, teacher_token, since)

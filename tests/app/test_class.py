@@ -144,7 +144,8 @@ def test_the_board_is_read_only_and_holds_no_teacher_key(klass):
     assert teacher not in page and code in page and "Di" in page
     assert _table(at, "rank")["student"].tolist()[0] == "Di"
     assert at.get("plotly_chart")
-    for find, key in ((at.button, "class-push"), (at.button, "class-snapshot"), (at.selectbox, "class-member")):
+    for find, key in ((at.button, "class-push"), (at.button, "class-snapshot"), (at.selectbox, "class-member"),
+                      (at.button, "class-remove")):
         with pytest.raises(KeyError):
             find(key=key)  # no push, no snapshots of students, from the board
     assert workspace.PARAM not in at.query_params  # no workspace is opened: none sits in a projected address
@@ -208,3 +209,17 @@ def test_two_students_with_the_same_name_are_two_entries(klass):
     options = at.selectbox(key="class-member")
     assert sorted(options.options) == sorted(
         ["Ada", "Ada (2)", "Ann", "Bo <b>", "Cy"])
+
+
+def test_the_teacher_removes_a_student_after_confirming(klass):
+    teacher, _ = klass
+    at = _page(teacher=teacher)
+    bo = next(m for m in _store().class_view(teacher).members if m.display_name == "Bo <b>")
+    at.selectbox(key="class-member").set_value(bo.key).run()
+    at.button(key="class-remove").click().run()
+    assert set(_table(at, "status")["student"]) == {"Ann", "Bo <b>", "Cy"}  # not before confirming
+    at.button(key="class-remove-confirm").click().run()
+    assert not at.exception
+    assert set(_table(at, "status")["student"]) == {"Ann", "Cy"}
+    assert bo.key not in _store().class_view(teacher).member_keys
+    assert any("removed" in s.value for s in at.success)

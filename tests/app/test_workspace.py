@@ -183,3 +183,18 @@ def test_a_run_cut_off_by_a_restart_comes_back_interrupted_and_resumes(monkeypat
     resumed = runs(again)[-1].trainer
     assert resumed.state in ("queued", "running") and resumed.status.step >= step and not again.exception
     resumed.stop()
+
+
+def test_a_student_leaves_their_class_from_the_sidebar():
+    teacher, code = workspace.create_class("Week 4")
+    at = _page(INSPECT)
+    token = at.session_state[KEY].token
+    store_mod.get_store().join_class(code, "Ada", token)
+    at = _page(INSPECT, token)
+    assert at.session_state[KEY].class_name == "Week 4"
+    at.button(key="ws-leave").click().run()
+    assert not at.exception
+    assert at.session_state[KEY].class_name is None and at.session_state[KEY].display_name is None
+    assert store_mod.get_store().open(token).class_name is None
+    assert store_mod.get_store().class_view(teacher).members == []
+    at.text_input(key="ws-join-code")  # the join panel is back: they may join a class again

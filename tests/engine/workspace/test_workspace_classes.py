@@ -181,3 +181,43 @@ def test_a_teachers_snapshots_count_towards_the_hourly_cap_of_their_address(stor
     with pytest.raises(CapReached, match="PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR"):
         store.member_snapshot(teacher, key, "10.0.0.7")
     store.member_snapshot(teacher, key, "10.0.0.8")  # another address is not held back
+
+
+def test_a_teacher_removes_a_member_who_keeps_their_workspace(store, trained):
+    teacher, code = store.create_class("Year 10")
+    other_teacher, other_code = store.create_class("Year 11")
+    alex, sam = store.create(spec=trained.spec), store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.join_class(code, "Sam", sam)
+    store.save_run(alex, run(1, trained))
+    key = next(m.key for m in store.class_view(teacher).members if m.display_name == "Alex")
+    with pytest.raises(UnknownToken):
+        store.remove_member(other_teacher, key)  # another class's teacher cannot
+    with pytest.raises(MalformedToken):
+        store.remove_member("guess", key)
+    store.remove_member(teacher, key)
+    view = store.class_view(teacher)
+    assert [m.display_name for m in view.members] == ["Sam"] and key not in view.member_keys
+    ws = store.open(alex)
+    assert (ws.class_name, ws.display_name, ws.push) == (None, None, None)
+    assert [r.number for r in ws.runs] == [1]  # their work is theirs
+    with pytest.raises(UnknownToken):
+        store.remove_member(teacher, key)  # already gone: said so
+    store.join_class(other_code, "Alex", alex)  # free to join a class again
+    assert store.open(alex).class_name == "Year 11"
+
+
+def test_a_member_leaves_their_class(store, trained):
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.push(teacher, trained.spec, None)
+    assert store.open(alex).push is not None
+    store.leave_class(alex)
+    ws = store.open(alex)
+    assert (ws.class_name, ws.display_name, ws.push) == (None, None, None)
+    assert store.class_view(teacher).members == []
+    store.leave_class(alex)  # not in a class: nothing to do
+    snapshot = store.snapshot(alex)
+    with pytest.raises(WorkspaceError):
+        store.leave_class(snapshot)  # a read-only snapshot changes nothing
