@@ -56,5 +56,9 @@ MAX_WORKSPACES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR", 6
 MAX_RUNS_PER_WORKSPACE = _env_int("PLAYGROUND_MAX_RUNS_PER_WORKSPACE", 50)
 # Weights, optimiser state and records of one workspace together; a workspace file may not unpack to more.
 MAX_WORKSPACE_BYTES = _env_int("PLAYGROUND_MAX_WORKSPACE_BYTES", 256 * 1024 * 1024)
+# The class view, polled every 2 s by the teacher's page: points per run curve (thinned evenly, first and last
+# kept) and runs drawn per member (their best, then their latest), so one student cannot freeze the teacher's tab.
+MAX_CLASS_POINTS = _env_int("PLAYGROUND_MAX_CLASS_POINTS", 250)
+MAX_CLASS_RUNS = _env_int("PLAYGROUND_MAX_CLASS_RUNS", 5)
 # Workspaces (snapshots too) untouched this long are deleted, so the database never grows without bound.
 WORKSPACE_DAYS = _env_int("PLAYGROUND_WORKSPACE_DAYS", 30)

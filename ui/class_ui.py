@@ -12,6 +12,7 @@ import streamlit as st
 
 import engine
 from engine.training import figures as train_figures
+from engine.workspace import drawn_runs
 from ui import workspace
 from ui.session import SessionState, state
 
@@ -220,7 +221,7 @@ def _draw(view: dict) -> None:
         st.dataframe(table, hide_index=True, key="class-table")
     # Keyed by member (two "Ada"s are two entries); Plotly renders a little HTML in legends and hovers: escaped.
     students = {m.key: (html.escape(names[m.key]), [(html.escape(f"#{r.number} {r.label}"), r.epochs)
-                                                     for r in _runs(m) if r.epochs]) for m in members}
+                                                     for r in drawn_runs(_runs(m)) if r.epochs]) for m in members}
     if not any(runs for _, runs in students.values()):
         return  # no curves yet: no empty charts
     a, b = st.columns(2)

@@ -8,7 +8,8 @@ waits on the database.
 - ``Store``: ``create``, ``open`` -> ``Workspace``, ``save``, ``model_weights``, ``save_run``, ``delete_run``,
   ``run_blobs``, ``snapshot`` (read-only), ``copy``, ``export_zip``/``import_zip`` (JSON + safetensors, checked),
   ``create_class``, ``join_class``, ``leave_class``, ``remove_member``, ``class_view`` -> ``ClassView``,
-  ``class_board`` and ``board_view`` (read-only), ``member_snapshot``, ``push``, ``expire``.
+  ``class_board`` and ``board_view`` (read-only), ``member_snapshot``, ``push``, ``expire``; ``drawn_runs``: the
+  few runs of a member a class chart draws (``limits.MAX_CLASS_RUNS``; curves thinned to ``MAX_CLASS_POINTS``).
 - ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
@@ -23,7 +24,7 @@ waits on the database.
   ``WORKSPACE_DAYS``.
 """
 from engine.workspace.checks import MAX_WRONG, readable_context, readable_results
-from engine.workspace.classes import ClassView, Member, MemberRun
+from engine.workspace.classes import ClassView, Member, MemberRun, drawn_runs
 from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
                                      StoreUnavailable, UnknownJoinCode, UnknownToken, WorkspaceError)
@@ -34,4 +35,5 @@ from engine.workspace.store import Store, get_store
 __all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
            "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
            "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
-           "plain_part", "from_jsonable", "readable_results", "readable_context", "MAX_WRONG"]
+           "plain_part", "from_jsonable", "readable_results", "readable_context", "MAX_WRONG",
+           "drawn_runs"]

@@ -22,12 +22,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import defer
 
+from engine import limits
 from engine.errors import InputError, SpecError
 from engine.network import ModelSpec, presets, summarize
 from engine.workspace import checks, copies
 from engine.workspace.errors import UnknownJoinCode, UnknownToken, WorkspaceError
 from engine.workspace.records import LIVE
-from engine.workspace.runs import mark_interrupted
+from engine.workspace.runs import mark_interrupted, thin_curves
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
 
 CLOCK_SLACK = 5.0  # seconds a view's as_of lags behind: writes from servers whose clocks run a little behind
@@ -71,6 +72,23 @@ class ClassView:
     members: list[Member]  # those changed since ``since`` (all of them when since is None)
     member_keys: list[str]  # every current member
     as_of: float
+
+
+def drawn_runs(runs: list[MemberRun]) -> list[MemberRun]:
+    """The runs of one member a class chart draws: their best (test accuracy, else loss), then their latest, at
+    most ``limits.MAX_CLASS_RUNS``, in run order: one student's fifty runs do not swamp the chart."""
+    def best(run):
+        results = run.results or {}
+        accuracy, loss = results.get("accuracy"), results.get("loss")
+        return accuracy is None, -(accuracy or 0.0), loss is None, loss or 0.0, -run.updated_at
+
+    chosen = sorted(runs, key=best)[:1] if any(r.results for r in runs) else []
+    for run in sorted(runs, key=lambda r: (r.updated_at, r.number), reverse=True):
+        if len(chosen) >= limits.MAX_CLASS_RUNS:
+            break
+        if all(run is not c for c in chosen):
+            chosen.append(run)
+    return sorted(chosen, key=lambda r: r.number)
 
 
 def create(store, name: str) -> tuple[str, str]:
@@ -210,7 +228,7 @@ def _view(store, which, missing: str, since: float | None) -> ClassView:
     by_member: dict[int, list[MemberRun]] = {}
     for run in runs:
         by_member.setdefault(run.workspace_id, []).append(
-            MemberRun(run.number, run.group, run.label, run.state, run.epochs,
+            MemberRun(run.number, run.group, run.label, run.state, thin_curves(run.epochs),
                       checks.readable_results(run.results, run.number), run.updated_at))
     members = [Member(row.member_key, row.display_name, row.spec, _parameters(row.spec), by_member.get(row.id, []),
                       row.updated_at, *(presets.origin(row.spec) or (None, False))) for row in rows]

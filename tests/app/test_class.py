@@ -223,3 +223,19 @@ def test_the_teacher_removes_a_student_after_confirming(klass):
     assert set(_table(at, "status")["student"]) == {"Ann", "Cy"}
     assert bo.key not in _store().class_view(teacher).member_keys
     assert any("removed" in s.value for s in at.success)
+
+
+def test_one_student_with_many_long_runs_adds_a_bounded_chart(klass):
+    """Curves are thinned on the server, and one member draws at most a few runs (their best among them)."""
+    teacher, code = klass
+    many = [_finished(1, 0.95)] + [_finished(n, 0.5) for n in range(2, 13)]
+    for r in many:
+        r.records = [{**rec, "epoch": e} for e in range(1, 3001) for rec in r.records[:1]]
+    _member(code, "Max", engine.network.presets.get("toy-mlp").to_dict(), *many)
+    at = _page(teacher=teacher)
+    for chart in at.get("plotly_chart"):
+        traces = json.loads(chart.proto.spec)["data"]
+        mine = [t for t in traces if t["name"] == "Max"]
+        assert 1 <= len(mine) <= engine.limits.MAX_CLASS_RUNS
+        assert all(len(t["x"]) <= engine.limits.MAX_CLASS_POINTS for t in mine)
+        assert any("#1 " in t["hovertemplate"] for t in mine)  # the best run is among those drawn

@@ -221,3 +221,37 @@ def test_a_member_leaves_their_class(store, trained):
     snapshot = store.snapshot(alex)
     with pytest.raises(WorkspaceError):
         store.leave_class(snapshot)  # a read-only snapshot changes nothing
+
+
+def _many_epochs(n: int, accuracy: float = 0.5) -> list[dict]:
+    return [{"kind": "epoch", "epoch": e, "train_loss": 1.0 / e, "train_acc": accuracy, "val_loss": 1.0 / e,
+             "val_acc": accuracy} for e in range(1, n + 1)]
+
+
+def test_a_member_with_a_huge_run_reaches_the_teacher_thinned(store, trained):
+    """A run of 50,000 epoch records sent its five 50,000-long curves on every poll (649k froze the tab)."""
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.save_run(alex, run(1, trained, records=_many_epochs(50_000)))
+    [curve] = [r.epochs for m in store.class_view(teacher).members for r in m.runs]
+    assert all(len(v) <= limits.MAX_CLASS_POINTS for v in curve.values())
+    assert curve["epoch"][0] == 1 and curve["epoch"][-1] == 50_000  # first and last kept, evenly between
+    assert curve["epoch"] == sorted(curve["epoch"])
+
+
+def test_an_unthinned_stored_curve_is_thinned_on_the_way_out(store, trained):
+    """Rows written before thinning keep their long epochs column: the view thins them too."""
+    from sqlalchemy import update
+
+    from engine.workspace.runs import EPOCH_KEYS
+    from engine.workspace.schema import RunRow
+
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.save_run(alex, run(1, trained))
+    with store.db.writing() as session:
+        session.execute(update(RunRow).values(epochs={k: list(range(1, 20_001)) for k in EPOCH_KEYS}))
+    [curve] = [r.epochs for m in store.class_view(teacher).members for r in m.runs]
+    assert len(curve["epoch"]) <= limits.MAX_CLASS_POINTS and curve["epoch"][-1] == 20_000
