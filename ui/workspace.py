@@ -89,7 +89,7 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
     st.session_state.update(train_ui.widget_state(s.settings.get("train")))
     st.session_state.pop(train_ui.train_data_ui.CHOSEN, None)
     st.session_state.update(train_ui.chosen_state(s.settings, s.spec))
-    model = ws.model or {}
+    model = workspace.readable_model(ws.model)  # an old import's odd model opens as untrained
     s.adopted = list(model.get("adopted", []))
     if model.get("trained") and ws.has_model_weights:
         s.trained, s.dataset = True, model.get("dataset")

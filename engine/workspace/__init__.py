@@ -14,8 +14,9 @@ waits on the database.
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
   left out) and back.
-- ``readable_results(value, number)`` / ``readable_context(value, number)``: stored results and contexts of the
-  shape pages write, else None (views never raise on what an old import stored); ``MAX_WRONG``.
+- ``readable_results(value, number)`` / ``readable_context(value, number)`` / ``readable_model(value)``: stored
+  results, contexts and model descriptions of the shape pages write, else None ({} for the model): views never
+  raise on what an old import stored; ``MAX_WRONG``.
 - ``Flusher``: ``submit(token, run)`` (O(1), coalescing), ``flush(timeout)``, ``last_error``, ``error_for(token)``.
 - Errors: ``WorkspaceError`` (an ``engine.InputError``) and its kinds: ``MalformedToken``, ``UnknownToken``,
   ``UnknownJoinCode``, ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``
@@ -23,7 +24,7 @@ waits on the database.
 - Caps (``engine.limits``): ``MAX_WORKSPACES_PER_IP_HOUR``, ``MAX_RUNS_PER_WORKSPACE``, ``MAX_WORKSPACE_BYTES``,
   ``WORKSPACE_DAYS``.
 """
-from engine.workspace.checks import MAX_WRONG, readable_context, readable_results
+from engine.workspace.checks import MAX_WRONG, readable_context, readable_model, readable_results
 from engine.workspace.classes import ClassView, Member, MemberRun, drawn_runs
 from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
@@ -35,5 +36,5 @@ from engine.workspace.store import Store, get_store
 __all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
            "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
            "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
-           "plain_part", "from_jsonable", "readable_results", "readable_context", "MAX_WRONG",
+           "plain_part", "from_jsonable", "readable_results", "readable_context", "readable_model", "MAX_WRONG",
            "drawn_runs"]

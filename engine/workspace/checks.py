@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import re
 import secrets
+
+import numpy as np
 
 from engine.workspace.errors import MalformedToken, UnknownJoinCode, WorkspaceError
 from engine.workspace.records import RUN_STATES, RunRecord
@@ -22,6 +25,9 @@ MAX_WRONG = 24  # misclassified samples kept with a run (ui.saved_runs.SHOWN_WRO
 MAX_CLASSES = 1000  # a confusion matrix's side: a character model's vocabulary at most (engine.data.MAX_VOCAB)
 MAX_INDEX = 2 ** 31  # a test sample's index
 CONTEXT_KEYS = ("end", "message", "key", "shared")
+# Metric record fields pages draw and tabulate: numbers (or null) whenever present.
+METRIC_KEYS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed", "eta")
+MODEL_KEYS = ("trained", "dataset", "adopted", "run")  # what pages write about the workspace's model
 
 
 def new_token() -> str:
@@ -144,6 +150,11 @@ def _number(value) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _real(value) -> bool:
+    """A number as records hold them (numpy scalars included), never a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
 def _indices(value, bound: int) -> bool:
     return isinstance(value, list) and all(isinstance(v, int) and not isinstance(v, bool) and 0 <= v < bound
                                            for v in value)
@@ -198,6 +209,50 @@ def context(value, number) -> None:
         raise WorkspaceError(f"{where}: key should be a list.")
     if not isinstance(value.get("shared", {}), dict | type(None)):
         raise WorkspaceError(f"{where}: shared should be a JSON object.")
+
+
+def records(value: list, number) -> None:
+    """A run's metric records as the training loop writes them; WorkspaceError naming the first field that is not."""
+    for i, record in enumerate(value):
+        where = f"Run {number}'s record {i}"
+        if not isinstance(record, dict):
+            raise WorkspaceError(f"Run {number}'s records should be a list of JSON objects (record {i} is not).")
+        kind = record.get("kind")
+        if kind is not None and not isinstance(kind, str):
+            raise WorkspaceError(f"{where}: kind should be text, like \"step\" or \"epoch\".")
+        if kind in ("step", "epoch") and "epoch" not in record:
+            raise WorkspaceError(f"{where}: a {kind} record needs its epoch.")
+        for key in METRIC_KEYS:
+            if record.get(key) is not None and not _real(record[key]):
+                raise WorkspaceError(f"{where}: {key} should be a number, not {str(record[key])[:40]!r}.")
+        norms = record.get("grad_norm")
+        if norms is not None and not (isinstance(norms, dict) and all(v is None or _real(v) for v in norms.values())):
+            raise WorkspaceError(f"{where}: grad_norm should map layers to numbers.")
+
+
+def model(value) -> None:
+    """What the workspace says about its model, as pages write it, or None; WorkspaceError otherwise."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise WorkspaceError(f"The model should be a JSON object, not {type(value).__name__}.")
+    if unknown := [str(k)[:40] for k in value if k not in MODEL_KEYS]:
+        raise WorkspaceError(f"The model holds {', '.join(unknown)}: only {', '.join(MODEL_KEYS)} are kept.")
+    if not isinstance(value.get("trained", False), bool):
+        raise WorkspaceError("The model's trained should be true or false.")
+    if not _indices(value.get("adopted", []), MAX_INDEX):
+        raise WorkspaceError("The model's adopted should list run numbers.")
+    if not isinstance(value.get("dataset"), dict | type(None)):
+        raise WorkspaceError("The model's dataset should be a JSON object.")
+
+
+def readable_model(value) -> dict:
+    """A stored model description when ``model`` accepts it, else {} (untrained): pages never raise on it."""
+    try:
+        model(value)
+    except WorkspaceError:
+        return {}
+    return value or {}
 
 
 def readable_results(value, number) -> dict | None:

@@ -87,6 +87,10 @@ def read(data: bytes) -> WorkspaceFile:
     spec = _spec(doc.get("spec"), "the workspace's network")
     content = WorkspaceFile(spec=spec, settings=_json(doc.get("settings"), "settings"),
                             model=_json(doc.get("model"), "model"))
+    try:
+        checks.model(content.model)
+    except WorkspaceError as exc:
+        raise BadWorkspaceFile(f"{_REFUSED}: {exc}") from None
     runs = doc.get("runs", [])
     if not isinstance(runs, list):
         raise BadWorkspaceFile(f"{_REFUSED}: 'runs' in {MANIFEST} should be a list.")
@@ -239,8 +243,7 @@ def _run(entry, index: int) -> RunRecord:
         checks.run(run)
         checks.results(run.results, number)
         checks.context(run.context, number)
-        if not all(isinstance(r, dict) for r in records):
-            raise WorkspaceError(f"run {number}'s records should be a list of JSON objects.")
+        checks.records(records, number)
     except WorkspaceError as exc:
         raise BadWorkspaceFile(f"{_REFUSED}: {exc}") from None
     _spec(run.spec, f"run {number}'s network")

@@ -112,6 +112,16 @@ HOSTILE = {
     "context key not a list": (_set("context.key", {"a": 1}), "key"),
     "context shared not a dict": (_set("context.shared", [1]), "shared"),
     "context unknown field": (_set("context.evil", 1), "evil"),
+    "a loss as text in the records": (_set("records", [{"kind": "epoch", "epoch": 1, "val_loss": "low"}]), "val_loss"),
+    "a record without its epoch": (_set("records", [{"kind": "step", "step": 1, "train_loss": 0.5}]), "epoch"),
+    "a record kind that is a number": (_set("records", [{"kind": 3, "epoch": 1}]), "kind"),
+    "gradient norms as text": (_set("records", [{"kind": "step", "epoch": 1, "grad_norm": "big"}]), "grad_norm"),
+}
+# The workspace's own fields, which every page reads when it opens the workspace.
+WORKSPACE_HOSTILE = {
+    "adopted runs a number": ({"model": {"adopted": 5}}, "adopted"),
+    "trained as text": ({"model": {"trained": "yes", "adopted": []}}, "trained"),
+    "an unknown model field": ({"model": {"evil": 1}}, "evil"),
 }
 
 
@@ -136,6 +146,19 @@ def test_a_run_of_the_wrong_shape_is_refused_naming_the_field(exported, name):
     assert len(message) < 400, message
 
 
+@pytest.mark.parametrize("name", list(WORKSPACE_HOSTILE))
+def test_a_workspace_model_of_the_wrong_shape_is_refused(exported, name):
+    fields, word = WORKSPACE_HOSTILE[name]
+    with zipfile.ZipFile(io.BytesIO(exported)) as archive:
+        doc = json.loads(archive.read("workspace.json"))
+    doc.update(fields)
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("workspace.json", json.dumps(doc))
+    with pytest.raises(BadWorkspaceFile, match=word):
+        _store().import_zip(out.getvalue())
+
+
 # What an import before these checks could have stored: pages read it and never raise. (A context 950 deep is
 # refused by save_run itself now.)
 STORED = {
@@ -144,6 +167,7 @@ STORED = {
     "a huge sample index": {"results": {"loss": 0.3, "accuracy": 0.5, "confusion": [[1, 1], [1, 1]],
                                         "misclassified": [10 ** 12], "predicted": [1]}},
     "context end as text": {"context": {"end": "soon", "message": 5, "key": {"a": 1}, "shared": [1]}},
+    "a loss as text in the records": {"records": [{"kind": "epoch", "epoch": 1, "val_loss": "low", "train_acc": "x"}]},
 }
 
 
@@ -174,3 +198,13 @@ def test_a_context_too_deep_is_not_stored_by_save_run_either():
     token = _store().create(spec=engine.network.presets.get("toy-mlp").to_dict())
     with pytest.raises(store_mod.WorkspaceError, match="nested"):
         _store().save_run(token, _good_run(context=_deep(950)))
+
+
+def test_pages_never_raise_on_a_stored_model_of_the_wrong_shape():
+    teacher, token = _class_with(_good_run())
+    _store().save(token, model={"adopted": 5, "trained": "yes"})
+    for page in (TRAIN, CLASS):
+        at = AppTest.from_file(page, default_timeout=60)
+        at.query_params.update({workspace.PARAM: token} if page == TRAIN else {"teacher": teacher})
+        at.run()
+        assert not at.exception, at.exception
