@@ -182,5 +182,6 @@ def stored_run(record: RunRecord, token: str, store, flusher):
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
                      end=context.get("end") if state != "interrupted" else None)
     key, shared = context.get("key"), workspace.from_jsonable(context.get("shared") or {})
-    return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(workspace.readable_results(record.results, record.number)),
+    results = _results(workspace.readable_results(record.results, record.number))  # never raise on them
+    return Run(record.number, record.group, saved, spec, config, label=record.label, results=results,
                key=_tuples(key) if isinstance(key, list) else None, shared=shared if isinstance(shared, dict) else {})

@@ -184,10 +184,18 @@ def class_curves_figure(students: dict[str, tuple[str, list[tuple[str, dict]]]],
             y = epochs.get(f"val_{metric}") or epochs.get(f"train_{metric}")
             if not y or not any(v is not None for v in y):
                 continue
-            fig.add_scatter(x=epochs["epoch"], y=y, mode="lines+markers", name=student, legendgroup=key,
+            x, y = _thin_pair(epochs["epoch"], y)
+            fig.add_scatter(x=x, y=y, mode="lines+markers" if len(x) <= 60 else "lines", name=student, legendgroup=key,
                             showlegend=j == 0, line=dict(color=_colour(i), width=2),
                             hovertemplate=f"{student} · {label}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
     return fig
+
+
+def _thin_pair(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list, list]:
+    """A curve's x and y at most ``max_points`` long, evenly spaced, its last point kept (as ``thin``)."""
+    n = min(len(x), len(y))
+    kept = thin(list(range(n)), max_points)
+    return [x[i] for i in kept], [y[i] for i in kept]
 
 
 def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray) -> go.Figure:

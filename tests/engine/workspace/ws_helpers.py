@@ -48,7 +48,8 @@ def odd_records():
          "grad_norm": {"0.weight": 1e-300, "2.weight": -math.inf}, "hist": np.arange(6, dtype=np.float32).reshape(2, 3),
          "ids": np.array([3, -1], dtype=np.int64), "mask": np.array([True, False]), "scale": np.float32(0.1),
          "count": np.int64(7), "pair": [1, 2.5, None, "a", [True, (4, 5)]], "big": 2 ** 70, "done": False},
-        {"kind": "epoch", "step": 2, "epoch": 1, "train_loss": 0.1 + 0.2, "note": "", "empty": np.zeros((0, 3)), "nested": {}},
+        {"kind": "epoch", "step": 2, "epoch": 1, "train_loss": 0.1 + 0.2, "note": "", "empty": np.zeros((0, 3)),
+         "nested": {}},
         {"kind": "step", "step": 3, "epoch": 1.5, "train_loss": 5e-324, "grad_norm": {"0.weight": math.nan}},
     ]
 
