@@ -36,7 +36,7 @@ def sidebar_ui(s: SessionState) -> None:
             st.caption(f"Class **{s.class_name}** as {s.display_name}.")
         if s.token is None:
             return
-        with st.expander("Share, download, join or leave a class"):
+        with st.expander("Share, download, join a class"):  # leaving one is in here too
             _share_ui(s)
             _file_ui(s)
             if not s.read_only and not s.class_name:
