@@ -134,15 +134,13 @@ def run(record: RunRecord) -> int:
 
 
 def depth(value) -> int:
-    """How deeply lists and dicts nest in ``value`` (0 for a number); walked without recursion."""
-    deepest, todo = 0, [(value, 0)]
-    while todo:
-        item, level = todo.pop()
-        if isinstance(item, dict | list):
-            deepest = max(deepest, level + 1)
-            if deepest > MAX_DEPTH:
-                return deepest
-            todo.extend((child, level + 1) for child in (item.values() if isinstance(item, dict) else item))
+    """How deeply lists and dicts nest in ``value`` (0 for a number), level by level without recursion; counting
+    stops past ``MAX_DEPTH``."""
+    deepest, level = 0, [value] if isinstance(value, dict | list) else []
+    while level and deepest <= MAX_DEPTH:
+        deepest += 1
+        level = [child for item in level for child in (item.values() if isinstance(item, dict) else item)
+                 if isinstance(child, dict | list)]
     return deepest
 
 
