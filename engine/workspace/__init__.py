@@ -7,7 +7,7 @@ waits on the database.
 
 - ``Store``: ``create``, ``open`` -> ``Workspace``, ``save``, ``model_weights``, ``save_run``, ``delete_run``,
   ``run_blobs``, ``snapshot`` (read-only), ``copy``, ``export_zip``/``import_zip`` (JSON + safetensors, checked),
-  ``create_class``, ``join_class``, ``leave_class``, ``remove_member``, ``class_view`` -> ``ClassView``,
+  ``create_class``, ``join_class``, ``leave_class``, ``remove_member``, ``class_poll``, ``class_view`` -> ``ClassView``,
   ``class_board`` and ``board_view`` (read-only), ``member_snapshot``, ``push``, ``expire``; ``drawn_runs``: the
   few runs of a member a class chart draws (``limits.MAX_CLASS_RUNS``; curves thinned to ``MAX_CLASS_POINTS``).
 - ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``

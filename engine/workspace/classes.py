@@ -27,7 +27,7 @@ from engine.errors import InputError, SpecError
 from engine.network import ModelSpec, presets, summarize
 from engine.workspace import checks, copies
 from engine.workspace.errors import UnknownJoinCode, UnknownToken, WorkspaceError
-from engine.workspace.records import LIVE
+from engine.workspace.records import LIVE, Push
 from engine.workspace.runs import mark_interrupted, thin_curves
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
 
@@ -151,6 +151,21 @@ def remove(store, teacher_token: str, member_key: str) -> None:
 def _out_of_class(session, row_id: int, now: float) -> None:
     session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row_id).values(
         class_id=None, member_key=None, display_name=None, pushed_version=0, updated_at=now, touched_at=now))
+
+
+def poll(store, token: str) -> tuple[str | None, Push | None]:
+    """A member's open page's poll, one query: its class's name (None once it left or was removed) and the
+    network pushed since it last took one (None when there is none)."""
+    key = checks.token_digest(token)
+    with store.db.reading() as session:
+        row = session.execute(select(ClassRow.name, WorkspaceRow.pushed_version, ClassRow.pushed_version,
+                                     ClassRow.pushed_spec, ClassRow.pushed_settings)
+                              .join(ClassRow, ClassRow.id == WorkspaceRow.class_id)
+                              .where(WorkspaceRow.digest == key)).first()
+    if row is None:
+        return None, None
+    name, taken, version, spec, settings = row
+    return name, Push(version, spec, settings) if version and version > taken else None
 
 
 def board_token(teacher_token: str) -> str:

@@ -290,6 +290,10 @@ class Store:
         """Put a workspace in the class with this join code, under the name its teacher sees."""
         classes.join(self, code, display_name, token)
 
+    def class_poll(self, token: str) -> tuple[str | None, Push | None]:
+        """A member's class name (None once out of it) and its new push, in one query (``classes.poll``)."""
+        return classes.poll(self, token)
+
     def leave_class(self, token: str) -> None:
         """Take a workspace out of its class (``classes.leave``)."""
         classes.leave(self, token)

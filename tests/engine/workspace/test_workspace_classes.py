@@ -255,3 +255,16 @@ def test_an_unthinned_stored_curve_is_thinned_on_the_way_out(store, trained):
         session.execute(update(RunRow).values(epochs={k: list(range(1, 20_001)) for k in EPOCH_KEYS}))
     [curve] = [r.epochs for m in store.class_view(teacher).members for r in m.runs]
     assert len(curve["epoch"]) <= limits.MAX_CLASS_POINTS and curve["epoch"][-1] == 20_000
+
+
+def test_a_members_poll_says_its_class_and_new_push_in_one_go(store, trained):
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    assert store.class_poll(alex) == (None, None)
+    store.join_class(code, "Alex", alex)
+    assert store.class_poll(alex) == ("Year 10", None)
+    store.push(teacher, trained.spec, None)
+    name, push = store.class_poll(alex)
+    assert name == "Year 10" and push.version == 1 and push.spec == trained.spec
+    store.leave_class(alex)
+    assert store.class_poll(alex) == (None, None)
