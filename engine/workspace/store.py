@@ -148,18 +148,6 @@ class Store:
             row = self._row(session, key)
             return session.scalar(select(WorkspaceRow.model_weights).where(WorkspaceRow.id == row.id))
 
-    def new_push(self, token: str) -> Push | None:
-        """The class's pushed network if this workspace has not taken it yet (a cheap poll: no runs are read)."""
-        key = checks.token_digest(token)
-        with self.db.reading() as session:
-            row = session.execute(select(WorkspaceRow.pushed_version, ClassRow.pushed_version, ClassRow.pushed_spec,
-                                         ClassRow.pushed_settings)
-                                  .join(ClassRow, ClassRow.id == WorkspaceRow.class_id)
-                                  .where(WorkspaceRow.digest == key)).first()
-        if row is None or not row[1] or row[1] <= row[0]:
-            return None
-        return Push(row[1], row[2], row[3])
-
     # ------------------------------------------------------------------------------------ runs
     def save_run(self, token: str, run: RunRecord) -> None:
         """Insert or replace run ``run.number`` (see ``RunRecord`` for blobs left None); with ``run.adopt``, the
