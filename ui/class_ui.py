@@ -253,7 +253,7 @@ def _snapshot_ui(view: dict, token: str) -> None:
 def _remove_ui(view: dict, token: str, key: str | None, names: dict[str, str]) -> None:
     """Take the chosen student out of the class, once confirmed; their workspace stays theirs."""
     if done := view.pop("removed", None):
-        st.success(done)
+        (st.success if done[0] else st.error)(done[1])
     if st.button("Remove from the class", key="class-remove", disabled=key is None):
         view["removing"] = key
     if key is not None and view.get("removing") == key:
@@ -269,11 +269,10 @@ def _remove(view: dict, token: str, key: str, name: str) -> None:
     try:
         workspace.remove_member(token, key)
     except engine.InputError as err:
-        view["removed"] = None
-        st.error(f"Cannot remove {plain(name)}: {err}")
+        view["removed"] = False, f"Cannot remove {plain(name)}: {err}"  # shown by the run this callback precedes
         return
     view["members"].pop(key, None)
-    view["removed"] = f"{plain(name)} was removed from the class; their workspace stays theirs."
+    view["removed"] = True, f"{plain(name)} was removed from the class; their workspace stays theirs."
 
 
 def _member_snapshot(view: dict, token: str, key: str) -> str:

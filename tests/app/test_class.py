@@ -239,3 +239,15 @@ def test_one_student_with_many_long_runs_adds_a_bounded_chart(klass):
         assert 1 <= len(mine) <= engine.limits.MAX_CLASS_RUNS
         assert all(len(t["x"]) <= engine.limits.MAX_CLASS_POINTS for t in mine)
         assert any("#1 " in t["hovertemplate"] for t in mine)  # the best run is among those drawn
+
+
+def test_removing_a_student_who_already_left_says_so(klass):
+    teacher, _ = klass
+    at = _page(teacher=teacher)
+    ann = next(m for m in _store().class_view(teacher).members if m.display_name == "Ann")
+    at.selectbox(key="class-member").set_value(ann.key).run()
+    at.button(key="class-remove").click().run()
+    _store().remove_member(teacher, ann.key)  # gone meanwhile (left, or removed in another tab)
+    at.button(key="class-remove-confirm").click().run()
+    assert not at.exception
+    assert any("Cannot remove Ann" in e.value and "not in this class" in e.value for e in at.error)
