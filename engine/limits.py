@@ -59,5 +59,9 @@ MAX_WORKSPACE_BYTES = _env_int("PLAYGROUND_MAX_WORKSPACE_BYTES", 256 * 1024 * 10
 # A workspace file's workspace.json (settings, runs and their records as JSON) is parsed only under this size:
 # parsed JSON takes 5-20 times its text in memory, and a 240 MiB one took the server from 0.7 to 7.2 GB.
 MAX_MANIFEST_BYTES = _env_int("PLAYGROUND_MAX_MANIFEST_BYTES", 8 * 1024 * 1024)
+# The class view, polled every 2 s by the teacher's page: points per run curve (thinned evenly, first and last
+# kept) and runs drawn per member (their best, then their latest), so one student cannot freeze the teacher's tab.
+MAX_CLASS_POINTS = _env_int("PLAYGROUND_MAX_CLASS_POINTS", 250)
+MAX_CLASS_RUNS = _env_int("PLAYGROUND_MAX_CLASS_RUNS", 5)
 # Workspaces (snapshots too) untouched this long are deleted, so the database never grows without bound.
 WORKSPACE_DAYS = _env_int("PLAYGROUND_WORKSPACE_DAYS", 30)

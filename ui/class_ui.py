@@ -12,6 +12,7 @@ import streamlit as st
 
 import engine
 from engine.training import figures as train_figures
+from engine.workspace import drawn_runs
 from ui import workspace
 from ui.session import SessionState, state
 
@@ -127,7 +128,23 @@ def _poll(view: dict, fetch) -> bool:
     for member in update.members:
         view["members"][member.key] = member
     view["members"] = {k: m for k, m in view["members"].items() if k in set(update.member_keys)}
+    view["keys"] = list(update.member_keys)  # in joining order: who is "Ada" and who "Ada (2)"
     return True
+
+
+def _names(view: dict) -> dict[str, str]:
+    """Each member's name as shown, by key: a second "Ada" (in joining order) is "Ada (2)", so nobody merges."""
+    names, seen = {}, {}
+    for key in view.get("keys", list(view["members"])):
+        if (member := view["members"].get(key)) is None:
+            continue
+        n = seen[member.display_name] = seen.get(member.display_name, 0) + 1
+        name = member.display_name if n == 1 else f"{member.display_name} ({n})"
+        while name in names.values():  # someone typed "Ada (2)" themselves
+            n += 1
+            name = f"{member.display_name} ({n})"
+        names[key] = name
+    return names
 
 
 def _header(view: dict) -> None:
@@ -162,49 +179,50 @@ def _network(member) -> str:
     return f"{member.preset} (edited)" if member.edited else member.preset
 
 
-def _row(member) -> dict:
+def _row(member, name: str) -> dict:
     live = sum(r.state in ("queued", "running", "paused") for r in _runs(member))
-    return {"student": member.display_name, "network": _network(member),
+    return {"student": name, "network": _network(member),
             "parameters": f"{member.parameters:,}" if member.parameters is not None else "invalid",
             "runs": len(_runs(member)), "training now": live}
 
 
 def _status(member) -> str:
-    row = _row(member)
+    row = _row(member, member.display_name)
     if row["training now"]:
         return "training"
     return f"{row['runs']} run{'s' * (row['runs'] != 1)}" if row["runs"] else "joined"
 
 
 def _draw(view: dict) -> None:
-    members = list(view["members"].values())
+    members, names = list(view["members"].values()), _names(view)
     if not members:
         st.info("Nobody has joined yet.")
         return
     if not any(_best(m) != (None, None) for m in members):
         st.info("No ranking yet: it appears once a student's run has test results. Who has joined so far:")
-        rows = [{**_row(m), "status": _status(m)} for m in sorted(members, key=lambda m: m.display_name.lower())]
+        rows = [{**_row(m, names[m.key]), "status": _status(m)}
+                for m in sorted(members, key=lambda m: names[m.key].lower())]
         st.dataframe(pd.DataFrame(rows)[["student", "network", "parameters", "status"]], hide_index=True,
                      key="class-members")
     else:
         def order(m):
             acc, loss = _best(m)
-            return acc is None, -(acc or 0.0), loss is None, loss or 0.0, m.display_name.lower()
+            return acc is None, -(acc or 0.0), loss is None, loss or 0.0, names[m.key].lower()
 
         members.sort(key=order)
         rows = []
         for i, m in enumerate(members):
             acc, loss = _best(m)
-            rows.append({"rank": i + 1 if (acc, loss) != (None, None) else None, **_row(m),
+            rows.append({"rank": i + 1 if (acc, loss) != (None, None) else None, **_row(m, names[m.key]),
                          "best test accuracy": f"{100 * acc:.1f}%" if acc is not None else "",
                          "best test loss": f"{loss:.4f}" if loss is not None else ""})
         table = pd.DataFrame(rows)
         table["rank"] = table["rank"].astype("Int64")  # whole numbers, blank for those without a result
         st.dataframe(table, hide_index=True, key="class-table")
-    # Plotly renders a little HTML in legends and hovers: names go in escaped.
-    students = {html.escape(m.display_name): [(html.escape(f"#{r.number} {r.label}"), r.epochs)
-                                              for r in _runs(m) if r.epochs] for m in members}
-    if not any(students.values()):
+    # Keyed by member (two "Ada"s are two entries); Plotly renders a little HTML in legends and hovers: escaped.
+    students = {m.key: (html.escape(names[m.key]), [(html.escape(f"#{r.number} {r.label}"), r.epochs)
+                                                     for r in drawn_runs(_runs(m)) if r.epochs]) for m in members}
+    if not any(runs for _, runs in students.values()):
         return  # no curves yet: no empty charts
     a, b = st.columns(2)
     a.plotly_chart(train_figures.class_curves_figure(students, "loss"), key="class-loss")
@@ -213,7 +231,8 @@ def _draw(view: dict) -> None:
 
 def _snapshot_ui(view: dict, token: str) -> None:
     """Look at one student's workspace: a read-only snapshot of it, opened in a new tab."""
-    names = {k: m.display_name for k, m in sorted(view["members"].items(), key=lambda i: i[1].display_name.lower())}
+    shown = _names(view)
+    names = {k: shown[k] for k in sorted(shown, key=lambda k: shown[k].lower())}
     if not names:
         return
     a, b, c = st.columns([2, 1, 2], vertical_alignment="bottom")
@@ -228,6 +247,32 @@ def _snapshot_ui(view: dict, token: str) -> None:
     if snapshot := view.get("snapshot"):
         c.link_button(f"Open {plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
                       key="class-snapshot-open")
+    _remove_ui(view, token, key, names)
+
+
+def _remove_ui(view: dict, token: str, key: str | None, names: dict[str, str]) -> None:
+    """Take the chosen student out of the class, once confirmed; their workspace stays theirs."""
+    if done := view.pop("removed", None):
+        (st.success if done[0] else st.error)(done[1])
+    if st.button("Remove from the class", key="class-remove", disabled=key is None):
+        view["removing"] = key
+    if key is not None and view.get("removing") == key:
+        st.warning(f"Remove **{plain(names[key])}** from the class? They keep their workspace, network and runs, "
+                   "and could join again with the code.")
+        st.button("Remove", key="class-remove-confirm", type="primary", on_click=_remove,
+                  args=(view, token, key, names[key]))
+
+
+def _remove(view: dict, token: str, key: str, name: str) -> None:
+    """The confirmed removal (a callback: the ranking drawn next already leaves them out)."""
+    view.pop("removing", None)
+    try:
+        workspace.remove_member(token, key)
+    except engine.InputError as err:
+        view["removed"] = False, f"Cannot remove {plain(name)}: {err}"  # shown by the run this callback precedes
+        return
+    view["members"].pop(key, None)
+    view["removed"] = True, f"{plain(name)} was removed from the class; their workspace stays theirs."
 
 
 def _member_snapshot(view: dict, token: str, key: str) -> str:

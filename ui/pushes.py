@@ -33,9 +33,15 @@ def poll_push(s) -> bool:
     if store is None:
         return False
     try:
-        push = store.new_push(s.token)
+        class_name, push = store.class_poll(s.token)
     except engine.InputError:
         return False
+    if class_name is None:  # removed by the teacher, or left in another tab
+        s.notice = ("You are no longer in the class (your teacher removed you, or you left it in another tab): your "
+                    "teacher sees this workspace no more. Your network and runs are still here.")
+        s.class_name = s.display_name = None
+        s.pushed_version = 0
+        return True
     return take_push(s, push, flusher)
 
 

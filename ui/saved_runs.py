@@ -145,7 +145,8 @@ def _tuples(value):
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-SHOWN_WRONG = 24  # misclassified samples the Train page shows: all that is kept of the predictions
+SHOWN_WRONG = workspace.MAX_WRONG  # misclassified samples the Train page shows: all that is kept of the predictions
+MAX_SAMPLE = 1 << 20  # a kept sample's index past this is dropped: predictions are rebuilt as an array that long
 
 
 def _jsonable(results: dict | None) -> dict | None:
@@ -166,6 +167,8 @@ def _results(stored: dict | None) -> dict | None:
     if not stored or "loss" not in stored:
         return None
     wrong = np.asarray(stored.get("misclassified", []), dtype=np.int64)
+    if len(wrong) and wrong.max() >= MAX_SAMPLE:
+        wrong = wrong[:0]
     predictions = np.zeros(int(wrong.max()) + 1 if len(wrong) else 0, dtype=np.int64)
     if len(stored.get("predicted", [])) == len(wrong):
         predictions[wrong] = stored["predicted"]
@@ -189,12 +192,13 @@ def stored_run(record: RunRecord, token: str, store, flusher):
     checkpoint = None
     if state == "interrupted" and record.has_weights and record.has_optimizer:
         checkpoint = lambda: Checkpoint.from_blobs(*store.run_blobs(token, record.number))  # noqa: E731
-    context = record.context if isinstance(record.context, dict) else {}
+    context = workspace.readable_context(record.context, record.number) or {}  # never raise on it
     message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
         "the server stopped while it trained, before a checkpoint was saved: Reset trains it again" \
         if state == "interrupted" else str(context.get("message") or "")
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
                      end=context.get("end") if state != "interrupted" else None)
     key, shared = context.get("key"), workspace.from_jsonable(context.get("shared") or {})
-    return Run(record.number, record.group, saved, spec, config, label=record.label, results=_results(record.results),
+    results = _results(workspace.readable_results(record.results, record.number))  # never raise on them
+    return Run(record.number, record.group, saved, spec, config, label=record.label, results=results,
                key=_tuples(key) if isinstance(key, list) else None, shared=shared if isinstance(shared, dict) else {})

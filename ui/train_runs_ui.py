@@ -99,4 +99,7 @@ def _row(run: Run) -> dict:
 
 
 def _fmt(v) -> str:
-    return "" if v is None or (isinstance(v, float) and np.isnan(v)) else f"{v:.4f}"
+    """A metric for the table; blank for none, NaN, or anything a stored run holds that is not a number."""
+    if not isinstance(v, int | float | np.number) or isinstance(v, bool) or np.isnan(v):
+        return ""
+    return f"{v:.4f}"

@@ -5,6 +5,7 @@ import copy
 import json
 import math
 
+import numpy as np
 import streamlit as st
 
 import engine
@@ -389,13 +390,17 @@ def results_ui(s: SessionState, run: Run) -> None:
     if dataset.task == "char":
         sample_ui(trainer)
         return
-    if result["confusion"] is not None:
+    classes = len(dataset.classes)
+    # A stored run's results may come from a file made for other data: drawn only where they fit this dataset.
+    if result["confusion"] is not None and np.shape(result["confusion"]) == (classes, classes):
         a, b = st.columns(2)
         a.plotly_chart(train_figures.confusion_figure(result["confusion"], dataset.classes), key="tr-confusion")
-        wrong = result["misclassified"][:24]
-        if len(dataset.input_shape) == 3 and len(wrong):
+        wrong = np.asarray(result["misclassified"][:24])
+        preds = np.asarray(result["predictions"])[wrong] if len(wrong) and wrong.max() < len(result["predictions"]) \
+            else []
+        fits = len(wrong) and wrong.max() < len(dataset.y_test) and len(preds) and max(preds) < classes
+        if len(dataset.input_shape) == 3 and fits:
             images = dataset.x_test[wrong, 0].numpy()
-            preds = result["predictions"][wrong]
             titles = [f"{dataset.classes[int(t)]} → {dataset.classes[int(q)]}"
                       for t, q in zip(dataset.y_test[wrong].tolist(), preds)]
             b.plotly_chart(train_figures.samples_figure(images, titles), key="tr-wrong")

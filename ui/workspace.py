@@ -89,7 +89,7 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
     st.session_state.update(train_ui.widget_state(s.settings.get("train")))
     st.session_state.pop(train_ui.train_data_ui.CHOSEN, None)
     st.session_state.update(train_ui.chosen_state(s.settings, s.spec))
-    model = ws.model or {}
+    model = workspace.readable_model(ws.model)  # an old import's odd model opens as untrained
     s.adopted = list(model.get("adopted", []))
     if model.get("trained") and ws.has_model_weights:
         s.trained, s.dataset = True, model.get("dataset")
@@ -203,8 +203,16 @@ def join_class(s, code: str, name: str) -> None:
     store, flusher = _store()
     store.join_class(code, name, s.token)
     ws = store.open(s.token)
-    s.class_name, s.display_name = ws.class_name, ws.display_name
+    s.class_name, s.display_name, s.pushed_version = ws.class_name, ws.display_name, ws.pushed_version
     pushes.take_push(s, ws.new_push, flusher)
+
+
+def leave_class(s) -> None:
+    """Take this workspace out of its class: the teacher no longer sees it; its work stays."""
+    store, _ = _store()
+    store.leave_class(s.token)
+    s.class_name = s.display_name = None
+    s.pushed_version = 0  # a class joined later counts its pushes from 1
 
 
 def link(token: str, page: str = "") -> str:
@@ -246,6 +254,12 @@ def board_view(board_token: str, since: float | None):
     """``class_view`` through the board's token."""
     store, _ = _store()
     return store.board_view(board_token, since)
+
+
+def remove_member(teacher_token: str, member_key: str) -> None:
+    """The teacher takes a member out of the class; their workspace stays theirs."""
+    store, _ = _store()
+    store.remove_member(teacher_token, member_key)
 
 
 def member_snapshot(teacher_token: str, member_key: str) -> str:

@@ -36,11 +36,15 @@ def sidebar_ui(s: SessionState) -> None:
             st.caption(f"Class **{s.class_name}** as {s.display_name}.")
         if s.token is None:
             return
-        with st.expander("Share, download, join a class"):
+        with st.expander("Share, download, join a class"):  # leaving one is in here too
             _share_ui(s)
             _file_ui(s)
             if not s.read_only and not s.class_name:
                 _join_ui(s)
+            elif not s.read_only:
+                st.button("Leave the class", key="ws-leave", on_click=_attempt,
+                          args=(s, "leave the class", workspace.leave_class),
+                          help="your teacher no longer sees this workspace; your network and runs stay here")
         if error := s.extras.pop("workspace_error", None):
             st.error(error)
 

@@ -165,11 +165,12 @@ def _tint(hex_colour: str, amount: float) -> str:
     return f"rgb({mix[0]},{mix[1]},{mix[2]})"
 
 
-def class_curves_figure(students: dict[str, list[tuple[str, dict]]], metric: str = "loss") -> go.Figure:
+def class_curves_figure(students: dict[str, tuple[str, list[tuple[str, dict]]]], metric: str = "loss") -> go.Figure:
     """Several students' runs on one chart: a colour per student, the hover naming student and run.
 
     Args:
-        students: display name → [(run label, per-epoch curves {"epoch": [...], "val_loss": [...], ...})].
+        students: member key → (the name shown, [(run label, per-epoch curves {"epoch": [...], "val_loss": [...],
+            ...})]): keyed by member, so two students of the same name stay two entries.
         metric: "loss" or "acc": each run's validation curve (its training curve where it has none).
 
     Returns:
@@ -178,15 +179,23 @@ def class_curves_figure(students: dict[str, list[tuple[str, dict]]], metric: str
     title = "Validation loss" if metric == "loss" else "Validation accuracy"
     yaxis = {"yaxis": {"range": [0, 1.02]}} if metric == "acc" else {}
     fig = go.Figure(layout=_live_layout(title, xaxis={"title": {"text": "epoch"}}, **yaxis))
-    for i, (student, runs) in enumerate(students.items()):
+    for i, (key, (student, runs)) in enumerate(students.items()):
         for j, (label, epochs) in enumerate(runs):
             y = epochs.get(f"val_{metric}") or epochs.get(f"train_{metric}")
             if not y or not any(v is not None for v in y):
                 continue
-            fig.add_scatter(x=epochs["epoch"], y=y, mode="lines+markers", name=student, legendgroup=student,
+            x, y = _thin_pair(epochs["epoch"], y)
+            fig.add_scatter(x=x, y=y, mode="lines+markers" if len(x) <= 60 else "lines", name=student, legendgroup=key,
                             showlegend=j == 0, line=dict(color=_colour(i), width=2),
                             hovertemplate=f"{student} · {label}<br>epoch %{{x}}: %{{y:.4f}}<extra></extra>")
     return fig
+
+
+def _thin_pair(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list, list]:
+    """A curve's x and y at most ``max_points`` long, evenly spaced, its last point kept (as ``thin``)."""
+    n = min(len(x), len(y))
+    kept = thin(list(range(n)), max_points)
+    return [x[i] for i in kept], [y[i] for i in kept]
 
 
 def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray) -> go.Figure:

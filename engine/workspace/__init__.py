@@ -7,12 +7,16 @@ waits on the database.
 
 - ``Store``: ``create``, ``open`` -> ``Workspace``, ``save``, ``model_weights``, ``save_run``, ``delete_run``,
   ``run_blobs``, ``snapshot`` (read-only), ``copy``, ``export_zip``/``import_zip`` (JSON + safetensors, checked),
-  ``create_class``, ``join_class``, ``class_view`` -> ``ClassView``, ``class_board`` and ``board_view``
-  (read-only), ``member_snapshot``, ``push``, ``expire``.
+  ``create_class``, ``join_class``, ``leave_class``, ``remove_member``, ``class_poll``, ``class_view`` -> ``ClassView``,
+  ``class_board`` and ``board_view`` (read-only), ``member_snapshot``, ``push``, ``expire``; ``drawn_runs``: the
+  few runs of a member a class chart draws (``limits.MAX_CLASS_RUNS``; curves thinned to ``MAX_CLASS_POINTS``).
 - ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
   left out) and back.
+- ``readable_results(value, number)`` / ``readable_context(value, number)`` / ``readable_model(value)``: stored
+  results, contexts and model descriptions of the shape pages write, else None ({} for the model): views never
+  raise on what an old import stored; ``MAX_WRONG``.
 - ``Flusher``: ``submit(token, run)`` (O(1), coalescing), ``flush(timeout)``, ``last_error``, ``error_for(token)``.
 - Errors: ``WorkspaceError`` (an ``engine.InputError``) and its kinds: ``MalformedToken``, ``UnknownToken``,
   ``UnknownJoinCode``, ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``
@@ -20,7 +24,8 @@ waits on the database.
 - Caps (``engine.limits``): ``MAX_WORKSPACES_PER_IP_HOUR``, ``MAX_RUNS_PER_WORKSPACE``, ``MAX_WORKSPACE_BYTES``,
   ``WORKSPACE_DAYS``.
 """
-from engine.workspace.classes import ClassView, Member, MemberRun
+from engine.workspace.checks import MAX_WRONG, readable_context, readable_model, readable_results
+from engine.workspace.classes import ClassView, Member, MemberRun, drawn_runs
 from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
                                      StoreUnavailable, UnknownJoinCode, UnknownToken, WorkspaceError)
@@ -31,4 +36,5 @@ from engine.workspace.store import Store, get_store
 __all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
            "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
            "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
-           "plain_part", "from_jsonable"]
+           "plain_part", "from_jsonable", "readable_results", "readable_context", "readable_model", "MAX_WRONG",
+           "drawn_runs"]

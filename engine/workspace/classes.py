@@ -2,7 +2,8 @@
 
 The teacher's view is polled (like the Train page's live view): each call returns only the members whose
 workspace or runs changed since the previous call's ``as_of``, plus every member's key so the page can drop
-those who left or expired.
+those who left, were removed or expired. A member leaves (``leave``) or their teacher removes them
+(``remove``): their workspace stays theirs, out of the class.
 
 The class board (``board``, ``board_view``) is the same view read-only, for a projector: its token derives from
 the teacher's one way (an HMAC keyed by it), so the teacher's page can always show the board's link again while the
@@ -21,12 +22,13 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 from sqlalchemy.orm import defer
 
+from engine import limits
 from engine.errors import InputError, SpecError
 from engine.network import ModelSpec, presets, summarize
 from engine.workspace import checks, copies
 from engine.workspace.errors import UnknownJoinCode, UnknownToken, WorkspaceError
-from engine.workspace.records import LIVE
-from engine.workspace.runs import mark_interrupted
+from engine.workspace.records import LIVE, Push
+from engine.workspace.runs import mark_interrupted, thin_curves
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
 
 CLOCK_SLACK = 5.0  # seconds a view's as_of lags behind: writes from servers whose clocks run a little behind
@@ -72,6 +74,23 @@ class ClassView:
     as_of: float
 
 
+def drawn_runs(runs: list[MemberRun]) -> list[MemberRun]:
+    """The runs of one member a class chart draws: their best (test accuracy, else loss), then their latest, at
+    most ``limits.MAX_CLASS_RUNS``, in run order: one student's fifty runs do not swamp the chart."""
+    def best(run):
+        results = run.results or {}
+        accuracy, loss = results.get("accuracy"), results.get("loss")
+        return accuracy is None, -(accuracy or 0.0), loss is None, loss or 0.0, -run.updated_at
+
+    chosen = sorted(runs, key=best)[:1] if any(r.results for r in runs) else []
+    for run in sorted(runs, key=lambda r: (r.updated_at, r.number), reverse=True):
+        if len(chosen) >= limits.MAX_CLASS_RUNS:
+            break
+        if all(run is not c for c in chosen):
+            chosen.append(run)
+    return sorted(chosen, key=lambda r: r.number)
+
+
 def create(store, name: str) -> tuple[str, str]:
     """A new class; returns (teacher token, join code)."""
     name = checks.name(name, "class name", 200)
@@ -104,6 +123,49 @@ def join(store, code: str, display_name: str, token: str) -> None:
             class_id=klass.id, display_name=display_name, updated_at=now, touched_at=now,
             **({"member_key": secrets.token_hex(8), "pushed_version": 0} if moved else {})))
         session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
+
+
+def leave(store, token: str) -> None:
+    """Take the workspace out of its class (nothing to do outside one); its network and runs stay its own."""
+    now = time.time()
+    with store.db.writing() as session:
+        row = store._writable(session, checks.token_digest(token))
+        if row.class_id is not None:
+            _out_of_class(session, row.id, now)
+
+
+def remove(store, teacher_token: str, member_key: str) -> None:
+    """The teacher takes a member out of the class; the member keeps their workspace and may join again."""
+    key, now = checks.token_digest(teacher_token, "teacher"), time.time()
+    with store.db.writing() as session:
+        klass = _class(session, key)
+        row_id = session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.class_id == klass.id,
+                                                              WorkspaceRow.member_key == member_key)) \
+            if isinstance(member_key, str) else None
+        if row_id is None:
+            raise UnknownToken(_GONE)
+        _out_of_class(session, row_id, now)
+        session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
+
+
+def _out_of_class(session, row_id: int, now: float) -> None:
+    session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row_id).values(
+        class_id=None, member_key=None, display_name=None, pushed_version=0, updated_at=now, touched_at=now))
+
+
+def poll(store, token: str) -> tuple[str | None, Push | None]:
+    """A member's open page's poll, one query: its class's name (None once it left or was removed) and the
+    network pushed since it last took one (None when there is none)."""
+    key = checks.token_digest(token)
+    with store.db.reading() as session:
+        row = session.execute(select(ClassRow.name, WorkspaceRow.pushed_version, ClassRow.pushed_version,
+                                     ClassRow.pushed_spec, ClassRow.pushed_settings)
+                              .join(ClassRow, ClassRow.id == WorkspaceRow.class_id)
+                              .where(WorkspaceRow.digest == key)).first()
+    if row is None:
+        return None, None
+    name, taken, version, spec, settings = row
+    return name, Push(version, spec, settings) if version and version > taken else None
 
 
 def board_token(teacher_token: str) -> str:
@@ -141,7 +203,7 @@ def member_snapshot(store, teacher_token: str, member_key: str, ip: str | None =
                                                                   WorkspaceRow.member_key == member_key)) \
             if isinstance(member_key, str) else None
     if digest is None:
-        raise UnknownToken("This student is not in this class (any more): they left, or joined another class.")
+        raise UnknownToken(_GONE)
     return copies.clone_digest(store, digest, "snapshot", None, ip)
 
 
@@ -181,7 +243,8 @@ def _view(store, which, missing: str, since: float | None) -> ClassView:
     by_member: dict[int, list[MemberRun]] = {}
     for run in runs:
         by_member.setdefault(run.workspace_id, []).append(
-            MemberRun(run.number, run.group, run.label, run.state, run.epochs, run.results, run.updated_at))
+            MemberRun(run.number, run.group, run.label, run.state, thin_curves(run.epochs),
+                      checks.readable_results(run.results, run.number), run.updated_at))
     members = [Member(row.member_key, row.display_name, row.spec, _parameters(row.spec), by_member.get(row.id, []),
                       row.updated_at, *(presets.origin(row.spec) or (None, False))) for row in rows]
     return ClassView(klass.name, klass.join_code, klass.pushed_version, members, keys, now - CLOCK_SLACK)
@@ -200,6 +263,7 @@ def push(store, teacher_token: str, spec: dict, settings: dict | None) -> int:
 
 
 _NO_CLASS = "No class has this teacher link: it may have expired, or been mistyped."
+_GONE = "This student is not in this class (any more): they left, were removed, or joined another class."
 
 
 def _class(session, which, missing: str = _NO_CLASS) -> ClassRow:

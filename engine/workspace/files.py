@@ -93,6 +93,10 @@ def read(data: bytes) -> WorkspaceFile:
     spec = _spec(doc.get("spec"), "the workspace's network")
     content = WorkspaceFile(spec=spec, settings=_json(doc.get("settings"), "settings"),
                             model=_json(doc.get("model"), "model"))
+    try:
+        checks.model(content.model)
+    except WorkspaceError as exc:
+        raise BadWorkspaceFile(f"{_REFUSED}: {exc}") from None
     runs = doc.get("runs", [])
     if not isinstance(runs, list):
         raise BadWorkspaceFile(f"{_REFUSED}: 'runs' in {MANIFEST} should be a list.")
@@ -266,8 +270,9 @@ def _run(entry, index: int) -> RunRecord:
         raise BadWorkspaceFile(f"{_REFUSED}: run {number!r}'s state {state!r} is not one of {', '.join(RUN_STATES)}.")
     try:
         checks.run(run)
-        if not all(isinstance(r, dict) for r in records):
-            raise WorkspaceError(f"run {number}'s records should be a list of JSON objects.")
+        checks.results(run.results, number)
+        checks.context(run.context, number)
+        checks.records(records, number)
     except WorkspaceError as exc:
         raise BadWorkspaceFile(f"{_REFUSED}: {exc}") from None
     _spec(run.spec, f"run {number}'s network")

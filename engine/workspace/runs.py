@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from sqlalchemy import select, update
 
+from engine import limits
 from engine.workspace import checks, columns
 from engine.workspace.errors import WorkspaceError
 from engine.workspace.records import LIVE, RunRecord
@@ -37,12 +38,37 @@ def run_values(run: RunRecord) -> tuple[dict, int]:
 
 
 def epoch_curves(records: list[dict]) -> dict | None:
-    """Loss and accuracy per epoch from a run's epoch records, for views that skip the records themselves."""
+    """Loss and accuracy per epoch from a run's epoch records, for views that skip the records themselves; thinned
+    to ``limits.MAX_CLASS_POINTS`` epochs (the class view draws no more)."""
     epochs = [r for r in records if r.get("kind") == "epoch"]
     if not epochs:
         return None
+    epochs = [epochs[i] for i in _evenly(len(epochs), limits.MAX_CLASS_POINTS)]
     return {key: [r.get(key) if isinstance(r.get(key), int | float) else None for r in epochs]
             for key in EPOCH_KEYS}
+
+
+def thin_curves(curves) -> dict | None:
+    """Stored per-epoch curves at most ``limits.MAX_CLASS_POINTS`` long (rows written before thinning are not);
+    None for anything that is not curves of equal length."""
+    if not isinstance(curves, dict) or not all(isinstance(curves.get(k), list) for k in EPOCH_KEYS):
+        return None
+    n = len(curves["epoch"])
+    if any(len(curves[k]) != n for k in EPOCH_KEYS):
+        return None
+    if n <= limits.MAX_CLASS_POINTS:
+        return curves
+    kept = _evenly(n, limits.MAX_CLASS_POINTS)
+    return {k: [curves[k][i] for i in kept] for k in EPOCH_KEYS}
+
+
+def _evenly(n: int, most: int) -> list[int]:
+    """At most ``most`` evenly spaced indices of ``range(n)``, the first and the last among them."""
+    most = max(most, 2)
+    if n <= most:
+        return list(range(n))
+    stride = (n - 1) / (most - 1)
+    return sorted({round(i * stride) for i in range(most)})
 
 
 def to_record(row: RunRow, has_weights: bool, has_optimizer: bool) -> RunRecord:

@@ -148,18 +148,6 @@ class Store:
             row = self._row(session, key)
             return session.scalar(select(WorkspaceRow.model_weights).where(WorkspaceRow.id == row.id))
 
-    def new_push(self, token: str) -> Push | None:
-        """The class's pushed network if this workspace has not taken it yet (a cheap poll: no runs are read)."""
-        key = checks.token_digest(token)
-        with self.db.reading() as session:
-            row = session.execute(select(WorkspaceRow.pushed_version, ClassRow.pushed_version, ClassRow.pushed_spec,
-                                         ClassRow.pushed_settings)
-                                  .join(ClassRow, ClassRow.id == WorkspaceRow.class_id)
-                                  .where(WorkspaceRow.digest == key)).first()
-        if row is None or not row[1] or row[1] <= row[0]:
-            return None
-        return Push(row[1], row[2], row[3])
-
     # ------------------------------------------------------------------------------------ runs
     def save_run(self, token: str, run: RunRecord) -> None:
         """Insert or replace run ``run.number`` (see ``RunRecord`` for blobs left None); with ``run.adopt``, the
@@ -289,6 +277,18 @@ class Store:
     def join_class(self, code: str, display_name: str, token: str) -> None:
         """Put a workspace in the class with this join code, under the name its teacher sees."""
         classes.join(self, code, display_name, token)
+
+    def class_poll(self, token: str) -> tuple[str | None, Push | None]:
+        """A member's class name (None once out of it) and its new push, in one query (``classes.poll``)."""
+        return classes.poll(self, token)
+
+    def leave_class(self, token: str) -> None:
+        """Take a workspace out of its class (``classes.leave``)."""
+        classes.leave(self, token)
+
+    def remove_member(self, teacher_token: str, member_key: str) -> None:
+        """The teacher takes a member out of their class (``classes.remove``); UnknownToken if not in it."""
+        classes.remove(self, teacher_token, member_key)
 
     def class_view(self, teacher_token: str, since: float | None = None) -> classes.ClassView:
         """The teacher's view of a class: members changed since ``since`` (a previous view's ``as_of``)."""

@@ -1,6 +1,7 @@
 """The Class page in AppTest: the teacher's join code and board link, a ranking only once someone has a result
 (before that: who joined and who is training), edited networks with their parameter counts, a student's
 read-only snapshot, and the board: read-only, without the teacher's key."""
+import json
 from pathlib import Path
 
 import pytest
@@ -143,7 +144,8 @@ def test_the_board_is_read_only_and_holds_no_teacher_key(klass):
     assert teacher not in page and code in page and "Di" in page
     assert _table(at, "rank")["student"].tolist()[0] == "Di"
     assert at.get("plotly_chart")
-    for find, key in ((at.button, "class-push"), (at.button, "class-snapshot"), (at.selectbox, "class-member")):
+    for find, key in ((at.button, "class-push"), (at.button, "class-snapshot"), (at.selectbox, "class-member"),
+                      (at.button, "class-remove")):
         with pytest.raises(KeyError):
             find(key=key)  # no push, no snapshots of students, from the board
     assert workspace.PARAM not in at.query_params  # no workspace is opened: none sits in a projected address
@@ -186,3 +188,66 @@ def test_a_second_click_reuses_the_snapshot_until_the_student_changes_something(
     at.button(key="class-snapshot").click().run()
     assert link() != first and len(made) == 2 and [r.number for r in _store().open(link()).runs] == [1]
     assert not at.exception
+
+
+def _legend(at) -> list[str]:
+    """The names in the loss chart's legend, in order."""
+    chart = json.loads(at.get("plotly_chart")[0].proto.spec)
+    return [t["name"] for t in chart["data"] if t.get("showlegend", True)]
+
+
+def test_two_students_with_the_same_name_are_two_entries(klass):
+    """Curves were keyed by display name: the second Ada's replaced the first's (the better one was lost)."""
+    teacher, code = klass
+    _member(code, "Ada", engine.network.presets.get("toy-mlp").to_dict(), _finished(1, 0.9))
+    _member(code, "Ada", engine.network.presets.get("toy-mlp").to_dict(), _finished(1, 0.6))
+    at = _page(teacher=teacher)
+    ranking = _table(at, "rank")
+    assert list(ranking["student"])[:2] == ["Ada", "Ada (2)"]
+    assert list(ranking["best test accuracy"])[:2] == ["90.0%", "60.0%"]
+    assert sorted(_legend(at)) == ["Ada", "Ada (2)"]
+    options = at.selectbox(key="class-member")
+    assert sorted(options.options) == sorted(
+        ["Ada", "Ada (2)", "Ann", "Bo <b>", "Cy"])
+
+
+def test_the_teacher_removes_a_student_after_confirming(klass):
+    teacher, _ = klass
+    at = _page(teacher=teacher)
+    bo = next(m for m in _store().class_view(teacher).members if m.display_name == "Bo <b>")
+    at.selectbox(key="class-member").set_value(bo.key).run()
+    at.button(key="class-remove").click().run()
+    assert set(_table(at, "status")["student"]) == {"Ann", "Bo <b>", "Cy"}  # not before confirming
+    at.button(key="class-remove-confirm").click().run()
+    assert not at.exception
+    assert set(_table(at, "status")["student"]) == {"Ann", "Cy"}
+    assert bo.key not in _store().class_view(teacher).member_keys
+    assert any("removed" in s.value for s in at.success)
+
+
+def test_one_student_with_many_long_runs_adds_a_bounded_chart(klass):
+    """Curves are thinned on the server, and one member draws at most a few runs (their best among them)."""
+    teacher, code = klass
+    many = [_finished(1, 0.95)] + [_finished(n, 0.5) for n in range(2, 13)]
+    for r in many:
+        r.records = [{**rec, "epoch": e} for e in range(1, 3001) for rec in r.records[:1]]
+    _member(code, "Max", engine.network.presets.get("toy-mlp").to_dict(), *many)
+    at = _page(teacher=teacher)
+    for chart in at.get("plotly_chart"):
+        traces = json.loads(chart.proto.spec)["data"]
+        mine = [t for t in traces if t["name"] == "Max"]
+        assert 1 <= len(mine) <= engine.limits.MAX_CLASS_RUNS
+        assert all(len(t["x"]) <= engine.limits.MAX_CLASS_POINTS for t in mine)
+        assert any("#1 " in t["hovertemplate"] for t in mine)  # the best run is among those drawn
+
+
+def test_removing_a_student_who_already_left_says_so(klass):
+    teacher, _ = klass
+    at = _page(teacher=teacher)
+    ann = next(m for m in _store().class_view(teacher).members if m.display_name == "Ann")
+    at.selectbox(key="class-member").set_value(ann.key).run()
+    at.button(key="class-remove").click().run()
+    _store().remove_member(teacher, ann.key)  # gone meanwhile (left, or removed in another tab)
+    at.button(key="class-remove-confirm").click().run()
+    assert not at.exception
+    assert any("Cannot remove Ann" in e.value and "not in this class" in e.value for e in at.error)

@@ -203,3 +203,35 @@ def test_a_workspace_file_with_an_oversized_manifest_is_refused_in_the_sidebar(m
     shown = " ".join(e.value for e in at.error)
     assert "Cannot open this file" in shown and "PLAYGROUND_MAX_MANIFEST_BYTES" in shown, shown
     assert at.session_state[KEY].token == token and at.session_state[KEY].spec == spec  # the work is kept
+
+
+def test_a_student_leaves_their_class_from_the_sidebar():
+    teacher, code = workspace.create_class("Week 4")
+    at = _page(INSPECT)
+    token = at.session_state[KEY].token
+    store_mod.get_store().join_class(code, "Ada", token)
+    at = _page(INSPECT, token)
+    assert at.session_state[KEY].class_name == "Week 4"
+    at.button(key="ws-leave").click().run()
+    assert not at.exception
+    assert at.session_state[KEY].class_name is None and at.session_state[KEY].display_name is None
+    assert store_mod.get_store().open(token).class_name is None
+    assert store_mod.get_store().class_view(teacher).members == []
+    at.text_input(key="ws-join-code")  # the join panel is back: they may join a class again
+
+
+def test_a_removed_students_open_page_learns_it_without_a_reload(monkeypatch):
+    monkeypatch.setattr(pushes, "PUSH_POLL", 0.0)
+    teacher, code = workspace.create_class("Week 5")
+    at = _page(INSPECT)
+    token = at.session_state[KEY].token
+    store_mod.get_store().join_class(code, "Ada", token)
+    at = _page(INSPECT, token)
+    assert at.session_state[KEY].class_name == "Week 5"
+    key = store_mod.get_store().class_view(teacher).member_keys[0]
+    store_mod.get_store().remove_member(teacher, key)
+    at.run()  # the push watch's next tick
+    assert not at.exception
+    assert at.session_state[KEY].class_name is None
+    assert any("no longer in the class" in i.value for i in at.info)
+    at.text_input(key="ws-join-code")  # free to join again

@@ -108,8 +108,8 @@ def test_misclassified_titles_are_large_dark_and_above_their_image():
 def test_class_curves_take_the_palette():
     from engine import palette
 
-    students = {"ann": [("run 1", {"epoch": [1, 2], "val_loss": [1.0, 0.5]})],
-                "bob": [("run 1", {"epoch": [1, 2], "val_loss": [0.9, 0.4]})]}
+    students = {"k1": ("ann", [("run 1", {"epoch": [1, 2], "val_loss": [1.0, 0.5]})]),
+                "k2": ("bob", [("run 1", {"epoch": [1, 2], "val_loss": [0.9, 0.4]})])}
     fig = train_figures.class_curves_figure(students)
     assert [t.line.color for t in fig.data] == palette.CYCLE[:2]
 
@@ -122,3 +122,14 @@ def test_zero_gradient_norms_do_not_stretch_the_log_axis():
     assert lo >= -2 and hi <= 0  # 0.02 … 0.5: not down to 1e-12
     only_zeros = [{"kind": "step", "epoch": 0.0, "grad_norm": {"0 Linear": 0.0}}]
     assert train_figures.grad_norms_figure(only_zeros).layout.yaxis.type == "log"  # nothing positive: no error
+
+
+def test_class_curves_are_thinned_before_they_are_drawn():
+    """Curves reach the chart thinned by the store; the figure thins whatever else it is given the same way."""
+    n = 10_000
+    epochs = list(range(1, n + 1))
+    students = {"k1": ("ann", [("run 1", {"epoch": epochs, "val_loss": [1 / e for e in epochs]})])}
+    fig = train_figures.class_curves_figure(students)
+    (trace,) = fig.data
+    assert len(trace.x) <= train_figures.MAX_POINTS and trace.x[0] == 1 and trace.x[-1] == n
+    assert len(trace.y) == len(trace.x) and trace.y[-1] == 1 / n

@@ -2,7 +2,7 @@
 import time
 
 import pytest
-from ws_helpers import run
+from ws_helpers import RESULTS, run
 
 import engine
 from engine import limits
@@ -34,7 +34,7 @@ def test_join_view_and_push(store, trained):
     assert member.spec == trained.spec
     assert member.parameters == engine.summarize(engine.ModelSpec.from_dict(trained.spec)).total_params == 114
     finished, live = member.runs
-    assert (finished.label, finished.state, finished.results) == ("run 1", "finished", {"test_acc": 0.95})
+    assert (finished.label, finished.state, finished.results) == ("run 1", "finished", RESULTS)
     epochs = [r for r in trained.records if r["kind"] == "epoch"]
     assert finished.epochs == {key: [r[key] for r in epochs]
                                for key in ("epoch", "train_loss", "train_acc", "val_loss", "val_acc")}
@@ -112,7 +112,7 @@ def test_the_class_board_shows_the_class_read_only_without_the_teacher_key(store
     store.save_run(alex, run(1, trained))
     view = store.board_view(board)
     assert (view.name, view.code) == ("Week 3", code)
-    assert [(m.display_name, [r.results for r in m.runs]) for m in view.members] == [("Alex", [{"test_acc": 0.95}])]
+    assert [(m.display_name, [r.results for r in m.runs]) for m in view.members] == [("Alex", [RESULTS])]
     assert store.board_view(board, since=view.as_of + 10).members == []
     with pytest.raises(UnknownToken, match="No class has this teacher link"):
         store.class_view(board)  # the board's token is no teacher's: no push, no snapshots
@@ -181,3 +181,90 @@ def test_a_teachers_snapshots_count_towards_the_hourly_cap_of_their_address(stor
     with pytest.raises(CapReached, match="PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR"):
         store.member_snapshot(teacher, key, "10.0.0.7")
     store.member_snapshot(teacher, key, "10.0.0.8")  # another address is not held back
+
+
+def test_a_teacher_removes_a_member_who_keeps_their_workspace(store, trained):
+    teacher, code = store.create_class("Year 10")
+    other_teacher, other_code = store.create_class("Year 11")
+    alex, sam = store.create(spec=trained.spec), store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.join_class(code, "Sam", sam)
+    store.save_run(alex, run(1, trained))
+    key = next(m.key for m in store.class_view(teacher).members if m.display_name == "Alex")
+    with pytest.raises(UnknownToken):
+        store.remove_member(other_teacher, key)  # another class's teacher cannot
+    with pytest.raises(MalformedToken):
+        store.remove_member("guess", key)
+    store.remove_member(teacher, key)
+    view = store.class_view(teacher)
+    assert [m.display_name for m in view.members] == ["Sam"] and key not in view.member_keys
+    ws = store.open(alex)
+    assert (ws.class_name, ws.display_name, ws.push) == (None, None, None)
+    assert [r.number for r in ws.runs] == [1]  # their work is theirs
+    with pytest.raises(UnknownToken):
+        store.remove_member(teacher, key)  # already gone: said so
+    store.join_class(other_code, "Alex", alex)  # free to join a class again
+    assert store.open(alex).class_name == "Year 11"
+
+
+def test_a_member_leaves_their_class(store, trained):
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.push(teacher, trained.spec, None)
+    assert store.open(alex).push is not None
+    store.leave_class(alex)
+    ws = store.open(alex)
+    assert (ws.class_name, ws.display_name, ws.push) == (None, None, None)
+    assert store.class_view(teacher).members == []
+    store.leave_class(alex)  # not in a class: nothing to do
+    snapshot = store.snapshot(alex)
+    with pytest.raises(WorkspaceError):
+        store.leave_class(snapshot)  # a read-only snapshot changes nothing
+
+
+def _many_epochs(n: int, accuracy: float = 0.5) -> list[dict]:
+    return [{"kind": "epoch", "epoch": e, "train_loss": 1.0 / e, "train_acc": accuracy, "val_loss": 1.0 / e,
+             "val_acc": accuracy} for e in range(1, n + 1)]
+
+
+def test_a_member_with_a_huge_run_reaches_the_teacher_thinned(store, trained):
+    """A run of 50,000 epoch records sent its five 50,000-long curves on every poll (649k froze the tab)."""
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.save_run(alex, run(1, trained, records=_many_epochs(50_000)))
+    [curve] = [r.epochs for m in store.class_view(teacher).members for r in m.runs]
+    assert all(len(v) <= limits.MAX_CLASS_POINTS for v in curve.values())
+    assert curve["epoch"][0] == 1 and curve["epoch"][-1] == 50_000  # first and last kept, evenly between
+    assert curve["epoch"] == sorted(curve["epoch"])
+
+
+def test_an_unthinned_stored_curve_is_thinned_on_the_way_out(store, trained):
+    """Rows written before thinning keep their long epochs column: the view thins them too."""
+    from sqlalchemy import update
+
+    from engine.workspace.runs import EPOCH_KEYS
+    from engine.workspace.schema import RunRow
+
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    store.join_class(code, "Alex", alex)
+    store.save_run(alex, run(1, trained))
+    with store.db.writing() as session:
+        session.execute(update(RunRow).values(epochs={k: list(range(1, 20_001)) for k in EPOCH_KEYS}))
+    [curve] = [r.epochs for m in store.class_view(teacher).members for r in m.runs]
+    assert len(curve["epoch"]) <= limits.MAX_CLASS_POINTS and curve["epoch"][-1] == 20_000
+
+
+def test_a_members_poll_says_its_class_and_new_push_in_one_go(store, trained):
+    teacher, code = store.create_class("Year 10")
+    alex = store.create(spec=trained.spec)
+    assert store.class_poll(alex) == (None, None)
+    store.join_class(code, "Alex", alex)
+    assert store.class_poll(alex) == ("Year 10", None)
+    store.push(teacher, trained.spec, None)
+    name, push = store.class_poll(alex)
+    assert name == "Year 10" and push.version == 1 and push.spec == trained.spec
+    store.leave_class(alex)
+    assert store.class_poll(alex) == (None, None)

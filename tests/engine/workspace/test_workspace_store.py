@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 import torch
-from ws_helpers import assert_same, odd_records, run
+from ws_helpers import RESULTS, assert_same, odd_records, run
 
 import engine
 from engine.training import load_weights
@@ -38,7 +38,7 @@ def test_workspace_with_runs_and_weights_survives_a_new_process(tmp_path, traine
     assert (ws.spec, ws.settings, ws.kind, ws.read_only) == (trained.spec, {"page": {"lr": 0.01}}, "workspace", False)
     assert ws.model == {"run": 1, "dataset": {"name": "circle", "seed": 0}} and ws.has_model_weights
     one, two = ws.runs
-    assert (one.number, one.label, one.state, one.results, one.config) == (1, "run 1", "finished", {"test_acc": 0.95},
+    assert (one.number, one.label, one.state, one.results, one.config) == (1, "run 1", "finished", RESULTS,
                                                                            trained.config)
     assert one.weights is None and one.optimizer is None and one.has_weights and one.has_optimizer  # not loaded
     assert not two.has_weights and two.results is None and two.state == "stopped"

@@ -41,21 +41,26 @@ def assert_same(a, b, where="records"):
 
 
 def odd_records():
-    """Records holding everything a metric record may: non-finite floats, -0.0, arrays, scalars, lists, gaps."""
+    """Records holding everything a metric record may: non-finite floats, -0.0, arrays, scalars, lists, gaps (each
+    step and epoch record with its epoch, as the loop writes them and a workspace file must hold them)."""
     return [
-        {"kind": "step", "step": 1, "train_loss": math.nan, "val_loss": None, "eta": math.inf, "lr": -0.0,
+        {"kind": "step", "step": 1, "epoch": 0.5, "train_loss": math.nan, "val_loss": None, "eta": math.inf, "lr": -0.0,
          "grad_norm": {"0.weight": 1e-300, "2.weight": -math.inf}, "hist": np.arange(6, dtype=np.float32).reshape(2, 3),
          "ids": np.array([3, -1], dtype=np.int64), "mask": np.array([True, False]), "scale": np.float32(0.1),
          "count": np.int64(7), "pair": [1, 2.5, None, "a", [True, (4, 5)]], "big": 2 ** 70, "done": False},
-        {"kind": "epoch", "step": 2, "train_loss": 0.1 + 0.2, "note": "", "empty": np.zeros((0, 3)), "nested": {}},
-        {"kind": "step", "step": 3, "train_loss": 5e-324, "grad_norm": {"0.weight": math.nan}},
+        {"kind": "epoch", "step": 2, "epoch": 1, "train_loss": 0.1 + 0.2, "note": "", "empty": np.zeros((0, 3)),
+         "nested": {}},
+        {"kind": "step", "step": 3, "epoch": 1.5, "train_loss": 5e-324, "grad_norm": {"0.weight": math.nan}},
     ]
+
+
+RESULTS = {"loss": 0.12, "accuracy": 0.95}  # test results of the shape the Train page stores
 
 
 def run(number, trained, **changes):
     """A finished run of the trained network with its real records and weights."""
     fields = dict(number=number, group="train", label=f"run {number}", spec=trained.spec, config=trained.config,
-                  state="finished", records=trained.records, results={"test_acc": 0.95}, weights=trained.weights)
+                  state="finished", records=trained.records, results=dict(RESULTS), weights=trained.weights)
     return RunRecord(**{**fields, **changes})
 
 
