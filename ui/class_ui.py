@@ -3,7 +3,6 @@ the class board, the same view read-only for a projector."""
 from __future__ import annotations
 
 import html
-import re
 import time
 from urllib.parse import urlsplit
 
@@ -12,18 +11,13 @@ import streamlit as st
 
 import engine
 from engine.training import figures as train_figures
-from ui import workspace
+from ui import text, workspace
 from ui.session import SessionState, state
 
 PARAM = "teacher"
 BOARD = "board"
 EVERY = 2.0  # seconds between the class view's polls
 SNAPSHOT_REUSE = 300.0  # seconds a student's snapshot is shown again on a new click while their workspace is unchanged
-
-
-def plain(text: str) -> str:
-    """A user's string for a markdown element, shown exactly as typed (every ASCII punctuation escaped)."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text))
 
 
 def create_ui() -> None:
@@ -37,7 +31,7 @@ def create_ui() -> None:
         try:
             token, _ = workspace.create_class(name)
         except engine.InputError as err:
-            st.error(f"Cannot create the class: {err}")
+            st.error(f"Cannot create the class: {text.message(err)}")
             return
         st.query_params[PARAM] = token
         st.rerun()
@@ -49,7 +43,7 @@ def class_ui(s: SessionState, token: str) -> None:
     try:
         board = view.get("board") or workspace.class_board(token)
     except engine.InputError as err:
-        st.error(f"This class cannot be shown: {err}")
+        st.error(f"This class cannot be shown: {text.message(err)}")
         return
     view["board"] = board
     url = _address()
@@ -121,7 +115,7 @@ def _poll(view: dict, fetch) -> bool:
     try:
         update = fetch(view["token"], view["since"])
     except engine.InputError as err:
-        st.error(f"This class cannot be shown: {err}")
+        st.error(f"This class cannot be shown: {text.message(err)}")
         return False
     view.update(name=update.name, code=update.code, since=update.as_of, pushed=update.pushed_version)
     for member in update.members:
@@ -132,7 +126,7 @@ def _poll(view: dict, fetch) -> bool:
 
 def _header(view: dict) -> None:
     """The class's name, and the join code in type big enough for the back row (and a 200% projector zoom)."""
-    st.subheader(plain(view["name"]))
+    st.subheader(text.plain(view["name"]))
     address = _address()
     where = f'Open <b style="white-space:nowrap">{html.escape(address)}</b> and enter code' if address else \
         "Open this playground, then <i>Join the class</i> in the sidebar, and enter code"
@@ -201,9 +195,8 @@ def _draw(view: dict) -> None:
         table = pd.DataFrame(rows)
         table["rank"] = table["rank"].astype("Int64")  # whole numbers, blank for those without a result
         st.dataframe(table, hide_index=True, key="class-table")
-    # Plotly renders a little HTML in legends and hovers: names go in escaped.
-    students = {html.escape(m.display_name): [(html.escape(f"#{r.number} {r.label}"), r.epochs)
-                                              for r in _runs(m) if r.epochs] for m in members}
+    students = {m.display_name: [(f"#{r.number} {r.label}", r.epochs) for r in _runs(m) if r.epochs]
+                for m in members}  # the figure shows names as text
     if not any(students.values()):
         return  # no curves yet: no empty charts
     a, b = st.columns(2)
@@ -223,10 +216,10 @@ def _snapshot_ui(view: dict, token: str) -> None:
         try:
             view["snapshot"] = names[key], workspace.link(_member_snapshot(view, token, key), "Train")
         except engine.InputError as err:
-            st.error(f"Cannot open this student's workspace: {err}")
+            st.error(f"Cannot open this student's workspace: {text.message(err)}")
             view.pop("snapshot", None)
     if snapshot := view.get("snapshot"):
-        c.link_button(f"Open {plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
+        c.link_button(f"Open {text.plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
                       key="class-snapshot-open")
 
 
@@ -244,13 +237,13 @@ def _member_snapshot(view: dict, token: str, key: str) -> str:
 
 def push_ui(s: SessionState, token: str) -> None:
     """Send the teacher's current network and Train settings to every student's workspace."""
-    st.markdown(f"**Send to the class**: your current network (**{plain(s.spec.name or 'custom')}**, from the Build "
+    st.markdown(f"**Send to the class**: your current network (**{text.plain(s.spec.name or 'custom')}**, from the Build "
                 "page) and your Train settings open within seconds on every student's open page (a student whose run is "
                 "still training is asked first), or when they next open the playground.")
     if st.button("Send my network and settings", key="class-push"):
         try:
             version = workspace.push(token, s)
         except engine.InputError as err:
-            st.error(f"Cannot send: {err}")
+            st.error(f"Cannot send: {text.message(err)}")
             return
         st.success(f"Sent (version {version}).")

@@ -16,6 +16,7 @@ import streamlit as st
 from engine import SpecError, data
 from engine.training import suggested_settings
 from ui import train_upload_ui
+from ui.text import message
 
 BUNDLED = "mnist"  # real digits that need no download: what a failed download offers instead
 PROGRESS_EVERY = 0.1  # seconds between progress-bar updates (a chunk arrives far more often)
@@ -109,7 +110,7 @@ def download_ui(name: str, options: dict) -> None:
     try:
         missing = data.needs_download(name)
     except data.DownloadError as err:  # e.g. torchvision missing: nothing can be downloaded here
-        st.error(str(err))
+        st.error(message(err))
         return
     if not missing:
         st.caption("In the shared download cache: ready.")
@@ -143,7 +144,7 @@ def fetch_ui(name: str) -> bool:
         data.download_dataset(name, progress=progress)
     except data.DownloadError as err:
         bar.empty()
-        st.error(f"Cannot download {name}: {err}")
+        st.error(f"Cannot download {name}: {message(err)}")
         st.button(f"Use {BUNDLED} instead (bundled, no download)", key="tr-use-bundled", on_click=use_bundled)
         return False
     got = f"{received / 1e6:.1f} MB in {time.monotonic() - started:.0f} s; " if received else ""
