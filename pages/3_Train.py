@@ -12,7 +12,8 @@ p = train_ui.page(s)
 st.title("Train")
 try:
     summary = engine.summarize(s.spec)
-    st.markdown(f"Network **{text.plain(s.spec.name)}**: {len(s.spec.layers)} layers, {summary.total_params:,} parameters, "
+    st.markdown(f"Network **{text.plain(s.spec.name)}**: {len(s.spec.layers)} layers, "
+                f"{summary.total_params:,} parameters, "
                 f"input {'×'.join(map(str, s.spec.input))} · compute: {engine.device.describe()}")
 except engine.SpecError as err:
     st.error(f"The network on the Build page is invalid: {text.message(err)}")

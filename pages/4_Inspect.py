@@ -16,7 +16,8 @@ try:
 except SpecError as err:
     st.error(f"The network on the Build page is invalid: {text.message(err)}")
     st.stop()
-st.caption(f"Model **{text.plain(s.spec.name or 'custom')}**, version {s.version}. Results are computed on a private copy "
+st.caption(f"Model **{text.plain(s.spec.name or 'custom')}**, version {s.version}. Results are computed on a "
+           "private copy "
            "and kept until the model changes.")
 if not s.trained:
     st.info("This model is untrained: its weights are random (seed 0), so predictions are near chance and the "

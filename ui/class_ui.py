@@ -237,7 +237,8 @@ def _member_snapshot(view: dict, token: str, key: str) -> str:
 
 def push_ui(s: SessionState, token: str) -> None:
     """Send the teacher's current network and Train settings to every student's workspace."""
-    st.markdown(f"**Send to the class**: your current network (**{text.plain(s.spec.name or 'custom')}**, from the Build "
+    st.markdown(f"**Send to the class**: your current network (**{text.plain(s.spec.name or 'custom')}**, from "
+                "the Build "
                 "page) and your Train settings open within seconds on every student's open page (a student whose run is "
                 "still training is asked first), or when they next open the playground.")
     if st.button("Send my network and settings", key="class-push"):

@@ -10,7 +10,7 @@ import re
 _JOINER = "\u2060"  # WORD JOINER: invisible, and it stops a bare address or e-mail from being made a link
 _BARE_LINK = re.compile(r"(?i)(https?:|ftp:|www)(?=[/.])|(@)")
 _LIVE = re.compile(r"([\\`\[\]<>&$~|])")  # what makes a link, an image, HTML, an entity, code or maths
-_MARKUP = re.compile(r"([\\`\[\]<>&$~|*_#])")  # and emphasis and headings, which a name shows as typed
+_MARKUP = re.compile(r"([\\`\[\]<>&$~|*_])")  # and emphasis, which a name shows as typed
 
 
 def _defuse(text: str) -> str:

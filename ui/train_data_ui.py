@@ -39,7 +39,7 @@ def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:
     for opt, arg in data.options(name).items():
         key = f"tr-ds-{name}-{opt}"
         if arg.kind == "path":
-            options[opt] = st.text_input(f"{opt} (a folder on the server)", key=key, help=arg.help or None)
+            options[opt] = st.text_input(f"{opt} (in the server's data folder)", key=key, help=arg.help or None)
         elif arg.kind == "int":
             options[opt] = int(st.number_input(opt, int(arg.min), int(arg.max), int(arg.default), key=key))
         else:
@@ -116,7 +116,8 @@ def download_ui(name: str, options: dict) -> None:
         st.caption("In the shared download cache: ready.")
     else:
         st.caption(f"Not downloaded yet: Download (or Start) fetches it once into the cache every student shares "
-                   f"({data.cache_root()}). Offline? Give a folder that holds the files, or use {BUNDLED}.")
+                   f"({data.cache_root()}). Offline? Copy the files into a folder there and give its name, or use "
+                   f"{BUNDLED}.")
         if st.button("Download", key="tr-download"):
             fetch_ui(name)
 

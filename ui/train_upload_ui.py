@@ -68,5 +68,6 @@ def _load(s: SessionState, file) -> tuple[bool, str]:
     s.set_model(model, trained=True)
     s.dataset = None  # unknown: the file does not say what it was trained on
     workspace.sync(s)  # saved by this run, not the next click's
-    return True, (f"Loaded **{plain(file.name)}** into {plain(s.spec.name or 'the network')}: the session's model now has "
+    return True, (f"Loaded **{plain(file.name)}** into {plain(s.spec.name or 'the network')}: the session's model "
+                  "now has "
                   "these weights (Inspect and Gradients use them).")

@@ -74,7 +74,8 @@ def test_an_unknown_argument_in_a_link_is_quoted_as_text():
 
 
 def test_a_network_name_shows_as_text_on_every_page():
-    spec = {"name": "see http://x.invalid/t.png or www.x.invalid", "input": [2], "layers": [{"type": "Linear", "out_features": 2}]}
+    spec = {"name": "see http://x.invalid/t.png or www.x.invalid", "input": [2],
+            "layers": [{"type": "Linear", "out_features": 2}]}
     at = _open("1_Build.py", net=_token(spec))
     assert at.session_state["playground"].spec.name == spec["name"]  # a name spec checks allow: it opens
     _assert_inert(at)
