@@ -26,5 +26,5 @@ with right:
     build_ui.summary_ui(summary, error)
 st.subheader("Export, import and share")
 build_ui.export_ui(s, valid=error is None)
-st.caption("The address bar always holds a link to this exact network: copy it to share.")
 build_ui.url_write(s)
+build_ui.network_link_ui(s)

@@ -35,7 +35,7 @@ def url_sync_ui(s: SessionState) -> None:
     """Open the network named in ?net= once; a broken link leaves the session's network as it is, with a notice.
 
     On a first visit that network is the default one; later it is the student's own work, which a hand-edited
-    or truncated link must not wipe out.
+    or truncated link must not wipe out. ``url_write`` then takes ?net= out of an address that names a workspace.
     """
     token = st.query_params.get("net")
     page = _page(s)
@@ -56,11 +56,34 @@ def url_sync_ui(s: SessionState) -> None:
 
 
 def url_write(s: SessionState) -> None:
-    """Put the current network in the URL so the address bar is always a shareable link."""
+    """Keep the network in the address only while no workspace is: ?ws= lets whoever has it change the work, so
+    an address holding it must not pass for a network link (``network_link_ui`` offers that). Without a
+    workspace (saving off) ?net= is what a reload opens again."""
     token = share.encode(s.spec)
-    if st.query_params.get("net") != token:
-        st.query_params["net"] = token
+    if s.token is None:
+        if st.query_params.get("net") != token:
+            st.query_params["net"] = token
+    elif "net" in st.query_params:
+        del st.query_params["net"]
     _page(s)["token"] = token
+
+
+def network_link(spec: engine.ModelSpec) -> str:
+    """The address that opens this network on the Build page: the spec alone, no workspace."""
+    try:
+        page = str(st.context.url).split("?")[0]
+    except (AttributeError, RuntimeError):
+        page = ""
+    page = page if page.rstrip("/").endswith("/Build") else (page.rsplit("/", 1)[0] + "/Build" if page else "/Build")
+    return f"{page}?net={share.encode(spec)}"
+
+
+def network_link_ui(s: SessionState) -> None:
+    """The network link to share: it opens a copy of this network, never this workspace."""
+    st.code(network_link(s.spec), language=None)
+    st.caption("**Network link**: opens this network for whoever you send it to, as their own copy. It holds the "
+               "network only: your runs and weights stay in your workspace, whose link (this page's address) lets "
+               "whoever has it change your work.")
 
 
 def start_ui(s: SessionState) -> None:

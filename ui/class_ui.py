@@ -24,8 +24,8 @@ def create_ui() -> None:
     """A new class: a name in, a join code and the teacher's link out."""
     st.markdown("Make a class: your students join it with a short code and a display name, and this page then "
                 "shows who has joined, their networks and their runs, live. There are no accounts: **the "
-                "teacher's link this page opens is the key to the class**; keep it to yourself, and project the "
-                "*class board* instead.")
+                "teacher's link this page then gives is the key to the class**; keep it to yourself, and project "
+                "the *class board* instead.")
     name = st.text_input("Class name", key="class-name", max_chars=200, placeholder="e.g. Deep learning, week 3")
     if st.button("Create the class", key="class-create", type="primary", disabled=not name.strip()):
         try:
@@ -50,10 +50,16 @@ def class_ui(s: SessionState, token: str) -> None:
     board_url = f"{url}/Class?{BOARD}={board}" if url else f"/Class?{BOARD}={board}"
     a, b = st.columns([3, 2])
     with b.container(key="class-board"):
-        st.markdown("**Class board**, to project: the join code, the ranking and the curves, read-only. This "
-                    "page's address is the key to the class: project the board, not this page.")
+        st.markdown("**Class board**, to project: the join code, the ranking and the curves, read-only. Project "
+                    "the board, not this page.")
         st.link_button("Open the class board", board_url, icon=":material/open_in_new:", key="class-board-open")
         st.code(board_url, language=None)
+    # Its own link: this page's address also names the teacher's workspace, which a co-teacher must not get.
+    with b.expander("Teacher's link: the key to this class", key="class-teacher-link"):
+        st.code(f"{url or ''}/Class?{PARAM}={token}", language=None)
+        st.caption("Opens this page with the class: keep it to yourself, or give it to a co-teacher. It holds "
+                   "the class only; this page's address also holds your workspace, so share this link, not the "
+                   "address.")
 
     @st.fragment(run_every=EVERY)
     def live():
