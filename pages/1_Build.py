@@ -1,7 +1,7 @@
 """Build: assemble a network layer by layer; shapes, parameters and the graph follow every edit."""
 import streamlit as st
 
-from ui import build_ui, workspace_ui
+from ui import build_ui, text, workspace_ui
 from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Build · NN playground", page_icon="🧱", layout="wide")
@@ -10,7 +10,7 @@ workspace_ui.sidebar_ui(s)
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Build a network")
 build_ui.url_sync_ui(s)
-st.caption(f"**{s.spec.name}** · input {' × '.join(map(str, s.spec.input))}"
+st.caption(f"**{text.plain(s.spec.name)}** · input {' × '.join(map(str, s.spec.input))}"
            + (f" token ids, vocabulary {s.spec.vocab_size}" if s.spec.vocab_size else "")
            + " · the Train and Inspect pages use this network (the Gradients page runs its own experiments).")
 build_ui.start_ui(s)
@@ -26,5 +26,5 @@ with right:
     build_ui.summary_ui(summary, error)
 st.subheader("Export, import and share")
 build_ui.export_ui(s, valid=error is None)
-st.caption("The address bar always holds a link to this exact network: copy it to share.")
 build_ui.url_write(s)
+build_ui.network_link_ui(s)

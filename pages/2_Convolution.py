@@ -4,6 +4,7 @@ import streamlit as st
 from engine import InputError, SpecError
 from ui import conv_formula_ui, conv_ui, workspace_ui
 from ui.session import keep_alive, state
+from ui.text import message
 
 st.set_page_config(page_title="Convolution · NN playground", page_icon=":material/grid_on:", layout="wide")
 workspace_ui.sidebar_ui(state())
@@ -28,7 +29,7 @@ with animation_tab:
             x, notes, rgb = conv_ui.input_ui(settings)
         except InputError as err:
             notes = []
-            st.error(str(err))
+            st.error(message(err))
         for note in notes:
             st.caption(note)
     if x is not None:
@@ -38,7 +39,7 @@ with animation_tab:
         try:
             trace = conv_ui.compute(settings, x, w, k)
         except (InputError, SpecError) as err:
-            st.error(str(err), icon="⚠️")
+            st.error(message(err), icon="⚠️")
         else:
             conv_ui.animation_ui(trace, x, rgb, draw=animation_tab.open)
             if animation_tab.open:

@@ -2,7 +2,7 @@
 import streamlit as st
 
 import engine
-from ui import train_controls_ui, train_runs_ui, train_ui, train_upload_ui, workspace_ui
+from ui import text, train_controls_ui, train_runs_ui, train_ui, train_upload_ui, workspace_ui
 from ui.session import page_link, state
 
 st.set_page_config(page_title="Train · NN playground", layout="wide")
@@ -12,10 +12,11 @@ p = train_ui.page(s)
 st.title("Train")
 try:
     summary = engine.summarize(s.spec)
-    st.markdown(f"Network **{s.spec.name}**: {len(s.spec.layers)} layers, {summary.total_params:,} parameters, "
+    st.markdown(f"Network **{text.plain(s.spec.name)}**: {len(s.spec.layers)} layers, "
+                f"{summary.total_params:,} parameters, "
                 f"input {'×'.join(map(str, s.spec.input))} · compute: {engine.device.describe()}")
 except engine.SpecError as err:
-    st.error(f"The network on the Build page is invalid: {err}")
+    st.error(f"The network on the Build page is invalid: {text.message(err)}")
 page_link("pages/1_Build.py", "Change the network on the Build page")
 
 with st.expander("Data and training settings", expanded=not train_ui.runs(s)):

@@ -3,7 +3,7 @@ autoencoder's reconstructions and codes."""
 import streamlit as st
 
 from engine import SpecError, data, inspect
-from ui import inspect_codes_ui, inspect_input_ui, inspect_sequence_ui, inspect_ui, workspace_ui
+from ui import inspect_codes_ui, inspect_input_ui, inspect_sequence_ui, inspect_ui, text, workspace_ui
 from ui.session import keep_alive, state
 
 st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
@@ -14,9 +14,10 @@ keep_alive()  # a Train run keeps its heartbeat while the student reads this pag
 try:
     model = inspect_ui.model_copy(s, s.get_model())  # once per version; nothing below touches the session's own
 except SpecError as err:
-    st.error(f"The network on the Build page is invalid: {err}")
+    st.error(f"The network on the Build page is invalid: {text.message(err)}")
     st.stop()
-st.caption(f"Model **{s.spec.name or 'custom'}**, version {s.version}. Results are computed on a private copy "
+st.caption(f"Model **{text.plain(s.spec.name or 'custom')}**, version {s.version}. Results are computed on a "
+           "private copy "
            "and kept until the model changes.")
 if not s.trained:
     st.info("This model is untrained: its weights are random (seed 0), so predictions are near chance and the "

@@ -9,7 +9,7 @@ import streamlit as st
 import engine
 from engine.network import (INFERRED, TYPES, Summary, check_values, edit, fmt_shape, network_figure, share,
                             to_pytorch_code)
-from ui import workspace
+from ui import text, workspace
 from ui.session import SessionState
 
 EMPTY_INPUTS = {"image C×H×W": "1, 28, 28", "vector F": "2", "sequence T×F": "20, 1", "tokens T (+ vocabulary)": "32"}
@@ -35,7 +35,7 @@ def url_sync_ui(s: SessionState) -> None:
     """Open the network named in ?net= once; a broken link leaves the session's network as it is, with a notice.
 
     On a first visit that network is the default one; later it is the student's own work, which a hand-edited
-    or truncated link must not wipe out.
+    or truncated link must not wipe out. ``url_write`` then takes ?net= out of an address that names a workspace.
     """
     token = st.query_params.get("net")
     page = _page(s)
@@ -51,16 +51,39 @@ def url_sync_ui(s: SessionState) -> None:
             page["notice"] = f"The shared link could not be opened ({err}). Your current network is unchanged."
         page["token"] = token
     if page["notice"]:
-        st.warning(page["notice"])
+        st.warning(text.message(page["notice"]))
         page["notice"] = None
 
 
 def url_write(s: SessionState) -> None:
-    """Put the current network in the URL so the address bar is always a shareable link."""
+    """Keep the network in the address only while no workspace is: ?ws= lets whoever has it change the work, so
+    an address holding it must not pass for a network link (``network_link_ui`` offers that). Without a
+    workspace (saving off) ?net= is what a reload opens again."""
     token = share.encode(s.spec)
-    if st.query_params.get("net") != token:
-        st.query_params["net"] = token
+    if s.token is None:
+        if st.query_params.get("net") != token:
+            st.query_params["net"] = token
+    elif "net" in st.query_params:
+        del st.query_params["net"]
     _page(s)["token"] = token
+
+
+def network_link(spec: engine.ModelSpec) -> str:
+    """The address that opens this network on the Build page: the spec alone, no workspace."""
+    try:
+        page = str(st.context.url).split("?")[0]
+    except (AttributeError, RuntimeError):
+        page = ""
+    page = page if page.rstrip("/").endswith("/Build") else (page.rsplit("/", 1)[0] + "/Build" if page else "/Build")
+    return f"{page}?net={share.encode(spec)}"
+
+
+def network_link_ui(s: SessionState) -> None:
+    """The network link to share: it opens a copy of this network, never this workspace."""
+    st.code(network_link(s.spec), language=None)
+    st.caption("**Network link**: opens this network for whoever you send it to, as their own copy. It holds the "
+               "network only: your runs and weights stay in your workspace, whose link (this page's address) lets "
+               "whoever has it change your work.")
 
 
 def start_ui(s: SessionState) -> None:
@@ -76,13 +99,13 @@ def start_ui(s: SessionState) -> None:
         with b:
             kind = st.selectbox("Input", list(EMPTY_INPUTS), key="empty-kind", on_change=_kind_changed)
             names, count = EMPTY_DIMS[kind]
-            text = st.text_input(f"Input shape ({names})", EMPTY_INPUTS[kind], key="empty-shape",
+            typed = st.text_input(f"Input shape ({names})", EMPTY_INPUTS[kind], key="empty-shape",
                                  help="numbers separated by commas, without the batch dimension")
             vocab = st.number_input("Vocabulary size", 2, 100_000, 32, key="empty-vocab") if kind.startswith(
                 "tokens") else None
             if st.button("Start empty", key="start-empty"):
                 try:
-                    shape = [int(p) for p in text.replace("×", ",").split(",") if p.strip()]
+                    shape = [int(p) for p in typed.replace("×", ",").split(",") if p.strip()]
                     if len(shape) != count:
                         raise engine.SpecError(f"{kind.split(' (')[0]} needs {count} number{'s' * (count > 1)} "
                                                f"({names}), e.g. {EMPTY_INPUTS[kind]}; you gave {len(shape)}")
@@ -93,7 +116,7 @@ def start_ui(s: SessionState) -> None:
                     st.rerun()
                 except ValueError as err:  # SpecError is a ValueError
                     hint = f"use whole numbers like {EMPTY_INPUTS[kind]}"
-                    st.error(f"Input shape: {err if isinstance(err, engine.SpecError) else hint}")
+                    st.error(f"Input shape: {text.message(err) if isinstance(err, engine.SpecError) else hint}")
 
 
 def _kind_changed() -> None:
@@ -123,7 +146,7 @@ def layers_ui(s: SessionState, rows: dict) -> None:
             st.markdown(f"Output of layer {picked}: **{fmt_shape(shape)}**" if shape else
                         f"Layer {picked}: invalid, see the message in the table")
         if error := st.session_state.pop("build-edit-error", None):
-            st.error(error)
+            st.error(text.message(error))
         cols = st.columns(4)
         for col, (label, key, action) in zip(cols, [("Up", "move-up", -1), ("Down", "move-down", 1),
                                                      ("Copy", "duplicate", "dup"), ("Delete", "delete", "del")]):
@@ -204,10 +227,10 @@ def _args_ui(s: SessionState, path: str, layer: dict) -> None:
     ltype = TYPES[layer["type"]]
     st.caption(ltype.doc)
     if error := st.session_state.pop("build-arg-error", None):
-        st.error(error)
+        st.error(text.message(error))
     for name in [k for k in layer if k != "type" and k not in ltype.args]:
         a, b = st.columns([3, 1])
-        a.warning(f"`{str(name)[:40]}` is not an argument of {ltype.name}"
+        a.warning(f"{text.code(name, 40)} is not an argument of {ltype.name}"
                   + (" (it is inferred from the input)" if name in INFERRED else ""))
         b.button("Remove", key=f"arg-{path}-unknown-{name}", on_click=_set_value, args=(s, path, name, None))
     sizes = [n for n, a in ltype.args.items() if a.kind == "size"]
@@ -295,7 +318,7 @@ def _add_ui(s: SessionState) -> None:
                 sel = edit.moved_path(selected, 1)
                 spec = edit.insert_layer(s.spec, sel, new)
         except engine.SpecError as err:
-            st.error(f"Could not add the layer: {err}. Your network is unchanged.")
+            st.error(text.message(f"Could not add the layer: {err}. Your network is unchanged."))
             return
         _replace(s, spec, sel)
         st.rerun()
@@ -323,7 +346,7 @@ def _bytes(n: float) -> str:
 def summary_ui(summary: Summary, error: engine.SpecError | None) -> None:
     """The VGG-style table, totals and the graph; the failing layer is flagged, rows above it stay."""
     if error is not None:
-        st.error(str(error))
+        st.error(text.message(error))
     table = pd.DataFrame([{"#": ("  " * r.depth) + r.index, "Layer": r.type, "Details": r.detail,
                            "Output": fmt_shape(r.output_shape), "Memory": _bytes(r.activation_bytes),
                            "Parameters": f"{r.params:,}", "MACs": f"{r.macs:,}"} for r in summary.rows],
@@ -387,7 +410,7 @@ def export_ui(s: SessionState, valid: bool) -> None:
                                        f"{engine.limits.MAX_SPEC_BYTES:,}")
             spec = engine.ModelSpec.from_json(upload.getvalue())
         except engine.SpecError as err:
-            st.error(f"Could not import {upload.name}: {err}. Your current network is unchanged.")
+            st.error(text.message(f"Could not import {upload.name[:60]}: {err}. Your current network is unchanged."))
             return
         try:  # a file that is sound but does not fit layer by layer still opens, with the layer named
             engine.summarize(spec)

@@ -3,7 +3,6 @@ the class board, the same view read-only for a projector."""
 from __future__ import annotations
 
 import html
-import re
 import time
 from urllib.parse import urlsplit
 
@@ -13,7 +12,7 @@ import streamlit as st
 import engine
 from engine.training import figures as train_figures
 from engine.workspace import drawn_runs
-from ui import workspace
+from ui import text, workspace
 from ui.session import SessionState, state
 
 PARAM = "teacher"
@@ -22,23 +21,18 @@ EVERY = 2.0  # seconds between the class view's polls
 SNAPSHOT_REUSE = 300.0  # seconds a student's snapshot is shown again on a new click while their workspace is unchanged
 
 
-def plain(text: str) -> str:
-    """A user's string for a markdown element, shown exactly as typed (every ASCII punctuation escaped)."""
-    return re.sub(r"([!-/:-@\[-`{-~])", r"\\\1", str(text))
-
-
 def create_ui() -> None:
     """A new class: a name in, a join code and the teacher's link out."""
     st.markdown("Make a class: your students join it with a short code and a display name, and this page then "
                 "shows who has joined, their networks and their runs, live. There are no accounts: **the "
-                "teacher's link this page opens is the key to the class**; keep it to yourself, and project the "
-                "*class board* instead.")
+                "teacher's link this page then gives is the key to the class**; keep it to yourself, and project "
+                "the *class board* instead.")
     name = st.text_input("Class name", key="class-name", max_chars=200, placeholder="e.g. Deep learning, week 3")
     if st.button("Create the class", key="class-create", type="primary", disabled=not name.strip()):
         try:
             token, _ = workspace.create_class(name)
         except engine.InputError as err:
-            st.error(f"Cannot create the class: {err}")
+            st.error(f"Cannot create the class: {text.message(err)}")
             return
         st.query_params[PARAM] = token
         st.rerun()
@@ -50,17 +44,23 @@ def class_ui(s: SessionState, token: str) -> None:
     try:
         board = view.get("board") or workspace.class_board(token)
     except engine.InputError as err:
-        st.error(f"This class cannot be shown: {err}")
+        st.error(f"This class cannot be shown: {text.message(err)}")
         return
     view["board"] = board
     url = _address()
     board_url = f"{url}/Class?{BOARD}={board}" if url else f"/Class?{BOARD}={board}"
     a, b = st.columns([3, 2])
     with b.container(key="class-board"):
-        st.markdown("**Class board**, to project: the join code, the ranking and the curves, read-only. This "
-                    "page's address is the key to the class: project the board, not this page.")
+        st.markdown("**Class board**, to project: the join code, the ranking and the curves, read-only. Project "
+                    "the board, not this page.")
         st.link_button("Open the class board", board_url, icon=":material/open_in_new:", key="class-board-open")
         st.code(board_url, language=None)
+    # Its own link: this page's address also names the teacher's workspace, which a co-teacher must not get.
+    with b.expander("Teacher's link: the key to this class", key="class-teacher-link"):
+        st.code(f"{url or ''}/Class?{PARAM}={token}", language=None)
+        st.caption("Opens this page with the class: keep it to yourself, or give it to a co-teacher. It holds "
+                   "the class only; this page's address also holds your workspace, so share this link, not the "
+                   "address.")
 
     @st.fragment(run_every=EVERY)
     def live():
@@ -122,7 +122,7 @@ def _poll(view: dict, fetch) -> bool:
     try:
         update = fetch(view["token"], view["since"])
     except engine.InputError as err:
-        st.error(f"This class cannot be shown: {err}")
+        st.error(f"This class cannot be shown: {text.message(err)}")
         return False
     view.update(name=update.name, code=update.code, since=update.as_of, pushed=update.pushed_version)
     for member in update.members:
@@ -149,7 +149,7 @@ def _names(view: dict) -> dict[str, str]:
 
 def _header(view: dict) -> None:
     """The class's name, and the join code in type big enough for the back row (and a 200% projector zoom)."""
-    st.subheader(plain(view["name"]))
+    st.subheader(text.plain(view["name"]))
     address = _address()
     where = f'Open <b style="white-space:nowrap">{html.escape(address)}</b> and enter code' if address else \
         "Open this playground, then <i>Join the class</i> in the sidebar, and enter code"
@@ -219,9 +219,9 @@ def _draw(view: dict) -> None:
         table = pd.DataFrame(rows)
         table["rank"] = table["rank"].astype("Int64")  # whole numbers, blank for those without a result
         st.dataframe(table, hide_index=True, key="class-table")
-    # Keyed by member (two "Ada"s are two entries); Plotly renders a little HTML in legends and hovers: escaped.
-    students = {m.key: (html.escape(names[m.key]), [(html.escape(f"#{r.number} {r.label}"), r.epochs)
-                                                     for r in drawn_runs(_runs(m)) if r.epochs]) for m in members}
+    # Keyed by member (two "Ada"s are two entries); the figure shows names and labels as text.
+    students = {m.key: (names[m.key], [(f"#{r.number} {r.label}", r.epochs) for r in drawn_runs(_runs(m)) if r.epochs])
+                for m in members}
     if not any(runs for _, runs in students.values()):
         return  # no curves yet: no empty charts
     a, b = st.columns(2)
@@ -242,10 +242,10 @@ def _snapshot_ui(view: dict, token: str) -> None:
         try:
             view["snapshot"] = names[key], workspace.link(_member_snapshot(view, token, key), "Train")
         except engine.InputError as err:
-            st.error(f"Cannot open this student's workspace: {err}")
+            st.error(f"Cannot open this student's workspace: {text.message(err)}")
             view.pop("snapshot", None)
     if snapshot := view.get("snapshot"):
-        c.link_button(f"Open {plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
+        c.link_button(f"Open {text.plain(snapshot[0])}'s snapshot", snapshot[1], icon=":material/open_in_new:",
                       key="class-snapshot-open")
     _remove_ui(view, token, key, names)
 
@@ -257,7 +257,7 @@ def _remove_ui(view: dict, token: str, key: str | None, names: dict[str, str]) -
     if st.button("Remove from the class", key="class-remove", disabled=key is None):
         view["removing"] = key
     if key is not None and view.get("removing") == key:
-        st.warning(f"Remove **{plain(names[key])}** from the class? They keep their workspace, network and runs, "
+        st.warning(f"Remove **{text.plain(names[key])}** from the class? They keep their workspace, network and runs, "
                    "and could join again with the code.")
         st.button("Remove", key="class-remove-confirm", type="primary", on_click=_remove,
                   args=(view, token, key, names[key]))
@@ -269,10 +269,10 @@ def _remove(view: dict, token: str, key: str, name: str) -> None:
     try:
         workspace.remove_member(token, key)
     except engine.InputError as err:
-        view["removed"] = False, f"Cannot remove {plain(name)}: {err}"  # shown by the run this callback precedes
+        view["removed"] = False, f"Cannot remove {text.plain(name)}: {text.message(err)}"  # shown by the run this callback precedes
         return
     view["members"].pop(key, None)
-    view["removed"] = True, f"{plain(name)} was removed from the class; their workspace stays theirs."
+    view["removed"] = True, f"{text.plain(name)} was removed from the class; their workspace stays theirs."
 
 
 def _member_snapshot(view: dict, token: str, key: str) -> str:
@@ -289,13 +289,14 @@ def _member_snapshot(view: dict, token: str, key: str) -> str:
 
 def push_ui(s: SessionState, token: str) -> None:
     """Send the teacher's current network and Train settings to every student's workspace."""
-    st.markdown(f"**Send to the class**: your current network (**{plain(s.spec.name or 'custom')}**, from the Build "
+    st.markdown(f"**Send to the class**: your current network (**{text.plain(s.spec.name or 'custom')}**, from "
+                "the Build "
                 "page) and your Train settings open within seconds on every student's open page (a student whose run is "
                 "still training is asked first), or when they next open the playground.")
     if st.button("Send my network and settings", key="class-push"):
         try:
             version = workspace.push(token, s)
         except engine.InputError as err:
-            st.error(f"Cannot send: {err}")
+            st.error(f"Cannot send: {text.message(err)}")
             return
         st.success(f"Sent (version {version}).")

@@ -12,6 +12,7 @@ from engine.conv import examples as conv_examples
 from engine.conv import figures as conv_figures
 from engine.conv import receptive
 from engine.inspect import images
+from ui.text import message
 
 OPERATIONS = ("convolution", "transposed convolution", "pooling")
 PADDINGS = ("number", "valid", "same", "full")
@@ -252,7 +253,7 @@ def receptive_ui(draw: bool = True) -> None:
     try:
         fields = receptive.fields(receptive.stack(n_layers, k, stride, pool_every), size)
     except (InputError, SpecError) as err:
-        st.error(str(err))
+        st.error(message(err))
         return
     last = fields[-1]
     left, right = st.columns([1, 1])
@@ -293,7 +294,7 @@ def feature_maps_ui(draw: bool = True) -> None:
         try:
             x, notes = _upload("fm_upload", "fm_rgb", FEATURE_SIDE, channels_choice=False, decode=draw)
         except InputError as err:
-            st.error(str(err))
+            st.error(message(err))
             return
         if not draw:
             return
@@ -313,7 +314,7 @@ def feature_maps_ui(draw: bool = True) -> None:
     try:
         y = conv.conv2d(x, w, padding="same", flip=flip).output
     except InputError as err:  # an edited kernel with an empty cell
-        st.error(str(err))
+        st.error(message(err))
         return
     for note in notes:
         st.caption(note)

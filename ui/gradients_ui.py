@@ -13,6 +13,7 @@ from engine.gradients import activation_stats, derivative_bound, figures, lab
 from engine.network import DEPTH_LABS, SCHEMES, layer_names
 from engine.training import SavedRun
 from ui import runs_ui
+from ui.text import message, plain
 from ui.runs_ui import status_text
 from ui.session import Run, state
 
@@ -332,11 +333,13 @@ def session_model_ui() -> None:
         labels, norms = cached("session_norms", key, lambda: lab.weight_norms(model, x, y))
         stats = cached("session_stats", key, lambda: activation_stats(model, x))
     except ERRORS as err:
-        st.error(f"Could not measure the session's model on {name}: {err}. Pick another network on the Build page "
+        st.error(f"Could not measure the session's model on {plain(name)}: {message(err)}. Pick another network "
+                 "on the Build page "
                  "or another dataset on the Train page, or use the depth-lab MLP.")
         return
     weights = "its trained weights" if trained_on else "seed 0, untrained"
-    st.caption(f"**{s.spec.name}** ({weights}) on {len(x)} samples of **{name}**; every weight, input to output"
+    st.caption(f"**{plain(s.spec.name)}** ({weights}) on {len(x)} samples of **{plain(name)}**; every weight, "
+               "input to output"
                + (f". Fitted to the data as the Train page would: {'; '.join(notes)}." if notes else "."))
     chart_col, note_col = st.columns([3, 2], gap="large")
     # numbered by weight: a BatchNorm γ or an RNN's second matrix is no layer of its own

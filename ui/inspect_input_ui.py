@@ -18,6 +18,7 @@ from engine import InputError, data, inspect
 from engine.inspect import figures as figs
 from engine.inspect import images
 from ui.inspect_ui import Sample, cached, page_state
+from ui.text import message, plain
 from ui.train_ui import load_dataset
 
 BRUSHES = {"Click": "pan", "Lasso": "lasso", "Box": "select"}  # the drawing grid's Plotly dragmode
@@ -54,7 +55,7 @@ def choose_dataset(s, model) -> tuple[object | None, dict | None]:
             if s.trained or _fits(ds, s.spec, outputs, exact=False):
                 return ds, rec
         except InputError as err:
-            st.sidebar.warning(f"The training data ({rec['name']}) cannot be loaded here: {err}")
+            st.sidebar.warning(f"The training data ({plain(rec['name'])}) cannot be loaded here: {message(err)}")
     kind, name = _kind(s.spec), data.fit(s.spec)
     try:
         ds = _load(name)
@@ -68,8 +69,8 @@ def choose_dataset(s, model) -> tuple[object | None, dict | None]:
 
 
 def _describe(rec: dict) -> str:
-    opts = ", ".join(f"{k}={v}" for k, v in sorted((rec.get("options") or {}).items()))
-    return f"**{rec['name']}** (seed {rec.get('seed', 0)}{', ' + opts if opts else ', default options'})"
+    opts = plain(", ".join(f"{k}={v}" for k, v in sorted((rec.get("options") or {}).items())))
+    return f"**{plain(rec['name'])}** (seed {rec.get('seed', 0)}{', ' + opts if opts else ', default options'})"
 
 
 def input_ui(s, model) -> Sample | None:
@@ -145,7 +146,7 @@ def _dataset_ui(s, model, ds, rec) -> Sample:
         x, notes = inspect.fit_to_input(x, tuple(s.spec.input))
     label = ds.classes[int(y_test[i])] if ds.task == "classification" else None
     origin = f"{ds.name} test #{i}"
-    sb.caption(f"Showing **{origin}** (index {i} of the {len(x_test)} test samples).")
+    sb.caption(f"Showing **{plain(origin)}** (index {i} of the {len(x_test)} test samples).")
     page_state(s)["last_sample"] = (np.asarray(x, dtype=np.float32), label, origin)
     low, high = _pixel_range(ds)
     return Sample(np.asarray(x, dtype=np.float32), f"{data_key}:{i}", label, list(ds.classes), None, notes,
@@ -219,7 +220,7 @@ def _draw_ui(s, model, ds) -> Sample:
             b2.button("Start from a dataset digit", key="inspect_from_dataset", on_click=from_dataset,
                       width="stretch", help="copies the sample last picked under Dataset sample, so you can edit it")
             if drawing.get("origin"):
-                st.caption(f"Started from {drawing['origin']}.")
+                st.caption(f"Started from {plain(drawing['origin'])}.")
             if data.autoencodes(s.spec):
                 st.markdown("Its reconstruction is in the Prediction tab below, its code in the Codes tab.")
             else:
@@ -255,7 +256,7 @@ def _upload_ui(spec, ds) -> Sample | None:
         decoded = images.decode(file.getvalue(), "RGB" if spec.input[0] == 3 else "L")
         x, notes = inspect.fit_to_input(decoded.pixels, tuple(spec.input))
     except InputError as err:
-        st.error(str(err))
+        st.error(message(err))
         return None
     low, high = _pixel_range(ds)
     if spec.input[0] == 1 and not invert and float(x.mean()) > 0.5:
@@ -274,7 +275,7 @@ def _text_ui(s, ds) -> Sample:
     if ds is not None and ds.task == "char" and len(ds.vocab) <= spec.vocab_size:
         vocab = list(ds.vocab)
         default = "".join(vocab[int(t)] for t in ds.x_test[0])
-        st.sidebar.caption(f"Characters of the dataset **{ds.name}**.")
+        st.sidebar.caption(f"Characters of the dataset **{plain(ds.name)}**.")
     if vocab is None:
         vocab = FALLBACK_VOCAB[:spec.vocab_size]
         notes.append(f"No character dataset fits this model's {spec.vocab_size} tokens; using the characters "

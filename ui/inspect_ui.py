@@ -14,6 +14,7 @@ import streamlit as st
 from engine import InputError, inspect
 from engine.inspect import attribution
 from engine.inspect import figures as figs
+from ui.text import message, plain
 
 MAX_CACHED = 64
 PREDICTED = "predicted"  # the target option that follows the prediction of whatever input is chosen
@@ -73,7 +74,7 @@ def input_view_ui(sample: Sample, key: str) -> None:
     """The chosen input itself: the image, the sequence or the typed text."""
     if sample.vocab is not None:
         text = "".join(figs.visible(sample.vocab[int(t)]) for t in sample.x)
-        st.markdown(f"**Input** ({sample.origin}, {len(sample.x)} characters)")
+        st.markdown(f"**Input** ({plain(sample.origin)}, {len(sample.x)} characters)")
         st.code(text, language=None)
         return
     st.plotly_chart(figs.input_figure(sample.x, f"Input: {sample.origin}" if sample.origin else "Input"), key=key)
@@ -274,7 +275,7 @@ def attribution_ui(s, model, sample: Sample, draw: bool = True) -> None:
     try:
         attr = cached(s, key, lambda: attribution.attribute(model, sample.x, method, target=target, **opts))
     except InputError as err:
-        st.warning(str(err))
+        st.warning(message(err))
         return
     what = f"output {index}" if sample.task == "regression" else f"class {figs.visible(target_name)}"
     title = f"{attribution.METHODS[method][0]} for {what}" + (" (predicted)" if is_predicted else "")

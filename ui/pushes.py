@@ -12,7 +12,7 @@ import streamlit as st
 
 import engine
 from engine.training import TrainConfig
-from ui import workspace
+from ui import text, workspace
 
 PUSH_POLL = 4.0  # seconds between a class member's checks for a network pushed by the teacher
 SHOWN_CHANGES = 6  # changed training settings named in a push's notice; more are counted
@@ -127,20 +127,20 @@ def settings_changes(old: dict, new: dict) -> list[str]:
 def push_notice(before: str | None, after: str | None, changes: list[str], settings: bool) -> str:
     """What a push changed, in words: the network (was, now) and the training settings it set."""
     network = after or "custom"
-    text = f"Your teacher sent the class a network: {_plain(network)}"
-    text += f" (yours was {_plain(before or 'custom')})." if before != after else "."
+    notice = f"Your teacher sent the class a network: {text.plain(network)}"
+    notice += f" (yours was {text.plain(before or 'custom')})." if before != after else "."
     if changes:
         more = len(changes) - SHOWN_CHANGES
-        text += " New training settings: " + _plain(", ".join(changes[:SHOWN_CHANGES])) + \
+        notice += " New training settings: " + text.plain(", ".join(changes[:SHOWN_CHANGES])) + \
             (f" and {more} more." if more > 0 else ".")
     elif settings:
-        text += " Its training settings are the ones you had."
-    return text
+        notice += " Its training settings are the ones you had."
+    return notice
 
 
 def offer_text(s, push) -> str:
     """The notice of a push held back while a run of the student's is live (training, queued or paused)."""
-    name = _plain((push.spec or {}).get("name") or "custom")
+    name = text.plain((push.spec or {}).get("name") or "custom")
     what = f"{name}, with training settings" if push.settings and push.settings.get("train") else name
     live = [f"#{r.number}" for r in s.book.live()]
     if len(live) > 1:  # a comparison holds several
@@ -152,7 +152,3 @@ def offer_text(s, push) -> str:
                 "changed. Opening the teacher's network stops your run (it stays in your runs with what it learnt).")
     return f"Your teacher sent the class a network: {what}. Nothing was changed yet."
 
-
-def _plain(text: str) -> str:
-    """A name shown inside markdown as the text it is (names come from users)."""
-    return "".join("\\" + c if c in "\\`*_[]<>|~$:" else c for c in str(text))

@@ -10,6 +10,7 @@ import engine
 from engine.training import OPTIMIZERS, TERMINAL, SavedRun, TrainConfig, Trainer
 from ui import train_data_ui
 from ui.session import Run, SessionState
+from ui.text import message
 from ui.train_runs_ui import run_label
 from ui.train_ui import GROUP, UPDATABLE, active, change_text, delete_run, load_dataset, page, runs
 
@@ -125,7 +126,7 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
         start_run(s, pending, downloaded=True)
         st.rerun()  # the buttons above were drawn before the run existed
     if error := p.pop("error", None):
-        st.error(error)
+        st.error(message(error))
     if info := p.pop("info", None):
         st.info(info)
 

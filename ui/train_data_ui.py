@@ -16,6 +16,7 @@ import streamlit as st
 from engine import SpecError, data
 from engine.training import suggested_settings
 from ui import train_upload_ui
+from ui.text import message
 
 BUNDLED = "mnist"  # real digits that need no download: what a failed download offers instead
 PROGRESS_EVERY = 0.1  # seconds between progress-bar updates (a chunk arrives far more often)
@@ -38,7 +39,7 @@ def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:
     for opt, arg in data.options(name).items():
         key = f"tr-ds-{name}-{opt}"
         if arg.kind == "path":
-            options[opt] = st.text_input(f"{opt} (a folder on the server)", key=key, help=arg.help or None)
+            options[opt] = st.text_input(f"{opt} (in the server's data folder)", key=key, help=arg.help or None)
         elif arg.kind == "int":
             options[opt] = int(st.number_input(opt, int(arg.min), int(arg.max), int(arg.default), key=key))
         else:
@@ -109,13 +110,14 @@ def download_ui(name: str, options: dict) -> None:
     try:
         missing = data.needs_download(name)
     except data.DownloadError as err:  # e.g. torchvision missing: nothing can be downloaded here
-        st.error(str(err))
+        st.error(message(err))
         return
     if not missing:
         st.caption("In the shared download cache: ready.")
     else:
         st.caption(f"Not downloaded yet: Download (or Start) fetches it once into the cache every student shares "
-                   f"({data.cache_root()}). Offline? Give a folder that holds the files, or use {BUNDLED}.")
+                   f"({data.cache_root()}). Offline? Copy the files into a folder there and give its name, or use "
+                   f"{BUNDLED}.")
         if st.button("Download", key="tr-download"):
             fetch_ui(name)
 
@@ -143,7 +145,7 @@ def fetch_ui(name: str) -> bool:
         data.download_dataset(name, progress=progress)
     except data.DownloadError as err:
         bar.empty()
-        st.error(f"Cannot download {name}: {err}")
+        st.error(f"Cannot download {name}: {message(err)}")
         st.button(f"Use {BUNDLED} instead (bundled, no download)", key="tr-use-bundled", on_click=use_bundled)
         return False
     got = f"{received / 1e6:.1f} MB in {time.monotonic() - started:.0f} s; " if received else ""

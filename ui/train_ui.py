@@ -15,6 +15,7 @@ from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINA
                              load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
 from ui import runs_ui, train_data_ui, workspace
+from ui.text import message, plain
 from ui.session import Run, SessionState, reseed
 
 # What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
@@ -116,7 +117,7 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
                            bptt=bptt, flip=flip, shift=shift, rotate=rotate, erase=erase, mixup=mixup, noise=noise,
                            early_stopping=early, patience=patience, seed=seed).check()
     except (engine.InputError, ValueError) as err:
-        st.error(f"Settings: {err}")
+        st.error(f"Settings: {message(err)}")
         return None
     s.set_settings("train", config.to_dict())  # a reopened workspace shows them again
     s.set_settings(CHOSEN_SETTING, st.session_state.get(train_data_ui.CHOSEN) == name)  # and knows who chose it
@@ -214,7 +215,7 @@ def status_ui(run: Run) -> None:
     eta = f", about {status.eta:.0f} s left" if status.eta is not None and status.state == "running" else ""
     if status.state in TERMINAL:
         eta = f", trained for {status.elapsed:.1f} s"
-    text = f"{run.label}: **{status.state}** · step {status.step}/{status.total_steps} · " \
+    text = f"{plain(run.label)}: **{status.state}** · step {status.step}/{status.total_steps} · " \
            f"epoch {status.epoch}{eta}"
     st.progress(min(status.progress, 1.0), text=text)
     if status.state == "queued":
@@ -228,15 +229,15 @@ def status_ui(run: Run) -> None:
     for change in run_changes(trainer, status):
         st.caption(f"Changed: {change['text']} from step {change['step']}")
     if status.state == "diverged":
-        st.error(status.message)
+        st.error(message(status.message))
     elif status.state == "failed":
-        st.error(f"The run failed: {status.message}")
+        st.error(f"The run failed: {message(status.message)}")
     elif status.message and status.state in TERMINAL:
-        st.caption(status.message)
+        st.caption(message(status.message))
     for note in trainer.notes:
-        st.caption(f"Adapted to the data: {note}")
+        st.caption(f"Adapted to the data: {message(note)}")
     for note in status.notes:
-        st.caption(f"Note: {note}")
+        st.caption(f"Note: {message(note)}")
 
 
 def curves(runs: dict[str, list[dict]], metric: str, changes: list[dict] = ()):
@@ -384,7 +385,7 @@ def results_ui(s: SessionState, run: Run) -> None:
         st.caption("This run's trained network is the session's model: the Inspect and Gradients pages show it.")
     else:
         st.button("Use this network", key="tr-adopt", on_click=lambda: adopt(s, run))
-        st.caption(f"Use this network: replaces the network on the Build page ({s.spec.name or 'custom'}, "
+        st.caption(f"Use this network: replaces the network on the Build page ({plain(s.spec.name or 'custom')}, "
                    f"{'trained' if s.trained else 'untrained'}) with this run's and its trained weights; "
                    "Inspect and Gradients then show it.")
     if dataset.task == "char":
@@ -431,4 +432,4 @@ def sample_ui(trainer: Trainer) -> None:
         try:
             st.code(prefix + sample(trainer.model, trainer.dataset.vocab, prefix, length, temperature), language=None)
         except engine.InputError as err:
-            st.error(str(err))
+            st.error(message(err))

@@ -6,6 +6,7 @@ import streamlit as st
 import engine
 from engine import data, limits
 from engine.training import load_weights
+from ui.text import message, plain
 from ui import workspace
 from ui.session import SessionState
 
@@ -34,10 +35,10 @@ def text_ui(p: dict, seq_len: int, seed: int):
             cached = {"key": key, "dataset": None, "error": str(err)}
         p["text"] = cached
     if cached["error"]:
-        st.error(f"Your text cannot be used: {cached['error']}. Training uses the built-in text until you "
+        st.error(f"Your text cannot be used: {message(cached['error'])}. Training uses the built-in text until you "
                  "upload another file.")
         return None
-    st.caption(f"Training on **{file.name}**: {cached['dataset'].description}")
+    st.caption(f"Training on **{plain(file.name)}**: {message(cached['dataset'].description)}")
     return cached["dataset"]
 
 
@@ -51,8 +52,8 @@ def weights_ui(s: SessionState, p: dict) -> None:
         return
     if p.get("weights_file", (None,))[0] != file.file_id:  # each file is read once, not on every rerun
         p["weights_file"] = (file.file_id, _load(s, file))
-    ok, message = p["weights_file"][1]
-    (st.success if ok else st.error)(message)
+    ok, said = p["weights_file"][1]
+    (st.success if ok else st.error)(said)
 
 
 def _load(s: SessionState, file) -> tuple[bool, str]:
@@ -63,9 +64,10 @@ def _load(s: SessionState, file) -> tuple[bool, str]:
         model = engine.build(s.spec, seed=0)
         load_weights(model, file.getvalue())  # safetensors, or torch.load(weights_only=True): never a pickle
     except (engine.InputError, engine.SpecError) as err:
-        return False, f"Weights refused: {err}. The session's network and its weights are unchanged."
+        return False, f"Weights refused: {message(err)}. The session's network and its weights are unchanged."
     s.set_model(model, trained=True)
     s.dataset = None  # unknown: the file does not say what it was trained on
     workspace.sync(s)  # saved by this run, not the next click's
-    return True, (f"Loaded **{file.name}** into {s.spec.name or 'the network'}: the session's model now has "
+    return True, (f"Loaded **{plain(file.name)}** into {plain(s.spec.name or 'the network')}: the session's model "
+                  "now has "
                   "these weights (Inspect and Gradients use them).")

@@ -16,7 +16,7 @@ import streamlit as st
 import engine
 from engine import workspace
 from engine.training import SavedRun, save_weights
-from ui import pushes, saved_runs
+from ui import pushes, saved_runs, text
 
 PARAM = "ws"
 @st.cache_resource(show_spinner=False)
@@ -57,7 +57,7 @@ def attach(s) -> None:
             s.save_error = f"Saving is off ({err}): your work stays in this browser tab only."
             return
         except engine.InputError as err:  # malformed, unknown or expired: say so, start a fresh workspace
-            s.notice = f"{err} A new, empty workspace was opened instead."
+            s.notice = f"{text.message(err)} A new, empty workspace was opened instead."
     try:
         s.token = store.create(_ip(), spec=s.spec.to_dict(), settings=s.settings or None)
     except engine.InputError as err:  # the hourly cap, or the database went away
@@ -84,7 +84,7 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
     try:
         s.set_spec(engine.ModelSpec.from_dict(ws.spec))
     except (engine.SpecError, engine.InputError) as err:
-        s.notice = f"The stored network could not be read ({err}); the default one is shown."
+        s.notice = f"The stored network could not be read ({text.message(err)}); the default one is shown."
     s.settings = dict(ws.settings or {})
     st.session_state.update(train_ui.widget_state(s.settings.get("train")))
     st.session_state.pop(train_ui.train_data_ui.CHOSEN, None)
@@ -100,7 +100,7 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
         try:
             runs.append(saved_runs.stored_run(record, ws.token, store, flusher))
         except (engine.SpecError, engine.InputError, ValueError, TypeError):
-            s.notice = f"Run {record.number} ({record.label}) could not be read back and is not shown."
+            s.notice = f"Run {record.number} ({text.plain(record.label)}) could not be read back and is not shown."
     # A lab keeps one experiment: its runs share one context, as when started. A run this process still trains
     # keeps its own (another tab may be drawing it), and the stored ones join it.
     experiments = {r.group: r.shared for r in runs if r.group != "train" and not isinstance(r.trainer, SavedRun)}

@@ -4,7 +4,7 @@ from __future__ import annotations
 import streamlit as st
 
 import engine
-from ui import layout, pushes, workspace
+from ui import layout, pushes, text, workspace
 from ui.session import KEY, SessionState
 
 
@@ -14,7 +14,7 @@ def sidebar_ui(s: SessionState) -> None:
     with st.sidebar:
         _push_watch_ui(s)  # first: a push it opens is drawn by this same run
     if s.notice:
-        st.info(s.notice)
+        st.info(s.notice)  # made as markdown: user strings in it are escaped where it is written
         s.notice = None
     if (push := pushes.offered_push(s)) is not None:
         st.warning(pushes.offer_text(s, push))
@@ -28,12 +28,12 @@ def sidebar_ui(s: SessionState) -> None:
             st.warning("A read-only snapshot: look at everything; nothing you change here is saved.")
             st.button("Make my own copy", key="ws-copy", type="primary", on_click=_copy, args=(s,))
         elif error:
-            st.warning(error)
+            st.warning(text.message(error))
         else:
             st.caption("Saved as you work. This page's address is your workspace's link: bookmark it to come "
                        "back, on any page. Whoever has the link can open it.")
         if s.class_name:
-            st.caption(f"Class **{s.class_name}** as {s.display_name}.")
+            st.caption(f"Class **{text.plain(s.class_name)}** as {text.plain(s.display_name)}.")
         if s.token is None:
             return
         with st.expander("Share, download, join a class"):  # leaving one is in here too
@@ -46,7 +46,7 @@ def sidebar_ui(s: SessionState) -> None:
                           args=(s, "leave the class", workspace.leave_class),
                           help="your teacher no longer sees this workspace; your network and runs stay here")
         if error := s.extras.pop("workspace_error", None):
-            st.error(error)
+            st.error(text.message(error))
 
 
 def _push_watch_ui(s: SessionState) -> None:
@@ -86,7 +86,7 @@ def _file_ui(s: SessionState) -> None:
         try:
             token = workspace.import_file(upload.getvalue())
         except engine.InputError as err:
-            st.error(f"Cannot open this file: {err}")
+            st.error(f"Cannot open this file: {text.message(err)}")
             return
         _switch(s, token)
 
@@ -98,7 +98,7 @@ def _join_ui(s: SessionState) -> None:
         try:
             workspace.join_class(s, code, name)
         except engine.InputError as err:
-            st.error(f"Cannot join: {err}")
+            st.error(f"Cannot join: {text.message(err)}")
             return
         st.rerun()
 

@@ -30,8 +30,8 @@ CHUNK = 1 << 16
 # server as ``torchvision.datasets.CIFAR10.url``; the MD5 is the one the dataset's page publishes.
 CIFAR_BINARY = ("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530")
 CIFAR_FOLDER = "cifar-10-batches-bin"
-FALLBACK = ('Use the bundled 5,000-image subset (dataset "mnist", no download), or copy the files into a folder on '
-            'the server and give it as the folder option')
+FALLBACK = ('Use the bundled 5,000-image subset (dataset "mnist", no download), or copy the files into a folder in '
+            "the server's data folder and give its name as the folder option")
 
 Progress = Callable[[int, int], None]
 

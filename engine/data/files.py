@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import math
+import os
 import zlib
 from pathlib import Path
 from typing import Callable
@@ -212,10 +213,41 @@ def load_cifar(folder: str | Path | None, rng: np.random.Generator, n_train: int
                    f"0..255 to [0, 1].")
 
 
+FOLDERS_ENV = "PLAYGROUND_DATA_FOLDERS"
+
+
+def data_roots() -> list[Path]:
+    """The folders the "folder" option may read below: the download cache (``$PLAYGROUND_DATA_DIR``) and those in
+    ``$PLAYGROUND_DATA_FOLDERS`` (separated by ``os.pathsep``), resolved."""
+    extra = [p for p in os.environ.get(FOLDERS_ENV, "").split(os.pathsep) if p.strip()]
+    return [Path(p.strip()).expanduser().resolve() for p in [str(download.cache_root()), *extra]]
+
+
+def _resolved(base: Path, given: str) -> Path | None:
+    try:
+        return (base / given).resolve()
+    except (OSError, ValueError, RuntimeError):  # a NUL byte, a name too long, a loop of links
+        return None
+
+
 def _folder(folder: str | Path) -> Path:
+    """The dataset folder a student named, inside one of the data roots; anywhere else is refused with one
+    message that says nothing about what is there (the server's other folders are none of a student's business).
+
+    A relative name is read below the roots, an absolute one must lie inside one; ``~`` is not expanded and links
+    count where they lead.
+    """
     if not isinstance(folder, (str, Path)) or not str(folder).strip():
         raise InputError("name the folder that holds the dataset's files")
-    root = Path(str(folder).strip()).expanduser()
+    given = str(folder).strip()
+    roots = data_roots()
+    inside = [path for base in roots if (path := _resolved(base, given)) is not None and path.is_relative_to(base)]
+    if not inside:
+        where = " or ".join(str(r) for r in roots)
+        raise InputError(f"the folder {given[:80]!r} is not in this server's data folder; name a folder inside "
+                         f"{where} (a name such as mnist is read from there), or ask whoever runs the server to add "
+                         f"its data folder to {FOLDERS_ENV}")
+    root = next((path for path in inside if path.exists()), inside[0])
     if not root.exists():
         raise InputError(f"the folder {root} does not exist on the server; check the path")
     if not root.is_dir():

@@ -33,9 +33,9 @@ def _n(default: int, lo: int = 100, hi: int = 10_000) -> Arg:
 
 _NOISE = Arg("float", 0.1, min=0.0, max=0.5, help="TensorFlow Playground's noise: blurs or mislabels points")
 _T = Arg("int", 50, min=5, max=200, help="sequence length T")
-_FOLDER = Arg("path", None, example="data/mnist",
-              help="a folder on the server holding the files, as they are or in torchvision's layout "
-                   "(<folder>/MNIST/raw/…); leave it empty to download them once into the shared cache")
+_FOLDER = Arg("path", None, example="mnist",
+              help="a folder in the server's data folder holding the files, as they are or in torchvision's "
+                   "layout (<folder>/MNIST/raw/…); leave it empty to download them once into the shared cache")
 
 
 def _file_opts(n_train: int = 10_000, pad: bool = True) -> dict[str, Arg]:

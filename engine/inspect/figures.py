@@ -6,6 +6,7 @@ as one byte per cell: every rerun resends (and Streamlit hashes) each figure's w
 """
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -192,6 +193,7 @@ def _base_image(x: np.ndarray, under: bool = False):
 def input_figure(x: np.ndarray, title: str | None = None) -> go.Figure:
     """The input on its own: an image for ``(C, H, W)``, one line per feature for ``(T, F)``, bars for ``(F,)``."""
     x = np.asarray(x, dtype=np.float64)
+    title = html.escape(title) if title else title  # it may hold an upload's file name: Plotly renders HTML
     if x.ndim == 3:
         fig = go.Figure(_base_image(x))
         if x.shape[0] != 3:

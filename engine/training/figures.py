@@ -2,6 +2,7 @@
 an autoencoder's reconstructions."""
 from __future__ import annotations
 
+import html
 import math
 
 import numpy as np
@@ -34,6 +35,12 @@ _LAYOUT = dict(height=300, margin=dict(l=10, r=10, t=36, b=10), legend=dict(orie
 
 # Nested dicts rather than update_layout's "xaxis_title" shorthand, which plotly parses for about 3 ms a figure (six
 # times the nested form's cost), on every tick.
+def _text(label: str) -> str:
+    """A user's string (a name, a run label) as Plotly text: legends and hovers render a little HTML, and
+    hover templates fill in %{…}."""
+    return html.escape(str(label)).replace("%{", "%&#123;")
+
+
 def _live_layout(title: str, **axes) -> dict:
     """The common layout of a figure redrawn on every tick, with its title and axes."""
     axes = {"xaxis": {}, "yaxis": {}, **axes}
@@ -62,7 +69,7 @@ def curves_figure(runs: dict[str, list[dict]], metric: str = "loss", epoch_mean:
         colour = palette.colour(i) if several else None
         steps = thin([r for r in records if r.get("kind") == "step" and r.get(f"train_{metric}") is not None])
         epochs = [r for r in records if r.get("kind") == "epoch" and r.get(f"val_{metric}") is not None]
-        prefix = f"{label} · " if several else ""
+        prefix = f"{_text(label)} · " if several else ""
         fig.add_scatter(x=_epochs(steps), y=np.array([r[f"train_{metric}"] for r in steps], dtype=float),
                         mode="lines", name=f"{prefix}train", line=palette.line("train", 1.5, colour))
         fig.add_scatter(x=[r["epoch"] for r in epochs], y=[r[f"val_{metric}"] for r in epochs], mode="lines+markers",
@@ -177,6 +184,8 @@ def class_curves_figure(students: dict[str, tuple[str, list[tuple[str, dict]]]],
         A figure with x = epoch.
     """
     title = "Validation loss" if metric == "loss" else "Validation accuracy"
+    students = {key: (_text(name), [(_text(label), epochs) for label, epochs in runs])
+                for key, (name, runs) in students.items()}  # names and labels come from users: shown as text
     yaxis = {"yaxis": {"range": [0, 1.02]}} if metric == "acc" else {}
     fig = go.Figure(layout=_live_layout(title, xaxis={"title": {"text": "epoch"}}, **yaxis))
     for i, (key, (student, runs)) in enumerate(students.items()):

@@ -19,15 +19,18 @@ def test_shared_link_then_stride_edit(app_server, page):
     expect(layer).to_contain_text("Output of layer 0: 6×14×14")
     # fc1 now sees 16×1×1 instead of 16×5×5: 61,706 − (400 − 16)·120 parameters.
     expect(metrics.first).to_have_text(f"{61_706 - (400 - 16) * 120:,}")
-    assert "net=z." in page.url  # the edited network is in the address bar, ready to share
+    link = page.locator("[data-testid=stCode]").filter(has_text="net=z.")
+    expect(link).to_have_count(1)  # the edited network's link, ready to share
+    shared = link.inner_text().strip()
+    assert "ws=" in page.url and "net=" not in page.url and "ws=" not in shared  # the workspace's key stays home
     assert_no_exception(page)
     screenshot(page, "build")
 
-    # The link reopens exactly this network in a fresh browser context.
+    # The network link reopens exactly this network in a fresh browser context.
     other = page.context.browser.new_context(viewport={"width": 1400, "height": 900})
     try:
         student = other.new_page()
-        open_app(student, page.url)
+        open_app(student, shared if shared.startswith("http") else app_server + shared)
         expect(student.locator("[data-testid=stMetricValue]").first).to_have_text(f"{61_706 - (400 - 16) * 120:,}")
     finally:
         other.close()
