@@ -11,7 +11,7 @@ from streamlit.testing.v1 import AppTest
 import engine
 from engine import workspace as store_mod
 from engine.workspace import RunRecord
-from ui import class_ui, workspace
+from ui import workspace
 
 ROOT = Path(__file__).resolve().parents[2]
 CLASS = str(ROOT / "pages" / "6_Class.py")

@@ -76,7 +76,10 @@ def test_a_resumed_run_keeps_its_records_and_continues_the_same_curve(monkeypatc
     at.run()
     session = at.session_state[KEY]
     session.set_spec(engine.network.presets.get("toy-mlp"))
-    configure(at, epochs=400)
+    configure(at, epochs=500)
+    # Batches of 4: about 56,000 steps, so the run outlasts several checkpoints even on an idle machine (with
+    # batches of 32 it could end in 2 s, before its first checkpoint).
+    at.number_input(key="tr-batch").set_value(4).run()
     at.button(key="tr-start").click().run()
     run = runs(at)[-1]
     store, flusher = store_mod.get_store(), _flusher()

@@ -100,8 +100,8 @@ def test_a_class_name_and_display_name_show_as_text_in_a_members_sidebar():
 
 def test_chart_labels_hold_no_html():
     records = [{"kind": "epoch", "epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "train_acc": 0.5, "val_acc": 0.5}]
-    fig = figures.class_curves_figure({"<a href='http://x.invalid'>Ada</a>": [(f"#1 {TAG}", {
-        "epoch": [1], "val_loss": [1.0]})]}, "loss")
+    fig = figures.class_curves_figure({"member-1": ("<a href='http://x.invalid'>Ada</a>", [(f"#1 {TAG}", {
+        "epoch": [1], "val_loss": [1.0]})])}, "loss")
     assert fig.data and all("<a" not in t.name and "<b>" not in t.hovertemplate for t in fig.data)
     fig = figures.curves_figure({f"#1 {TAG}": records, "#2 <a href='http://x.invalid'>": records}, "loss")
     assert fig.data and all("<" not in t.name for t in fig.data)
