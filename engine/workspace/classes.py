@@ -139,11 +139,7 @@ def remove(store, teacher_token: str, member_key: str) -> None:
     key, now = checks.token_digest(teacher_token, "teacher"), time.time()
     with store.db.writing() as session:
         klass = _class(session, key)
-        row_id = session.scalar(select(WorkspaceRow.id).where(WorkspaceRow.class_id == klass.id,
-                                                              WorkspaceRow.member_key == member_key)) \
-            if isinstance(member_key, str) else None
-        if row_id is None:
-            raise UnknownToken(_GONE)
+        row_id = _member(session, klass, member_key, WorkspaceRow.id)
         _out_of_class(session, row_id, now)
         session.execute(update(ClassRow).where(ClassRow.id == klass.id).values(touched_at=now))
 
@@ -198,12 +194,7 @@ def member_snapshot(store, teacher_token: str, member_key: str, ip: str | None =
     the teacher's address, counts it towards the hourly cap as any new workspace (it copies the weights too)."""
     key = checks.token_digest(teacher_token, "teacher")
     with store.db.reading() as session:
-        klass = _class(session, key)
-        digest = session.scalar(select(WorkspaceRow.digest).where(WorkspaceRow.class_id == klass.id,
-                                                                  WorkspaceRow.member_key == member_key)) \
-            if isinstance(member_key, str) else None
-    if digest is None:
-        raise UnknownToken(_GONE)
+        digest = _member(session, _class(session, key), member_key, WorkspaceRow.digest)
     return copies.clone_digest(store, digest, "snapshot", None, ip)
 
 
@@ -264,6 +255,16 @@ def push(store, teacher_token: str, spec: dict, settings: dict | None) -> int:
 
 _NO_CLASS = "No class has this teacher link: it may have expired, or been mistyped."
 _GONE = "This student is not in this class (any more): they left, were removed, or joined another class."
+
+
+def _member(session, klass: ClassRow, member_key: str, column):
+    """``column`` of the class's member with this key, else UnknownToken (they left, or were never in it)."""
+    value = session.scalar(select(column).where(WorkspaceRow.class_id == klass.id,
+                                                WorkspaceRow.member_key == member_key)) \
+        if isinstance(member_key, str) else None
+    if value is None:
+        raise UnknownToken(_GONE)
+    return value
 
 
 def _class(session, which, missing: str = _NO_CLASS) -> ClassRow:
