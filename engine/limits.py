@@ -53,6 +53,12 @@ MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)
 MAX_BATCH_BYTES = _env_int("PLAYGROUND_MAX_BATCH_BYTES", 2 * 1024 ** 3)
 # Saved workspaces (engine.workspace). A classroom behind one NAT starts all its workspaces from one address.
 MAX_WORKSPACES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR", 60)
+# Join codes (31⁶ of them) cannot be guessed: wrong codes a minute, per workspace and per address (a classroom
+# behind one NAT shares the second), then a wait before the next try.
+JOIN_WRONG_PER_MINUTE = _env_int("PLAYGROUND_JOIN_WRONG_PER_MINUTE", 5)
+JOIN_WRONG_PER_IP_MINUTE = _env_int("PLAYGROUND_JOIN_WRONG_PER_IP_MINUTE", 30)
+JOIN_WAIT_SECONDS = _env_int("PLAYGROUND_JOIN_WAIT_SECONDS", 60)
+MAX_CLASSES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_CLASSES_PER_IP_HOUR", 20)
 MAX_RUNS_PER_WORKSPACE = _env_int("PLAYGROUND_MAX_RUNS_PER_WORKSPACE", 50)
 # Weights, optimiser state and records of one workspace together; a workspace file may not unpack to more.
 MAX_WORKSPACE_BYTES = _env_int("PLAYGROUND_MAX_WORKSPACE_BYTES", 256 * 1024 * 1024)

@@ -201,7 +201,7 @@ def import_file(data: bytes) -> str:
 def join_class(s, code: str, name: str) -> None:
     """Join a teacher's class under a display name: the teacher sees this workspace's network and runs."""
     store, flusher = _store()
-    store.join_class(code, name, s.token)
+    store.join_class(code, name, s.token, _ip())
     ws = store.open(s.token)
     s.class_name, s.display_name, s.pushed_version = ws.class_name, ws.display_name, ws.pushed_version
     pushes.take_push(s, ws.new_push, flusher)
@@ -229,7 +229,7 @@ def link(token: str, page: str = "") -> str:
 def create_class(name: str) -> tuple[str, str]:
     """A new class: (the teacher's token, the join code)."""
     store, _ = _store()
-    return store.create_class(name)
+    return store.create_class(name, _ip())
 
 
 def class_view(teacher_token: str, since: float | None):

@@ -19,22 +19,23 @@ waits on the database.
   raise on what an old import stored; ``MAX_WRONG``.
 - ``Flusher``: ``submit(token, run)`` (O(1), coalescing), ``flush(timeout)``, ``last_error``, ``error_for(token)``.
 - Errors: ``WorkspaceError`` (an ``engine.InputError``) and its kinds: ``MalformedToken``, ``UnknownToken``,
-  ``UnknownJoinCode``, ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``
+  ``UnknownJoinCode``, ``TooManyTries`` (``.wait``), ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``
   ("saving is off, your work stays in memory"), ``BadWorkspaceFile``.
-- Caps (``engine.limits``): ``MAX_WORKSPACES_PER_IP_HOUR``, ``MAX_RUNS_PER_WORKSPACE``, ``MAX_WORKSPACE_BYTES``,
+- Caps (``engine.limits``): ``MAX_WORKSPACES_PER_IP_HOUR``, ``MAX_CLASSES_PER_IP_HOUR``, ``JOIN_WRONG_...``, ``MAX_RUNS_PER_WORKSPACE``, ``MAX_WORKSPACE_BYTES``,
   ``WORKSPACE_DAYS``.
 """
 from engine.workspace.checks import MAX_WRONG, readable_context, readable_model, readable_results
 from engine.workspace.classes import ClassView, Member, MemberRun, drawn_runs
 from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
-                                     StoreUnavailable, UnknownJoinCode, UnknownToken, WorkspaceError)
+                                     StoreUnavailable, TooManyTries, UnknownJoinCode, UnknownToken,
+                                     WorkspaceError)
 from engine.workspace.flusher import Flusher, get_flusher
 from engine.workspace.records import LIVE, RUN_STATES, Push, RunRecord, Workspace
 from engine.workspace.store import Store, get_store
 
 __all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
            "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
-           "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
+           "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
            "plain_part", "from_jsonable", "readable_results", "readable_context", "readable_model", "MAX_WRONG",
            "drawn_runs"]

@@ -26,7 +26,7 @@ from engine import limits
 from engine.errors import InputError, SpecError
 from engine.network import ModelSpec, presets, summarize
 from engine.workspace import checks, copies
-from engine.workspace.errors import UnknownJoinCode, UnknownToken, WorkspaceError
+from engine.workspace.errors import CapReached, TooManyTries, UnknownJoinCode, UnknownToken, WorkspaceError
 from engine.workspace.records import LIVE, Push
 from engine.workspace.runs import mark_interrupted, thin_curves
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
@@ -91,9 +91,12 @@ def drawn_runs(runs: list[MemberRun]) -> list[MemberRun]:
     return sorted(chosen, key=lambda r: r.number)
 
 
-def create(store, name: str) -> tuple[str, str]:
-    """A new class; returns (teacher token, join code)."""
+def create(store, name: str, address: str | None = None) -> tuple[str, str]:
+    """A new class; returns (teacher token, join code). ``address``: the maker's address digest, for the cap."""
     name = checks.name(name, "class name", 200)
+    if address and (made := store.throttle.classes_made(address)) >= limits.MAX_CLASSES_PER_IP_HOUR:
+        raise CapReached(f"{made} classes were made from your network in the last hour; try again later",
+                         "PLAYGROUND_MAX_CLASSES_PER_IP_HOUR", limits.MAX_CLASSES_PER_IP_HOUR)
     now = time.time()
     for _ in range(20):  # a join code already taken: draw another
         token, code = checks.new_token(), checks.new_join_code()
@@ -102,20 +105,30 @@ def create(store, name: str) -> tuple[str, str]:
                 session.add(ClassRow(teacher_digest=checks.digest(token), join_code=code, name=name,
                                      board_digest=checks.digest(board_token(token)),
                                      pushed_version=0, created_at=now, touched_at=now))
+            if address:
+                store.throttle.class_made(address)
             return token, code
         except sa_exc.IntegrityError:
             continue
     raise WorkspaceError("No free join code was found; try again.")
 
 
-def join(store, code: str, display_name: str, token: str) -> None:
-    """Put the workspace in the class; joining again renames, joining another class moves it there."""
+def join(store, code: str, display_name: str, token: str, address: str | None = None) -> None:
+    """Put the workspace in the class; joining again renames, joining another class moves it there.
+
+    Wrong codes count against the workspace and the address (its digest): past the limits, every code waits,
+    the right one too, so a blocked guesser learns nothing.
+    """
+    key, now = checks.token_digest(token), time.time()
+    if wait := store.throttle.join_wait(key, address):
+        raise TooManyTries(wait)
     code = checks.join_code(code)
     display_name = checks.name(display_name, "display name")
-    key, now = checks.token_digest(token), time.time()
     with store.db.writing() as session:
         klass = session.scalar(select(ClassRow).where(ClassRow.join_code == code))
         if klass is None:
+            store.throttle.wrong_code(key, address, limits.JOIN_WRONG_PER_MINUTE, limits.JOIN_WRONG_PER_IP_MINUTE,
+                                      limits.JOIN_WAIT_SECONDS)
             raise UnknownJoinCode(f"No class has the join code {code}: check it with your teacher.")
         row = store._writable(session, key)
         moved = row.class_id != klass.id

@@ -20,6 +20,14 @@ class UnknownJoinCode(WorkspaceError):
     """A class join code that matches no class."""
 
 
+class TooManyTries(WorkspaceError):
+    """Too many wrong join codes from this workspace or address lately; ``wait`` is the seconds left."""
+
+    def __init__(self, wait: int):
+        super().__init__(f"Too many wrong codes: try again in {wait} s.")
+        self.wait = wait
+
+
 class ReadOnlyWorkspace(WorkspaceError):
     """A write to a snapshot, which is frozen: the student makes their own copy first."""
 
@@ -47,5 +55,5 @@ class BadWorkspaceFile(WorkspaceError):
     """An imported workspace file that was refused; nothing was stored."""
 
 
-__all__ = ["WorkspaceError", "MalformedToken", "UnknownToken", "UnknownJoinCode", "ReadOnlyWorkspace", "CapReached",
+__all__ = ["WorkspaceError", "MalformedToken", "UnknownToken", "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached",
            "StoreUnavailable", "BadWorkspaceFile"]

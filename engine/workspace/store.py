@@ -15,6 +15,7 @@ from engine.workspace.errors import CapReached, ReadOnlyWorkspace, StoreUnavaila
 from engine.workspace.records import LIVE, Push, RunRecord, Workspace
 from engine.workspace.runs import mark_interrupted, run_values, to_record
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
+from engine.workspace.throttle import Throttle
 
 _log = logging.getLogger(__name__)
 _UNSET = object()
@@ -42,6 +43,7 @@ class Store:
     def __init__(self, url: str | None = None, busy_timeout: float = 5.0):
         self.db = Database(url, busy_timeout)
         self._expired_at = 0.0
+        self.throttle = Throttle()  # wrong join codes and classes made, in this process's memory
 
     # ------------------------------------------------------------------------------------ workspaces
     def create(self, ip: str | None = None, spec: dict | None = None, settings: dict | None = None) -> str:
@@ -270,13 +272,21 @@ class Store:
         return copies.insert_file(self, files.read(data), ip)
 
     # ------------------------------------------------------------------------------------ classes
-    def create_class(self, name: str) -> tuple[str, str]:
-        """A class: returns (teacher token, join code). See ``classes``."""
-        return classes.create(self, name)
+    def create_class(self, name: str, ip: str | None = None) -> tuple[str, str]:
+        """A class: returns (teacher token, join code). See ``classes``.
 
-    def join_class(self, code: str, display_name: str, token: str) -> None:
-        """Put a workspace in the class with this join code, under the name its teacher sees."""
-        classes.join(self, code, display_name, token)
+        Raises:
+            CapReached: ``limits.MAX_CLASSES_PER_IP_HOUR`` classes were made from ``ip`` in the last hour.
+        """
+        return classes.create(self, name, checks.ip_digest(ip))
+
+    def join_class(self, code: str, display_name: str, token: str, ip: str | None = None) -> None:
+        """Put a workspace in the class with this join code, under the name its teacher sees.
+
+        Raises:
+            TooManyTries: too many wrong codes lately from this workspace or ``ip`` (``limits.JOIN_WRONG_...``).
+        """
+        classes.join(self, code, display_name, token, checks.ip_digest(ip))
 
     def class_poll(self, token: str) -> tuple[str | None, Push | None]:
         """A member's class name (None once out of it) and its new push, in one query (``classes.poll``)."""
