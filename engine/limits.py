@@ -51,8 +51,10 @@ MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)
 # Memory of one training batch: activations × batch × 3 (forward, their gradients, the autograd's saved copies)
 # plus weights, gradients and optimiser state. One student's batch must not take the shared server down.
 MAX_BATCH_BYTES = _env_int("PLAYGROUND_MAX_BATCH_BYTES", 2 * 1024 ** 3)
-# Saved workspaces (engine.workspace). A classroom behind one NAT starts all its workspaces from one address.
-MAX_WORKSPACES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR", 60)
+# Saved workspaces (engine.workspace). A classroom behind one NAT starts all its workspaces from one address: 40
+# students with a few tabs, copies and imports each made 60 an hour, so one student's reloads turned saving off
+# for the room. The cap is there against floods, not against a class.
+MAX_WORKSPACES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR", 500)
 # Join codes (31⁶ of them) cannot be guessed: wrong codes a minute, per workspace and per address (a classroom
 # behind one NAT shares the second), then a wait before the next try.
 JOIN_WRONG_PER_MINUTE = _env_int("PLAYGROUND_JOIN_WRONG_PER_MINUTE", 5)

@@ -1,4 +1,6 @@
 """Caps, expiry, tokens, runs cut off by a restart, concurrent writers, and a database that is down."""
+import importlib
+import os
 import sqlite3
 import threading
 import time
@@ -10,7 +12,7 @@ from ws_helpers import run
 from engine import limits
 from engine.workspace import (CapReached, MalformedToken, RunRecord, Store, StoreUnavailable, UnknownToken,
                               WorkspaceError)
-from engine.workspace.checks import digest
+from engine.workspace.checks import digest, ip_digest
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
 
 SPEC = {"input": [2], "layers": [{"type": "Linear", "out_features": 2}]}
@@ -37,6 +39,27 @@ def test_workspaces_per_address_per_hour(store, monkeypatch):
     with store.db.writing() as session:  # an hour later the address may start again
         session.execute(update(WorkspaceRow).values(created_at=WorkspaceRow.created_at - 3601))
     store.create("10.1.1.1", spec=SPEC)
+
+
+@pytest.fixture
+def default_caps(monkeypatch):
+    """``engine.limits`` as a server without any PLAYGROUND_ variables has it (the tests' conftest raises some)."""
+    for name in [n for n in os.environ if n.startswith("PLAYGROUND_MAX_")]:
+        monkeypatch.delenv(name)
+    importlib.reload(limits)
+    yield
+    monkeypatch.undo()
+    importlib.reload(limits)
+
+
+def test_a_classroom_behind_one_nat_is_not_held_back_by_the_default_cap(store, default_caps):
+    """Forty students behind one address, each with a few new tabs, copies or imports (200 in the hour)."""
+    first = store.create("10.9.9.9", spec=SPEC)
+    with store.db.writing() as session:
+        session.add_all([WorkspaceRow(digest=f"{i:064x}", kind="workspace", spec=SPEC, own_size=0, pushed_version=0,
+                                      ip_digest=ip_digest("10.9.9.9"), created_at=time.time(),
+                                      updated_at=time.time(), touched_at=time.time()) for i in range(199)])
+    store.copy(first, ip="10.9.9.9")
 
 
 def test_runs_per_workspace(store, trained, monkeypatch):
