@@ -173,7 +173,7 @@ def _results(stored: dict | None) -> dict | None:
         wrong = wrong[:0]
     predictions = np.zeros(int(wrong.max()) + 1 if len(wrong) else 0, dtype=np.int64)
     if len(stored.get("predicted", [])) == len(wrong):
-        predictions[wrong] = stored["predicted"]
+        predictions[wrong] = stored.get("predicted", [])
     confusion = stored.get("confusion")
     return {"loss": stored["loss"], "accuracy": stored.get("accuracy"),
             "confusion": None if confusion is None else np.asarray(confusion), "misclassified": wrong,

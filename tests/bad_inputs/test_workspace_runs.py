@@ -164,6 +164,7 @@ def test_a_workspace_model_of_the_wrong_shape_is_refused(exported, name):
 STORED = {
     "accuracy as text": {"results": {"loss": 0.3, "accuracy": "high"}},
     "results without the fields": {"results": {"test_acc": 0.95}},
+    "results of loss and accuracy only": {"results": {"loss": 0.3, "accuracy": 0.9}},  # valid: it raised KeyError
     "a huge sample index": {"results": {"loss": 0.3, "accuracy": 0.5, "confusion": [[1, 1], [1, 1]],
                                         "misclassified": [10 ** 12], "predicted": [1]}},
     "context end as text": {"context": {"end": "soon", "message": 5, "key": {"a": 1}, "shared": [1]}},
