@@ -68,3 +68,18 @@ def test_start_asks_before_deleting_a_stored_run_over_the_cap():
     assert not at.exception, at.exception
     assert [r.number for r in runs(at)] == [*range(2, kept + 1), kept + 1]
     _stop(at)
+
+
+def test_imported_runs_count_against_the_workspace_cap_and_start_asks_first(monkeypatch):
+    """A file is accepted with up to PLAYGROUND_MAX_RUNS_PER_WORKSPACE runs: one more run asks before deleting one."""
+    monkeypatch.setattr(engine.limits, "MAX_RUNS_PER_WORKSPACE", 5)
+    token = store_mod.get_store().import_zip(files.write(files.WorkspaceFile(
+        spec=SPEC.to_dict(), runs=[_run(n) for n in range(1, 6)])))
+    at = _train(token)
+    at.button(key="tr-start").click().run()
+    assert [r.number for r in runs(at)] == [1, 2, 3, 4, 5]
+    assert any("#1" in w.value and "PLAYGROUND_MAX_RUNS_PER_WORKSPACE" in w.value for w in at.warning)
+    at.button(key="tr-start-confirm").click().run()
+    assert not at.exception, at.exception
+    assert [r.number for r in runs(at)] == [2, 3, 4, 5, 6]
+    _stop(at)
