@@ -166,8 +166,9 @@ def _runs(member) -> list:
 
 
 def _best(member) -> tuple[float | None, float | None]:
-    """The member's best test accuracy and lowest test loss over their finished runs (None: no such result)."""
-    results = [r.results for r in _runs(member) if r.results]
+    """The member's best test accuracy and lowest test loss over the finished runs this server trained (None: no
+    such result); imported runs' results are whatever the uploaded file said, so they do not rank."""
+    results = [r.results for r in _runs(member) if r.results and not r.imported]
     accs = [r["accuracy"] for r in results if r.get("accuracy") is not None]
     losses = [r["loss"] for r in results if r.get("loss") is not None]
     return (max(accs) if accs else None), (min(losses) if losses else None)
@@ -183,7 +184,7 @@ def _row(member, name: str) -> dict:
     live = sum(r.state in ("queued", "running", "paused") for r in _runs(member))
     return {"student": name, "network": _network(member),
             "parameters": f"{member.parameters:,}" if member.parameters is not None else "invalid",
-            "runs": len(_runs(member)), "training now": live}
+            "runs": len(_runs(member)), "imported runs": sum(r.imported for r in _runs(member)), "training now": live}
 
 
 def _status(member) -> str:
@@ -220,8 +221,8 @@ def _draw(view: dict) -> None:
         table["rank"] = table["rank"].astype("Int64")  # whole numbers, blank for those without a result
         st.dataframe(table, hide_index=True, key="class-table")
     # Keyed by member (two "Ada"s are two entries); the figure shows names and labels as text.
-    students = {m.key: (names[m.key], [(f"#{r.number} {r.label}", r.epochs) for r in drawn_runs(_runs(m)) if r.epochs])
-                for m in members}
+    students = {m.key: (names[m.key], [(f"#{r.number} {r.label}{' (imported)' * r.imported}", r.epochs)
+                                       for r in drawn_runs(_runs(m)) if r.epochs]) for m in members}
     if not any(runs for _, runs in students.values()):
         return  # no curves yet: no empty charts
     a, b = st.columns(2)

@@ -137,6 +137,8 @@ def _context(run) -> dict | None:
             context["message"] = status.message
     if run.key is not None or run.shared:
         context |= {"key": workspace.plain_part(run.key), "shared": workspace.plain_part(dict(run.shared))}
+    if getattr(run.trainer, "imported", False):  # a restored imported run keeps it; training it here drops it
+        context["imported"] = True
     return context or None
 
 
@@ -171,7 +173,7 @@ def _results(stored: dict | None) -> dict | None:
         wrong = wrong[:0]
     predictions = np.zeros(int(wrong.max()) + 1 if len(wrong) else 0, dtype=np.int64)
     if len(stored.get("predicted", [])) == len(wrong):
-        predictions[wrong] = stored["predicted"]
+        predictions[wrong] = stored.get("predicted", [])
     confusion = stored.get("confusion")
     return {"loss": stored["loss"], "accuracy": stored.get("accuracy"),
             "confusion": None if confusion is None else np.asarray(confusion), "misclassified": wrong,
@@ -198,6 +200,7 @@ def stored_run(record: RunRecord, token: str, store, flusher):
         if state == "interrupted" else str(context.get("message") or "")
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
                      end=context.get("end") if state != "interrupted" else None)
+    saved.imported = context.get("imported") is True
     key, shared = context.get("key"), workspace.from_jsonable(context.get("shared") or {})
     results = _results(workspace.readable_results(record.results, record.number))  # never raise on them
     return Run(record.number, record.group, saved, spec, config, label=record.label, results=results,

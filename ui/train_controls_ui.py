@@ -17,12 +17,31 @@ from ui.train_ui import GROUP, UPDATABLE, active, change_text, delete_run, load_
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
 
 
-def start_run(s: SessionState, config: TrainConfig, downloaded: bool = False) -> None:
+def doomed(s: SessionState) -> list[Run]:
+    """The runs a new run would delete, oldest ended first: its own over ``MAX_RUNS_KEPT`` (imported runs do not
+    count there), then any over ``MAX_RUNS_PER_WORKSPACE``, the cap their file was accepted under."""
+    def oldest(among, excess):
+        return ([r for r in among if not r.live] + [r for r in among if r.live])[:max(excess, 0)]
+
+    own = [r for r in runs(s) if not getattr(r.trainer, "imported", False)]
+    going = oldest(own, len(own) + 1 - engine.limits.MAX_RUNS_KEPT)
+    rest = [r for r in runs(s) if all(r is not g for g in going)]
+    going += oldest(rest, len(rest) + 1 - engine.limits.MAX_RUNS_PER_WORKSPACE)
+    return sorted(going, key=lambda r: r.number)
+
+
+def start_run(s: SessionState, config: TrainConfig, downloaded: bool = False, confirmed: list | None = None) -> None:
     """A new run of the session's network; a live run of this session is stopped first (one per student).
 
-    Data still to be downloaded is left to ``controls_ui``, which downloads it and calls back with ``downloaded``.
+    Runs it would delete (``doomed``) are named first and deleted only once ``confirmed`` lists them. Data still to be
+    downloaded is left to ``controls_ui``, which downloads it and calls back with ``downloaded`` (after the confirm).
     """
     p = page(s)
+    going = doomed(s)
+    if going and [r.number for r in going] != confirmed and not downloaded:  # changed since: ask again
+        p["confirm-start"] = config, [r.number for r in going]
+        return
+    p.pop("confirm-start", None)
     try:
         upload = p.get("upload")
         if upload is not None and config.dataset == upload.name:
@@ -42,9 +61,26 @@ def start_run(s: SessionState, config: TrainConfig, downloaded: bool = False) ->
                auto_adopt=True)
     st.session_state.pop("tr-compare", None)  # the new run joins the comparison
     trainer.start()
-    while len(runs(s)) > engine.limits.MAX_RUNS_KEPT:
-        old = next((r for r in runs(s) if not r.live), runs(s)[0])
+    for old in going:  # named and confirmed above
         delete_run(s, old.number)
+
+
+def _confirm_start_ui(s: SessionState) -> None:
+    """Start over the cap: which runs it deletes for good, then Start and delete them, or Cancel."""
+    p = page(s)
+    if (pending := p.get("confirm-start")) is None:
+        return
+    config, numbers = pending
+    names = ", ".join(f"#{n}" for n in numbers)
+    st.warning(f"Starting a new run will delete run{'s' * (len(numbers) != 1)} {names} for good: the Train page "
+               f"keeps {engine.limits.MAX_RUNS_KEPT} runs trained here (PLAYGROUND_MAX_RUNS_KEPT) and a workspace "
+               f"{engine.limits.MAX_RUNS_PER_WORKSPACE} runs in all, imported ones included "
+               "(PLAYGROUND_MAX_RUNS_PER_WORKSPACE). Download the workspace from the sidebar first to keep them, or "
+               "delete other runs yourself.")
+    a, b = st.columns(2)
+    a.button(f"Start and delete {names}", key="tr-start-confirm", type="primary",
+             on_click=lambda: start_run(s, config, confirmed=numbers))
+    b.button("Cancel", key="tr-start-cancel", on_click=lambda: p.pop("confirm-start", None))
 
 
 def _settings(config: TrainConfig) -> dict:
@@ -122,6 +158,7 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
         fixed = _fixed_changes(run, config)
         if fixed:
             st.caption(f"Changed {', '.join(fixed)}: these apply to a new run or after Reset.")
+    _confirm_start_ui(s)
     if (pending := p.pop("fetch", None)) is not None and train_data_ui.fetch_ui(pending.dataset):
         start_run(s, pending, downloaded=True)
         st.rerun()  # the buttons above were drawn before the run existed

@@ -60,6 +60,7 @@ class SavedRun:
         self._checkpoint = checkpoint
         self._end = end if isinstance(end, dict) else {}
         self.generation, self.notes, self.thread = 0, [], None
+        self.imported = False  # from an uploaded workspace file: written back with its provenance (ui.saved_runs)
 
     @property
     def resumable(self) -> bool:

@@ -24,7 +24,7 @@ RESULT_KEYS = ("loss", "accuracy", "confusion", "misclassified", "predicted")
 MAX_WRONG = 24  # misclassified samples kept with a run (ui.saved_runs.SHOWN_WRONG)
 MAX_CLASSES = 1000  # a confusion matrix's side: a character model's vocabulary at most (engine.data.MAX_VOCAB)
 MAX_INDEX = 2 ** 31  # a test sample's index
-CONTEXT_KEYS = ("end", "message", "key", "shared")
+CONTEXT_KEYS = ("end", "message", "key", "shared", "imported")  # imported: set by files.read, never by pages
 # Metric record fields pages draw and tabulate: numbers (or null) whenever present.
 METRIC_KEYS = ("step", "epoch", "train_loss", "train_acc", "val_loss", "val_acc", "lr", "elapsed", "eta")
 MODEL_KEYS = ("trained", "dataset", "adopted", "run")  # what pages write about the workspace's model
@@ -207,6 +207,8 @@ def context(value, number) -> None:
         raise WorkspaceError(f"{where}: key should be a list.")
     if not isinstance(value.get("shared", {}), dict | type(None)):
         raise WorkspaceError(f"{where}: shared should be a JSON object.")
+    if not isinstance(value.get("imported", False), bool):
+        raise WorkspaceError(f"{where}: imported should be true or false.")
 
 
 def records(value: list, number) -> None:

@@ -46,6 +46,7 @@ class MemberRun:
     epochs: dict | None  # {"epoch", "train_loss", "train_acc", "val_loss", "val_acc"}: one list each
     results: dict | None  # e.g. {"test_acc": 0.95}
     updated_at: float
+    imported: bool = False  # from an uploaded workspace file: its results were not measured on this server
 
 
 @dataclass(frozen=True)
@@ -76,13 +77,15 @@ class ClassView:
 
 def drawn_runs(runs: list[MemberRun]) -> list[MemberRun]:
     """The runs of one member a class chart draws: their best (test accuracy, else loss), then their latest, at
-    most ``limits.MAX_CLASS_RUNS``, in run order: one student's fifty runs do not swamp the chart."""
+    most ``limits.MAX_CLASS_RUNS``, in run order: one student's fifty runs do not swamp the chart (imported runs'
+    results never make one the best)."""
     def best(run):
         results = run.results or {}
         accuracy, loss = results.get("accuracy"), results.get("loss")
         return accuracy is None, -(accuracy or 0.0), loss is None, loss or 0.0, -run.updated_at
 
-    chosen = sorted(runs, key=best)[:1] if any(r.results for r in runs) else []
+    measured = [r for r in runs if r.results and not r.imported]  # an imported 100% is no one's best
+    chosen = sorted(measured, key=best)[:1]
     for run in sorted(runs, key=lambda r: (r.updated_at, r.number), reverse=True):
         if len(chosen) >= limits.MAX_CLASS_RUNS:
             break
@@ -248,7 +251,7 @@ def _view(store, which, missing: str, since: float | None) -> ClassView:
     for run in runs:
         by_member.setdefault(run.workspace_id, []).append(
             MemberRun(run.number, run.group, run.label, run.state, thin_curves(run.epochs),
-                      checks.readable_results(run.results, run.number), run.updated_at))
+                      checks.readable_results(run.results, run.number), run.updated_at, _imported(run.context)))
     members = [Member(row.member_key, row.display_name, row.spec, _parameters(row.spec), by_member.get(row.id, []),
                       row.updated_at, *(presets.origin(row.spec) or (None, False))) for row in rows]
     return ClassView(klass.name, klass.join_code, klass.pushed_version, members, keys, now - CLOCK_SLACK)
@@ -296,3 +299,8 @@ def _parameters(spec: dict) -> int | None:
         return summarize(ModelSpec.from_dict(spec)).total_params
     except (SpecError, InputError, TypeError, ValueError):
         return None
+
+
+def _imported(context) -> bool:
+    """Whether a stored run came from an uploaded file (``files.read`` marks it); views never raise on stored data."""
+    return isinstance(context, dict) and context.get("imported") is True

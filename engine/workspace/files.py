@@ -276,6 +276,8 @@ def _run(entry, index: int) -> RunRecord:
     except WorkspaceError as exc:
         raise BadWorkspaceFile(f"{_REFUSED}: {exc}") from None
     _spec(run.spec, f"run {number}'s network")
+    # Provenance: whatever the file says, its results were not measured here (the class ranking skips them).
+    run.context = {**(run.context or {}), "imported": True}
     return run
 
 

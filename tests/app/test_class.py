@@ -5,6 +5,7 @@ import json
 import re
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
@@ -252,3 +253,22 @@ def test_removing_a_student_who_already_left_says_so(klass):
     at.button(key="class-remove-confirm").click().run()
     assert not at.exception
     assert any("Cannot remove Ann" in e.value and "not in this class" in e.value for e in at.error)
+
+
+def test_imported_results_are_labelled_and_not_ranked(klass):
+    """Issue 17 #11: an untrained run in an uploaded file, claiming 100%, ranked its owner first."""
+    from engine.workspace import files
+    teacher, code = klass
+    toy = engine.network.presets.get("toy-mlp").to_dict()
+    _member(code, "Di", toy, _finished(1, 0.9))
+    forged = _finished(1, 1.0)
+    token = _store().import_zip(files.write(files.WorkspaceFile(spec=toy, runs=[forged])))
+    _store().join_class(code, "Eve", token)
+    at = _page(teacher=teacher)
+    rows = _table(at, "rank").set_index("student")
+    assert rows.loc["Di", "rank"] == 1 and rows.loc["Di", "best test accuracy"] == "90.0%"
+    assert rows.loc["Eve", "best test accuracy"] == "" and rows.loc["Eve", "rank"] is pd.NA
+    assert rows.loc["Eve", "imported runs"] == 1 and rows.loc["Di", "imported runs"] == 0
+    hovers = [t["hovertemplate"] for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]
+              if t["name"] == "Eve"]
+    assert hovers and all("(imported)" in h for h in hovers)

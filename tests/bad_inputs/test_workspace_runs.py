@@ -164,6 +164,7 @@ def test_a_workspace_model_of_the_wrong_shape_is_refused(exported, name):
 STORED = {
     "accuracy as text": {"results": {"loss": 0.3, "accuracy": "high"}},
     "results without the fields": {"results": {"test_acc": 0.95}},
+    "results of loss and accuracy only": {"results": {"loss": 0.3, "accuracy": 0.9}},  # valid: it raised KeyError
     "a huge sample index": {"results": {"loss": 0.3, "accuracy": 0.5, "confusion": [[1, 1], [1, 1]],
                                         "misclassified": [10 ** 12], "predicted": [1]}},
     "context end as text": {"context": {"end": "soon", "message": 5, "key": {"a": 1}, "shared": [1]}},
@@ -208,3 +209,17 @@ def test_pages_never_raise_on_a_stored_model_of_the_wrong_shape():
         at.query_params.update({workspace.PARAM: token} if page == TRAIN else {"teacher": teacher})
         at.run()
         assert not at.exception, at.exception
+
+
+def test_an_imported_run_saved_again_by_the_page_stays_imported():
+    """Issue 17 #11: a restored imported run the page writes back (a new label, its results) keeps its provenance,
+    else relabelling it on the Train page would launder an uploaded 100% into the class ranking."""
+    from engine.workspace import files
+    from ui import saved_runs
+    token = _store().import_zip(files.write(files.WorkspaceFile(spec=_good_run().spec, runs=[_good_run()])))
+    store, flusher = workspace._store()
+    record = store.open(token).runs[0]
+    assert record.context["imported"] is True
+    run = saved_runs.stored_run(record, token, store, flusher)
+    run.label = "renamed"
+    assert saved_runs._record(run, with_weights=True).context["imported"] is True

@@ -7,6 +7,7 @@ from ws_helpers import RESULTS, run
 import engine
 from engine import limits
 from engine.workspace import CapReached, MalformedToken, RunRecord, UnknownJoinCode, UnknownToken, WorkspaceError
+from engine.workspace import drawn_runs
 from engine.workspace.checks import CODE_ALPHABET
 
 
@@ -268,3 +269,26 @@ def test_a_members_poll_says_its_class_and_new_push_in_one_go(store, trained):
     assert name == "Year 10" and push.version == 1 and push.spec == trained.spec
     store.leave_class(alex)
     assert store.class_poll(alex) == (None, None)
+
+
+def test_an_imported_run_is_marked_imported_and_not_ranked_best(store, trained, monkeypatch):
+    """Issue 17 #11: a file's runs may carry any results; the importer marks them, whatever the file says."""
+    from engine.workspace import files
+    forged = run(1, trained, results={"loss": 0.0, "accuracy": 1.0}, context={"imported": False})
+    data = files.write(files.WorkspaceFile(spec=trained.spec, runs=[forged]))
+    token = store.import_zip(data)
+    store.save_run(token, run(2, trained))  # trained here: RESULTS, accuracy 0.95
+    teacher, code = store.create_class("Provenance")
+    store.join_class(code, "Eve", token)
+    imported, own = store.class_view(teacher).members[0].runs
+    assert (imported.number, imported.imported, own.number, own.imported) == (1, True, 2, False)
+    assert store.open(store.copy(token)).runs[0].context["imported"] is True  # a copy keeps the provenance
+    monkeypatch.setattr(limits, "MAX_CLASS_RUNS", 1)  # the chart draws only the member's best run
+    assert drawn_runs([imported, own]) == [own]  # the run trained here, not the imported 100%
+
+
+def test_an_imported_flag_in_a_file_of_a_different_type_is_refused(store, trained):
+    from engine.workspace import files
+    data = files.write(files.WorkspaceFile(spec=trained.spec, runs=[run(1, trained, context={"imported": "no"})]))
+    with pytest.raises(WorkspaceError, match="imported"):
+        store.import_zip(data)
