@@ -12,7 +12,7 @@ import streamlit as st
 
 import engine
 from engine.training import TrainConfig
-from ui import text, workspace
+from ui import text, train_settings, workspace
 
 PUSH_POLL = 4.0  # seconds between a class member's checks for a network pushed by the teacher
 SHOWN_CHANGES = 6  # changed training settings named in a push's notice; more are counted
@@ -75,8 +75,6 @@ def accept_push(s) -> None:
 
 
 def _apply_push(s, push, flusher) -> bool:
-    from ui import train_ui
-
     s.extras.pop("push_offer", None)
     try:
         spec = engine.ModelSpec.from_dict(push.spec)
@@ -90,9 +88,9 @@ def _apply_push(s, push, flusher) -> bool:
     if push.settings and push.settings.get("train"):
         changes = settings_changes(settings, push.settings["train"])
         s.settings["train"] = push.settings["train"]
-        s.settings[train_ui.CHOSEN_SETTING] = True  # the teacher named the dataset: it stays while it fits
-        st.session_state.update(train_ui.widget_state(push.settings["train"]))
-        st.session_state.update(train_ui.chosen_state(s.settings, s.spec))
+        s.settings[train_settings.CHOSEN_SETTING] = True  # the teacher named the dataset: it stays while it fits
+        st.session_state.update(train_settings.widget_state(push.settings["train"]))
+        st.session_state.update(train_settings.chosen_state(s.settings, s.spec))
     s.pushed_version = push.version
     s.notice = push_notice(before, s.spec.name, changes, bool(push.settings and push.settings.get("train")))
     if flusher is None:  # the database cannot be reached: the page says saving is off

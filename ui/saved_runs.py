@@ -13,6 +13,7 @@ import engine
 from engine import workspace
 from engine.training import Checkpoint, SavedRun, TrainConfig
 from engine.workspace import RunRecord
+from ui.session import Run
 
 _log = logging.getLogger(__name__)
 CHECKPOINT_EVERY = 15.0  # seconds between a live run's checkpoints in the database (weights and optimiser state)
@@ -182,8 +183,6 @@ def _results(stored: dict | None) -> dict | None:
 
 def stored_run(record: RunRecord, token: str, store, flusher):
     """The session's Run for a stored one: the live run this process still holds, else a SavedRun."""
-    from ui.session import Run
-
     live = _live_run(flusher, token, record.number)
     if live is not None:
         return live

@@ -17,10 +17,10 @@ from engine import SpecError, data
 from engine.training import suggested_settings
 from ui import train_upload_ui
 from ui.text import message
+from ui.train_settings import CHOSEN
 
 BUNDLED = "mnist"  # real digits that need no download: what a failed download offers instead
 PROGRESS_EVERY = 0.1  # seconds between progress-bar updates (a chunk arrives far more often)
-CHOSEN = "tr-dataset-chosen"  # the dataset picked by hand, pushed, or restored as such (a plain key: kept across pages)
 
 
 def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:
@@ -56,7 +56,7 @@ def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:
 
 
 def dataset_state(widgets: dict) -> dict:
-    """Only the dataset's widgets (its name and options) of a ``train_ui.widget_state``."""
+    """Only the dataset's widgets (its name and options) of a ``train_settings.widget_state``."""
     return {k: v for k, v in widgets.items() if k == "tr-dataset" or k.startswith("tr-ds-")}
 
 

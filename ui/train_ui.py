@@ -15,6 +15,7 @@ from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINA
                              load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
 from ui import runs_ui, train_data_ui, workspace
+from ui.train_settings import CHOSEN, CHOSEN_SETTING, widget_state
 from ui.text import message, plain
 from ui.session import Run, SessionState, reseed
 
@@ -25,7 +26,6 @@ UPDATABLE = {k: NAMES.get(k, k.replace("_", " ")) for k in LIVE_SETTINGS}
 
 
 GROUP = "train"  # this page's runs in the session's run book
-CHOSEN_SETTING = "train_chosen"  # saved settings' flag: the Train dataset was picked by the student or a teacher
 RECONSTRUCTIONS = 8  # test images an autoencoder's run shows with their reconstructions
 
 
@@ -120,64 +120,9 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         st.error(f"Settings: {message(err)}")
         return None
     s.set_settings("train", config.to_dict())  # a reopened workspace shows them again
-    s.set_settings(CHOSEN_SETTING, st.session_state.get(train_data_ui.CHOSEN) == name)  # and knows who chose it
+    s.set_settings(CHOSEN_SETTING, st.session_state.get(CHOSEN) == name)  # and knows who chose it
     workspace.sync(s)  # now, not on the next click: another tab may open the workspace before that
     return config
-
-
-# TrainConfig field -> (widget key, smallest, largest value the widget takes); the widgets below use these keys.
-_WIDGETS = {"seed": ("tr-seed", 0, 10**6), "momentum": ("tr-momentum", 0.0, 0.99), "alpha": ("tr-alpha", 0.0, 0.9999),
-            "batch_size": ("tr-batch", 1, 4096), "epochs": ("tr-epochs", 1, 500), "weight_decay": ("tr-wd", 0.0, 1.0),
-            "l1": ("tr-l1", 0.0, 1.0), "clip_norm": ("tr-clip", 0.0, 1e6), "patience": ("tr-patience", 1, 100),
-            "shift": ("tr-shift", 0, 4), "rotate": ("tr-rotate", 0.0, 45.0), "erase": ("tr-erase", 0.0, 1.0),
-            "mixup": ("tr-mixup", 0.0, 5.0), "bptt": ("tr-bptt", 0, 1000), "noise": ("tr-noise", 0.0, 1.0)}
-_CHOICES = {"optimizer": "tr-opt", "loss": "tr-loss", "init": "tr-init", "early_stopping": "tr-early", "flip": "tr-flip"}
-
-
-def widget_state(config: dict | None) -> dict:
-    """The settings widgets' values that show a stored ``TrainConfig`` dict (a reopened workspace, a teacher's push).
-
-    Values outside a widget's range are brought inside it; unknown datasets and bad values are left out, so the
-    widget keeps its default.
-    """
-    try:
-        config = TrainConfig.from_dict(config) if config else None
-    except (engine.InputError, TypeError, ValueError):
-        return {}
-    if config is None:
-        return {}
-    out = {key: getattr(config, name) for name, key in _CHOICES.items()}
-    for name, (key, lo, hi) in _WIDGETS.items():
-        value = min(max(getattr(config, name), lo), hi)
-        out[key] = type(lo)(value)
-    out[f"tr-lr-{config.optimizer}"] = float(min(max(config.learning_rate, 1e-6), 1e6))
-    out["tr-beta1"], out["tr-beta2"] = (float(b) for b in config.betas)
-    if config.dataset in data.names():  # whether it was chosen is not in the config: see ``chosen_state``
-        out["tr-dataset"] = config.dataset
-        for opt, value in config.dataset_options.items():
-            if opt in data.options(config.dataset):
-                out[f"tr-ds-{config.dataset}-{opt}"] = value
-    return out
-
-
-def chosen_state(settings: dict, spec) -> dict:
-    """``{CHOSEN: dataset}`` when the saved Train settings' dataset was the student's (or a teacher's) choice, else
-    ``{}``: a dataset ``data.fit`` picked for the network follows the next network.
-
-    Settings saved before the flag existed: the dataset counts as chosen only if it is not ``data.fit``'s for the
-    saved network, since the automatic choice is always that one (a chosen one equal to it is indistinguishable;
-    taking it as automatic costs at most a dataset the next network would change anyway).
-    """
-    try:
-        name = TrainConfig.from_dict(settings.get("train")).dataset
-    except (engine.InputError, TypeError, ValueError):
-        return {}
-    if name not in data.names():
-        return {}
-    chosen = settings.get(CHOSEN_SETTING)
-    if chosen is None:
-        chosen = name != data.fit(spec)
-    return {train_data_ui.CHOSEN: name} if chosen is True else {}
 
 
 def active(s: SessionState) -> Run | None:

@@ -16,7 +16,7 @@ import streamlit as st
 import engine
 from engine import workspace
 from engine.training import SavedRun, save_weights
-from ui import pushes, saved_runs, text
+from ui import pushes, saved_runs, text, train_settings
 
 PARAM = "ws"
 @st.cache_resource(show_spinner=False)
@@ -72,8 +72,6 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
     ``queued``: the workspace's fields changed a moment ago and not written yet (a reload right after a change:
     this process still has them), laid over the stored ones.
     """
-    from ui import train_ui  # the Train page's widgets take their values from the stored settings
-
     queued = queued or {}
     weights = queued.get("model_weights")
     ws = dataclasses.replace(ws, **{k: v for k, v in queued.items() if k in ("spec", "settings", "model",
@@ -86,9 +84,9 @@ def restore(s, ws, store, flusher, queued: dict | None = None) -> None:
     except (engine.SpecError, engine.InputError) as err:
         s.notice = f"The stored network could not be read ({text.message(err)}); the default one is shown."
     s.settings = dict(ws.settings or {})
-    st.session_state.update(train_ui.widget_state(s.settings.get("train")))
-    st.session_state.pop(train_ui.train_data_ui.CHOSEN, None)
-    st.session_state.update(train_ui.chosen_state(s.settings, s.spec))
+    st.session_state.update(train_settings.widget_state(s.settings.get("train")))
+    st.session_state.pop(train_settings.CHOSEN, None)
+    st.session_state.update(train_settings.chosen_state(s.settings, s.spec))
     model = workspace.readable_model(ws.model)  # an old import's odd model opens as untrained
     s.adopted = list(model.get("adopted", []))
     if model.get("trained") and ws.has_model_weights:

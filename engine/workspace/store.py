@@ -9,12 +9,13 @@ from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy import exc as sa_exc
 
 from engine import limits
-from engine.workspace import checks, classes, copies, files
+from engine.workspace import checks, copies, files
 from engine.workspace.database import Database
 from engine.workspace.errors import CapReached, ReadOnlyWorkspace, StoreUnavailable, UnknownToken, WorkspaceError
 from engine.workspace.records import LIVE, Push, RunRecord, Workspace
 from engine.workspace.runs import mark_interrupted, run_values, to_record
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
+from engine.workspace.store_classes import ClassMethods
 from engine.workspace.throttle import Throttle
 
 _log = logging.getLogger(__name__)
@@ -24,7 +25,7 @@ TOUCH_EVERY = HOUR  # an open() refreshes the expiry clock at most this often (a
 EXPIRE_EVERY = HOUR  # create() sweeps expired workspaces at most this often
 
 
-class Store:
+class Store(ClassMethods):
     """Workspaces, their runs, snapshots, copies, workspace files and classes, in one database.
 
     Every method opens its own short session; a Store is safe to share between threads (``get_store()``).
@@ -270,56 +271,6 @@ class Store:
             BadWorkspaceFile: what is wrong with the file (nothing is stored). CapReached.
         """
         return copies.insert_file(self, files.read(data), ip)
-
-    # ------------------------------------------------------------------------------------ classes
-    def create_class(self, name: str, ip: str | None = None) -> tuple[str, str]:
-        """A class: returns (teacher token, join code). See ``classes``.
-
-        Raises:
-            CapReached: ``limits.MAX_CLASSES_PER_IP_HOUR`` classes were made from ``ip`` in the last hour.
-        """
-        return classes.create(self, name, checks.ip_digest(ip))
-
-    def join_class(self, code: str, display_name: str, token: str, ip: str | None = None) -> None:
-        """Put a workspace in the class with this join code, under the name its teacher sees.
-
-        Raises:
-            TooManyTries: too many wrong codes lately from this workspace or ``ip`` (``limits.JOIN_WRONG_...``).
-        """
-        classes.join(self, code, display_name, token, checks.ip_digest(ip))
-
-    def class_poll(self, token: str) -> tuple[str | None, Push | None]:
-        """A member's class name (None once out of it) and its new push, in one query (``classes.poll``)."""
-        return classes.poll(self, token)
-
-    def leave_class(self, token: str) -> None:
-        """Take a workspace out of its class (``classes.leave``)."""
-        classes.leave(self, token)
-
-    def remove_member(self, teacher_token: str, member_key: str) -> None:
-        """The teacher takes a member out of their class (``classes.remove``); UnknownToken if not in it."""
-        classes.remove(self, teacher_token, member_key)
-
-    def class_view(self, teacher_token: str, since: float | None = None) -> classes.ClassView:
-        """The teacher's view of a class: members changed since ``since`` (a previous view's ``as_of``)."""
-        return classes.view(self, teacher_token, since)
-
-    def class_board(self, teacher_token: str) -> str:
-        """The token of the class's read-only board (the same each call; it opens no teacher's action)."""
-        return classes.board(self, teacher_token)
-
-    def board_view(self, board_token: str, since: float | None = None) -> classes.ClassView:
-        """``class_view`` through the board's token."""
-        return classes.board_view(self, board_token, since)
-
-    def member_snapshot(self, teacher_token: str, member_key: str, ip: str | None = None) -> str:
-        """A read-only snapshot of a class member's workspace (``Member.key``) for its teacher; its token.
-        ``ip``: the teacher's address, counted towards the hourly cap like ``create``."""
-        return classes.member_snapshot(self, teacher_token, member_key, ip)
-
-    def push(self, teacher_token: str, spec: dict, settings: dict | None = None) -> int:
-        """Offer a network (and settings) to every member; returns the new push version."""
-        return classes.push(self, teacher_token, spec, settings)
 
     # ------------------------------------------------------------------------------------ expiry
     def expire(self, now: float | None = None) -> int:
