@@ -11,7 +11,7 @@ from engine.lessons.checks import CheckSpec, parse_check
 from engine.lessons.fields import Form, LessonError, Param, join
 from engine.network import ModelSpec, presets
 from engine.network.init import SCHEMES
-from engine.training import OPTIMIZERS, TrainConfig
+from engine.training import TrainConfig
 
 TOPICS = ("Feed-forward networks", "Convolutional networks", "Recurrent networks", "Beyond")  # shared/TOPICS.md
 # The pages a set-up opens and their tabs (the tab names as the pages show them; None: a page without tabs).

@@ -8,7 +8,7 @@ from sqlalchemy import String, case, func, insert, literal, null, select
 from sqlalchemy.orm import undefer
 
 from engine import limits
-from engine.workspace import checks, columns
+from engine.workspace import checks, columns, progress
 from engine.workspace.errors import CapReached, WorkspaceError
 from engine.workspace.files import WorkspaceFile
 from engine.workspace.records import LIVE, RunRecord
@@ -56,6 +56,7 @@ def clone_digest(store, key: str, kind: str, numbers: list[int] | None, ip: str 
             select(literal(new_id), *(getattr(RunRow, c) for c in _RUN_COPIED),
                    case((RunRow.state.in_(LIVE), "interrupted"), else_=RunRow.state),
                    RunRow.optimizer if keep_optimizer else null(), size, literal(now)).where(*runs)))
+        progress.copy_rows(session, source.id, new_id)
     return new
 
 
@@ -71,7 +72,8 @@ def load(store, key: str) -> WorkspaceFile:
                                              config=r.config, state=r.state, records=columns.unpack(r.records),
                                              results=r.results, context=r.context, weights=r.weights,
                                              optimizer=r.optimizer,
-                                             updated_at=r.updated_at) for r in runs])
+                                             updated_at=r.updated_at) for r in runs],
+                             progress=progress.load_rows(session, row.id))
 
 
 def insert_file(store, content: WorkspaceFile, ip: str | None) -> str:
@@ -97,6 +99,7 @@ def insert_file(store, content: WorkspaceFile, ip: str | None) -> str:
         session.flush()
         session.add_all(RunRow(workspace_id=row.id, number=run.number, size=size, updated_at=now, **values)
                         for run, (values, size) in zip(content.runs, runs))
+        progress.insert_rows(session, row.id, content.progress)
     return token
 
 

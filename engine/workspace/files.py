@@ -1,6 +1,7 @@
 """Workspace files: a zip of ``workspace.json`` and ``.safetensors`` weights, written and strictly checked on read.
 
-Members: ``workspace.json`` (format, version, spec, settings, model, runs with their records but no blobs),
+Members: ``workspace.json`` (format, version, spec, settings, model, runs with their records but no blobs, lesson
+progress under "lessons", optional: older files have none),
 ``model.safetensors`` (the session model's weights), ``runs/<n>.safetensors`` (run n's weights) and
 ``runs/<n>.optimizer.safetensors`` (its optimiser state, only when that is safetensors). Nothing else is accepted,
 nothing is ever unpickled, and a refused file stores nothing.
@@ -21,7 +22,7 @@ from engine import limits
 from engine.errors import InputError, SpecError
 from engine.network import ModelSpec, build
 from engine.training import load_weights
-from engine.workspace import checks, columns
+from engine.workspace import checks, columns, progress
 from engine.workspace.errors import BadWorkspaceFile, CapReached, WorkspaceError
 from engine.workspace.records import LIVE, RUN_STATES, RunRecord
 
@@ -53,6 +54,7 @@ class WorkspaceFile:
     model: dict | None = None
     model_weights: bytes | None = None
     runs: list[RunRecord] = field(default_factory=list)
+    progress: list[dict] = field(default_factory=list)  # lesson progress entries (``progress.to_file``)
 
 
 def write(content: WorkspaceFile) -> bytes:
@@ -62,7 +64,8 @@ def write(content: WorkspaceFile) -> bytes:
            "runs": [{"number": r.number, "group": r.group, "label": r.label, "spec": r.spec, "config": r.config,
                      "state": r.state, "results": r.results, "context": r.context,
                      "updated_at": r.updated_at,
-                     "records": columns.to_jsonable(r.records)} for r in content.runs]}
+                     "records": columns.to_jsonable(r.records)} for r in content.runs],
+           "lessons": content.progress}
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(MANIFEST, json.dumps(doc, separators=(",", ":")))  # NaN/Infinity as Python writes them
@@ -95,6 +98,10 @@ def read(data: bytes) -> WorkspaceFile:
                             model=_json(doc.get("model"), "model"))
     try:
         checks.model(content.model)
+    except WorkspaceError as exc:
+        raise BadWorkspaceFile(f"{_REFUSED}: {exc}") from None
+    try:
+        content.progress = progress.from_file(doc.get("lessons"))
     except WorkspaceError as exc:
         raise BadWorkspaceFile(f"{_REFUSED}: {exc}") from None
     runs = doc.get("runs", [])

@@ -96,3 +96,30 @@ class RunRow(Base):
     optimizer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)  # records, weights, optimiser state, JSON
     updated_at: Mapped[float] = mapped_column(Double)
+
+
+class ProgressRow(Base):
+    """A workspace's lesson progress: a step ticked (with what passed it), a prediction, or a challenge's best."""
+
+    __tablename__ = "lesson_progress"
+    __table_args__ = (UniqueConstraint("workspace_id", "lesson", "step", "kind", name="uq_lesson_progress"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workspace_id: Mapped[int] = mapped_column(ForeignKey("workspaces.id", ondelete="CASCADE"), index=True)
+    lesson: Mapped[str] = mapped_column(String(64))  # a lesson's id, or a challenge's key
+    step: Mapped[int] = mapped_column(Integer)  # 0-based; 0 for a challenge
+    kind: Mapped[str] = mapped_column(String(16))  # "tick", "prediction" or "challenge"
+    value: Mapped[dict] = mapped_column(JSONText)
+    updated_at: Mapped[float] = mapped_column(Double)
+
+
+class AssignmentRow(Base):
+    """A lesson or challenge assigned to a class; a custom challenge's definition is kept here too."""
+
+    __tablename__ = "class_assignments"
+    __table_args__ = (UniqueConstraint("class_id", "kind", "ref", name="uq_class_assignments"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    class_id: Mapped[int] = mapped_column(ForeignKey("classes.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # "lesson" or "challenge"
+    ref: Mapped[str] = mapped_column(String(64))  # the lesson's id or the challenge's key
+    definition: Mapped[dict | None] = mapped_column(JSONText, nullable=True)  # a custom challenge's fields
+    created_at: Mapped[float] = mapped_column(Double)

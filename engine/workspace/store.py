@@ -16,6 +16,7 @@ from engine.workspace.records import LIVE, Push, RunRecord, Workspace
 from engine.workspace.runs import mark_interrupted, run_values, to_record
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
 from engine.workspace.store_classes import ClassMethods
+from engine.workspace.store_lessons import LessonMethods
 from engine.workspace.throttle import Throttle
 
 _log = logging.getLogger(__name__)
@@ -25,8 +26,8 @@ TOUCH_EVERY = HOUR  # an open() refreshes the expiry clock at most this often (a
 EXPIRE_EVERY = HOUR  # create() sweeps expired workspaces at most this often
 
 
-class Store(ClassMethods):
-    """Workspaces, their runs, snapshots, copies, workspace files and classes, in one database.
+class Store(ClassMethods, LessonMethods):
+    """Workspaces, their runs, snapshots, copies, workspace files, classes and lesson progress, in one database.
 
     Every method opens its own short session; a Store is safe to share between threads (``get_store()``).
 
