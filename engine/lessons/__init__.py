@@ -21,21 +21,29 @@ Nothing here imports the workspace store: ``engine.workspace`` keeps progress an
 """
 from engine.lessons.catalogue import Catalogue, LoadError, catalogue, load_folder
 from engine.lessons.challenges import FORM, METRICS, Challenge, ChallengeResult, check_challenge, parse_challenge
-from engine.lessons.checks import CHECKS, Check, CheckSpec, Verdict, evaluate, parse_check, register
+from engine.lessons.checks import CHECKS, RUN_FILTERS, Check, CheckSpec, Verdict, evaluate, parse_check, register
 from engine.lessons.fields import Form, LessonError, Param
 from engine.lessons.schema import PAGES, TOPICS, Lesson, Prediction, Setup, Step
 
 
 def checks_markdown() -> str:
-    """The README's table of checks and their parameters, from ``CHECKS``."""
-    rows = ["| check | passes when | parameters |", "|---|---|---|"]
+    """The README's tables of checks and their parameters, generated from ``CHECKS``: the run filters once, then
+    each check with its own parameters."""
+    filters = RUN_FILTERS
+    rows = ["Run filters (the checks marked *filters* take them; a run must also be finished and measured on this "
+            "server, not imported):", "",
+            "| parameter | type | meaning |", "|---|---|---|"]
+    rows += [f"| `{n}` | {p.describe()} | {p.help} |" for n, p in filters.items()]
+    rows += ["", "| check | passes when | its own parameters |", "|---|---|---|"]
     for check in CHECKS.values():
-        params = "; ".join(f"`{n}` ({p.describe()}): {p.help}" for n, p in check.form.params.items())
-        rows.append(f"| `{check.name}` | {check.description} | {params} |")
+        own = {n: p for n, p in check.form.params.items() if n not in filters}
+        takes = "*filters*; " if set(filters) & set(check.form.params) else ""
+        params = "; ".join(f"`{n}` ({p.describe()}): {p.help}" for n, p in own.items())
+        rows.append(f"| `{check.name}` | {check.description} | {takes}{params or 'none'} |")
     return "\n".join(rows)
 
 
 __all__ = ["catalogue", "load_folder", "Catalogue", "LoadError", "Lesson", "Step", "Setup", "Prediction", "PAGES",
            "TOPICS", "CHECKS", "Check", "CheckSpec", "Verdict", "evaluate", "parse_check", "register", "Challenge",
-           "ChallengeResult", "check_challenge", "parse_challenge", "METRICS", "FORM", "LessonError", "Param", "Form",
+           "ChallengeResult", "RUN_FILTERS", "check_challenge", "parse_challenge", "METRICS", "FORM", "LessonError", "Param", "Form",
            "checks_markdown"]

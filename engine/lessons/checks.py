@@ -128,6 +128,9 @@ def _filters(**extra: Param) -> dict[str, Param]:
             "optimizer": Param("str", "the optimiser it trained with", choices=tuple(OPTIMIZERS))} | extra
 
 
+RUN_FILTERS = _filters()
+
+
 def _picked(params: dict, runs: list) -> list:
     """The finished, measured-here runs matching the filter parameters, newest number first."""
     out = []

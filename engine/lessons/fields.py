@@ -122,7 +122,8 @@ class Param:
         allowed = self.allowed()
         if allowed is not None and len(allowed) <= 8:
             parts.append("one of " + ", ".join(allowed))
-        parts.append("required" if self.required else f"default {self.default!r}")
+        parts.append("required" if self.required else "optional" if self.default is None
+                     else f"default {self.default!r}")
         return ", ".join(parts)
 
 
