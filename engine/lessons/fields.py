@@ -143,7 +143,7 @@ class Form:
             raise LessonError(join(where, str(unknown[0])), f"unknown field; the known ones: {known}")
         out = {}
         for name, param in self.params.items():
-            if name in table:
+            if table.get(name) is not None:  # a form's empty field (None) is a missing one
                 out[name] = param.check(table[name], join(where, name))
             elif param.required:
                 raise LessonError(join(where, name), "missing (required)")
