@@ -10,7 +10,8 @@ Pages and ``ui/`` import ``engine`` or one concept package (``engine.<concept>``
 | convolution | ``engine.conv`` | step-by-step traces equal to ``torch.nn.functional``, size arithmetic, receptive fields, examples, figures | Convolution |
 | gradients | ``engine.gradients`` | per-layer and per-step gradient norms, unrolled cells, the lab's experiments, figures | Gradients |
 | looking inside | ``engine.inspect`` | predictions, activations, filters, recurrent states, Captum attributions, image uploads, figures | Inspect |
-| saved work | ``engine.workspace`` | the workspace store (SQLAlchemy + Alembic): workspaces, runs, snapshots, copies, workspace files, classes, the background flusher | every page |
+| saved work | ``engine.workspace`` | the workspace store (SQLAlchemy + Alembic): workspaces, runs, snapshots, copies, workspace files, classes, lesson progress, the background flusher | every page |
+| lessons | ``engine.lessons`` | the ``lessons/*.toml`` schema and loader (``catalogue()``), the check registry (``CHECKS``, ``evaluate``), challenges (``check_challenge``) | Lessons, Class |
 
 At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_pytorch_code`` (from ``network``);
 ``SpecError`` (an invalid spec: ``layer_index``, ``path``, ``rows``, a message with the fix) and ``InputError``
@@ -47,6 +48,11 @@ generators; the lock seeded builds hold).
 - ``workspace`` (imported on first use, ``from engine import workspace``: it brings SQLAlchemy): ``get_store()``
   (``Store``: ``create``, ``open``, ``save``, ``save_run``, ``snapshot``, ``copy``, ``export_zip``/``import_zip``,
   classes, ``expire``), ``get_flusher()`` (runs saved off the hot path), ``RunRecord``, ``WorkspaceError``s.
+- ``lessons``: ``catalogue()`` (the checked lesson files and the refused ones, with path and field), ``Lesson``/
+  ``Step``/``Setup``/``Prediction``, ``CHECKS``, ``evaluate(check, workspace) -> Verdict`` (run on the stored
+  runs, never the page's word), ``Challenge``, ``parse_challenge`` (a teacher's form), ``check_challenge(challenge,
+  run)``, ``checks_markdown()``; the store keeps progress (``Store.tick_step``, ``record_prediction``,
+  ``post_challenge``, ``assign``, ``progress_grid``, ``leaderboard``).
 - ``inspect``: ``predict``, ``probabilities``, ``outputs``, ``activations``, ``filters``, ``linear_unit_images``,
   ``recurrent_info``, ``hidden_states``, ``lstm_gates``; autoencoders: ``reconstructions``, ``codes`` (bottleneck
   and PCA), ``interpolate``; ``images`` (safe decoding of uploads, the drawing grid);
@@ -54,8 +60,9 @@ generators; the lock seeded builds hold).
   ``gradcam_layers``); ``figures``.
 """
 from engine import conv, data, device, gradients, inspect, limits, network, rng, training
+from engine import lessons  # after the packages its checks read
 from engine.errors import InputError, SpecError
 from engine.network import ModelSpec, Row, Summary, build, summarize, to_pytorch_code
 
 __all__ = ["ModelSpec", "Summary", "Row", "SpecError", "InputError", "build", "summarize", "to_pytorch_code",
-           "network", "data", "training", "conv", "gradients", "inspect", "device", "limits", "rng"]
+           "network", "data", "training", "conv", "gradients", "inspect", "device", "limits", "rng", "lessons"]

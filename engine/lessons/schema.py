@@ -81,6 +81,12 @@ class Setup:
     depth_lab: dict = field(default_factory=dict)
     time_lab: dict = field(default_factory=dict)
 
+    def config(self, base: TrainConfig | None = None) -> TrainConfig:
+        """``base`` (or the defaults) with this step's dataset, its options and its settings applied, checked."""
+        base = base if base is not None else TrainConfig()
+        data_fields = {"dataset": self.dataset, "dataset_options": dict(self.dataset_options)} if self.dataset else {}
+        return base.replace(**data_fields, **self.settings)
+
 
 @dataclass(frozen=True)
 class Prediction:

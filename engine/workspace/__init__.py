@@ -10,6 +10,14 @@ waits on the database.
   ``create_class``, ``join_class``, ``leave_class``, ``remove_member``, ``class_poll``, ``class_view`` -> ``ClassView``,
   ``class_board`` and ``board_view`` (read-only), ``member_snapshot``, ``push``, ``expire``; ``drawn_runs``: the
   few runs of a member a class chart draws (``limits.MAX_CLASS_RUNS``; curves thinned to ``MAX_CLASS_POINTS``).
+- Lessons (``store_lessons``; checks from ``engine.lessons``): ``tick_step(token, lesson, step) -> Verdict`` (the
+  step's check run on the stored runs; a pass is kept with what passed it), ``record_prediction(token, lesson, step,
+  answer) -> Guess`` (the first only), ``post_challenge(token, key, run) -> ChallengeResult`` (a better valid result
+  becomes the best), ``challenge(token, key)``, ``lesson_progress(token) -> Progress`` (``ticks``/``predictions`` by
+  (lesson, step), ``bests`` by challenge: ``Tick``, ``Guess``, ``Best``; ``status(lesson, step)``); a class's
+  ``assign``/``unassign(teacher, kind, ref)``, ``add_challenge(teacher, form) -> key``, ``class_assignments(teacher_token
+  or token) -> Assignments``, ``progress_grid(teacher) -> Grid`` (``GridRow``s), ``leaderboard(teacher, key) ->
+  [Entry]``. Progress goes along in snapshots, copies and workspace files (imported: marked, never ranked).
 - ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
@@ -31,6 +39,7 @@ from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToke
                                      StoreUnavailable, TooManyTries, UnknownJoinCode, UnknownToken,
                                      WorkspaceError)
 from engine.workspace.flusher import Flusher, get_flusher
+from engine.workspace.progress import Assignments, Best, Entry, Grid, GridRow, Guess, Progress, Tick
 from engine.workspace.records import LIVE, RUN_STATES, Push, RunRecord, Workspace
 from engine.workspace.store import Store, get_store
 
@@ -38,4 +47,4 @@ __all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES",
            "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
            "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
            "plain_part", "from_jsonable", "readable_results", "readable_context", "readable_model", "MAX_WRONG",
-           "drawn_runs"]
+           "drawn_runs", "Progress", "Tick", "Guess", "Best", "Assignments", "Grid", "GridRow", "Entry"]

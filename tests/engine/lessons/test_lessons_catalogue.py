@@ -135,3 +135,16 @@ def test_the_readme_lists_every_check_and_its_parameters():
     assert lessons.checks_markdown() in text
     for name in lessons.CHECKS:
         assert f"`{name}`" in text
+
+
+def test_every_set_up_gives_a_network_that_reads_its_data_and_checked_settings():
+    for lesson in lessons.catalogue().lessons:
+        for i, step in enumerate(lesson.steps):
+            setup = step.setup
+            if setup is None or setup.spec is None:
+                continue
+            config = setup.config()
+            assert config.dataset == setup.dataset and config.dataset_options == setup.dataset_options
+            dataset = data.load(config.dataset, config.seed, **config.dataset_options)
+            adapted, _ = data.adapt_spec(ModelSpec.from_dict(setup.spec), dataset)
+            assert summarize(adapted).total_params > 0, (lesson.id, i)

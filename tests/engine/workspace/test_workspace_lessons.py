@@ -8,11 +8,13 @@ import pytest
 from alembic import command
 from alembic.config import Config
 from lesson_runs import WIDE, mlp, train
+from sqlalchemy import func, select
 from sqlalchemy import inspect as sql_inspect
 
 from engine.lessons import LessonError
 from engine.workspace import BadWorkspaceFile, ReadOnlyWorkspace, Store, WorkspaceError
 from engine.workspace.database import MIGRATIONS
+from engine.workspace.schema import AssignmentRow, ProgressRow
 
 SPEC = {"input": [2], "layers": [{"type": "Linear", "out_features": 2}]}
 XOR = "perceptron-xor"  # step 0: one layer at most 80%; step 1: one hidden layer at least 95%; challenge: spiral
@@ -226,3 +228,15 @@ def test_the_lesson_tables_come_and_go_with_revision_0004(store):
         connection.commit()
         assert {"lesson_progress", "class_assignments"} <= set(sql_inspect(connection).get_table_names())
     assert store.lesson_progress(token).ticks == {}
+
+
+def test_expired_workspaces_and_classes_take_their_progress_and_assignments_with_them(store, runs):
+    teacher, code = store.create_class("Old")
+    token = store.create(spec=SPEC)
+    store.save_run(token, runs["perceptron"])
+    store.tick_step(token, XOR, 0)
+    store.assign(teacher, "lesson", XOR)
+    store.expire(now=4_000_000_000.0)
+    with store.db.reading() as session:
+        assert session.scalar(select(func.count()).select_from(ProgressRow)) == 0
+        assert session.scalar(select(func.count()).select_from(AssignmentRow)) == 0
