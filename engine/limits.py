@@ -71,5 +71,7 @@ MAX_MANIFEST_BYTES = _env_int("PLAYGROUND_MAX_MANIFEST_BYTES", 8 * 1024 * 1024)
 # kept) and runs drawn per member (their best, then their latest), so one student cannot freeze the teacher's tab.
 MAX_CLASS_POINTS = _env_int("PLAYGROUND_MAX_CLASS_POINTS", 250)
 MAX_CLASS_RUNS = _env_int("PLAYGROUND_MAX_CLASS_RUNS", 5)
+# Custom challenges one class keeps (each a teacher's form, stored with the class).
+MAX_CUSTOM_CHALLENGES = _env_int("PLAYGROUND_MAX_CUSTOM_CHALLENGES", 50)
 # Workspaces (snapshots too) untouched this long are deleted, so the database never grows without bound.
 WORKSPACE_DAYS = _env_int("PLAYGROUND_WORKSPACE_DAYS", 30)

@@ -5,10 +5,12 @@ import time
 
 from sqlalchemy import delete, select
 
+from engine import limits
 from engine.lessons import Catalogue, LessonError, parse_challenge
 from engine.workspace import checks
 from engine.workspace.classes import _class
-from engine.workspace.progress import (CUSTOM, MAX_CUSTOM, Assignments, Entry, Grid, GridRow, _catalogue,
+from engine.workspace.errors import CapReached
+from engine.workspace.progress import (CUSTOM, Assignments, Entry, Grid, GridRow, _catalogue,
                                        _progress)
 from engine.workspace.schema import AssignmentRow, ProgressRow, WorkspaceRow
 
@@ -53,8 +55,9 @@ def add_challenge(store, teacher_token: str, table: dict) -> str:
         refs = list(session.scalars(select(AssignmentRow.ref).where(AssignmentRow.class_id == klass.id,
                                                                     AssignmentRow.kind == "challenge",
                                                                     AssignmentRow.definition.is_not(None))))
-        if len(refs) >= MAX_CUSTOM:
-            raise LessonError("challenge", f"a class keeps at most {MAX_CUSTOM} custom challenges; remove one first")
+        if len(refs) >= limits.MAX_CUSTOM_CHALLENGES:
+            raise CapReached(f"This class keeps {len(refs)} custom challenges already: remove one first",
+                             "PLAYGROUND_MAX_CUSTOM_CHALLENGES", limits.MAX_CUSTOM_CHALLENGES)
         number = 1 + max((int(r[len(CUSTOM):]) for r in refs if r[len(CUSTOM):].isdigit()), default=0)
         ref = f"{CUSTOM}{number}"
         session.add(AssignmentRow(class_id=klass.id, kind="challenge", ref=ref, definition=challenge.to_dict(),

@@ -21,7 +21,6 @@ from engine.workspace.schema import AssignmentRow, ProgressRow, WorkspaceRow
 
 KINDS = ("tick", "prediction", "challenge")
 CUSTOM = "custom-"  # a class's own challenges are keyed custom-1, custom-2...
-MAX_CUSTOM = 50  # custom challenges per class
 MAX_ANSWER = 200  # characters of a choice answer
 
 

@@ -52,8 +52,11 @@ class LessonMethods:
         assignments.unassign(self, teacher_token, kind, ref)
 
     def add_challenge(self, teacher_token: str, table: dict) -> str:
-        """A custom challenge from the teacher's form (``engine.lessons.FORM``); its key. LessonError names a bad
-        field."""
+        """A custom challenge from the teacher's form (``engine.lessons.FORM``), assigned to the class; its key.
+
+        Raises:
+            LessonError: a bad field (named). CapReached: ``limits.MAX_CUSTOM_CHALLENGES``.
+        """
         return assignments.add_challenge(self, teacher_token, table)
 
     def class_assignments(self, teacher_token: str | None = None, token: str | None = None,

@@ -12,7 +12,8 @@ from sqlalchemy import func, select
 from sqlalchemy import inspect as sql_inspect
 
 from engine.lessons import LessonError
-from engine.workspace import BadWorkspaceFile, ReadOnlyWorkspace, Store, WorkspaceError
+from engine import limits
+from engine.workspace import BadWorkspaceFile, CapReached, ReadOnlyWorkspace, Store, WorkspaceError
 from engine.workspace.database import MIGRATIONS
 from engine.workspace.schema import AssignmentRow, ProgressRow
 
@@ -240,3 +241,15 @@ def test_expired_workspaces_and_classes_take_their_progress_and_assignments_with
     with store.db.reading() as session:
         assert session.scalar(select(func.count()).select_from(ProgressRow)) == 0
         assert session.scalar(select(func.count()).select_from(AssignmentRow)) == 0
+
+
+def test_custom_challenges_per_class_are_capped(store, monkeypatch):
+    monkeypatch.setattr(limits, "MAX_CUSTOM_CHALLENGES", 1)
+    teacher, _ = store.create_class("Capped")
+    form = {"title": "C", "dataset": "xor", "metric": "test_accuracy", "threshold": 0.9}
+    assert store.add_challenge(teacher, form) == "custom-1"
+    with pytest.raises(CapReached) as caught:
+        store.add_challenge(teacher, form)
+    assert caught.value.variable == "PLAYGROUND_MAX_CUSTOM_CHALLENGES"
+    store.unassign(teacher, "challenge", "custom-1")
+    assert store.add_challenge(teacher, form) == "custom-1"
