@@ -45,5 +45,6 @@ def checks_markdown() -> str:
 
 __all__ = ["catalogue", "load_folder", "Catalogue", "LoadError", "Lesson", "Step", "Setup", "Prediction", "PAGES",
            "TOPICS", "CHECKS", "Check", "CheckSpec", "Verdict", "evaluate", "parse_check", "register", "Challenge",
-           "ChallengeResult", "RUN_FILTERS", "check_challenge", "parse_challenge", "METRICS", "FORM", "LessonError", "Param", "Form",
+           "ChallengeResult", "RUN_FILTERS", "check_challenge", "parse_challenge", "METRICS", "FORM", "LessonError",
+           "Param", "Form",
            "checks_markdown"]

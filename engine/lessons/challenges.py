@@ -28,6 +28,8 @@ FORM = Form({
     "allowed_layers": Param("names", "the only layer types allowed (missing: any)", low=1, high=len(TYPES),
                             choices=lambda: tuple(TYPES)),
     "max_epochs": Param("int", "epochs at most this", low=1, high=1000),
+    "max_bottleneck": Param("int", "the fewest values a layer passes on per sample (an autoencoder's code) at most "
+                                   "this", low=1, high=10**7),
 })
 
 
@@ -45,6 +47,7 @@ class Challenge:
     max_parameters: int | None = None
     allowed_layers: tuple[str, ...] | None = None
     max_epochs: int | None = None
+    max_bottleneck: int | None = None
 
     def to_dict(self) -> dict:
         """The fields a custom challenge is stored with (``key`` left out), None values dropped."""
@@ -96,6 +99,7 @@ def parse_challenge(table, key: str = "custom", where: str = "challenge") -> Cha
     return Challenge(key=key, title=values["title"], dataset=values["dataset"], metric=values["metric"],
                      threshold=values["threshold"], description=values["description"], dataset_options=options,
                      max_parameters=values["max_parameters"], max_epochs=values["max_epochs"],
+                     max_bottleneck=values["max_bottleneck"],
                      allowed_layers=tuple(layers) if layers is not None else None)
 
 
@@ -116,7 +120,8 @@ def check_challenge(challenge: Challenge, run) -> ChallengeResult:
     records and results.
 
     A run counts when it finished on this server (not imported), trained on the challenge's dataset (and its
-    options, when the challenge fixes them), within its parameters, layer types and epochs, and has the metric.
+    options, when the challenge fixes them), within its parameters, layer types, epochs and bottleneck, and has the
+    metric.
     """
     reasons = []
     if run.state != "finished":
@@ -144,6 +149,11 @@ def check_challenge(challenge: Challenge, run) -> ChallengeResult:
         trained = max(facts.epochs_run(run), planned if isinstance(planned, int) else 0)
         if trained > challenge.max_epochs:
             reasons.append(f"it trained for {trained} epochs, over {challenge.max_epochs}")
+    if challenge.max_bottleneck is not None:
+        narrowest = facts.bottleneck(run)
+        if narrowest is None or narrowest > challenge.max_bottleneck:
+            shown = narrowest if narrowest is not None else "an unknown number of"
+            reasons.append(f"its narrowest layer passes on {shown} values, over {challenge.max_bottleneck}")
     value = facts.result(run, METRICS[challenge.metric][0])
     if value is None:
         reasons.append(f"run {run.number} has no test {METRICS[challenge.metric][0]}")

@@ -79,12 +79,26 @@ def parameters(run) -> int | None:
     return _parameters(json.dumps(run.spec, sort_keys=True))
 
 
+def bottleneck(run) -> int | None:
+    """The fewest values any top-level layer of the run's network passes on per sample (an autoencoder's code),
+    None for a spec that does not summarise."""
+    return _summary(json.dumps(run.spec, sort_keys=True))[1]
+
+
 @lru_cache(maxsize=256)
 def _parameters(spec_json: str) -> int | None:
+    return _summary(spec_json)[0]
+
+
+@lru_cache(maxsize=256)
+def _summary(spec_json: str) -> tuple[int | None, int | None]:
+    """(parameters, bottleneck) of a stored spec from PyTorch's own summary; (None, None) if it does not summarise."""
     try:
-        return int(summarize(ModelSpec.from_dict(json.loads(spec_json))).total_params)
+        summary = summarize(ModelSpec.from_dict(json.loads(spec_json)))
     except (SpecError, InputError, TypeError, ValueError, KeyError):
-        return None
+        return None, None
+    sizes = [math.prod(row.output_shape) for row in summary.rows if row.depth == 0 and row.output_shape]
+    return int(summary.total_params), (min(sizes) if sizes else None)
 
 
 def result(run, name: str) -> float | None:

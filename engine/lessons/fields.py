@@ -118,7 +118,8 @@ class Param:
         """The field in a few words: type, range or choices, default."""
         parts = [self.kind]
         if self.low is not None or self.high is not None:
-            parts.append(f"{'' if self.low is None else f'{self.low:g}'}..{'' if self.high is None else f'{self.high:g}'}")
+            low = "" if self.low is None else f"{self.low:g}"
+            parts.append(f"{low}..{'' if self.high is None else f'{self.high:g}'}")
         allowed = self.allowed()
         if allowed is not None and len(allowed) <= 8:
             parts.append("one of " + ", ".join(allowed))

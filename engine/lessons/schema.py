@@ -42,7 +42,8 @@ LESSON = Form({
     "minutes": Param("int", "how long it takes", required=True, low=1, high=180),
     "summary": Param("str", "what the student will see", required=True, low=1, high=600),
     "order": Param("int", "its place in the list", default=100, low=0, high=10000),
-    "steps": Param("tables", "the steps, 3 to 7 [[steps]] tables", required=True, low=3, high=7), "challenge": Param("table", "an optional challenge")})
+    "steps": Param("tables", "the steps, 3 to 7 [[steps]] tables", required=True, low=3, high=7),
+    "challenge": Param("table", "an optional challenge")})
 STEP = Form({
     "title": Param("str", "the step's title", required=True, low=1, high=120),
     "explanation": Param("str", "2 to 5 sentences, LaTeX between $...$", required=True, low=1, high=2000),

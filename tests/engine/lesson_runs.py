@@ -31,6 +31,10 @@ def mlp(name, inputs, widths, activation="Tanh", classes=2, dropout=None, flatte
 TINY_CNN = {"name": "tiny-cnn", "input": [1, 28, 28], "layers": [
     {"type": "Conv2d", "out_channels": 8, "kernel_size": 5}, {"type": "ReLU"}, {"type": "MaxPool2d", "kernel_size": 4},
     {"type": "Flatten"}, {"type": "Linear", "out_features": 10}]}
+AE16 = {"name": "ae16", "input": [1, 28, 28], "layers": [
+    {"type": "Flatten"}, {"type": "Linear", "out_features": 64}, {"type": "ReLU"}, {"type": "Linear", "out_features": 16},
+    {"type": "ReLU"}, {"type": "Linear", "out_features": 64}, {"type": "ReLU"}, {"type": "Linear", "out_features": 784},
+    {"type": "Sigmoid"}, {"type": "Unflatten", "unflattened_size": [1, 28, 28]}]}
 RELU_HE = make_depth_mlp(10, 32, "ReLU", input_shape=[1, 8, 8], num_classes=10, name="relu-he-10").to_dict()
 WIDE = mlp("wide-mlp", [2], [128, 128], "ReLU")
 SPIRAL_SMALL = {"dataset": "spiral", "dataset_options": {"n": 100, "noise": 0.3}, "epochs": 150, "lr": 0.01}

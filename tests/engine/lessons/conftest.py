@@ -1,6 +1,6 @@
 """Reference runs, trained once per test session (short, seeded): what each lesson's checks are tried on."""
 import pytest
-from lesson_runs import RELU_HE, SPIRAL_SMALL, TINY_CNN, WIDE, mlp, time_run, train
+from lesson_runs import AE16, RELU_HE, SPIRAL_SMALL, TINY_CNN, WIDE, mlp, time_run, train
 
 
 @pytest.fixture(scope="session")
@@ -36,6 +36,7 @@ def runs():
         "hello_short": lambda n: train(n, "char-lstm", dataset="hello", epochs=30),
         "zen": lambda n: train(n, "char-lstm", dataset="zen", epochs=3),
         "autoencoder": lambda n: train(n, "autoencoder", dataset="mnist", epochs=1),
+        "ae16": lambda n: train(n, AE16, dataset="mnist", epochs=1),
         "denoising": lambda n: train(n, "autoencoder", dataset="mnist", epochs=1, noise=0.3),
         "spiral_small": lambda n: train(n, mlp("small", [2], [10, 10]), dataset="spiral", epochs=20, lr=0.03),
     }

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
+import engine
 from engine import ModelSpec, data, lessons, summarize
 from engine.lessons import PAGES, TOPICS, LessonError, load_folder
 from engine.lessons.catalogue import FOLDER
@@ -148,3 +149,16 @@ def test_every_set_up_gives_a_network_that_reads_its_data_and_checked_settings()
             dataset = data.load(config.dataset, config.seed, **config.dataset_options)
             adapted, _ = data.adapt_spec(ModelSpec.from_dict(setup.spec), dataset)
             assert summarize(adapted).total_params > 0, (lesson.id, i)
+
+
+def test_the_numbers_the_explanations_quote_are_the_engines():
+    xo = summarize(engine.network.presets.get("xo-cnn"))
+    assert xo.rows[0].params == 30 == sum(p.numel() for p in torch.nn.Conv2d(1, 3, 3).parameters())
+    assert "$(9 + 1) \\cdot 3 = 30$" in lessons.catalogue().get("convolution").steps[3].explanation
+    codes = [math.prod(r.output_shape) for r in summarize(engine.network.presets.get("autoencoder")).rows]
+    assert min(codes) == 150 and "150-dimensional" in lessons.catalogue().get("autoencoders").steps[1].explanation
+    assert len(data.load("spiral", 0, n=100, noise=0.3).x_train) == 68
+    assert "the 68 noisy training points" in lessons.catalogue().get("overfitting").steps[0].explanation
+    deep = engine.network.presets.get("deep-mlp").to_dict()["layers"]
+    assert sum(layer["type"] == "Linear" for layer in deep) - 1 == 10
+    assert sum(layer["type"] == "Sigmoid" for layer in deep) == 10

@@ -50,13 +50,14 @@ def test_fixed_dataset_options_must_match(runs):
                            runs["spiral_small"]).counts
 
 
-def test_a_loss_challenge_is_won_by_the_lower_loss(runs):
-    challenge = lessons.catalogue().get("autoencoders").challenge
-    assert not check_challenge(challenge, runs["autoencoder"]).counts  # 561,934 parameters: over 100,000
-    loose = parse_challenge({**challenge.to_dict(), "max_parameters": 10**6})
-    result = check_challenge(loose, runs["autoencoder"])
-    assert result.counts and result.value == runs["autoencoder"].results["loss"]
-    assert loose.better(0.01, 0.02) and not loose.better(0.03, 0.02) and SPIRAL.better(0.9, 0.8)
+def test_a_bottleneck_challenge_reads_the_narrowest_layer_and_the_lower_loss_wins(runs):
+    challenge = lessons.catalogue().get("autoencoders").challenge  # a bottleneck of at most 16 values
+    wide = check_challenge(challenge, runs["autoencoder"])  # 784-300-150-300-784
+    assert not wide.counts and "passes on 150 values, over 16" in " ".join(wide.reasons)
+    result = check_challenge(challenge, runs["ae16"])
+    assert result.counts and result.value == runs["ae16"].results["loss"]
+    assert result.met == (result.value <= challenge.threshold)
+    assert challenge.better(0.01, 0.02) and not challenge.better(0.03, 0.02) and SPIRAL.better(0.9, 0.8)
 
 
 BASE = {"title": "Spiral", "dataset": "spiral", "metric": "test_accuracy", "threshold": 0.9}
