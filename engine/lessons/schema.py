@@ -1,6 +1,7 @@
 """A lesson file's schema: the lesson, its steps, each step's set-up, prediction and check, and its challenge."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from engine import data
@@ -8,11 +9,13 @@ from engine.errors import InputError, SpecError
 from engine.gradients import lab
 from engine.lessons.challenges import Challenge, check_options, parse_challenge
 from engine.lessons.checks import CheckSpec, parse_check
-from engine.lessons.fields import Form, LessonError, Param, join
+from engine.lessons.fields import Form, LessonError, Param, join, short
 from engine.network import ModelSpec, presets
 from engine.network.init import SCHEMES
 from engine.training import TrainConfig
 
+ID = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+CUSTOM = "custom-"  # a class's own challenges are keyed custom-1, custom-2...: never a lesson's id
 TOPICS = ("Feed-forward networks", "Convolutional networks", "Recurrent networks", "Beyond")  # shared/TOPICS.md
 # The pages a set-up opens and their tabs (the tab names as the pages show them; None: a page without tabs).
 PAGES = {"Lessons": None, "Build": None, "Convolution": ("Animation", "Receptive field", "Feature maps"),
@@ -144,6 +147,9 @@ def parse_lesson(doc: dict, path: str = "") -> Lesson:
             preset, dataset, page, tab, setting or check (``where`` says which, e.g. "steps[2].check.name").
     """
     values = LESSON.check(doc, "")
+    if not ID.fullmatch(values["id"]) or values["id"].startswith(CUSTOM):
+        raise LessonError("id", f"{short(values['id'])} should be lower-case letters, digits and hyphens (it goes "
+                                f"into links and the database), not starting with {CUSTOM!r}")
     steps = tuple(_step(s, join("steps", i)) for i, s in enumerate(values["steps"]))
     challenge = None
     if values["challenge"] is not None:

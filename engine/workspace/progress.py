@@ -20,7 +20,7 @@ from engine.workspace.errors import WorkspaceError
 from engine.workspace.schema import AssignmentRow, ProgressRow, WorkspaceRow
 
 KINDS = ("tick", "prediction", "challenge")
-CUSTOM = "custom-"  # a class's own challenges are keyed custom-1, custom-2...
+CUSTOM = "custom-"  # a class's own challenges are keyed custom-1, custom-2... (engine.lessons.schema.CUSTOM)
 MAX_ANSWER = 200  # characters of a choice answer
 
 
