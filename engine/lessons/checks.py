@@ -187,7 +187,7 @@ def run_accuracy(params: dict, runs: list) -> Verdict:
 def run_loss(params: dict, runs: list) -> Verdict:
     """Test loss (``results["loss"]``) ≤ at_most, trained with ``noise`` ≥ min_noise."""
     for run in _picked(params, runs):
-        loss, noise = facts.result(run, "loss"), facts.config(run).get("noise") or 0.0
+        loss, noise = facts.result(run, "loss"), facts.setting(run, "noise")
         if loss is not None and loss <= params["at_most"] and noise >= params["min_noise"]:
             return Verdict(True, (run.number,), f"Run {run.number} reached a test loss of {loss:.4g} on "
                                                 f"{facts.dataset(run)}.")
@@ -325,7 +325,9 @@ def _time_run(run, params: dict) -> dict | None:
     if settings is None or facts.imported(run) or settings["scale"] != "spectral":
         return None
     radius = settings["radius"]
-    if not isinstance(radius, int | float) or (params.get("cell") and settings["cell"] != params["cell"]):
+    if not isinstance(radius, int | float) or not all(isinstance(settings[k], str) for k in ("cell", "task")) or \
+            not all(isinstance(settings[k], int) for k in ("T", "hidden")) or \
+            (params.get("cell") and settings["cell"] != params["cell"]):
         return None
     if params.get("linear") is not None and bool(settings["linear"]) != params["linear"]:
         return None
@@ -349,8 +351,8 @@ def clipping_used(params: dict, runs: list) -> Verdict:
         threshold = settings["clip"]
         if not isinstance(threshold, int | float) or threshold <= 0:
             continue
-        _, raw, _ = lab.clip_series(run.records or [], threshold)
-        clipped = sum(1 for g in raw if isinstance(g, int | float) and g > threshold)
+        raw = [r.get("grad_norm_total") for r in run.records or [] if isinstance(r, dict) and r.get("kind") == "step"]
+        clipped = sum(1 for g in raw if isinstance(g, int | float) and g > threshold)  # clip_series' raw norms
         if clipped >= params["min_clipped_steps"]:
             return Verdict(True, (run.number,), f"Gradients run {run.number}: the raw gradient norm passed the "
                                                 f"threshold {threshold:g} at {clipped} recorded steps, clipped "

@@ -37,6 +37,12 @@ def config(run) -> dict:
     return run.config if isinstance(run.config, dict) else {}
 
 
+def setting(run, name: str, default: float = 0.0) -> float:
+    """A numeric training setting of the run (``default`` when absent or not a number)."""
+    value = config(run).get(name)
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else default
+
+
 def dataset(run) -> str | None:
     """The dataset the run trained on."""
     name = config(run).get("dataset")
@@ -131,7 +137,7 @@ def cures(run) -> list[str]:
     used = []
     if "Dropout" in layer_types(run):
         used.append("dropout")
-    if isinstance(cfg.get("weight_decay"), int | float) and cfg["weight_decay"] > 0:
+    if setting(run, "weight_decay") > 0:
         used.append("l2")
     if cfg.get("early_stopping") is True:
         used.append("early_stopping")

@@ -2,9 +2,10 @@
 never a traceback; a step or a challenge result never stored without a stored run that passes."""
 import pytest
 
+from engine import lessons
 from engine.lessons import LessonError, load_folder, parse_challenge
 from engine.lessons.catalogue import FOLDER, MAX_FILE_BYTES
-from engine.workspace import Store, WorkspaceError
+from engine.workspace import RunRecord, Store, WorkspaceError
 
 HEAD = 'id = "x"\ntitle = "T"\ntopic = "Beyond"\nminutes = 5\nsummary = "S"\n'
 STEPS = '[[steps]]\ntitle = "A"\nexplanation = "B. C."\n' * 3
@@ -69,3 +70,27 @@ def test_no_tick_or_challenge_result_without_a_stored_run(tmp_path):
     progress = store.lesson_progress(token)
     assert progress.ticks == {} and progress.bests == {}
     store.db.dispose()
+
+
+GARBAGE = [
+    dict(spec={"layers": "no"}, config={"dataset": ["xor"], "noise": "loud", "weight_decay": None, "epochs": "ten"},
+         records=[{"kind": "epoch", "train_loss": "low"}, {"kind": "step", "grad_norm": "big"}, 7],
+         results={"accuracy": "high", "loss": float("nan")}, context={"key": "k", "shared": []}),
+    dict(group="time", spec={}, config={}, records=[{"kind": "step", "grad_norm_total": "x"}],
+         results=None, context={"key": [["RNN (tanh)"], "adding", "30", None, "1.5", "spectral", 1, "1"],
+                                "shared": {"snaps": "none"}}),
+    dict(group="time", spec={}, config={}, records=None, results=[],
+         context={"key": ["RNN (tanh)", "adding", 10**9, 32, 1.5, "spectral", True, 1.0, 20], "shared": None}),
+    dict(spec=None, config=None, records=[], results={"accuracy": True}, context="imported"),
+]
+
+
+@pytest.mark.parametrize("fields", GARBAGE)
+def test_runs_of_odd_shapes_fail_every_check_and_challenge_without_raising(fields):
+    run = RunRecord(number=1, state="finished", **fields)
+    for lesson in lessons.catalogue().lessons:
+        for step in lesson.steps:
+            if step.check is not None:
+                assert not lessons.evaluate(step.check, [run]).passed
+        if lesson.challenge is not None:
+            assert not lessons.check_challenge(lesson.challenge, run).counts
