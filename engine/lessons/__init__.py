@@ -6,11 +6,13 @@
 - ``Lesson`` (``id``, ``title``, ``topic``, ``minutes``, ``summary``, ``steps``, ``challenge``, ``order``, ``path``),
   ``Step`` (``title``, ``explanation``, ``setup``, ``prediction``, ``check``: each None when absent), ``Setup``
   (``preset``, ``spec``, ``dataset``, ``dataset_options``, ``settings``, ``page``, ``tab``, ``depth_lab``,
-  ``time_lab``), ``Prediction`` (``question``, ``kind``, ``options``, ``answer``, ``value``, ``tolerance``,
-  ``reveal``, ``correct(answer)``); ``PAGES`` (page -> tabs), ``TOPICS``.
-- ``CHECKS`` (name -> ``Check``: ``description``, ``form.params`` of ``Param``), ``CheckSpec`` (``name``,
-  ``params``), ``parse_check(table)``, ``evaluate(check, workspace_data) -> Verdict`` (``passed``, ``runs``,
-  ``evidence``), ``register`` (a new kind of check).
+  ``time_lab``; ``config(base) -> TrainConfig``: the step's data and settings applied), ``Prediction``
+  (``question``, ``kind``, ``options``, ``answer``, ``value``, ``tolerance``, ``reveal``, ``correct(answer)``);
+  ``PAGES`` (page -> tabs), ``TOPICS``.
+- ``CHECKS`` (name -> ``Check``: ``description``, ``form.params`` of ``Param``), ``RUN_FILTERS`` (the parameters
+  every run check shares), ``CheckSpec`` (``name``, ``params``), ``parse_check(table)``,
+  ``evaluate(check, workspace_data) -> Verdict`` (``passed``, ``runs``, ``evidence``), ``register`` (a new kind of
+  check).
 - ``Challenge``, ``parse_challenge(table, key)`` (a teacher's custom challenge: errors name the field),
   ``check_challenge(challenge, run) -> ChallengeResult`` (``counts``, ``met``, ``value``, ``parameters``,
   ``reasons``), ``METRICS``, ``FORM`` (the custom challenge's fields).
