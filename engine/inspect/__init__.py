@@ -5,6 +5,8 @@ the standard library's ``inspect``), ``attribution`` (Captum saliency, Grad-CAM,
 since importing Captum is slow), ``images`` (safe decoding of uploads, the drawing grid), ``autoencoder``
 (reconstructions, bottleneck codes and their PCA, interpolation between codes) and ``figures``.
 """
+import importlib
+
 from engine.inspect import autoencoder, figures, images, probe
 from engine.inspect.autoencoder import Codes, bottleneck, codes, interpolate, reconstructions
 from engine.inspect.images import (Decoded, canvas_shape, decode, drawing_to_input, fit_to_input, input_to_drawing,
@@ -25,6 +27,5 @@ __all__ = ["LayerActivation", "activations", "as_batch", "conv_layers", "filters
 def __getattr__(name: str):
     """``attribution`` is imported on first use: it loads Captum, which the other pages never need."""
     if name == "attribution":
-        import importlib
         return importlib.import_module("engine.inspect.attribution")
     raise AttributeError(f"module 'engine.inspect' has no attribute {name!r}")

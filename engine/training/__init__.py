@@ -16,7 +16,8 @@ from engine.training.inference import evaluate, predict_grid, sample
 from engine.training.loop import Loop
 from engine.training.losses import LOSSES, Loss, compute_loss, resolve_loss
 from engine.training.optimizers import OPTIMIZERS, Optimizer, make_optimizer, owners
-from engine.training.runner import LIMITER, STATES, TERMINAL, RunLimiter, RunStatus, Trainer
+from engine.training.control import LIMITER, STATES, TERMINAL, RunLimiter, RunStatus
+from engine.training.runner import Trainer
 from engine.training.saved import SavedRun
 from engine.training.weights import load_weights, read_weights, save_weights
 

@@ -18,6 +18,7 @@ from typing import Callable
 
 from engine.workspace.errors import StoreUnavailable, WorkspaceError
 from engine.workspace.records import LIVE, RunRecord
+from engine.workspace.store import get_store
 
 _log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0  # seconds between retries while the database stays down
@@ -356,8 +357,6 @@ class Flusher:
 
     def _open_store(self):
         if self._store is None:
-            from engine.workspace.store import get_store  # the store module is the heavier import
-
             self._opened = get_store()
         else:
             self._opened = self._store() if callable(self._store) else self._store
