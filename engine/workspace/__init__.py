@@ -10,7 +10,7 @@ waits on the database.
   ``create_class``, ``join_class``, ``leave_class``, ``remove_member``, ``class_poll``, ``class_view`` -> ``ClassView``,
   ``class_board`` and ``board_view`` (read-only), ``member_snapshot``, ``push``, ``expire``; ``drawn_runs``: the
   few runs of a member a class chart draws (``limits.MAX_CLASS_RUNS``; curves thinned to ``MAX_CLASS_POINTS``).
-- ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``
+- ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``records.RUN_STATES``
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
   left out) and back.
@@ -25,17 +25,16 @@ waits on the database.
   ``WORKSPACE_DAYS``.
 """
 from engine.workspace.checks import MAX_WRONG, readable_context, readable_model, readable_results
-from engine.workspace.classes import ClassView, Member, MemberRun, drawn_runs
+from engine.workspace.classes import drawn_runs
 from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
                                      StoreUnavailable, TooManyTries, UnknownJoinCode, UnknownToken,
                                      WorkspaceError)
 from engine.workspace.flusher import Flusher, get_flusher
-from engine.workspace.records import LIVE, RUN_STATES, Push, RunRecord, Workspace
+from engine.workspace.records import RunRecord
 from engine.workspace.store import Store, get_store
 
-__all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
-           "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
-           "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
-           "plain_part", "from_jsonable", "readable_results", "readable_context", "readable_model", "MAX_WRONG",
-           "drawn_runs"]
+__all__ = ["Store", "get_store", "RunRecord", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken",
+           "UnknownToken", "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable",
+           "BadWorkspaceFile", "plain_part", "from_jsonable", "readable_results", "readable_context",
+           "readable_model", "MAX_WRONG", "drawn_runs"]

@@ -10,6 +10,7 @@ from torch import nn
 from engine.errors import InputError
 from engine.gradients import ACTIVATIONS
 from engine.network import RECURRENT, TYPES, layer_names
+from engine.network.torch_args import make_module
 from engine.training import LOSSES, OPTIMIZERS, TrainConfig, compute_loss, make_optimizer, owners, resolve_loss
 from engine.training.config import apply_settings, live_config
 
