@@ -242,6 +242,8 @@ class Flusher:
                 self.last_error = None  # the database answered every write of the round
             self._failures = self._failures + 1 if failed else 0
             pause = min(self.interval * 2 ** min(self._failures, 16), MAX_BACKOFF) if failed else self.interval
+            if failed:  # hurried by a waiting flush or not, a failing database is retried at most once an interval
+                time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
             self._hurry.wait(max(0.0, pause - (time.monotonic() - started)))
             self._hurry.clear()
 
