@@ -22,8 +22,10 @@ class Lives:
     """The forking server of kill_child.py: ``start()`` begins a life and returns its first line."""
 
     def __init__(self, url: str, token: str):
+        # Training at nearly the test's own priority: niced by 10 (the server's default), a busy machine starves it.
+        env = {**os.environ, "PLAYGROUND_TRAIN_NICE": "1"}
         self.server = subprocess.Popen([sys.executable, CHILD, "--serve", url, token], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, text=True)
+                                       stdout=subprocess.PIPE, text=True, env=env)
         self.pid = None
         self.said = []
 
