@@ -68,7 +68,8 @@ class Flusher:
     def last_error(self) -> StoreUnavailable | None:
         """The database's last failure, None once it answers again; at once while its SQLite file is gone (even
         with nothing to write: the page must not say "saved" meanwhile)."""
-        return self._last_error or _file_error(self._opened)
+        check = getattr(getattr(self._opened, "db", None), "file_error", None)  # a Store's; a stand-in has none
+        return self._last_error or (check() if callable(check) else None)
 
     @last_error.setter
     def last_error(self, error: StoreUnavailable | None) -> None:
@@ -363,12 +364,6 @@ class Flusher:
         else:
             self._opened = self._store() if callable(self._store) else self._store
         return self._opened
-
-
-def _file_error(store) -> StoreUnavailable | None:
-    """Why ``store``'s database file cannot be written now (it is gone), else None."""
-    check = getattr(getattr(store, "db", None), "file_error", None)  # a Store's; a stand-in may have none
-    return check() if callable(check) else None
 
 
 def _newer(old: RunRecord | None, new: RunRecord) -> RunRecord:
