@@ -25,10 +25,10 @@ generators; the lock seeded builds hold).
   PyTorch on meta tensors (no allocation); each layer is checked against the shape reaching it; memoised per spec.
 - ``build(spec, seed=None) -> torch.nn.Module``: the real network, within the server's caps; a seeded build leaves
   torch's global random state as it was.
-- ``network``: ``layers``/``TYPES`` (arguments, categories, descriptions; ``layer_names(category)``, e.g. the
+- ``network``: ``TYPES`` (the layer registry: arguments, categories, descriptions; ``layer_names(category)``, e.g. the
   activations; ``RECURRENT``, the recurrent cells), ``presets`` (``names``, ``describe``,
-  ``get``), ``edit`` (pure edits returning a new spec), ``share`` (``encode``/``decode`` for links), ``init``
-  (``SCHEMES``, ``init_weights``, the depth MLPs), ``network_figure``.
+  ``get``), ``edit`` (pure edits returning a new spec), ``share`` (``encode``/``decode`` for links),
+  ``SCHEMES`` and ``DEPTH_LABS`` (initialisation), ``network_figure``.
 - ``data``: ``names()``, ``describe``, ``category``, ``options``, ``load(name, seed, **options) -> Dataset``,
   ``fit(spec)`` (the dataset a network reads as it is: "mnist" for 1×28×28; what the Train, Inspect and Gradients
   pages start from), ``from_text``, ``load_idx_folder``, ``load_cifar10_folder``, ``adapt_spec(spec, dataset)``,
@@ -43,7 +43,7 @@ generators; the lock seeded builds hold).
 - ``conv``: ``conv1d``/``conv2d``/``conv_transpose1d``/``2d``/``pool1d``/``2d`` traces, ``output_size``, ``fit``;
   ``figures``, ``examples``, ``receptive``.
 - ``gradients``: ``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_stats``, ``activation_stats``,
-  ``derivative_bound``, ``recurrent_radius``/``set_recurrent_radius``; ``lab`` (seeded experiments and their
+  ``derivative_bound``, ``recurrent_radius``; ``lab`` (seeded experiments and their
   background runs), ``figures``.
 - ``workspace`` (imported on first use, ``from engine import workspace``: it brings SQLAlchemy): ``get_store()``
   (``Store``: ``create``, ``open``, ``save``, ``save_run``, ``snapshot``, ``copy``, ``export_zip``/``import_zip``,

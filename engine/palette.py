@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 # Okabe & Ito (2008), "Color Universal Design": distinguishable under the common colour-vision deficiencies.
 OKABE_ITO = {"blue": "#0072B2", "orange": "#E69F00", "green": "#009E73", "vermillion": "#D55E00",
              "sky": "#56B4E9", "purple": "#CC79A7", "yellow": "#F0E442", "black": "#000000"}
@@ -82,7 +84,6 @@ def log_axis(values=None, **extra) -> dict:
 def _flat(values):
     """Every number in a nested list or array."""
     try:
-        import numpy as np
         return np.asarray(values, dtype=float).ravel().tolist()
     except (TypeError, ValueError):  # ragged: several curves of different lengths
         return [v for part in values for v in _flat(part)]

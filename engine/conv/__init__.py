@@ -5,11 +5,10 @@ Modules: ``trace`` (``conv1d``/``conv2d`` with flip and padding modes, ``conv_tr
 fits), ``receptive`` (receptive-field growth through a stack), ``examples`` (X/O images, signals, digits,
 classic kernels) and ``figures`` (the step animation, before/after grids, the receptive field).
 """
-from engine.conv import arithmetic, examples, figures, receptive, trace
-from engine.conv.arithmetic import Fit, fit, output_size, resolve_padding
-from engine.conv.trace import (INPUT, INSERTED, MAX_WINDOW_CELLS, OUTSIDE, PAD, Step, Trace, conv1d, conv2d,
-                               conv_transpose1d, conv_transpose2d, pool1d, pool2d)
+from engine.conv import arithmetic, examples, figures, receptive
+from engine.conv.arithmetic import fit, output_size
+from engine.conv.trace import (INPUT, INSERTED, OUTSIDE, Trace, conv1d, conv2d, conv_transpose1d, conv_transpose2d,
+                               pool1d, pool2d)
 
-__all__ = ["Step", "Trace", "PAD", "INPUT", "INSERTED", "OUTSIDE", "MAX_WINDOW_CELLS", "conv1d", "conv2d",
-           "conv_transpose1d", "conv_transpose2d", "pool1d", "pool2d", "Fit", "fit", "output_size", "resolve_padding",
-           "arithmetic", "examples", "figures", "receptive", "trace"]
+__all__ = ["Trace", "INPUT", "INSERTED", "OUTSIDE", "conv1d", "conv2d", "conv_transpose1d", "conv_transpose2d",
+           "pool1d", "pool2d", "fit", "output_size", "arithmetic", "examples", "figures", "receptive"]

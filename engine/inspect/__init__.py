@@ -5,26 +5,24 @@ the standard library's ``inspect``), ``attribution`` (Captum saliency, Grad-CAM,
 since importing Captum is slow), ``images`` (safe decoding of uploads, the drawing grid), ``autoencoder``
 (reconstructions, bottleneck codes and their PCA, interpolation between codes) and ``figures``.
 """
-from engine.inspect import autoencoder, figures, images, probe
-from engine.inspect.autoencoder import Codes, bottleneck, codes, interpolate, reconstructions
-from engine.inspect.images import (Decoded, canvas_shape, decode, drawing_to_input, fit_to_input, input_to_drawing,
-                                   paint, resize, to_pixel_range)
-from engine.inspect.probe import (LayerActivation, activations, as_batch, conv_layers, filters, find_layer,
-                                  hidden_states, layer_modules, linear_layers, linear_unit_images, logits_at,
-                                  lstm_gates, model_device, no_cudnn, outputs, predict, predicted_classes,
+import importlib
+
+from engine.inspect import autoencoder, figures, images
+from engine.inspect.autoencoder import codes, interpolate, reconstructions
+from engine.inspect.images import canvas_shape, drawing_to_input, fit_to_input, input_to_drawing, paint
+from engine.inspect.probe import (activations, conv_layers, filters, find_layer, hidden_states, layer_modules,
+                                  linear_layers, linear_unit_images, lstm_gates, outputs, predict, predicted_classes,
                                   private_copy, probabilities, recurrent_info, recurrent_layers)
 
-__all__ = ["LayerActivation", "activations", "as_batch", "conv_layers", "filters", "find_layer", "hidden_states",
-           "layer_modules", "linear_layers", "linear_unit_images", "logits_at", "lstm_gates", "model_device",
-           "no_cudnn", "outputs", "predict", "predicted_classes", "private_copy", "probabilities", "recurrent_info",
-           "recurrent_layers", "Decoded", "canvas_shape", "decode", "drawing_to_input", "fit_to_input",
-           "input_to_drawing", "paint", "resize", "to_pixel_range", "Codes", "bottleneck", "codes", "interpolate",
-           "reconstructions", "attribution", "autoencoder", "figures", "images", "probe"]
+__all__ = ["activations", "conv_layers", "filters", "find_layer", "hidden_states", "layer_modules", "linear_layers",
+           "linear_unit_images", "lstm_gates", "outputs", "predict", "predicted_classes", "private_copy",
+           "probabilities", "recurrent_info", "recurrent_layers", "canvas_shape", "drawing_to_input", "fit_to_input",
+           "input_to_drawing", "paint", "codes", "interpolate", "reconstructions", "attribution", "autoencoder",
+           "figures", "images"]
 
 
 def __getattr__(name: str):
     """``attribution`` is imported on first use: it loads Captum, which the other pages never need."""
     if name == "attribution":
-        import importlib
         return importlib.import_module("engine.inspect.attribution")
     raise AttributeError(f"module 'engine.inspect' has no attribute {name!r}")

@@ -17,7 +17,6 @@ import torch
 from torch import nn
 
 from engine.errors import InputError
-from engine.inspect.images import canvas_shape, drawing_to_input, fit_to_input, input_to_drawing, paint  # noqa: F401 (re-exported)
 from engine.network.build import display_path
 from engine.network.modules import Recurrent
 
@@ -384,5 +383,4 @@ def lstm_gates(model: nn.Module, x, layer: int = -1, direction: int = 0) -> dict
 
 __all__ = ["LayerActivation", "private_copy", "as_batch", "layer_modules", "find_layer", "logits_at", "predict",
            "probabilities", "predicted_classes", "activations", "conv_layers", "filters", "linear_layers", "linear_unit_images",
-           "recurrent_layers", "recurrent_info", "outputs", "hidden_states", "lstm_gates", "no_cudnn", "fit_to_input",
-           "canvas_shape", "paint", "drawing_to_input", "input_to_drawing"]
+           "recurrent_layers", "recurrent_info", "outputs", "hidden_states", "lstm_gates", "no_cudnn"]

@@ -14,9 +14,10 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from engine import limits
 from engine.errors import SpecError
-from engine.network.layers import INFERRED, RECURRENT, check_args, fmt_shape, make_module, pair, torch_kwargs
+from engine.network.layers import INFERRED, RECURRENT, check_args, fmt_shape, pair
 from engine.network.modules import Residual
 from engine.network.spec import ModelSpec, check_structure
+from engine.network.torch_args import make_module, torch_kwargs
 from engine.rng import GLOBAL_RNG_LOCK
 
 FLOAT_BYTES = 4  # float32 activations

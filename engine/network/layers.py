@@ -270,6 +270,3 @@ def pair(v) -> tuple[int, int]:
     """An int or pair as a (h, w) tuple."""
     return tuple(v) if isinstance(v, tuple) else (v, v)
 
-
-# The constructor side (at the end: it reads TYPES).
-from engine.network.torch_args import make_module, torch_kwargs  # noqa: E402, F401

@@ -14,13 +14,14 @@ from engine.training.checkpoint import Checkpoint
 from engine.training.config import LIVE_SETTINGS, TrainConfig, suggested_settings
 from engine.training.inference import evaluate, predict_grid, sample
 from engine.training.loop import Loop
-from engine.training.losses import LOSSES, Loss, compute_loss, resolve_loss
-from engine.training.optimizers import OPTIMIZERS, Optimizer, make_optimizer, owners
-from engine.training.runner import LIMITER, STATES, TERMINAL, RunLimiter, RunStatus, Trainer
+from engine.training.losses import LOSSES, compute_loss, resolve_loss
+from engine.training.optimizers import OPTIMIZERS, make_optimizer, owners
+from engine.training.control import LIMITER, STATES, TERMINAL, RunLimiter
+from engine.training.runner import Trainer
 from engine.training.saved import SavedRun
 from engine.training.weights import load_weights, read_weights, save_weights
 
-__all__ = ["TrainConfig", "OPTIMIZERS", "Optimizer", "owners", "LOSSES", "Loss", "LIVE_SETTINGS",
-           "compute_loss", "resolve_loss", "make_optimizer", "suggested_settings", "Loop", "Trainer", "Checkpoint",
-           "RunStatus", "RunLimiter", "LIMITER", "STATES", "TERMINAL", "evaluate", "predict_grid", "sample",
-           "save_weights", "load_weights", "read_weights", "SavedRun", "figures"]
+__all__ = ["TrainConfig", "OPTIMIZERS", "owners", "LOSSES", "LIVE_SETTINGS", "compute_loss", "resolve_loss",
+           "make_optimizer", "suggested_settings", "Loop", "Trainer", "Checkpoint", "RunLimiter", "LIMITER", "STATES",
+           "TERMINAL", "evaluate", "predict_grid", "sample", "save_weights", "load_weights", "read_weights",
+           "SavedRun", "figures"]

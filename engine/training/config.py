@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from engine import limits
+from engine import data, limits
 from engine.errors import InputError
 from engine.network.init import SCHEMES
 from engine.training.losses import LOSSES
@@ -209,7 +209,7 @@ def apply_settings(optimizer: torch.optim.Optimizer, old: TrainConfig, new: Trai
     Returns:
         ``[{"setting", "old", "new"}]`` for each of ``LIVE_SETTINGS`` that differs (``lr`` as the rate used).
     """
-    OPTIMIZERS[new.optimizer].apply(optimizer, new)
+    OPTIMIZERS[new.optimizer].apply(optimizer, new.learning_rate, new)
     changes = []
     for name in LIVE_SETTINGS:
         before, after = (old.learning_rate, new.learning_rate) if name == "lr" else (getattr(old, name),
@@ -229,8 +229,6 @@ _SUGGESTED_BY_NAME = {"xo": {"lr": 0.01, "epochs": 30}, "hello": {"lr": 0.01, "e
 
 def suggested_settings(dataset: str) -> dict:
     """Adam learning rate and epochs that suit a dataset (small toy sets need a larger rate and more epochs)."""
-    from engine import data
-
     if dataset in _SUGGESTED_BY_NAME:
         return dict(_SUGGESTED_BY_NAME[dataset])
     category = data.category(dataset) if dataset in data.names() else None

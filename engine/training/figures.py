@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from engine import palette
+from engine.inspect.figures import grey_grid
 
 MAX_POINTS = 250  # per trace: the figure is rebuilt and resent twice a second, so it must stay small
 
@@ -210,8 +211,6 @@ def _thin_pair(x: list, y: list, max_points: int = MAX_POINTS) -> tuple[list, li
 def reconstruction_figure(originals: np.ndarray, reconstructions: np.ndarray) -> go.Figure:
     """Test images (top row) over the autoencoder's reconstructions of them (bottom row), from
     ``engine.inspect.autoencoder.reconstructions``."""
-    from engine.inspect.figures import grey_grid
-
     n = len(originals)
     return grey_grid(np.concatenate([originals, reconstructions]), n, "Test images and their reconstructions",
                      row_labels=["original", "reconstruction"])

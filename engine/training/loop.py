@@ -20,7 +20,7 @@ from engine.rng import device_generator, recurrent_dropout, use_run_dropout
 from engine.training import budget
 from engine.training.augment import augment
 from engine.training.config import TrainConfig, apply_settings
-from engine.training.guard import DIVERGE_FACTOR, DIVERGED_HINT, Guard, chance_loss  # noqa: F401 - DIVERGE_FACTOR re-exported
+from engine.training.guard import DIVERGED_HINT, Guard, chance_loss
 from engine.training.inference import EVAL_BATCH, chunk_sums
 from engine.training.losses import check_output_range, compute_loss, resolve_loss
 from engine.training.optimizers import make_optimizer, penalised
@@ -62,7 +62,7 @@ class Loop:
             init_weights(self.model, cfg.init, seed=cfg.seed)
         self.model.to(self.device)
         # L2 goes into the gradient before clipping (see TrainConfig.weight_decay), not into the optimiser.
-        self.optimizer = make_optimizer(self.model, dataclasses.replace(cfg, weight_decay=0.0))
+        self.optimizer = make_optimizer(self.model, dataclasses.replace(cfg, weight_decay=0.0), cfg.learning_rate)
         self.x_train, self.y_train = (t.to(self.device) for t in self.dataset.split("train"))
         self.x_val, self.y_val = (t.to(self.device) for t in self.dataset.split("val"))
         self.generator = torch.Generator().manual_seed(cfg.seed)
@@ -263,7 +263,7 @@ class Loop:
         """One synchronisation: window loss and accuracy, per-layer gradient and weight norms.
 
         Returns None (and sets ``outcome``) when the loss or the gradients are not finite, or the loss grew
-        far beyond its first value (see ``DIVERGE_FACTOR``).
+        far beyond its first value (see ``guard.DIVERGE_FACTOR``).
         """
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
         n_layers = len(self.layer_names)

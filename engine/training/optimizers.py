@@ -2,13 +2,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable
+from typing import Any, Callable
 
 import torch
 from torch import nn
-
-if TYPE_CHECKING:  # config imports this module: the type only, at check time
-    from engine.training.config import TrainConfig
 
 
 @dataclass(frozen=True)
@@ -19,7 +16,8 @@ class Optimizer:
         name: the ``TrainConfig.optimizer`` value.
         description: one line for the page, in the course's words.
         formula: the exact update PyTorch performs (g: the gradient with the L1/L2 penalties added).
-        default_lr: the learning rate when ``TrainConfig.lr`` is None.
+        default_lr: the learning rate when ``TrainConfig.lr`` is None (``TrainConfig.learning_rate`` resolves it;
+            the rate comes in resolved, so this registry never calls back into the config).
         settings: the ``TrainConfig`` fields only this optimiser (and others listing them) uses, e.g. ("momentum",).
         torch_class: the ``torch.optim`` class.
         hyper: the torch keyword arguments besides ``lr`` taken from a config (its ``settings``, as torch names them).
@@ -31,16 +29,18 @@ class Optimizer:
     default_lr: float
     settings: tuple[str, ...]
     torch_class: type[torch.optim.Optimizer]
-    hyper: Callable[["TrainConfig"], dict]
+    hyper: Callable[[Any], dict]
 
-    def make(self, params, config: "TrainConfig") -> torch.optim.Optimizer:
-        """The torch optimiser over ``params`` (tensors or parameter groups) with ``config``'s rate and settings."""
-        return self.torch_class(params, lr=config.learning_rate, **self.hyper(config))
+    def make(self, params, lr: float, config: Any) -> torch.optim.Optimizer:
+        """The torch optimiser over ``params`` (tensors or parameter groups) at rate ``lr`` with ``config``'s
+        settings (a ``TrainConfig``, read for this optimiser's ``settings``)."""
+        return self.torch_class(params, lr=lr, **self.hyper(config))
 
-    def apply(self, optimizer: torch.optim.Optimizer, config: "TrainConfig") -> None:
-        """Put ``config``'s rate and settings into every parameter group: a live change acts from the next step."""
+    def apply(self, optimizer: torch.optim.Optimizer, lr: float, config: Any) -> None:
+        """Put rate ``lr`` and ``config``'s settings into every parameter group: a live change acts from the next
+        step."""
         for group in optimizer.param_groups:
-            group["lr"] = config.learning_rate
+            group["lr"] = lr
             group.update(self.hyper(config))
 
     def uses(self, setting: str) -> bool:
@@ -48,7 +48,7 @@ class Optimizer:
         return setting in self.settings or not owners(setting)
 
 
-def _sgd(nesterov: bool) -> Callable[["TrainConfig"], dict]:
+def _sgd(nesterov: bool) -> Callable[[Any], dict]:
     # torch refuses nesterov without momentum, so μ = 0 makes it plain SGD (also when μ changes live)
     return lambda c: {"momentum": c.momentum, "nesterov": nesterov and c.momentum > 0}
 
@@ -88,14 +88,16 @@ def penalised(model: nn.Module) -> list[nn.Parameter]:
     return [p for p in model.parameters() if p.requires_grad and p.dim() > 1]
 
 
-def make_optimizer(model: nn.Module, config: "TrainConfig") -> torch.optim.Optimizer:
+def make_optimizer(model: nn.Module, config: Any, lr: float) -> torch.optim.Optimizer:
     """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups).
 
     ``Loop`` passes ``weight_decay=0`` and adds λw to the gradient itself, before clipping.
 
     Args:
         model: the network whose trainable parameters it updates.
-        config: ``optimizer`` (an ``OPTIMIZERS`` name), the rate and that optimiser's settings.
+        config: a ``TrainConfig``: ``optimizer`` (an ``OPTIMIZERS`` name), ``weight_decay`` and that optimiser's
+            settings.
+        lr: the learning rate, resolved (``TrainConfig.learning_rate``).
 
     Returns:
         The ``torch.optim`` optimiser.
@@ -104,4 +106,4 @@ def make_optimizer(model: nn.Module, config: "TrainConfig") -> torch.optim.Optim
     ids = {id(p) for p in decay}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
-    return OPTIMIZERS[config.optimizer].make([g for g in groups if g["params"]], config)
+    return OPTIMIZERS[config.optimizer].make([g for g in groups if g["params"]], lr, config)

@@ -16,8 +16,7 @@ from engine.errors import InputError
 from engine.network.spec import ModelSpec
 from engine.training.checkpoint import Checkpoint, capture, restore
 from engine.training.config import TrainConfig, live_config
-from engine.training.control import LIMITER, STATES, TERMINAL, Control, RunLimiter, RunStatus, default_slots  # noqa: F401
-from engine.training.control import failure_message
+from engine.training.control import LIMITER, TERMINAL, Control, RunLimiter, RunStatus, failure_message
 from engine.training.loop import Loop
 from engine.training.weights import load_weights, save_weights
 
@@ -97,7 +96,7 @@ class Trainer:
 
     @property
     def state(self) -> str:
-        """One of ``STATES``."""
+        """One of ``control.STATES``."""
         return self._state
 
     @property

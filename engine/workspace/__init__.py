@@ -18,7 +18,7 @@ waits on the database.
   ``assign``/``unassign(teacher, kind, ref)``, ``add_challenge(teacher, form) -> key``, ``class_assignments(teacher_token
   or token) -> Assignments``, ``progress_grid(teacher) -> Grid`` (``GridRow``s), ``leaderboard(teacher, key) ->
   [Entry]``. Progress goes along in snapshots, copies and workspace files (imported: marked, never ranked).
-- ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``RUN_STATES``
+- ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``records.RUN_STATES``
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
   left out) and back.
@@ -33,18 +33,18 @@ waits on the database.
   ``WORKSPACE_DAYS``.
 """
 from engine.workspace.checks import MAX_WRONG, readable_context, readable_model, readable_results
-from engine.workspace.classes import ClassView, Member, MemberRun, drawn_runs
+from engine.workspace.classes import drawn_runs
 from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
                                      StoreUnavailable, TooManyTries, UnknownJoinCode, UnknownToken,
                                      WorkspaceError)
 from engine.workspace.flusher import Flusher, get_flusher
 from engine.workspace.progress import Assignments, Best, Entry, Grid, GridRow, Guess, Progress, Tick
-from engine.workspace.records import LIVE, RUN_STATES, Push, RunRecord, Workspace
+from engine.workspace.records import RunRecord
 from engine.workspace.store import Store, get_store
 
-__all__ = ["Store", "get_store", "Workspace", "RunRecord", "Push", "RUN_STATES", "LIVE", "ClassView", "Member",
-           "MemberRun", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken", "UnknownToken",
-           "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable", "BadWorkspaceFile",
-           "plain_part", "from_jsonable", "readable_results", "readable_context", "readable_model", "MAX_WRONG",
-           "drawn_runs", "Progress", "Tick", "Guess", "Best", "Assignments", "Grid", "GridRow", "Entry"]
+__all__ = ["Store", "get_store", "RunRecord", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken",
+           "UnknownToken", "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable",
+           "BadWorkspaceFile", "plain_part", "from_jsonable", "readable_results", "readable_context",
+           "readable_model", "MAX_WRONG", "drawn_runs", "Progress", "Tick", "Guess", "Best", "Assignments", "Grid",
+           "GridRow", "Entry"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -22,6 +23,8 @@ from engine.workspace.errors import StoreUnavailable
 _log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 UNAVAILABLE = "saving is off, your work stays in memory"
+MISSING = ("The workspace database file is gone (deleted or moved away): saving is off, your work stays in memory "
+           "and is saved when the file is back")
 
 
 def default_url() -> str:
@@ -60,6 +63,13 @@ class Database:
             self._read = sessionmaker(self.engine, expire_on_commit=False)
             self._write = sessionmaker(self._writer, expire_on_commit=False)
             self.upgrade()
+        # The SQLite file this server opened: deleted or moved while open, its connections would go on writing
+        # to the old file (lost, or split from the one put back); checked before every session.
+        self._path = Path(self.url.database) if self.sqlite and self.url.database not in (None, "", ":memory:") \
+            else None
+        self._file = _identity(self._path)
+        self._lost = False
+        self._file_lock = threading.Lock()
 
     def upgrade(self) -> None:
         """Bring the schema to the newest migration (creates it in an empty database; nothing when current)."""
@@ -76,14 +86,51 @@ class Database:
     @contextmanager
     def reading(self):
         """A session for reads (SQLite: readers never wait for the writer)."""
+        self.check_file()
         with self.unavailable_as_error("read"), self._read() as session:
             yield session
 
     @contextmanager
     def writing(self):
         """A session that commits at the end, or rolls back on any error."""
+        self.check_file()
         with self.unavailable_as_error("write"), self._write() as session, session.begin():
             yield session
+
+    def file_error(self) -> StoreUnavailable | None:
+        """``StoreUnavailable`` while the SQLite file this server opened is gone from its path, else None (one stat)."""
+        if self._path is None or _identity(self._path) is not None:
+            return None
+        return StoreUnavailable(f"{MISSING}.")
+
+    def check_file(self) -> None:
+        """Refuse sessions while the SQLite file is gone; reconnect once a file is at its path again.
+
+        A file put back (moved back, or restored from a copy) is reopened: the pooled connections to the old one
+        are closed and the schema brought up to date. A server never makes a new empty file in its place (that
+        happens only when it starts without one, as at first start).
+
+        Raises:
+            StoreUnavailable: the file is gone.
+        """
+        if self._path is None:
+            return
+        found = _identity(self._path)
+        if found is None:
+            if not self._lost:
+                _log.warning("the workspace database file %s is gone: saving is off until it is back", self._path)
+            self._lost = True
+            raise StoreUnavailable(f"{MISSING}.")
+        if found == self._file and not self._lost:
+            return
+        with self._file_lock:  # one thread reconnects; the others find it done
+            if found == self._file and not self._lost:
+                return
+            _log.warning("the workspace database file %s is back: reconnecting", self._path)
+            with self.unavailable_as_error("reopen"):
+                self.engine.dispose()  # the option engine shares this pool: both reconnect to the file now there
+                self.upgrade()
+            self._file, self._lost = _identity(self._path), False
 
     @contextmanager
     def unavailable_as_error(self, doing: str):
@@ -102,6 +149,17 @@ class Database:
     def dispose(self) -> None:
         """Close every pooled connection (tests, shutdown)."""
         self.engine.dispose()
+
+
+def _identity(path: Path | None) -> tuple[int, int] | None:
+    """The file's (device, inode), or None when nothing is at ``path``."""
+    if path is None:
+        return None
+    try:
+        found = os.stat(path)
+    except OSError:  # not there, or its folder cannot be reached: either way not the file this server opened
+        return None
+    return found.st_dev, found.st_ino
 
 
 def _tune_sqlite(engine, busy_timeout: float) -> None:

@@ -18,6 +18,7 @@ from typing import Callable
 
 from engine.workspace.errors import StoreUnavailable, WorkspaceError
 from engine.workspace.records import LIVE, RunRecord
+from engine.workspace.store import get_store
 
 _log = logging.getLogger(__name__)
 MAX_BACKOFF = 30.0  # seconds between retries while the database stays down
@@ -60,7 +61,19 @@ class Flusher:
         self._rounds = 0  # write rounds completed (flush waits for a round that read the watched runs)
         self._thread: threading.Thread | None = None
         self._failures = 0
-        self.last_error: StoreUnavailable | None = None  # the database's last failure, None once it answers again
+        self._last_error: StoreUnavailable | None = None
+        self._opened = None if store is None or callable(store) else store  # the store last written to
+
+    @property
+    def last_error(self) -> StoreUnavailable | None:
+        """The database's last failure, None once it answers again; at once while its SQLite file is gone (even
+        with nothing to write: the page must not say "saved" meanwhile)."""
+        check = getattr(getattr(self._opened, "db", None), "file_error", None)  # a Store's; a stand-in has none
+        return self._last_error or (check() if callable(check) else None)
+
+    @last_error.setter
+    def last_error(self, error: StoreUnavailable | None) -> None:
+        self._last_error = error
 
     def submit(self, token: str, run: RunRecord) -> None:
         """Queue ``run`` for saving in workspace ``token``, replacing any version still waiting (never blocks).
@@ -229,7 +242,9 @@ class Flusher:
             if not failed and (batch or fields or deletes):
                 self.last_error = None  # the database answered every write of the round
             self._failures = self._failures + 1 if failed else 0
-            pause = min(self.interval * 2 ** self._failures, MAX_BACKOFF) if failed else self.interval
+            pause = min(self.interval * 2 ** min(self._failures, 16), MAX_BACKOFF) if failed else self.interval
+            if failed:  # hurried by a waiting flush or not, a failing database is retried at most once an interval
+                time.sleep(max(0.0, self.interval - (time.monotonic() - started)))
             self._hurry.wait(max(0.0, pause - (time.monotonic() - started)))
             self._hurry.clear()
 
@@ -345,10 +360,10 @@ class Flusher:
 
     def _open_store(self):
         if self._store is None:
-            from engine.workspace.store import get_store  # the store module is the heavier import
-
-            return get_store()
-        return self._store() if callable(self._store) else self._store
+            self._opened = get_store()
+        else:
+            self._opened = self._store() if callable(self._store) else self._store
+        return self._opened
 
 
 def _newer(old: RunRecord | None, new: RunRecord) -> RunRecord:

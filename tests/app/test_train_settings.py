@@ -59,7 +59,7 @@ def test_each_optimiser_caption_is_the_step_torch_takes(name):
     model = torch.nn.Linear(2, 1, bias=False)
     with torch.no_grad():
         model.weight.copy_(torch.tensor([[1.0, -2.0]]))
-    opt = make_optimizer(model, TrainConfig(optimizer=name, lr=0.1, momentum=0.9, alpha=0.9))
+    opt = make_optimizer(model, TrainConfig(optimizer=name, momentum=0.9, alpha=0.9), 0.1)
     mine, state = torch.tensor([[1.0, -2.0]]), {}
     for t in range(1, 4):
         opt.zero_grad()

@@ -10,6 +10,7 @@ from torch import nn
 from engine.errors import InputError
 from engine.gradients import ACTIVATIONS
 from engine.network import RECURRENT, TYPES, layer_names
+from engine.network.torch_args import make_module
 from engine.training import LOSSES, OPTIMIZERS, TrainConfig, compute_loss, make_optimizer, owners, resolve_loss
 from engine.training.config import apply_settings, live_config
 
@@ -28,7 +29,7 @@ def test_each_optimiser_is_the_torch_optimiser_its_formula_names(name):
     opt = OPTIMIZERS[name]
     assert opt.name == name and set(opt.settings) <= FIELDS and opt.description and opt.default_lr > 0
     config = TrainConfig(optimizer=name, momentum=0.8, betas=(0.7, 0.99), alpha=0.95)
-    made = make_optimizer(_model(), config)
+    made = make_optimizer(_model(), config, config.learning_rate)
     assert type(made) is opt.torch_class and opt.formula.startswith(f"torch.optim.{opt.torch_class.__name__}")
     assert TrainConfig(optimizer=name).learning_rate == opt.default_lr
     torch_own = {"sgd": dict(momentum=0.0), "momentum": dict(momentum=0.8), "nesterov": dict(momentum=0.8, nesterov=True),
@@ -46,9 +47,9 @@ def test_a_live_change_reaches_the_param_groups_as_a_fresh_optimiser_would_have_
     changes = {"lr": 0.02, **{s: {"momentum": 0.5, "betas": (0.8, 0.9), "alpha": 0.7}[s]
                               for s in OPTIMIZERS[name].settings}}
     new = live_config(old, changes)
-    optimizer = make_optimizer(_model(), old)
+    optimizer = make_optimizer(_model(), old, old.learning_rate)
     reported = apply_settings(optimizer, old, new)
-    fresh = make_optimizer(_model(), new)
+    fresh = make_optimizer(_model(), new, new.learning_rate)
     for mine, theirs in zip(optimizer.param_groups, fresh.param_groups):
         assert {k: mine.get(k) for k in ("lr", *HYPER)} == {k: theirs.get(k) for k in ("lr", *HYPER)}
     assert [c["setting"] for c in reported] == [k for k in ("lr", "momentum", "betas", "alpha") if k in changes]
@@ -64,9 +65,9 @@ def test_owners_come_from_the_registry_and_guard_live_changes():
 
 
 def test_nesterov_without_momentum_is_plain_sgd_live_too():
-    optimizer = make_optimizer(_model(), TrainConfig(optimizer="nesterov", momentum=0.0))
+    optimizer = make_optimizer(_model(), TrainConfig(optimizer="nesterov", momentum=0.0), 0.01)
     assert all(not g["nesterov"] for g in optimizer.param_groups)
-    OPTIMIZERS["nesterov"].apply(optimizer, TrainConfig(optimizer="nesterov", momentum=0.9))
+    OPTIMIZERS["nesterov"].apply(optimizer, 0.01, TrainConfig(optimizer="nesterov", momentum=0.9))
     assert all(g["nesterov"] and g["momentum"] == 0.9 for g in optimizer.param_groups)
 
 
@@ -114,8 +115,6 @@ def test_activation_lists_come_from_the_layer_registry():
 @pytest.mark.parametrize("name", layer_names("Activation"))
 def test_elementwise_means_a_diagonal_jacobian(name):
     """Each output depends on its own input only: autograd's Jacobian of the torch module is diagonal."""
-    from engine.network.layers import make_module
-
     module = make_module(name, {"Maxout": {"pieces": 2}, "Softmax": {"dim": -1}}.get(name, {}))
     x = torch.randn(1, 6)
     jacobian = torch.autograd.functional.jacobian(module, x).reshape(-1, 6)

@@ -146,6 +146,22 @@ def test_a_deleted_run_is_deleted_off_the_callers_thread_and_retried_while_the_d
     assert [r.number for r in store.open(token).runs] == [2]
 
 
+def test_a_flush_during_an_outage_retries_once_an_interval_not_in_a_busy_loop(flusher):
+    """A database that fails at once (its file gone): a page waiting in flush must not make the thread retry
+    thousands of times a second (which also overflowed its backoff and ended the thread)."""
+    attempts = []
+
+    def down():
+        attempts.append(1)
+        raise StoreUnavailable("The workspace database file is gone: saving is off.")
+
+    f = flusher(down, interval=0.05)
+    f.submit("t" * 32, live(1, 3))
+    assert not f.flush(1.0) and not f.flush(0.5)
+    assert 3 <= len(attempts) <= 40  # about one a 0.05 s interval over 1.5 s
+    assert f._thread.is_alive() and f.pending == 1
+
+
 def test_a_store_that_cannot_open_yet_is_retried(tmp_path, flusher):
     attempts = []
     url = f"sqlite:///{tmp_path / 'playground.db'}"
