@@ -63,7 +63,7 @@ class _LimiterWatch(threading.Thread):
 class _Sampler(threading.Thread):
     """A poor man's py-spy: every 20 ms, where each thread is (wall-clock samples; a thread waiting for the GIL
     counts where it waits). Script threads are attributed to their page and to the innermost frame of this
-    repository's code (pages/, ui/, engine/) and of any code."""
+    repository's code (views/, ui/, engine/) and of any code."""
 
     def __init__(self):
         super().__init__(name="classroom-sampler", daemon=True)
@@ -84,7 +84,7 @@ class _Sampler(threading.Thread):
                     stack.append(traceback.FrameSummary(frame.f_code.co_filename, frame.f_lineno,
                                                         frame.f_code.co_name, lookup_line=False))
                     frame = frame.f_back
-                page = next((Path(fs.filename).stem for fs in stack if "/pages/" in fs.filename), None)
+                page = next((Path(fs.filename).stem for fs in stack if "/views/" in fs.filename), None)
                 ours = [fs for fs in stack if fs.filename.startswith(root) and "/benchmarks/" not in fs.filename]
                 if page is None and "script" in names.get(ident, "").lower():
                     page = "app" if any(fs.filename.endswith("app.py") for fs in ours) else "streamlit"

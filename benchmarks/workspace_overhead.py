@@ -26,7 +26,7 @@ import engine  # noqa: E402
 from engine import data, workspace  # noqa: E402
 from engine.training import RunLimiter, TrainConfig, Trainer  # noqa: E402
 from ui import workspace as saving  # noqa: E402
-from ui.session import Run  # noqa: E402
+from ui.core.session import Run  # noqa: E402
 
 
 def run_once(spec, ds, batch: int, token: str | None, number: int) -> float:

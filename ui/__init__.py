@@ -1,1 +1,2 @@
-"""Page-side helpers: per-session state and widget groups shared by several pages (Streamlit lives here, not in engine/)."""
+"""The pages' widgets (Streamlit lives here, not in engine/): one room per page over ``ui.core``; no page imports
+another."""

@@ -21,7 +21,7 @@ MAX_NAME = 100
 MAX_DEPTH = 32  # JSON nesting: pages write 6 levels or so; ~1,000 breaks json and every page that reads it
 # A run's test results as the Train page stores them (ui.saved_runs): nothing else is read back.
 RESULT_KEYS = ("loss", "accuracy", "confusion", "misclassified", "predicted")
-MAX_WRONG = 24  # misclassified samples kept with a run (ui.saved_runs.SHOWN_WRONG)
+MAX_WRONG = 24  # misclassified samples kept with a run (ui.core.saved_runs.SHOWN_WRONG)
 MAX_CLASSES = 1000  # a confusion matrix's side: a character model's vocabulary at most (engine.data.MAX_VOCAB)
 MAX_INDEX = 2 ** 31  # a test sample's index
 CONTEXT_KEYS = ("end", "message", "key", "shared", "imported")  # imported: set by files.read, never by pages

@@ -5,6 +5,7 @@ from streamlit.testing.v1 import AppTest
 
 import engine
 from engine.training import TrainConfig
+from ui.core.session import KEY, SessionState
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,19 +20,29 @@ def test_home_runs_and_shows_device():
 
 
 def test_home_links_only_pages_that_exist(tmp_path):
-    (tmp_path / "pages").mkdir()
+    (tmp_path / "views").mkdir()
     (tmp_path / "app.py").write_text((ROOT / "app.py").read_text())
+    (tmp_path / "views" / "0_Home.py").write_text((ROOT / "views" / "0_Home.py").read_text())
     for name in ("1_Build.py", "3_Train.py"):
-        (tmp_path / "pages" / name).write_text("import streamlit as st\nst.write('stub')\n")
+        (tmp_path / "views" / name).write_text("import streamlit as st\nst.write('stub')\n")
     at = AppTest.from_file(str(tmp_path / "app.py"), default_timeout=30).run()
     assert not at.exception
     links = at.get("page_link")
     assert [link.proto.page for link in links] == ["Build", "Train"]  # url paths of the pages
 
 
-def test_home_keeps_the_sessions_runs_alive():
-    from ui.session import KEY, SessionState
+def test_navigation_names_home_and_keeps_every_page_address():
+    """st.navigation, not the pages/ folder: the sidebar's first entry is "Home", each page keeps its old address."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception
+    pages = list(at._registered_pages.values())  # what st.navigation registered (AppTest keeps it for switch_page)
+    assert [p["page_name"] for p in pages] == ["Home", "Build", "Convolution", "Train", "Inspect", "Gradients", "Class"]
+    assert [p["url_pathname"] for p in pages] == ["", "Build", "Convolution", "Train", "Inspect", "Gradients", "Class"]
+    assert all(p["icon"] for p in pages)
+    assert not (ROOT / "pages").exists()  # a pages/ folder would switch Streamlit back to scanning it
 
+
+def test_home_keeps_the_sessions_runs_alive():
     class Run:
         state, beats = "running", 0
 

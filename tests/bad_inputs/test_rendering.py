@@ -11,10 +11,10 @@ from streamlit.testing.v1 import AppTest
 import engine
 from engine import workspace as store_mod
 from engine.training import figures
-from ui import text, workspace
+from ui.core import text, workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-PAGES = ROOT / "pages"
+PAGES = ROOT / "views"
 IMAGE = "![t](http://x.invalid/t.png)"
 LINK = "[a](http://x.invalid)"
 TAG = "<b>x</b>"
@@ -108,7 +108,7 @@ def test_chart_labels_hold_no_html():
 
 
 def test_uploaded_file_names_on_the_train_page_show_as_text():
-    from tests.app.test_train_uploads import GOOD_TEXT, _page
+    from tests.app.train.test_train_uploads import GOOD_TEXT, _page
 
     at = _page("char-rnn")
     at.file_uploader(key="tr-text").upload(f"{HOSTILE}.txt", GOOD_TEXT, "text/plain").run()

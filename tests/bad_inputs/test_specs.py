@@ -15,8 +15,8 @@ from engine import limits
 from tests.engine.network.test_spec_fuzz import _check, spec_dict
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = str(ROOT / "pages" / "1_Build.py")
-INSPECT = str(ROOT / "pages" / "4_Inspect.py")
+BUILD = str(ROOT / "views" / "1_Build.py")
+INSPECT = str(ROOT / "views" / "4_Inspect.py")
 
 # ------------------------------------------------------------------ random specs (hypothesis)
 _FUZZ = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=False)
@@ -175,7 +175,7 @@ def test_build_page_imports_an_oversized_network_and_shows_its_count_without_bui
 
 
 def test_inspect_page_says_an_oversized_network_is_too_big():
-    from ui.session import KEY, SessionState
+    from ui.core.session import KEY, SessionState
 
     at = AppTest.from_file(INSPECT, default_timeout=60)
     at.session_state[KEY] = SessionState(spec=engine.ModelSpec.from_dict(_linear(100_000, 10_000)))

@@ -1,7 +1,7 @@
 """Bad training settings: a diverging learning rate, a batch larger than the data, empty splits, wild values.
 
 Each is answered by the engine (engine.training.TrainConfig.check, Trainer) with a message a student can act
-on, and on the Train page (ui/train_ui.py) without a traceback, the session's network untouched.
+on, and on the Train page (ui/train/widgets.py) without a traceback, the session's network untouched.
 """
 import copy
 import math
@@ -16,7 +16,7 @@ from engine import data
 from engine.training import TERMINAL, RunLimiter, TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
-TRAIN = str(ROOT / "pages" / "3_Train.py")
+TRAIN = str(ROOT / "views" / "3_Train.py")
 
 
 @pytest.fixture(scope="module")
@@ -138,7 +138,7 @@ def test_bad_dataset_options_are_refused(name, options, message):
 
 # ------------------------------------------------------------------ the Train page
 def _train_page(preset: str = "tiny-vgg") -> AppTest:
-    from ui.session import KEY, SessionState
+    from ui.core.session import KEY, SessionState
 
     at = AppTest.from_file(TRAIN, default_timeout=60)
     at.session_state[KEY] = SessionState(spec=engine.network.presets.get(preset))
@@ -190,7 +190,7 @@ def test_train_page_batch_size_above_the_dataset_finishes():
 
 
 def test_train_page_with_an_invalid_network_says_so_and_keeps_it():
-    from ui.session import KEY, SessionState
+    from ui.core.session import KEY, SessionState
 
     broken = engine.ModelSpec.from_dict({"name": "broken", "input": [1, 8, 8], "layers": [
         {"type": "Conv2d", "out_channels": 4, "kernel_size": 30}]})  # kernel larger than the input

@@ -22,8 +22,8 @@ from engine.inspect import images
 from engine.training import load_weights, save_weights
 
 ROOT = Path(__file__).resolve().parents[2]
-INSPECT = str(ROOT / "pages" / "4_Inspect.py")
-CONV = str(ROOT / "pages" / "2_Convolution.py")
+INSPECT = str(ROOT / "views" / "4_Inspect.py")
+CONV = str(ROOT / "views" / "2_Convolution.py")
 
 
 def _save(image: Image.Image, fmt: str, **kw) -> bytes:
@@ -247,7 +247,7 @@ PAGE_CASES = ["renamed .exe", "0-byte file", "truncated PNG", "10,000×10,000 PN
 
 
 def _inspect(preset: str = "tiny-vgg") -> AppTest:
-    from ui.session import KEY, SessionState
+    from ui.core.session import KEY, SessionState
 
     at = AppTest.from_file(INSPECT, default_timeout=60)
     at.session_state[KEY] = SessionState(spec=engine.network.presets.get(preset))

@@ -1,6 +1,6 @@
 """Tampered shared links: the Build page's ?net= token edited by hand, truncated, inflated or pointing nowhere.
 
-engine.network.share.decode refuses each with a SpecError; the Build page (ui/build_ui.url_sync_ui) shows a warning and
+engine.network.share.decode refuses each with a SpecError; the Build page (ui/build/editor.url_sync_ui) shows a warning and
 falls back to the default network on a first visit, or, later in a session, keeps the student's network.
 """
 import base64
@@ -16,7 +16,7 @@ from engine import limits
 from engine.network import share
 
 ROOT = Path(__file__).resolve().parents[2]
-BUILD = str(ROOT / "pages" / "1_Build.py")
+BUILD = str(ROOT / "views" / "1_Build.py")
 
 
 def _z(payload: bytes) -> str:

@@ -15,11 +15,11 @@ from streamlit.testing.v1 import AppTest
 import engine
 from engine import workspace as store_mod
 from engine.workspace import BadWorkspaceFile, RunRecord
-from ui import workspace
+from ui.core import database, workspace
 
 ROOT = Path(__file__).resolve().parents[2]
-CLASS = str(ROOT / "pages" / "6_Class.py")
-TRAIN = str(ROOT / "pages" / "3_Train.py")
+CLASS = str(ROOT / "views" / "6_Class.py")
+TRAIN = str(ROOT / "views" / "3_Train.py")
 
 
 def _store():
@@ -215,9 +215,9 @@ def test_an_imported_run_saved_again_by_the_page_stays_imported():
     """Issue 17 #11: a restored imported run the page writes back (a new label, its results) keeps its provenance,
     else relabelling it on the Train page would launder an uploaded 100% into the class ranking."""
     from engine.workspace import files
-    from ui import saved_runs
+    from ui.core import saved_runs
     token = _store().import_zip(files.write(files.WorkspaceFile(spec=_good_run().spec, runs=[_good_run()])))
-    store, flusher = workspace._store()
+    store, flusher = database.reachable()
     record = store.open(token).runs[0]
     assert record.context["imported"] is True
     run = saved_runs.stored_run(record, token, store, flusher)

@@ -1,0 +1,1 @@
+"""The Gradients page: norms through depth and through time, and the recurrent cells compared."""

@@ -1,0 +1,1 @@
+"""The Inspect page: predictions, filters, activations, attributions, codes and sequences."""

@@ -1,0 +1,1 @@
+"""The Train page: settings, live view, runs and their comparison, uploads."""

@@ -1,0 +1,44 @@
+"""Train: press start, watch the curves move, pause, step, stop; compare runs side by side."""
+import streamlit as st
+
+import engine
+from ui.core import sidebar, text
+from ui.train import compare, controls, upload, widgets
+from ui.core.page import page_link, state
+
+st.set_page_config(page_title="Train · NN playground", layout="wide")
+s = state()
+sidebar.sidebar_ui(s)
+p = widgets.page(s)
+st.title("Train")
+try:
+    summary = engine.summarize(s.spec)
+    st.markdown(f"Network **{text.plain(s.spec.name)}**: {len(s.spec.layers)} layers, "
+                f"{summary.total_params:,} parameters, "
+                f"input {'×'.join(map(str, s.spec.input))} · compute: {engine.device.describe()}")
+except engine.SpecError as err:
+    st.error(f"The network on the Build page is invalid: {text.message(err)}")
+page_link("views/1_Build.py", "Change the network on the Build page")
+
+with st.expander("Data and training settings", expanded=not widgets.runs(s)):
+    config = widgets.settings_ui(s)
+controls.controls_ui(s, config)
+
+run = widgets.active(s)
+if run is None:
+    st.info("Choose the data and settings, then press **Start new run**. Training runs in the background: "
+            "the page stays responsive and you can pause, step or stop at any time.")
+else:
+    live = run.live
+    widgets.live_ui(s)
+    if not live:
+        st.subheader("Results")
+        widgets.results_ui(s, run)
+    elif run.state == "paused" and run.trainer.dataset.task == "char":
+        widgets.sample_ui(run.trainer)
+
+if widgets.runs(s):
+    st.subheader("Compare runs")
+    compare.compare_ui(s)
+with st.expander("Load trained weights"):
+    upload.weights_ui(s, p)
