@@ -20,7 +20,7 @@ import torch  # noqa: E402
 from engine import data, network  # noqa: E402
 from engine.training import TERMINAL, RunLimiter, SavedRun, TrainConfig, Trainer, evaluate  # noqa: E402
 from engine.workspace import Flusher, Store  # noqa: E402
-from ui import saved_runs  # noqa: E402
+from ui.core import saved_runs  # noqa: E402
 from ui.core.session import Run  # noqa: E402
 
 CHECKPOINT_EVERY = 0.2  # seconds: many checkpoints, and records written between them

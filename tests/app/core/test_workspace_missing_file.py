@@ -6,9 +6,9 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from engine.workspace import Flusher, Store
-from ui.core import workspace
+from ui.core import database
 
-TRAIN = str(Path(__file__).resolve().parents[2] / "pages" / "3_Train.py")
+TRAIN = str(Path(__file__).resolve().parents[3] / "views" / "3_Train.py")
 SAVED = "Saved as you work"
 
 
@@ -20,7 +20,7 @@ def test_the_sidebar_says_saving_is_off_while_the_database_file_is_gone(tmp_path
     path = tmp_path / "playground.db"
     store = Store(f"sqlite:///{path}")
     flusher = Flusher(store, interval=0.05)
-    monkeypatch.setattr(workspace, "_services", lambda: (store, flusher))
+    monkeypatch.setattr(database, "_services", lambda: (store, flusher))
     try:
         at = AppTest.from_file(TRAIN, default_timeout=60)
         at.run()
