@@ -17,6 +17,7 @@ from engine import SpecError, data
 from engine.training import suggested_settings
 from ui.train import upload
 from ui.core.text import message
+from ui.train import settings
 from ui.train.settings import CHOSEN
 
 BUNDLED = "mnist"  # real digits that need no download: what a failed download offers instead
@@ -47,7 +48,7 @@ def data_ui(p: dict, spec) -> tuple[str, dict, int, object | None]:
                                                  key=key, format="%.3g"))
     if data.category(name) == "Downloads":
         download_ui(name, options)
-    seed = int(st.number_input("Seed", 0, 10**6, 0, key="tr-seed", help="same seed, same run (on CPU)"))
+    seed = settings.number("seed", "Seed", help="same seed, same run (on CPU)")
     text = None
     if data.category(name) == "Characters":
         text = upload.text_ui(p, int(options.get("seq_len", 32)), seed)
@@ -85,16 +86,16 @@ def follow_network(spec, load: Callable) -> None:
         return
     st.session_state["tr-dataset"] = data.fit(spec)
     hint = suggested_settings(data.fit(spec))
-    st.session_state["tr-epochs"] = hint["epochs"]
-    st.session_state["tr-lr-adam"] = hint["lr"]
+    st.session_state[settings.key("epochs")] = hint["epochs"]
+    st.session_state[settings.lr_key("adam")] = hint["lr"]
 
 
 def suggest_settings() -> None:
     """A new dataset brings its own learning rate (for Adam) and epochs; the student can still change them."""
     st.session_state[CHOSEN] = st.session_state["tr-dataset"]
     hint = suggested_settings(st.session_state["tr-dataset"])
-    st.session_state["tr-epochs"] = hint["epochs"]
-    st.session_state["tr-lr-adam"] = hint["lr"]
+    st.session_state[settings.key("epochs")] = hint["epochs"]
+    st.session_state[settings.lr_key("adam")] = hint["lr"]
 
 
 def must_download(name: str, options: dict) -> bool:

@@ -1,24 +1,133 @@
-"""The Train page's saved settings and the widget values that show them, also after a restore or a teacher's push."""
+"""The Train page's saved settings, one table (``TABLE``): the widgets read it, the workspace saves and restores
+from it, a teacher's push reaches the widgets through it (``show_outside``) and the engine's config is built from it."""
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import streamlit as st
 
 import engine
 from engine import data
-from engine.training import TrainConfig
+from engine.training import OPTIMIZERS, TrainConfig
 from ui.core.session import CHOSEN_SETTING, SessionState
 
 SHOWN = "tr-shown-outside"  # the session's ``outside`` count this page last showed in its widgets
 CHOSEN = "tr-dataset-chosen"  # the dataset picked by hand, pushed, or restored as such (a plain key: kept across pages)
 
 
-# TrainConfig field -> (widget key, smallest, largest value the widget takes); the widgets below use these keys.
-_WIDGETS = {"seed": ("tr-seed", 0, 10**6), "momentum": ("tr-momentum", 0.0, 0.99), "alpha": ("tr-alpha", 0.0, 0.9999),
-            "batch_size": ("tr-batch", 1, 4096), "epochs": ("tr-epochs", 1, 500), "weight_decay": ("tr-wd", 0.0, 1.0),
-            "l1": ("tr-l1", 0.0, 1.0), "clip_norm": ("tr-clip", 0.0, 1e6), "patience": ("tr-patience", 1, 100),
-            "shift": ("tr-shift", 0, 4), "rotate": ("tr-rotate", 0.0, 45.0), "erase": ("tr-erase", 0.0, 1.0),
-            "mixup": ("tr-mixup", 0.0, 5.0), "bptt": ("tr-bptt", 0, 1000), "noise": ("tr-noise", 0.0, 1.0)}
-_CHOICES = {"optimizer": "tr-opt", "loss": "tr-loss", "init": "tr-init", "early_stopping": "tr-early", "flip": "tr-flip"}
+@dataclass(frozen=True)
+class Setting:
+    """One saved Train setting, declared once: the ``TrainConfig`` field it fills (its one name in the saved
+    workspace, a teacher's push and the engine's config), the widget key that shows it, its default and the range
+    the widget takes (None for a choice or a checkbox). ``part`` picks one number of a pair (Adam's betas)."""
+
+    name: str
+    key: str
+    kind: type
+    default: object
+    lo: float | None = None
+    hi: float | None = None
+    part: int | None = None
+
+    def shown(self, value):
+        """``value`` as the widget can take it: of its type and inside its range."""
+        return value if self.lo is None else self.kind(min(max(value, self.lo), self.hi))
+
+
+_ENGINE = TrainConfig()  # the defaults are the engine's
+# Every saved Train setting but the dataset and its options (``data.options``: their own keys). The learning rate's
+# widget is the optimiser's own (``lr_key``), its default the optimiser registry's (``lr_default``); a new dataset
+# suggests Adam's rate and the epochs (``suggested_settings``), written to these same keys.
+TABLE = (
+    Setting("optimizer", "tr-opt", str, _ENGINE.optimizer),
+    Setting("lr", "tr-lr-{optimizer}", float, None, 1e-6, 1e6),
+    Setting("momentum", "tr-momentum", float, _ENGINE.momentum, 0.0, 0.99),
+    Setting("betas", "tr-beta1", float, _ENGINE.betas[0], 0.0, 0.9999, part=0),
+    Setting("betas", "tr-beta2", float, _ENGINE.betas[1], 0.0, 0.9999, part=1),
+    Setting("alpha", "tr-alpha", float, _ENGINE.alpha, 0.0, 0.9999),
+    Setting("batch_size", "tr-batch", int, _ENGINE.batch_size, 1, 4096),
+    Setting("epochs", "tr-epochs", int, _ENGINE.epochs, 1, 500),
+    Setting("loss", "tr-loss", str, _ENGINE.loss),
+    Setting("init", "tr-init", str, _ENGINE.init),
+    Setting("weight_decay", "tr-wd", float, _ENGINE.weight_decay, 0.0, 1.0),
+    Setting("l1", "tr-l1", float, _ENGINE.l1, 0.0, 1.0),
+    Setting("clip_norm", "tr-clip", float, _ENGINE.clip_norm, 0.0, 1e6),
+    Setting("noise", "tr-noise", float, _ENGINE.noise, 0.0, 1.0),
+    Setting("early_stopping", "tr-early", bool, _ENGINE.early_stopping),
+    Setting("patience", "tr-patience", int, _ENGINE.patience, 1, 100),
+    Setting("shift", "tr-shift", int, _ENGINE.shift, 0, 4),
+    Setting("rotate", "tr-rotate", float, _ENGINE.rotate, 0.0, 45.0),
+    Setting("erase", "tr-erase", float, _ENGINE.erase, 0.0, 1.0),
+    Setting("mixup", "tr-mixup", float, _ENGINE.mixup, 0.0, 5.0),
+    Setting("flip", "tr-flip", bool, _ENGINE.flip),
+    Setting("bptt", "tr-bptt", int, _ENGINE.bptt, 0, 1000),
+    Setting("seed", "tr-seed", int, _ENGINE.seed, 0, 10**6),
+)
+
+
+def row(name: str, part: int | None = None) -> Setting:
+    """The table's row for a ``TrainConfig`` field (and ``part`` of a pair)."""
+    return next(r for r in TABLE if r.name == name and r.part == part)
+
+
+def key(name: str, part: int | None = None) -> str:
+    """The widget key of a setting (the learning rate's: see ``lr_key``)."""
+    return row(name, part).key
+
+
+def lr_key(optimizer: str) -> str:
+    """Each optimiser keeps its own learning rate widget, so switching back shows the rate it had."""
+    return row("lr").key.format(optimizer=optimizer)
+
+
+def lr_default(optimizer: str) -> float:
+    """The learning rate a fresh page shows: the optimiser registry's."""
+    return float(OPTIMIZERS[optimizer].default_lr)
+
+
+def number(name: str, label: str, part: int | None = None, default_value=None, **kwargs):
+    """A number input for a setting: its key, range and default from the table (``default_value`` overrides the
+    default: a dataset's suggestion)."""
+    r = row(name, part)
+    value = r.default if default_value is None else default_value
+    return r.kind(st.number_input(label, r.lo, r.hi, r.kind(value), key=r.key, **kwargs))
+
+
+def learning_rate(optimizer: str, label: str, default_value: float | None = None, **kwargs) -> float:
+    """The optimiser's own learning rate input (``default_value`` overrides the registry's: a dataset's suggestion)."""
+    r = row("lr")
+    value = lr_default(optimizer) if default_value is None else default_value
+    return float(st.number_input(label, r.lo, r.hi, float(value), key=lr_key(optimizer), **kwargs))
+
+
+def slider(name: str, label: str, **kwargs):
+    r = row(name)
+    return r.kind(st.slider(label, r.lo, r.hi, r.default, key=r.key, **kwargs))
+
+
+def choice(name: str, label: str, options: list, **kwargs):
+    r = row(name)
+    return st.selectbox(label, options, index=options.index(r.default), key=r.key, **kwargs)
+
+
+def checkbox(name: str, label: str, **kwargs) -> bool:
+    r = row(name)
+    return bool(st.checkbox(label, value=r.default, key=r.key, **kwargs))
+
+
+def config_of(values: dict, **fields) -> TrainConfig:
+    """The engine's config from the settings' values by name (the widgets not drawn give their defaults); a pair's
+    parts come as ``(name, part)``; ``fields``: the dataset and its options. Raises InputError or ValueError."""
+    parts: dict = {}
+    out = {}
+    for r in TABLE:
+        value = values.get((r.name, r.part) if r.part is not None else r.name, r.default)
+        if r.part is None:
+            out[r.name] = value
+        else:
+            parts.setdefault(r.name, {})[r.part] = r.kind(value)
+    out.update({name: tuple(v[i] for i in sorted(v)) for name, v in parts.items()})
+    return TrainConfig(**{**out, **fields}).check()
 
 
 def widget_state(config: dict | None) -> dict:
@@ -33,12 +142,13 @@ def widget_state(config: dict | None) -> dict:
         return {}
     if config is None:
         return {}
-    out = {key: getattr(config, name) for name, key in _CHOICES.items()}
-    for name, (key, lo, hi) in _WIDGETS.items():
-        value = min(max(getattr(config, name), lo), hi)
-        out[key] = type(lo)(value)
-    out[f"tr-lr-{config.optimizer}"] = float(min(max(config.learning_rate, 1e-6), 1e6))
-    out["tr-beta1"], out["tr-beta2"] = (float(b) for b in config.betas)
+    out = {}
+    for r in TABLE:
+        if r.name == "lr":
+            out[lr_key(config.optimizer)] = r.shown(config.learning_rate)
+        else:
+            value = getattr(config, r.name)
+            out[r.key] = r.shown(value if r.part is None else value[r.part])
     if config.dataset in data.names():  # whether it was chosen is not in the config: see ``chosen_state``
         out["tr-dataset"] = config.dataset
         for opt, value in config.dataset_options.items():

@@ -1,4 +1,4 @@
-"""Widget groups of the Train page: settings, the live view and results (controls and comparison: train_*_ui)."""
+"""Widget groups of the Train page: settings (from the table in settings.py), the live view and results."""
 from __future__ import annotations
 
 import copy
@@ -16,6 +16,7 @@ from engine.training import figures as train_figures
 from ui.core import runs_ui, workspace
 from ui.core.datasets import load_dataset
 from ui.train import dataset_picker
+from ui.train import settings
 from ui.train.settings import CHOSEN, show_outside, widget_state
 from ui.core.text import message, plain
 from ui.core.session import CHOSEN_SETTING, Run, SessionState
@@ -59,60 +60,61 @@ def settings_ui(s: SessionState) -> TrainConfig | None:
         hint = suggested_settings(name)
     with c2:
         st.markdown("**Optimiser**")
-        opt = st.selectbox("Optimiser", list(OPTIMIZERS), index=list(OPTIMIZERS).index("adam"), key="tr-opt",
-                           help="; ".join(f"{k}: {v.description}" for k, v in OPTIMIZERS.items()))
+        opt = settings.choice("optimizer", "Optimiser", list(OPTIMIZERS),
+                              help="; ".join(f"{k}: {v.description}" for k, v in OPTIMIZERS.items()))
         owned = OPTIMIZERS[opt].settings  # the widgets of the settings this optimiser has
-        default_lr = hint["lr"] if opt == "adam" else float(OPTIMIZERS[opt].default_lr)
-        lr = st.number_input("Learning rate η", 1e-6, 1e6, default_lr, key=f"tr-lr-{opt}",
-                             format="%.4g", help="the step size; too large and the loss blows up")
+        default_lr = hint["lr"] if opt == "adam" else settings.lr_default(opt)  # Adam's: the dataset's suggestion
+        lr = settings.learning_rate(opt, "Learning rate η", default_lr, format="%.4g",
+                                    help="the step size; too large and the loss blows up")
         st.caption(OPTIMIZERS[opt].formula)
-        momentum = st.slider("Momentum μ", 0.0, 0.99, 0.9, key="tr-momentum") if "momentum" in owned else 0.9
-        betas, alpha = (0.9, 0.999), 0.9
+        values = {"optimizer": opt, "lr": lr}
+        if "momentum" in owned:
+            values["momentum"] = settings.slider("momentum", "Momentum μ")
         if "betas" in owned:
             b1, b2 = st.columns(2)
-            betas = (float(b1.number_input("β₁", 0.0, 0.9999, 0.9, key="tr-beta1", format="%.4g",
-                                           help="decay of the running mean of gradients")),
-                     float(b2.number_input("β₂", 0.0, 0.9999, 0.999, key="tr-beta2", format="%.4g",
-                                           help="decay of the running mean of squared gradients")))
+            with b1:
+                values["betas", 0] = settings.number("betas", "β₁", part=0, format="%.4g",
+                                                     help="decay of the running mean of gradients")
+            with b2:
+                values["betas", 1] = settings.number("betas", "β₂", part=1, format="%.4g",
+                                                     help="decay of the running mean of squared gradients")
         if "alpha" in owned:
-            alpha = float(st.number_input("Decay α", 0.0, 0.9999, 0.9, key="tr-alpha", format="%.4g",
-                                          help="decay of the running mean of squared gradients"))
-        batch = int(st.number_input("Batch size", 1, 4096, 32, key="tr-batch"))
-        epochs = int(st.number_input("Epochs", 1, 500, hint["epochs"], key="tr-epochs"))
-        loss = st.selectbox("Loss", list(LOSSES), key="tr-loss",
-                            help="; ".join(f"{k}: {v.description}" for k, v in LOSSES.items()))
+            values["alpha"] = settings.number("alpha", "Decay α", format="%.4g",
+                                              help="decay of the running mean of squared gradients")
+        values["batch_size"] = settings.number("batch_size", "Batch size")
+        values["epochs"] = settings.number("epochs", "Epochs", default_value=hint["epochs"])
+        loss = values["loss"] = settings.choice("loss", "Loss", list(LOSSES), help="; ".join(
+            f"{k}: {v.description}" for k, v in LOSSES.items()))
         st.caption(LOSSES[loss].formula)
     with c3:
         st.markdown("**Regularisation**")
-        init = st.selectbox("Initialisation", list(SCHEMES), key="tr-init", help="; ".join(
+        values["init"] = settings.choice("init", "Initialisation", list(SCHEMES), help="; ".join(
             f"{k}: {v}" for k, v in SCHEMES.items()))
-        wd = st.number_input("Weight decay (L2) λ", 0.0, 1.0, 0.0, key="tr-wd", format="%.4g",
-                             help="adds λw to every weight's gradient g (the gradient of λ/2·‖w‖²; for Adam too, "
-                                  "not AdamW), biases excluded")
-        l1 = st.number_input("L1 penalty λ", 0.0, 1.0, 0.0, key="tr-l1", format="%.4g")
-        clip = st.number_input("Clip gradient norm at (0 = off)", 0.0, 1e6, 0.0, key="tr-clip", format="%.4g")
-        noise = 0.0
+        values["weight_decay"] = settings.number(
+            "weight_decay", "Weight decay (L2) λ", format="%.4g",
+            help="adds λw to every weight's gradient g (the gradient of λ/2·‖w‖²; for Adam too, not AdamW), "
+                 "biases excluded")
+        values["l1"] = settings.number("l1", "L1 penalty λ", format="%.4g")
+        values["clip_norm"] = settings.number("clip_norm", "Clip gradient norm at (0 = off)", format="%.4g")
         if data.autoencodes(s.spec):  # a reconstruction run: noise on the input, the clean image as the target
-            noise = float(st.number_input("Noise (denoising) σ", 0.0, 1.0, 0.0, key="tr-noise", format="%.3g",
-                                          help="standard deviation of Gaussian noise added to each training "
-                                               "input (never to the target, nor to validation and test images): "
-                                               "the autoencoder learns to remove it"))
-        early = st.checkbox("Early stopping on validation loss", key="tr-early")
-        patience = int(st.number_input("Patience (epochs)", 1, 100, 5, key="tr-patience")) if early else 5
+            values["noise"] = settings.number(
+                "noise", "Noise (denoising) σ", format="%.3g",
+                help="standard deviation of Gaussian noise added to each training input (never to the target, nor "
+                     "to validation and test images): the autoencoder learns to remove it")
+        early = values["early_stopping"] = settings.checkbox("early_stopping", "Early stopping on validation loss")
+        if early:
+            values["patience"] = settings.number("patience", "Patience (epochs)")
         with st.popover("Augmentation and sequences"):
-            shift = int(st.number_input("Shift up to (px)", 0, 4, 0, key="tr-shift"))
-            rotate = float(st.number_input("Rotate up to (°)", 0.0, 45.0, 0.0, key="tr-rotate"))
-            erase = float(st.slider("Random erasing probability", 0.0, 1.0, 0.0, key="tr-erase"))
-            mixup = float(st.number_input("Mixup α (0 = off)", 0.0, 5.0, 0.0, key="tr-mixup"))
-            flip = st.checkbox("Horizontal flips (not for digits)", key="tr-flip")
-            bptt = int(st.number_input("Truncated BPTT length (0 = full)", 0, 1000, 0, key="tr-bptt"))
+            values["shift"] = settings.number("shift", "Shift up to (px)")
+            values["rotate"] = settings.number("rotate", "Rotate up to (°)")
+            values["erase"] = settings.slider("erase", "Random erasing probability")
+            values["mixup"] = settings.number("mixup", "Mixup α (0 = off)")
+            values["flip"] = settings.checkbox("flip", "Horizontal flips (not for digits)")
+            values["bptt"] = settings.number("bptt", "Truncated BPTT length (0 = full)")
+    values["seed"] = seed
     try:
-        config = TrainConfig(dataset=text.name if text is not None else name,
-                           dataset_options={} if text is not None else options, loss=loss, optimizer=opt,
-                           lr=float(lr), momentum=float(momentum), betas=betas, alpha=alpha, weight_decay=float(wd),
-                           l1=float(l1), batch_size=batch, epochs=epochs, init=init, clip_norm=float(clip),
-                           bptt=bptt, flip=flip, shift=shift, rotate=rotate, erase=erase, mixup=mixup, noise=noise,
-                           early_stopping=early, patience=patience, seed=seed).check()
+        config = settings.config_of(values, dataset=text.name if text is not None else name,
+                                    dataset_options={} if text is not None else options)
     except (engine.InputError, ValueError) as err:
         st.error(f"Settings: {message(err)}")
         return None
