@@ -1,13 +1,13 @@
 """Gradients: where they vanish or explode, through the layers of a deep network and through the steps of an RNN."""
 import streamlit as st
 
-from ui.gradients import depth, through_time
 from ui.core import sidebar
 from ui.core.page import keep_alive, state
+from ui.gradients import depth, settings, through_time
 
 st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
 sidebar.sidebar_ui(state())
-through_time.restore_widgets()  # the settings this workspace last had here, before any widget is drawn
+settings.seed()  # the widgets' values from the settings table (a set-up, the saved workspace), before any widget
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Vanishing and exploding gradients")
 st.caption("The per-layer and per-step curves are measured on a seeded network and one fixed batch with PyTorch's "
@@ -17,7 +17,7 @@ st.caption("The per-layer and per-step curves are measured on a seeded network a
 
 # A stateful tab (kept in the address too): a button's rerun or a live run's redraw never shows the first tab
 # again. Only the open tab computes; the closed one draws its settings only, and its other widgets, forgotten by
-# Streamlit meanwhile, come back from the saved settings (restore_widgets).
+# Streamlit meanwhile, come back from the settings table (settings.seed).
 depth_tab, time_tab = st.tabs(["Through depth", "Through time"], key="gradients_tab", on_change="rerun",
                               bind="query-params")
 
@@ -38,4 +38,4 @@ with time_tab:
     else:
         through_time.background_ui()
 
-through_time.save_widgets()  # a reopened workspace shows these settings, and its saved runs with them
+settings.save()  # a reopened workspace shows these settings, and its saved runs with them

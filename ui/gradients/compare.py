@@ -11,11 +11,9 @@ from ui.gradients.depth import ERRORS, PROBE, TASK_NAMES, is_live, live_view, ne
 from ui.core.runs_ui import status_text
 from ui.core.page import state
 from ui.core.session import Run
+from ui.gradients.settings import BUDGETS, COMPARE_SECONDS, COMPARE_STEPS, TIME
 
-COMPARE_SECONDS = (15, 30, 60, 90, 120, 180)  # all three cells together
-COMPARE_STEPS = (100, 250, 500, 1000, 2000, 4000)  # each cell
 COMPARE_CELLS = lab.COMPARE_CELLS
-BUDGETS = ("equal steps", "equal seconds")
 LONG_PRESET = "Long sequences: LSTM learns, RNN does not (T = 100)"
 TABLE = "gradients-compare"  # the settings entry that keeps the comparisons' table: {"rows": [...]}
 
@@ -45,8 +43,8 @@ def _budget_text(budget: tuple[str, int]) -> str:
 def long_preset() -> dict:
     """The widget values ``LONG_PRESET`` sets: ``lab.LONG_SEQUENCES`` on the page's controls."""
     long = lab.LONG_SEQUENCES
-    return {"time-task": long["task"], "time-T": long["T"], "time-hidden": long["hidden"],
-            "time-compare-budget": "equal steps", "time-compare-steps": long["steps"]}
+    return TIME.widgets({"task": long["task"], "T": long["T"], "hidden": long["hidden"],
+                         "compare_budget": BUDGETS[0], "compare_steps": long["steps"]})
 
 
 def _apply_long_preset() -> None:
@@ -61,15 +59,15 @@ def compare_ui(settings: dict, ds) -> None:
               help=f"sets {TASK_NAMES[long['task']].lower()}, T = {long['T']}, hidden size {long['hidden']}, "
                    f"{long['steps']} steps each; then press Compare (about a minute per cell on a small CPU)")
     c0, c1, c2, c3 = st.columns([1, 2, 1, 1], vertical_alignment="bottom")
-    by = c0.radio("Budget", BUDGETS, key="time-compare-budget",
+    by = c0.radio("Budget", BUDGETS, key=TIME.key("compare_budget"),
                   help="equal steps: the verdict does not depend on the server's load; equal seconds: the "
                        "faster cell gets more steps")
     if by == "equal seconds":
-        budget = ("seconds", c1.select_slider("Training time, all three together (seconds)", COMPARE_SECONDS, 60,
-                                              key="time-compare-seconds",
+        budget = ("seconds", c1.select_slider("Training time, all three together (seconds)", COMPARE_SECONDS,
+                                              key=TIME.key("compare_seconds"),
                                               help="split equally; the cells train one after another"))
     else:
-        budget = ("steps", c1.select_slider("Training steps, each", COMPARE_STEPS, 500, key="time-compare-steps",
+        budget = ("steps", c1.select_slider("Training steps, each", COMPARE_STEPS, key=TIME.key("compare_steps"),
                                             help="rounded up to whole epochs; the cells train one after another"))
     key = (settings["task"], settings["T"], settings["hidden"], budget)
     runs = run_of("compare", key)

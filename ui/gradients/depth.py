@@ -10,38 +10,20 @@ import streamlit as st
 
 from engine import InputError, SpecError
 from engine.gradients import activation_stats, derivative_bound, figures, lab
-from engine.network import DEPTH_LABS, SCHEMES, layer_names
+from engine.network import DEPTH_LABS, SCHEMES
 from engine.training import SavedRun
 from ui.core import runs_ui
 from ui.core.text import message, plain
 from ui.core.runs_ui import status_text
 from ui.core.page import state
 from ui.core.session import Run
+from ui.gradients.settings import (CONTRASTS, DEPTH, EPOCH_CHOICES, OPTIMISERS, SCHEME_NAMES, SOURCES, WIDTHS,
+                                   depth_config)
 
 ERRORS = (ValueError, RuntimeError, SpecError, InputError)
-ACTIVATIONS = layer_names("Activation", elementwise=True)  # those with a slope bound: Sigmoid … ELU
-SCHEME_NAMES = {"normal-0.01": "Small Gaussian (std 0.01)", "xavier": "Xavier", "he": "He",
-                "default": "PyTorch default"}
-CONTRASTS = {"Sigmoid + small init vs ReLU + He": ("10-layer sigmoid, small init", "10-layer ReLU, He init"),
-             "Plain 20-layer vs residual 20-layer": ("plain 20-layer", "residual 20-layer")}
-EPOCH_CHOICES = (1, 2, 5, 10, 20, 50, 100, 200, 500)  # 500: a deep sigmoid net's long plateau
-OPTIMISERS = {"momentum": "SGD with momentum 0.9", "sgd": "plain SGD", "adam": "Adam"}
-SOURCES = ("Depth-lab MLP", "The session's model")
 SESSION_BATCH = 128  # samples the session's model is measured on
 PROBE = 32  # sequences in the fixed batch the ‖∂L/∂h_t‖ curves are measured on (time tab and comparison)
 TASK_NAMES = {"adding": "Adding problem", "copy": "Copy task"}
-# The depth widgets' starting values, set once in session state (a widget given a default value and also
-# written through session state by a preset makes Streamlit warn on every preset change).
-DEPTH_DEFAULTS = {"depth-preset": "Custom", "depth-depth": 10, "depth-width": 32, "depth-activation": "Sigmoid",
-                  "depth-init": "normal-0.01", "depth-bn": False, "depth-residual": False}
-WIDTHS = (8, 16, 32, 64, 128)
-# The depth tab's widgets a reopened workspace shows again (so its saved run matches them): key -> options.
-DEPTH_WIDGETS = {"depth-source": SOURCES, "depth-preset": ("Custom", *DEPTH_LABS), "depth-depth": range(1, 51),
-                 "depth-width": WIDTHS, "depth-activation": tuple(ACTIVATIONS), "depth-init": tuple(SCHEME_NAMES),
-                 "depth-bn": (False, True), "depth-residual": (False, True), "depth-opt": tuple(OPTIMISERS),
-                 "depth-epochs": EPOCH_CHOICES, "depth-contrast": (None, *CONTRASTS)}
-
-
 def scratch() -> dict:
     """This session's cache for the page, under state().extras["gradients"]."""
     return state().extras.setdefault("gradients", {})
@@ -123,47 +105,43 @@ def digits_batches():
 
 def _apply_preset() -> None:
     """Copy the chosen depth-lab preset into the depth widgets (width included: the classic networks are 32 wide)."""
-    name = st.session_state["depth-preset"]
+    name = st.session_state[DEPTH.key("preset")]
     if name not in DEPTH_LABS:
         return
     kwargs, scheme = DEPTH_LABS[name]
-    st.session_state["depth-depth"] = kwargs.get("depth", 10)
-    st.session_state["depth-width"] = kwargs.get("width", 32)
-    st.session_state["depth-activation"] = kwargs.get("activation", "Sigmoid")
-    st.session_state["depth-bn"] = kwargs.get("batch_norm", False)
-    st.session_state["depth-residual"] = kwargs.get("residual", False)
-    st.session_state["depth-init"] = scheme
+    values = {"init": scheme} | {name: kwargs.get(name, DEPTH.row(name).default)
+                                 for name in ("depth", "width", "activation", "batch_norm", "residual")}
+    st.session_state.update(DEPTH.widgets(values))
 
 
 def _edited() -> None:
     """A control was changed by hand: the settings are no longer the preset's."""
-    st.session_state["depth-preset"] = "Custom"
+    st.session_state[DEPTH.key("preset")] = "Custom"
 
 
 def depth_settings_ui() -> dict:
-    """Network source, preset, depth, width, activation, initialisation, batch norm and shortcuts; the settings."""
-    for key, value in DEPTH_DEFAULTS.items():
-        # re-assigned every run, so the settings survive a run that shows the session's model instead
-        st.session_state[key] = st.session_state.get(key, value)
-    source = st.radio("Network", SOURCES, horizontal=True, key="depth-source",
+    """Network source, preset, depth, width, activation, initialisation, batch norm and shortcuts; the lab's network
+    (``depth_config``), or ``{"source": "session"}``. Their values come from the table (``settings.seed``)."""
+    source = st.radio("Network", DEPTH.row("source").choices, horizontal=True, key=DEPTH.key("source"),
                       help="the session's model: the Build page's network, measured on a batch of its data")
     if source != SOURCES[0]:
         return dict(source="session")
-    st.selectbox("Preset", ["Custom", *DEPTH_LABS], key="depth-preset", on_change=_apply_preset,
+    st.selectbox("Preset", DEPTH.row("preset").choices, key=DEPTH.key("preset"), on_change=_apply_preset,
                  help="loads a classic setting into the controls below")
     c1, c2, c3 = st.columns(3)
-    depth = c1.slider("Hidden layers", 1, 50, key="depth-depth", on_change=_edited)
-    width = c1.select_slider("Units per layer", WIDTHS, key="depth-width", on_change=_edited)
-    activation = c2.selectbox("Activation", ACTIVATIONS, key="depth-activation", on_change=_edited)
-    scheme = c2.selectbox("Initialisation", list(SCHEME_NAMES), key="depth-init", on_change=_edited,
-                          format_func=SCHEME_NAMES.get,
-                          help="  \n".join(f"{SCHEME_NAMES[k]}: {v}" for k, v in SCHEMES.items()))
-    c2.caption(SCHEMES[scheme])
-    batch_norm = c3.toggle("Batch norm", key="depth-bn", on_change=_edited)
-    residual = c3.toggle("Residual shortcuts", key="depth-residual", on_change=_edited,
-                         help="h ← h + act(W h) around layers 2..L")
-    return dict(depth=depth, width=width, activation=activation, scheme=scheme, batch_norm=batch_norm,
-                residual=residual)
+    r = DEPTH.row("depth")
+    values = {"depth": c1.slider("Hidden layers", r.lo, r.hi, key=r.key, on_change=_edited),
+              "width": c1.select_slider("Units per layer", WIDTHS, key=DEPTH.key("width"), on_change=_edited),
+              "activation": c2.selectbox("Activation", DEPTH.row("activation").choices, key=DEPTH.key("activation"),
+                                         on_change=_edited),
+              "init": c2.selectbox("Initialisation", list(SCHEME_NAMES), key=DEPTH.key("init"), on_change=_edited,
+                                   format_func=SCHEME_NAMES.get,
+                                   help="  \n".join(f"{SCHEME_NAMES[k]}: {v}" for k, v in SCHEMES.items()))}
+    c2.caption(SCHEMES[values["init"]])
+    values["batch_norm"] = c3.toggle("Batch norm", key=DEPTH.key("batch_norm"), on_change=_edited)
+    values["residual"] = c3.toggle("Residual shortcuts", key=DEPTH.key("residual"), on_change=_edited,
+                                   help="h ← h + act(W h) around layers 2..L")
+    return depth_config(values)
 
 
 def _describe(settings: dict) -> str:
@@ -242,7 +220,7 @@ def _stats_table(stats: list[dict], names: list[str]) -> pd.DataFrame:
 
 def contrast_ui() -> None:
     """The classic contrasts in one click: both networks' per-layer norms on one chart."""
-    choice = st.segmented_control("Classic contrasts", list(CONTRASTS), key="depth-contrast",
+    choice = st.segmented_control("Classic contrasts", list(CONTRASTS), key=DEPTH.key("contrast"),
                                   help="two depth-lab networks side by side, at initialisation")
     if not choice:
         return
@@ -278,9 +256,9 @@ def depth_train_ui(settings: dict, key: tuple) -> None:
     """A live background run on digits: each Linear layer's gradient norm and the loss, redrawn as it trains."""
     st.subheader("During training")
     c1, c2, c3, c4 = st.columns([2, 2, 1, 1], vertical_alignment="bottom")
-    optimizer = c1.selectbox("Optimiser", list(OPTIMISERS), key="depth-opt", format_func=OPTIMISERS.get,
+    optimizer = c1.selectbox("Optimiser", list(OPTIMISERS), key=DEPTH.key("optimizer"), format_func=OPTIMISERS.get,
                              help=f"learning rates: {', '.join(f'{k} {v:g}' for k, v in lab.DEPTH_LR.items())}")
-    epochs = c2.select_slider("Epochs (20 steps each)", EPOCH_CHOICES, 5, key="depth-epochs")
+    epochs = c2.select_slider("Epochs (20 steps each)", EPOCH_CHOICES, key=DEPTH.key("epochs"))
     run_key = key + (optimizer, epochs)
     runs = run_of("depth", run_key)  # other settings: the old run stops
     c3.button("Start", key="depth-start", type="primary", width="stretch", on_click=_start_depth,

@@ -8,47 +8,17 @@ import streamlit as st
 
 from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL, SavedRun
-from ui.core import workspace
-from ui.gradients.compare import BUDGETS, COMPARE_SECONDS, COMPARE_STEPS, compare_ui, next_turn
-from ui.gradients.depth import (DEPTH_WIDGETS, ERRORS, PROBE, TASK_NAMES, cached, is_live, live_view, new_run, run_of,
+from ui.gradients.compare import compare_ui, next_turn
+from ui.gradients.depth import (ERRORS, PROBE, TASK_NAMES, cached, is_live, live_view, new_run, run_of,
                              scratch, stop_run)
 from ui.core.runs_ui import status_text
 from ui.core.page import state
 from ui.core.session import Run
-from ui.core.widgets import Between, reseed, restorable, widget_values
+from ui.gradients.settings import HIDDEN, SCALES, TIME, TRAIN_SECONDS, time_config
 
-TRAIN_SECONDS = (10, 20, 30, 60, 120)
 SNAPSHOT_EVERY = 1.0  # seconds between ‖∂L/∂h_t‖ snapshots of a live run
 MAX_SNAPSHOTS = 200
-SCALES = {"ρ": "spectral", "σ_max": "singular"}
 SCALE_NAMES = {"ρ": "spectral radius ρ", "σ_max": "largest singular value σ_max"}
-HIDDEN = (16, 32, 64, 128)
-# Both tabs' widgets a reopened workspace shows again (so its saved runs match them): key -> options.
-WIDGETS = DEPTH_WIDGETS | {
-    "time-cell": tuple(lab.CELLS), "time-task": tuple(lab.TASKS), "time-linear": (False, True),
-    "time-T": range(5, 201), "time-hidden": HIDDEN, "time-radius-kind": tuple(SCALES),
-    "time-radius": Between(0.1, 2.0), "time-clip-on": (False, True), "time-clip": Between(0.1, 10.0),
-    "time-seconds": TRAIN_SECONDS, "time-compare-budget": BUDGETS, "time-compare-seconds": COMPARE_SECONDS,
-    "time-compare-steps": COMPARE_STEPS}
-
-
-def _saved(name: str) -> dict:
-    """A settings entry of the workspace, or {} when there is none or it is not a dict (an edited file)."""
-    value = state().settings.get(name)
-    return value if isinstance(value, dict) else {}
-
-
-def restore_widgets() -> None:
-    """Before any widget: the page's saved settings, for the widgets Streamlit has forgotten (a reopened workspace,
-    or the student was on another page: a widget's value is dropped when a run does not draw it)."""
-    reseed(restorable(_saved("gradients"), WIDGETS))
-
-
-def save_widgets() -> None:
-    """Keep the page's settings with the workspace (widgets not drawn this run keep their saved values)."""
-    s = state()
-    s.set_settings("gradients", _saved("gradients") | widget_values(WIDGETS))
-    workspace.sync(s)  # queued now: the page may not call state() again before the student leaves
 
 
 @st.cache_data(show_spinner=False)
@@ -58,28 +28,35 @@ def sequence_data(task: str, T: int):
 
 
 def time_settings_ui() -> dict:
-    """Cell, task, T, hidden size, W_hh rescaling, linear regime and clipping; returns the settings."""
+    """Cell, task, T, hidden size, W_hh rescaling, linear regime and clipping; returns the lab's settings
+    (``time_config``). Their values come from the table (``settings.seed``)."""
     c1, c2, c3 = st.columns(3)
-    cell = c1.selectbox("Cell", list(lab.CELLS), key="time-cell")
-    task = c1.selectbox("Task", lab.TASKS, key="time-task",
-                        format_func=TASK_NAMES.get)
-    linear = c1.toggle("Linear regime", key="time-linear",
-                       help=f"zero the recurrent biases and scale the inputs by {lab.LINEAR_SCALE:g} (float64), "
-                            "so every state stays near 0 where tanh' = 1: the textbook product of W_hhᵀ alone. "
-                            "For the at-initialisation chart only: training always reads the task's real inputs")
-    T = c2.slider("Sequence length T", 5, 200, 30, key="time-T")
-    hidden = c2.select_slider("Hidden size", HIDDEN, 32, key="time-hidden")
-    scale = c2.radio("Rescale W_hh by", list(SCALES), horizontal=True, key="time-radius-kind",
-                     help="ρ = largest |eigenvalue| (the rate per step in the long run); σ_max = largest "
-                          "singular value (the most one step can stretch a vector)")
-    radius = c3.slider(f"W_hh {SCALE_NAMES[scale]}", 0.1, 2.0, 1.0, 0.05, key="time-radius",
-                       help="rescales the recurrent weights (each gate's block for LSTM and GRU)")
-    clip_on = c3.toggle("Clip gradients", True, key="time-clip-on",
-                        help="off: training shows the raw gradient with nothing to stop it exploding")
-    clip = c3.slider("Clipping threshold", 0.1, 10.0, 1.0, 0.1, key="time-clip", disabled=not clip_on,
-                     help="g ← g·threshold/‖g‖ when ‖g‖ ≥ threshold (used by training)")
-    return dict(cell=cell, task=task, T=T, hidden=hidden, radius=radius, scale=SCALES[scale], linear=linear,
-                clip=clip if clip_on else 0.0)
+    values = {"cell": c1.selectbox("Cell", TIME.row("cell").choices, key=TIME.key("cell")),
+              "task": c1.selectbox("Task", TIME.row("task").choices, key=TIME.key("task"),
+                                   format_func=TASK_NAMES.get),
+              "linear": c1.toggle("Linear regime", key=TIME.key("linear"),
+                                  help=f"zero the recurrent biases and scale the inputs by {lab.LINEAR_SCALE:g} "
+                                       "(float64), so every state stays near 0 where tanh' = 1: the textbook "
+                                       "product of W_hhᵀ alone. For the at-initialisation chart only: training "
+                                       "always reads the task's real inputs")}
+    r = TIME.row("T")
+    values["T"] = c2.slider("Sequence length T", r.lo, r.hi, key=r.key)
+    values["hidden"] = c2.select_slider("Hidden size", HIDDEN, key=TIME.key("hidden"))
+    scale = values["radius_kind"] = c2.radio("Rescale W_hh by", list(SCALES), horizontal=True,
+                                             key=TIME.key("radius_kind"),
+                                             help="ρ = largest |eigenvalue| (the rate per step in the long run); "
+                                                  "σ_max = largest singular value (the most one step can stretch "
+                                                  "a vector)")
+    r = TIME.row("radius")
+    values["radius"] = c3.slider(f"W_hh {SCALE_NAMES[scale]}", r.lo, r.hi, step=0.05, key=r.key,
+                                 help="rescales the recurrent weights (each gate's block for LSTM and GRU)")
+    clip_on = values["clip_on"] = c3.toggle("Clip gradients", key=TIME.key("clip_on"),
+                                            help="off: training shows the raw gradient with nothing to stop it "
+                                                 "exploding")
+    r = TIME.row("clip")
+    values["clip"] = c3.slider("Clipping threshold", r.lo, r.hi, step=0.1, key=r.key, disabled=not clip_on,
+                               help="g ← g·threshold/‖g‖ when ‖g‖ ≥ threshold (used by training)")
+    return time_config(values)
 
 
 def time_ui(settings: dict) -> None:
@@ -185,7 +162,7 @@ def time_train_ui(settings: dict, ds, key: tuple) -> None:
     """A live Adam run with clipping: loss, raw vs clipped gradient norm, and ‖∂L/∂h_t‖ snapshots as it trains."""
     st.subheader("During training")
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")
-    seconds = c1.select_slider("Train for (seconds)", TRAIN_SECONDS, 20, key="time-seconds",
+    seconds = c1.select_slider("Train for (seconds)", TRAIN_SECONDS, key=TIME.key("seconds"),
                                help="Adam, learning rate 0.003, batches of 64, clipping at the threshold above "
                                     "(or none when clipping is off)")
     run_key = key + (seconds,)

@@ -2,43 +2,23 @@
 from it, a teacher's push reaches the widgets through it (``show_outside``) and the engine's config is built from it."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import streamlit as st
 
 import engine
 from engine import data
 from engine.training import OPTIMIZERS, TrainConfig
 from ui.core.session import CHOSEN_SETTING, SessionState
+from ui.core.settings import Setting, Table
 
 SHOWN = "tr-shown-outside"  # the session's ``outside`` count this page last showed in its widgets
 CHOSEN = "tr-dataset-chosen"  # the dataset picked by hand, pushed, or restored as such (a plain key: kept across pages)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One saved Train setting, declared once: the ``TrainConfig`` field it fills (its one name in the saved
-    workspace, a teacher's push and the engine's config), the widget key that shows it, its default and the range
-    the widget takes (None for a choice or a checkbox). ``part`` picks one number of a pair (Adam's betas)."""
-
-    name: str
-    key: str
-    kind: type
-    default: object
-    lo: float | None = None
-    hi: float | None = None
-    part: int | None = None
-
-    def shown(self, value):
-        """``value`` as the widget can take it: of its type and inside its range."""
-        return value if self.lo is None else self.kind(min(max(value, self.lo), self.hi))
 
 
 _ENGINE = TrainConfig()  # the defaults are the engine's
 # Every saved Train setting but the dataset and its options (``data.options``: their own keys). The learning rate's
 # widget is the optimiser's own (``lr_key``), its default the optimiser registry's (``lr_default``); a new dataset
 # suggests Adam's rate and the epochs (``suggested_settings``), written to these same keys.
-TABLE = (
+TABLE = Table((
     Setting("optimizer", "tr-opt", str, _ENGINE.optimizer),
     Setting("lr", "tr-lr-{optimizer}", float, None, 1e-6, 1e6),
     Setting("momentum", "tr-momentum", float, _ENGINE.momentum, 0.0, 0.99),
@@ -62,7 +42,7 @@ TABLE = (
     Setting("flip", "tr-flip", bool, _ENGINE.flip),
     Setting("bptt", "tr-bptt", int, _ENGINE.bptt, 0, 1000),
     Setting("seed", "tr-seed", int, _ENGINE.seed, 0, 10**6),
-)
+))
 
 
 def row(name: str, part: int | None = None) -> Setting:

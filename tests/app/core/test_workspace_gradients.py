@@ -103,7 +103,7 @@ def test_time_and_comparison_runs_come_back_with_snapshots_verdict_and_table():
     assert verdict in markdown_text(again)
     assert again.dataframe[-1].value.equals(table) and len(table) == 1  # not recorded a second time
     saved = json.dumps(again.session_state[KEY].settings["gradients"])
-    assert '"time-T": 8' in saved
+    assert '"T": 8' in saved
 
     # A comparison cut short (the server stopped while it trained) is drawn, but not added to the table; one saved
     # without its curves after training (before they were kept) has them measured from its stored weights.
@@ -147,14 +147,14 @@ def test_a_reload_right_after_a_change_opens_it_before_the_database_has_it(monke
     assert flusher.flush(30)
     monkeypatch.setattr(flusher, "_write_fields", lambda fields: fields)  # a slow database: nothing written yet
     at.slider(key="depth-depth").set_value(7).run()
-    assert flusher.queued_fields(token)["settings"]["gradients"]["depth-depth"] == 7
+    assert flusher.queued_fields(token)["settings"]["gradients"]["depth"] == 7
     again = AppTest.from_file(PAGE, default_timeout=60)
     again.query_params[workspace.PARAM] = token
     again.run()
     assert not again.exception and again.slider(key="depth-depth").value == 7
     monkeypatch.undo()
     assert flusher.flush(30)
-    assert database.services()[0].open(token).settings["gradients"]["depth-depth"] == 7
+    assert database.services()[0].open(token).settings["gradients"]["depth"] == 7
 
 
 APP = str(Path(__file__).resolve().parents[3] / "app.py")
@@ -183,7 +183,7 @@ def test_going_to_another_page_and_back_keeps_the_settings_and_the_runs():
         assert flusher.flush(30)
         stored = store.open(at.session_state[KEY].token)
         assert [r.number for r in stored.runs if r.group == "depth"] == [number]
-        assert stored.settings["gradients"]["depth-depth"] == 4 and stored.settings["train"]["epochs"] == 7
+        assert stored.settings["gradients"]["depth"] == 4 and stored.settings["train"]["epochs"] == 7
     finally:
         _stop_all(at)
 
