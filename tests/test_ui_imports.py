@@ -3,6 +3,7 @@
 Read from the source with ``ast`` (nothing is imported), so a hidden edge inside a function counts too.
 """
 import ast
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,3 +111,35 @@ def test_page_scripts_are_thin_and_pages_folder_is_gone():
     assert not (ROOT / "pages").exists(), "a pages/ folder switches Streamlit back to its folder scan"
     long = [(p.name, n) for p in scripts if (n := len(p.read_text().splitlines())) > 70]
     assert not long, f"page scripts over 70 lines: {long}"
+
+
+def _files() -> list[Path]:
+    return sorted(UI.rglob("*.py")) + [ROOT / "app.py"] + sorted((ROOT / "views").glob("*.py"))
+
+
+def _order(module: str) -> int:
+    """Where an import belongs: __future__, standard library, third party, engine, ui.core, the page's own room."""
+    top = module.split(".")[0]
+    if top == "__future__":
+        return 0
+    if top in sys.stdlib_module_names:
+        return 1
+    if top == "engine":
+        return 3
+    if module == "ui" or module == CORE or module.startswith(CORE + "."):
+        return 4
+    return 5 if top == "ui" else 2
+
+
+def test_imports_are_in_order_and_lines_fit():
+    """The leading imports go __future__, standard library, third party, engine, ui.core, the room (``import x``
+    before ``from x import``, each kind by module name); no line is over 120 characters."""
+    for path in _files():
+        tree = ast.parse(path.read_text(), str(path))
+        nodes = [n for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+        keys = [(_order(n.names[0].name if isinstance(n, ast.Import) else n.module or ""),
+                 isinstance(n, ast.ImportFrom),
+                 (n.names[0].name if isinstance(n, ast.Import) else n.module or "").lower()) for n in nodes]
+        assert keys == sorted(keys), f"{path.relative_to(ROOT)}: imports out of order"
+        long = [i for i, line in enumerate(path.read_text().splitlines(), 1) if len(line) > 120]
+        assert not long, f"{path.relative_to(ROOT)}: lines {long} are over 120 characters"

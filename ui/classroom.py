@@ -271,7 +271,8 @@ def _remove(view: dict, token: str, key: str, name: str) -> None:
     try:
         workspace.remove_member(token, key)
     except engine.InputError as err:
-        view["removed"] = False, f"Cannot remove {text.plain(name)}: {text.message(err)}"  # shown by the run this callback precedes
+        # shown by the run this callback precedes
+        view["removed"] = False, f"Cannot remove {text.plain(name)}: {text.message(err)}"
         return
     view["members"].pop(key, None)
     view["removed"] = True, f"{text.plain(name)} was removed from the class; their workspace stays theirs."
@@ -292,9 +293,8 @@ def _member_snapshot(view: dict, token: str, key: str) -> str:
 def push_ui(s: SessionState, token: str) -> None:
     """Send the teacher's current network and Train settings to every student's workspace."""
     st.markdown(f"**Send to the class**: your current network (**{text.plain(s.spec.name or 'custom')}**, from "
-                "the Build "
-                "page) and your Train settings open within seconds on every student's open page (a student whose run is "
-                "still training is asked first), or when they next open the playground.")
+                "the Build page) and your Train settings open within seconds on every student's open page (a student "
+                "whose run is still training is asked first), or when they next open the playground.")
     if st.button("Send my network and settings", key="class-push"):
         try:
             version = workspace.push(token, s)

@@ -14,7 +14,8 @@ ROOT = Path(__file__).parents[1]
 # (script, label, icon, what a student does there)
 PAGES = [
     ("views/1_Build.py", "Build", ":material/account_tree:",
-     "Stack layers or start from a preset (LeNet-5, VGG16, a ResNet, an LSTM) and see every shape and parameter count."),
+     "Stack layers or start from a preset (LeNet-5, VGG16, a ResNet, an LSTM) and see every shape and parameter "
+     "count."),
     ("views/2_Convolution.py", "Convolution", ":material/grid_on:",
      "Watch a kernel slide over an image step by step; change stride, padding and dilation."),
     ("views/3_Train.py", "Train", ":material/monitoring:",

@@ -1,9 +1,9 @@
 """Build: assemble a network layer by layer; shapes, parameters and the graph follow every edit."""
 import streamlit as st
 
-from ui.build import editor, summary
 from ui.core import sidebar, text
 from ui.core.page import keep_alive, state
+from ui.build import editor, summary
 
 st.set_page_config(page_title="Build · NN playground", page_icon="🧱", layout="wide")
 s = state()

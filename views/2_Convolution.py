@@ -2,10 +2,10 @@
 import streamlit as st
 
 from engine import InputError, SpecError
-from ui.convolution import formula, widgets
 from ui.core import sidebar
 from ui.core.page import keep_alive, state
 from ui.core.text import message
+from ui.convolution import formula, widgets
 
 st.set_page_config(page_title="Convolution · NN playground", page_icon=":material/grid_on:", layout="wide")
 sidebar.sidebar_ui(state())

@@ -3,8 +3,8 @@ import streamlit as st
 
 import engine
 from ui.core import sidebar, text
-from ui.train import compare, controls, upload, widgets
 from ui.core.page import page_link, state
+from ui.train import compare, controls, upload, widgets
 
 st.set_page_config(page_title="Train · NN playground", layout="wide")
 s = state()

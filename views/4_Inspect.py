@@ -3,9 +3,9 @@ autoencoder's reconstructions and codes."""
 import streamlit as st
 
 from engine import SpecError, data, inspect
-from ui.inspect import codes, inputs, sequence, widgets
 from ui.core import sidebar, text
 from ui.core.page import keep_alive, state
+from ui.inspect import codes, inputs, sequence, widgets
 
 st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
 st.title("Inspect the network")

@@ -291,8 +291,9 @@ def _padding_ui(s: SessionState, path: str, value, help_text: str) -> None:
     st.selectbox("padding", PADDING_MODES, index=PADDING_MODES.index(mode), key=f"arg-{path}-padding-mode",
                  on_change=_set_padding_mode, args=(s, path), help=help_text)
     if mode == "number":
-        st.text_input("padding (number, or h, w)", ", ".join(map(str, value)) if isinstance(value, (list, tuple))
-                      else str(value), key=f"arg-{path}-padding", on_change=_set, args=(s, path, "padding", _pair_or_int))
+        shown = ", ".join(map(str, value)) if isinstance(value, (list, tuple)) else str(value)
+        st.text_input("padding (number, or h, w)", shown, key=f"arg-{path}-padding", on_change=_set,
+                      args=(s, path, "padding", _pair_or_int))
 
 
 def _set_padding_mode(s: SessionState, path: str) -> None:

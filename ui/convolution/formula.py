@@ -49,7 +49,8 @@ def _fit_note(s: Settings, axis: str, n: int, lo: int, hi: int, k: int, stride: 
     strides = [x for x in range(1, 6) if room % x == 0 and x != stride]
     unread = (f" Input {word} {', '.join(map(str, fit.uncovered))} (0-based) are never read." if fit.uncovered
               else " Only padding is dropped; every input cell is still read.")
-    fixes = ([f"padding {paddings[0]}" + (" (as a number)" if isinstance(s.padding, str) else "")] if paddings else []) \
+    as_number = " (as a number)" if isinstance(s.padding, str) else ""
+    fixes = ([f"padding {paddings[0]}{as_number}"] if paddings else []) \
         + ([f"stride {' or '.join(map(str, strides))}"] if strides else [])
     st.warning(f"The {what} does not fit along the {axis}: {room} is not a multiple of the stride {stride}, "
                f"so PyTorch drops the last {fit.leftover} padded cell(s).{unread}"

@@ -1,4 +1,5 @@
-"""The workspace panel in every page's sidebar: saved or not, share a snapshot, download or open a file, join a class."""
+"""The workspace panel in every page's sidebar: saved or not, share a snapshot, download or open a file, join a
+class."""
 from __future__ import annotations
 
 import streamlit as st

@@ -1,4 +1,5 @@
-"""Widget values kept with the workspace: give back the ones Streamlit forgot (a page's saved settings: ``settings``)."""
+"""Widget values kept with the workspace: give back the ones Streamlit forgot (a page's saved settings:
+``ui.core.settings``)."""
 from __future__ import annotations
 
 import streamlit as st

@@ -7,10 +7,10 @@ import streamlit as st
 
 from engine.gradients import figures, lab
 from engine.training import TERMINAL, SavedRun
-from ui.gradients.depth import ERRORS, PROBE, TASK_NAMES, is_live, live_view, new_run, run_of, scratch, stop_run
-from ui.core.runs_ui import status_text
 from ui.core.page import state
+from ui.core.runs_ui import status_text
 from ui.core.session import Run
+from ui.gradients.depth import ERRORS, PROBE, TASK_NAMES, is_live, live_view, new_run, run_of, scratch, stop_run
 from ui.gradients.settings import BUDGETS, COMPARE_SECONDS, COMPARE_STEPS, TIME
 
 COMPARE_CELLS = lab.COMPARE_CELLS

@@ -13,10 +13,10 @@ from engine.gradients import activation_stats, derivative_bound, figures, lab
 from engine.network import DEPTH_LABS, SCHEMES
 from engine.training import SavedRun
 from ui.core import runs_ui
-from ui.core.text import message, plain
-from ui.core.runs_ui import status_text
 from ui.core.page import state
+from ui.core.runs_ui import status_text
 from ui.core.session import Run
+from ui.core.text import message, plain
 from ui.gradients.settings import (CONTRASTS, DEPTH, EPOCH_CHOICES, OPTIMISERS, SCHEME_NAMES, SOURCES, WIDTHS,
                                    depth_config)
 

@@ -1,4 +1,5 @@
-"""The Gradients page's time tab: ‖∂L/∂h_t‖ at initialisation and during a live run (the comparison: gradients_compare_ui)."""
+"""The Gradients page's time tab: ‖∂L/∂h_t‖ at initialisation and during a live run (the comparison:
+``compare.compare_ui``)."""
 from __future__ import annotations
 
 import time
@@ -8,12 +9,12 @@ import streamlit as st
 
 from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL, SavedRun
+from ui.core.page import state
+from ui.core.runs_ui import status_text
+from ui.core.session import Run
 from ui.gradients.compare import compare_ui, next_turn
 from ui.gradients.depth import (ERRORS, PROBE, TASK_NAMES, cached, is_live, live_view, new_run, run_of,
                              scratch, stop_run)
-from ui.core.runs_ui import status_text
-from ui.core.page import state
-from ui.core.session import Run
 from ui.gradients.settings import HIDDEN, SCALES, TIME, TRAIN_SECONDS, time_config
 
 SNAPSHOT_EVERY = 1.0  # seconds between ‖∂L/∂h_t‖ snapshots of a live run

@@ -46,8 +46,8 @@ def codes_ui(s, model, ds, draw: bool = True) -> None:
     other = np.flatnonzero(labels != labels[0]) if labels is not None else np.array([1])
     a, b, c = st.columns(3)
     first = int(a.number_input(f"First test image (0 to {n - 1})", 0, n - 1, 0, key="inspect_walk_a"))
-    second = int(b.number_input(f"Second test image (0 to {n - 1})", 0, n - 1, min(int(other[0]) if len(other) else 0, n - 1),
-                                key="inspect_walk_b"))
+    second = int(b.number_input(f"Second test image (0 to {n - 1})", 0, n - 1,
+                                min(int(other[0]) if len(other) else 0, n - 1), key="inspect_walk_b"))
     step = int(c.slider("Step along the line", 0, STEPS - 1, 0, key="inspect_walk_step",
                         help="0 decodes the first image's code, the last step the second's; in between, the "
                              "straight line from one code to the other"))

@@ -17,9 +17,9 @@ import streamlit as st
 from engine import InputError, data, inspect
 from engine.inspect import figures as figs
 from engine.inspect import images
-from ui.inspect.widgets import Sample, cached, page_state
-from ui.core.text import message, plain
 from ui.core.datasets import load_dataset
+from ui.core.text import message, plain
+from ui.inspect.widgets import Sample, cached, page_state
 
 BRUSHES = {"Click": "pan", "Lasso": "lasso", "Box": "select"}  # the drawing grid's Plotly dragmode
 FALLBACK_VOCAB = list(" abcdefghijklmnopqrstuvwxyz.,'!?\n")

@@ -138,7 +138,8 @@ def filters_ui(s, model, draw: bool = True) -> None:
         if not draw:
             return
         scale = ("each filter's 3 channels as red, green and blue, scaled from the smallest weight of the layer "
-                 "(black) to the largest (white)" if rgb else "one colour scale for every filter and channel, white = 0")
+                 "(black) to the largest (white)" if rgb else
+                 "one colour scale for every filter and channel, white = 0")
         st.caption(f"{w.shape[0]} filters × {w.shape[1]} input channels, {w.shape[2]}×{w.shape[3]} each "
                    f"(at most {figs.MAX_MAPS} drawn; {scale})")
         # its own width: each filter keeps its drawn size instead of stretching (or shrinking) with the page

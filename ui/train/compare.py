@@ -11,8 +11,8 @@ import engine
 from engine import data
 from engine.network import RECURRENT, layer_names
 from engine.training import TERMINAL
-from ui.train import widgets
 from ui.core.session import Run, SessionState
+from ui.train import widgets
 
 ACTIVATIONS = layer_names("Activation") + RECURRENT  # the types a run's label names (cells, like activations)
 

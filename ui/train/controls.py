@@ -8,11 +8,11 @@ import streamlit as st
 
 import engine
 from engine.training import OPTIMIZERS, TERMINAL, SavedRun, TrainConfig, Trainer
-from ui.train import dataset_picker
+from ui.core.datasets import load_dataset
 from ui.core.session import Run, SessionState
 from ui.core.text import message
+from ui.train import dataset_picker
 from ui.train.compare import run_label
-from ui.core.datasets import load_dataset
 from ui.train.widgets import GROUP, UPDATABLE, active, change_text, delete_run, page, runs
 
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot

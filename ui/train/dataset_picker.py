@@ -15,8 +15,8 @@ import streamlit as st
 
 from engine import SpecError, data
 from engine.training import suggested_settings
-from ui.train import upload
 from ui.core.text import message
+from ui.train import upload
 from ui.train import settings
 from ui.train.settings import CHOSEN
 

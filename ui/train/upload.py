@@ -6,9 +6,9 @@ import streamlit as st
 import engine
 from engine import data, limits
 from engine.training import load_weights
-from ui.core.text import message, plain
 from ui.core import workspace
 from ui.core.session import SessionState
+from ui.core.text import message, plain
 
 
 def text_ui(p: dict, seq_len: int, seed: int):

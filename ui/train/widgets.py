@@ -15,12 +15,12 @@ from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINA
 from engine.training import figures as train_figures
 from ui.core import runs_ui, workspace
 from ui.core.datasets import load_dataset
+from ui.core.session import CHOSEN_SETTING, Run, SessionState
+from ui.core.text import message, plain
+from ui.core.widgets import reseed
 from ui.train import dataset_picker
 from ui.train import settings
 from ui.train.settings import CHOSEN, show_outside, widget_state
-from ui.core.text import message, plain
-from ui.core.session import CHOSEN_SETTING, Run, SessionState
-from ui.core.widgets import reseed
 
 # What a paused run can change before it resumes (Trainer.update), with the names the status line uses.
 NAMES = {"lr": "learning rate", "momentum": "momentum", "betas": "Adam's betas", "alpha": "RMSProp's alpha",
