@@ -1,6 +1,6 @@
 """Training throughput with the workspace saved as it trains, against the same run unsaved and a bare PyTorch loop.
 
-The saved run is watched by the process's flusher exactly as the Train page has it watched (``ui.workspace``):
+The saved run is watched by the process's flusher exactly as the Train page has it watched (``ui.core.workspace``):
 its records written to a SQLite database about once a second and a checkpoint (weights, optimiser state, place in
 the data) every ``--checkpoint`` seconds (the app's 15 by default; the mnist-cnn run lasts long enough for one),
 from the flusher's own thread. Cases: the tiny CNN on 8×8 digits (a

@@ -1,5 +1,5 @@
 """Widget groups of the Build page: start, layer editor, export/import, the network link (the summary table and
-graph: build_summary_ui)."""
+graph: ``summary.summary_ui``)."""
 from __future__ import annotations
 
 import re

@@ -1,6 +1,6 @@
 """Widget groups of the Inspect page: the chosen input, predictions, filters, activations and attribution.
 
-The input picker is in ``ui.inspect_input_ui``, the Sequence tab in ``ui.inspect_sequence_ui``.
+The input picker is in ``ui.inspect.inputs``, the Sequence tab in ``ui.inspect.sequence``.
 Results are cached per browser session in ``state().extras["inspect"]``, keyed on the model's
 version: st.cache_data / cache_resource are shared by every user and must never hold a session's model.
 """

@@ -1,6 +1,6 @@
 """A training process for the kill -9 test: trains run 1 of a workspace with the store, resuming it when stored.
 
-Usage: python tests/app/kill_child.py DATABASE_URL TOKEN EPOCHS. Prints "training resumed" (or "fresh") once the
+Usage: python tests/app/core/kill_child.py DATABASE_URL TOKEN EPOCHS. Prints "training resumed" (or "fresh") once the
 run trains, "done" when it has finished and been written.
 
 With ``--serve`` in front it imports everything once, then starts one such process per line read from stdin
