@@ -24,3 +24,20 @@ _CSS = f"""<style>
 def narrow_window_css() -> None:
     """Stack two- and three-column rows when the window is narrow, so nothing needs sideways scrolling."""
     st.html(_CSS)
+
+# Presenter mode (ui/core/present.py): Streamlit sizes its text in rem, so a larger root font size scales every
+# heading, paragraph, label and widget together. The way out stays in the window's corner while the sidebar, where
+# the toggle lives, is collapsed: in the header's empty band, clear of the page.
+PRESENTER_FONT_PX = 21
+_PRESENTER_CSS = f"""<style>
+html {{ font-size: {PRESENTER_FONT_PX}px !important; }}
+[data-testid=stMainBlockContainer] {{ padding-top: 3.5rem; }}
+.st-key-present-bar {{
+  position: fixed !important; top: 0.4rem; right: 3.5rem; z-index: 1000000; width: auto !important;
+}}
+</style>"""
+
+
+def presenter_css() -> None:
+    """Larger text everywhere and the floating "Leave presenter mode" button, for presenter mode."""
+    st.html(_PRESENTER_CSS)
