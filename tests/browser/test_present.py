@@ -72,3 +72,10 @@ def test_presenter_mode_on_train_then_inspect_then_off(app_server, page):
     assert page.evaluate(TITLE_PX) == normal_px
     assert _sidebar_shown(page, True), "leaving presenter mode keeps the sidebar hidden"
     assert not _overflow(page)
+
+    # Turned on again from the sidebar's toggle: the sidebar goes, also after it was opened by hand above (Streamlit
+    # then keeps the hand's choice over the page's initial state).
+    page.get_by_test_id("stSidebar").get_by_text("Presenter mode").click()
+    wait_idle(page)
+    assert "present=1" in page.url
+    assert not _sidebar_shown(page, False), "the sidebar opened by hand stays open in presenter mode"

@@ -21,6 +21,7 @@ PARAM = "present"  # ?present=1 turns it on, ?present=0 off; without it the sess
 TOGGLE = "present"  # the sidebar toggle's key; AppTest finds it as at.toggle(key="present")
 LEAVE = "present-leave"  # the floating button's key, the way out while the sidebar is collapsed
 _KEPT = "_present_on"  # the session's choice, for the pages opened without the parameter
+_DRAWN = "_present_drawn"  # the mode the last page was drawn in: the sidebar is moved only when it changes
 FONT_SCALE = 1.4  # a chart's text, readable from the back of a lecture hall
 HEIGHT_SCALE = 1.25  # a chart's height (its width already follows the wider main column)
 PLOTLY_FONT = 12  # plotly.js's default text size, for figures that set none
@@ -60,6 +61,10 @@ def apply() -> bool:
     st.sidebar.toggle("Presenter mode", key=TOGGLE, on_change=_toggled,
                       help="For a projector: larger text and charts, the sidebar collapsed and secondary controls "
                            "folded away. The address keeps it (?present=1).")
+    if st.session_state.get(_DRAWN, False) != on:  # this run enters or leaves presenter mode
+        with st.sidebar:  # drawn there, it leaves no gap in the page
+            layout.sidebar_script(collapse=on)
+    st.session_state[_DRAWN] = on
     if on:
         layout.presenter_css()
         with st.container(key="present-bar"):  # pinned to the window's corner by presenter_css
