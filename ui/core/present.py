@@ -89,7 +89,7 @@ def scaled(fig, font: float = FONT_SCALE, height: float = HEIGHT_SCALE) -> go.Fi
     Only the layout's text grows (titles, axes, legends, annotations, sliders, also in animation frames): a
     trace's own text, such as the numbers inside a heatmap's cells, must keep fitting its cell.
     """
-    d = copy.deepcopy(fig if isinstance(fig, dict) else fig.to_dict())
+    d = copy.deepcopy(fig) if isinstance(fig, dict) else fig.to_dict()  # to_dict is already a deep copy
     lay = d.setdefault("layout", {})
     lay.setdefault("font", {}).setdefault("size", PLOTLY_FONT)
     _grow_fonts(lay, font)
