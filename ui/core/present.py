@@ -45,7 +45,8 @@ def set_on(on: bool) -> None:
 
 
 def link_params() -> dict[str, str]:
-    """The address parameters a page link carries along (st.page_link clears the others)."""
+    """The address parameters a page link carries along: st.page_link and st.switch_page clear the others, so
+    pass ``query_params=present.link_params()`` (page.page_link does); the session would put it back anyway."""
     return {PARAM: "1"} if is_on() else {}
 
 
