@@ -32,6 +32,9 @@ PRESENTER_FONT_PX = 21
 _PRESENTER_CSS = f"""<style>
 html {{ font-size: {PRESENTER_FONT_PX}px !important; }}
 [data-testid=stMainBlockContainer] {{ padding-top: 3.5rem; }}
+@media (max-width: {NARROW_PX}px) {{
+  .katex-display > .katex {{ font-size: 1em; }}  /* KaTeX's 1.21em: at this text size a formula outgrows the window */
+}}
 .st-key-present-bar {{
   position: fixed !important; top: 0.4rem; right: 3.5rem; z-index: 1000000; width: auto !important;
 }}

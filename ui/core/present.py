@@ -142,3 +142,12 @@ def beside(ratio: tuple[int, int] = (2, 3)) -> tuple[DeltaGenerator, DeltaGenera
         text, chart = st.columns(list(ratio), gap="large", vertical_alignment="top")
         return text, chart
     return st.container(), st.container()
+
+
+def columns(spec, **kwargs) -> list[DeltaGenerator]:
+    """st.columns(spec, **kwargs), or in presenter mode as many containers one above the other: for a row whose
+    wide content (a table beside a chart) no longer fits half the window once the text is larger."""
+    if is_on():
+        count = spec if isinstance(spec, int) else len(spec)
+        return [st.container() for _ in range(count)]
+    return st.columns(spec, **kwargs)

@@ -205,7 +205,7 @@ def depth_ui(settings: dict) -> None:
         _depth_note(settings, norms)
     contrast_ui()
     st.subheader("Activations on one batch")
-    hist_col, table_col = st.columns([3, 2], gap="large")
+    hist_col, table_col = present.columns([3, 2], gap="large")  # stacked in presenter mode: the table is wide
     if stats:
         names = lab.activation_names(labels, stats)  # numbered as the norms chart numbers the layers
         hist_col.plotly_chart(present.figure(figures.activations_figure(stats, names)), key="depth-activations-chart")
@@ -353,7 +353,7 @@ def session_model_ui() -> None:
             st.caption(f"‖∂L/∂W‖: {gaps}.")
         st.caption("Train it on the Train page, then come back: the chart follows the session's current weights.")
     if stats:
-        hist_col, table_col = st.columns([3, 2], gap="large")
+        hist_col, table_col = present.columns([3, 2], gap="large")
         names = lab.activation_names(labels, stats, word="weight")
         hist_col.plotly_chart(present.figure(figures.activations_figure(stats, names)),
                               key="depth-session-activations-chart")

@@ -130,6 +130,23 @@ chart.markdown("chart")
 """
 
 
+ROW = """
+from ui.core import present
+for column, word in zip(present.columns([3, 2]), ("chart", "table")):
+    column.markdown(word)
+"""
+
+
+def test_columns_stack_in_presenter_mode_only():
+    shown = AppTest.from_string(ROW, default_timeout=30)
+    shown.query_params.update(ON)
+    shown.run()
+    assert not shown.columns and [m.value for m in shown.markdown] == ["chart", "table"]
+    normal = AppTest.from_string(ROW, default_timeout=30)
+    normal.run()
+    assert [c.markdown[0].value for c in normal.columns] == ["chart", "table"]
+
+
 def test_beside_puts_the_explanation_next_to_its_chart_only_in_presenter_mode():
     shown = AppTest.from_string(BESIDE, default_timeout=30)
     shown.query_params.update(ON)
