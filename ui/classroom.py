@@ -12,7 +12,7 @@ import streamlit as st
 import engine
 from engine.training import figures as train_figures
 from engine.workspace import drawn_runs
-from ui.core import text, workspace
+from ui.core import present, text, workspace
 from ui.core.page import state
 from ui.core.session import SessionState
 
@@ -227,8 +227,8 @@ def _draw(view: dict) -> None:
     if not any(runs for _, runs in students.values()):
         return  # no curves yet: no empty charts
     a, b = st.columns(2)
-    a.plotly_chart(train_figures.class_curves_figure(students, "loss"), key="class-loss")
-    b.plotly_chart(train_figures.class_curves_figure(students, "acc"), key="class-acc")
+    a.plotly_chart(present.figure(train_figures.class_curves_figure(students, "loss")), key="class-loss")
+    b.plotly_chart(present.figure(train_figures.class_curves_figure(students, "acc")), key="class-acc")
 
 
 def _snapshot_ui(view: dict, token: str) -> None:

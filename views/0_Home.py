@@ -5,7 +5,7 @@ import streamlit as st
 
 import engine
 from ui.core import sidebar
-from ui.core.page import keep_alive, state
+from ui.core.page import keep_alive, page_link, state
 
 keep_alive()  # a run started on the Train page keeps its heartbeat while the student is here
 sidebar.sidebar_ui(state())
@@ -46,5 +46,5 @@ for row_start in range(0, len(available), 3):
     columns = st.columns(3)
     for column, (script, label, icon, blurb) in zip(columns, available[row_start:row_start + 3]):
         with column.container(border=True, height="stretch"):
-            st.page_link(script, label=f"**{label}**", icon=icon)
+            page_link(script, f"**{label}**", icon)
             st.caption(blurb)

@@ -1,7 +1,7 @@
 """Build: assemble a network layer by layer; shapes, parameters and the graph follow every edit."""
 import streamlit as st
 
-from ui.core import sidebar, text
+from ui.core import present, sidebar, text
 from ui.core.page import keep_alive, state
 from ui.build import editor, summary
 
@@ -25,7 +25,7 @@ with left:
 with right:
     st.subheader("Shapes and parameters")
     summary.summary_ui(table, error)
-st.subheader("Export, import and share")
-editor.export_ui(s, valid=error is None)
-editor.url_write(s)
-editor.network_link_ui(s)
+with present.fold("Export, import and share", key="build-share-fold"):  # folded away in presenter mode
+    editor.export_ui(s, valid=error is None)
+    editor.url_write(s)
+    editor.network_link_ui(s)

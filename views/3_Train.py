@@ -2,7 +2,7 @@
 import streamlit as st
 
 import engine
-from ui.core import sidebar, text
+from ui.core import present, sidebar, text
 from ui.core.page import page_link, state
 from ui.train import compare, controls, upload, widgets
 
@@ -20,7 +20,7 @@ except engine.SpecError as err:
     st.error(f"The network on the Build page is invalid: {text.message(err)}")
 page_link("views/1_Build.py", "Change the network on the Build page")
 
-with st.expander("Data and training settings", expanded=not widgets.runs(s)):
+with st.expander("Data and training settings", expanded=not widgets.runs(s) and not present.is_on()):
     config = widgets.settings_ui(s)
 controls.controls_ui(s, config)
 

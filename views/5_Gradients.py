@@ -1,7 +1,7 @@
 """Gradients: where they vanish or explode, through the layers of a deep network and through the steps of an RNN."""
 import streamlit as st
 
-from ui.core import sidebar
+from ui.core import present, sidebar
 from ui.core.page import keep_alive, state
 from ui.gradients import depth, settings, through_time
 
@@ -25,14 +25,16 @@ with depth_tab:
     st.markdown("A deep MLP on 8×8 handwritten digits, or the session's own network. The norm of each layer's "
                 "weight gradient ∂L/∂W, from the input layer to the output layer: where it collapses, the early "
                 "layers stop learning.")
-    depth_settings = depth.depth_settings_ui()
+    with present.fold("Settings: network, activation, initialisation", key="depth-settings-fold", heading=False):
+        depth_settings = depth.depth_settings_ui()  # folded away in presenter mode: the chart is what is shown
     if depth_tab.open:
         depth.depth_ui(depth_settings)
 
 with time_tab:
     st.markdown("A recurrent network reads a long sequence and answers at the end (many-to-one). The loss reaches "
                 "an early step t only through every later step, so ‖∂L/∂h_t‖ shows how far back it can learn.")
-    time_settings = through_time.time_settings_ui()
+    with present.fold("Settings: cell, task, T, W_hh, clipping", key="time-settings-fold", heading=False):
+        time_settings = through_time.time_settings_ui()
     if time_tab.open:
         through_time.time_ui(time_settings)
     else:

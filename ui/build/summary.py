@@ -6,7 +6,7 @@ import streamlit as st
 
 import engine
 from engine.network import Summary, fmt_shape, network_figure
-from ui.core import text
+from ui.core import present, text
 
 
 def summary_or_error(spec: engine.ModelSpec) -> tuple[Summary, engine.SpecError | None]:
@@ -65,5 +65,5 @@ def summary_ui(summary: Summary, error: engine.SpecError | None) -> None:
                 f"and {_bytes(engine.limits.MAX_ACTIVATION_BYTES)} of activations per sample, so this one is too big "
                 "to train or inspect here. Export it to run it elsewhere, or make it smaller to use it on the Train "
                 "and Inspect pages.")
-    st.plotly_chart(network_figure(summary, error.path if error else None), key="graph",
+    st.plotly_chart(present.figure(network_figure(summary, error.path if error else None)), key="graph",
                     config={"displayModeBar": False})

@@ -13,6 +13,7 @@ from engine.conv import figures as conv_figures
 from engine.conv import receptive
 from engine.inspect import images
 from ui.core.text import message
+from ui.core import present
 
 OPERATIONS = ("convolution", "transposed convolution", "pooling")
 PADDINGS = ("number", "valid", "same", "full")
@@ -205,8 +206,8 @@ def _before_after(trace: conv.Trace, before: np.ndarray, rgb: bool) -> None:
         before = before[:, None] if before.ndim == 2 else before
         output = output[:, None] if trace.has_maps else output
     out_layers = ("rgb" if rgb else "channel") if pooling else "map"
-    st.plotly_chart(conv_figures.grids([("Input", before, "rgb" if rgb else "channel"),
-                                        ("Output", output, out_layers)]), key="conv_before_after")
+    st.plotly_chart(present.figure(conv_figures.grids([("Input", before, "rgb" if rgb else "channel"),
+                                                       ("Output", output, out_layers)])), key="conv_before_after")
 
 
 def animation_ui(trace: conv.Trace, before: np.ndarray, rgb: bool = False, draw: bool = True) -> None:
@@ -220,8 +221,8 @@ def animation_ui(trace: conv.Trace, before: np.ndarray, rgb: bool = False, draw:
     step_no = st.session_state.get("conv_step", 1)
     reasons = conv_figures.too_large(trace)
     if draw and not reasons:
-        st.plotly_chart(conv_figures.animation(trace, active=step_no - 1), key="conv_animation", width="content",
-                        config={"displayModeBar": False})
+        st.plotly_chart(present.figure(conv_figures.animation(trace, active=step_no - 1)),
+                        key="conv_animation", width="content", config={"displayModeBar": False})
         st.caption("▶ Play runs in your browser; the slider under the figure scrubs through the steps. "
                    "The buttons and slider below move the page's own step (its sum is written under them); "
                    "the two do not follow each other.")
@@ -272,7 +273,7 @@ def receptive_ui(draw: bool = True) -> None:
                                     "output": f"{f.output_size}×{f.output_size}"} for name, f in zip(names, fields)]),
                      hide_index=True, key="rf_table")
     with left:
-        st.plotly_chart(conv_figures.receptive(fields, size), key="rf_figure")
+        st.plotly_chart(present.figure(conv_figures.receptive(fields, size)), key="rf_figure")
         st.caption(f"One unit in the middle of the last layer sees the red {last.size}×{last.size} square "
                    "(blue shades: what the units of earlier layers along the way see).")
 
@@ -318,6 +319,7 @@ def feature_maps_ui(draw: bool = True) -> None:
         return
     for note in notes:
         st.caption(note)
-    st.plotly_chart(conv_figures.grids([("Input", x), (f"Output ({name}, same padding)", y),
-                                        ("After ReLU max(0, ·)", np.maximum(y, 0))], height=320), key="fm_figure")
+    st.plotly_chart(present.figure(conv_figures.grids([("Input", x), (f"Output ({name}, same padding)", y),
+                                                       ("After ReLU max(0, ·)", np.maximum(y, 0))], height=320)),
+                    key="fm_figure")
     st.caption("ReLU keeps only where the filter's pattern is present (positive responses) and sets the rest to 0.")

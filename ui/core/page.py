@@ -1,11 +1,13 @@
 """What every page calls: its session's state (opened, kept saved and beating), a keep-alive and a page link."""
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 import streamlit as st
 from streamlit.errors import StreamlitAPIException
 
 import engine
-from ui.core import workspace
+from ui.core import present, workspace
 from ui.core.session import DEFAULT_PRESET, KEY, SessionState
 
 
@@ -43,9 +45,12 @@ def keep_alive(every: float = 10.0) -> None:
     beat()
 
 
-def page_link(path: str, label: str) -> None:
-    """st.page_link, or a plain link when the page runs on its own (AppTest starts at the page itself)."""
+def page_link(path: str, label: str, icon: str | None = None) -> None:
+    """st.page_link carrying presenter mode along, or a plain link when the page runs on its own (AppTest starts
+    at the page itself)."""
+    params = present.link_params()  # st.page_link clears the address's other parameters
     try:
-        st.page_link(path, label=label)
+        st.page_link(path, label=label, icon=icon, query_params=params)
     except StreamlitAPIException:
-        st.markdown(f"[{label}](./{path.split('_', 1)[-1].removesuffix('.py')})")
+        query = f"?{urlencode(params)}" if params else ""
+        st.markdown(f"[{label}](./{path.split('_', 1)[-1].removesuffix('.py')}{query})")

@@ -5,13 +5,14 @@ from __future__ import annotations
 import streamlit as st
 
 import engine
-from ui.core import layout, pushes, text, workspace
+from ui.core import layout, present, pushes, text, workspace
 from ui.core.session import KEY, SessionState
 
 
 def sidebar_ui(s: SessionState) -> None:
     """Where the student's work is kept, and what they can do with it."""
     layout.narrow_window_css()  # every page draws this panel: one place for the page-wide style
+    present.apply()  # its toggle heads this panel; on, it restyles the page and collapses the sidebar
     with st.sidebar:
         _push_watch_ui(s)  # first: a push it opens is drawn by this same run
     if s.notice:

@@ -7,6 +7,7 @@ import streamlit as st
 
 from engine.gradients import figures, lab
 from engine.training import TERMINAL, SavedRun
+from ui.core import present
 from ui.core.page import state
 from ui.core.runs_ui import status_text
 from ui.core.session import Run
@@ -107,9 +108,10 @@ def _draw_compare(runs: list[Run], ds) -> None:
     next_turn(runs)
     st.caption(" · ".join(f"{cell}: {status_text(t)}" for cell, t in trainers.items()))
     left, right = st.columns(2)
-    left.plotly_chart(figures.compare_figure(run["at_init"], _after_training(runs, ds)), key="time-compare-chart")
+    left.plotly_chart(present.figure(figures.compare_figure(run["at_init"], _after_training(runs, ds))),
+                      key="time-compare-chart")
     curves = {cell: lab.loss_series(t.records()) for cell, t in trainers.items()}
-    right.plotly_chart(figures.loss_figure(curves, run["baseline"]), key="time-compare-loss-chart")
+    right.plotly_chart(present.figure(figures.loss_figure(curves, run["baseline"])), key="time-compare-loss-chart")
     if not is_live(runs):
         st.markdown(_verdict(run, trainers))
         if run.get("recorded") and not run.get("saved"):  # the verdict came after the runs' final save

@@ -12,7 +12,7 @@ from engine import InputError, SpecError
 from engine.gradients import activation_stats, derivative_bound, figures, lab
 from engine.network import DEPTH_LABS, SCHEMES
 from engine.training import SavedRun
-from ui.core import runs_ui
+from ui.core import present, runs_ui
 from ui.core.page import state
 from ui.core.runs_ui import status_text
 from ui.core.session import Run
@@ -178,15 +178,15 @@ def depth_ui(settings: dict) -> None:
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
         st.subheader("Gradient norm per layer")
-        st.plotly_chart(figures.layer_norms_figure(curves), key="depth-norms-chart")
+        st.plotly_chart(present.figure(figures.layer_norms_figure(curves)), key="depth-norms-chart")
     with note_col, st.container(border=True, key="depth-note"):
         _depth_note(settings, norms)
     contrast_ui()
     st.subheader("Activations on one batch")
-    hist_col, table_col = st.columns([3, 2], gap="large")
+    hist_col, table_col = present.columns([3, 2], gap="large")  # stacked in presenter mode: the table is wide
     if stats:
         names = lab.activation_names(labels, stats)  # numbered as the norms chart numbers the layers
-        hist_col.plotly_chart(figures.activations_figure(stats, names), key="depth-activations-chart")
+        hist_col.plotly_chart(present.figure(figures.activations_figure(stats, names)), key="depth-activations-chart")
         table_col.dataframe(_stats_table(stats, names), hide_index=True, key="depth-activations-table")
     depth_train_ui(settings, key)
 
@@ -237,7 +237,7 @@ def contrast_ui() -> None:
     except ERRORS as err:
         st.error(f"Could not compute the contrast: {err}")
         return
-    st.plotly_chart(figures.layer_norms_figure(curves), key="depth-contrast-chart")
+    st.plotly_chart(present.figure(figures.layer_norms_figure(curves)), key="depth-contrast-chart")
     st.markdown(" · ".join(lines))
 
 
@@ -281,8 +281,9 @@ def _draw_depth(runs: list[Run]) -> None:
     loss_steps, loss = lab.loss_series(records)
     st.caption(status_text(trainer))
     left, right = st.columns(2)
-    left.plotly_chart(figures.layers_over_steps_figure(steps, labels, matrix), key="depth-steps-chart")
-    right.plotly_chart(figures.loss_figure({"training loss": (loss_steps, loss)}), key="depth-loss-chart")
+    left.plotly_chart(present.figure(figures.layers_over_steps_figure(steps, labels, matrix)), key="depth-steps-chart")
+    right.plotly_chart(present.figure(figures.loss_figure({"training loss": (loss_steps, loss)})),
+                       key="depth-loss-chart")
     if loss:
         st.caption(f"Loss {loss[0]:.3f} → {loss[-1]:.3f} (chance: ln 10 ≈ 2.303); first / last layer gradient "
                    f"norm now {lab.ratio_text(matrix[-1])}. Recorded by the training loop on each step's "
@@ -322,7 +323,7 @@ def session_model_ui() -> None:
                + (f". Fitted to the data as the Train page would: {'; '.join(notes)}." if notes else "."))
     chart_col, note_col = st.columns([3, 2], gap="large")
     # numbered by weight: a BatchNorm γ or an RNN's second matrix is no layer of its own
-    chart_col.plotly_chart(figures.layer_norms_figure({s.spec.name: (labels, norms)}, word="weight"),
+    chart_col.plotly_chart(present.figure(figures.layer_norms_figure({s.spec.name: (labels, norms)}, word="weight")),
                            key="depth-session-chart")
     with note_col, st.container(border=True, key="depth-session-note"):
         st.markdown(f"Measured here (float64): first weight / last weight ‖∂L/∂W‖ = **{lab.ratio_text(norms)}**.")
@@ -330,7 +331,8 @@ def session_model_ui() -> None:
             st.caption(f"‖∂L/∂W‖: {gaps}.")
         st.caption("Train it on the Train page, then come back: the chart follows the session's current weights.")
     if stats:
-        hist_col, table_col = st.columns([3, 2], gap="large")
+        hist_col, table_col = present.columns([3, 2], gap="large")
         names = lab.activation_names(labels, stats, word="weight")
-        hist_col.plotly_chart(figures.activations_figure(stats, names), key="depth-session-activations-chart")
+        hist_col.plotly_chart(present.figure(figures.activations_figure(stats, names)),
+                              key="depth-session-activations-chart")
         table_col.dataframe(_stats_table(stats, names), hide_index=True, key="depth-session-activations-table")

@@ -9,6 +9,7 @@ import streamlit as st
 
 from engine.gradients import figures, lab, recurrent_radius
 from engine.training import TERMINAL, SavedRun
+from ui.core import present
 from ui.core.page import state
 from ui.core.runs_ui import status_text
 from ui.core.session import Run
@@ -84,7 +85,7 @@ def time_ui(settings: dict) -> None:
     chart_col, note_col = st.columns([3, 2], gap="large")
     with chart_col:
         st.subheader(r"$\lVert \partial L / \partial h_t \rVert$ through time, at initialisation")
-        st.plotly_chart(figures.timestep_figure(shown, dashed=tuple(shown)[1:]), key="time-norms-chart")
+        st.plotly_chart(present.figure(figures.timestep_figure(shown, dashed=tuple(shown)[1:])), key="time-norms-chart")
         if settings["linear"]:
             st.caption(f"Linear regime: recurrent biases 0, inputs × {lab.LINEAR_SCALE:g}, measured in float64; "
                        "every state stays near 0, so tanh' = 1 and each sigmoid gate sits at 1/2.")
@@ -225,10 +226,12 @@ def _draw_time(runs: list[Run]) -> None:
     steps, matrix = run["snap_steps"], np.stack(run["snaps"])  # (snapshots, T)
     shown = np.unique(np.linspace(0, len(steps) - 1, min(len(steps), 10)).astype(int))
     left, right = st.columns(2)
-    left.plotly_chart(figures.snapshots_figure([steps[i] for i in shown], matrix[shown]), key="time-snapshots-chart")
-    right.plotly_chart(figures.steps_heatmap(steps, matrix), key="time-heatmap-chart")
-    left.plotly_chart(figures.clipping_figure(clip_steps, raw, clipped, run["clip"]), key="time-clip-chart")
-    right.plotly_chart(figures.loss_figure({run["cell"]: (loss_steps, loss)}, run["baseline"]),
+    left.plotly_chart(present.figure(figures.snapshots_figure([steps[i] for i in shown], matrix[shown])),
+                      key="time-snapshots-chart")
+    right.plotly_chart(present.figure(figures.steps_heatmap(steps, matrix)), key="time-heatmap-chart")
+    left.plotly_chart(present.figure(figures.clipping_figure(clip_steps, raw, clipped, run["clip"])),
+                      key="time-clip-chart")
+    right.plotly_chart(present.figure(figures.loss_figure({run["cell"]: (loss_steps, loss)}, run["baseline"])),
                        key="time-loss-chart")
     if loss:
         over = sum(r > c for r, c in zip(raw, clipped))

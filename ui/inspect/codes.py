@@ -8,6 +8,7 @@ import streamlit as st
 from engine import inspect
 from engine.inspect import figures as figs
 from ui.inspect.widgets import Sample, cached
+from ui.core import present
 
 STEPS = 9  # points decoded on the line between the two codes, both ends included
 
@@ -16,8 +17,8 @@ def reconstruction_ui(s, model, sample: Sample) -> None:
     """The input and the autoencoder's output for it, with the squared error between them."""
     out = cached(s, ("out", sample.key), lambda: inspect.outputs(model, sample.x)).reshape(sample.x.shape)
     left, right = st.columns(2)
-    left.plotly_chart(figs.input_figure(sample.x, f"Input: {sample.origin}"), key="inspect_input")
-    right.plotly_chart(figs.input_figure(out, "Reconstruction"), key="inspect_reconstruction")
+    left.plotly_chart(present.figure(figs.input_figure(sample.x, f"Input: {sample.origin}")), key="inspect_input")
+    right.plotly_chart(present.figure(figs.input_figure(out, "Reconstruction")), key="inspect_reconstruction")
     label = f" (a {sample.label})" if sample.label is not None else ""
     st.caption(f"The autoencoder squeezes the input{label} through its bottleneck and draws it again: mean squared "
                f"error {float(np.mean((out - sample.x) ** 2)):.4f} per pixel.")
@@ -70,11 +71,11 @@ def codes_ui(s, model, ds, draw: bool = True) -> None:
                         marker=dict(size=11, color="black", symbol="x"))
         fig.add_scatter(x=[here[0]], y=[here[1]], mode="markers", name=f"step {step}",
                         marker=dict(size=16, color="black", symbol="star"))
-        st.plotly_chart(fig, key="inspect_codes")
+        st.plotly_chart(present.figure(fig), key="inspect_codes")
         st.caption(f"Each point is one of the {n} test images' code at layer {codes.layer} ({codes.z.shape[1]} "
                    "values), projected on its two principal components. A is "
                    f"{_name(ds, labels, first)}, B is {_name(ds, labels, second)}.")
     with right:  # drawn as the sequence below draws it (dark ink on white, 0 to 1), only larger
         image = figs.grey_grid(walk[[step]], 1, f"Step {step}: {1 - t:.0%} A + {t:.0%} B")
-        st.plotly_chart(image.update_layout(height=340), key="inspect_walk_step_image")
-    st.plotly_chart(figs.interpolation_figure(walk), key="inspect_walk")
+        st.plotly_chart(present.figure(image.update_layout(height=340)), key="inspect_walk_step_image")
+    st.plotly_chart(present.figure(figs.interpolation_figure(walk)), key="inspect_walk")

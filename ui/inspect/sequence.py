@@ -7,6 +7,7 @@ from engine import inspect
 from engine.inspect import attribution
 from engine.inspect import figures as figs
 from ui.inspect.widgets import Sample, cached, page_state, target_ui
+from ui.core import present
 
 
 def _shown(chars) -> str:
@@ -39,7 +40,7 @@ def tokens_ui(s, model, sample: Sample, draw: bool = True) -> None:
     title = (f"Why {'the predicted' if is_predicted else 'the'} next character '{figs.visible(name)}' after "
              f"'{_shown(chars[max(0, pos - 24):pos + 1])}' (position {pos}): each character's share "
              "(Integrated Gradients on the embedding)")
-    st.plotly_chart(figs.coloured_text(chars, scores, title), key="inspect_tokens")
+    st.plotly_chart(present.figure(figs.coloured_text(chars, scores, title)), key="inspect_tokens")
     if inspect.recurrent_info(model)["bidirectional"]:
         st.caption("The recurrent layer is bidirectional: characters after the position can matter too.")
 
@@ -75,13 +76,13 @@ def sequence_ui(s, model, sample: Sample, draw: bool = True) -> None:
     hidden = info["hidden_size"]
     both = (f", forward | backward (units 0–{hidden - 1} forward, {hidden}–{2 * hidden - 1} backward)"
             if info["bidirectional"] else "")
-    st.plotly_chart(figs.time_heatmap(states, f"Hidden state h_t of {info['cell']} {where}{both} (units × steps)",
-                                      x_labels=labels), key="inspect_hidden")
+    title = f"Hidden state h_t of {info['cell']} {where}{both} (units × steps)"
+    st.plotly_chart(present.figure(figs.time_heatmap(states, title, x_labels=labels)), key="inspect_hidden")
     if info["cell"] == "LSTM":
         gates = cached(s, ("gates", sample.key, layer, direction),
                        lambda: inspect.lstm_gates(model, sample.x, layer=layer, direction=direction))
         side = ("forward", "backward")[direction] + " direction"
         for name, fig in figs.gates_figures(gates, f"{where}, {side}", x_labels=labels).items():
-            st.plotly_chart(fig, key=f"inspect_gate_{name}")
+            st.plotly_chart(present.figure(fig), key=f"inspect_gate_{name}")
     if len(inspect.recurrent_layers(model)) > 1:
         st.caption("Only the model's first recurrent layer is drawn.")

@@ -15,6 +15,7 @@ from engine import InputError, inspect
 from engine.inspect import attribution
 from engine.inspect import figures as figs
 from ui.core.text import message, plain
+from ui.core import present
 
 MAX_CACHED = 64
 PREDICTED = "predicted"  # the target option that follows the prediction of whatever input is chosen
@@ -77,7 +78,8 @@ def input_view_ui(sample: Sample, key: str) -> None:
         st.markdown(f"**Input** ({plain(sample.origin)}, {len(sample.x)} characters)")
         st.code(text, language=None)
         return
-    st.plotly_chart(figs.input_figure(sample.x, f"Input: {sample.origin}" if sample.origin else "Input"), key=key)
+    title = f"Input: {sample.origin}" if sample.origin else "Input"
+    st.plotly_chart(present.figure(figs.input_figure(sample.x, title)), key=key)
 
 
 def prediction_ui(s, model, sample: Sample) -> None:
@@ -94,7 +96,7 @@ def prediction_ui(s, model, sample: Sample) -> None:
         if sample.vocab is not None:
             after = "".join(figs.visible(sample.vocab[int(t)]) for t in sample.x[-12:])
             title = f"Next character after '{after}'"
-        st.plotly_chart(figs.topk_bars(top, sample.label, title), key="inspect_topk")
+        st.plotly_chart(present.figure(figs.topk_bars(top, sample.label, title)), key="inspect_topk")
         if sample.label is not None:
             right_or_wrong = "✓ correct" if top[0][0] == sample.label else "✗ wrong"
             st.caption(f"True label: **{sample.label}** · predicted **{top[0][0]}** ({right_or_wrong})")
@@ -143,14 +145,15 @@ def filters_ui(s, model, draw: bool = True) -> None:
         st.caption(f"{w.shape[0]} filters × {w.shape[1]} input channels, {w.shape[2]}×{w.shape[3]} each "
                    f"(at most {figs.MAX_MAPS} drawn; {scale})")
         # its own width: each filter keeps its drawn size instead of stretching (or shrinking) with the page
-        st.plotly_chart(figs.filter_grid(w, rgb=rgb, channel=channel), width="content", key="inspect_filters")
+        st.plotly_chart(present.figure(figs.filter_grid(w, rgb=rgb, channel=channel)), width="content",
+                        key="inspect_filters")
     elif not draw:
         return
     else:
         w = inspect.linear_unit_images(model, path, tuple(s.spec.input))
         st.caption(f"{w.shape[0]} units; each unit's weights drawn as an input image (channel mean)")
-        st.plotly_chart(figs.mosaic(w.mean(axis=1), signed=True), key="inspect_filters")
-    st.plotly_chart(figs.histogram(w, "weights"), key="inspect_hist")
+        st.plotly_chart(present.figure(figs.mosaic(w.mean(axis=1), signed=True)), key="inspect_filters")
+    st.plotly_chart(present.figure(figs.histogram(w, "weights")), key="inspect_hist")
 
 
 def activations_ui(s, model, sample: Sample, draw: bool = True) -> None:
@@ -175,7 +178,8 @@ def activations_ui(s, model, sample: Sample, draw: bool = True) -> None:
             shown = min(cap, a.shape[0]) if a.array.ndim == 3 else None
             if shown is not None and shown < a.shape[0]:
                 st.caption(f"{shown} of {a.shape[0]} maps")
-            st.plotly_chart(figs.activation_figure(a.array, max_maps=cap), key=f"inspect_act_{a.path}")
+            st.plotly_chart(present.figure(figs.activation_figure(a.array, max_maps=cap)),
+                            key=f"inspect_act_{a.path}")
 
 
 def target_ui(column, label: str, classes: list[str], predicted: str, key: str, regression: bool = False):
@@ -293,9 +297,9 @@ def attribution_ui(s, model, sample: Sample, draw: bool = True) -> None:
             st.info(f"{title}: all zero. The score does not depend on the input here (no gradient reaches it).")
         return
     if sample.x.ndim == 3:
-        st.plotly_chart(figs.overlay(sample.x, attr, title, opacity=opacity), key="inspect_overlay")
+        st.plotly_chart(present.figure(figs.overlay(sample.x, attr, title, opacity=opacity)), key="inspect_overlay")
     else:
-        st.plotly_chart(figs.activation_figure(attr, title), key="inspect_overlay")
+        st.plotly_chart(present.figure(figs.activation_figure(attr, title)), key="inspect_overlay")
     if method == "integrated_gradients":
         start = np.array(np.broadcast_to(np.asarray(opts["baseline"], dtype=np.float32), sample.x.shape))  # writable
         gap = (cached(s, ("out", sample.key), lambda: inspect.outputs(model, sample.x))[index]

@@ -11,6 +11,7 @@ import engine
 from engine import data
 from engine.network import RECURRENT, layer_names
 from engine.training import TERMINAL
+from ui.core import present
 from ui.core.session import Run, SessionState
 from ui.train import widgets
 
@@ -58,9 +59,9 @@ def compare_ui(s: SessionState) -> None:
     if curves:
         classify = any(data.has_accuracy(labels[label].trainer.dataset.task) for label in chosen)
         a, b = st.columns(2) if classify else (st.container(), None)
-        a.plotly_chart(widgets.curves(curves, "loss"), key="tr-cmp-loss")
+        a.plotly_chart(present.figure(widgets.curves(curves, "loss")), key="tr-cmp-loss")
         if classify:  # regression and reconstruction runs have no accuracy: no empty chart
-            b.plotly_chart(widgets.curves(curves, "acc"), key="tr-cmp-acc")
+            b.plotly_chart(present.figure(widgets.curves(curves, "acc")), key="tr-cmp-acc")
     st.dataframe(pd.DataFrame([_row(r) for r in runs]), hide_index=True, key="tr-runs-table")
     a, b, c, d = st.columns([3, 1, 1, 1])
     pick = a.selectbox("Run", list(labels), index=len(labels) - 1, key="tr-run-pick")

@@ -13,7 +13,7 @@ from engine.network import SCHEMES
 from engine.training import (LIMITER, LIVE_SETTINGS, LOSSES, OPTIMIZERS, TERMINAL, TrainConfig, Trainer, evaluate,
                              load_weights, predict_grid, sample, suggested_settings)
 from engine.training import figures as train_figures
-from ui.core import runs_ui, workspace
+from ui.core import present, runs_ui, workspace
 from ui.core.datasets import load_dataset
 from ui.core.session import CHOSEN_SETTING, Run, SessionState
 from ui.core.text import message, plain
@@ -207,15 +207,15 @@ def live_charts_ui(s: SessionState, run: Run) -> None:
     autoencoder's reconstructions of test images in place of accuracy (it has none)."""
     figures = _live_figures(s, run)
     a, b = st.columns(2)
-    a.plotly_chart(figures["loss"], key="tr-loss-chart")
+    a.plotly_chart(present.figure(figures["loss"]), key="tr-loss-chart")
     if "acc" in figures:
-        b.plotly_chart(figures["acc"], key="tr-acc-chart")
+        b.plotly_chart(present.figure(figures["acc"]), key="tr-acc-chart")
     elif figures.get("reconstruction") is not None:
-        b.plotly_chart(figures["reconstruction"], key="tr-recon-chart")
+        b.plotly_chart(present.figure(figures["reconstruction"]), key="tr-recon-chart")
     a, b = st.columns(2)
-    a.plotly_chart(figures["grad"], key="tr-grad-chart")
+    a.plotly_chart(present.figure(figures["grad"]), key="tr-grad-chart")
     if figures.get("boundary") is not None:
-        b.plotly_chart(figures["boundary"], key="tr-boundary")
+        b.plotly_chart(present.figure(figures["boundary"]), key="tr-boundary")
 
 
 def _live_figures(s: SessionState, run: Run) -> dict:
@@ -339,7 +339,8 @@ def results_ui(s: SessionState, run: Run) -> None:
     # A stored run's results may come from a file made for other data: drawn only where they fit this dataset.
     if result["confusion"] is not None and np.shape(result["confusion"]) == (classes, classes):
         a, b = st.columns(2)
-        a.plotly_chart(train_figures.confusion_figure(result["confusion"], dataset.classes), key="tr-confusion")
+        a.plotly_chart(present.figure(train_figures.confusion_figure(result["confusion"], dataset.classes)),
+                       key="tr-confusion")
         wrong = np.asarray(result["misclassified"][:24])
         preds = np.asarray(result["predictions"])[wrong] if len(wrong) and wrong.max() < len(result["predictions"]) \
             else []
@@ -348,7 +349,7 @@ def results_ui(s: SessionState, run: Run) -> None:
             images = dataset.x_test[wrong, 0].numpy()
             titles = [f"{dataset.classes[int(t)]} → {dataset.classes[int(q)]}"
                       for t, q in zip(dataset.y_test[wrong].tolist(), preds)]
-            b.plotly_chart(train_figures.samples_figure(images, titles), key="tr-wrong")
+            b.plotly_chart(present.figure(train_figures.samples_figure(images, titles)), key="tr-wrong")
 
 
 def adopt(s: SessionState, run: Run) -> None:
