@@ -12,8 +12,8 @@ from engine.conv import examples as conv_examples
 from engine.conv import figures as conv_figures
 from engine.conv import receptive
 from engine.inspect import images
-from ui.core.text import message
 from ui.core import present
+from ui.core.text import message
 
 OPERATIONS = ("convolution", "transposed convolution", "pooling")
 PADDINGS = ("number", "valid", "same", "full")

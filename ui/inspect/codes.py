@@ -7,8 +7,8 @@ import streamlit as st
 
 from engine import inspect
 from engine.inspect import figures as figs
-from ui.inspect.widgets import Sample, cached
 from ui.core import present
+from ui.inspect.widgets import Sample, cached
 
 STEPS = 9  # points decoded on the line between the two codes, both ends included
 

@@ -6,8 +6,8 @@ import streamlit as st
 from engine import inspect
 from engine.inspect import attribution
 from engine.inspect import figures as figs
-from ui.inspect.widgets import Sample, cached, page_state, target_ui
 from ui.core import present
+from ui.inspect.widgets import Sample, cached, page_state, target_ui
 
 
 def _shown(chars) -> str:

@@ -14,8 +14,8 @@ import streamlit as st
 from engine import InputError, inspect
 from engine.inspect import attribution
 from engine.inspect import figures as figs
-from ui.core.text import message, plain
 from ui.core import present
+from ui.core.text import message, plain
 
 MAX_CACHED = 64
 PREDICTED = "predicted"  # the target option that follows the prediction of whatever input is chosen
