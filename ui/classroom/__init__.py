@@ -84,8 +84,9 @@ def class_ui(s: SessionState, token: str) -> None:
             push_ui(s, token)
     with lessons_tab:
         if lessons_tab.open:
-            if view.get("name") is not None:
-                a.subheader(text.plain(view["name"]))
+            if view.get("name") is not None or _poll(view, workspace.class_view):  # the join code stays in sight
+                with a:
+                    _header(view)
             lessons.lessons_ui(token, EVERY)
 
 
@@ -99,6 +100,7 @@ def board_ui(board: str) -> None:
             return
         _header(view)
         _draw(view)
+        lessons.board_lessons_ui(board)
 
     live()
 

@@ -15,8 +15,8 @@ from ui.core import database, text
 
 STATE = "class-lessons"
 SYMBOLS = {"ticked": "✓", "predicted": "?", "not started": "·"}
-LEGEND = ("**✓** ticked: the step's check passed on a run stored in the student's workspace · **?** predicted: "
-          "the student answered the step's prediction, no passing run yet · **·** not started")
+LEGEND = ("**✓** ticked: the step's check passed on a run stored in the student's workspace; **?** predicted: "
+          "the student answered the step's prediction, no passing run yet; **·** not started")
 FIELD = "class-challenge-"  # the custom challenge form's widget keys: FIELD + the engine's field name
 TYPED = ("title", "description", "dataset", "metric", "threshold", "max_parameters", "allowed_layers", "max_epochs",
          "max_bottleneck")  # the engine.lessons.FORM fields the form asks (dataset options: any)
@@ -114,20 +114,50 @@ def _change(token: str, action: str, kind: str, ref: str | None, title: str) -> 
 
 # ------------------------------------------------------------------------------------------- the live grid
 def _grid_ui(token: str, found) -> None:
-    """Students × steps, one table per lesson: one store call per poll."""
+    """The teacher's grid: one store call per poll."""
     try:
         grid = _store().progress_grid(token)
     except engine.InputError as err:
         st.error(f"The progress grid cannot be shown: {text.message(err)}")
         return
-    _state(token)["names"] = names = naming.shown((r.member_key, r.display_name) for r in grid.rows)
+    _state(token)["names"] = _draw_grid(grid, found)
+
+
+def _leaderboards_ui(token: str, challenges) -> None:
+    """Each assigned challenge's leaderboard: one store call each."""
+    names = _state(token).get("names", {})
+    for challenge in challenges:
+        try:
+            entries = _store().leaderboard(token, challenge.key)
+        except engine.InputError as err:  # taken off by a co-teacher since this page was drawn
+            st.caption(f"{text.plain(challenge.title)}: not shown, {text.message(err)}")
+            continue
+        _draw_leaderboard(challenge, entries, names)
+
+
+def board_lessons_ui(board: str) -> None:
+    """The class board's lessons, read-only (one store call per poll): the assigned lessons' grid and the
+    assigned challenges' leaderboards; nothing at all while the class is set none."""
+    try:
+        grid, boards = _store().board_lessons(board)
+    except engine.InputError as err:
+        st.error(f"The class's lessons cannot be shown: {text.message(err)}")
+        return
+    names = _draw_grid(grid, course.catalogue()) if grid.columns else \
+        naming.shown((r.member_key, r.display_name) for r in grid.rows)
+    for challenge, entries in boards:
+        _draw_leaderboard(challenge, entries, names)
+
+
+def _draw_grid(grid, found) -> dict[str, str]:
+    """Students × steps, one table per lesson; returns the names shown, by member key ("Ada (2)" included)."""
+    names = naming.shown((r.member_key, r.display_name) for r in grid.rows)
     st.markdown("**Progress**, live: each student × each step.")
     st.caption(LEGEND)
     if not grid.rows:
         st.info("Nobody has joined yet: the grid fills in as students join and work through the lessons.")
-        return
-    lesson_ids = list(dict.fromkeys(lesson_id for lesson_id, _ in grid.columns))
-    for lesson_id in lesson_ids:
+        return names
+    for lesson_id in dict.fromkeys(lesson_id for lesson_id, _ in grid.columns):
         lesson = found.get(lesson_id)
         steps = [i for l_id, i in grid.columns if l_id == lesson_id]
         rows = []
@@ -144,36 +174,27 @@ def _grid_ui(token: str, found) -> None:
                                                                width="small") for i in steps}
         with st.container(key=f"class-grid-{lesson_id}"):  # a stable handle for the browser tests
             st.dataframe(table, hide_index=True, column_config=config)
+    return names
 
 
 # ------------------------------------------------------------------------------------------- leaderboards
-def _leaderboards_ui(token: str, challenges) -> None:
-    """Each assigned challenge's leaderboard: every student's best valid result (imported runs never rank)."""
-    if not challenges:
+def _draw_leaderboard(challenge, entries, names: dict[str, str]) -> None:
+    """A challenge's leaderboard: every student's best valid result, best first (imported runs never rank)."""
+    st.markdown(f"**Leaderboard: {text.plain(challenge.title)}**")
+    st.caption(_goal(challenge))
+    if not entries:
+        st.caption("No valid result yet: a student posts a finished run from the Lessons page, and the engine "
+                   "checks it against the challenge.")
         return
-    names = _state(token).get("names", {})
-    for challenge in challenges:
-        st.markdown(f"**Leaderboard: {text.plain(challenge.title)}**")
-        st.caption(_goal(challenge))
-        try:
-            entries = _store().leaderboard(token, challenge.key)
-        except engine.InputError as err:  # taken off by a co-teacher since this page was drawn
-            st.caption(f"Not shown: {text.message(err)}")
-            continue
-        if not entries:
-            st.caption("No valid result yet: a student posts a finished run from the Lessons page, and the engine "
-                       "checks it against the challenge.")
-            continue
-        accuracy = challenge.metric == "test_accuracy"
-        now = time.time()
-        rows = [{"rank": i + 1, "student": names.get(e.member_key, e.display_name),
-                 "test accuracy" if accuracy else "test loss": f"{100 * e.value:.1f}%" if accuracy
-                 else f"{e.value:.4f}",
-                 "goal met": "✓" if e.met else "",
-                 "parameters": f"{e.parameters:,}" if e.parameters is not None else "",
-                 "run": f"#{e.run}", "when": _ago(now - e.at)} for i, e in enumerate(entries)]
-        with st.container(key=f"class-leaderboard-{challenge.key}"):
-            st.dataframe(pd.DataFrame(rows), hide_index=True)
+    accuracy = challenge.metric == "test_accuracy"
+    now = time.time()
+    rows = [{"rank": i + 1, "student": names.get(e.member_key, e.display_name),
+             "test accuracy" if accuracy else "test loss": f"{100 * e.value:.1f}%" if accuracy else f"{e.value:.4f}",
+             "goal met": "✓" if e.met else "",
+             "parameters": f"{e.parameters:,}" if e.parameters is not None else "",
+             "run": f"#{e.run}", "when": _ago(now - e.at)} for i, e in enumerate(entries)]
+    with st.container(key=f"class-leaderboard-{challenge.key}"):
+        st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 
 def _goal(challenge) -> str:

@@ -1,7 +1,7 @@
 """The Class page's Lessons tab in AppTest: the teacher assigns lessons and challenges, sees the students × steps
 grid and the challenges' leaderboards from the real store (ticks and results checked by the engine on real short
-runs), defines a custom challenge (a field out of range refused, named, the form kept); students and the board
-never see these controls."""
+runs), defines a custom challenge (a field out of range refused, named, the form kept); the board shows the grid
+and leaderboards read-only; students and the board never see the controls."""
 from pathlib import Path
 
 import pytest
@@ -52,7 +52,7 @@ def _grid(at) -> dict[str, list[str]]:
 
 
 def _leaderboards(at) -> list:
-    return [df.value for df in at.dataframe if "rank" in df.value.columns]
+    return [df.value for df in at.dataframe if {"rank", "run"} <= set(df.value.columns)]  # not the class ranking
 
 
 def test_an_empty_class_shows_the_lessons_tab_and_who_has_not_joined():
@@ -90,6 +90,10 @@ def test_the_grid_and_leaderboard_show_what_the_engine_checked(runs):
     _store().tick_step(ada2, XOR, 0)  # live: the next poll shows it
     at.run()
     assert _grid(at)["Ada (2)"] == ["✓", "·", "·"]
+
+    projected = _lessons_tab(board=_store().class_board(teacher))  # the board: the same, read-only
+    assert _grid(projected) == _grid(at)
+    assert [b.to_dict("records") for b in _leaderboards(projected)] == [board.to_dict("records")]
 
 
 def test_the_teacher_assigns_and_takes_off_lessons_and_challenges():
@@ -154,7 +158,16 @@ def test_students_and_the_board_never_get_the_teacher_controls():
     member = _store().create(spec=SPEC)
     _store().join_class(code, "Ada", member)
     _store().assign(teacher, "lesson", XOR)
-    for params in ({"ws": member}, {"board": _store().class_board(teacher)}):
-        at = _lessons_tab(**params)
-        assert not _keys(at) & set(CONTROLS)
-        assert not [df for df in at.dataframe if "step 1" in df.value.columns]
+    at = _lessons_tab(ws=member)
+    assert not _keys(at) & set(CONTROLS)
+    assert not [df for df in at.dataframe if "step 1" in df.value.columns]
+    at = _lessons_tab(board=_store().class_board(teacher))
+    assert not _keys(at) & set(CONTROLS)
+    assert _grid(at) == {"Ada": ["·", "·", "·"]}  # the board shows the assigned lesson's grid, read-only
+
+
+def test_a_board_of_a_class_set_nothing_shows_no_lessons():
+    teacher, code = workspace.create_class("Nothing set")
+    _store().join_class(code, "Ada", _store().create(spec=SPEC))
+    at = _lessons_tab(board=_store().class_board(teacher))
+    assert not [df for df in at.dataframe if "step 1" in df.value.columns] and not _leaderboards(at)
