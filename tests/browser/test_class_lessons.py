@@ -9,6 +9,7 @@ from playwright.sync_api import expect
 
 from engine import workspace as store_mod
 from tests.browser.helpers import assert_no_exception, open_app, screenshot
+from tests.browser.test_projector import ZOOM_VIEWPORT, _overflow
 from tests.engine.lesson_runs import mlp, train
 
 XOR = "perceptron-xor"  # its challenge: spiral, at most 200 parameters
@@ -50,3 +51,25 @@ def test_the_teacher_sees_both_students_on_the_grid_and_each_result_arrive(app_s
     expect(board).to_contain_text("162")
     assert_no_exception(page)
     screenshot(page, "class-lessons")
+
+
+def test_the_board_shows_the_lessons_read_only_and_fits_a_projector(app_server, browser):
+    """The board at 200% zoom of a 1400 px window: the grid of a 4-step lesson and a leaderboard fit, and
+    nothing on it assigns."""
+    store = store_mod.get_store()
+    teacher, code = store.create_class("Projected")
+    for name in ("Ada", "Bob with a rather long display name"):
+        store.join_class(code, name, store.create(spec=SPEC))
+    store.assign(teacher, "lesson", "through-time")
+    store.assign(teacher, "challenge", "through-time")
+    context = browser.new_context(viewport=ZOOM_VIEWPORT, device_scale_factor=2)
+    try:
+        page = open_app(context.new_page(), f"{app_server}/Class?board={store.class_board(teacher)}")
+        grid = _frame(page, "class-grid-through-time")
+        expect(grid).to_contain_text("Bob with a rather long display name", timeout=LIVE_MS)
+        expect(page.get_by_text("Leaderboard: The adding problem at T = 30")).to_be_visible()
+        expect(page.get_by_role("button", name="Assign")).to_have_count(0)
+        assert_no_exception(page)
+        assert not _overflow(page)
+    finally:
+        context.close()
