@@ -171,3 +171,25 @@ def test_a_board_of_a_class_set_nothing_shows_no_lessons():
     _store().join_class(code, "Ada", _store().create(spec=SPEC))
     at = _lessons_tab(board=_store().class_board(teacher))
     assert not [df for df in at.dataframe if "step 1" in df.value.columns] and not _leaderboards(at)
+
+
+BAD_FIELDS = [("title", "", "missing"), ("description", "x" * 1001, "above the largest"),
+              ("threshold", -0.1, "below the smallest"), ("threshold", 1001.0, "above the largest"),
+              ("threshold", 1.01, "0 to 1"), ("max_parameters", 10**12, "above the largest"),
+              ("max_epochs", -1, "below the smallest"), ("max_epochs", 1001, "above the largest"),
+              ("max_bottleneck", 0, "below the smallest")]
+
+
+def test_each_out_of_range_field_of_the_form_is_refused_by_name_and_nothing_is_stored():
+    teacher, _ = workspace.create_class("Hostile")
+    at = _lessons_tab(teacher=teacher)
+    valid = {"title": "T", "description": "", "dataset": "xor", "metric": "test_accuracy", "threshold": 0.9, "max_parameters": None,
+             "max_epochs": None, "max_bottleneck": None}
+    for field, value, words in BAD_FIELDS:
+        _fill(at, **{**valid, field: value})
+        at.button(key="class-challenge-add").click().run()
+        assert not at.exception, field
+        assert len(at.error) == 1, (field, value)
+        error = at.error[0]
+        assert f"challenge.{field}" in error.value and words in error.value, (field, error.value)
+    assert _store().class_assignments(teacher_token=teacher).challenges == ()
