@@ -17,7 +17,8 @@ from engine.workspace.progress import (CUSTOM, Assignments, Entry, Grid, GridRow
 from engine.workspace.schema import AssignmentRow, ClassRow, ProgressRow, WorkspaceRow
 
 ASSIGNABLE = ("lesson", "challenge")
-NO_BOARD = "No class board has this link: it may have expired, or been mistyped. Ask the teacher for the board link again."
+NO_BOARD = ("No class board has this link: it may have expired, or been mistyped. Ask the teacher for the board link "
+            "again.")
 
 
 @dataclass(frozen=True)

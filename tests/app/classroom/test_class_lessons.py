@@ -183,7 +183,8 @@ BAD_FIELDS = [("title", "", "missing"), ("description", "x" * 1001, "above the l
 def test_each_out_of_range_field_of_the_form_is_refused_by_name_and_nothing_is_stored():
     teacher, _ = workspace.create_class("Hostile")
     at = _lessons_tab(teacher=teacher)
-    valid = {"title": "T", "description": "", "dataset": "xor", "metric": "test_accuracy", "threshold": 0.9, "max_parameters": None,
+    valid = {"title": "T", "description": "", "dataset": "xor", "metric": "test_accuracy", "threshold": 0.9,
+             "max_parameters": None,
              "max_epochs": None, "max_bottleneck": None}
     for field, value, words in BAD_FIELDS:
         _fill(at, **{**valid, field: value})
