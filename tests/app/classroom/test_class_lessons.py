@@ -117,6 +117,7 @@ def test_the_teacher_assigns_and_takes_off_lessons_and_challenges():
     seen = _store().class_assignments(teacher_token=teacher)
     assert seen.lessons == () and seen.challenges == ()
     assert any("Taken off the class" in s.value for s in at.success)
+    assert at.session_state["class_tab"] == "Lessons" and at.query_params["class_tab"] == "Lessons"  # tab kept
 
 
 def _fill(at, **fields) -> None:
@@ -184,8 +185,7 @@ def test_each_out_of_range_field_of_the_form_is_refused_by_name_and_nothing_is_s
     teacher, _ = workspace.create_class("Hostile")
     at = _lessons_tab(teacher=teacher)
     valid = {"title": "T", "description": "", "dataset": "xor", "metric": "test_accuracy", "threshold": 0.9,
-             "max_parameters": None,
-             "max_epochs": None, "max_bottleneck": None}
+             "max_parameters": None, "max_epochs": None, "max_bottleneck": None}
     for field, value, words in BAD_FIELDS:
         _fill(at, **{**valid, field: value})
         at.button(key="class-challenge-add").click().run()
