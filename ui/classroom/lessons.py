@@ -74,9 +74,18 @@ def _assign_ui(token: str, assigned, found) -> None:
         custom = challenge.key.startswith("custom-")
         a, b = st.columns([5, 1], vertical_alignment="center")
         a.markdown(f"Challenge{' (yours)' if custom else ''}: {text.plain(challenge.title)}")
-        b.button("Delete" if custom else "Unassign", key=f"class-unassign-challenge-{challenge.key}",
-                 on_click=_change, args=(token, "unassign", "challenge", challenge.key, text.plain(challenge.title)),
-                 help="Deletes your challenge; students' results on it stay in their workspaces" if custom else None)
+        args = token, "unassign", "challenge", challenge.key, text.plain(challenge.title)
+        if not custom:
+            b.button("Unassign", key=f"class-unassign-challenge-{challenge.key}", on_click=_change, args=args)
+            continue
+        # Deleting drops the teacher's definition too (no undo): asked once more, as removing a student is.
+        if b.button("Delete", key=f"class-unassign-challenge-{challenge.key}"):
+            view["deleting"] = challenge.key
+        if view.get("deleting") == challenge.key:
+            st.warning(f"Delete your challenge **{text.plain(challenge.title)}**? Its leaderboard goes with it; "
+                       "students' results stay in their workspaces.")
+            st.button("Delete", key=f"class-delete-challenge-{challenge.key}", type="primary", on_click=_change,
+                      args=args)
     lessons = {x.id: x for x in found.lessons if x.id not in assigned.lessons}
     taken = {c.key for c in assigned.challenges}
     challenges = {x.id: x for x in found.lessons if x.challenge is not None and x.id not in taken}
@@ -97,6 +106,7 @@ def _assign_ui(token: str, assigned, found) -> None:
 def _change(token: str, action: str, kind: str, ref: str | None, title: str) -> None:
     """Assign or take off (a button's callback: the page drawn next shows the class's new list)."""
     view = _state(token)
+    view.pop("deleting", None)
     if ref is None:
         return
     try:

@@ -153,6 +153,12 @@ def test_a_custom_challenge_is_stored_and_a_field_out_of_range_is_refused_by_nam
                                                                 ("Linear", "Tanh"))
     assert any("Leaderboard" in m.value and "Tiny xor" in m.value for m in at.markdown)
 
+    at.button(key="class-unassign-challenge-custom-1").click().run()  # deleting asks first
+    assert len(_store().class_assignments(teacher_token=teacher).challenges) == 1
+    assert any("Delete your challenge" in w.value for w in at.warning)
+    at.button(key="class-delete-challenge-custom-1").click().run()
+    assert not at.exception and _store().class_assignments(teacher_token=teacher).challenges == ()
+
 
 def test_students_and_the_board_never_get_the_teacher_controls():
     teacher, code = workspace.create_class("Private")
