@@ -17,7 +17,7 @@ waits on the database.
   (lesson, step), ``bests`` by challenge: ``Tick``, ``Guess``, ``Best``; ``status(lesson, step)``); a class's
   ``assign``/``unassign(teacher, kind, ref)``, ``add_challenge(teacher, form) -> key``, ``class_assignments(teacher_token
   or token) -> Assignments``, ``progress_grid(teacher) -> Grid`` (``GridRow``s), ``leaderboard(teacher, key) ->
-  [Entry]``. Progress goes along in snapshots, copies and workspace files (imported: marked, never ranked).
+  [Entry]``; ``board_lessons(board) -> (Grid, [(Challenge, [Entry])])``, the board's read-only view. Progress goes along in snapshots, copies and workspace files (imported: marked, never ranked).
 - ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``records.RUN_STATES``
   are the engine's plus "interrupted" (a live run whose server stopped flushing it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors

@@ -1,7 +1,9 @@
-"""A class's lessons: assigning lessons and challenges, custom challenges, the progress grid and leaderboards."""
+"""A class's lessons: assigning lessons and challenges, custom challenges, the progress grid and leaderboards;
+the class board reads the grid and leaderboards too (``board``), never assigns."""
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 
@@ -12,9 +14,27 @@ from engine.workspace.classes import _class
 from engine.workspace.errors import CapReached
 from engine.workspace.progress import (CUSTOM, Assignments, Entry, Grid, GridRow, _catalogue,
                                        _progress)
-from engine.workspace.schema import AssignmentRow, ProgressRow, WorkspaceRow
+from engine.workspace.schema import AssignmentRow, ClassRow, ProgressRow, WorkspaceRow
 
 ASSIGNABLE = ("lesson", "challenge")
+NO_BOARD = ("No class board has this link: it may have expired, or been mistyped. Ask the teacher for the board link "
+            "again.")
+
+
+@dataclass(frozen=True)
+class ByBoard:
+    """The class found through its board's token: what the read-only functions here take instead of the
+    teacher's token (assign, unassign and add_challenge take only the teacher's)."""
+
+    token: str
+
+
+def _klass(session, teacher_token):
+    """The class of a teacher's token, or of a board's (``ByBoard``)."""
+    if isinstance(teacher_token, ByBoard):
+        return _class(session, ClassRow.board_digest == checks.token_digest(teacher_token.token, "class board"),
+                      NO_BOARD)
+    return _class(session, checks.token_digest(teacher_token, "teacher"))
 
 
 def assign(store, teacher_token: str, kind: str, ref: str, catalogue: Catalogue | None = None) -> None:
@@ -71,7 +91,7 @@ def assignments(store, teacher_token: str | None = None, token: str | None = Non
     lessons no longer in the catalogue are left out."""
     with store.db.reading() as session:
         if teacher_token is not None:
-            class_id = _class(session, checks.token_digest(teacher_token, "teacher")).id
+            class_id = _klass(session, teacher_token).id
         else:
             class_id = store._row(session, checks.token_digest(token)).class_id
         rows = session.scalars(select(AssignmentRow).where(AssignmentRow.class_id == class_id)
@@ -139,7 +159,7 @@ def _higher(store, teacher_token: str, key: str) -> bool:
 def _members(store, teacher_token: str, lesson: str | None = None):
     """(workspace id, member key, display name) of the class's members, and their progress rows."""
     with store.db.reading() as session:
-        klass = _class(session, checks.token_digest(teacher_token, "teacher"))
+        klass = _klass(session, teacher_token)
         members = session.execute(select(WorkspaceRow.id, WorkspaceRow.member_key, WorkspaceRow.display_name)
                                   .where(WorkspaceRow.class_id == klass.id)
                                   .order_by(WorkspaceRow.created_at)).all()
@@ -148,3 +168,15 @@ def _members(store, teacher_token: str, lesson: str | None = None):
             query = query.where(ProgressRow.lesson == lesson)
         rows = session.scalars(query).all()
     return [tuple(m) for m in members], rows
+
+
+def board(store, board_token: str, catalogue: Catalogue | None = None) -> tuple[Grid, list[tuple]]:
+    """The class board's lessons, read-only: the grid of the assigned lessons (no columns while none is: a
+    projector shows what the class is set, not the whole catalogue; the rows still name the members), and
+    (challenge, leaderboard) for each assigned challenge."""
+    which, found = ByBoard(board_token), _catalogue(catalogue)
+    assigned = assignments(store, teacher_token=which, catalogue=found)
+    shown = grid(store, which, found)
+    if not assigned.lessons:
+        shown = Grid((), tuple(GridRow(r.member_key, r.display_name, {}) for r in shown.rows))
+    return shown, [(c, leaderboard(store, which, c.key)) for c in assigned.challenges]

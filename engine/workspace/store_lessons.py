@@ -71,3 +71,8 @@ class LessonMethods:
     def leaderboard(self, teacher_token: str, key: str) -> list[Entry]:
         """An assigned challenge's leaderboard, best first."""
         return assignments.leaderboard(self, teacher_token, key)
+
+    def board_lessons(self, board_token: str, catalogue: Catalogue | None = None) -> tuple[Grid, list]:
+        """The class board's view of the lessons, read-only and in one call: the progress grid, and
+        ``(Challenge, [Entry])`` for each assigned challenge."""
+        return assignments.board(self, board_token, catalogue)

@@ -1,5 +1,5 @@
-"""The Class page's widgets: make a class, watch it live (networks, curves, a ranking), send it a network; and
-the class board, the same view read-only for a projector."""
+"""The Class page's widgets: make a class, watch it live (networks, curves, a ranking), send it a network, set it
+lessons and challenges (``lessons``); and the class board, the same view read-only for a projector."""
 from __future__ import annotations
 
 import html
@@ -15,9 +15,11 @@ from engine.workspace import drawn_runs
 from ui.core import present, text, workspace
 from ui.core.page import state
 from ui.core.session import SessionState
+from ui.classroom import lessons, naming
 
 PARAM = "teacher"
 BOARD = "board"
+TAB = "class_tab"  # the teacher's tab (Students, Lessons), in the address too
 EVERY = 2.0  # seconds between the class view's polls
 SNAPSHOT_REUSE = 300.0  # seconds a student's snapshot is shown again on a new click while their workspace is unchanged
 
@@ -73,8 +75,19 @@ def class_ui(s: SessionState, token: str) -> None:
         _draw(view)
         _snapshot_ui(view, token)
 
-    live()
-    push_ui(s, token)
+    # A stateful tab, kept in the address: a button's rerun or a poll never shows the first tab again; only the
+    # open tab polls the database.
+    students, lessons_tab = st.tabs(["Students", "Lessons"], key=TAB, on_change="rerun", bind="query-params")
+    with students:
+        if students.open:
+            live()
+            push_ui(s, token)
+    with lessons_tab:
+        if lessons_tab.open:
+            if view.get("name") is not None or _poll(view, workspace.class_view):  # the join code stays in sight
+                with a:
+                    _header(view)
+            lessons.lessons_ui(token, EVERY)
 
 
 def board_ui(board: str) -> None:
@@ -87,6 +100,7 @@ def board_ui(board: str) -> None:
             return
         _header(view)
         _draw(view)
+        lessons.board_lessons_ui(board)
 
     live()
 
@@ -135,17 +149,8 @@ def _poll(view: dict, fetch) -> bool:
 
 def _names(view: dict) -> dict[str, str]:
     """Each member's name as shown, by key: a second "Ada" (in joining order) is "Ada (2)", so nobody merges."""
-    names, seen = {}, {}
-    for key in view.get("keys", list(view["members"])):
-        if (member := view["members"].get(key)) is None:
-            continue
-        n = seen[member.display_name] = seen.get(member.display_name, 0) + 1
-        name = member.display_name if n == 1 else f"{member.display_name} ({n})"
-        while name in names.values():  # someone typed "Ada (2)" themselves
-            n += 1
-            name = f"{member.display_name} ({n})"
-        names[key] = name
-    return names
+    members = view["members"]
+    return naming.shown((k, members[k].display_name) for k in view.get("keys", list(members)) if k in members)
 
 
 def _header(view: dict) -> None:
