@@ -10,8 +10,8 @@ import streamlit as st
 
 import engine
 from engine import lessons as course
-from ui.classroom import naming
 from ui.core import database, text
+from ui.classroom import naming
 
 STATE = "class-lessons"
 SYMBOLS = {"ticked": "✓", "predicted": "?", "not started": "·"}
