@@ -147,10 +147,18 @@ class Trainer:
             if reason:
                 self._end("stopped", reason, ctl)
 
-    def weights(self) -> bytes:
-        """The current weights as safetensors bytes (waits for the batch in progress)."""
+    def weights(self, with_initial: bool = False) -> bytes:
+        """The current weights as safetensors bytes (waits for the batch in progress).
+
+        ``with_initial`` also keeps the weights the run started from, when known (``initial_state``), in the
+        same file: what the loss line needs after a reload (``SavedRun.initial_state``).
+        """
         with self._compute:
-            return save_weights(self.model)
+            return save_weights(self.model, initial=self.loop.initial if with_initial else None)
+
+    def initial_state(self) -> dict[str, torch.Tensor] | None:
+        """The weights before the first step (a copy on the CPU), or None before it or in a resumed run."""
+        return self.loop.initial
 
     def checkpoint(self) -> Checkpoint:
         """The run's weights, optimiser state and place in its data (waits for the batch in progress)."""
