@@ -180,7 +180,7 @@ class Loop:
         if self.step == 0 and self.initial is None:
             self.initial = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
         first_record = self.step == self._first_step
-        hist = self.recorder is not None and self.recorder.due(self.step, first_record)
+        hist = self.recorder is not None and self.recorder.due(self.step)
         if hist:
             self.recorder.attach()  # forward hooks on this batch's own pass
         self.optimizer.zero_grad(set_to_none=True)
@@ -218,7 +218,7 @@ class Loop:
         records = []
         if record is not None:
             if hist:
-                record.update(self.recorder.after_step(self.step - 1, first_record))
+                record.update(self.recorder.after_step(self.step - 1))
             records.append(self._finish_record(record, time.perf_counter() - t0))
         self.elapsed += time.perf_counter() - t0
         if epoch_end:

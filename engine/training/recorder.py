@@ -5,9 +5,9 @@ Which layers: every module that has weights of its own (Linear, convolutions, Ba
 or is an activation (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, hard variants), labelled as the summary writes them
 ("0 Linear", "3.1 ReLU"), in module order.
 
-When: a step record (``kind="step"``) carries these keys on the run's first step and then every ``hist_every``
+When: a step record (``kind="step"``) carries these keys on the run's first step (step 0) and then every ``hist_every``
 steps (``every(total_steps)``: ``HIST_EVERY`` = 50; on a short run about ``MIN_RECORDS`` = 20 records, on a long
-one at most ``MOST_RECORDS`` = 200):
+one at most ``MOST_RECORDS`` = 100):
 
 - ``hist``: {layer: {quantity: {"counts": [int, ...], "mean": float, "std": float, "edges": EdgeSpec}}} with
   quantities "act" (the layer's output on the batch the step trained on, taken by forward hooks during its own
@@ -20,7 +20,8 @@ one at most ``MOST_RECORDS`` = 200):
   beyond the edges count in the outermost bins, so counts always sum to the number of values.
 - ``update_ratio``: {layer: ‖w_after − w_before‖ / ‖w_before‖} for the optimiser step of that batch, over all
   the layer's parameters (weights and biases).
-- ``health`` (every ``health_every`` steps, ``HEALTH_EVERY``, and the first): [{"layer", "kind", "dead",
+- ``health`` (on the first step and every ``health_every`` steps, ``HEALTH_EVERY`` rounded to a multiple of
+  ``hist_every``): [{"layer", "kind", "dead",
   "saturated"}] per activation layer over a fixed probe set (the first ``PROBE`` validation samples, eval mode);
   see ``engine.diagnostics.unit_health``.
 
@@ -38,7 +39,7 @@ from engine.network.build import display_path
 
 HIST_EVERY = 50  # steps between histogram records (each costs a few ms on small models; benchmarks/train_overhead)
 HEALTH_EVERY = 200  # steps between unit-health records (a forward pass over the probe set)
-MOST_RECORDS = 200  # histogram records a run keeps at most: longer runs record less often
+MOST_RECORDS = 100  # histogram records a run keeps at most (a saved workspace file stays small): longer runs record less often
 MIN_RECORDS = 20  # and at least (a short run, like the depth lab's 100 steps, records more often than HIST_EVERY)
 PROBE = 256  # validation samples unit health is measured on
 
@@ -91,9 +92,20 @@ class Recorder:
         self._context = None
         self._pending: dict | None = None
 
-    def due(self, step: int, first: bool) -> bool:
-        """Whether the batch about to train as step ``step`` (0-based) records histograms."""
-        return first or (step + 1) % self.hist_every == 0
+    def due(self, step: int) -> bool:
+        """Whether the batch about to train as step ``step`` (0-based) records histograms (a resumed run records
+        at the same steps as one that never stopped)."""
+        return step == 0 or (step + 1) % self.hist_every == 0
+
+    def edge_specs(self) -> list:
+        """The fixed edges so far, JSON-able (a checkpoint keeps them, so a resumed run bins as before)."""
+        return [[layer, quantity, spec] for (layer, quantity), spec in self.specs.items()]
+
+    def set_edge_specs(self, specs) -> None:
+        """Edges from ``edge_specs`` (ignored when not of that shape: an older checkpoint has none)."""
+        if isinstance(specs, list):
+            self.specs.update({(s[0], s[1]): s[2] for s in specs if isinstance(s, list) and len(s) == 3
+                               and isinstance(s[2], dict)})
 
     # -------------------------------------------------------- around the forward pass
     def attach(self) -> None:
@@ -134,7 +146,7 @@ class Recorder:
                              for label, params in self.layer_params.items()}
         self._pending = pending
 
-    def after_step(self, step: int, first: bool) -> dict:
+    def after_step(self, step: int) -> dict:
         """The record's new keys (``hist``, ``update_ratio`` and, when due, ``health``) after the optimiser step."""
         pending, self._pending = self._pending, None
         if pending is None:
@@ -158,7 +170,7 @@ class Recorder:
                 at += n + 2
         values = torch.stack(ratios).tolist() if ratios else []
         record = {"hist": hist, "update_ratio": {k: (v if math.isfinite(v) else None) for k, v in zip(layers, values)}}
-        if first or (step + 1) % self.health_every == 0:
+        if step == 0 or (step + 1) % self.health_every == 0:
             record["health"] = self.health()
         return record
 
