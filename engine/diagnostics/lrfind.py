@@ -30,8 +30,9 @@ class LRFind:
         min_tenth: the rate at the smoothed loss's minimum, divided by 10 (the other usual pick).
         stopped: why the test ended ("the smoothed loss passed 4× its best at η = …", "the loss became NaN …",
             "reached the last rate").
-        diverged: True when the network diverged (its loss became NaN or infinite, or grew a thousandfold: the
-            training loop's own test) before the last rate; ``stopped`` says where.
+        diverged: True when the network diverged before the last rate: the smoothed loss passed 4× its best (the
+            usual end of the test), or the loss became NaN, infinite or a thousand times its first (the training
+            loop's own test); ``stopped`` says which and where.
     """
 
     lrs: list[float]
@@ -112,7 +113,8 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
         if progress is not None:
             progress((i + 1) / steps)
         if i and smooth > STOP_FACTOR * best:
-            stopped = f"the smoothed loss passed {STOP_FACTOR:g}× its best ({best:.4g}) at η = {lr:.3g}"
+            stopped, diverged = (f"the smoothed loss passed {STOP_FACTOR:g}× its best ({best:.4g}) at η = {lr:.3g}: "
+                                 f"the network diverged there", True)
             break
         if loop.outcome:  # finished its data (cannot happen with the epochs above; kept for safety)
             stopped = loop.outcome[1]
@@ -121,6 +123,8 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
         raise InputError(f"the range test stopped at its first step: {stopped}. Start from a smaller rate than "
                          f"{start:g}, or check the network and data")
     suggestion, min_tenth = suggest(lrs, smoothed)
+    if int(np.argmin(smoothed)) == 0:
+        stopped += f"; the loss never fell below its first value: start from a smaller rate than {start:g}"
     return LRFind(lrs, losses, smoothed, suggestion, min_tenth, stopped, diverged)
 
 
