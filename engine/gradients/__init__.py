@@ -2,9 +2,12 @@
 
 Modules: ``norms`` (``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_stats``, ``activation_stats``,
 ``derivative_bound``; in float64), ``unroll`` (a recurrent layer unrolled step by step, its recurrent radius),
-``lab`` (the Gradients page's seeded experiments and background runs) and ``figures`` (their charts).
+``lab`` (the Gradients page's seeded experiments and background runs), ``glorot`` (the Glorot and Bengio figure:
+per-layer activation histograms for sigmoid/tanh/ReLU under each initialisation, at initialisation
+(``glorot_grid``, ``layer_histograms``) and during a lab run (``run_histograms``)) and ``figures`` (their charts).
+A layer's activation statistics come from ``engine.stats``, shared with the training records and unit health.
 """
-from engine.gradients import figures, lab, norms, unroll
+from engine.gradients import figures, glorot, lab, norms, unroll
 from engine.gradients.norms import (ACTIVATIONS, SATURATION, activation_stats, default_loss, derivative_bound,
                                     layer_grad_norms, recurrent_stats, timestep_grad_norms, weight_label)
 from engine.gradients.unroll import (GATES, Unrolled, cell_kind, recurrent_layers, recurrent_radii, recurrent_radius,
@@ -13,4 +16,4 @@ from engine.gradients.unroll import (GATES, Unrolled, cell_kind, recurrent_layer
 __all__ = ["ACTIVATIONS", "SATURATION", "activation_stats", "default_loss", "derivative_bound", "layer_grad_norms",
            "recurrent_stats", "timestep_grad_norms", "weight_label", "GATES", "Unrolled", "cell_kind",
            "recurrent_layers", "recurrent_radii", "recurrent_radius", "set_recurrent_radius",
-           "figures", "lab", "norms", "unroll"]
+           "figures", "glorot", "lab", "norms", "unroll"]
