@@ -36,7 +36,8 @@ class Loop:
     ``outcome`` becomes ``(state, message)`` when the run is over: "finished" or "diverged".
     """
 
-    def __init__(self, spec: ModelSpec, config: TrainConfig, dataset: data_mod.Dataset | None = None):
+    def __init__(self, spec: ModelSpec, config: TrainConfig, dataset: data_mod.Dataset | None = None,
+                 hist_every: int | None = None):
         self.config = cfg = config.check()
         self.dataset = dataset if dataset is not None else data_mod.load(cfg.dataset, cfg.seed,
                                                                          **cfg.dataset_options)
@@ -119,7 +120,7 @@ class Loop:
         self.guard = Guard(self._state, chance_loss(self.dataset, self.loss_name))
         self.best: dict | None = None  # early stopping: {"val_loss", "epoch", "state", "bad_epochs"}
         # Histograms, update ratios and unit health on step records (recorder.py); None records none of them.
-        self.recorder: Recorder | None = Recorder(self.model, self.x_val, self.total_steps)
+        self.recorder: Recorder | None = Recorder(self.model, self.x_val, self.total_steps, hist_every)
         self.initial: dict[str, torch.Tensor] | None = None  # the weights before the first step (CPU), for the loss line
 
     def _check_bptt(self) -> int:

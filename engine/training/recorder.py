@@ -6,8 +6,8 @@ or is an activation (Sigmoid, Tanh, ReLU, LeakyReLU, ELU, hard variants), labell
 ("0 Linear", "3.1 ReLU"), in module order.
 
 When: a step record (``kind="step"``) carries these keys on the run's first step (step 0) and then every ``hist_every``
-steps (``every(total_steps)``: ``HIST_EVERY`` = 50; on a short run about ``MIN_RECORDS`` = 20 records, on a long
-one at most ``MOST_RECORDS`` = 100):
+steps (``every(total_steps)``: ``HIST_EVERY`` = 50, on a long run at most ``MOST_RECORDS`` = 100 records;
+``Trainer(..., hist_every=k)`` sets it, as the depth lab does for its short runs):
 
 - ``hist``: {layer: {quantity: {"counts": [int, ...], "mean": float, "std": float, "edges": EdgeSpec}}} with
   quantities "act" (the layer's output on the batch the step trained on, taken by forward hooks during its own
@@ -17,7 +17,9 @@ one at most ``MOST_RECORDS`` = 100):
   sigmoid and tanh their own range; other activations and weights twice the first record's range; gradients
   symmetric log bins, 2 a decade over 8 decades below the first record's largest |g|, and a central bin
   holding 0) and repeated in every record as a few numbers; ``engine.stats.edges(spec)`` expands them. Values
-  beyond the edges count in the outermost bins, so counts always sum to the number of values.
+  beyond the edges count in the outermost bins, so counts always sum to the number of values counted: all of
+  them, or for a tensor of more than ``MAX_VALUES`` (65,536) values an evenly strided sample of about that many
+  (every ⌈n / 65,536⌉-th value; a convolution's activations on a batch). ``mean`` and ``std`` use every value.
 - ``update_ratio``: {layer: ‖w_after − w_before‖ / ‖w_before‖} for the optimiser step of that batch, over all
   the layer's parameters (weights and biases).
 - ``health`` (on the first step and every ``health_every`` steps, ``HEALTH_EVERY`` rounded to a multiple of
@@ -40,14 +42,14 @@ from engine.network.build import display_path
 HIST_EVERY = 50  # steps between histogram records (each costs a few ms on small models; benchmarks/train_overhead)
 HEALTH_EVERY = 200  # steps between unit-health records (a forward pass over the probe set)
 MOST_RECORDS = 100  # histogram records a run keeps at most (a saved workspace file stays small): longer runs record less often
-MIN_RECORDS = 20  # and at least (a short run, like the depth lab's 100 steps, records more often than HIST_EVERY)
 PROBE = 256  # validation samples unit health is measured on
+MAX_VALUES = 1 << 16  # values counted per histogram at most (a strided sample of larger tensors; bucketing is the cost)
 
 
 def every(total_steps: int, base: int = HIST_EVERY) -> int:
-    """Steps between histogram records for a run of ``total_steps``: ``base``, fewer steps apart on a short run
-    (about ``MIN_RECORDS`` records), more on a long one (at most ``MOST_RECORDS``)."""
-    return max(1, math.ceil(total_steps / MOST_RECORDS), min(base, math.ceil(total_steps / MIN_RECORDS)))
+    """Steps between histogram records for a run of ``total_steps``: ``base``, more on a long run (at most
+    ``MOST_RECORDS`` records)."""
+    return max(base, math.ceil(total_steps / MOST_RECORDS))
 
 
 def health(model: nn.Module, x: torch.Tensor) -> list[dict]:
@@ -138,9 +140,11 @@ class Recorder:
                 if key not in self.specs:
                     self.specs[key] = stats.first_spec(quantity, v, module)
                 flat = v.reshape(-1).float()
-                counts = stats.histogram(flat, stats.edges(self.specs[key]))
-                moments = torch.stack([flat.mean(), flat.std(unbiased=False) if flat.numel() > 1
-                                       else torch.zeros((), device=flat.device)]).double()
+                # a large tensor is counted on an evenly strided sample: the picture is the same, the cost bounded
+                stride = -(-flat.numel() // MAX_VALUES)
+                counts = stats.histogram(flat[::stride] if stride > 1 else flat, stats.edges(self.specs[key]))
+                std, mean = torch.std_mean(flat, correction=0)
+                moments = torch.stack([mean, std]).double()
                 pending["hist"].append((label, quantity, counts, moments))
         pending["before"] = {label: [p.detach().clone() for p in params]
                              for label, params in self.layer_params.items()}

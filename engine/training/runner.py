@@ -44,6 +44,7 @@ class Trainer:
             state and place in the data, with ``config``'s rate and settings (pass the earlier run's last ``config``).
         history: with ``resume``, the earlier run's records: the first ``resume.records`` of them stay this run's
             first records, so its curve goes on from the checkpoint (those after it are recorded again).
+        hist_every: steps between the records of histograms and update ratios (``recorder.every`` when None).
 
     Raises:
         InputError, SpecError: bad settings, a dataset that cannot load, a network that does not fit it, a
@@ -54,7 +55,7 @@ class Trainer:
 
     def __init__(self, spec: ModelSpec, config: TrainConfig | None = None, dataset=None,
                  limiter: RunLimiter | None = None, buffer: int = BUFFER, resume: Checkpoint | None = None,
-                 history: list[dict] | None = None):
+                 history: list[dict] | None = None, hist_every: int | None = None):
         self.config = (config or TrainConfig()).check()
         self._given = (spec, dataset, self.config)
         self.limiter = limiter or LIMITER
@@ -66,7 +67,8 @@ class Trainer:
         self._beat = time.monotonic()
         self.generation = 0
         self.thread: threading.Thread | None = None
-        self.loop = Loop(spec, self.config, dataset)
+        self._hist_every = hist_every
+        self.loop = Loop(spec, self.config, dataset, hist_every=hist_every)
         self.resumed = resume is not None  # its first training goes on from a checkpoint (Reset starts afresh)
         if resume is not None:
             restore(self.loop, resume)
@@ -276,7 +278,7 @@ class Trainer:
         spec, given, first = self._given
         if dataset is None and (config.dataset, config.dataset_options) == (first.dataset, first.dataset_options):
             dataset = given
-        loop = Loop(spec, config, dataset)
+        loop = Loop(spec, config, dataset, hist_every=self._hist_every)
         self.stop(self.RESET_WAIT)  # an old worker still in a long batch ends on its own generation's events
         with self._lock:
             self.config, self.loop, self._ctl = config, loop, Control(loop)

@@ -9,9 +9,9 @@ from engine.training import SavedRun, TrainConfig, Trainer, initial_state, load_
 from engine.training.loop import Loop
 
 
-def _loop(circle, **kw):
+def _loop(circle, hist_every=None, **kw):
     return Loop(toy_mlp(), TrainConfig(dataset="circle", batch_size=16, epochs=3, device="cpu", seed=0, **kw),
-                circle)
+                circle, hist_every=hist_every)
 
 
 def test_update_ratios_are_the_weights_change_around_one_optimiser_step(circle):
@@ -45,10 +45,9 @@ def test_histograms_count_the_weights_and_gradients_as_numpy_does(circle):
 
 
 def test_records_come_every_k_steps_on_fixed_edges_from_the_batch_already_computed(circle):
-    loop = _loop(circle)
+    loop = _loop(circle, hist_every=4)
     calls = []
     loop.model.register_forward_pre_hook(lambda m, i: calls.append(m.training))
-    loop.recorder.hist_every = 4
     records = []
     while not loop.outcome:
         records += loop.train_batch()

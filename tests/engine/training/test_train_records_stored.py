@@ -26,7 +26,7 @@ def _same(a, b):
 @pytest.fixture(scope="module")
 def finished(circle):
     trainer = Trainer(toy_mlp(), TrainConfig(dataset="circle", batch_size=16, epochs=2, device="cpu", seed=0),
-                      dataset=circle)
+                      dataset=circle, hist_every=3)
     while trainer.step() is not None and trainer.loop.outcome is None:
         pass
     return trainer
