@@ -111,7 +111,8 @@ def update_ratio_figure(ratios: dict[str, dict]) -> go.Figure:
                                    yaxis=palette.log_axis((values or [1e-4]) + [RULE_OF_THUMB])))
     for i, (name, s) in enumerate(ratios.items()):
         y = [v if v and v > 0 else None for v in s["ratio"]]
-        fig.add_scatter(x=s["steps"], y=y, mode="lines", name=_text(name), line=dict(color=palette.colour(i), width=1.5))
+        fig.add_scatter(x=s["steps"], y=y, mode="lines", name=_text(name),
+                        line=dict(color=palette.colour(i), width=1.5))
     fig.add_hline(y=RULE_OF_THUMB, line=dict(color="#666666", dash="dash", width=1.5),
                   annotation_text="≈ 1e-3: the usual rule of thumb", annotation_position="top left")
     return fig
@@ -119,8 +120,8 @@ def update_ratio_figure(ratios: dict[str, dict]) -> go.Figure:
 
 def lr_find_figure(result) -> go.Figure:
     """The learning-rate test (``lr_find``): loss against η on a log axis, raw and smoothed, the suggestions marked."""
-    fig = go.Figure(layout=_layout("Learning-rate range test", xaxis=palette.log_axis(result.lrs,
-                                                                                      title={"text": "learning rate η"}),
+    x_axis = palette.log_axis(result.lrs, title={"text": "learning rate η"})
+    fig = go.Figure(layout=_layout("Learning-rate range test", xaxis=x_axis,
                                    yaxis={"title": {"text": "training loss"}}))
     fig.add_scatter(x=result.lrs, y=result.losses, mode="lines", name="loss", line=dict(color="#bbbbbb", width=1))
     fig.add_scatter(x=result.lrs, y=result.smoothed, mode="lines", name="smoothed", line=palette.line("train"))
@@ -156,7 +157,8 @@ def loss_plane_figure(plane) -> go.Figure:
     fig = go.Figure(layout=_layout("Loss around the trained weights", xaxis={"title": {"text": "α (direction 1)"}},
                                    yaxis={"title": {"text": "β (direction 2)"}}, height=460))
     fig.add_contour(x=plane.alphas, y=plane.betas, z=z, colorscale=palette.SEQUENTIAL, colorbar=dict(title="loss"),
-                    contours=dict(showlabels=True), hovertemplate="α %{x:.3g}, β %{y:.3g}<br>loss %{z:.4g}<extra></extra>")
+                    contours=dict(showlabels=True),
+                    hovertemplate="α %{x:.3g}, β %{y:.3g}<br>loss %{z:.4g}<extra></extra>")
     if plane.trajectory:
         fig.add_scatter(x=[p[0] for p in plane.trajectory], y=[p[1] for p in plane.trajectory], mode="lines+markers",
                         name="trajectory", line=dict(color="white", width=2), marker=dict(size=5))

@@ -263,5 +263,5 @@ def loss_plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg
 
 
 def line_alphas(points: int = 41, lo: float = -0.5, hi: float = 1.5) -> list[float]:
-    """``points`` positions from ``lo`` to ``hi`` with 0 and 1 among them when the spacing allows (41: steps of 0.05)."""
+    """``points`` positions from ``lo`` to ``hi``, 0 and 1 among them when the spacing allows (41: steps of 0.05)."""
     return [float(v) for v in np.round(np.linspace(lo, hi, points), 12)]

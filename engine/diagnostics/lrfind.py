@@ -102,7 +102,8 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
         step = next((r for r in records if r.get("kind") == "step"), None)
         loss = step["train_loss"] if step else math.nan
         if loop.outcome and loop.outcome[0] == "diverged" or not math.isfinite(loss):
-            stopped, diverged = f"the loss became NaN, infinite or exploded at η = {lr:.3g}: the network diverged", True
+            stopped = f"the loss became NaN, infinite or exploded at η = {lr:.3g}: the network diverged"
+            diverged = True
             break
         avg = SMOOTHING * avg + (1 - SMOOTHING) * loss
         smooth = avg / (1 - SMOOTHING ** (i + 1))

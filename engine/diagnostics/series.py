@@ -57,8 +57,9 @@ def at_step(records: list[dict], step: int, quantity: str = "act") -> tuple[int,
         return None
     before = [r for r in rows if r["step"] <= step]
     row = before[-1] if before else rows[0]
-    return int(row["step"]), {layer: {"edges": stats.edges(v[quantity]["edges"]), "counts": np.array(v[quantity]["counts"]),
-                                      "mean": v[quantity]["mean"], "std": v[quantity]["std"]}
+    return int(row["step"]), {layer: {"edges": stats.edges(v[quantity]["edges"]),
+                                      "counts": np.array(v[quantity]["counts"]), "mean": v[quantity]["mean"],
+                                      "std": v[quantity]["std"]}
                               for layer, v in row["hist"].items() if quantity in v}
 
 

@@ -121,7 +121,7 @@ class Loop:
         self.best: dict | None = None  # early stopping: {"val_loss", "epoch", "state", "bad_epochs"}
         # Histograms, update ratios and unit health on step records (recorder.py); None records none of them.
         self.recorder: Recorder | None = Recorder(self.model, self.x_val, self.total_steps, hist_every)
-        self.initial: dict[str, torch.Tensor] | None = None  # the weights before the first step (CPU), for the loss line
+        self.initial: dict[str, torch.Tensor] | None = None  # the weights before step 0 (CPU): the loss line's start
 
     def _check_bptt(self) -> int:
         """Chunk length for truncated BPTT (0 = off); only character models with whole-sequence outputs."""

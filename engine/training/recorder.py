@@ -41,7 +41,7 @@ from engine.network.build import display_path
 
 HIST_EVERY = 50  # steps between histogram records (each costs a few ms on small models; benchmarks/train_overhead)
 HEALTH_EVERY = 200  # steps between unit-health records (a forward pass over the probe set)
-MOST_RECORDS = 100  # histogram records a run keeps at most (a saved workspace file stays small): longer runs record less often
+MOST_RECORDS = 100  # histogram records a run keeps at most (a workspace file stays small): long runs record less often
 PROBE = 256  # validation samples unit health is measured on
 MAX_VALUES = 1 << 16  # values counted per histogram at most (a strided sample of larger tensors; bucketing is the cost)
 
