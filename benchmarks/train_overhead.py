@@ -77,7 +77,7 @@ def trainer(spec, ds, batch: int, device: str, seed: int = 0, diagnostics: bool 
     """(wall, CPU) seconds from start() to "finished" for one epoch of the Trainer with every metric on (and the
     diagnostics' records, unless ``diagnostics`` is False); ``counts`` gets the intervals and records made."""
     run = Trainer(spec, TrainConfig(optimizer="adam", batch_size=batch, epochs=1, device=device, seed=seed,
-                                    metrics_every=10), ds, limiter=RunLimiter(1))
+                                    metrics_every=10, heartbeat_timeout=3600.0), ds, limiter=RunLimiter(1))
     recorder = run.loop.recorder
     if not diagnostics:
         run.loop.recorder = None
@@ -125,13 +125,14 @@ def main() -> None:
             bare_rate, trainer_rate = n / min(w for w, _ in b), n / min(w for w, _ in t)
             off_rate = n / min(w for w, _ in off)
             cpu_ratio = min(c for _, c in b) / min(c for _, c in t)
-            per_record = (min(w for w, _ in t) - min(w for w, _ in off)) / max(counts["hist"], 1) * 1000
+            off_cpu = min(c for _, c in b) / min(c for _, c in off)
+            per_record = (min(c for _, c in t) - min(c for _, c in off)) / max(counts["hist"], 1) * 1000
             print(f"{device:4s} {label:38s} batch {batch:3d}, {counts['steps']} steps: bare {bare_rate:8.0f} "
                   f"samples/s, Trainer {trainer_rate:8.0f} samples/s, ratio {trainer_rate / bare_rate:.3f} wall (best "
                   f"of {args.repeats}), {cpu_ratio:.3f} CPU time (goal ≥ 0.90); diagnostics off {off_rate:8.0f} "
-                  f"samples/s ({off_rate / bare_rate:.3f}); histograms every {counts['hist_every']} steps "
-                  f"({counts['hist']} records), unit health every {counts['health_every']} ({counts['health']}): "
-                  f"{per_record:.1f} ms a record", flush=True)
+                  f"samples/s ({off_rate / bare_rate:.3f} wall, {off_cpu:.3f} CPU); histograms every "
+                  f"{counts['hist_every']} steps ({counts['hist']} records), unit health every "
+                  f"{counts['health_every']} ({counts['health']}): {per_record:.1f} ms CPU a record", flush=True)
 
 
 if __name__ == "__main__":

@@ -105,17 +105,38 @@ def histogram(values: torch.Tensor, bin_edges) -> torch.Tensor:
     finite values (with edges covering the values, they equal ``numpy.histogram``'s exactly).
 
     Args:
-        values: any tensor (flattened; compared in float64).
-        bin_edges: increasing edges (a sequence, numpy array or tensor), at least two.
+        values: any tensor (flattened; compared with the float64 edges exactly, in its own dtype).
+        bin_edges: increasing edges (a sequence or numpy array, at least two), or a tensor of the values' dtype and
+            device whose inner edges were made by ``inner_edges`` (``edges_tensor``), to save redoing it.
 
     Returns:
         An int64 tensor of ``len(bin_edges) - 1`` counts.
     """
-    flat = values.detach().reshape(-1).double()
-    flat = flat[torch.isfinite(flat)]
-    e = torch.as_tensor(np.asarray(bin_edges, dtype=np.float64), device=flat.device)
-    index = torch.bucketize(flat, e[1:-1], right=True)
-    return torch.bincount(index, minlength=len(e) - 1)
+    flat = values.detach().reshape(-1)
+    if not flat.is_floating_point():
+        flat = flat.double()
+    inner = inner_edges(bin_edges, flat.dtype, flat.device)
+    bins = len(inner) + 1
+    index = torch.bucketize(flat, inner, right=True)
+    index = torch.where(torch.isfinite(flat), index, bins)  # NaN and ±inf to a bin of their own, dropped below
+    return torch.bincount(index, minlength=bins + 1)[:bins]
+
+
+def inner_edges(bin_edges, dtype: torch.dtype, device) -> torch.Tensor:
+    """The inner edges as ``dtype`` values that compare with ``dtype`` values exactly as the float64 edges do.
+
+    A float32 value v is ≥ a float64 edge e exactly when v ≥ the least float32 not below e, so each edge is
+    rounded up (for float64 values nothing changes). Precompute it once per set of edges (``histogram`` accepts
+    its result plus the outer edges, or any edges).
+    """
+    if isinstance(bin_edges, torch.Tensor) and bin_edges.dtype == dtype and bin_edges.device == torch.device(device):
+        return bin_edges[1:-1]
+    e64 = torch.as_tensor(np.asarray(bin_edges, dtype=np.float64)[1:-1])
+    e = e64.to(dtype)
+    if dtype != torch.float64:
+        below = e.double() < e64
+        e = torch.where(below, torch.nextafter(e, torch.full_like(e, float("inf"))), e)
+    return e.to(device)
 
 
 def _units(y: torch.Tensor) -> torch.Tensor:
@@ -169,6 +190,14 @@ def layer_stats(name: str, module: nn.Module, y: torch.Tensor, bins: int = 30) -
     return stats
 
 
+def edges_tensor(bin_edges, dtype: torch.dtype, device) -> torch.Tensor:
+    """All the edges as a tensor for ``histogram`` on values of ``dtype`` on ``device`` (inner ones rounded up)."""
+    e64 = np.asarray(bin_edges, dtype=np.float64)
+    inner = inner_edges(e64, dtype, device)
+    ends = torch.tensor([e64[0], e64[-1]], dtype=dtype, device=inner.device)
+    return torch.cat([ends[:1], inner, ends[1:]])
+
+
 @contextmanager
 def captured(model: nn.Module, names: list[str]):
     """Record the outputs of the named submodules during the forward passes inside the block.
@@ -197,4 +226,5 @@ def label(model: nn.Module, name: str) -> str:
 
 
 __all__ = ["ACTIVATIONS", "HARD", "SATURATION", "SATURATED_SHARE", "BINS", "bounds", "is_activation", "linear_spec",
-           "symlog_spec", "edges", "first_spec", "histogram", "unit_shares", "layer_stats", "captured", "label"]
+           "symlog_spec", "edges", "first_spec", "histogram", "inner_edges", "edges_tensor", "unit_shares",
+           "layer_stats", "captured", "label"]

@@ -90,6 +90,7 @@ class Recorder:
                              for _, label, module, _ in self.modules}
         self.layer_params = {k: v for k, v in self.layer_params.items() if v}
         self.specs: dict[tuple[str, str], dict] = {}  # (layer, quantity) -> EdgeSpec, fixed at the first record
+        self._edges: dict[tuple, torch.Tensor] = {}  # ((layer, quantity), dtype) -> edges_tensor of its spec
         self._outputs: dict | None = None
         self._context = None
         self._pending: dict | None = None
@@ -139,10 +140,13 @@ class Recorder:
                 key = (label, quantity)
                 if key not in self.specs:
                     self.specs[key] = stats.first_spec(quantity, v, module)
-                flat = v.reshape(-1).float()
+                flat = v.reshape(-1) if v.is_floating_point() else v.reshape(-1).float()
+                if (key, flat.dtype) not in self._edges:  # once per layer and quantity: edges as device tensors
+                    self._edges[(key, flat.dtype)] = stats.edges_tensor(stats.edges(self.specs[key]), flat.dtype,
+                                                                        flat.device)
                 # a large tensor is counted on an evenly strided sample: the picture is the same, the cost bounded
                 stride = -(-flat.numel() // MAX_VALUES)
-                counts = stats.histogram(flat[::stride] if stride > 1 else flat, stats.edges(self.specs[key]))
+                counts = stats.histogram(flat[::stride] if stride > 1 else flat, self._edges[(key, flat.dtype)])
                 std, mean = torch.std_mean(flat, correction=0)
                 moments = torch.stack([mean, std]).double()
                 pending["hist"].append((label, quantity, counts, moments))

@@ -123,7 +123,10 @@ class Trainer:
         Each is a dict: kind ("step" or "epoch"), step, epoch, train_loss, train_acc, val_loss, val_acc
         (epoch records), grad_norm and weight_norm (layer → norm, step records; gradients before
         clipping, penalties included), grad_norm_total, lr, samples_per_s, elapsed, eta. The first step is
-        always recorded. Pass ``len`` of what you have read (``record_count``) as the next ``since``.
+        always recorded. Every ``hist_every`` steps a step record also holds ``hist`` (per layer, histograms of its
+        activations, weight gradients and weights), ``update_ratio`` (per layer ‖Δw‖/‖w‖) and sometimes ``health``
+        (dead and saturated units): ``engine.training.recorder`` documents them. Pass ``len`` of what you have
+        read (``record_count``) as the next ``since``.
         """
         with self._lock:
             first = self._count - len(self._records)

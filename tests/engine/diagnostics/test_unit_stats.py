@@ -76,3 +76,13 @@ def test_unit_health_leaves_the_model_as_it_was():
     diagnostics.unit_health(net, torch.randn(16, 3))
     assert net.training and all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     assert not any(m._forward_hooks for m in net.modules())
+
+
+def test_float32_values_on_and_beside_the_edges_fall_in_numpys_bins():
+    e = stats.edges(stats.linear_spec(-0.3, 0.7, 10))  # float64 edges that float32 cannot hold exactly
+    near = torch.tensor(e[1:-1], dtype=torch.float32)
+    values = torch.cat([near, torch.nextafter(near, torch.full_like(near, 1.0)),
+                        torch.nextafter(near, torch.full_like(near, -1.0))])
+    counts = stats.histogram(values, stats.edges_tensor(e, torch.float32, "cpu"))
+    assert counts.tolist() == np.histogram(values.double().numpy(), bins=e)[0].tolist()
+    assert stats.histogram(values, e).tolist() == counts.tolist()
