@@ -16,6 +16,7 @@ from engine.training import LOSSES, compute_loss
 
 LossArg = str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 DIRECTIONS = ("random", "pca")
+CHUNK = 128  # samples per forward pass: larger batches ran 1.5 times slower per sample on the CPU (cache misses)
 
 
 @dataclass
@@ -82,7 +83,12 @@ def _evaluator(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg
 
     def evaluate() -> float:
         try:
-            return float(fn(model(x), y))
+            if len(x) <= CHUNK:
+                return float(fn(model(x), y))
+            # the batch mean from chunk means, each weighted by its share of the loss terms (targets' elements)
+            total = sum(float(fn(model(x[i:i + CHUNK]), y[i:i + CHUNK])) * y[i:i + CHUNK].numel()
+                        for i in range(0, len(x), CHUNK))
+            return total / y.numel()
         except (RuntimeError, ValueError, IndexError) as exc:
             raise InputError(f"the loss of this network cannot be evaluated on a batch of shape {tuple(x.shape)} "
                              f"with targets {tuple(y.shape)}: {exc}") from None
@@ -100,8 +106,11 @@ def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Ten
     Args:
         model: the network (its own weights do not matter).
         start_state, end_state: state_dicts θ₀ (e.g. the run's initial weights) and θ₁ (its trained ones).
-        x, y: the evaluation batch and its targets (moved to the model's device).
-        loss: a ``LOSSES`` name ("cross-entropy", "mse", ...; "auto" picks by the targets) or ``fn(out, y)``.
+        x, y: the evaluation batch and its targets (moved to the model's device); more than ``CHUNK`` (128)
+            samples are evaluated 128 at a time and their batch-mean losses averaged, each weighted by its share of
+            the targets' elements (equal to one pass up to float rounding).
+        loss: a ``LOSSES`` name ("cross-entropy", "mse", ...; "auto" picks by the targets) or ``fn(out, y)``, a
+            batch-mean loss.
         alphas: the positions on the line (at most ``limits.MAX_LANDSCAPE_POINTS``).
 
     Returns:
@@ -202,7 +211,7 @@ def loss_plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg
 
     Args:
         model: the trained network (θ*, the grid's centre).
-        x, y: a fixed evaluation batch (e.g. 512 seeded samples) and its targets.
+        x, y: a fixed evaluation batch (e.g. 512 seeded samples) and its targets (evaluated as for ``loss_line``).
         loss: a ``LOSSES`` name ("auto" picks by the targets) or ``fn(out, y)``.
         steps: points per axis (2 to 101; steps² at most ``limits.MAX_LANDSCAPE_POINTS``).
         span: for "random", the grid covers ±span along each direction; for "pca", ±span × 1.2 × the

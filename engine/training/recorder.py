@@ -146,7 +146,8 @@ class Recorder:
                                                                         flat.device)
                 # a large tensor is counted on an evenly strided sample: the picture is the same, the cost bounded
                 stride = -(-flat.numel() // MAX_VALUES)
-                counts = stats.histogram(flat[::stride] if stride > 1 else flat, self._edges[(key, flat.dtype)])
+                sample = flat[::stride].contiguous() if stride > 1 else flat
+                counts = stats.histogram(sample, self._edges[(key, flat.dtype)])
                 std, mean = torch.std_mean(flat, correction=0)
                 moments = torch.stack([mean, std]).double()
                 pending["hist"].append((label, quantity, counts, moments))

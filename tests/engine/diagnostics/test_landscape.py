@@ -117,3 +117,10 @@ def test_pca_directions_project_the_trajectory_and_need_one():
     plane = diagnostics.loss_plane(model, x, y, "auto", steps=5, directions="pca", trajectory=trajectory)
     assert len(plane.trajectory) == 4 and plane.trajectory[-1] == pytest.approx((0.0, 0.0), abs=1e-9)
     assert plane.losses[2][2] == plane.centre and 0 < sum(plane.explained) <= 1 + 1e-9
+
+
+def test_a_large_batch_is_evaluated_in_chunks_to_the_same_loss():
+    model = _net()
+    x, y = torch.randn(300, 2), torch.randint(0, 2, (300,))  # three chunks of at most 128
+    line = diagnostics.loss_line(model, model.state_dict(), model.state_dict(), x, y, "cross-entropy", [0.0])
+    assert line[0] == pytest.approx(_eval(_net(), model.state_dict(), x, y), rel=1e-6)
