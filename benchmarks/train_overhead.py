@@ -4,7 +4,10 @@ Cases: the mnist-cnn preset on digits upsampled to 28×28 (bilinear), and a tiny
 CPU, and on CUDA too when a GPU is visible. Same spec, seed, batch size, optimiser (Adam) and batches by index
 permutation; the Trainer's time includes its thread, metric reads every 10 steps and a (tiny) validation.
 Two ratios: wall-clock samples/s (best of the repeats) and process CPU time, which a busy shared machine
-disturbs less (on CUDA, CPU time mostly measures the launch overhead; read the wall ratio there). Goal: ratio ≥ 0.90. Run: python benchmarks/train_overhead.py [--repeats 3]
+disturbs less (on CUDA, CPU time mostly measures the launch overhead; read the wall ratio there). Goal: ratio ≥ 0.90.
+The Trainer records its diagnostics as a run does (histograms, update ratios and unit health: every how many steps is
+printed); it is also timed with them off, and the difference divided by the records gives what one record costs.
+Run: python benchmarks/train_overhead.py [--repeats 3] [--steps 150]
 """
 from __future__ import annotations
 
@@ -69,10 +72,15 @@ def bare(spec, ds, batch: int, device: str, seed: int = 0) -> tuple[float, float
     return time.perf_counter() - t0, time.process_time() - c0
 
 
-def trainer(spec, ds, batch: int, device: str, seed: int = 0) -> tuple[float, float]:
-    """(wall, CPU) seconds from start() to "finished" for one epoch of the Trainer with every metric on."""
+def trainer(spec, ds, batch: int, device: str, seed: int = 0, diagnostics: bool = True,
+            counts: dict | None = None) -> tuple[float, float]:
+    """(wall, CPU) seconds from start() to "finished" for one epoch of the Trainer with every metric on (and the
+    diagnostics' records, unless ``diagnostics`` is False); ``counts`` gets the intervals and records made."""
     run = Trainer(spec, TrainConfig(optimizer="adam", batch_size=batch, epochs=1, device=device, seed=seed,
-                                    metrics_every=10), ds, limiter=RunLimiter(1))
+                                    metrics_every=10, heartbeat_timeout=3600.0), ds, limiter=RunLimiter(1))
+    recorder = run.loop.recorder
+    if not diagnostics:
+        run.loop.recorder = None
     _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     run.start()
@@ -80,6 +88,9 @@ def trainer(spec, ds, batch: int, device: str, seed: int = 0) -> tuple[float, fl
     elapsed = time.perf_counter() - t0, time.process_time() - c0
     assert run.state == "finished", run.status.message
     assert run.records() and run.records()[0]["grad_norm"], "metrics were on"
+    if counts is not None and diagnostics:
+        counts.update(hist_every=recorder.hist_every, health_every=recorder.health_every, steps=run.status.step,
+                      hist=sum("hist" in r for r in run.records()), health=sum("health" in r for r in run.records()))
     return elapsed
 
 
@@ -91,6 +102,7 @@ def _sync(device: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--steps", type=int, default=150, help="training steps of each timed epoch on the CPU")
     args = parser.parse_args()
     devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     engine.device.configure_threads()
@@ -100,20 +112,27 @@ def main() -> None:
              ("tiny CNN on 8×8 digits", engine.ModelSpec.from_dict(TINY_CNN), 8, 32)]
     for device in devices:
         for label, spec, side, batch in cases:
-            n = {("cpu", 28): 64 * 8, ("cpu", 8): 32 * 100}.get((device, side), batch * 400)
+            n = batch * args.steps if device == "cpu" else batch * 400
             ds = dataset(side, n, batch)
             spec, _ = data.adapt_spec(spec, ds)
             bare(spec, ds, batch, device)  # warm-up
             trainer(spec, ds, batch, device)
-            b, t = [], []
+            b, t, off, counts = [], [], [], {}
             for _ in range(args.repeats):  # alternate, keep the best of each: the machine may be shared
                 b.append(bare(spec, ds, batch, device))
-                t.append(trainer(spec, ds, batch, device))
+                t.append(trainer(spec, ds, batch, device, counts=counts))
+                off.append(trainer(spec, ds, batch, device, diagnostics=False))
             bare_rate, trainer_rate = n / min(w for w, _ in b), n / min(w for w, _ in t)
+            off_rate = n / min(w for w, _ in off)
             cpu_ratio = min(c for _, c in b) / min(c for _, c in t)
-            print(f"{device:4s} {label:38s} batch {batch:3d}: bare {bare_rate:8.0f} samples/s, "
-                  f"Trainer {trainer_rate:8.0f} samples/s, ratio {trainer_rate / bare_rate:.3f} wall (best of "
-                  f"{args.repeats}), {cpu_ratio:.3f} CPU time (goal ≥ 0.90)", flush=True)
+            off_cpu = min(c for _, c in b) / min(c for _, c in off)
+            per_record = (min(c for _, c in t) - min(c for _, c in off)) / max(counts["hist"], 1) * 1000
+            print(f"{device:4s} {label:38s} batch {batch:3d}, {counts['steps']} steps: bare {bare_rate:8.0f} "
+                  f"samples/s, Trainer {trainer_rate:8.0f} samples/s, ratio {trainer_rate / bare_rate:.3f} wall (best "
+                  f"of {args.repeats}), {cpu_ratio:.3f} CPU time (goal ≥ 0.90); diagnostics off {off_rate:8.0f} "
+                  f"samples/s ({off_rate / bare_rate:.3f} wall, {off_cpu:.3f} CPU); histograms every "
+                  f"{counts['hist_every']} steps ({counts['hist']} records), unit health every "
+                  f"{counts['health_every']} ({counts['health']}): {per_record:.1f} ms CPU a record", flush=True)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ Pages and ``ui/`` import ``engine`` or one concept package (``engine.<concept>``
 | training | ``engine.training`` | optimiser and loss registries, ``TrainConfig``, the loop, ``Trainer`` (background runs), checkpoints, inference, weights, figures | Train |
 | convolution | ``engine.conv`` | step-by-step traces equal to ``torch.nn.functional``, size arithmetic, receptive fields, examples, figures | Convolution |
 | gradients | ``engine.gradients`` | per-layer and per-step gradient norms, unrolled cells, the lab's experiments, figures | Gradients |
+| diagnostics | ``engine.diagnostics`` | unit health, the learning-rate range test, the loss line and plane, the training records' histograms and update ratios as series and figures | Train, Inspect |
 | looking inside | ``engine.inspect`` | predictions, activations, filters, recurrent states, Captum attributions, image uploads, figures | Inspect |
 | saved work | ``engine.workspace`` | the workspace store (SQLAlchemy + Alembic): workspaces, runs, snapshots, copies, workspace files, classes, lesson progress, the background flusher | every page |
 | lessons | ``engine.lessons`` | the ``lessons/*.toml`` schema and loader (``catalogue()``), the check registry (``CHECKS``, ``evaluate``), challenges (``check_challenge``) | Lessons, Class |
@@ -17,7 +18,8 @@ At the top: ``ModelSpec``, ``build``, ``summarize``, ``Summary``/``Row``, ``to_p
 ``SpecError`` (an invalid spec: ``layer_index``, ``path``, ``rows``, a message with the fix) and ``InputError``
 (bad uploads, settings and other user data) from ``errors``; ``limits`` (server-side caps), ``device`` (``pick``,
 ``describe``, ``configure_threads``, ``resolve``: a run's device setting as a device) and ``rng`` (per-run
-generators; the lock seeded builds hold).
+generators; the lock seeded builds hold), ``stats`` (one layer's statistics: histograms on fixed edges, dead and
+saturated shares; shared by ``training``, ``diagnostics`` and ``gradients``).
 
 - ``ModelSpec``: a network as JSON-able data (``from_dict``, ``from_json``, ``to_dict``, ``to_json``); ``from_dict``
   checks the structure, the name (1–100 plain characters) and each known argument's type and range.
@@ -39,12 +41,18 @@ generators; the lock seeded builds hold).
   Checkpoint``; ``Trainer(..., resume=checkpoint)`` continues a run), ``STATES``, ``TERMINAL``, ``LIMITER``,
   ``evaluate``, ``predict_grid``, ``sample``, ``save_weights``, ``load_weights``, ``OPTIMIZERS`` (name →
   ``Optimizer``: description, formula, default rate, the settings it owns, ``make``, ``apply``), ``LOSSES`` (name →
-  ``Loss``: description, formula, function), ``suggested_settings``, ``figures``.
+  ``Loss``: description, formula, function), ``suggested_settings``, ``figures``; step records also carry
+  histograms, update ratios and unit health (``recorder``); ``Trainer.initial_state()``,
+  ``Trainer.weights(with_initial=True)``, ``SavedRun.initial_state()``, ``initial_state(weights)``.
 - ``conv``: ``conv1d``/``conv2d``/``conv_transpose1d``/``2d``/``pool1d``/``2d`` traces, ``output_size``, ``fit``;
   ``figures``, ``examples``, ``receptive``.
 - ``gradients``: ``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_stats``, ``activation_stats``,
   ``derivative_bound``, ``recurrent_radius``; ``lab`` (seeded experiments and their
   background runs), ``figures``.
+- ``diagnostics``: ``unit_health(model, x)``, ``lr_find(spec, dataset, config, *, start, end, steps, seed)``,
+  ``loss_line(model, start_state, end_state, x, y, loss, alphas)``, ``loss_plane(model, x, y, loss, *, steps,
+  span, seed, directions)``; ``series`` (the records' histograms, update ratios, unit health, warnings) and
+  ``figures``. The records themselves: ``training``'s step records (``engine.training.recorder``).
 - ``workspace`` (imported on first use, ``from engine import workspace``: it brings SQLAlchemy): ``get_store()``
   (``Store``: ``create``, ``open``, ``save``, ``save_run``, ``snapshot``, ``copy``, ``export_zip``/``import_zip``,
   classes, ``expire``), ``get_flusher()`` (runs saved off the hot path), ``RunRecord``, ``WorkspaceError``s.
@@ -59,10 +67,11 @@ generators; the lock seeded builds hold).
   ``attribution`` (Captum, loaded on first use: ``attribute``, ``token_attribution``, ``METHODS``, ``BASELINES``,
   ``gradcam_layers``); ``figures``.
 """
-from engine import conv, data, device, gradients, inspect, limits, network, rng, training
+from engine import conv, data, device, diagnostics, gradients, inspect, limits, network, rng, stats, training
 from engine import lessons  # after the packages its checks read
 from engine.errors import InputError, SpecError
 from engine.network import ModelSpec, Row, Summary, build, summarize, to_pytorch_code
 
 __all__ = ["ModelSpec", "Summary", "Row", "SpecError", "InputError", "build", "summarize", "to_pytorch_code",
-           "network", "data", "training", "conv", "gradients", "inspect", "device", "limits", "rng", "lessons"]
+           "network", "data", "training", "conv", "gradients", "diagnostics", "inspect", "device", "limits", "rng", "stats",
+           "lessons"]

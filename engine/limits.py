@@ -46,6 +46,9 @@ MAX_RUN_SECONDS = _env_int("PLAYGROUND_MAX_RUN_SECONDS", 600)
 # the rest, so a classroom's clicks stay quick while every core trains. 0 trains at the server's own priority.
 TRAIN_NICE = _env_int("PLAYGROUND_TRAIN_NICE", 10)
 MAX_RUNS_KEPT = _env_int("PLAYGROUND_MAX_RUNS_KEPT", 12)
+# Loss landscapes (engine.diagnostics): points of one line or plane, each a forward pass over the evaluation batch
+# (a 21×21 plane of mnist-cnn on 512 samples takes about a minute on 2 CPU cores; 41×41 four times that).
+MAX_LANDSCAPE_POINTS = _env_int("PLAYGROUND_MAX_LANDSCAPE_POINTS", 41 * 41)
 # A paused run gives its training slot back; after this long paused it ends, freeing its thread and optimiser state.
 MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)
 # Memory of one training batch: activations × batch × 3 (forward, their gradients, the autograd's saved copies)

@@ -30,6 +30,7 @@ BATCH = 64
 ADDING_BASELINE = 0.167  # mean squared error of always answering 1 (the adding problem's dataset text)
 DEPTH_LR = {"sgd": 0.1, "momentum": 0.05, "adam": 1e-3}  # the lab's optimisers (OPTIMIZERS names) and their rates
 HEARTBEAT = 20.0  # seconds without a page poll before a run stops itself (a closed tab)
+HIST_EVERY = 5  # steps between the depth run's histogram records (the Glorot figure's slider; a tiny MLP's cost little)
 # The side-by-side comparison: the same data, hidden size and seed for each cell, Adam at this rate, clipped.
 COMPARE_CELLS = ("RNN (tanh)", "LSTM", "GRU")
 COMPARE_LR = 1e-2
@@ -217,7 +218,8 @@ def depth_trainer(depth: int, width: int, activation: str, scheme: str, batch_no
     config = TrainConfig(dataset="digits", optimizer=optimizer, lr=lr if lr is not None else DEPTH_LR[optimizer],
                          batch_size=BATCH, epochs=epochs, init=scheme, seed=seed, device="auto",
                          metrics_every=metrics_every, heartbeat_timeout=HEARTBEAT)
-    return Trainer(spec, config, dataset=dataset if dataset is not None else data.load("digits", seed=seed))
+    return Trainer(spec, config, dataset=dataset if dataset is not None else data.load("digits", seed=seed),
+                   hist_every=HIST_EVERY)
 
 
 def time_trainer(cell: str, hidden: int, ds: data.Dataset, clip: float = 1.0, lr: float = 3e-3,

@@ -1,5 +1,7 @@
 """Where gradients vanish or explode: per-layer weight-gradient norms, per-time-step ∂L/∂h_t, activation statistics.
 
+A layer's activation statistics come from ``engine.stats`` (shared with the training records and unit health).
+
 Every function runs the model in its current train/eval mode and leaves it as it was: parameters,
 ``.grad`` fields (gradients come from ``torch.autograd.grad``), BatchNorm running statistics,
 train/eval flags and hooks. While they run they attach hooks (or stand in for a recurrent layer's
@@ -17,13 +19,10 @@ from torch import nn
 
 from engine.gradients.unroll import cell_kind, recurrent_layers, unroll
 from engine.network.build import display_path
-from engine.network.layers import layer_names
+from engine.stats import ACTIVATIONS, SATURATION, captured, layer_stats
 
 LossFn = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
-# The elementwise activation modules (their outputs' statistics are meaningful unit by unit)
-ACTIVATIONS = tuple(getattr(nn, name) for name in layer_names("Activation", elementwise=True))
-SATURATION = 0.99  # tanh |y| > 0.99 and sigmoid y > 0.99 (or < 0.01) pass almost no gradient
 
 
 def default_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -231,30 +230,6 @@ def recurrent_stats(model: nn.Module, x: torch.Tensor, layer: int = -1) -> dict:
             "gate": torch.stack(states.gate[layer]).double().mean().item() if states.gate else None}
 
 
-def _summary(name: str, module: nn.Module, y: torch.Tensor, bins: int) -> dict:
-    kind = type(module).__name__
-    flat = y.detach().float().reshape(-1)
-    stats = {"name": name, "type": kind, "mean": flat.mean().item(),
-             "std": flat.std(unbiased=False).item() if flat.numel() > 1 else 0.0,
-             "saturated": None, "dead": None, "dead_units": None}
-    if isinstance(module, nn.Tanh):
-        stats["saturated"] = (flat.abs() > SATURATION).float().mean().item()
-    elif isinstance(module, nn.Sigmoid):
-        stats["saturated"] = ((flat < 1 - SATURATION) | (flat > SATURATION)).float().mean().item()
-    elif isinstance(module, nn.ReLU):
-        stats["dead"] = (flat == 0).float().mean().item()
-        # A unit (one feature, or one channel at one position) that is zero for every sample.
-        stats["dead_units"] = (y.reshape(y.shape[0], -1) == 0).all(dim=0).float().mean().item()
-    finite = flat[torch.isfinite(flat)]
-    bounded = {nn.Sigmoid: (0.0, 1.0), nn.Tanh: (-1.0, 1.0)}.get(type(module))
-    lo, hi = bounded or ((finite.min().item(), finite.max().item()) if finite.numel() else (0.0, 1.0))
-    if hi <= lo:
-        lo, hi = lo - 0.5, hi + 0.5
-    stats["counts"] = torch.histc(finite, bins, lo, hi).long().tolist()
-    stats["edges"] = np.linspace(lo, hi, bins + 1).tolist()
-    return stats
-
-
 def activation_stats(model: nn.Module, x: torch.Tensor, bins: int = 30) -> list[dict]:
     """Statistics of every activation layer's output on one batch: saturation and dead units at a glance.
 
@@ -275,23 +250,9 @@ def activation_stats(model: nn.Module, x: torch.Tensor, bins: int = 30) -> list[
         A module called more than once reports its last call.
     """
     found = [(name, m) for name, m in model.named_modules() if isinstance(m, ACTIVATIONS)]
-    outputs: dict[str, torch.Tensor] = {}
-
-    def record(name: str):
-        def hook(_module, _inputs, output):
-            outputs[name] = output.detach()
-        return hook
-
-    handles = []
-    try:
-        for name, module in found:
-            handles.append(module.register_forward_hook(record(name)))
-        with _untouched(model), torch.no_grad():
-            model(*_on_model(model, x))
-    finally:
-        for handle in handles:
-            handle.remove()
-    return [_summary(f"{display_path(name)} {type(m).__name__}", m, outputs[name], bins)
+    with captured(model, [name for name, _ in found]) as outputs, _untouched(model), torch.no_grad():
+        model(*_on_model(model, x))
+    return [layer_stats(f"{display_path(name)} {type(m).__name__}", m, outputs[name], bins)
             for name, m in found if name in outputs]
 
 

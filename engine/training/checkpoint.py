@@ -16,7 +16,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from engine.errors import InputError
-from engine.training.weights import _looks_like_safetensors, load_weights, save_weights
+from engine.training.weights import INITIAL, _looks_like_safetensors, load_weights, save_weights
 
 FORMAT = 1  # bumped when the layout below changes; an unknown one is refused, never guessed at
 _META = "playground"  # the safetensors metadata key that holds our JSON
@@ -175,10 +175,13 @@ def capture(loop, records: int) -> Checkpoint:
     window = loop._window_sums().tolist()
     meta["epoch_sums"] = [loop._epoch_loss + window[0], loop._epoch_correct + window[1],
                           loop._epoch_seen + loop._seen]
+    if loop.recorder is not None:  # the histograms' edges, so a resumed run bins as before
+        meta["hist_edges"] = loop.recorder.edge_specs()
     best = loop.best
     if best:
         meta["best"] = {k: best[k] for k in ("val_loss", "epoch", "bad_epochs")}
         tensors.update({f"best.{i}": t for i, t in enumerate(best.get("state", []))})
+    tensors.update({INITIAL + k: v for k, v in (loop.initial or {}).items()})  # the loss line's start, kept
     return Checkpoint(save_weights(loop.model), save_optimizer(loop.optimizer, loop.config.optimizer),
                       _pack(tensors, meta), loop.step, loop.epoch, records)
 
@@ -201,6 +204,9 @@ def restore(loop, checkpoint: Checkpoint) -> None:
     except InputError as err:
         raise InputError(f"the checkpoint's weights do not fit this run: {err}") from None
     load_optimizer(loop.optimizer, loop.config.optimizer, checkpoint.optimizer)
+    loop.initial = {k[len(INITIAL):]: v for k, v in tensors.items() if k.startswith(INITIAL)} or None
+    if loop.recorder is not None:
+        loop.recorder.set_edge_specs(meta.get("hist_edges"))
     position = _number(meta, "position", "progress")
     loop.step, loop.epoch, loop._pos = step, epoch, position
     loop._first_step = step  # the first step after a resume is recorded, like a fresh run's first

@@ -42,6 +42,9 @@ def _text(label: str) -> str:
     return html.escape(str(label)).replace("%{", "%&#123;")
 
 
+text = _text  # public: other packages' figures escape user strings the same way
+
+
 def _live_layout(title: str, **axes) -> dict:
     """The common layout of a figure redrawn on every tick, with its title and axes."""
     axes = {"xaxis": {}, "yaxis": {}, **axes}

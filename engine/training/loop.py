@@ -24,6 +24,7 @@ from engine.training.guard import DIVERGED_HINT, Guard, chance_loss
 from engine.training.inference import EVAL_BATCH, chunk_sums
 from engine.training.losses import check_output_range, compute_loss, resolve_loss
 from engine.training.optimizers import make_optimizer, penalised
+from engine.training.recorder import Recorder
 from engine.training.sequence import detach_state, forward_with_state, stateful_problem
 
 
@@ -35,7 +36,8 @@ class Loop:
     ``outcome`` becomes ``(state, message)`` when the run is over: "finished" or "diverged".
     """
 
-    def __init__(self, spec: ModelSpec, config: TrainConfig, dataset: data_mod.Dataset | None = None):
+    def __init__(self, spec: ModelSpec, config: TrainConfig, dataset: data_mod.Dataset | None = None,
+                 hist_every: int | None = None):
         self.config = cfg = config.check()
         self.dataset = dataset if dataset is not None else data_mod.load(cfg.dataset, cfg.seed,
                                                                          **cfg.dataset_options)
@@ -117,6 +119,9 @@ class Loop:
         self._state = [t for t in self.model.state_dict().values()]
         self.guard = Guard(self._state, chance_loss(self.dataset, self.loss_name))
         self.best: dict | None = None  # early stopping: {"val_loss", "epoch", "state", "bad_epochs"}
+        # Histograms, update ratios and unit health on step records (recorder.py); None records none of them.
+        self.recorder: Recorder | None = Recorder(self.model, self.x_val, self.total_steps, hist_every)
+        self.initial: dict[str, torch.Tensor] | None = None  # the weights before step 0 (CPU): the loss line's start
 
     def _check_bptt(self) -> int:
         """Chunk length for truncated BPTT (0 = off); only character models with whole-sequence outputs."""
@@ -173,8 +178,18 @@ class Loop:
 
         if not self.model.training:  # train() walks every module: only when evaluation switched it off
             self.model.train()
+        if self.step == 0 and self.initial is None:
+            self.initial = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        first_record = self.step == self._first_step
+        hist = self.recorder is not None and self.recorder.due(self.step)
+        if hist:
+            self.recorder.attach()  # forward hooks on this batch's own pass
         self.optimizer.zero_grad(set_to_none=True)
-        out, loss = self._forward_backward(x, y, mix)
+        try:
+            out, loss = self._forward_backward(x, y, mix)
+        finally:
+            if hist:
+                self.recorder.detach()
         count = y.numel() if self.task == "char" else len(x)  # loss terms: tokens for "char", else samples
         self._pending.append((loss, count, out if self.accuracy else None, y))
         self._seen += count
@@ -188,7 +203,7 @@ class Loop:
                 torch._foreach_add_(grads, torch._foreach_sign(weights), alpha=cfg.l1)
 
         # The first step is always recorded: its loss, of the initial (or resumed) weights, sets the divergence bar.
-        due = force_metrics or epoch_end or self.step == self._first_step or (self.step + 1) % cfg.metrics_every == 0
+        due = force_metrics or epoch_end or first_record or hist or (self.step + 1) % cfg.metrics_every == 0
         record = None
         if due:
             record = self._read_metrics()
@@ -197,10 +212,14 @@ class Loop:
                 return first
         if cfg.clip_norm:
             nn.utils.clip_grad_norm_(self.params, cfg.clip_norm, foreach=True)
+        if hist:
+            self.recorder.before_step()
         self.optimizer.step()
         self.step += 1
         records = []
         if record is not None:
+            if hist:
+                record.update(self.recorder.after_step(self.step - 1))
             records.append(self._finish_record(record, time.perf_counter() - t0))
         self.elapsed += time.perf_counter() - t0
         if epoch_end:

@@ -43,6 +43,7 @@ class Trainer:
             state and place in the data, with ``config``'s rate and settings (pass the earlier run's last ``config``).
         history: with ``resume``, the earlier run's records: the first ``resume.records`` of them stay this run's
             first records, so its curve goes on from the checkpoint (those after it are recorded again).
+        hist_every: steps between the records of histograms and update ratios (``recorder.every`` when None).
 
     Raises:
         InputError, SpecError: bad settings, a dataset that cannot load, a network that does not fit it, a
@@ -53,7 +54,7 @@ class Trainer:
 
     def __init__(self, spec: ModelSpec, config: TrainConfig | None = None, dataset=None,
                  limiter: RunLimiter | None = None, buffer: int = BUFFER, resume: Checkpoint | None = None,
-                 history: list[dict] | None = None):
+                 history: list[dict] | None = None, hist_every: int | None = None):
         self.config = (config or TrainConfig()).check()
         self._given = (spec, dataset, self.config)
         self.limiter = limiter or LIMITER
@@ -65,7 +66,8 @@ class Trainer:
         self._beat = time.monotonic()
         self.generation = 0
         self.thread: threading.Thread | None = None
-        self.loop = Loop(spec, self.config, dataset)
+        self._hist_every = hist_every
+        self.loop = Loop(spec, self.config, dataset, hist_every=hist_every)
         self.resumed = resume is not None  # its first training goes on from a checkpoint (Reset starts afresh)
         if resume is not None:
             restore(self.loop, resume)
@@ -120,7 +122,10 @@ class Trainer:
         Each is a dict: kind ("step" or "epoch"), step, epoch, train_loss, train_acc, val_loss, val_acc
         (epoch records), grad_norm and weight_norm (layer → norm, step records; gradients before
         clipping, penalties included), grad_norm_total, lr, samples_per_s, elapsed, eta. The first step is
-        always recorded. Pass ``len`` of what you have read (``record_count``) as the next ``since``.
+        always recorded. Every ``hist_every`` steps a step record also holds ``hist`` (per layer, histograms of its
+        activations, weight gradients and weights), ``update_ratio`` (per layer ‖Δw‖/‖w‖) and sometimes ``health``
+        (dead and saturated units): ``engine.training.recorder`` documents them. Pass ``len`` of what you have
+        read (``record_count``) as the next ``since``.
         """
         with self._lock:
             first = self._count - len(self._records)
@@ -146,10 +151,18 @@ class Trainer:
             if reason:
                 self._end("stopped", reason, ctl)
 
-    def weights(self) -> bytes:
-        """The current weights as safetensors bytes (waits for the batch in progress)."""
+    def weights(self, with_initial: bool = False) -> bytes:
+        """The current weights as safetensors bytes (waits for the batch in progress).
+
+        ``with_initial`` also keeps the weights the run started from, when known (``initial_state``), in the
+        same file: what the loss line needs after a reload (``SavedRun.initial_state``).
+        """
         with self._compute:
-            return save_weights(self.model)
+            return save_weights(self.model, initial=self.loop.initial if with_initial else None)
+
+    def initial_state(self) -> dict[str, torch.Tensor] | None:
+        """The weights before the first step (a copy on the CPU), or None before it or in a resumed run."""
+        return self.loop.initial
 
     def checkpoint(self) -> Checkpoint:
         """The run's weights, optimiser state and place in its data (waits for the batch in progress)."""
@@ -267,7 +280,7 @@ class Trainer:
         spec, given, first = self._given
         if dataset is None and (config.dataset, config.dataset_options) == (first.dataset, first.dataset_options):
             dataset = given
-        loop = Loop(spec, config, dataset)
+        loop = Loop(spec, config, dataset, hist_every=self._hist_every)
         self.stop(self.RESET_WAIT)  # an old worker still in a long batch ends on its own generation's events
         with self._lock:
             self.config, self.loop, self._ctl = config, loop, Control(loop)

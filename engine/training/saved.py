@@ -20,7 +20,7 @@ from engine.network.spec import ModelSpec
 from engine.training.checkpoint import Checkpoint
 from engine.training.config import TrainConfig
 from engine.training.control import TERMINAL, RunStatus
-from engine.training.weights import load_weights
+from engine.training.weights import initial_state, load_weights
 
 
 @dataclass(frozen=True)
@@ -104,6 +104,14 @@ class SavedRun:
         if self._weights is None:
             raise InputError("this run's weights were not kept; train it again to get them")
         return self._weights
+
+    def initial_state(self) -> dict[str, torch.Tensor] | None:
+        """The weights it started from, when they were saved with its weights (``Trainer.weights(with_initial=
+        True)``), else None (an older run, or one without weights)."""
+        try:
+            return initial_state(self.weights()) if self.has_weights else None
+        except InputError:  # weights not kept, or unreadable: nothing to start the line from
+            return None
 
     def records(self, since: int = 0) -> list[dict]:
         return self._records[since:]

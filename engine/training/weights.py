@@ -22,9 +22,26 @@ _TIMES_NEED = 4
 _MARGIN = 1 << 20
 
 
-def save_weights(model: nn.Module) -> bytes:
-    """The model's state_dict (parameters and buffers) as safetensors bytes."""
-    return st_save({k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()})
+INITIAL = "initial/"  # the prefix of a run's initial weights kept beside its own (no module name holds a "/")
+
+
+def save_weights(model: nn.Module, initial: dict[str, torch.Tensor] | None = None) -> bytes:
+    """The model's state_dict (parameters and buffers) as safetensors bytes.
+
+    Args:
+        model: the network.
+        initial: the weights a run started from (``Loop.initial``), kept in the same file under names prefixed
+            ``INITIAL`` for the loss line; ``load_weights`` skips them and ``initial_state`` reads them back.
+    """
+    tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tensors.update({INITIAL + k: v.detach().cpu().contiguous() for k, v in (initial or {}).items()})
+    return st_save(tensors)
+
+
+def initial_state(data: bytes) -> dict[str, torch.Tensor] | None:
+    """The initial weights ``save_weights(..., initial=...)`` kept in a weights file, or None when it has none."""
+    found = {k[len(INITIAL):]: v for k, v in read_weights(data).items() if k.startswith(INITIAL)}
+    return found or None
 
 
 def read_weights(data: bytes, need: int | None = None) -> dict[str, torch.Tensor]:
@@ -122,6 +139,7 @@ def load_weights(model: nn.Module, data: bytes) -> nn.Module:
     """
     own = model.state_dict()
     tensors = read_weights(data, need=sum(t.numel() * t.element_size() for t in own.values()))
+    tensors = {k: v for k, v in tensors.items() if not k.startswith(INITIAL)}  # a run's initial weights
     missing = [k for k in own if k not in tensors]
     extra = [k for k in tensors if k not in own]
     shapes = [f"{k} is {_shape(tensors[k])} in the file, {_shape(own[k])} in the network"
@@ -160,4 +178,4 @@ def describe(data: bytes) -> str:
     return f"{kind}: {len(tensors)} tensors, {count:,} numbers"
 
 
-__all__ = ["save_weights", "load_weights", "read_weights", "describe"]
+__all__ = ["save_weights", "load_weights", "read_weights", "initial_state", "describe", "INITIAL"]

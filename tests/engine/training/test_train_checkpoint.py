@@ -64,16 +64,18 @@ def test_resumed_run_equals_the_straight_run(circle, optimizer, k):
     assert [numbers(r) for r in mine] == [pytest.approx(numbers(r)) for r in later]  # epoch means included
 
 
-def numbers(record: dict) -> dict:
-    """A record's values that do not depend on timing, nested dicts flattened (per-layer norms)."""
+def numbers(record: dict, prefix: str = "") -> dict:
+    """A record's values that do not depend on timing, nested dicts and lists flattened (per-layer norms, the
+    histograms and unit health)."""
     out = {}
-    for key, value in record.items():
+    items = record.items() if isinstance(record, dict) else enumerate(record)
+    for key, value in items:
         if key in ("elapsed", "eta", "samples_per_s"):
             continue
-        if isinstance(value, dict):
-            out.update({f"{key}/{k}": v for k, v in value.items()})
+        if isinstance(value, dict | list):
+            out.update(numbers(value, f"{prefix}{key}/"))
         else:
-            out[key] = value
+            out[f"{prefix}{key}"] = value
     return out
 
 

@@ -1,0 +1,276 @@
+"""The loss landscape: along the straight line between two weight states, and on a plane around the trained one."""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine import limits
+from engine.errors import InputError
+from engine.training import LOSSES, compute_loss
+
+LossArg = str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+DIRECTIONS = ("random", "pca")
+CHUNK = 128  # samples per forward pass: larger batches ran 1.5 times slower per sample on the CPU (cache misses)
+
+
+@dataclass
+class LossPlane:
+    """The loss on a grid around the model's weights θ*: θ* + α·d₁ + β·d₂.
+
+    Attributes:
+        alphas, betas: the grid's coordinates along d₁ and d₂ (each ``steps`` long, 0 among them).
+        losses: ``losses[i][j]`` is the loss at (alphas[i], betas[j]); the centre is the model's own loss.
+        centre: the model's own loss on the batch.
+        directions: "random" (filter-normalised Gaussian) or "pca" (the trajectory's first two principal axes).
+        trajectory: for "pca", each checkpoint's (α, β) on the plane (its projection), else None.
+        explained: for "pca", the share of the trajectory's variance along d₁ and d₂, else None.
+    """
+
+    alphas: list[float]
+    betas: list[float]
+    losses: list[list[float]]
+    centre: float
+    directions: str
+    trajectory: list[tuple[float, float]] | None = None
+    explained: tuple[float, float] | None = None
+
+
+def _loss_fn(loss: LossArg, y: torch.Tensor):
+    if callable(loss):
+        return loss
+    name = ("cross-entropy" if not y.is_floating_point() else "mse") if loss == "auto" else loss
+    if name not in LOSSES or LOSSES[name].fn is None:
+        raise InputError(f"unknown loss {loss!r}; one of {', '.join(k for k in LOSSES if LOSSES[k].fn)}")
+    return lambda out, target: compute_loss(name, out, target)
+
+
+def _check_points(points: int, what: str) -> None:
+    if points > limits.MAX_LANDSCAPE_POINTS:
+        raise InputError(f"{what} has {points:,} points, over this server's cap of {limits.MAX_LANDSCAPE_POINTS:,} "
+                         f"(PLAYGROUND_MAX_LANDSCAPE_POINTS): choose fewer steps")
+
+
+@contextmanager
+def _evaluating(model: nn.Module):
+    """Eval mode, no gradients; every weight, buffer and mode restored bit for bit afterwards."""
+    modes = [(m, m.training) for m in model.modules()]
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    model.eval()
+    try:
+        with torch.no_grad():
+            yield
+    finally:
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                v.copy_(saved[k])
+        for module, training in modes:
+            module.training = training
+
+
+def _evaluator(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg) -> Callable[[], float]:
+    first = next(model.parameters(), None)
+    if first is None:
+        raise InputError("this network has no weights, so it has no loss landscape")
+    x = x.to(first.device, first.dtype) if x.is_floating_point() else x.to(first.device)
+    y = y.to(first.device, first.dtype) if y.is_floating_point() else y.to(first.device)
+    fn = _loss_fn(loss, y)
+
+    def evaluate() -> float:
+        try:
+            if len(x) <= CHUNK:
+                return float(fn(model(x), y))
+            # the batch mean from chunk means, each weighted by its share of the loss terms (targets' elements)
+            total = sum(float(fn(model(x[i:i + CHUNK]), y[i:i + CHUNK])) * y[i:i + CHUNK].numel()
+                        for i in range(0, len(x), CHUNK))
+            return total / y.numel()
+        except (RuntimeError, ValueError, IndexError) as exc:
+            raise InputError(f"the loss of this network cannot be evaluated on a batch of shape {tuple(x.shape)} "
+                             f"with targets {tuple(y.shape)}: {exc}") from None
+    return evaluate
+
+
+def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Tensor, y: torch.Tensor,
+              loss: LossArg, alphas) -> list[float]:
+    """The loss along θ(α) = (1 − α)·θ₀ + α·θ₁ (Goodfellow, Vinyals and Saxe 2015), e.g. α from −0.5 to 1.5.
+
+    Every floating-point entry of the state (weights and batch-norm statistics) is interpolated; integer ones
+    (counters) come from ``end_state``. The model runs in eval mode without gradients; its weights, buffers and
+    modes are restored bit for bit afterwards.
+
+    Args:
+        model: the network (its own weights do not matter).
+        start_state, end_state: state_dicts θ₀ (e.g. the run's initial weights) and θ₁ (its trained ones).
+        x, y: the evaluation batch and its targets (moved to the model's device); more than ``CHUNK`` (128)
+            samples are evaluated 128 at a time and their batch-mean losses averaged, each weighted by its share of
+            the targets' elements (equal to one pass up to float rounding).
+        loss: a ``LOSSES`` name ("cross-entropy", "mse", ...; "auto" picks by the targets) or ``fn(out, y)``, a
+            batch-mean loss.
+        alphas: the positions on the line (at most ``limits.MAX_LANDSCAPE_POINTS``).
+
+    Returns:
+        The loss at each α: at 0 exactly the loss of ``start_state``, at 1 that of ``end_state``.
+
+    Raises:
+        InputError: states that do not fit the model, too many points, a loss that cannot be evaluated.
+    """
+    alphas = [float(a) for a in alphas]
+    _check_points(len(alphas), "the line")
+    own = model.state_dict()
+    for name, state in (("start", start_state), ("end", end_state)):
+        if state is None:
+            raise InputError(f"the line needs the run's {name} weights; this run did not keep them (train it again)")
+        if set(state) != set(own) or any(tuple(state[k].shape) != tuple(own[k].shape) for k in own):
+            raise InputError(f"the {name} weights do not fit this network (saved from another one?)")
+    evaluate = _evaluator(model, x, y, loss)
+    keys = [k for k, v in own.items() if v.is_floating_point()]
+    s0 = [start_state[k].to(own[k].device, own[k].dtype) for k in keys]
+    s1 = [end_state[k].to(own[k].device, own[k].dtype) for k in keys]
+    targets = [own[k] for k in keys]
+    out = []
+    with _evaluating(model):
+        for k, v in own.items():
+            if not v.is_floating_point():
+                v.copy_(end_state[k])
+        for a in alphas:
+            # (1 − α)·θ₀ + α·θ₁, not θ₀ + α(θ₁ − θ₀): exactly θ₀ at α = 0 and θ₁ at α = 1
+            mixed = torch._foreach_add(torch._foreach_mul(s0, 1.0 - a), torch._foreach_mul(s1, a))
+            torch._foreach_copy_(targets, mixed)
+            out.append(evaluate())
+    return out
+
+
+def grid(steps: int, span: float) -> list[float]:
+    """``steps`` coordinates from −span, evenly spaced, 0 among them (symmetric when ``steps`` is odd)."""
+    half = steps // 2
+    return [span * (i - half) / max(half, 1) for i in range(steps)]
+
+
+def random_direction(model: nn.Module, generator: torch.Generator) -> list[torch.Tensor]:
+    """A Gaussian direction per parameter, normalised filter by filter (Li et al. 2018).
+
+    For a weight of two or more dimensions each filter (a slice along the first dimension: a convolution's output
+    channel, a Linear layer's row) is scaled to the norm of the same filter of the weight; one-dimensional
+    parameters (biases, batch norm's γ and β) get a zero direction.
+    """
+    out = []
+    for p in model.parameters():
+        d = torch.randn(p.shape, generator=generator, dtype=torch.float32).to(p.device, p.dtype)
+        if p.dim() <= 1:
+            out.append(torch.zeros_like(p))
+            continue
+        w = p.detach().reshape(p.shape[0], -1)
+        dn = d.reshape(p.shape[0], -1)
+        scale = w.norm(dim=1, keepdim=True) / dn.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        out.append((dn * scale).reshape(p.shape))
+    return out
+
+
+def _pca(model: nn.Module, trajectory: list[dict] | None):
+    """Two orthonormal directions (the checkpoints' principal axes around the final weights) and projections."""
+    names = [n for n, _ in model.named_parameters()]
+    if not trajectory or len(trajectory) < 3:
+        raise InputError("PCA directions need the run's trajectory: at least 3 checkpoints of its weights "
+                         "(pass trajectory=[state_dict, ...]); use directions=\"random\" without them")
+    params = dict(model.named_parameters())
+    centre = torch.cat([params[n].detach().reshape(-1).double().cpu() for n in names])
+    try:
+        rows = torch.stack([torch.cat([s[n].detach().reshape(-1).double().cpu() for n in names]) - centre
+                            for s in trajectory])
+    except (KeyError, RuntimeError):
+        raise InputError("the trajectory's checkpoints do not fit this network") from None
+    _, sv, vh = torch.linalg.svd(rows, full_matrices=False)
+    if len(sv) < 2 or sv[1] <= 0:
+        raise InputError("the trajectory does not span a plane (its checkpoints lie on one line)")
+    axes = vh[:2]
+    coords = (rows @ axes.T).tolist()
+    explained = (sv[:2] ** 2 / (sv ** 2).sum()).tolist()
+    directions = []
+    for axis in axes:
+        parts, at = [], 0
+        for n in names:
+            p = params[n]
+            parts.append(axis[at:at + p.numel()].reshape(p.shape).to(p.device, p.dtype))
+            at += p.numel()
+        directions.append(parts)
+    return directions, [tuple(c) for c in coords], tuple(explained)
+
+
+def loss_plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg, *, steps: int = 21,
+               span: float = 1.0, seed: int = 0, directions: str = "random", trajectory: list[dict] | None = None,
+               progress: Callable[[float], None] | None = None,
+               cancel: Callable[[], bool] | None = None) -> LossPlane:
+    """The loss on a ``steps`` × ``steps`` grid around the model's weights (Li et al. 2018).
+
+    The model runs in eval mode without gradients; its weights, buffers and modes are restored bit for bit.
+
+    Args:
+        model: the trained network (θ*, the grid's centre).
+        x, y: a fixed evaluation batch (e.g. 512 seeded samples) and its targets (evaluated as for ``loss_line``).
+        loss: a ``LOSSES`` name ("auto" picks by the targets) or ``fn(out, y)``.
+        steps: points per axis (2 to 101; steps² at most ``limits.MAX_LANDSCAPE_POINTS``).
+        span: for "random", the grid covers ±span along each direction; for "pca", ±span × 1.2 × the
+            trajectory's extent.
+        seed: the random directions' generator.
+        directions: "random" (two filter-normalised Gaussian directions; bias and batch-norm directions zero) or
+            "pca" (the first two principal directions of ``trajectory`` around θ*, which is projected onto the
+            plane).
+        trajectory: checkpoints of the run's weights (state_dicts, at least 3) for "pca".
+        progress: called with the share done (0..1) after each row.
+        cancel: polled before each row; when it turns true, InputError("cancelled").
+
+    Returns:
+        A ``LossPlane``.
+
+    Raises:
+        InputError: a grid over the cap (named), unknown directions, a trajectory missing, a loss that cannot
+            be evaluated, cancelled.
+    """
+    if directions not in DIRECTIONS:
+        raise InputError(f"directions should be one of {', '.join(DIRECTIONS)}, not {directions!r}")
+    if not 2 <= steps <= 101:
+        raise InputError(f"the grid takes 2 to 101 steps per axis, not {steps}")
+    if not (span > 0 and math.isfinite(span)):
+        raise InputError(f"the span should be a positive number, not {span}")
+    _check_points(steps * steps, f"a {steps}×{steps} grid")
+    evaluate = _evaluator(model, x, y, loss)
+    params = [p for p in model.parameters()]
+    base = [p.detach().clone() for p in params]
+    track, explained, scale = None, None, (span, span)
+    if directions == "random":
+        gen = torch.Generator().manual_seed(seed)
+        d1, d2 = random_direction(model, gen), random_direction(model, gen)
+    else:
+        (d1, d2), track, explained = _pca(model, trajectory)
+        extent = [max(abs(c[i]) for c in track) or 1.0 for i in (0, 1)]
+        scale = (span * 1.2 * extent[0], span * 1.2 * extent[1])
+    alphas, betas = grid(steps, scale[0]), grid(steps, scale[1])
+    losses = []
+    with _evaluating(model):
+        centre = evaluate()
+        for i, a in enumerate(alphas):
+            if cancel is not None and cancel():
+                raise InputError("the loss plane was cancelled")
+            row = []
+            for b in betas:
+                if a == 0 and b == 0:
+                    torch._foreach_copy_(params, base)
+                else:
+                    point = torch._foreach_add(base, d1, alpha=a)
+                    torch._foreach_add_(point, d2, alpha=b)
+                    torch._foreach_copy_(params, point)
+                row.append(evaluate())
+            losses.append(row)
+            if progress is not None:
+                progress((i + 1) / steps)
+    return LossPlane(alphas, betas, losses, centre, directions, track, explained)
+
+
+def line_alphas(points: int = 41, lo: float = -0.5, hi: float = 1.5) -> list[float]:
+    """``points`` positions from ``lo`` to ``hi``, 0 and 1 among them when the spacing allows (41: steps of 0.05)."""
+    return [float(v) for v in np.round(np.linspace(lo, hi, points), 12)]

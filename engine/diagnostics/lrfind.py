@@ -1,0 +1,141 @@
+"""The learning-rate range test (Smith 2017, fastai's lr_find): train briefly with a rate growing exponentially."""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+
+from engine.errors import InputError
+from engine.network.spec import ModelSpec
+from engine.training import Loop, TrainConfig
+
+SMOOTHING = 0.98  # the exponential moving average's β (with bias correction), as fastai smooths the loss
+STOP_FACTOR = 4.0  # stop once the smoothed loss passes this many times its best
+
+
+@dataclass
+class LRFind:
+    """The range test's result.
+
+    Attributes:
+        lrs: the learning rate of each step taken, increasing.
+        losses: each step's training-batch loss (before its update).
+        smoothed: the bias-corrected exponential moving average of ``losses`` (β = 0.98).
+        suggestion: the rate where the smoothed loss falls fastest (steepest descent in log η, before its minimum,
+            after the first tenth of the steps).
+        min_tenth: the rate at the smoothed loss's minimum, divided by 10 (the other usual pick).
+        stopped: why the test ended ("the smoothed loss passed 4× its best at η = …", "the loss became NaN …",
+            "reached the last rate").
+        diverged: True when the network diverged before the last rate: the smoothed loss passed 4× its best (the
+            usual end of the test), or the loss became NaN, infinite or a thousand times its first (the training
+            loop's own test); ``stopped`` says which and where.
+    """
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestion: float
+    min_tenth: float
+    stopped: str
+    diverged: bool
+
+
+def rates(start: float, end: float, steps: int) -> np.ndarray:
+    """``steps`` rates from ``start`` to ``end``, evenly spaced in log η."""
+    return np.geomspace(start, end, steps)
+
+
+def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-7, end: float = 10.0,
+            steps: int = 100, seed: int = 0, state: dict | None = None,
+            progress: Callable[[float], None] | None = None,
+            cancel: Callable[[], bool] | None = None) -> LRFind:
+    """Train a copy of the network with the learning rate growing from ``start`` to ``end``; suggest a rate.
+
+    The network is built from ``spec`` with ``seed`` (or loaded with ``state``, a copy), trained on ``dataset``
+    with ``config``'s optimiser, loss, batch size, augmentation and penalties, one batch per rate; the same seed
+    gives the same result. Nothing outside the copy changes. It stops early once the smoothed loss passes 4× its
+    best, or when the loss stops being finite (the result says so).
+
+    Args:
+        spec: the network.
+        dataset: the data (an ``engine.data`` Dataset).
+        config: the run's settings (its learning rate, epochs and early stopping are not used).
+        start, end: the first and the last rate (0 < start < end).
+        steps: rates tried at most (2 to 1,000).
+        seed: the copy's weights (when ``state`` is None), batch order and dropout.
+        state: weights to start from (a state_dict, e.g. the session's trained model's), copied.
+        progress: called with the share done (0..1) after each step.
+        cancel: polled before each step; when it turns true the test ends where it is.
+
+    Returns:
+        An ``LRFind``.
+
+    Raises:
+        InputError: bad bounds or steps, or a network that cannot train on the data (the message says why).
+    """
+    if not (0 < start < end and math.isfinite(end)):
+        raise InputError(f"the rates must grow: 0 < start < end, not start={start:g}, end={end:g}")
+    if not 2 <= steps <= 1000:
+        raise InputError(f"the range test takes 2 to 1,000 steps, not {steps}")
+    n = len(dataset.split("train")[0])
+    per_epoch = max(1, math.ceil(n / config.batch_size))
+    cfg = dataclasses.replace(config, seed=seed, lr=float(start), epochs=steps // per_epoch + 2,
+                              early_stopping=False, metrics_every=1)
+    loop = Loop(spec, cfg, dataset)
+    loop.recorder = None  # no histograms here
+    if state is not None:
+        with torch.no_grad():
+            loop.model.load_state_dict({k: v.detach().clone() for k, v in state.items()})
+    lrs, losses, smoothed = [], [], []
+    avg, best, stopped, diverged = 0.0, math.inf, "reached the last rate", False
+    for i, lr in enumerate(rates(start, end, steps)):
+        if cancel is not None and cancel():
+            stopped = "cancelled"
+            break
+        for group in loop.optimizer.param_groups:
+            group["lr"] = float(lr)
+        records = loop.train_batch(force_metrics=True)
+        step = next((r for r in records if r.get("kind") == "step"), None)
+        loss = step["train_loss"] if step else math.nan
+        if loop.outcome and loop.outcome[0] == "diverged" or not math.isfinite(loss):
+            stopped = f"the loss became NaN, infinite or exploded at η = {lr:.3g}: the network diverged"
+            diverged = True
+            break
+        avg = SMOOTHING * avg + (1 - SMOOTHING) * loss
+        smooth = avg / (1 - SMOOTHING ** (i + 1))
+        lrs.append(float(lr))
+        losses.append(float(loss))
+        smoothed.append(float(smooth))
+        best = min(best, smooth)
+        if progress is not None:
+            progress((i + 1) / steps)
+        if i and smooth > STOP_FACTOR * best:
+            stopped, diverged = (f"the smoothed loss passed {STOP_FACTOR:g}× its best ({best:.4g}) at η = {lr:.3g}: "
+                                 f"the network diverged there", True)
+            break
+        if loop.outcome:  # finished its data (cannot happen with the epochs above; kept for safety)
+            stopped = loop.outcome[1]
+            break
+    if not lrs:
+        raise InputError(f"the range test stopped at its first step: {stopped}. Start from a smaller rate than "
+                         f"{start:g}, or check the network and data")
+    suggestion, min_tenth = suggest(lrs, smoothed)
+    if int(np.argmin(smoothed)) == 0:
+        stopped += f"; the loss never fell below its first value: start from a smaller rate than {start:g}"
+    return LRFind(lrs, losses, smoothed, suggestion, min_tenth, stopped, diverged)
+
+
+def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float, float]:
+    """(steepest-descent rate, the minimum's rate / 10) of a smoothed loss curve."""
+    if len(lrs) < 2:
+        return float(lrs[0]), float(lrs[0] / 10)
+    s = np.asarray(smoothed)
+    lowest = int(np.argmin(s))
+    slopes = np.gradient(s, np.log10(lrs))
+    skip = min(len(lrs) // 10, lowest)  # the first tenth: the average is still settling there
+    steepest = skip + int(np.argmin(slopes[skip:lowest + 1]))
+    return float(lrs[steepest]), float(lrs[lowest] / 10)

@@ -1,0 +1,230 @@
+"""One layer's values as numbers: histograms on given edges, mean and spread, dead and saturated shares.
+
+Shared by whoever asks for a layer's activation statistics: the depth lab (``engine.gradients.activation_stats``),
+the training loop's records (``engine.training``) and unit health (``engine.diagnostics``). It imports only torch,
+numpy and the layer registry, so every concept package may use it without an import cycle.
+
+Edges are described compactly (``EdgeSpec`` dicts, a few numbers) and expanded by ``edges``:
+- ``{"scale": "linear", "lo": a, "hi": b, "bins": n}``: n equal bins over [a, b];
+- ``{"scale": "symlog", "low": p, "high": q, "per_decade": k}``: bins of equal width in log10|v| for magnitudes
+  10^p to 10^q on both sides, plus one central bin (−10^p, 10^p) holding zero: 2·k·(q − p) + 1 bins. Gradients
+  span many decades; these bins show them from the first step on.
+"""
+from __future__ import annotations
+
+import math
+from contextlib import contextmanager
+
+import numpy as np
+import torch
+from torch import nn
+
+from engine.network.build import display_path
+from engine.network.layers import layer_names
+
+# The elementwise activation modules (their outputs' statistics are meaningful unit by unit)
+ACTIVATIONS = tuple(getattr(nn, name) for name in layer_names("Activation", elementwise=True))
+# Also measured where a model holds them (built from PyTorch code): the hard variants
+HARD = (nn.Hardtanh, nn.Hardsigmoid)
+SATURATION = 0.99  # tanh |y| ≥ 0.99 and sigmoid y ≥ 0.99 (or ≤ 0.01) pass almost no gradient
+SATURATED_SHARE = 0.95  # a unit is saturated when it sits near a bound for at least this share of the samples
+BINS = 32  # linear histogram bins
+GRAD_DECADES, PER_DECADE = 8, 2  # symmetric log bins: 8 decades below the largest gradient, 2 bins a decade
+
+
+def bounds(module: nn.Module) -> tuple[float, float] | None:
+    """The output range of a bounded activation (sigmoid, tanh and their hard variants), else None."""
+    if isinstance(module, nn.Sigmoid | nn.Hardsigmoid):
+        return 0.0, 1.0
+    if isinstance(module, nn.Tanh):
+        return -1.0, 1.0
+    if isinstance(module, nn.Hardtanh) and not isinstance(module, nn.ReLU6):
+        return float(module.min_val), float(module.max_val)
+    return None
+
+
+def is_activation(module: nn.Module) -> bool:
+    """Whether unit statistics apply to the module: an elementwise activation (or a hard variant)."""
+    return isinstance(module, ACTIVATIONS + HARD)
+
+
+# ------------------------------------------------------------------------------------------- edges
+def linear_spec(lo: float, hi: float, bins: int = BINS) -> dict:
+    """Equal bins over [lo, hi] (widened by ±0.5 when lo = hi)."""
+    lo, hi = float(lo), float(hi)
+    if not hi > lo:
+        lo, hi = lo - 0.5, hi + 0.5
+    return {"scale": "linear", "lo": lo, "hi": hi, "bins": int(bins)}
+
+
+def symlog_spec(largest: float, decades: int = GRAD_DECADES, per_decade: int = PER_DECADE) -> dict:
+    """Symmetric log bins whose top edge is the decade above ``largest`` (|v| ≤ largest), ``decades`` deep."""
+    high = math.ceil(math.log10(largest)) if largest > 0 and math.isfinite(largest) else 0
+    return {"scale": "symlog", "low": high - int(decades), "high": high, "per_decade": int(per_decade)}
+
+
+def edges(spec: dict) -> np.ndarray:
+    """The bin edges (increasing, float64) an ``EdgeSpec`` describes."""
+    if spec["scale"] == "linear":
+        return np.linspace(spec["lo"], spec["hi"], spec["bins"] + 1)
+    if spec["scale"] == "symlog":
+        mags = np.logspace(spec["low"], spec["high"], (spec["high"] - spec["low"]) * spec["per_decade"] + 1)
+        return np.concatenate([-mags[::-1], mags])
+    raise ValueError(f"unknown bin scale {spec['scale']!r}; linear or symlog")
+
+
+def first_spec(kind: str, values: torch.Tensor, module: nn.Module | None = None) -> dict:
+    """Edges fixed from a layer's first record, with room to grow, so later records stay comparable.
+
+    ``kind``: "act" (a bounded activation's own range; else the first values' range, doubled around its
+    centre), "weight" (symmetric, twice the largest |w|) or "grad" (symmetric log bins).
+    """
+    flat = values.detach().reshape(-1)
+    flat = flat[torch.isfinite(flat)]
+    if kind == "grad":
+        return symlog_spec(flat.abs().max().item() if flat.numel() else 1.0)
+    if kind == "act" and module is not None and bounds(module):
+        return linear_spec(*bounds(module))
+    if not flat.numel():
+        return linear_spec(0.0, 0.0)
+    lo, hi = flat.min().item(), flat.max().item()
+    if kind == "weight" or lo < 0 < hi:
+        top = 2 * max(abs(lo), abs(hi))
+        return linear_spec(-top, top)
+    if lo >= 0:  # ReLU outputs and other non-negative values: from 0
+        return linear_spec(0.0, 2 * hi)
+    return linear_spec(2 * lo, 0.0)
+
+
+# ------------------------------------------------------------------------------------------- counting
+def histogram(values: torch.Tensor, bin_edges) -> torch.Tensor:
+    """Counts of ``values`` in the bins of ``bin_edges``, as ``numpy.histogram`` counts them, on the values' device.
+
+    Bins are [e_i, e_i+1), the last one closed; NaN and ±inf are left out. Values below the first edge count
+    in the first bin and those above the last in the last one, so the counts always sum to the number of
+    finite values (with edges covering the values, they equal ``numpy.histogram``'s exactly).
+
+    Args:
+        values: any tensor (flattened; compared with the float64 edges exactly, in its own dtype).
+        bin_edges: increasing edges (a sequence or numpy array, at least two), or a tensor of the values' dtype and
+            device whose inner edges were made by ``inner_edges`` (``edges_tensor``), to save redoing it.
+
+    Returns:
+        An int64 tensor of ``len(bin_edges) - 1`` counts.
+    """
+    flat = values.detach().reshape(-1)
+    if not flat.is_floating_point():
+        flat = flat.double()
+    inner = inner_edges(bin_edges, flat.dtype, flat.device)
+    bins = len(inner) + 1
+    index = torch.bucketize(flat, inner, right=True)
+    index = torch.where(torch.isfinite(flat), index, bins)  # NaN and ±inf to a bin of their own, dropped below
+    return torch.bincount(index, minlength=bins + 1)[:bins]
+
+
+def inner_edges(bin_edges, dtype: torch.dtype, device) -> torch.Tensor:
+    """The inner edges as ``dtype`` values that compare with ``dtype`` values exactly as the float64 edges do.
+
+    A float32 value v is ≥ a float64 edge e exactly when v ≥ the least float32 not below e, so each edge is
+    rounded up (for float64 values nothing changes). Precompute it once per set of edges (``histogram`` accepts
+    its result plus the outer edges, or any edges).
+    """
+    if isinstance(bin_edges, torch.Tensor) and bin_edges.dtype == dtype and bin_edges.device == torch.device(device):
+        return bin_edges[1:-1]
+    e64 = torch.as_tensor(np.asarray(bin_edges, dtype=np.float64)[1:-1])
+    e = e64.to(dtype)
+    if dtype != torch.float64:
+        below = e.double() < e64
+        e = torch.where(below, torch.nextafter(e, torch.full_like(e, float("inf"))), e)
+    return e.to(device)
+
+
+def _units(y: torch.Tensor) -> torch.Tensor:
+    """(samples, units): a unit is one feature, or one channel at one position."""
+    return y.reshape(y.shape[0], -1) if y.dim() > 1 else y.reshape(-1, 1)
+
+
+def unit_shares(module: nn.Module, y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """(dead, saturated) fractions of the layer's units over the samples of ``y``, as 0-dim device tensors.
+
+    dead: units whose output is exactly 0 for every sample. saturated: units within 1% of a bound (|tanh| ≥ 0.99;
+    sigmoid ≤ 0.01 or ≥ 0.99) for at least 95% of the samples; 0 for an activation without bounds.
+    """
+    u = _units(y.detach())
+    dead = (u == 0).all(dim=0).double().mean()
+    b = bounds(module)
+    if b is None:
+        return dead, torch.zeros((), dtype=torch.float64, device=u.device)
+    margin = (1 - SATURATION) * max(abs(b[0]), abs(b[1]))
+    near = (u <= b[0] + margin) | (u >= b[1] - margin)
+    saturated = (near.double().mean(dim=0) >= SATURATED_SHARE).double().mean()
+    return dead, saturated
+
+
+def layer_stats(name: str, module: nn.Module, y: torch.Tensor, bins: int = 30) -> dict:
+    """One activation layer's output on a batch: mean, std, saturated and dead shares, a histogram.
+
+    Returns:
+        {"name", "type", "mean", "std", "saturated" (share of values near a bound of a sigmoid/tanh, else None),
+        "dead" (ReLU: share of values equal to 0, else None), "dead_units" (ReLU: share of units 0 for every
+        sample, else None), "counts", "edges" (over [0, 1] for sigmoid, [-1, 1] for tanh, else the observed
+        range)}.
+    """
+    kind = type(module).__name__
+    flat = y.detach().float().reshape(-1)
+    stats = {"name": name, "type": kind, "mean": flat.mean().item(),
+             "std": flat.std(unbiased=False).item() if flat.numel() > 1 else 0.0,
+             "saturated": None, "dead": None, "dead_units": None}
+    if isinstance(module, nn.Tanh):
+        stats["saturated"] = (flat.abs() > SATURATION).float().mean().item()
+    elif isinstance(module, nn.Sigmoid):
+        stats["saturated"] = ((flat < 1 - SATURATION) | (flat > SATURATION)).float().mean().item()
+    elif isinstance(module, nn.ReLU):
+        stats["dead"] = (flat == 0).float().mean().item()
+        stats["dead_units"] = unit_shares(module, y)[0].item()
+    finite = flat[torch.isfinite(flat)]
+    spec = linear_spec(*(bounds(module) or ((finite.min().item(), finite.max().item()) if finite.numel()
+                                            else (0.0, 1.0))), bins)
+    stats["edges"] = edges(spec).tolist()
+    stats["counts"] = histogram(finite, stats["edges"]).tolist()
+    return stats
+
+
+def edges_tensor(bin_edges, dtype: torch.dtype, device) -> torch.Tensor:
+    """All the edges as a tensor for ``histogram`` on values of ``dtype`` on ``device`` (inner ones rounded up)."""
+    e64 = np.asarray(bin_edges, dtype=np.float64)
+    inner = inner_edges(e64, dtype, device)
+    ends = torch.tensor([e64[0], e64[-1]], dtype=dtype, device=inner.device)
+    return torch.cat([ends[:1], inner, ends[1:]])
+
+
+@contextmanager
+def captured(model: nn.Module, names: list[str]):
+    """Record the outputs of the named submodules during the forward passes inside the block.
+
+    Yields a dict name → the module's last output (detached; a recurrent layer's output sequence). Hooks are
+    removed on leaving, also after an error.
+    """
+    outputs: dict[str, torch.Tensor] = {}
+
+    def hook_for(name: str):
+        def hook(_module, _inputs, output):
+            outputs[name] = (output[0] if isinstance(output, tuple) else output).detach()
+        return hook
+
+    handles = [model.get_submodule(n).register_forward_hook(hook_for(n)) for n in names]
+    try:
+        yield outputs
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
+def label(model: nn.Module, name: str) -> str:
+    """A module's label as the summary writes it: "3.1 ReLU"."""
+    return " ".join(filter(None, [display_path(name), type(model.get_submodule(name)).__name__]))
+
+
+__all__ = ["ACTIVATIONS", "HARD", "SATURATION", "SATURATED_SHARE", "BINS", "bounds", "is_activation", "linear_spec",
+           "symlog_spec", "edges", "first_spec", "histogram", "inner_edges", "edges_tensor", "unit_shares",
+           "layer_stats", "captured", "label"]

@@ -1,0 +1,62 @@
+"""The learning-rate range test: seeded, repeatable, on a copy, and it stops when the network diverges."""
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+from engine import diagnostics
+from engine.errors import InputError
+from engine.network import presets
+from engine.training import TrainConfig, Trainer
+
+
+def _config(**kw):
+    return TrainConfig(dataset="circle", batch_size=16, device="cpu", **kw)
+
+
+def test_lr_find_is_repeatable_and_leaves_the_run_untouched(circle):
+    trainer = Trainer(presets.get("toy-mlp"), _config(), dataset=circle)
+    trainer.step()
+    state = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    records, rng = trainer.records(), torch.get_rng_state()
+    a = diagnostics.lr_find(trainer.spec, circle, _config(), steps=30, seed=3, state=trainer.model.state_dict())
+    b = diagnostics.lr_find(trainer.spec, circle, _config(), steps=30, seed=3, state=trainer.model.state_dict())
+    assert (a.lrs, a.losses, a.smoothed, a.suggestion) == (b.lrs, b.losses, b.smoothed, b.suggestion)
+    assert all(torch.equal(state[k], v) for k, v in trainer.model.state_dict().items())
+    assert trainer.records() == records and trainer.status.step == 1 and torch.equal(torch.get_rng_state(), rng)
+    assert len(a.lrs) == len(a.losses) == len(a.smoothed) and a.lrs == sorted(a.lrs) and a.lrs[0] == 1e-7
+    assert a.lrs[0] <= a.suggestion <= a.lrs[-1]
+    assert a.min_tenth == pytest.approx(a.lrs[int(np.argmin(a.smoothed))] / 10)
+    other = diagnostics.lr_find(trainer.spec, circle, _config(), steps=30, seed=4)
+    assert other.losses != a.losses
+
+
+def test_smoothing_is_the_bias_corrected_moving_average(circle):
+    r = diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), steps=20)
+    avg = 0.0
+    for i, (loss, smooth) in enumerate(zip(r.losses, r.smoothed)):
+        avg = 0.98 * avg + 0.02 * loss
+        assert smooth == pytest.approx(avg / (1 - 0.98 ** (i + 1)))
+
+
+def test_it_stops_once_the_smoothed_loss_passes_four_times_its_best(circle):
+    r = diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(optimizer="sgd"), start=1e-3, end=1e4, steps=100)
+    assert len(r.lrs) < 100 and "4×" in r.stopped
+    assert r.smoothed[-1] > 4 * min(r.smoothed[:-1]) or r.diverged
+
+
+def test_a_diverging_network_stops_and_says_so(circle):
+    spec = engine.ModelSpec.from_dict({"input": [2], "layers": [{"type": "Linear", "out_features": 64},
+                                                                {"type": "Linear", "out_features": 2}]})
+    r = diagnostics.lr_find(spec, circle, _config(optimizer="sgd", momentum=0.0), start=1.0, end=1e12, steps=100)
+    assert r.diverged and "diverged" in r.stopped and len(r.lrs) < 100
+    assert all(math.isfinite(v) for v in r.losses)
+
+
+def test_bad_bounds_are_refused(circle):
+    with pytest.raises(InputError, match="grow"):
+        diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), start=1.0, end=0.1)
+    with pytest.raises(InputError, match="steps"):
+        diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), steps=1)

@@ -1,0 +1,91 @@
+"""The diagnostics a run's step records carry: histograms, update ratios, unit health, initial weights."""
+import numpy as np
+import pytest
+import torch
+from run_helpers import toy_mlp
+
+from engine import diagnostics, stats
+from engine.training import SavedRun, TrainConfig, Trainer, initial_state, load_weights
+from engine.training.loop import Loop
+
+
+def _loop(circle, hist_every=None, **kw):
+    return Loop(toy_mlp(), TrainConfig(dataset="circle", batch_size=16, epochs=3, device="cpu", seed=0, **kw),
+                circle, hist_every=hist_every)
+
+
+def test_update_ratios_are_the_weights_change_around_one_optimiser_step(circle):
+    loop = _loop(circle, optimizer="adam")
+    before = {n: p.detach().clone() for n, p in loop.model.named_parameters()}
+    (record,) = [r for r in loop.train_batch() if r["kind"] == "step"]
+    assert loop.step == 1 and set(record["update_ratio"]) == {"0 Linear", "2 Linear", "4 Linear"}
+    for layer, ratio in record["update_ratio"].items():
+        index = layer.split()[0]
+        names = [n for n in before if n.rpartition(".")[0] == index]
+        after = torch.cat([dict(loop.model.named_parameters())[n].detach().reshape(-1) for n in names])
+        w = torch.cat([before[n].reshape(-1) for n in names])
+        assert ratio == pytest.approx(((after - w).norm() / w.norm()).item(), rel=1e-5)
+
+
+def test_histograms_count_the_weights_and_gradients_as_numpy_does(circle):
+    loop = _loop(circle, clip_norm=0.0)
+    w0 = loop.model[0].weight.detach().clone()
+    (record,) = [r for r in loop.train_batch() if r["kind"] == "step"]
+    cell = record["hist"]["0 Linear"]
+    e = stats.edges(cell["weight"]["edges"])
+    assert cell["weight"]["counts"] == np.histogram(w0.double().numpy(), bins=e)[0].tolist()
+    assert sum(cell["weight"]["counts"]) == w0.numel() and cell["weight"]["mean"] == pytest.approx(w0.mean().item())
+    g = loop.model[0].weight.grad  # the step's gradient, still there after the optimiser used it
+    ge = stats.edges(cell["grad"]["edges"])
+    assert cell["grad"]["edges"]["scale"] == "symlog"
+    assert cell["grad"]["counts"] == np.histogram(g.double().numpy(), bins=ge)[0].tolist()
+    units = loop.model[0].out_features
+    assert sum(record["hist"]["1 Tanh"]["act"]["counts"]) == 16 * units  # the batch's 16 samples × its units
+    assert record["hist"]["1 Tanh"]["act"]["edges"] == {"scale": "linear", "lo": -1.0, "hi": 1.0, "bins": 32}
+
+
+def test_records_come_every_k_steps_on_fixed_edges_from_the_batch_already_computed(circle):
+    loop = _loop(circle, hist_every=4)
+    calls = []
+    loop.model.register_forward_pre_hook(lambda m, i: calls.append(m.training))
+    records = []
+    while not loop.outcome:
+        records += loop.train_batch()
+    steps = diagnostics.series.steps(records)
+    assert steps == [1] + [s for s in range(4, loop.step + 1, 4)]
+    hist = diagnostics.series.hist_records(records)
+    specs = [r["hist"]["2 Linear"]["weight"]["edges"] for r in hist]
+    assert all(s == specs[0] for s in specs)  # fixed from the first record
+    # one forward pass per training batch (histograms come from its hooks); in eval mode, one per validation pass
+    # (one chunk each here) and one on the probe set per unit-health record
+    assert sum(calls) == loop.step
+    assert loop.epoch + sum(1 for r in records if "health" in r) == calls.count(False) > loop.epoch
+
+
+def test_health_is_recorded_on_the_probe_set(circle):
+    loop = _loop(circle)
+    (record,) = [r for r in loop.train_batch() if r["kind"] == "step"]
+    x = circle.split("val")[0][:256]
+    assert record["health"] == [h.to_dict() for h in diagnostics.unit_health(loop.model, x)]  # after the step
+    assert [h["name"] for h in record["health"]] == ["1 Tanh", "3 Tanh"]
+    assert all(0 <= h["dead"] <= 1 and 0 <= h["saturated"] <= 1 for h in record["health"])
+
+
+def test_a_runs_initial_weights_are_kept_with_its_weights(circle):
+    trainer = Trainer(toy_mlp(), TrainConfig(dataset="circle", batch_size=16, epochs=1, device="cpu", seed=0),
+                      dataset=circle)
+    start = {k: v.clone() for k, v in trainer.model.state_dict().items()}
+    for _ in range(3):
+        trainer.step()
+    kept = trainer.initial_state()
+    assert kept.keys() == start.keys() and all(torch.equal(kept[k], start[k]) for k in start)
+    blob = trainer.weights(with_initial=True)
+    assert initial_state(trainer.weights()) is None
+    got = initial_state(blob)
+    assert all(torch.equal(got[k], start[k]) for k in start)
+    model = load_weights(trainer.loop.model.__class__(*trainer.model), blob)  # loads, the initial ones skipped
+    assert all(torch.equal(v, trainer.model.state_dict()[k]) for k, v in model.state_dict().items())
+    saved = SavedRun(trainer.spec, trainer.config, "finished", trainer.records(), blob)
+    assert all(torch.equal(saved.initial_state()[k], start[k]) for k in start)
+    assert SavedRun(trainer.spec, trainer.config, "finished", trainer.records(), trainer.weights()).initial_state() \
+        is None  # an older run: no initial weights
