@@ -1,12 +1,13 @@
 """Gradients: where they vanish or explode, through the layers of a deep network and through the steps of an RNN."""
 import streamlit as st
 
-from ui.gradients import depth, through_time
+from ui.gradients import depth, lab_setup, through_time
 from ui.core import sidebar
 from ui.core.page import keep_alive, state
 
 st.set_page_config(page_title="Gradients · NN playground", page_icon=":material/trending_down:", layout="wide")
 sidebar.sidebar_ui(state())
+lab_setup.apply_pending()  # a lesson step's lab settings, when the Lessons page just set them up
 through_time.restore_widgets()  # the settings this workspace last had here, before any widget is drawn
 keep_alive()  # a Train run keeps its heartbeat while the student reads this page
 st.title("Vanishing and exploding gradients")

@@ -1,0 +1,142 @@
+"""The Lessons page in AppTest: lessons by topic (the class's first), load errors shown, a lesson kept in the
+address, predictions kept and revealed, Check my work refused without a passing run and ticked by a real one,
+the ticks kept through a reload, and unsaved work never replaced without asking."""
+import pytest
+
+import engine
+from engine import lessons
+from tests.app.lessons.lesson_pages import ROOT, lessons_page, session, store, stored_run, texts, token
+
+XOR = "perceptron-xor"
+RIGHT = "about 50 to 75%: no straight line separates the classes"
+
+
+def test_every_lesson_is_listed_under_its_topic_with_minutes_and_summary():
+    at = lessons_page()
+    catalogue = lessons.catalogue()
+    shown = texts(at)
+    for topic, found in catalogue.by_topic().items():
+        assert topic in [h.value for h in at.subheader]
+        for lesson in found:
+            assert at.button(key=f"lessons-open-topic-{lesson.id}")
+            assert lesson.title in shown and lesson.summary in shown and f"about {lesson.minutes} minutes" in shown
+
+
+def test_lessons_set_by_the_class_come_first():
+    teacher, code = store().create_class("Period 3")
+    at = lessons_page()
+    store().join_class(code, "Ada", token(at))
+    store().assign(teacher, "lesson", "through-time")
+    at = lessons_page(ws=token(at))  # a reload: the class is read when the workspace opens
+    headings = [h.value for h in at.subheader]
+    assert headings[0].endswith("Set by your teacher")
+    assert at.button(key="lessons-open-assigned-through-time")
+    assert not [b for b in at.button if b.key == "lessons-open-topic-through-time"]  # listed once
+
+
+def test_a_broken_lesson_file_is_named_and_the_others_still_list(tmp_path, monkeypatch):
+    source = (ROOT / "lessons" / "01-perceptron-xor.toml").read_text()
+    (tmp_path / "01-good.toml").write_text(source)
+    (tmp_path / "02-bad.toml").write_text(source.replace('name = "run_accuracy"', 'name = "nope"', 1)
+                                          .replace('id = "perceptron-xor"', 'id = "broken"'))
+    folder = lessons.load_folder(tmp_path)
+    monkeypatch.setattr(lessons, "catalogue", lambda reload=False: folder)
+    at = lessons_page()
+    warning = " ".join(w.value for w in at.warning)
+    assert "02-bad.toml" in warning and "steps[0].check.name" in warning and "nope" in warning
+    assert at.button(key=f"lessons-open-topic-{XOR}")
+
+
+def test_an_opened_lesson_is_kept_in_the_address_and_a_reload_reopens_it():
+    at = lessons_page()
+    at.button(key=f"lessons-open-topic-{XOR}").click().run()
+    assert at.query_params["lesson"] == [XOR] or at.query_params["lesson"] == XOR
+    assert at.title[0].value == "The perceptron and XOR"
+    again = lessons_page(lesson=XOR, ws=token(at))
+    assert again.title[0].value == "The perceptron and XOR"
+    again.button(key="lessons-back").click().run()
+    assert "lesson" not in again.query_params and again.title[0].value == "Lessons"
+
+
+def test_an_unknown_lesson_in_the_address_says_so_and_lists_the_rest():
+    at = lessons_page(lesson="no-such-lesson")
+    assert "no-such-lesson" in at.error[0].value
+    assert at.title[0].value == "Lessons"
+
+
+def test_a_prediction_is_asked_first_kept_once_and_the_answer_revealed():
+    at = lessons_page(lesson=XOR)
+    assert at.button(key="lesson-setup-0").disabled  # asked before acting
+    assert "**Answer:**" not in texts(at)  # revealed only once kept
+    at.button(key="lesson-predict-save-0").click().run()  # nothing chosen
+    assert "Choose or type your prediction first" in texts(at)
+    at.radio(key="lesson-predict-0").set_value("about 100%").run()
+    at.button(key="lesson-predict-save-0").click().run()
+    assert not at.exception
+    guess = store().lesson_progress(token(at)).predictions[(XOR, 0)]
+    assert guess.answer == "about 100%" and not guess.correct
+    shown = texts(at)
+    assert "Your prediction: about 100%" in shown and f"**Answer:** {RIGHT}" in shown
+    assert not [r for r in at.radio if r.key == "lesson-predict-0"]  # kept once: not asked again
+    assert not at.button(key="lesson-setup-0").disabled
+
+
+def test_a_number_prediction_is_kept_with_whether_it_is_right():
+    at = lessons_page(lesson="deep-sigmoid")
+    at.number_input(key="lesson-predict-0").set_value(0.15).run()
+    at.button(key="lesson-predict-save-0").click().run()
+    guess = store().lesson_progress(token(at)).predictions[("deep-sigmoid", 0)]
+    assert guess.answer == pytest.approx(0.15) and guess.correct  # 0.1 ± 0.1
+    assert "Your prediction: 0.15" in texts(at)
+
+
+def test_check_my_work_is_refused_without_a_run_and_ticks_after_a_real_run_then_a_reload_keeps_it():
+    at = lessons_page(lesson=XOR)
+    ws = token(at)
+    store().record_prediction(ws, XOR, 0, RIGHT)
+    at.run()
+    at.button(key="lesson-check-0").click().run()
+    assert "Not yet" in texts(at) and store().lesson_progress(ws).ticks == {}
+    spec = lessons.catalogue().get(XOR).steps[0].setup.spec
+    store().save_run(ws, stored_run(1, spec, dataset="xor", epochs=20))  # the lesson's own settings, seeded
+    at.button(key="lesson-check-0").click().run()
+    tick = store().lesson_progress(ws).ticks[(XOR, 0)]
+    assert tick.runs == (1,)
+    assert "Done by run #1: Run 1 reached" in texts(at) and "Not yet" not in texts(at)
+    assert not [b for b in at.button if b.key == "lesson-check-0"]  # done: no button
+    reloaded = lessons_page(lesson=XOR, ws=ws)  # a fresh session on the same workspace
+    assert "Done by run #1" in texts(reloaded)
+    assert not [b for b in reloaded.button if b.key == "lesson-check-0"]
+    assert [b for b in reloaded.button if b.key == "lesson-check-1"]  # the next step is still to do
+
+
+def test_set_it_up_asks_before_replacing_a_network_no_run_kept():
+    at = lessons_page(lesson=XOR)
+    mine = engine.ModelSpec.from_dict({"name": "my-net", "input": [2], "layers": [
+        {"type": "Linear", "out_features": 5}, {"type": "ReLU"}, {"type": "Linear", "out_features": 2}]})
+    session(at).set_spec(mine)
+    store().record_prediction(token(at), XOR, 0, RIGHT)
+    at.run()
+    at.button(key="lesson-setup-0").click().run()
+    assert at.title[0].value == "The perceptron and XOR"  # still here: asked first
+    warning = " ".join(w.value for w in at.warning)
+    assert "my-net" in warning and "perceptron" in warning
+    at.button(key="lesson-confirm-no-0").click().run()
+    assert session(at).spec == mine and not at.warning
+    at.button(key="lesson-setup-0").click().run()
+    at.button(key="lesson-confirm-yes-0").click().run()
+    assert not at.exception and at.title[0].value == "Train"
+    assert session(at).spec.name == "perceptron"
+
+
+def test_a_network_kept_by_a_run_is_replaced_without_asking():
+    ws = token(lessons_page())
+    mine = {"name": "my-net", "input": [2], "layers": [{"type": "Linear", "out_features": 5}, {"type": "ReLU"},
+                                                        {"type": "Linear", "out_features": 2}]}
+    store().save(ws, spec=mine)
+    store().save_run(ws, stored_run(1, mine, dataset="xor", epochs=2))  # run 1 keeps my-net
+    at = lessons_page(lesson=XOR, ws=ws)
+    assert session(at).spec.name == "my-net"
+    at.button(key="lesson-setup-1").click().run()
+    assert not at.exception and at.title[0].value == "Train"
+    assert session(at).spec.name == "one-hidden-layer"
