@@ -21,15 +21,16 @@ assigned, challenges = stored.assignments(s)
 if blocked:
     st.info(text.message(blocked))
 
-wanted = st.query_params.get(listing.PARAM)
+wanted = listing.wanted(s)
 lesson = catalogue.get(wanted) if wanted else None
 if wanted and lesson is None:
     st.error(f"No lesson has the id {text.code(wanted)}: choose one below.")
+    listing.open_lesson(s, None)
 if lesson is None:
     listing.list_ui(s, catalogue, progress, assigned, challenges, blocked)
 else:
     st.button("All lessons", key="lessons-back", icon=":material/arrow_back:", on_click=listing.open_lesson,
-              args=(None,))
+              args=(s, None))
     lesson_ui(s, lesson, progress, blocked)
     if lesson.challenge is not None:
         challenge_ui(s, lesson.challenge, progress, blocked)

@@ -54,8 +54,15 @@ def test_an_opened_lesson_is_kept_in_the_address_and_a_reload_reopens_it():
     assert at.title[0].value == "The perceptron and XOR"
     again = lessons_page(lesson=XOR, ws=token(at))
     assert again.title[0].value == "The perceptron and XOR"
+    again.switch_page("views/3_Train.py").run()  # the sidebar's links drop the lesson from the address
+    del again.query_params["lesson"]
+    again.switch_page("views/7_Lessons.py").run()
+    assert again.title[0].value == "The perceptron and XOR"  # back where the student left
     again.button(key="lessons-back").click().run()
     assert "lesson" not in again.query_params and again.title[0].value == "Lessons"
+    again.switch_page("views/3_Train.py").run()
+    again.switch_page("views/7_Lessons.py").run()
+    assert again.title[0].value == "Lessons"
 
 
 def test_an_unknown_lesson_in_the_address_says_so_and_lists_the_rest():
