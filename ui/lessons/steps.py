@@ -59,7 +59,7 @@ def prediction_ui(s, lesson, index: int, step, progress, blocked: str | None) ->
         shown = guess.answer if question.kind == "choice" else f"{guess.answer:g}"
         mark = ":material/check_circle: right" if guess.correct else ":material/cancel: not quite"
         st.markdown(f"Your prediction: {text.plain(shown)} · {mark}")
-    st.markdown(f"**Answer:** {_answer_text(question)}" + (f" · {question.reveal}" if question.reveal else ""))
+    st.markdown(f"**Answer:** {_answer_text(question)}" + (f"  \n{question.reveal}" if question.reveal else ""))
     return True
 
 

@@ -147,3 +147,25 @@ def test_a_network_kept_by_a_run_is_replaced_without_asking():
     at.button(key="lesson-setup-1").click().run()
     assert not at.exception and at.title[0].value == "Train"
     assert session(at).spec.name == "one-hidden-layer"
+
+
+def test_a_submitted_run_is_judged_by_the_challenge_and_the_best_kept():
+    ws = token(lessons_page())
+    small = {"name": "small", "input": [2], "layers": [
+        {"type": "Linear", "out_features": 10}, {"type": "Tanh"}, {"type": "Linear", "out_features": 10},
+        {"type": "Tanh"}, {"type": "Linear", "out_features": 2}]}  # 162 parameters
+    big = {"name": "big", "input": [2], "layers": [{"type": "Linear", "out_features": 64}, {"type": "Tanh"},
+                                                    {"type": "Linear", "out_features": 2}]}  # 322: too many
+    store().save_run(ws, stored_run(1, small, dataset="spiral", epochs=20, lr=0.03))
+    store().save_run(ws, stored_run(2, big, dataset="spiral", epochs=2))
+    at = lessons_page(lesson=XOR, ws=ws)
+    assert "at most 200 parameters" in texts(at)
+    at.selectbox(key=f"lesson-challenge-run-{XOR}").set_value(2).run()
+    at.button(key=f"lesson-challenge-post-{XOR}").click().run()
+    assert "Run #2 does not count" in texts(at) and "parameters" in texts(at)
+    assert XOR not in store().lesson_progress(ws).bests
+    at.selectbox(key=f"lesson-challenge-run-{XOR}").set_value(1).run()
+    at.button(key=f"lesson-challenge-post-{XOR}").click().run()
+    best = store().lesson_progress(ws).bests[XOR]
+    assert best.run == 1 and best.parameters == 162
+    assert f"Your best: run #1, {best.value:.4g} with 162 parameters" in texts(at)
