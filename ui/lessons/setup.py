@@ -50,8 +50,9 @@ def describe(setup) -> str:
     if setup.dataset:
         parts.append(f"data {setup.dataset}")
     parts += [f"{k.replace('_', ' ')} {v}" for k, v in setup.settings.items()]
-    if setup.depth_lab or setup.time_lab:
-        parts.append("the lab's settings")
+    for name, lab in (("the depth lab", setup.depth_lab), ("the time lab", setup.time_lab)):
+        if lab:
+            parts.append(f"{name} with " + ", ".join(f"{k.replace('_', ' ')} {v}" for k, v in lab.items()))
     return ", ".join(parts)
 
 
