@@ -1,11 +1,13 @@
 """The Lessons page in AppTest: lessons by topic (the class's first), load errors shown, a lesson kept in the
 address, predictions kept and revealed, Check my work refused without a passing run and ticked by a real one,
-the ticks kept through a reload, and unsaved work never replaced without asking."""
+the ticks kept through a reload, unsaved work never replaced without asking, a challenge's Submit, saving off."""
 import pytest
 
 import engine
 from engine import lessons
+from engine.workspace import StoreUnavailable
 from tests.app.lessons.lesson_pages import ROOT, lessons_page, session, store, stored_run, texts, token
+from ui.core import database
 
 XOR = "perceptron-xor"
 RIGHT = "about 50 to 75%: no straight line separates the classes"
@@ -169,3 +171,15 @@ def test_a_submitted_run_is_judged_by_the_challenge_and_the_best_kept():
     best = store().lesson_progress(ws).bests[XOR]
     assert best.run == 1 and best.parameters == 162
     assert f"Your best: run #1, {best.value:.4g} with 162 parameters" in texts(at)
+
+
+def test_the_page_says_so_and_keeps_working_while_saving_is_off(monkeypatch):
+    def down():
+        raise StoreUnavailable("the database is down")
+
+    monkeypatch.setattr(database, "opened", down)
+    monkeypatch.setattr(database, "services", lambda: (None, None))
+    at = lessons_page(lesson=XOR)
+    assert "Saving is off" in " ".join(i.value for i in at.info)
+    assert at.button(key="lesson-predict-save-0").disabled and at.button(key="lesson-setup-0").disabled
+    assert at.button(key="lesson-check-1").disabled

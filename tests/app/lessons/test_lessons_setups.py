@@ -65,3 +65,19 @@ def test_set_it_up_opens_its_page_with_its_settings(lesson_id, index):
             assert at.slider(key="time-radius").value == pytest.approx(setup.time_lab["radius"])
         if "clip" in setup.time_lab:
             assert at.toggle(key="time-clip-on").value == (setup.time_lab["clip"] > 0)
+
+
+def test_a_later_lab_set_up_resets_what_an_earlier_one_changed():
+    at = lessons_page(lesson="deep-sigmoid")
+    ws = token(at)
+    store().record_prediction(ws, "deep-sigmoid", 3, "its gradient has a 1 + term")
+    at.run()
+    at.button(key="lesson-setup-3").click().run()  # residual shortcuts on
+    assert at.toggle(key="depth-residual").value
+    at.toggle(key="depth-bn").set_value(True).run()  # the student plays with the lab
+    at.switch_page("views/7_Lessons.py").run()
+    at.button(key="lesson-setup-1").click().run()  # the plain sigmoid stack again
+    assert not at.exception
+    assert not at.toggle(key="depth-residual").value and not at.toggle(key="depth-bn").value
+    assert at.slider(key="depth-depth").value == 10
+
