@@ -7,6 +7,7 @@ import engine
 from engine import lessons
 from engine.workspace import StoreUnavailable
 from tests.app.lessons.lesson_pages import ROOT, lessons_page, session, store, stored_run, texts, token
+from tests.bad_inputs.test_rendering import HOSTILE, _assert_inert
 from ui.core import database
 
 XOR = "perceptron-xor"
@@ -183,3 +184,18 @@ def test_the_page_says_so_and_keeps_working_while_saving_is_off(monkeypatch):
     assert "Saving is off" in " ".join(i.value for i in at.info)
     assert at.button(key="lesson-predict-save-0").disabled and at.button(key="lesson-setup-0").disabled
     assert at.button(key="lesson-check-1").disabled
+
+
+def test_user_strings_on_the_page_show_as_text():
+    at = lessons_page(lesson=HOSTILE)  # an address edited by hand
+    _assert_inert(at)
+    # a network named by the student, never trained (names take no brackets or tags: a bare address is left)
+    hostile = {"name": "net www.x.invalid", "input": [2], "layers": [{"type": "Linear", "out_features": 3}]}
+    session(at).set_spec(engine.ModelSpec.from_dict(hostile))
+    at.query_params["lesson"] = XOR
+    at.run()
+    store().record_prediction(token(at), XOR, 0, RIGHT)
+    at.run()
+    at.button(key="lesson-setup-0").click().run()
+    assert at.button(key="lesson-confirm-yes-0")  # asked first, naming the network as typed
+    _assert_inert(at)
