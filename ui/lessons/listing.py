@@ -30,7 +30,7 @@ def wanted(s) -> str | None:
 def _card(s, lesson, progress, where: str) -> None:
     checked = [i for i, step in enumerate(lesson.steps) if step.check is not None]
     done = sum((lesson.id, i) in progress.ticks for i in checked)
-    with st.container(border=True, key=f"lesson-card-{where}-{lesson.id}"):
+    with st.container(border=True, key=f"lesson-card-{where}-{lesson.id}", height="stretch"):
         st.markdown(f"**{lesson.title}**")
         st.caption(f"about {lesson.minutes} minutes · {len(lesson.steps)} steps"
                    + (f" · {done} of {len(checked)} done" if done else "")
