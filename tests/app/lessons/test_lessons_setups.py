@@ -1,5 +1,7 @@
 """Every step's Set it up, of every lesson, applied to a fresh workspace: its page opens at its tab with no
 exception, holding the step's network, data and settings (the Train page's widgets show them) or lab settings."""
+import time
+
 import pytest
 
 import engine
@@ -81,3 +83,26 @@ def test_a_later_lab_set_up_resets_what_an_earlier_one_changed():
     assert not at.toggle(key="depth-residual").value and not at.toggle(key="depth-bn").value
     assert at.slider(key="depth-depth").value == 10
 
+
+
+def test_a_depth_lab_run_started_after_set_it_up_ticks_its_step():
+    """The whole loop through the pages: Set it up opens the depth lab, Start trains it (seconds), Check my work
+    back on the Lessons page finds the stored run (the session's queued save is flushed first)."""
+    at = lessons_page(lesson="deep-sigmoid")
+    at.button(key="lesson-setup-1").click().run()
+    at.button(key="depth-start").click().run()
+    s = session(at)
+    end = time.monotonic() + 120
+    while any(run.live for run in s.book.runs) and time.monotonic() < end:
+        time.sleep(0.2)
+    try:
+        assert [(run.group, run.state) for run in s.book.runs] == [("depth", "finished")]
+        at.switch_page("views/7_Lessons.py").run()
+        at.button(key="lesson-check-1").click().run()
+        assert not at.exception
+        tick = store().lesson_progress(token(at)).ticks[("deep-sigmoid", 1)]
+        assert tick.runs == (s.book.runs[0].number,)
+        assert f"Done by run #{tick.runs[0]}" in " ".join(x.value for x in at.success)
+    finally:
+        for run in s.book.runs:
+            run.trainer.stop()
