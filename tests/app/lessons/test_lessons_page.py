@@ -199,3 +199,19 @@ def test_user_strings_on_the_page_show_as_text():
     at.button(key="lesson-setup-0").click().run()
     assert at.button(key="lesson-confirm-yes-0")  # asked first, naming the network as typed
     _assert_inert(at)
+
+
+def test_a_custom_challenge_of_the_class_is_listed_first_with_its_title_as_text():
+    teacher, code = store().create_class("Period 4")
+    ws = token(lessons_page())
+    store().join_class(code, "Grace", ws)
+    key = store().add_challenge(teacher, {"title": f"xor {HOSTILE}", "dataset": "xor", "metric": "test_accuracy",
+                                          "threshold": 0.9, "max_parameters": 50})
+    store().save_run(ws, stored_run(1, lessons.catalogue().get(XOR).steps[1].setup.spec, dataset="xor", epochs=20,
+                                    lr=0.03))
+    at = lessons_page(ws=ws)
+    assert at.subheader[0].value.endswith("Set by your teacher")
+    _assert_inert(at)
+    assert "at most 50 parameters" in texts(at)
+    at.button(key=f"lesson-challenge-post-{key}").click().run()
+    assert store().lesson_progress(ws).bests[key].run == 1  # 8·2+8 + 8·2+2 = 42 parameters: it counts
