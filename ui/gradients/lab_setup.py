@@ -57,8 +57,8 @@ def apply_pending() -> None:
     if not isinstance(pending, dict):
         return
     values = {}
-    if pending.get("depth"):
-        values |= depth_values(pending["depth"])
-    if pending.get("time"):
-        values |= time_values(pending["time"])
+    if pending.get("depth_lab"):
+        values |= depth_values(pending["depth_lab"])
+    if pending.get("time_lab"):
+        values |= time_values(pending["time_lab"])
     st.session_state.update(restorable(values, WIDGETS))

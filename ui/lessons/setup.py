@@ -56,6 +56,11 @@ def describe(setup) -> str:
     return ", ".join(parts)
 
 
+def _queue_lab(s, values: dict) -> None:
+    """Leave a Gradients lab set-up (``{"depth_lab": ..., "time_lab": ...}``) for the Gradients page's next draw."""
+    s.extras[LAB_SETUP] = values
+
+
 def apply(s, lesson, index: int, setup) -> None:
     """Put the set-up in the workspace and open its page (``st.switch_page`` ends this run)."""
     s.extras.pop(PENDING, None)
@@ -64,7 +69,7 @@ def apply(s, lesson, index: int, setup) -> None:
     if spec is not None or train:
         pushes.put(s, spec, train, database.services()[1])
     if setup.depth_lab or setup.time_lab:
-        s.extras[LAB_SETUP] = {"depth": dict(setup.depth_lab), "time": dict(setup.time_lab)}
+        _queue_lab(s, {"depth_lab": dict(setup.depth_lab), "time_lab": dict(setup.time_lab)})
     script, params = target(setup)
     what = describe(setup)
     s.notice = f"Lesson “{lesson.title}”, step {index + 1} is set up" + (f": {what}." if what else ".")
