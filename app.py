@@ -13,6 +13,7 @@ ROOT = Path(__file__).parent
 # (/Build?net=…, /Train?ws=…, /Class?teacher=…) still opens the same view; the home page is the address "/".
 PAGES = [
     ("views/0_Home.py", "Home", ":material/home:", None),
+    ("views/7_Lessons.py", "Lessons", ":material/school:", "Lessons"),
     ("views/1_Build.py", "Build", ":material/account_tree:", "Build"),
     ("views/2_Convolution.py", "Convolution", ":material/grid_on:", "Convolution"),
     ("views/3_Train.py", "Train", ":material/monitoring:", "Train"),

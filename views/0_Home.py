@@ -13,6 +13,8 @@ sidebar.sidebar_ui(state())
 ROOT = Path(__file__).parents[1]
 # (script, label, icon, what a student does there)
 PAGES = [
+    ("views/7_Lessons.py", "Lessons", ":material/school:",
+     "Guided activities by topic: set the app up, predict, do it, and get your work checked and ticked."),
     ("views/1_Build.py", "Build", ":material/account_tree:",
      "Stack layers or start from a preset (LeNet-5, VGG16, a ResNet, an LSTM) and see every shape and parameter "
      "count."),

@@ -36,8 +36,10 @@ def test_navigation_names_home_and_keeps_every_page_address():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
     assert not at.exception
     pages = list(at._registered_pages.values())  # what st.navigation registered (AppTest keeps it for switch_page)
-    assert [p["page_name"] for p in pages] == ["Home", "Build", "Convolution", "Train", "Inspect", "Gradients", "Class"]
-    assert [p["url_pathname"] for p in pages] == ["", "Build", "Convolution", "Train", "Inspect", "Gradients", "Class"]
+    assert [p["page_name"] for p in pages] == ["Home", "Lessons", "Build", "Convolution", "Train", "Inspect",
+                                               "Gradients", "Class"]
+    assert [p["url_pathname"] for p in pages] == ["", "Lessons", "Build", "Convolution", "Train", "Inspect",
+                                                  "Gradients", "Class"]
     assert all(p["icon"] for p in pages)
     assert not (ROOT / "pages").exists()  # a pages/ folder would switch Streamlit back to scanning it
 

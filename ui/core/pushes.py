@@ -80,24 +80,35 @@ def _apply_push(s, push, flusher) -> bool:
     except (engine.SpecError, engine.InputError):
         return False
     before, settings = s.spec.name, dict(s.settings.get("train") or {})
-    s.set_spec(spec)
-    changes = []
-    if push.settings and push.settings.get("train"):
-        changes = settings_changes(settings, push.settings["train"])
-        s.settings["train"] = push.settings["train"]
-        s.settings[CHOSEN_SETTING] = True  # the teacher named the dataset: it stays while it fits
-    s.outside, s.outside_spec = s.outside + 1, s.spec  # each page shows them in its widgets when it next draws
+    train = push.settings.get("train") if push.settings else None
+    changes = settings_changes(settings, train) if train else []
     s.pushed_version = push.version
-    s.notice = push_notice(before, s.spec.name, changes, bool(push.settings and push.settings.get("train")))
+    s.notice = push_notice(before, spec.name, changes, bool(train))
+    put(s, spec, train, flusher, pushed_version=push.version)
+    return True
+
+
+def put(s, spec, train: dict | None, flusher, **fields) -> None:
+    """A network and Train settings into the workspace, the way a teacher's push opens them (a lesson's Set it up
+    too): the dataset counts as chosen, each page shows them in its widgets when it next draws, saved at once.
+
+    ``spec``: an ``engine.ModelSpec`` (None keeps the network); ``train``: a ``TrainConfig`` dict (None keeps the
+    settings); ``fields``: more workspace fields saved with them (a push's version).
+    """
+    if spec is not None:
+        s.set_spec(spec)
+    if train:
+        s.settings["train"] = train
+        s.settings[CHOSEN_SETTING] = True  # named by the teacher or the lesson: it stays while it fits
+    s.outside, s.outside_spec = s.outside + 1, s.spec  # each page shows them in its widgets when it next draws
     if flusher is None:  # the database cannot be reached: the page says saving is off
         s.dirty.add("settings")
-        return True
-    # The model reset goes with the network: else the database keeps the old trained weights under the pushed
+        return
+    # The model reset goes with the network: else the database keeps the old trained weights under the new
     # network (a page load clears ``dirty``, and a push watch's tick may be the tab's last run).
-    flusher.save_fields(s.token, pushed_version=push.version, spec=s.spec.to_dict(), settings=dict(s.settings),
-                        model={"trained": s.trained, "dataset": s.dataset, "adopted": list(s.adopted)},
-                        model_weights=None)
-    return True
+    model = {"model": {"trained": s.trained, "dataset": s.dataset, "adopted": list(s.adopted)},
+             "model_weights": None} if spec is not None else {}
+    flusher.save_fields(s.token, spec=s.spec.to_dict(), settings=dict(s.settings), **model, **fields)
 
 
 def settings_changes(old: dict, new: dict) -> list[str]:

@@ -10,6 +10,8 @@ from engine.training import TERMINAL, TrainConfig, load_weights
 KEY = "playground"
 DEFAULT_PRESET = "mnist-cnn"
 CHOSEN_SETTING = "train_chosen"  # saved settings' flag: the Train dataset was picked by the student or a teacher
+# ``extras`` key: a lesson step's Gradients lab settings ({"depth_lab": ..., "time_lab": ...}, engine.lessons names),
+# left by the Lessons page for the Gradients page to put in its widgets when it next draws (rooms never import rooms).
 
 
 @dataclass(eq=False)

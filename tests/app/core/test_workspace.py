@@ -51,7 +51,7 @@ def trained():
 
 def test_every_page_names_its_workspace_in_the_address():
     for script in ("app.py", "views/1_Build.py", "views/2_Convolution.py", "views/3_Train.py",
-                   "views/4_Inspect.py", "views/5_Gradients.py", "views/6_Class.py"):
+                   "views/4_Inspect.py", "views/5_Gradients.py", "views/6_Class.py", "views/7_Lessons.py"):
         at = _page(str(ROOT / script))
         token = at.query_params[workspace.PARAM]
         assert isinstance(token, list) and len(token[0]) >= 32 or len(token) >= 32, script
