@@ -146,10 +146,8 @@ def test_a_deleted_run_is_deleted_off_the_callers_thread_and_retried_while_the_d
     assert [r.number for r in store.open(token).runs] == [2]
 
 
-def test_a_store_that_cannot_open_yet_is_retried(tmp_path, flusher):
+def test_a_store_that_cannot_open_yet_is_retried(store, flusher):
     attempts = []
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
-    store = Store(url)
     token = store.create(spec=SPEC)
 
     def get_store():

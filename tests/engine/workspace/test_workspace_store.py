@@ -23,8 +23,8 @@ def test_records_refuse_values_they_cannot_store():
         pack([{"names": np.array(["a", "b"])}])
 
 
-def test_workspace_with_runs_and_weights_survives_a_new_process(tmp_path, trained):
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
+def test_workspace_with_runs_and_weights_survives_a_new_process(db_url, trained):
+    url = db_url
     first = Store(url)
     token = first.create("10.0.0.1", spec=trained.spec, settings={"page": {"lr": 0.01}})
     first.save(token, model={"run": 1, "dataset": {"name": "circle", "seed": 0}}, model_weights=trained.weights)
