@@ -67,6 +67,7 @@ class Cluster:
                 raise ClusterError("running as root and there is no 'postgres' user to run PostgreSQL as") from None
             os.chown(self.folder, self.owner.pw_uid, self.owner.pw_gid)
         self._counter = 0
+        self._migrated = None
         atexit.register(self.remove)
         (self.folder / "password").write_text(PASSWORD)
         if self.owner is not None:
@@ -110,6 +111,30 @@ class Cluster:
         with self._admin() as connection:
             connection.execute(f'CREATE DATABASE "{name}" TEMPLATE template0')
         return self.url(name)
+
+    def migrated(self, migrate) -> str:
+        """A database ``migrate(url)`` brought to the newest schema once, its tables emptied: its URL.
+
+        Emptying it (0.02 s) is what makes PostgreSQL's half of the store's tests cheap: a new database per test
+        took 0.5-1 s on a busy 2-core machine, CREATE DATABASE copying and checkpointing a template.
+        """
+        if self._migrated is None:
+            self._migrated = self.create_database()
+            migrate(self._migrated)
+        name = self._migrated.rsplit("/", 1)[1]
+        with self._admin() as connection:
+            # what an earlier test left connected (an undisposed store's pool, a flusher) goes: TRUNCATE needs
+            # its tables to itself, and none of it may write into this test's rows
+            connection.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                               "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
+        with psycopg.connect(self._migrated.replace("postgresql+psycopg", "postgresql"), autocommit=True,
+                             connect_timeout=10) as connection:
+            tables = [row[0] for row in connection.execute(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")]
+            if tables:
+                names = ", ".join(f'"{table}"' for table in tables)
+                connection.execute(f"TRUNCATE {names} RESTART IDENTITY CASCADE")
+        return self._migrated
 
     def drop_database(self, url: str) -> None:
         """Drop a database made by ``create_database``, closing whatever is still connected to it."""

@@ -19,6 +19,7 @@ from engine.workspace.database import MIGRATIONS
 from engine.workspace.schema import Base
 
 SPEC = {"input": [2], "layers": [{"type": "Linear", "out_features": 2}]}
+EMPTY_DATABASE = True  # db_url: PostgreSQL databases start empty here, not copied from a migrated one
 
 
 def head() -> str:
