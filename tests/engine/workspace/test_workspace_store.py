@@ -89,7 +89,8 @@ def test_save_run_upserts_and_keeps_blobs_left_unloaded(store, trained):
 
 @pytest.mark.parametrize("change, message", [
     ({"state": "exploded"}, "not one of"), ({"number": -1}, "whole number"), ({"number": True}, "whole number"),
-    ({"label": 5}, "label"), ({"records": {"a": 1}}, "list"), ({"config": [1]}, "JSON object"),
+    ({"label": 5}, "label"), ({"label": "run\x00one"}, "label should be text .* without NUL"),
+    ({"group": "\x00"}, "group should be text .* without NUL"), ({"records": {"a": 1}}, "list"), ({"config": [1]}, "JSON object"),
     ({"weights": "text"}, "bytes"), ({"records": [{"x": {1: 2}}]}, "not a string"),
     ({"context": ["not", "a", "dict"]}, "context should be a JSON object"), ({"context": {"a": {1, 2}}}, "plain JSON")])
 def test_save_run_refuses_malformed_runs(store, trained, change, message):
