@@ -46,14 +46,19 @@ chromium:
 	fi
 
 # The workspace store's tests also run on PostgreSQL: a throwaway cluster in a temporary folder, started by the
-# tests with Debian's initdb and pg_ctl (tests/pg_cluster.py; PLAYGROUND_TEST_POSTGRES=skip skips them).
+# tests with Debian's initdb and pg_ctl (tests/pg_cluster.py; PLAYGROUND_TEST_POSTGRES=skip skips them); the
+# two-replica browser test puts HAProxy in front (deploy/haproxy.cfg).
 postgresql:
-	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+	@missing=""; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+		missing="postgresql"; fi; \
+	if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then missing="$$missing haproxy"; fi; \
+	if [ -n "$$missing" ]; then \
 		SUDO=""; \
 		if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
-		echo "Installing Debian's postgresql for the workspace store's tests"; \
+		echo "Installing Debian's$$missing for the store's and the replicas' tests"; \
 		$$SUDO apt-get update -q && \
-		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q postgresql; \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
 
 test: $(VENV)/.dev-stamp chromium postgresql

@@ -51,9 +51,14 @@ def free_port() -> int:
 
 
 class Cluster:
-    """One PostgreSQL server in a temporary folder; ``url(database)`` names a database on it."""
+    """One PostgreSQL server in a temporary folder; ``url(database)`` names a database on it.
 
-    def __init__(self):
+    Args:
+        settings: more ``name=value`` server settings (e.g. ``log_statement=all``).
+    """
+
+    def __init__(self, settings: list[str] = ()):
+        self.settings = [*SETTINGS, *settings]
         self.bin = bindir()
         self.port = free_port()
         self.folder = Path(tempfile.mkdtemp(prefix="playground-pg-"))
@@ -89,7 +94,7 @@ class Cluster:
     def start(self) -> None:
         """Start the server (again) on its port; returns once it accepts connections."""
         options = " ".join([f"-p {self.port}", "-h 127.0.0.1", f"-k {self.folder}"]
-                           + [f"-c {setting}" for setting in SETTINGS])
+                           + [f"-c {setting}" for setting in self.settings])
         self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options, "-w", "-t", "60", "start")
 
     def stop(self, mode: str = "fast") -> None:

@@ -3,6 +3,8 @@ engine or cluster runs in CI): every file parses, and every image, port, environ
 command they name exists in the app."""
 import importlib.util
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,13 @@ def test_the_balancers_keep_each_browser_on_its_replica_and_its_websocket_open(k
     mounts = compose["services"]["balancer"]["volumes"]
     assert "./haproxy.cfg:/usr/local/etc/haproxy/haproxy.cfg:ro" in mounts  # where the image reads its config
     assert "pgdata" in compose["volumes"] and any("pgdata:" in v for v in compose["services"]["db"]["volumes"])
+
+
+def test_haproxy_accepts_the_config_file():
+    """HAProxy's own check (`make test` installs Debian's haproxy; the two-replica browser test runs it)."""
+    haproxy = shutil.which("haproxy") or shutil.which("haproxy", path="/usr/sbin")
+    if haproxy is None:
+        pytest.skip("haproxy is not installed (make test installs it)")
+    done = subprocess.run([haproxy, "-c", "-f", str(DEPLOY / "haproxy.cfg")], capture_output=True, text=True,
+                          timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
