@@ -3,6 +3,8 @@
 Both replicas open the empty database while the test holds the upgrade's advisory lock (both wait on it; once it
 is free only one runs the migrations and both work); a student trains through the balancer; the replica serving them is killed with
 SIGKILL; the browser's next load goes through the balancer to the other replica and shows the finished run.
+A class made on one replica sees a student who joined through the other, live, and the teacher's push reaches
+them.
 """
 from __future__ import annotations
 
@@ -126,6 +128,56 @@ def test_both_replicas_open_an_empty_database_together_and_one_migrates(replicas
         page.context.close()
     log = cluster.log.read_text()  # this cluster serves only the replicas' database
     assert log.count("CREATE TABLE workspaces") == 1  # the first to get the lock created it; the other found it
+
+
+def _on(browser, url: str, replica: str):
+    """A new browser whose balancer cookie holds it on ``replica`` (new browsers are spread round-robin)."""
+    for _ in range(10):
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        response = page.goto(url)
+        wait_idle(page)
+        if response.headers["x-test-replica"] == replica:
+            return page
+        page.context.close()
+    pytest.fail(f"the balancer never sent a new browser to {replica}")
+
+
+def test_a_class_on_one_replica_sees_a_student_of_the_other_live_and_its_push_reaches_them(replicas, browser):
+    teacher = _on(browser, f"{replicas['url']}/Build?net=p.xo-cnn", "app1")  # the network the teacher sends
+    teacher.get_by_role("link", name="Class").first.click()
+    wait_idle(teacher)
+    teacher.locator(".st-key-class-name input").fill("Two replicas")
+    teacher.locator(".st-key-class-name input").press("Enter")
+    wait_idle(teacher)
+    teacher.locator(".st-key-class-create button").click()
+    wait_idle(teacher)
+    code = re.search(r"enter code\s+([A-Z0-9]{6})", teacher.locator(".class-join").inner_text()).group(1)
+
+    student = _on(browser, f"{replicas['url']}/Build?net=p.toy-mlp", "app2")
+    student.locator("[data-testid=stSidebar] [data-testid=stExpander] summary",
+                    has_text="Share, download, join a class").click()
+    student.locator(".st-key-ws-join-code input").fill(code)
+    student.locator(".st-key-ws-join-name input").fill("Ada")
+    student.locator(".st-key-ws-join-name input").press("Enter")
+    wait_idle(student)
+    student.locator(".st-key-ws-join button").click()
+    wait_idle(student)
+    expect(student.get_by_text("Class Two replicas")).to_be_visible()
+    student.get_by_role("link", name="Train").first.click()
+    wait_idle(student)
+
+    # the teacher's open page (replica 1) finds the student who joined on replica 2 without a reload
+    teacher.locator(".st-key-class-member").click(timeout=30_000)
+    expect(teacher.get_by_role("option", name="Ada")).to_be_visible(timeout=30_000)
+    teacher.keyboard.press("Escape")
+    teacher.locator(".st-key-class-push button").click()
+    expect(teacher.get_by_text("Sent (version 1)")).to_be_visible()
+    expect(student.get_by_text("Your teacher sent the class a network")).to_be_visible(timeout=30_000)
+    assert_no_exception(teacher)
+    assert_no_exception(student)
+    for page, replica in ((teacher, "app1"), (student, "app2")):  # each stayed on its replica throughout
+        assert page.evaluate("fetch(location.href).then(r => r.headers.get('x-test-replica'))") == replica
+        page.context.close()
 
 
 def test_a_killed_replicas_student_reloads_onto_the_other_with_everything_finished(replicas, browser):
