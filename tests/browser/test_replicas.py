@@ -180,31 +180,70 @@ def test_a_class_on_one_replica_sees_a_student_of_the_other_live_and_its_push_re
         page.context.close()
 
 
-def test_a_killed_replicas_student_reloads_onto_the_other_with_everything_finished(replicas, browser):
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    open_app(page, f"{replicas['url']}/Build?net=p.toy-mlp")
+def _set(page, key: str, value: str) -> None:
+    page.locator(f".st-key-{key} input").fill(value)
+    page.locator(f".st-key-{key} input").press("Enter")
+    wait_idle(page)
+
+
+def _start_run(page, epochs: str, batch: str | None = None) -> None:
+    """From Build: over to Train, the epochs (and batch size) set, Start."""
     page.get_by_role("link", name="Train").first.click()
     wait_idle(page)
-    field = page.locator(".st-key-tr-epochs input")
-    field.fill("2")
-    field.press("Enter")
-    wait_idle(page)
+    _set(page, "tr-epochs", epochs)
+    if batch is not None:
+        _set(page, "tr-batch", batch)
     page.locator(".st-key-tr-start button").click()
-    expect(page.get_by_text("Test accuracy")).to_be_visible(timeout=RUN_TIMEOUT_MS)
-    wait_idle(page)
-    accuracy = re.search(r"\d+\.\d%", page.locator("[data-testid=stMetric]", has_text="Test accuracy")
-                         .inner_text()).group(0)
-    token = parse_qs(urlparse(page.url).query)["ws"][0]
-    served = _replica(page)  # sticky: the reload came back to the same replica
-    assert _replica(page) == served
-    page.wait_for_timeout(2500)  # the flusher writes about once a second
 
-    os.killpg(replicas["procs"][served].pid, signal.SIGKILL)
-    replicas["procs"][served].wait(10)
-    other = _replica(page)  # through the balancer, redispatched to the live replica
-    assert other != served and parse_qs(urlparse(page.url).query)["ws"][0] == token
-    expect(page.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_contain_text(accuracy)
-    expect(page.get_by_text("Saving is off")).to_have_count(0)
-    assert_no_exception(page)
-    context.close()
+
+def _step(page, state: str) -> int | None:
+    found = re.search(rf"{state} · step (\d+)", page.locator("[data-testid=stMain]").inner_text())
+    return int(found.group(1)) if found else None
+
+
+def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resumes_there(replicas, browser):
+    url = replicas["url"]
+    grace = _on(browser, f"{url}/Build?net=p.toy-mlp", "app1")  # a long run (batch 1): training at the kill
+    _start_run(grace, "500", batch="1")
+    expect(grace.get_by_text(re.compile(r"running · step"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    started = time.monotonic()
+    grace_token = parse_qs(urlparse(grace.url).query)["ws"][0]
+
+    ada = _on(browser, f"{url}/Build?net=p.toy-mlp", "app1")  # a run trained to its end
+    _start_run(ada, "2")
+    expect(ada.get_by_text("Test accuracy")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(ada)
+    accuracy = re.search(r"\d+\.\d%", ada.locator("[data-testid=stMetric]", has_text="Test accuracy")
+                         .inner_text()).group(0)
+    token = parse_qs(urlparse(ada.url).query)["ws"][0]
+    assert _replica(ada) == "app1"  # sticky: the reload came back to the same replica
+    # Grace's run has a checkpoint stored (one every 15 s while it trains), Ada's finished run is written
+    ada.wait_for_timeout(max(2500, (started + 20 - time.monotonic()) * 1000))
+
+    os.killpg(replicas["procs"]["app1"].pid, signal.SIGKILL)
+    replicas["procs"]["app1"].wait(10)
+    assert _replica(ada) == "app2"  # through the balancer, redispatched to the live replica
+    assert parse_qs(urlparse(ada.url).query)["ws"][0] == token
+    expect(ada.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_contain_text(accuracy)
+    expect(ada.get_by_text("Saving is off")).to_have_count(0)
+    assert_no_exception(ada)
+
+    # Grace's run: live in the database until nothing has flushed it for the store's interrupt_after (60 s)
+    deadline = time.monotonic() + 120
+    while (_replica(grace), _step(grace, "interrupted"))[1] is None:
+        assert time.monotonic() < deadline, "the killed replica's run never showed as interrupted"
+        grace.wait_for_timeout(5000)
+    assert parse_qs(urlparse(grace.url).query)["ws"][0] == grace_token
+    cut = _step(grace, "interrupted")
+    assert cut > 0  # its records up to the last write
+    grace.locator(".st-key-tr-resume button").click()
+    expect(grace.get_by_text(re.compile(r"running · step"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    deadline = time.monotonic() + 60
+    while (_step(grace, "running") or 0) <= cut:  # resumed from its checkpoint, it trains on past the cut
+        assert time.monotonic() < deadline, "the resumed run did not go on"
+        grace.wait_for_timeout(500)
+    grace.locator(".st-key-tr-stop button").click()
+    wait_idle(grace)
+    assert_no_exception(grace)
+    for page in (ada, grace):
+        page.context.close()
