@@ -65,7 +65,7 @@ def test_a_malformed_url_says_so(url, named, caplog):
 
 
 def test_a_plain_postgresql_url_uses_the_installed_driver(postgres):
-    """``postgresql://`` means psycopg2 to SQLAlchemy, which is not installed: psycopg (pinned) is used instead."""
+    """``postgresql://`` without a driver works: SQLAlchemy 2.1's default PostgreSQL driver is psycopg (pinned)."""
     store = Store(postgres.url(postgres.create_database().rsplit("/", 1)[1]).replace("+psycopg", ""))
     assert store.open(store.create(spec={"input": [2], "layers": []})).spec == {"input": [2], "layers": []}
     store.db.dispose()
