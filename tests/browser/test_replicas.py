@@ -228,7 +228,8 @@ def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resum
     expect(ada.get_by_text("Saving is off")).to_have_count(0)
     assert_no_exception(ada)
 
-    # Grace's run: live in the database until nothing has flushed it for the store's interrupt_after (60 s)
+    # Grace's run, on the live replica: interrupted, with its records (the store marks it so once nothing has
+    # flushed it for interrupt_after, 60 s; a page on a replica that does not hold a live run shows it so at once)
     deadline = time.monotonic() + 120
     while (_replica(grace), _step(grace, "interrupted"))[1] is None:
         assert time.monotonic() < deadline, "the killed replica's run never showed as interrupted"
