@@ -13,7 +13,7 @@ PORT   ?= 8501
 # localhost only by default; `make run ADDRESS=0.0.0.0` serves a classroom network.
 ADDRESS ?= localhost
 
-.PHONY: run test bench venv chromium clean
+.PHONY: run test bench venv chromium postgresql clean
 
 # The virtual environment; requirements are installed again only when their file changes.
 $(PY):
@@ -45,7 +45,23 @@ chromium:
 		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q chromium; \
 	fi
 
-test: $(VENV)/.dev-stamp chromium
+# The workspace store's tests also run on PostgreSQL: a throwaway cluster in a temporary folder, started by the
+# tests with Debian's initdb and pg_ctl (tests/pg_cluster.py; PLAYGROUND_TEST_POSTGRES=skip skips them); the
+# two-replica browser test puts HAProxy in front (deploy/haproxy.cfg).
+postgresql:
+	@missing=""; \
+	if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+		missing="postgresql"; fi; \
+	if ! command -v haproxy >/dev/null && [ ! -x /usr/sbin/haproxy ]; then missing="$$missing haproxy"; fi; \
+	if [ -n "$$missing" ]; then \
+		SUDO=""; \
+		if [ "$$(id -u)" != 0 ] && command -v sudo >/dev/null; then SUDO=sudo; fi; \
+		echo "Installing Debian's$$missing for the store's and the replicas' tests"; \
+		$$SUDO apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+test: $(VENV)/.dev-stamp chromium postgresql
 	$(PY) -m pytest
 
 # Each benchmark prints its ratios against a bare PyTorch baseline run in the same process.

@@ -25,6 +25,7 @@ waits on the database.
 - ``readable_results(value, number)`` / ``readable_context(value, number)`` / ``readable_model(value)``: stored
   results, contexts and model descriptions of the shape pages write, else None ({} for the model): views never
   raise on what an old import stored; ``MAX_WRONG``.
+- ``python -m engine.workspace.migrate``: bring the database to the newest schema and exit (a deployment's Job).
 - ``Flusher``: ``submit(token, run)`` (O(1), coalescing), ``flush(timeout)``, ``last_error``, ``error_for(token)``.
 - Errors: ``WorkspaceError`` (an ``engine.InputError``) and its kinds: ``MalformedToken``, ``UnknownToken``,
   ``UnknownJoinCode``, ``TooManyTries`` (``.wait``), ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``

@@ -118,8 +118,10 @@ def run(record: RunRecord) -> int:
         raise WorkspaceError(f"Run {record.number}'s state {record.state!r} is not one of {', '.join(RUN_STATES)}.")
     for field, limit in (("group", 32), ("label", 200)):
         value = getattr(record, field)
-        if not isinstance(value, str) or len(value) > limit:
-            raise WorkspaceError(f"Run {record.number}'s {field} should be text of at most {limit} characters.")
+        # PostgreSQL's text columns cannot hold NUL: refused here on every backend, not an "outage" on one
+        if not isinstance(value, str) or len(value) > limit or "\x00" in value:
+            raise WorkspaceError(f"Run {record.number}'s {field} should be text of at most {limit} characters "
+                                 f"without NUL characters.")
     if not isinstance(record.records, list):
         raise WorkspaceError(f"Run {record.number}'s records should be a list of dicts.")
     size = sum(json_value(getattr(record, f), f"run {record.number}'s {f}", optional)[1]

@@ -26,6 +26,12 @@ UNAVAILABLE = "saving is off, your work stays in memory"
 MISSING = ("The workspace database file is gone (deleted or moved away): saving is off, your work stays in memory "
            "and is saved when the file is back")
 
+# Seconds a PostgreSQL connection may take (unless the URL sets connect_timeout): a host that drops packets
+# would otherwise hold a page, or the flusher, for the operating system's minutes.
+CONNECT_TIMEOUT = 5
+URL_HELP = ("not a database URL this server can use: write postgresql+psycopg://user:password@host:5432/name "
+            "or sqlite:////absolute/path/playground.db")
+
 
 def default_url() -> str:
     """``PLAYGROUND_DATABASE_URL``, else a SQLite file ``playground.db`` in ``PLAYGROUND_DATA_DIR`` (or ./data)."""
@@ -48,15 +54,21 @@ class Database:
     """
 
     def __init__(self, url: str | None = None, busy_timeout: float = 5.0):
-        self.url = make_url(url or default_url())
+        self.url = _parse(url or default_url())
         self.sqlite = self.url.get_backend_name() == "sqlite"
         options = {"pool_pre_ping": not self.sqlite}  # a server's connection can drop; a SQLite file's cannot
         if self.sqlite:
             options["connect_args"] = {"timeout": busy_timeout, "check_same_thread": False}
+        elif "connect_timeout" not in self.url.query:
+            options["connect_args"] = {"connect_timeout": CONNECT_TIMEOUT}
         with self.unavailable_as_error("open"):
             if self.sqlite and self.url.database and self.url.database != ":memory:":
                 Path(self.url.database).parent.mkdir(parents=True, exist_ok=True)
-            self.engine = create_engine(self.url, **options)
+            try:
+                self.engine = create_engine(self.url, **options)
+            except (sa_exc.NoSuchModuleError, ImportError):  # a dialect or driver that is not installed
+                _log.warning("Saving is off: PLAYGROUND_DATABASE_URL %s is %s", self.shown, URL_HELP)
+                raise StoreUnavailable(f"The workspace database URL is {URL_HELP}: {UNAVAILABLE}.") from None
             if self.sqlite:
                 _tune_sqlite(self.engine, busy_timeout)
             self._writer = self.engine.execution_options(begin="IMMEDIATE")
@@ -143,8 +155,28 @@ class Database:
             # the driver's own words ("database is locked"), never a server path from an OSError
             reason = exc.strerror if isinstance(exc, OSError) else str(getattr(exc, "orig", None) or exc)
             reason = (reason or type(exc).__name__).splitlines()[0][:200]
-            _log.warning("workspace database could not %s: %s", doing, reason)
+            if doing == "open":  # once per start (get_store remembers it): which database, and what is wrong
+                reason = self._open_problem() or reason
+                _log.warning("Saving is off: the workspace database %s could not open (%s)", self.shown, reason)
+            else:
+                _log.warning("workspace database could not %s: %s", doing, reason)
             raise StoreUnavailable(f"The workspace database could not {doing} ({reason}): {UNAVAILABLE}.") from None
+
+    @property
+    def shown(self) -> str:
+        """The URL as a log line may show it: the password hidden."""
+        return self.url.render_as_string(hide_password=True)
+
+    def _open_problem(self) -> str | None:
+        """What SQLite's "unable to open database file" means here, when it is a folder or file we cannot write."""
+        if not self.sqlite or not self.url.database or self.url.database == ":memory:":
+            return None
+        path = Path(self.url.database)
+        if path.parent.is_dir() and not os.access(path.parent, os.W_OK | os.X_OK):
+            return "its folder is not writable"  # WAL keeps two files beside the database
+        if path.exists() and not os.access(path, os.R_OK | os.W_OK):
+            return "the file is read-only"
+        return None
 
     def dispose(self) -> None:
         """Close every pooled connection (tests, shutdown)."""
@@ -160,6 +192,15 @@ def _identity(path: Path | None) -> tuple[int, int] | None:
     except OSError:  # not there, or its folder cannot be reached: either way not the file this server opened
         return None
     return found.st_dev, found.st_ino
+
+
+def _parse(url: str):
+    """The URL as SQLAlchemy reads it; a string it cannot read is ``StoreUnavailable`` (never echoed: a password)."""
+    try:
+        return make_url(url)
+    except sa_exc.ArgumentError:
+        _log.warning("Saving is off: PLAYGROUND_DATABASE_URL is %s", URL_HELP)
+        raise StoreUnavailable(f"The workspace database URL is {URL_HELP}: {UNAVAILABLE}.") from None
 
 
 def _tune_sqlite(engine, busy_timeout: float) -> None:

@@ -191,6 +191,7 @@ def test_bad_content_in_the_manifest(store, valid, trained, monkeypatch):
         ({"runs": {"1": good_run}}, "should be a list"),
         ({"runs": [{**good_run, "spec": {"layers": 3}}]}, "run 1's network is invalid"),
         ({"runs": [{**good_run, "state": "exploded"}]}, "not one of"),
+        ({"runs": [{**good_run, "label": "run\x00 1"}]}, "without NUL"),  # PostgreSQL said "database down"
         ({"runs": [{**good_run, "number": "1"}]}, "whole number"),
         ({"runs": [good_run, good_run]}, "two runs are numbered 1"),
         ({"runs": [{**good_run, "records": [{"x": {"__ndarray__": [1], "dtype": "O", "shape": None}}]}]},

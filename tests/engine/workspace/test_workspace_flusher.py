@@ -162,10 +162,8 @@ def test_a_flush_during_an_outage_retries_once_an_interval_not_in_a_busy_loop(fl
     assert f._thread.is_alive() and f.pending == 1
 
 
-def test_a_store_that_cannot_open_yet_is_retried(tmp_path, flusher):
+def test_a_store_that_cannot_open_yet_is_retried(store, flusher):
     attempts = []
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
-    store = Store(url)
     token = store.create(spec=SPEC)
 
     def get_store():

@@ -148,8 +148,8 @@ def test_unknown_tokens_match_exactly_or_not_at_all(store):
     assert not hasattr(store.open(token), "id")
 
 
-def test_a_live_run_nothing_flushes_is_reported_interrupted_and_stays_so(tmp_path):
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
+def test_a_live_run_nothing_flushes_is_reported_interrupted_and_stays_so(db_url):
+    url = db_url
     before_restart = Store(url)
     token = before_restart.create(spec=SPEC)
     records = [{"kind": "step", "step": n, "train_loss": 1.0 / n} for n in range(1, 6)]
@@ -171,8 +171,8 @@ def test_a_live_run_nothing_flushes_is_reported_interrupted_and_stays_so(tmp_pat
     assert [r.state for r in Store(url).open(token).runs] == ["interrupted", "paused", "finished"]  # persisted
 
 
-def test_two_writers_on_one_workspace_last_write_wins_per_field(tmp_path, trained):
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
+def test_two_writers_on_one_workspace_last_write_wins_per_field(db_url, trained):
+    url = db_url
     first, second = Store(url), Store(url)  # two server processes
     token = first.create(spec=SPEC)
     errors = []

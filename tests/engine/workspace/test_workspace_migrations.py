@@ -1,7 +1,6 @@
 """Alembic migrations: an empty database is created at head, reopening changes nothing, models match migrations."""
 import io
 import json
-import sqlite3
 
 import pytest
 from alembic import command
@@ -9,7 +8,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.sql import ClauseElement
 from ws_helpers import run
@@ -20,6 +19,7 @@ from engine.workspace.database import MIGRATIONS
 from engine.workspace.schema import Base
 
 SPEC = {"input": [2], "layers": [{"type": "Linear", "out_features": 2}]}
+EMPTY_DATABASE = True  # db_url: PostgreSQL databases start empty here, not copied from a migrated one
 
 
 def head() -> str:
@@ -28,26 +28,47 @@ def head() -> str:
     return ScriptDirectory.from_config(config).get_current_head()
 
 
+def migrate(url: str, revision: str) -> None:
+    """Downgrade the database at ``url`` to ``revision`` (an older schema, as an earlier release left it)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        config.attributes["connection"] = connection
+        command.downgrade(config, revision)
+        connection.commit()
+    engine.dispose()
+
+
+def columns(url: str, table: str) -> set:
+    engine = create_engine(url)
+    names = {column["name"] for column in inspect(engine).get_columns(table)}
+    engine.dispose()
+    return names
+
+
 def version(store) -> str:
     with store.db.reading() as session:
         return session.execute(text("SELECT version_num FROM alembic_version")).scalar()
 
 
-def test_an_empty_database_is_created_at_head_from_any_folder(tmp_path, monkeypatch):
+def test_an_empty_database_is_created_at_head_from_any_folder(db_url, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # the migrations are found from the package, not the working folder
-    store = Store(f"sqlite:///{tmp_path / 'new' / 'playground.db'}")
+    url = db_url.replace("playground.db", "new/playground.db")  # SQLite: a folder that does not exist yet
+    store = Store(url)
     assert version(store) == head()
     with store.db.engine.connect() as connection:  # the tables are exactly what the ORM models describe
         assert compare_metadata(MigrationContext.configure(connection, opts={"compare_type": True}),
                                 Base.metadata) == []
-        assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
-        assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        if store.db.sqlite:  # the connection settings SQLite needs for one writer and many readers
+            assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert connection.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
     store.db.dispose()
 
 
-def test_reopening_is_idempotent_and_keeps_the_data(tmp_path):
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
+def test_reopening_is_idempotent_and_keeps_the_data(db_url):
+    url = db_url
     first = Store(url)
     token = first.create(spec=SPEC)
     first.db.dispose()
@@ -57,45 +78,37 @@ def test_reopening_is_idempotent_and_keeps_the_data(tmp_path):
         again.db.dispose()
 
 
-def test_an_older_database_is_upgraded_at_open(tmp_path):
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
-    store = Store(url)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.db.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "base")  # as old as a database gets: no tables
-        connection.commit()
-    store.db.dispose()
-    names = {row[0] for row in sqlite3.connect(tmp_path / "playground.db").execute(
-        "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert names == {"alembic_version"}
+def test_an_older_database_is_upgraded_at_open(db_url):
+    url = db_url
+    Store(url).db.dispose()
+    migrate(url, "base")  # as old as a database gets: no tables
+    engine = create_engine(url)
+    assert set(inspect(engine).get_table_names()) == {"alembic_version"}
+    engine.dispose()
     upgraded = Store(url)
     assert version(upgraded) == head()
     assert upgraded.open(upgraded.create(spec=SPEC)).spec == SPEC
     upgraded.db.dispose()
 
 
-def test_a_database_with_runs_from_the_first_schema_keeps_them_through_the_upgrade(tmp_path, trained):
+def test_a_database_with_runs_from_the_first_schema_keeps_them_through_the_upgrade(db_url, trained):
     """0001 -> head on real data: the runs and their blobs stay, the column added since reads as None."""
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
+    url = db_url
     store = Store(url)
     token = store.create(spec=trained.spec)
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.db.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0001")  # the schema the first release wrote
-        connection.commit()
-        columns = {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(runs)")}
-        assert "context" not in columns
-        digest = connection.exec_driver_sql("SELECT id FROM workspaces").scalar()
-        connection.exec_driver_sql(  # a run as the first release stored it
-            "INSERT INTO runs (workspace_id, number, \"group\", label, spec, config, state, records, record_count, "
-            "size, updated_at, weights) VALUES (?, 1, 'train', 'old', ?, '{}', 'finished', ?, 0, 0, 0, ?)",
-            (digest, json.dumps(trained.spec), columns_pack([]), trained.weights))
-        connection.commit()
     store.db.dispose()
+    migrate(url, "0001")  # the schema the first release wrote
+    assert "context" not in columns(url, "runs")
+    engine = create_engine(url)
+    with engine.begin() as connection:
+        workspace_id = connection.execute(text("SELECT id FROM workspaces")).scalar()
+        connection.execute(text(  # a run as the first release stored it
+            "INSERT INTO runs (workspace_id, number, \"group\", label, spec, config, state, records, record_count, "
+            "size, updated_at, weights) VALUES (:workspace, 1, 'train', 'old', :spec, '{}', 'finished', :records, "
+            "0, 0, 0, :weights)"),
+            {"workspace": workspace_id, "spec": json.dumps(trained.spec), "records": columns_pack([]),
+             "weights": trained.weights})
+    engine.dispose()
     upgraded = Store(url)
     assert version(upgraded) == head()
     ws = upgraded.open(token)
@@ -185,19 +198,14 @@ def test_get_store_is_one_store_per_process_and_remembers_a_failed_open(tmp_path
     stores[0].db.dispose()
 
 
-def test_a_class_from_before_boards_keeps_working_through_the_upgrade(tmp_path):
+def test_a_class_from_before_boards_keeps_working_through_the_upgrade(db_url):
     """0002 -> head: classes get a board column, empty until the teacher's page first asks for the board link."""
-    url = f"sqlite:///{tmp_path / 'playground.db'}"
+    url = db_url
     store = Store(url)
     teacher, code = store.create_class("Before boards")
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    with store.db.engine.connect() as connection:
-        config.attributes["connection"] = connection
-        command.downgrade(config, "0002")
-        connection.commit()
-        assert "board_digest" not in {row[1] for row in connection.exec_driver_sql("PRAGMA table_info(classes)")}
     store.db.dispose()
+    migrate(url, "0002")
+    assert "board_digest" not in columns(url, "classes")
     upgraded = Store(url)
     assert version(upgraded) == head()
     assert upgraded.class_view(teacher).code == code

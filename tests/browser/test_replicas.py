@@ -1,0 +1,250 @@
+"""Two replicas on one PostgreSQL behind HAProxy configured from deploy/haproxy.cfg, in Chromium.
+
+Both replicas open the empty database while the test holds the upgrade's advisory lock (both wait on it; once it
+is free only one runs the migrations and both work); a student trains through the balancer; the replica serving them is killed with
+SIGKILL; the browser's next load goes through the balancer to the other replica and shows the finished run.
+A class made on one replica sees a student who joined through the other, live, and the teacher's push reaches
+them.
+"""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import psycopg
+import pytest
+from playwright.sync_api import expect
+
+from tests import server as server_mod
+from tests.browser.helpers import RESULTS, assert_no_exception, open_app, wait_idle
+from tests.pg_cluster import Cluster, ClusterError
+from tests.server import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+RUN_TIMEOUT_MS = 90_000
+
+
+HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.path.exists(p)), None)
+
+
+def _haproxy_config(port: int, replicas: dict[str, int]) -> str:
+    """deploy/haproxy.cfg with this machine's addresses: the listening port, and each replica's own server line
+    (in place of the Docker DNS template) with the template's options; the served replica named in a header."""
+    text = (ROOT / "deploy" / "haproxy.cfg").read_text()
+    text = re.sub(r"^resolvers docker\n(?:[ \t]+.*\n)+", "", text, flags=re.M)
+    text = re.sub(r"^(\s*bind )\S+$", rf"\g<1>127.0.0.1:{port}", text, flags=re.M)
+    (template,) = re.findall(r"^\s*server-template \S+ \d+ \S+ (.*)$", text, re.M)
+    options = re.sub(r"\s*(resolvers \S+|init-addr \S+)", "", template)
+    servers = "".join(f"    server {name} 127.0.0.1:{p} {options}\n" for name, p in replicas.items())
+    servers += "    http-response set-header X-Test-Replica %[srv_name]\n"
+    text = re.sub(r"^\s*server-template .*\n", servers, text, flags=re.M)
+    assert "cookie SERVERID insert" in text and "option httpchk GET /_stcore/health" in text
+    return text.replace("log stdout format raw local0", "log stderr format raw local0")
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory):
+    """PostgreSQL (logging every statement), two replicas started together on its empty database, HAProxy."""
+    if HAPROXY is None and os.environ.get("PLAYGROUND_TEST_POSTGRES") != "skip":
+        pytest.fail("haproxy is not installed (make test installs Debian's haproxy); PLAYGROUND_TEST_POSTGRES=skip "
+                    "skips the PostgreSQL and replica tests")
+    if os.environ.get("PLAYGROUND_TEST_POSTGRES") == "skip":
+        pytest.skip("PLAYGROUND_TEST_POSTGRES=skip")
+    try:
+        cluster = Cluster(["log_statement=all", "log_line_prefix=[%d]"])
+    except (ClusterError, OSError) as exc:
+        pytest.fail(f"PostgreSQL could not be started: {exc}")
+    url = cluster.create_database()
+    env = {**os.environ, "PLAYGROUND_DATABASE_URL": url, "STREAMLIT_SERVER_COOKIE_SECRET": "one-for-all-replicas"}
+    ports = {"app1": free_port(), "app2": free_port()}
+    procs = {}
+    folder = tmp_path_factory.mktemp("balancer")
+    balancer = None
+    try:
+        for name, port in ports.items():
+            procs[name] = server_mod.start(port, RESULTS / f"replica-{name}.log", env=env)
+        port = free_port()
+        (folder / "haproxy.cfg").write_text(_haproxy_config(port, ports))
+        with open(RESULTS / "haproxy.log", "a") as log:
+            balancer = subprocess.Popen([HAPROXY, "-f", str(folder / "haproxy.cfg")], stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.monotonic() + 30
+        while not server_mod.healthy(f"http://127.0.0.1:{port}"):
+            assert balancer.poll() is None and time.monotonic() < deadline, "haproxy did not start (haproxy.log)"
+            time.sleep(0.2)
+        yield {"url": f"http://127.0.0.1:{port}", "procs": procs, "ports": ports, "cluster": cluster,
+               "database": url.rsplit("/", 1)[1]}
+    finally:
+        if balancer is not None:
+            balancer.terminate()
+            balancer.wait(10)
+        for proc in procs.values():
+            server_mod.stop(proc)
+        cluster.remove()
+
+
+def _replica(page) -> str:
+    """The replica that served the page's last load (the header the test's balancer adds)."""
+    response = page.reload()
+    wait_idle(page)
+    return response.headers["x-test-replica"]
+
+
+def _upgrade_lock() -> int:
+    """The advisory lock number every replica's upgrade takes (engine/workspace/migrations/env.py)."""
+    text = (ROOT / "engine" / "workspace" / "migrations" / "env.py").read_text()
+    return int(re.search(r"^_UPGRADE_LOCK = (0x[0-9A-Fa-f]+)", text, re.M).group(1), 16)
+
+
+def test_both_replicas_open_an_empty_database_together_and_one_migrates(replicas, browser):
+    cluster, lock = replicas["cluster"], _upgrade_lock()
+    holder = psycopg.connect(cluster.url(replicas["database"]).replace("postgresql+psycopg", "postgresql"),
+                             autocommit=True)
+    holder.execute("SELECT pg_advisory_lock(%s)", (lock,))  # both replicas' upgrades queue behind the test
+    first = browser.new_context().new_page()
+    second = browser.new_context().new_page()
+    try:  # each replica opens the database on its first session: straight to each replica's port
+        first.goto(f"http://127.0.0.1:{replicas['ports']['app1']}/Build", wait_until="commit")
+        second.goto(f"http://127.0.0.1:{replicas['ports']['app2']}/Build", wait_until="commit")
+        deadline = time.monotonic() + 60
+        while holder.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+                             ).fetchone()[0] < 2:
+            assert time.monotonic() < deadline, "the replicas never both waited to upgrade"
+            time.sleep(0.1)
+    finally:
+        holder.execute("SELECT pg_advisory_unlock(%s)", (lock,))
+        holder.close()
+    for page in (first, second):
+        wait_idle(page)
+        assert_no_exception(page)
+        expect(page.get_by_text("Saving is off")).to_have_count(0)
+        assert "ws=" in page.url  # each made a workspace: both work
+        page.context.close()
+    log = cluster.log.read_text()  # this cluster serves only the replicas' database
+    assert log.count("CREATE TABLE workspaces") == 1  # the first to get the lock created it; the other found it
+
+
+def _on(browser, url: str, replica: str):
+    """A new browser whose balancer cookie holds it on ``replica`` (new browsers are spread round-robin)."""
+    for _ in range(10):
+        page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        response = page.goto(url)
+        wait_idle(page)
+        if response.headers["x-test-replica"] == replica:
+            return page
+        page.context.close()
+    pytest.fail(f"the balancer never sent a new browser to {replica}")
+
+
+def test_a_class_on_one_replica_sees_a_student_of_the_other_live_and_its_push_reaches_them(replicas, browser):
+    teacher = _on(browser, f"{replicas['url']}/Build?net=p.xo-cnn", "app1")  # the network the teacher sends
+    teacher.get_by_role("link", name="Class").first.click()
+    wait_idle(teacher)
+    teacher.locator(".st-key-class-name input").fill("Two replicas")
+    teacher.locator(".st-key-class-name input").press("Enter")
+    wait_idle(teacher)
+    teacher.locator(".st-key-class-create button").click()
+    wait_idle(teacher)
+    code = re.search(r"enter code\s+([A-Z0-9]{6})", teacher.locator(".class-join").inner_text()).group(1)
+
+    student = _on(browser, f"{replicas['url']}/Build?net=p.toy-mlp", "app2")
+    student.locator("[data-testid=stSidebar] [data-testid=stExpander] summary",
+                    has_text="Share, download, join a class").click()
+    student.locator(".st-key-ws-join-code input").fill(code)
+    student.locator(".st-key-ws-join-name input").fill("Ada")
+    student.locator(".st-key-ws-join-name input").press("Enter")
+    wait_idle(student)
+    student.locator(".st-key-ws-join button").click()
+    wait_idle(student)
+    expect(student.get_by_text("Class Two replicas")).to_be_visible()
+    student.get_by_role("link", name="Train").first.click()
+    wait_idle(student)
+
+    # the teacher's open page (replica 1) finds the student who joined on replica 2 without a reload
+    teacher.locator(".st-key-class-member").click(timeout=30_000)
+    expect(teacher.get_by_role("option", name="Ada")).to_be_visible(timeout=30_000)
+    teacher.keyboard.press("Escape")
+    teacher.locator(".st-key-class-push button").click()
+    expect(teacher.get_by_text("Sent (version 1)")).to_be_visible()
+    expect(student.get_by_text("Your teacher sent the class a network")).to_be_visible(timeout=30_000)
+    assert_no_exception(teacher)
+    assert_no_exception(student)
+    for page, replica in ((teacher, "app1"), (student, "app2")):  # each stayed on its replica throughout
+        assert page.evaluate("fetch(location.href).then(r => r.headers.get('x-test-replica'))") == replica
+        page.context.close()
+
+
+def _set(page, key: str, value: str) -> None:
+    page.locator(f".st-key-{key} input").fill(value)
+    page.locator(f".st-key-{key} input").press("Enter")
+    wait_idle(page)
+
+
+def _start_run(page, epochs: str, batch: str | None = None) -> None:
+    """From Build: over to Train, the epochs (and batch size) set, Start."""
+    page.get_by_role("link", name="Train").first.click()
+    wait_idle(page)
+    _set(page, "tr-epochs", epochs)
+    if batch is not None:
+        _set(page, "tr-batch", batch)
+    page.locator(".st-key-tr-start button").click()
+
+
+def _step(page, state: str) -> int | None:
+    found = re.search(rf"{state} · step (\d+)", page.locator("[data-testid=stMain]").inner_text())
+    return int(found.group(1)) if found else None
+
+
+def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resumes_there(replicas, browser):
+    url = replicas["url"]
+    grace = _on(browser, f"{url}/Build?net=p.toy-mlp", "app1")  # a long run (batch 1): training at the kill
+    _start_run(grace, "500", batch="1")
+    expect(grace.get_by_text(re.compile(r"running · step"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    started = time.monotonic()
+    grace_token = parse_qs(urlparse(grace.url).query)["ws"][0]
+
+    ada = _on(browser, f"{url}/Build?net=p.toy-mlp", "app1")  # a run trained to its end
+    _start_run(ada, "2")
+    expect(ada.get_by_text("Test accuracy")).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    wait_idle(ada)
+    accuracy = re.search(r"\d+\.\d%", ada.locator("[data-testid=stMetric]", has_text="Test accuracy")
+                         .inner_text()).group(0)
+    token = parse_qs(urlparse(ada.url).query)["ws"][0]
+    assert _replica(ada) == "app1"  # sticky: the reload came back to the same replica
+    # Grace's run has a checkpoint stored (one every 15 s while it trains), Ada's finished run is written
+    ada.wait_for_timeout(max(2500, (started + 20 - time.monotonic()) * 1000))
+
+    os.killpg(replicas["procs"]["app1"].pid, signal.SIGKILL)
+    replicas["procs"]["app1"].wait(10)
+    assert _replica(ada) == "app2"  # through the balancer, redispatched to the live replica
+    assert parse_qs(urlparse(ada.url).query)["ws"][0] == token
+    expect(ada.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_contain_text(accuracy)
+    expect(ada.get_by_text("Saving is off")).to_have_count(0)
+    assert_no_exception(ada)
+
+    # Grace's run, on the live replica: interrupted, with its records (the store marks it so once nothing has
+    # flushed it for interrupt_after, 60 s; a page on a replica that does not hold a live run shows it so at once)
+    deadline = time.monotonic() + 120
+    while (_replica(grace), _step(grace, "interrupted"))[1] is None:
+        assert time.monotonic() < deadline, "the killed replica's run never showed as interrupted"
+        grace.wait_for_timeout(5000)
+    assert parse_qs(urlparse(grace.url).query)["ws"][0] == grace_token
+    cut = _step(grace, "interrupted")
+    assert cut > 0  # its records up to the last write
+    grace.locator(".st-key-tr-resume button").click()
+    expect(grace.get_by_text(re.compile(r"running · step"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
+    deadline = time.monotonic() + 60
+    while (_step(grace, "running") or 0) <= cut:  # resumed from its checkpoint, it trains on past the cut
+        assert time.monotonic() < deadline, "the resumed run did not go on"
+        grace.wait_for_timeout(500)
+    grace.locator(".st-key-tr-stop button").click()
+    wait_idle(grace)
+    assert_no_exception(grace)
+    for page in (ada, grace):
+        page.context.close()
