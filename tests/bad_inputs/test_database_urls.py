@@ -30,7 +30,7 @@ def bad_url(request, monkeypatch):
 
 
 @pytest.mark.parametrize("bad_url", BAD.values(), ids=BAD.keys(), indirect=True)
-@pytest.mark.parametrize("page", ["app.py", "pages/1_Build.py", "pages/3_Train.py"])
+@pytest.mark.parametrize("page", ["views/0_Home.py", "views/1_Build.py", "views/3_Train.py"])
 def test_the_pages_serve_with_saving_off(bad_url, page):
     at = AppTest.from_file(str(ROOT / page), default_timeout=60).run()
     assert not at.exception
