@@ -4,7 +4,8 @@ The test trains a seeded copy of the network (built from the Build page's spec w
 starts) on the current data with the current optimiser; the student's runs and weights are never touched. It counts
 as the student's live run: refused while a run of theirs is live (``refusal``), and a run cannot start while it is
 live (``busy``); it holds one of the server's training slots (``LIMITER``) while it trains, queueing like Start. Its
-thread ends when the page stops polling it for ``HEARTBEAT_TIMEOUT`` seconds (a closed tab), like a run's.
+thread ends when the page stops polling it for ``HEARTBEAT_TIMEOUT`` seconds (a closed tab, or the student gone to
+another page meanwhile: the test is short, and nobody would see its result), like a run left without a heartbeat.
 """
 from __future__ import annotations
 
@@ -25,11 +26,12 @@ from ui.core.session import SessionState
 from ui.core.settings import queue_settings
 from ui.core.text import message
 from ui.train import dataset_picker
-from ui.train.settings import PAGE
+from ui.train.settings import PAGE, row
 from ui.train.widgets import page, runs
 
 STEPS = 100  # rates tried at most, 1e-7 to 10 (issue 21); the tests pass fewer by setting this constant
 START, END = 1e-7, 10.0
+POLL = 0.5  # seconds between the progress bar's redraws while the test runs
 HEARTBEAT_TIMEOUT = 30.0  # seconds without a poll from the page before the test cancels itself (a closed tab)
 KEY = "lr-find"  # the job in the page's scratch
 LIVE = ("queued", "running", "paused")  # a run in these states is the student's live run
@@ -65,6 +67,7 @@ class Job:
 
     def _run(self) -> None:
         spec, dataset, config, steps = self._args
+        engine.device.background_priority(engine.limits.TRAIN_NICE)  # like a run: the page scripts go first
         if not LIMITER.acquire(self.token, self._give_up):
             self.state = "cancelled"
             return
@@ -159,7 +162,7 @@ def _view(s: SessionState, current: Job) -> None:
     """Progress in a fragment that redraws alone while the test runs; a full rerun when it ends."""
     live = current.live
 
-    @st.fragment(run_every=0.5 if live else None)
+    @st.fragment(run_every=POLL if live else None)
     def view():
         state()
         current.heartbeat()
@@ -192,6 +195,9 @@ def _result_ui(result) -> None:
     a, b = st.columns(2)
     a.metric("Suggested η (steepest descent)", f"{result.suggestion:.3g}")
     b.metric("Minimum / 10", f"{result.min_tenth:.3g}")
+    lowest = row("lr").lo
+    if min(result.suggestion, result.min_tenth) < lowest:
+        st.caption(f"The learning-rate box takes rates from {lowest:g}: a smaller pick is set to {lowest:g}.")
     a.button(f"Use this η ({result.suggestion:.3g})", key="tr-lrf-use", on_click=use, args=(result.suggestion,))
     b.button(f"Use minimum / 10 ({result.min_tenth:.3g})", key="tr-lrf-use-min", on_click=use,
              args=(result.min_tenth,))

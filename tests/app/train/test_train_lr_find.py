@@ -8,7 +8,9 @@ import torch
 from engine.training import LIMITER
 from tests.app.train.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
 from ui.train import lr_find
+from ui.train.settings import row
 
+LOWEST = row("lr").lo  # the learning-rate box's smallest rate: a smaller pick is set to it
 STEPS = 30  # fewer rates than the page's 100: fast, still enough for a curve with a minimum
 
 
@@ -73,15 +75,17 @@ def test_use_this_rate_sets_the_widget_and_the_next_run(at):
     configure(at)
     at.button(key="tr-lrf-start").click().run()
     result = _finish(at).result
+    before = at.number_input(key="tr-lr-adam").value
+    assert before != pytest.approx(max(result.suggestion, LOWEST))  # the button has something to change
     at.button(key="tr-lrf-use").click().run()
-    assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.suggestion, 1e-6))
+    assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.suggestion, LOWEST))
     saved = at.session_state["playground"].settings["train"]  # the TrainConfig the page built
-    assert saved["lr"] == pytest.approx(max(result.suggestion, 1e-6))
+    assert saved["lr"] == pytest.approx(max(result.suggestion, LOWEST))
     at.button(key="tr-lrf-use-min").click().run()
-    assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.min_tenth, 1e-6))
+    assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.min_tenth, LOWEST))
     at.button(key="tr-start").click().run()
     trainer = wait_for(at, ("finished",))
-    assert trainer.config.learning_rate == pytest.approx(max(result.min_tenth, 1e-6))
+    assert trainer.config.learning_rate == pytest.approx(max(result.min_tenth, LOWEST))
 
 
 def test_refused_while_a_run_is_live(at):
@@ -109,6 +113,23 @@ def test_a_queued_range_test_blocks_a_new_run_and_can_be_cancelled(at):
         assert runs(at) == [] and any("range test is still running" in e.value for e in at.error)
         at.button(key="tr-lrf-cancel").click().run()
         job.thread.join(5)
+        assert job.state == "cancelled" and not job.thread.is_alive()
+    finally:
+        for token in taken:
+            LIMITER.release(token)
+
+
+def test_a_test_nobody_polls_cancels_itself(at, monkeypatch):
+    """A closed tab stops polling: the test ends on its own instead of outliving the session."""
+    configure(at)
+    monkeypatch.setattr(lr_find, "HEARTBEAT_TIMEOUT", 0.3)
+    taken = [-20_000 - i for i in range(LIMITER.slots)]
+    for token in taken:  # it waits for a slot, so that it is still live when the page goes quiet
+        assert LIMITER.acquire(token, lambda: False)
+    try:
+        at.button(key="tr-lrf-start").click().run()
+        job = _job(at)
+        job.thread.join(10)  # no more polls from here on
         assert job.state == "cancelled" and not job.thread.is_alive()
     finally:
         for token in taken:
