@@ -49,6 +49,7 @@ class Job:
         self._cancel = threading.Event()
         self._beat = time.monotonic()
         self._args = spec, dataset, config, steps
+        self.optimizer = config.optimizer
         self.thread = threading.Thread(target=self._run, name=f"lr-find{self.token}", daemon=True)
         self.thread.start()
 
@@ -135,9 +136,10 @@ def start(s: SessionState, config: TrainConfig | None) -> None:
     p[KEY] = Job(s.spec, dataset, config, STEPS)
 
 
-def use(value: float) -> None:
-    """Leave ``value`` for the learning-rate widget through the settings table (shown on the next draw)."""
-    queue_settings(PAGE, {"lr": value})
+def use(value: float, optimizer: str) -> None:
+    """Leave ``value`` for ``optimizer``'s learning-rate widget through the settings table (shown on the next draw);
+    the optimiser the test ran with comes back too, since a rate found for one means nothing to another."""
+    queue_settings(PAGE, {"optimizer": optimizer, "lr": value})
 
 
 def lr_find_ui(s: SessionState, config: TrainConfig | None) -> None:
@@ -183,10 +185,10 @@ def _view(s: SessionState, current: Job) -> None:
     elif current.state == "cancelled" and current.result is None:
         st.info("The range test was cancelled.")
     elif current.result is not None:
-        _result_ui(current.result)
+        _result_ui(current.result, current.optimizer)
 
 
-def _result_ui(result) -> None:
+def _result_ui(result, optimizer: str) -> None:
     """The curve, the two picks, the sentence on how the suggestion is chosen, and the buttons that use them."""
     st.plotly_chart(present.figure(diagnostics.figures.lr_find_figure(result)), key="tr-lrf-chart")
     st.caption(HOW)
@@ -198,6 +200,7 @@ def _result_ui(result) -> None:
     lowest = row("lr").lo
     if min(result.suggestion, result.min_tenth) < lowest:
         st.caption(f"The learning-rate box takes rates from {lowest:g}: a smaller pick is set to {lowest:g}.")
-    a.button(f"Use this η ({result.suggestion:.3g})", key="tr-lrf-use", on_click=use, args=(result.suggestion,))
+    a.button(f"Use this η ({result.suggestion:.3g})", key="tr-lrf-use", on_click=use,
+             args=(result.suggestion, optimizer))
     b.button(f"Use minimum / 10 ({result.min_tenth:.3g})", key="tr-lrf-use-min", on_click=use,
-             args=(result.min_tenth,))
+             args=(result.min_tenth, optimizer))

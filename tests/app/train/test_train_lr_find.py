@@ -81,7 +81,9 @@ def test_use_this_rate_sets_the_widget_and_the_next_run(at):
     assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.suggestion, LOWEST))
     saved = at.session_state["playground"].settings["train"]  # the TrainConfig the page built
     assert saved["lr"] == pytest.approx(max(result.suggestion, LOWEST))
+    at.selectbox(key="tr-opt").set_value("sgd").run()  # another optimiser meanwhile: the found rate is Adam's
     at.button(key="tr-lrf-use-min").click().run()
+    assert at.selectbox(key="tr-opt").value == "adam"
     assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.min_tenth, LOWEST))
     at.button(key="tr-start").click().run()
     trainer = wait_for(at, ("finished",))
