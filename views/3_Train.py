@@ -4,7 +4,7 @@ import streamlit as st
 import engine
 from ui.core import present, sidebar, text
 from ui.core.page import page_link, state
-from ui.train import compare, controls, upload, widgets
+from ui.train import compare, controls, lr_find, upload, widgets
 
 st.set_page_config(page_title="Train · NN playground", layout="wide")
 s = state()
@@ -23,6 +23,8 @@ page_link("views/1_Build.py", "Change the network on the Build page")
 with st.expander("Data and training settings", expanded=not widgets.runs(s) and not present.is_on()):
     config = widgets.settings_ui(s)
 controls.controls_ui(s, config)
+with st.expander("Find a learning rate (range test)", expanded=lr_find.job(s) is not None):
+    lr_find.lr_find_ui(s, config)
 
 run = widgets.active(s)
 if run is None:

@@ -141,14 +141,20 @@ def update_ratio_figure(ratios: dict[str, dict]) -> go.Figure:
 def lr_find_figure(result) -> go.Figure:
     """The learning-rate test (``lr_find``): loss against η on a log axis, raw and smoothed, the suggestions marked."""
     x_axis = palette.log_axis(result.lrs, title={"text": "learning rate η"})
+    # Up to 1.5× the smoothed curve's top: a raw spike near the end would otherwise flatten the curve that matters.
+    low, high = min(result.losses + result.smoothed), max(result.smoothed)
+    y_range = [min(0.0, low), high + 0.5 * max(high - min(0.0, low), 1e-12)]
     fig = go.Figure(layout=_layout("Learning-rate range test", xaxis=x_axis,
-                                   yaxis={"title": {"text": "training loss"}}))
+                                   yaxis={"title": {"text": "training loss"}, "range": y_range}))
     fig.add_scatter(x=result.lrs, y=result.losses, mode="lines", name="loss", line=dict(color="#bbbbbb", width=1))
     fig.add_scatter(x=result.lrs, y=result.smoothed, mode="lines", name="smoothed", line=palette.line("train"))
-    for value, label, colour in ((result.suggestion, "steepest", palette.OKABE_ITO["vermillion"]),
-                                 (result.min_tenth, "minimum / 10", palette.OKABE_ITO["green"])):
-        fig.add_vline(x=value, line=dict(color=colour, dash="dot", width=1.5),
-                      annotation_text=f"{label}: {value:.2g}", annotation_position="top")
+    for row, (value, label, colour) in enumerate(((result.suggestion, "steepest", palette.OKABE_ITO["vermillion"]),
+                                                  (result.min_tenth, "minimum / 10", palette.OKABE_ITO["green"]))):
+        fig.add_vline(x=value, line=dict(color=colour, dash="dot", width=1.5))
+        # On a log axis an annotation's x is log10 of the value (add_vline's own label would land at 10^value);
+        # the two labels one above the other, so close picks stay readable.
+        fig.add_annotation(x=math.log10(value), xref="x", y=1 - 0.08 * row, yref="paper", yanchor="bottom",
+                           text=f"{label}: {value:.2g}", showarrow=False, font=dict(color=colour))
     return fig
 
 

@@ -11,7 +11,7 @@ from engine.training import OPTIMIZERS, TERMINAL, SavedRun, TrainConfig, Trainer
 from ui.core.datasets import load_dataset
 from ui.core.session import Run, SessionState
 from ui.core.text import message
-from ui.train import dataset_picker
+from ui.train import dataset_picker, lr_find
 from ui.train.compare import run_label
 from ui.train.widgets import GROUP, UPDATABLE, active, change_text, delete_run, page, runs
 
@@ -38,6 +38,9 @@ def start_run(s: SessionState, config: TrainConfig, downloaded: bool = False, co
     downloaded is left to ``controls_ui``, which downloads it and calls back with ``downloaded`` (after the confirm).
     """
     p = page(s)
+    if (why := lr_find.busy(s)) is not None:  # the range test is the student's live run meanwhile
+        p["error"] = why
+        return
     going = doomed(s)
     if going and [r.number for r in going] != confirmed and not downloaded:  # changed since: ask again
         p["confirm-start"] = config, [r.number for r in going]
@@ -172,6 +175,9 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
 def _resume(s: SessionState, run: Run, config: TrainConfig | None) -> None:
     """Start an idle run or resume a paused one, handing a paused run the new settings first."""
     p = page(s)
+    if (why := lr_find.busy(s)) is not None:
+        p["error"] = why
+        return
     trainer = run.trainer
     if isinstance(trainer, SavedRun):  # interrupted by a server restart: on from its last checkpoint
         try:
@@ -193,6 +199,9 @@ def _resume(s: SessionState, run: Run, config: TrainConfig | None) -> None:
 
 
 def _step(s: SessionState, run: Run) -> None:
+    if (why := lr_find.busy(s)) is not None:
+        page(s)["error"] = why
+        return
     _stop_other_live(s, run.number)
     run.trainer.step()
 

@@ -8,8 +8,9 @@ import engine
 from engine import data
 from engine.training import OPTIMIZERS, TrainConfig
 from ui.core.session import CHOSEN_SETTING, SessionState
-from ui.core.settings import Setting, Table
+from ui.core.settings import Setting, Table, take_queued
 
+PAGE = "train"  # the page's name for ``ui.core.settings.queue_settings``
 SHOWN = "tr-shown-outside"  # the session's ``outside`` count this page last showed in its widgets
 CHOSEN = "tr-dataset-chosen"  # the dataset picked by hand, pushed, or restored as such (a plain key: kept across pages)
 
@@ -159,10 +160,25 @@ def chosen_state(settings: dict, spec) -> dict:
 
 def show_outside(s: SessionState) -> None:
     """A restored workspace or a teacher's push since the page last drew: its settings reach the widgets (here only;
-    call before any widget)."""
+    call before any widget); then any values left by ``queue_settings(PAGE, ...)``."""
+    show_queued()
     if st.session_state.get(SHOWN, 0) == s.outside:
         return
     st.session_state[SHOWN] = s.outside
     st.session_state.update(widget_state(s.settings.get("train")))
     st.session_state.pop(CHOSEN, None)
     st.session_state.update(chosen_state(s.settings, s.outside_spec or s.spec))  # judged for the network it came with
+
+
+def show_queued() -> None:
+    """Values left for this page by ``queue_settings(PAGE, {name: value})`` (the range test's "Use this η") reach
+    their widgets, read and clamped like a saved value; the learning rate goes to the current optimiser's widget.
+    A pair's parts (Adam's betas) are not taken this way."""
+    queued = take_queued(PAGE)
+    if not queued:
+        return
+    values = TABLE.read(queued)
+    optimizer = values.get("optimizer", st.session_state.get(key("optimizer"), row("optimizer").default))
+    for r in TABLE:
+        if r.name in values and r.part is None:
+            st.session_state[lr_key(optimizer) if r.name == "lr" else r.key] = values[r.name]

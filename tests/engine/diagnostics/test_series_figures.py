@@ -1,5 +1,8 @@
 """The records' diagnostics as series and figures: thinning at 5,000 steps, warnings, escaped names."""
+import math
+
 import numpy as np
+import pytest
 
 import engine
 from engine import diagnostics, stats
@@ -86,3 +89,23 @@ def test_the_lr_line_and_plane_figures(circle):
     assert len(alphas) == 41 and 0.0 in alphas and 1.0 in alphas
     line = diagnostics.loss_line(model, model.state_dict(), model.state_dict(), x, y, "auto", alphas)
     assert figures.loss_line_figure(alphas, {"train": line}).data[0].y == tuple(line)
+
+
+def test_the_lr_figure_labels_sit_on_their_lines(circle):
+    """Plotly places an annotation on a log axis at log10 of its x (add_vline's own label lands elsewhere)."""
+    r = diagnostics.lr_find(presets.get("toy-mlp"), circle, TrainConfig(dataset="circle", device="cpu"), steps=20)
+    fig = figures.lr_find_figure(r)
+    lines = sorted(shape.x0 for shape in fig.layout.shapes)
+    labels = sorted((a.x, a.text) for a in fig.layout.annotations)
+    assert lines == sorted([r.suggestion, r.min_tenth])
+    assert [x for x, _ in labels] == pytest.approx(sorted(math.log10(v) for v in (r.suggestion, r.min_tenth)))
+    assert {t.split(":")[0] for _, t in labels} == {"steepest", "minimum / 10"}
+    assert len({a.y for a in fig.layout.annotations}) == 2  # one above the other: close picks stay readable
+
+
+def test_the_lr_figure_scales_to_the_smoothed_curve(circle):
+    """A raw spike near the end (loss 25 where the smoothed curve is 2) would flatten the curve that matters."""
+    r = diagnostics.lr_find(presets.get("toy-mlp"), circle, TrainConfig(dataset="circle", device="cpu"))
+    assert max(r.losses) > 2 * max(r.smoothed)  # this run spikes (seeded)
+    low, high = figures.lr_find_figure(r).layout.yaxis.range
+    assert low <= min(r.losses) and max(r.smoothed) < high < max(r.losses)

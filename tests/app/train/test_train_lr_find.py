@@ -1,0 +1,147 @@
+"""The Train page's learning-rate range test in AppTest: it runs on a copy, draws the curve and the suggestion, "Use
+this η" reaches the learning-rate widget and the next run; the one-run rule and the server's slots apply."""
+import time
+
+import pytest
+import torch
+
+from engine.training import LIMITER
+from tests.app.train.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
+from ui.train import lr_find
+from ui.train.settings import row
+
+LOWEST = row("lr").lo  # the learning-rate box's smallest rate: a smaller pick is set to it
+STEPS = 30  # fewer rates than the page's 100: fast, still enough for a curve with a minimum
+
+
+@pytest.fixture(autouse=True)
+def few_steps(monkeypatch):
+    monkeypatch.setattr(lr_find, "STEPS", STEPS)
+
+
+def _job(at):
+    return at.session_state["playground"].extras.get("train", {}).get(lr_find.KEY)
+
+
+def _finish(at, timeout=60):
+    """Poll the page (run_every never ticks in AppTest) until the range test has ended, then draw it once more."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        at.run()
+        if _job(at) is not None and not _job(at).live:
+            at.run()
+            return _job(at)
+        time.sleep(0.1)
+    raise AssertionError("the range test did not end in time")
+
+
+def _text(at) -> str:
+    return " ".join(e.value for e in [*at.caption, *at.info, *at.warning, *at.error, *at.markdown])
+
+
+def test_the_range_test_draws_its_curve_and_leaves_the_session_alone(at):
+    configure(at)
+    session = at.session_state["playground"]
+    model = session.get_model()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    spec, version = session.spec, session.version
+    at.button(key="tr-lrf-start").click().run()
+    job = _finish(at)
+    assert job.state == "done" and not job.thread.is_alive()
+    result = job.result
+    assert 2 <= len(result.lrs) <= STEPS and len(result.losses) == len(result.smoothed) == len(result.lrs)
+    assert at.get("plotly_chart") and not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Suggested η (steepest descent)"] == f"{result.suggestion:.3g}"
+    assert metrics["Minimum / 10"] == f"{result.min_tenth:.3g}"
+    assert "falls fastest" in _text(at) and result.stopped in _text(at)
+    # Nothing of the student's changed: no run, the same network, model object and weights.
+    assert runs(at) == [] and session.spec is spec and session.version == version
+    assert session.model is model
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+def test_same_seed_same_curve(at):
+    configure(at)
+    at.button(key="tr-lrf-start").click().run()
+    first = _finish(at).result
+    at.button(key="tr-lrf-start").click().run()
+    second = _finish(at)
+    assert second.result is not first
+    assert (second.result.lrs, second.result.losses) == (first.lrs, first.losses)
+
+
+def test_use_this_rate_sets_the_widget_and_the_next_run(at):
+    configure(at)
+    at.button(key="tr-lrf-start").click().run()
+    result = _finish(at).result
+    before = at.number_input(key="tr-lr-adam").value
+    assert before != pytest.approx(max(result.suggestion, LOWEST))  # the button has something to change
+    at.button(key="tr-lrf-use").click().run()
+    assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.suggestion, LOWEST))
+    saved = at.session_state["playground"].settings["train"]  # the TrainConfig the page built
+    assert saved["lr"] == pytest.approx(max(result.suggestion, LOWEST))
+    at.selectbox(key="tr-opt").set_value("sgd").run()  # another optimiser meanwhile: the found rate is Adam's
+    at.button(key="tr-lrf-use-min").click().run()
+    assert at.selectbox(key="tr-opt").value == "adam"
+    assert at.number_input(key="tr-lr-adam").value == pytest.approx(max(result.min_tenth, LOWEST))
+    at.button(key="tr-start").click().run()
+    trainer = wait_for(at, ("finished",))
+    assert trainer.config.learning_rate == pytest.approx(max(result.min_tenth, LOWEST))
+
+
+def test_refused_while_a_run_is_live(at):
+    configure(at, epochs=400)
+    at.button(key="tr-start").click().run()
+    trainer = wait_for(at, ("running",))
+    at.button(key="tr-lrf-start").click().run()
+    assert _job(at) is None
+    assert any("still live" in e.value and f"#{runs(at)[0].number}" in e.value for e in at.error)
+    assert trainer.state == "running"  # the run goes on
+    trainer.stop()
+
+
+def test_a_queued_range_test_blocks_a_new_run_and_can_be_cancelled(at):
+    configure(at)
+    taken = [-10_000 - i for i in range(LIMITER.slots)]
+    for token in taken:  # every training slot of the server busy: the test waits in the queue
+        assert LIMITER.acquire(token, lambda: False)
+    try:
+        at.button(key="tr-lrf-start").click().run()
+        at.run()
+        job = _job(at)
+        assert job.state == "queued" and "queued: place 1" in " ".join(p.proto.text for p in at.get("progress"))
+        at.button(key="tr-start").click().run()
+        assert runs(at) == [] and any("range test is still running" in e.value for e in at.error)
+        at.button(key="tr-lrf-cancel").click().run()
+        job.thread.join(5)
+        assert job.state == "cancelled" and not job.thread.is_alive()
+    finally:
+        for token in taken:
+            LIMITER.release(token)
+
+
+def test_a_test_nobody_polls_cancels_itself(at, monkeypatch):
+    """A closed tab stops polling: the test ends on its own instead of outliving the session."""
+    configure(at)
+    monkeypatch.setattr(lr_find, "HEARTBEAT_TIMEOUT", 0.3)
+    taken = [-20_000 - i for i in range(LIMITER.slots)]
+    for token in taken:  # it waits for a slot, so that it is still live when the page goes quiet
+        assert LIMITER.acquire(token, lambda: False)
+    try:
+        at.button(key="tr-lrf-start").click().run()
+        job = _job(at)
+        job.thread.join(10)  # no more polls from here on
+        assert job.state == "cancelled" and not job.thread.is_alive()
+    finally:
+        for token in taken:
+            LIMITER.release(token)
+
+
+def test_a_diverging_network_says_so(at):
+    configure(at, dataset="sine")
+    at.selectbox(key="tr-opt").set_value("momentum").run()  # SGD with momentum on a regression: blows up by η ≈ 1.5
+    at.button(key="tr-lrf-start").click().run()
+    job = _finish(at)
+    assert job.result.diverged
+    assert any("diverged" in w.value for w in at.warning)
