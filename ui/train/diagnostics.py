@@ -101,7 +101,7 @@ def histograms_ui(kept: dict, steps: list[int], follow: dict) -> None:
         st.info(f"No {series.QUANTITIES[quantity]} recorded.")
         return
     chosen = st.multiselect("Layers to show over training", names, default=[names[0], names[-1]][:len(names)],
-                            key=f"{LAYERS}-{quantity}", format_func=plain,
+                            key=f"{LAYERS}-{quantity}",
                             help="x: training step, y: value, colour: how many values fall in that bin (log scale)")
     for name in chosen:
         fig = _figure(kept, ("heat", quantity, name),
