@@ -45,15 +45,6 @@ def _configure(at, lr=1.0, init="default"):
     assert not at.exception, at.exception
 
 
-def _charts(at) -> dict:
-    """The diagnostics' charts by key, as Plotly JSON."""
-    return {c.proto.id: json.loads(c.proto.spec) for c in at.get("plotly_chart")}
-
-
-def _keys(at) -> set:
-    return {c.key for c in at.get("plotly_chart") if getattr(c, "key", None)}
-
-
 def _has_diagnostics(at) -> bool:
     keys = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
     return (any("over training" in k for k in keys) and any("per layer at step" in k for k in keys)
@@ -125,6 +116,10 @@ def test_relu_he_network_has_no_warning(stopper):
     assert series.warnings(trainer.records()) == []
     assert _has_diagnostics(at)
     assert not [w for w in at.warning if "units of layer" in w.value]
+    at.query_params["present"] = "1"  # presenter mode draws the same, scaled
+    at.run()
+    assert not at.exception, at.exception
+    assert _has_diagnostics(at)
 
 
 def test_a_live_run_draws_the_diagnostics_while_it_trains(stopper):
