@@ -4,7 +4,7 @@ import streamlit as st
 import engine
 from ui.core import present, sidebar, text
 from ui.core.page import page_link, state
-from ui.train import compare, controls, lr_find, upload, widgets
+from ui.train import compare, controls, diagnostics, lr_find, upload, widgets
 
 st.set_page_config(page_title="Train · NN playground", layout="wide")
 s = state()
@@ -32,12 +32,19 @@ if run is None:
             "the page stays responsive and you can pause, step or stop at any time.")
 else:
     live = run.live
-    widgets.live_ui(s)
-    if not live:
-        st.subheader("Results")
-        widgets.results_ui(s, run)
-    elif run.state == "paused" and run.trainer.dataset.task == "char":
-        widgets.sample_ui(run.trainer)
+    # The Training tab is always drawn: an ended run's results (test, adoption) come from it, whichever tab shows.
+    training_tab, diagnostics_tab = st.tabs(diagnostics.TABS, key=diagnostics.TAB, on_change="rerun",
+                                            bind="query-params")
+    with training_tab:
+        widgets.live_ui(s)
+        if not live:
+            st.subheader("Results")
+            widgets.results_ui(s, run)
+        elif run.state == "paused" and run.trainer.dataset.task == "char":
+            widgets.sample_ui(run.trainer)
+    if diagnostics_tab.open:
+        with diagnostics_tab:
+            diagnostics.live_ui(s)
 
 if widgets.runs(s):
     st.subheader("Compare runs")
