@@ -115,7 +115,11 @@ def landscape_ui(s, model, sample: Sample, draw: bool = True) -> None:
         st.info("This model is untrained: there are no trained weights to look around, and no run whose start "
                 "the line could begin from. Train it on the Train page first.")
         return
-    run, initial, why = _origin(s, model)
+    results = page_state(s)["results"]  # dropped when the model changes
+    key = ("landscape-origin", tuple(s.adopted))
+    if key not in results:  # compares every weight and reads the stored file: once per model
+        results[key] = _origin(s, model)
+    run, initial, why = results[key]
     ds = _dataset(run, sample)
     if ds is None:
         st.info("The landscape is measured on the data the model learns from: choose a dataset sample in the "
