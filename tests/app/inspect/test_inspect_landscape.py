@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 import engine
 from engine import limits
-from engine.training import TERMINAL, TrainConfig, Trainer
+from engine.training import TERMINAL, SavedRun, TrainConfig, Trainer
 from tests.app.inspect.test_inspect_inputs import PAGE, _array, _chart
 from ui.core.session import KEY, SessionState
 from ui.inspect import landscape
@@ -33,14 +33,14 @@ def _train(spec, dataset: str, **options) -> Trainer:
     return trainer
 
 
-def _page(trainer: Trainer | None = None, spec=None, adopt: bool = True) -> AppTest:
+def _page(trainer: Trainer | None = None, spec=None, adopt: bool = True, model=None) -> AppTest:
     """The Inspect page on the Loss landscape tab, its model the run's trained network (adopted as Train does)."""
     at = AppTest.from_file(PAGE, default_timeout=90)
     s = SessionState(spec=trainer.spec if trainer else spec)
     if trainer is not None:
         config = trainer.config
         run = s.book.add("train", trainer, trainer.spec, config)
-        s.set_model(copy.deepcopy(trainer.model).cpu(), dataset={"name": config.dataset, "seed": config.seed,
+        s.set_model(copy.deepcopy(model or trainer.model).cpu(), dataset={"name": config.dataset, "seed": config.seed,
                                                                    "options": dict(config.dataset_options)})
         if adopt:
             s.adopted.append(run.number)
@@ -129,10 +129,13 @@ def test_weights_without_their_initial_ones_get_the_plane_and_say_why_not_the_li
     assert _array(_plane(at)["data"][0]["z"]).shape == (3, 3)
 
 
-def test_a_run_that_did_not_keep_its_initial_weights_says_so(classifier, monkeypatch):
-    monkeypatch.setattr(Trainer, "initial_state", lambda self: None)  # a run stored before runs kept them
-    at = _page(classifier)
-    assert any("did not keep them" in i.value for i in at.info)
+def test_a_run_restored_without_its_initial_weights_says_so(classifier):
+    """A run stored before runs kept their initial weights: its file holds the trained weights only."""
+    saved = SavedRun(classifier.spec, classifier.config, "finished", classifier.records(), classifier.weights())
+    at = _small(_page(saved, model=classifier.model), steps=3)
+    assert any("did not keep them" in i.value and "Train it again" in i.value for i in at.info)
+    assert not [b for b in at.button if b.key == "inspect_ls_line"]
+    assert _array(_plane(at)["data"][0]["z"]).shape == (3, 3)  # the plane needs only the trained weights
 
 
 def test_a_grid_over_the_cap_is_refused_naming_it(classifier):
