@@ -1,8 +1,8 @@
 """Inspect's Loss landscape tab: the loss along the line from the run's initial weights to the trained ones, and on a
-plane around the trained weights (contour and 3-D surface), computed in a background thread with a progress bar.
+plane around the trained weights (contour and 3-D surface), each computed in a background thread with a progress bar.
 
-The plane's thread works on its own copy of the model and never calls Streamlit; it stops itself when the page
-stops looking (no heartbeat for ``STALE`` seconds: another page, a closed tab), when the tab is left, or on Cancel.
+Each thread works on its own copy of the model and never calls Streamlit; it stops itself when the page stops
+looking (no heartbeat for ``STALE`` seconds: another page, a closed tab), when the tab is left, or on Cancel.
 """
 from __future__ import annotations
 
@@ -22,21 +22,23 @@ from ui.core.text import message
 from ui.inspect.widgets import Sample, page_state
 
 _log = logging.getLogger(__name__)
-STALE = 10.0  # seconds without a look from the page after which the plane's thread stops itself
+STALE = 10.0  # seconds without a look from the page after which a computation's thread stops itself
+LINE_CHUNK = 8  # line points per engine call: the progress bar moves and Cancel is heard between them
 POLL = 0.5  # seconds between the progress bar's redraws
 SEED = 0  # the evaluation batch's and the random directions' seed: the same picture on every visit
 LINE_POINTS = 41  # α from −0.5 to 1.5 in steps of 0.05
 
 
-def _job(s) -> dict | None:
-    return s.extras.get("inspect_landscape")
+def _jobs(s) -> dict:
+    """This session's computations, by name ("line", "plane"): each a dict its thread fills in."""
+    return s.extras.setdefault("inspect_landscape", {})
 
 
 def leave(s) -> None:
-    """The tab is closed: a plane still being computed stops (its thread ends at the next row)."""
-    job = _job(s)
-    if job is not None and not job["done"]:
-        job["stop"].set()
+    """The tab is closed: a line or plane still being computed stops (its thread ends at its next check)."""
+    for job in _jobs(s).values():
+        if not job["done"]:
+            job["stop"].set()
 
 
 def _batch(ds, split: str, samples: int):
@@ -141,59 +143,81 @@ def landscape_ui(s, model, sample: Sample, draw: bool = True) -> None:
     _plane_ui(s, model, ds, loss, int(samples), int(steps), float(span))
 
 
-def _line_ui(s, model, ds, initial: dict, loss: str, samples: int) -> None:
-    """The loss along the line on a train and a test batch, computed on request and kept for this model."""
-    results = page_state(s)["results"]
-    key = ("landscape-line", samples)
-    if key not in results:
-        if not st.button("Draw the line", key="inspect_ls_line"):
-            st.caption(f"{LINE_POINTS} points from α = −0.5 to 1.5, each a pass over {samples} training and "
-                       f"{samples} test samples.")
-            return
-        alphas = diagnostics.line_alphas(LINE_POINTS)
-        end = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        try:
-            with st.spinner("Evaluating the loss along the line…"):
-                results[key] = (alphas, {role: diagnostics.loss_line(model, initial, end, *_batch(ds, role, samples),
-                                                                     loss, alphas) for role in ("train", "test")})
-        except InputError as err:
-            st.error(f"The line cannot be drawn: {message(err)}")
-            return
-    alphas, losses = results[key]
-    st.plotly_chart(present.figure(dfigs.loss_line_figure(alphas, losses)), key="inspect_ls_line_chart")
-    st.caption(f"Loss ({loss}) at α = 0 (initial weights): train batch {losses['train'][alphas.index(0.0)]:.4g}; at "
-               f"α = 1 (trained): train batch {losses['train'][alphas.index(1.0)]:.4g}, test "
-               f"{losses['test'][alphas.index(1.0)]:.4g}. A curve that falls smoothly and monotonically says the "
-               "way from the start to the solution had no barrier.")
-
-
-def _start(s, model, ds, loss: str, samples: int, steps: int, span: float) -> None:
-    """A thread computing the plane on a copy of the model; the page reads its progress and result."""
-    leave(s)
-    x, y = _batch(ds, "train", samples)
-    job = {"key": (s.version, samples, steps, span), "progress": 0.0, "result": None, "error": None,
-           "done": False, "stop": threading.Event(), "beat": time.monotonic()}
-    twin = copy.deepcopy(model)  # the thread moves these weights; the page's copy stays as it is
+def _start(s, name: str, key: tuple, compute) -> None:
+    """A thread running ``compute(progress, cancel)`` (never st.*); the page reads its progress and result."""
+    old = _jobs(s).get(name)
+    if old is not None and not old["done"]:
+        old["stop"].set()
+    job = {"key": key, "progress": 0.0, "result": None, "error": None, "done": False, "stop": threading.Event(),
+           "beat": time.monotonic()}
 
     def cancel() -> bool:
         return job["stop"].is_set() or time.monotonic() - job["beat"] > STALE
 
-    def work() -> None:  # never calls st.*
+    def work() -> None:
         try:
-            job["result"] = diagnostics.loss_plane(twin, x, y, loss, steps=steps, span=span, seed=SEED,
-                                                   progress=lambda share: job.__setitem__("progress", share),
-                                                   cancel=cancel)
+            job["result"] = compute(lambda share: job.__setitem__("progress", share), cancel)
         except InputError as err:
             job["error"] = message(err)
         except Exception:  # noqa: BLE001 - a bug must end the job with a message, not leave the page waiting
-            _log.exception("the loss plane failed")
+            _log.exception("the loss %s failed", name)
             job["error"] = "the computation failed unexpectedly"
         finally:
             job["done"] = True
 
-    s.extras["inspect_landscape"] = job
-    job["thread"] = threading.Thread(target=work, name="loss-plane", daemon=True)
+    _jobs(s)[name] = job
+    job["thread"] = threading.Thread(target=work, name=f"loss-{name}", daemon=True)
     job["thread"].start()
+
+
+def _job_ui(s, name: str, key: tuple, label: str, start) -> dict | None:
+    """A computation's Start and Cancel buttons; the job to draw (None before the first), dropped for a new model."""
+    job = _jobs(s).get(name)
+    if job is not None and job["key"][0] != s.version:  # another model: its result is of no use any more
+        job["stop"].set()
+        del _jobs(s)[name]
+        job = None
+    a, b = st.columns([1, 3])
+    if a.button(label, key=f"inspect_ls_{name}", disabled=job is not None and not job["done"]):
+        start()
+        job = _jobs(s)[name]
+    elif job is not None and not job["done"] and b.button("Cancel", key=f"inspect_ls_{name}_cancel"):
+        job["stop"].set()
+    if job is not None and job["done"] and job["key"] != key:
+        b.caption("The settings changed since this was computed: compute it again to see them.")
+    return job
+
+
+def _line_ui(s, model, ds, initial: dict, loss: str, samples: int) -> None:
+    """The loss along the line on a train and a test batch, in the background on request."""
+    key = (s.version, samples)
+    alphas = diagnostics.line_alphas(LINE_POINTS)
+
+    def start() -> None:
+        twin = copy.deepcopy(model)  # the thread moves these weights; the page's copy stays as it is
+        end = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        batches = {role: _batch(ds, role, samples) for role in ("train", "test")}
+
+        def compute(progress, cancel):
+            out, done = {"train": [], "test": []}, 0
+            for role, (x, y) in batches.items():
+                for i in range(0, len(alphas), LINE_CHUNK):
+                    if cancel():
+                        raise InputError("the loss line was cancelled")
+                    part = alphas[i:i + LINE_CHUNK]
+                    out[role] += diagnostics.loss_line(twin, initial, end, x, y, loss, part)
+                    done += len(part)
+                    progress(done / (2 * len(alphas)))
+            return alphas, out
+        _start(s, "line", key, compute)
+
+    job = _job_ui(s, "line", key, "Draw the line", start)
+    if job is None:
+        st.caption(f"{LINE_POINTS} points from α = −0.5 to 1.5, each a pass over {samples} training and "
+                   f"{samples} test samples, in the background.")
+        return
+    running = not job["done"]
+    st.fragment(_line_view, run_every=POLL if running else None)(job, running, loss)
 
 
 def _plane_ui(s, model, ds, loss: str, samples: int, steps: int, span: float) -> None:
@@ -204,35 +228,49 @@ def _plane_ui(s, model, ds, loss: str, samples: int, steps: int, span: float) ->
                  f"{limits.MAX_LANDSCAPE_POINTS:,} (PLAYGROUND_MAX_LANDSCAPE_POINTS): choose fewer steps per axis.")
         return
     key = (s.version, samples, steps, span)
-    job = _job(s)
-    if job is not None and job["key"][0] != s.version:  # another model: its plane is of no use any more
-        leave(s)
-        job = s.extras["inspect_landscape"] = None
-    a, b = st.columns([1, 3])
-    if a.button("Compute the plane", key="inspect_ls_plane", disabled=job is not None and not job["done"]):
-        _start(s, model, ds, loss, samples, steps, span)
-        job = _job(s)
-    elif job is not None and not job["done"] and b.button("Cancel", key="inspect_ls_cancel"):
-        leave(s)
+
+    def start() -> None:
+        twin = copy.deepcopy(model)  # the thread moves these weights; the page's copy stays as it is
+        x, y = _batch(ds, "train", samples)
+        _start(s, "plane", key, lambda progress, cancel: diagnostics.loss_plane(
+            twin, x, y, loss, steps=steps, span=span, seed=SEED, progress=progress, cancel=cancel))
+
+    job = _job_ui(s, "plane", key, "Compute the plane", start)
     if job is None:
         st.caption(f"{points:,} points, each a pass over {samples} training samples, in the background.")
         return
-    if job["key"] != key and job["done"]:
-        b.caption("The settings changed since this plane was computed: compute it again to see them.")
     running = not job["done"]
     st.fragment(_plane_view, run_every=POLL if running else None)(job, running)
 
 
-def _plane_view(job: dict, was_running: bool) -> None:
-    """Progress while the thread works (polled), then the charts; a full rerun once it ends, to stop polling."""
+def _polled(job: dict, was_running: bool, what: str) -> bool:
+    """Beat, and show progress while the thread works; a full rerun once it ends (to stop polling). Whether the
+    result is there to draw."""
     job["beat"] = time.monotonic()
     if not job["done"]:
-        st.progress(job["progress"], text=f"Computing the plane… {100 * job['progress']:.0f}%")
-        return
+        st.progress(job["progress"], text=f"Computing the {what}… {100 * job['progress']:.0f}%")
+        return False
     if was_running:
         st.rerun()  # the polling fragment was started with run_every: a full run draws it without
     if job["error"] is not None:
-        st.error(f"The plane was not computed: {job['error']}.")
+        st.error(f"The {what} was not computed: {job['error']}.")
+        return False
+    return True
+
+
+def _line_view(job: dict, was_running: bool, loss: str) -> None:
+    if not _polled(job, was_running, "line"):
+        return
+    alphas, losses = job["result"]
+    st.plotly_chart(present.figure(dfigs.loss_line_figure(alphas, losses)), key="inspect_ls_line_chart")
+    st.caption(f"Loss ({loss}) at α = 0 (initial weights): train batch {losses['train'][alphas.index(0.0)]:.4g}; at "
+               f"α = 1 (trained): train batch {losses['train'][alphas.index(1.0)]:.4g}, test "
+               f"{losses['test'][alphas.index(1.0)]:.4g}. A curve that falls smoothly and monotonically says the "
+               "way from the start to the solution had no barrier.")
+
+
+def _plane_view(job: dict, was_running: bool) -> None:
+    if not _polled(job, was_running, "plane"):
         return
     plane = job["result"]
     left, right = st.columns(2)

@@ -57,16 +57,26 @@ def _small(at, samples=32, steps=5) -> AppTest:
     return at.run()
 
 
-def _plane(at) -> dict:
-    """Compute the plane and poll (AppTest never ticks ``run_every``: each ``run`` is a poll) until it is drawn."""
-    at.button(key="inspect_ls_plane").click().run()
+def _computed(at, button: str, chart: str) -> dict:
+    """Click ``button`` and poll (AppTest never ticks ``run_every``: each ``run`` is a poll) until ``chart`` shows."""
+    at.button(key=button).click().run()
     deadline = time.monotonic() + 90
-    while _chart(at, "inspect_ls_contour") is None and time.monotonic() < deadline:
+    while _chart(at, chart) is None and time.monotonic() < deadline:
         assert not at.exception and not at.error, [e.value for e in at.error]
         time.sleep(0.1)
         at.run()
+    assert not at.exception and _chart(at, chart) is not None
+    return _chart(at, chart)
+
+
+def _line(at) -> dict:
+    return _computed(at, "inspect_ls_line", "inspect_ls_line_chart")
+
+
+def _plane(at) -> dict:
+    contour = _computed(at, "inspect_ls_plane", "inspect_ls_contour")
     assert _chart(at, "inspect_ls_surface") is not None
-    return _chart(at, "inspect_ls_contour")
+    return contour
 
 
 def _loss(model, state, x, y, fn) -> float:
@@ -83,9 +93,7 @@ def classifier():
 
 def test_a_classifiers_line_and_plane_match_pytorch(classifier):
     at = _small(_page(classifier))
-    at.button(key="inspect_ls_line").click().run()
-    assert not at.exception
-    line = _chart(at, "inspect_ls_line_chart")
+    line = _line(at)
     alphas = _array(line["data"][0]["x"])
     train = _array(line["data"][0]["y"])
     x, y = landscape._batch(classifier.dataset, "train", 32)
@@ -110,9 +118,7 @@ def test_other_kinds_of_network_draw_both(which):
     at = _small(_page(trainer), samples=16, steps=3)
     if which == "char-rnn":
         at.text_area(key="inspect_text").set_value("hello there").run()
-    at.button(key="inspect_ls_line").click().run()
-    assert not at.exception and not at.error, [e.value for e in at.error]
-    assert _chart(at, "inspect_ls_line_chart") is not None
+    assert len(_array(_line(at)["data"][0]["y"])) == 41
     assert _array(_plane(at)["data"][0]["z"]).shape == (3, 3)
 
 
@@ -149,7 +155,7 @@ def test_a_grid_over_the_cap_is_refused_naming_it(classifier):
 def test_leaving_the_tab_cancels_a_plane_being_computed(classifier):
     at = _small(_page(classifier), samples=512, steps=41)
     at.button(key="inspect_ls_plane").click().run()
-    job = at.session_state[KEY].extras["inspect_landscape"]
+    job = at.session_state[KEY].extras["inspect_landscape"]["plane"]
     at.session_state["inspect_tab"] = at.query_params["inspect_tab"] = "Filters"
     at.run()
     job["thread"].join(30)
