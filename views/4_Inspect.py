@@ -1,11 +1,11 @@
 """Inspect: what the current model predicts, its filters, every layer's activations and Captum attributions; an
-autoencoder's reconstructions and codes."""
+autoencoder's reconstructions and codes; the loss landscape around the trained weights."""
 import streamlit as st
 
 from engine import SpecError, data, inspect
 from ui.core import sidebar, text
 from ui.core.page import keep_alive, state
-from ui.inspect import codes, inputs, sequence, widgets
+from ui.inspect import codes, inputs, landscape, sequence, widgets
 
 st.set_page_config(page_title="Inspect · NN playground", page_icon=":material/visibility:", layout="wide")
 st.title("Inspect the network")
@@ -36,6 +36,7 @@ names = ["Prediction", "Filters", "Activations", "Codes" if autoencoder else "At
 recurrent = bool(inspect.recurrent_layers(model))
 if recurrent:
     names.append("Sequence")
+names.append("Loss landscape")
 # Switching tabs reruns the page, and only the open tab computes and draws; the closed ones get their widgets
 # only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw). The open
 # tab is in the address too, so a reload keeps it.
@@ -62,3 +63,7 @@ else:
 if recurrent:
     with tabs["Sequence"]:
         sequence.sequence_ui(s, model, sample, draw=tabs["Sequence"].open)
+with tabs["Loss landscape"]:
+    landscape.landscape_ui(s, model, sample, draw=tabs["Loss landscape"].open)
+if not tabs["Loss landscape"].open:
+    landscape.leave(s)  # a plane still computing stops when its tab is left

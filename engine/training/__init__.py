@@ -6,7 +6,8 @@ settings each owns, how it is made and tuned live), ``losses`` (the ``LOSSES`` r
 background thread, pause/stop/update, the run limiter), ``checkpoint`` (``Checkpoint``: a run's weights, optimiser
 state and place, to resume it with ``Trainer(..., resume=checkpoint)``), ``inference`` (``evaluate``,
 ``predict_grid``, ``sample``), ``saved`` (``SavedRun``: an ended run brought back from storage), ``weights``
-(safetensors in and out; a run's initial weights kept beside its own: ``initial_state``), ``recorder`` (the
+(safetensors in and out; a run's initial weights kept beside its own: ``initial_state``, left out of a
+download by ``without_initial``), ``recorder`` (the
 histograms, update-to-weight ratios and unit health step records carry: which layers, which quantities, the edges,
 every how many steps) and ``figures`` (curves, gradient norms, decision boundary, confusion matrix). Pages poll ``trainer.status`` and ``trainer.records(since=n)``;
 ``Trainer.update`` changes ``LIVE_SETTINGS`` mid-run; ``Trainer.checkpoint()`` may be called any time.
@@ -22,9 +23,9 @@ from engine.training.control import LIMITER, STATES, TERMINAL, RunLimiter
 from engine.training.recorder import HEALTH_EVERY, HIST_EVERY, PROBE, Recorder
 from engine.training.runner import Trainer
 from engine.training.saved import SavedRun
-from engine.training.weights import initial_state, load_weights, read_weights, save_weights
+from engine.training.weights import initial_state, load_weights, read_weights, save_weights, without_initial
 
 __all__ = ["TrainConfig", "OPTIMIZERS", "owners", "LOSSES", "LIVE_SETTINGS", "compute_loss", "resolve_loss",
            "make_optimizer", "suggested_settings", "Loop", "Trainer", "Checkpoint", "RunLimiter", "LIMITER", "STATES",
            "TERMINAL", "evaluate", "predict_grid", "sample", "save_weights", "load_weights", "read_weights",
-           "initial_state", "SavedRun", "figures", "Recorder", "HIST_EVERY", "HEALTH_EVERY", "PROBE"]
+           "initial_state", "without_initial", "SavedRun", "figures", "Recorder", "HIST_EVERY", "HEALTH_EVERY", "PROBE"]

@@ -44,6 +44,14 @@ def initial_state(data: bytes) -> dict[str, torch.Tensor] | None:
     return found or None
 
 
+def without_initial(data: bytes) -> bytes:
+    """A weights file as a download: the run's own weights only, any initial ones (``INITIAL``) left out."""
+    tensors = read_weights(data)
+    if not any(k.startswith(INITIAL) for k in tensors):
+        return data
+    return st_save({k: v.contiguous() for k, v in tensors.items() if not k.startswith(INITIAL)})
+
+
 def read_weights(data: bytes, need: int | None = None) -> dict[str, torch.Tensor]:
     """Parse a weights file without ever running a pickle: safetensors, or torch.save's zip with weights_only.
 
@@ -178,4 +186,4 @@ def describe(data: bytes) -> str:
     return f"{kind}: {len(tensors)} tensors, {count:,} numbers"
 
 
-__all__ = ["save_weights", "load_weights", "read_weights", "initial_state", "describe", "INITIAL"]
+__all__ = ["save_weights", "load_weights", "read_weights", "initial_state", "without_initial", "describe", "INITIAL"]

@@ -50,7 +50,7 @@ OVERFLOW_JS = """([selector, width]) => {
 }"""
 # (page, tabs to open in turn); None opens the page's first view only.
 WALK = [("", None), ("Build", None), ("Convolution", ["Animation", "Receptive field", "Feature maps"]),
-        ("Train", None), ("Inspect", ["Prediction", "Filters", "Activations", "Attribution"]),
+        ("Train", None), ("Inspect", ["Prediction", "Filters", "Activations", "Attribution", "Loss landscape"]),
         ("Gradients", ["Through depth", "Through time"]), ("Class", None), ("Lessons", None),
         ("Lessons?lesson=through-time", None)]
 

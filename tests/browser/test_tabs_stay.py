@@ -91,3 +91,15 @@ def test_convolution_receptive_field_stays_open_after_a_slider(app_server, page)
     page.reload()
     wait_idle(page)
     _is_open(page, "Receptive field")
+
+
+def test_inspect_loss_landscape_tab_stays_open_after_a_reload(app_server, page):
+    open_app(page, f"{app_server}/Inspect")
+    _open_tab(page, "Loss landscape")
+    wait_idle(page)
+    _is_open(page, "Loss landscape")
+    expect(page.locator(".st-key-inspect_ls_steps")).to_be_visible()  # its settings, untrained or not
+    page.reload()  # the address keeps the tab
+    wait_idle(page)
+    _is_open(page, "Loss landscape")
+    assert_no_exception(page)

@@ -116,7 +116,8 @@ def _record(run, with_weights: bool) -> RunRecord:
     """The stored form of a run: settings, records, state, results and context; weights once it has ended."""
     trainer = run.trainer
     saved = isinstance(trainer, SavedRun)
-    weights = trainer.weights() if with_weights and not saved else None
+    # the initial weights kept too: Inspect's loss line starts from them after a reload (downloads drop them)
+    weights = trainer.weights(with_initial=True) if with_weights and not saved else None
     return RunRecord(number=run.number, group=run.group, label=run.label, spec=trainer.spec.to_dict(),
                      config=run.config.to_dict(), state=trainer.state, records=trainer.records(),
                      results=_jsonable(run.results), context=_context(run), weights=weights,

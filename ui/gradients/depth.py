@@ -17,6 +17,7 @@ from ui.core.page import state
 from ui.core.runs_ui import status_text
 from ui.core.session import Run
 from ui.core.text import message, plain
+from ui.gradients import glorot
 from ui.gradients.settings import (CONTRASTS, DEPTH, EPOCH_CHOICES, OPTIMISERS, SCHEME_NAMES, SOURCES, WIDTHS,
                                    depth_config)
 
@@ -188,6 +189,7 @@ def depth_ui(settings: dict) -> None:
         names = lab.activation_names(labels, stats)  # numbered as the norms chart numbers the layers
         hist_col.plotly_chart(present.figure(figures.activations_figure(stats, names)), key="depth-activations-chart")
         table_col.dataframe(_stats_table(stats, names), hide_index=True, key="depth-activations-table")
+    glorot.init_ui()
     depth_train_ui(settings, key)
 
 
@@ -288,6 +290,7 @@ def _draw_depth(runs: list[Run]) -> None:
         st.caption(f"Loss {loss[0]:.3f} → {loss[-1]:.3f} (chance: ln 10 ≈ 2.303); first / last layer gradient "
                    f"norm now {lab.ratio_text(matrix[-1])}. Recorded by the training loop on each step's "
                    "mini-batch, weight and bias together (float32); the chart above measures weights only.")
+    glorot.run_ui(records)
 
 
 # ---------------------------------------------------------------- the session's model

@@ -39,6 +39,7 @@ DEPTH = Table((
     Setting("optimizer", "depth-opt", str, "momentum", choices=tuple(OPTIMISERS)),
     Setting("epochs", "depth-epochs", int, 5, choices=EPOCH_CHOICES),
     Setting("contrast", "depth-contrast", str, None, choices=(None, *CONTRASTS)),
+    Setting("glorot_scheme", "depth-glorot-scheme", str, "normal-0.01", choices=("normal-0.01", "xavier", "he")),
 ))
 TIME = Table((
     Setting("cell", "time-cell", str, tuple(lab.CELLS)[0], choices=tuple(lab.CELLS)),

@@ -10,7 +10,7 @@ import streamlit as st
 import engine
 from engine import data
 from engine.network import RECURRENT, layer_names
-from engine.training import TERMINAL
+from engine.training import TERMINAL, without_initial
 from ui.core import present
 from ui.core.session import Run, SessionState
 from ui.train import widgets
@@ -72,7 +72,7 @@ def compare_ui(s: SessionState) -> None:
     d.download_button("Config", json.dumps(bundle, indent=1), f"run{run.number}.json", "application/json",
                       key="tr-export-config", width="stretch")
     if (run.state in TERMINAL or run.state == "paused") and widgets.has_weights(run):
-        d.download_button("Weights", run.trainer.weights(), f"run{run.number}.safetensors",
+        d.download_button("Weights", without_initial(run.trainer.weights()), f"run{run.number}.safetensors",
                           "application/octet-stream", key="tr-export-weights", width="stretch")
 
 

@@ -117,5 +117,5 @@ def test_a_run_that_ends_during_an_outage_is_stored_finished_afterwards(store, f
     (stored,) = store.open(token).runs
     assert stored.state == "finished"
     assert stored.results is not None and stored.results["accuracy"] == 0.75
-    assert stored.has_weights and store.run_blobs(token, 1)[0] == run.trainer.weights()
+    assert stored.has_weights and store.run_blobs(token, 1)[0] == run.trainer.weights(with_initial=True)
     assert len(stored.records) == run.trainer.record_count

@@ -51,7 +51,7 @@ def _model(at) -> torch.nn.Module:
 
 def test_the_prediction_tab_shows_the_input_and_its_reconstruction(at, trained):
     assert not at.exception
-    assert [t.label for t in at.tabs] == ["Prediction", "Filters", "Activations", "Codes"]
+    assert [t.label for t in at.tabs] == ["Prediction", "Filters", "Activations", "Codes", "Loss landscape"]
     x = trained.dataset.x_test[0]
     shown = _array(_chart(at, "inspect_input")["data"][0]["z"])
     assert np.allclose(shown, x[0].numpy(), atol=1e-6)
