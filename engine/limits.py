@@ -57,6 +57,9 @@ MAX_BATCH_BYTES = _env_int("PLAYGROUND_MAX_BATCH_BYTES", 2 * 1024 ** 3)
 # Saved workspaces (engine.workspace). A classroom behind one NAT starts all its workspaces from one address: 40
 # students with a few tabs, copies and imports each made 60 an hour, so one student's reloads turned saving off
 # for the room. The cap is there against floods, not against a class.
+# A live run no server has flushed for this many seconds was cut off (its server stopped): another server then shows
+# it interrupted, with Resume. Until then a run another server flushes shows as training there (a replica's page).
+INTERRUPT_AFTER = _env_int("PLAYGROUND_INTERRUPT_AFTER", 60)
 MAX_WORKSPACES_PER_IP_HOUR = _env_int("PLAYGROUND_MAX_WORKSPACES_PER_IP_HOUR", 500)
 # Join codes (31⁶ of them) cannot be guessed: wrong codes a minute, per workspace and per address (a classroom
 # behind one NAT shares the second), then a wait before the next try.

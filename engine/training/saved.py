@@ -61,6 +61,9 @@ class SavedRun:
         self._end = end if isinstance(end, dict) else {}
         self.generation, self.notes, self.thread = 0, [], None
         self.imported = False  # from an uploaded workspace file: written back with its provenance (ui.saved_runs)
+        # Live on another server (ui.saved_runs, a replica): shown "interrupted" with its records, never written,
+        # resumed or reset here; a reload shows it again as that server flushed it.
+        self.elsewhere = False
 
     @property
     def resumable(self) -> bool:

@@ -19,7 +19,9 @@ waits on the database.
   or token) -> Assignments``, ``progress_grid(teacher) -> Grid`` (``GridRow``s), ``leaderboard(teacher, key) ->
   [Entry]``; ``board_lessons(board) -> (Grid, [(Challenge, [Entry])])``, the board's read-only view. Progress goes along in snapshots, copies and workspace files (imported: marked, never ranked).
 - ``RunRecord``: one run (records, results, weights, optimiser state, the page's own ``context``); ``records.RUN_STATES``
-  are the engine's plus "interrupted" (a live run whose server stopped flushing it).
+  are the engine's plus "interrupted" (a live run whose server stopped flushing it for ``Store.interrupt_after``,
+  ``limits.INTERRUPT_AFTER``). ``Store.server_id`` (set by the app) is written with each run as ``RunRecord.server``;
+  ``RunRecord.elsewhere(server_id)``: a live run another server is training (a replica shows it, never resumes it).
 - ``plain_part(value)`` / ``from_jsonable(value)``: a run's context as JSON (arrays tagged; models and tensors
   left out) and back.
 - ``readable_results(value, number)`` / ``readable_context(value, number)`` / ``readable_model(value)``: stored

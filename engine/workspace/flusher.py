@@ -343,7 +343,8 @@ class Flusher:
     def _save(self, store, key: tuple[str, int], run: RunRecord) -> None:
         last, now = self._written.get(key), time.monotonic()
         if last is not None and _unchanged(last, run):
-            if run.state in LIVE and now - self._touched.get(key, 0.0) >= TOUCH_EVERY:
+            every = min(TOUCH_EVERY, getattr(store, "interrupt_after", TOUCH_EVERY * 6) / 3)  # a lowered one too
+            if run.state in LIVE and now - self._touched.get(key, 0.0) >= every:
                 store.touch_run(key[0], run.number)
                 self._touched[key] = now
         else:

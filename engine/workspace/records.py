@@ -30,6 +30,7 @@ class RunRecord:
         context: the page's own JSON about the run, opaque to the store (a Gradients experiment's settings,
             snapshots and baseline), or None.
         updated_at: Unix time of its last write (set by the store).
+        server: the id of the server that last wrote it (``Store.server_id``, set by the store), or None.
         adopt: when given (with ``weights``), the run becomes the workspace's model in the same write: its spec,
             these weights, and ``adopt`` as the model's description (``Store.save(model=...)``). Not stored with
             the run itself.
@@ -47,6 +48,7 @@ class RunRecord:
     weights: bytes | None = None
     optimizer: bytes | None = None
     updated_at: float = 0.0
+    server: str | None = None
     has_weights: bool = False
     has_optimizer: bool = False
     adopt: dict | None = None
@@ -54,6 +56,12 @@ class RunRecord:
     def __post_init__(self):
         self.has_weights = self.has_weights or self.weights is not None
         self.has_optimizer = self.has_optimizer or self.optimizer is not None
+
+    def elsewhere(self, server_id: str | None) -> bool:
+        """Whether another server is training it: live as ``Store.open`` read it (which marks runs unflushed for
+        ``interrupt_after`` interrupted) and last written by a server other than ``server_id``. A run written
+        without an id (before the column existed, or by a store without one) counts as this server's."""
+        return self.state in LIVE and self.server is not None and self.server != server_id
 
 
 @dataclass(frozen=True)

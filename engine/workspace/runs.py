@@ -75,7 +75,8 @@ def to_record(row: RunRow, has_weights: bool, has_optimizer: bool) -> RunRecord:
     """A stored run without its blobs."""
     return RunRecord(number=row.number, group=row.group, label=row.label, spec=row.spec, config=row.config,
                      state=row.state, records=columns.unpack(row.records), results=row.results, context=row.context,
-                     updated_at=row.updated_at, has_weights=bool(has_weights), has_optimizer=bool(has_optimizer))
+                     updated_at=row.updated_at, server=row.server, has_weights=bool(has_weights),
+                     has_optimizer=bool(has_optimizer))
 
 
 def mark_interrupted(session, run_ids: list[int], stale_before: float, now: float) -> set[int]:

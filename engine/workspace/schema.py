@@ -95,6 +95,7 @@ class RunRow(Base):
     weights: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     optimizer: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True, deferred=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)  # records, weights, optimiser state, JSON
+    server: Mapped[str | None] = mapped_column(String(200), nullable=True)  # the server that last wrote it
     updated_at: Mapped[float] = mapped_column(Double)
 
 

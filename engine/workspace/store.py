@@ -40,7 +40,10 @@ class Store(ClassMethods, LessonMethods):
         StoreUnavailable: the database cannot be opened (every method raises it too while the database is down).
     """
 
-    interrupt_after = 60.0  # a live run not flushed for this long was cut off (its server stopped)
+    interrupt_after = float(limits.INTERRUPT_AFTER)  # a live run not flushed for this long was cut off
+    # This server's id, written with each run it saves (``RunRecord.server``): the app sets it (hostname and port,
+    # or PLAYGROUND_SERVER_ID), so a replica tells a run another server trains from one its own last life left.
+    server_id: str | None = None
 
     def __init__(self, url: str | None = None, busy_timeout: float = 5.0):
         self.db = Database(url, busy_timeout)
@@ -203,10 +206,11 @@ class Store(ClassMethods, LessonMethods):
             if size > (old.size if old else 0):
                 self._check_size(session, row.id, size - (old.size if old else 0))
             if old is None:
-                session.add(RunRow(workspace_id=row.id, number=number, size=size, updated_at=now, **values))
+                session.add(RunRow(workspace_id=row.id, number=number, size=size, updated_at=now,
+                                   server=self.server_id, **values))
             else:
                 session.execute(update(RunRow).where(RunRow.id == old.id)
-                                .values(**values, size=size, updated_at=now))
+                                .values(**values, size=size, updated_at=now, server=self.server_id))
             if adopt is not None:
                 self._set_fields(session, row, *adopt, now)
             else:
@@ -219,7 +223,7 @@ class Store(ClassMethods, LessonMethods):
         with self.db.writing() as session:
             row = self._writable(session, key)
             session.execute(update(RunRow).where(RunRow.workspace_id == row.id, RunRow.number == number)
-                            .values(updated_at=now))
+                            .values(updated_at=now, server=self.server_id))
 
     def delete_run(self, token: str, number: int) -> None:
         """Delete run ``number`` with its records and blobs (nothing happens if there is none)."""

@@ -61,7 +61,8 @@ def replicas(tmp_path_factory):
     except (ClusterError, OSError) as exc:
         pytest.fail(f"PostgreSQL could not be started: {exc}")
     url = cluster.create_database()
-    env = {**os.environ, "PLAYGROUND_DATABASE_URL": url, "STREAMLIT_SERVER_COOKIE_SECRET": "one-for-all-replicas"}
+    env = {**os.environ, "PLAYGROUND_DATABASE_URL": url, "STREAMLIT_SERVER_COOKIE_SECRET": "one-for-all-replicas",
+           "PLAYGROUND_INTERRUPT_AFTER": str(INTERRUPT_AFTER)}
     ports = {"app1": free_port(), "app2": free_port()}
     procs = {}
     folder = tmp_path_factory.mktemp("balancer")
@@ -87,6 +88,12 @@ def replicas(tmp_path_factory):
         for proc in procs.values():
             server_mod.stop(proc)
         cluster.remove()
+
+
+# Seconds without news after which a replica's live run counts as cut off (PLAYGROUND_INTERRUPT_AFTER, 60 by
+# default): long enough that the other replica is seen showing it as another server's first.
+INTERRUPT_AFTER = 30
+ELSEWHERE = "training on another server"
 
 
 def _replica(page) -> str:
@@ -222,18 +229,23 @@ def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resum
 
     os.killpg(replicas["procs"]["app1"].pid, signal.SIGKILL)
     replicas["procs"]["app1"].wait(10)
+    # Grace's run, on the live replica at once: app1's until app1 has sent no news of it for interrupt_after, so
+    # shown as training there, with no Resume or Reset that would train it twice and overwrite it.
+    assert _replica(grace) == "app2"
+    expect(grace.get_by_text(ELSEWHERE).first).to_be_visible()
+    for button in ("tr-resume", "tr-reset"):
+        expect(grace.locator(f".st-key-{button} button")).to_be_disabled()
     assert _replica(ada) == "app2"  # through the balancer, redispatched to the live replica
     assert parse_qs(urlparse(ada.url).query)["ws"][0] == token
     expect(ada.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_contain_text(accuracy)
     expect(ada.get_by_text("Saving is off")).to_have_count(0)
     assert_no_exception(ada)
 
-    # Grace's run, on the live replica: interrupted, with its records (the store marks it so once nothing has
-    # flushed it for interrupt_after, 60 s; a page on a replica that does not hold a live run shows it so at once)
-    deadline = time.monotonic() + 120
-    while (_replica(grace), _step(grace, "interrupted"))[1] is None:
+    # Then interrupted, with its records (the store marks it so once nothing has flushed it for interrupt_after)
+    deadline = time.monotonic() + INTERRUPT_AFTER + 120
+    while (_replica(grace), _step(grace, "interrupted"))[1] is None or grace.get_by_text(ELSEWHERE).count():
         assert time.monotonic() < deadline, "the killed replica's run never showed as interrupted"
-        grace.wait_for_timeout(5000)
+        grace.wait_for_timeout(3000)
     assert parse_qs(urlparse(grace.url).query)["ws"][0] == grace_token
     cut = _step(grace, "interrupted")
     assert cut > 0  # its records up to the last write

@@ -1,6 +1,9 @@
 """The process's workspace store and flusher, shared by opening a workspace, saving it and a teacher's push."""
 from __future__ import annotations
 
+import os
+import socket
+
 import streamlit as st
 
 from engine import workspace
@@ -9,7 +12,15 @@ from engine import workspace
 @st.cache_resource(show_spinner=False)
 def _services() -> tuple:
     """The process's store and flusher (an error is not cached: the next session tries the database again)."""
-    return workspace.get_store(), workspace.get_flusher()
+    store = workspace.get_store()
+    store.server_id = server_id()  # written with each run this process saves: replicas tell theirs apart
+    return store, workspace.get_flusher()
+
+
+def server_id() -> str:
+    """This server's id, the same after a restart: PLAYGROUND_SERVER_ID, else hostname:port (a replica's own)."""
+    given = os.environ.get("PLAYGROUND_SERVER_ID", "").strip()
+    return given[:200] or f"{socket.gethostname()}:{st.config.get_option('server.port')}"
 
 
 def opened() -> tuple:

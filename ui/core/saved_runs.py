@@ -32,6 +32,8 @@ def watch(flusher, token: str, run, adopt=None) -> None:
     ``adopt() -> dict | None``, asked on the flusher's thread when the run has ended: the session's model it
     becomes (``RunRecord.adopt``), written with the run's final weights, so no page has to be drawn for it.
     """
+    if getattr(run.trainer, "elsewhere", False):
+        return  # another server trains and writes it: a write from here would overwrite its news
     with _live_lock:
         for key in [k for k in _live if not flusher.watching(*k)]:  # saved for good: the database has them now
             del _live[key]
@@ -182,6 +184,13 @@ def _results(stored: dict | None) -> dict | None:
             "predictions": predictions}
 
 
+def elsewhere_text(store) -> str:
+    """Why a run another server trains cannot be resumed or reset here, and when it can."""
+    after = round(getattr(store, "interrupt_after", 60.0))
+    return (f"training on another server: reload the page to follow it. If that server sends no news "
+            f"of it for {after} s, it shows as interrupted here and Resume continues it from its last checkpoint")
+
+
 def stored_run(record: RunRecord, token: str, store, flusher):
     """The session's Run for a stored one: the live run this process still holds, else a SavedRun."""
     live = _live_run(flusher, token, record.number)
@@ -189,18 +198,23 @@ def stored_run(record: RunRecord, token: str, store, flusher):
         return live
     spec = engine.ModelSpec.from_dict(record.spec)
     config = TrainConfig.from_dict(record.config)
+    # A live run another server flushed within interrupt_after is its own (Store.open marked the older ones); one
+    # this server's previous life left live (a restart, a kill) is interrupted at once and resumes here.
+    elsewhere = record.elsewhere(getattr(store, "server_id", None))
     state = record.state if record.state in engine.training.TERMINAL else "interrupted"
     weights = (lambda: store.run_blobs(token, record.number)[0]) if record.has_weights else None
     checkpoint = None
-    if state == "interrupted" and record.has_weights and record.has_optimizer:
+    if state == "interrupted" and not elsewhere and record.has_weights and record.has_optimizer:
         checkpoint = lambda: Checkpoint.from_blobs(*store.run_blobs(token, record.number))  # noqa: E731
     context = workspace.readable_context(record.context, record.number) or {}  # never raise on it
-    message = "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
+    message = elsewhere_text(store) if elsewhere else \
+        "the server stopped while it trained; Resume continues from its last checkpoint" if checkpoint else \
         "the server stopped while it trained, before a checkpoint was saved: Reset trains it again" \
         if state == "interrupted" else str(context.get("message") or "")
     saved = SavedRun(spec, config, state, record.records, weights, message=message, checkpoint=checkpoint,
                      end=context.get("end") if state != "interrupted" else None)
     saved.imported = context.get("imported") is True
+    saved.elsewhere = elsewhere
     key, shared = context.get("key"), workspace.from_jsonable(context.get("shared") or {})
     results = _results(workspace.readable_results(record.results, record.number))  # never raise on them
     return Run(record.number, record.group, saved, spec, config, label=record.label, results=results,

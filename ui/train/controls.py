@@ -138,7 +138,8 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
                    on_click=lambda: start_run(s, config))
     cols[1].button("Pause", key="tr-pause", disabled=state not in ("running", "queued"), width="stretch",
                    on_click=lambda: run.trainer.pause())
-    resumable = state == "interrupted" and getattr(run.trainer, "resumable", False)
+    elsewhere = run is not None and getattr(run.trainer, "elsewhere", False)  # another server trains it
+    resumable = state == "interrupted" and getattr(run.trainer, "resumable", False) and not elsewhere
     cols[2].button("Start" if state == "idle" else "Resume", key="tr-resume",
                    disabled=state not in ("idle", "paused") and not resumable, width="stretch",
                    on_click=lambda: _resume(s, run, config))
@@ -146,7 +147,7 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
                    width="stretch", on_click=lambda: _step(s, run))
     cols[4].button("Stop", key="tr-stop", disabled=state in (None, *TERMINAL), width="stretch",
                    on_click=lambda: run.trainer.stop())
-    cols[5].button("Reset", key="tr-reset", disabled=run is None, width="stretch",
+    cols[5].button("Reset", key="tr-reset", disabled=run is None or elsewhere, width="stretch",
                    on_click=lambda: _reset(s, run, config))
     # (No help= on these buttons: with a tooltip and width="stretch" Streamlit draws each button twice.)
     if run is not None:
@@ -154,6 +155,8 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
                    "class shares the server's training slots). Resume hands a paused run new values of: "
                    f"{', '.join(UPDATABLE.values())}; Reset starts the run over with the current settings "
                    "(same data and seed).")
+    if elsewhere:
+        st.info(f"Run {run.number} is {run.trainer.message}.", icon=":material/dns:")
     if state == "paused":
         changes = pending_changes(run, config)
         if changes:
