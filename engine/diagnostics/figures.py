@@ -64,12 +64,13 @@ def heatmap_figure(series: dict | None, layer: str, quantity: str = "act") -> go
 def _panels(n: int, cols: int, gap: float = 0.04) -> tuple[list[tuple[str, str]], dict]:
     """Axis names and layout of an n-panel grid, built by hand: ``make_subplots`` took ~100 ms a redraw."""
     rows = max(1, math.ceil(n / cols))
-    width, height = (1 - gap * (cols - 1)) / cols, (1 - 0.12 * (rows - 1)) / rows
+    vgap = min(0.12, 0.3 / (rows - 1)) if rows > 1 else 0.0  # the gaps together never take more than 30%
+    width, height = (1 - gap * (cols - 1)) / cols, (1 - vgap * (rows - 1)) / rows
     names, layout = [], {}
     for i in range(n):
         r, c = divmod(i, cols)
         k = "" if i == 0 else str(i + 1)
-        x0, y1 = c * (width + gap), 1 - r * (height + 0.12)
+        x0, y1 = c * (width + gap), 1 - r * (height + vgap)
         layout[f"xaxis{k}"] = palette.axis(domain=[max(0.0, x0), min(1.0, x0 + width)], anchor=f"y{k}")
         layout[f"yaxis{k}"] = palette.axis(domain=[max(0.0, y1 - height), min(1.0, y1)], anchor=f"x{k}")
         names.append((f"x{k}", f"y{k}"))

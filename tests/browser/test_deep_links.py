@@ -32,7 +32,7 @@ def test_home_is_named_home_in_the_sidebar(app_server, page):
     entries = page.locator("[data-testid=stSidebarNav] a")
     expect(entries.first).to_have_accessible_name("Home")  # its text also holds the icon's ligature name
     expect(page.locator("[data-testid=stSidebarNav]")).not_to_contain_text("app")  # the old label of "/"
-    expect(entries).to_have_count(7)
+    expect(entries).to_have_count(8)
     page.locator(".st-key-device").wait_for()  # the home page itself, not another page shown at "/"
     page.get_by_role("link", name="Build").first.click()  # a card link reaches its page
     wait_idle(page)

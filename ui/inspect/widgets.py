@@ -194,7 +194,7 @@ def target_ui(column, label: str, classes: list[str], predicted: str, key: str, 
     choice = column.selectbox(label, [PREDICTED] + list(classes), key=key,
                               format_func=lambda c: f"Predicted ({figs.visible(predicted)})" if c == PREDICTED
                               else figs.visible(c), help="by default the class the model predicts for this input")
-    if choice == PREDICTED:
+    if choice == PREDICTED or choice not in classes:  # the browser may send the option's old label back
         return None, predicted, True
     return classes.index(choice), choice, choice == predicted
 

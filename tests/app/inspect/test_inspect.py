@@ -12,6 +12,7 @@ from streamlit.testing.v1 import AppTest
 import engine
 from engine import inspect
 from ui.core.session import KEY, SessionState
+from ui.inspect.widgets import target_ui
 
 PAGE = str(Path(__file__).resolve().parents[3] / "views" / "4_Inspect.py")
 
@@ -180,3 +181,15 @@ def test_one_private_copy_per_version_and_session():
     at.run()
     assert not at.exception and state.extras["inspect"]["copy"][1] is not copy  # a new version, a new copy
     assert state.extras["inspect"]["copy"][0] is state.get_model()
+
+
+
+def test_a_stale_explained_class_never_raises():
+    """The browser's draw flow logged ValueError: 'Predicted (8)' is not in list: the frontend sent back the label
+    of the "predicted" option as it read before the prediction moved on. Such a value explains the predicted class."""
+    class Column:
+        def selectbox(self, *args, **kwargs):
+            return "Predicted (8)"
+
+    target, name, is_predicted = target_ui(Column(), "Explain class", [str(d) for d in range(10)], "3", "k")
+    assert (target, name, is_predicted) == (None, "3", True)

@@ -109,3 +109,14 @@ def test_the_lr_figure_scales_to_the_smoothed_curve(circle):
     assert max(r.losses) > 2 * max(r.smoothed)  # this run spikes (seeded)
     low, high = figures.lr_find_figure(r).layout.yaxis.range
     assert low <= min(r.losses) and max(r.smoothed) < high < max(r.losses)
+
+
+@pytest.mark.parametrize("layers", [1, 7, 50, 120])
+def test_the_step_figure_fits_any_number_of_layers_in_its_grid(layers):
+    """A 50-layer depth lab drew 10 rows whose gaps alone passed the figure's height (a domain above 1 raised)."""
+    edges = np.array([-1.0, 0.0, 1.0])
+    at = (3, {f"{i} Sigmoid": {"edges": edges, "counts": [1, 2]} for i in range(layers)})
+    fig = figures.step_figure(at)
+    domains = [fig.layout[name].domain for name in fig.layout if name.startswith(("xaxis", "yaxis"))]
+    assert len(domains) == 2 * layers
+    assert all(0 <= lo < hi <= 1 for lo, hi in domains)
