@@ -203,7 +203,13 @@ def test_a_class_of_three_shows_up_on_the_teachers_page(server, browser):
     assert_no_exception(teacher)
     screenshot(teacher, "class")
 
-    teacher.locator(".st-key-class-member").click()  # a student's workspace, read-only, in a new tab
+    # A student's workspace, read-only, in a new tab. The select sits at the window's bottom edge under the
+    # Students/Lessons tabs: scrolled into view first, then typed into (its menu may open above or below).
+    select = teacher.locator(".st-key-class-member input")
+    select.scroll_into_view_if_needed()
+    teacher.mouse.wheel(0, 400)
+    select.click()
+    select.fill("Grace")
     teacher.get_by_role("option", name="Grace").click()
     wait_idle(teacher)
     teacher.locator(".st-key-class-snapshot button").click()
