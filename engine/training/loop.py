@@ -25,7 +25,7 @@ from engine.training.inference import EVAL_BATCH, chunk_sums
 from engine.training.losses import check_output_range, compute_loss, resolve_loss
 from engine.training.optimizers import make_optimizer, penalised
 from engine.training.recorder import Recorder
-from engine.training.sequence import detach_state, forward_with_state, stateful_problem
+from engine.training.sequence import bptt_chunk, detach_state, forward_with_state
 
 
 class Loop:
@@ -82,7 +82,7 @@ class Loop:
             self.run_notes.append("the recurrent layers' own dropout draws from torch's global random generator, "
                                   "so this run repeats exactly only when no other run trains at the same time")
         self.images = self.dataset.input_kind == "image"
-        self.bptt = self._check_bptt()
+        self.bptt = bptt_chunk(self.config.bptt, self.task, self.dataset, self.model, self.run_notes)
         self._eval_chunk = budget.eval_chunk(summary, cfg.batch_size, EVAL_BATCH)
         self._val: list | None = None  # a validation pass in progress: [next index, device sums]
         self._next_config: TrainConfig | None = None  # set by ``update``, applied before the next batch
@@ -122,23 +122,6 @@ class Loop:
         # Histograms, update ratios and unit health on step records (recorder.py); None records none of them.
         self.recorder: Recorder | None = Recorder(self.model, self.x_val, self.total_steps, hist_every)
         self.initial: dict[str, torch.Tensor] | None = None  # the weights before step 0 (CPU): the loss line's start
-
-    def _check_bptt(self) -> int:
-        """Chunk length for truncated BPTT (0 = off); only character models with whole-sequence outputs."""
-        k = self.config.bptt
-        if k and self.task != "char":
-            self.run_notes.append(f"truncated BPTT (bptt={k}) is not used: it applies to character models, which "
-                                  f"predict at every step; on {self.dataset.name} the network gives one answer "
-                                  f"per sample, so gradients flow back through the whole input sequence")
-        elif k and k >= self.dataset.input_shape[0]:
-            self.run_notes.append(f"bptt={k} covers the whole {self.dataset.input_shape[0]}-step sequence: this is "
-                                  f"plain (full) backpropagation through time")
-        if not k or self.task != "char" or k >= self.dataset.input_shape[0]:
-            return 0
-        problem = stateful_problem(self.model)
-        if problem:
-            raise InputError(f"truncated BPTT runs character models layer by layer, but {problem}; set bptt to 0")
-        return k
 
     # ---------------------------------------------------------------- one batch
     def train_batch(self, force_metrics: bool = False, interrupt: Callable[[], bool] | None = None) -> list[dict]:

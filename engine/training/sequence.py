@@ -4,6 +4,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from engine.errors import InputError
 from engine.network.modules import Recurrent
 
 # Layers that act on each time step alone, so a chunk of steps goes through them like the whole sequence.
@@ -50,3 +51,21 @@ def forward_with_state(model: nn.Sequential, x: torch.Tensor, state: dict | None
 def detach_state(state: dict) -> dict:
     """The same hidden states cut from the graph: gradients stop at the chunk boundary."""
     return {k: tuple(t.detach() for t in v) if isinstance(v, tuple) else v.detach() for k, v in state.items()}
+
+
+def bptt_chunk(k: int, task: str, dataset, model: nn.Module, notes: list[str]) -> int:
+    """Chunk length for truncated BPTT (0 = off); only character models with whole-sequence outputs. Why a
+    setting is not used goes into ``notes`` (the run's notes)."""
+    if k and task != "char":
+        notes.append(f"truncated BPTT (bptt={k}) is not used: it applies to character models, which "
+                     f"predict at every step; on {dataset.name} the network gives one answer "
+                     f"per sample, so gradients flow back through the whole input sequence")
+    elif k and k >= dataset.input_shape[0]:
+        notes.append(f"bptt={k} covers the whole {dataset.input_shape[0]}-step sequence: this is "
+                     f"plain (full) backpropagation through time")
+    if not k or task != "char" or k >= dataset.input_shape[0]:
+        return 0
+    problem = stateful_problem(model)
+    if problem:
+        raise InputError(f"truncated BPTT runs character models layer by layer, but {problem}; set bptt to 0")
+    return k

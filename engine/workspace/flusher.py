@@ -17,7 +17,7 @@ import time
 from typing import Callable
 
 from engine.workspace.errors import StoreUnavailable, WorkspaceError
-from engine.workspace.records import LIVE, RunRecord
+from engine.workspace.records import LIVE, RunRecord, newer, unchanged
 from engine.workspace.store import get_store
 
 _log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ class Flusher:
         """
         with self._lock:
             key = (token, run.number)
-            self._pending[key] = _newer(self._pending.get(key), run)
+            self._pending[key] = newer(self._pending.get(key), run)
             self._queued_at[key] = time.monotonic()
             self._start_locked()
 
@@ -228,7 +228,7 @@ class Flusher:
                     if key[0] in self._superseded and run.adopt is not None:
                         run = dataclasses.replace(run, adopt=None)
                     # A newer submit meanwhile wins, taking on the blobs it leaves stored (they never were).
-                    self._pending[key] = _newer(run, self._pending[key]) if key in self._pending else run
+                    self._pending[key] = newer(run, self._pending[key]) if key in self._pending else run
                 self._superseded.clear()
                 for token, values in failed_fields.items():
                     self._fields[token] = values | self._fields.get(token, {})
@@ -263,7 +263,7 @@ class Flusher:
                 with self._lock:  # newer than a version whose write failed: after an outage the newest is written
                     # (unless it was unwatched or deleted while being read: its stored copy is no longer ours)
                     if self._watched.get(key) is snapshot and self._queued_at.get(key, -1.0) <= read_at:
-                        self._pending[key] = _newer(self._pending.get(key), record)
+                        self._pending[key] = newer(self._pending.get(key), record)
             if finished:
                 done.add(key)
         return done
@@ -342,7 +342,7 @@ class Flusher:
 
     def _save(self, store, key: tuple[str, int], run: RunRecord) -> None:
         last, now = self._written.get(key), time.monotonic()
-        if last is not None and _unchanged(last, run):
+        if last is not None and unchanged(last, run):
             every = min(TOUCH_EVERY, getattr(store, "interrupt_after", TOUCH_EVERY * 6) / 3)  # a lowered one too
             if run.state in LIVE and now - self._touched.get(key, 0.0) >= every:
                 store.touch_run(key[0], run.number)
@@ -365,28 +365,6 @@ class Flusher:
         else:
             self._opened = self._store() if callable(self._store) else self._store
         return self._opened
-
-
-def _newer(old: RunRecord | None, new: RunRecord) -> RunRecord:
-    """``new`` replacing an unwritten ``old``: a blob ``new`` leaves stored (None, its flag set) is ``old``'s, which
-    is newer than the stored one (a checkpoint whose write failed is not lost to the next version's write)."""
-    if old is None:
-        return new
-    keep = {}
-    if new.weights is None and new.has_weights and old.weights is not None:
-        keep["weights"] = old.weights
-    if new.optimizer is None and new.has_optimizer and old.optimizer is not None:
-        keep["optimizer"] = old.optimizer
-    return dataclasses.replace(new, **keep) if keep else new
-
-
-def _unchanged(old: RunRecord, new: RunRecord) -> bool:
-    """Nothing to rewrite: same fields and the same records (list equality short-cuts on identical dicts)."""
-    return (old.state == new.state and old.group == new.group and old.label == new.label
-            and old.has_weights == new.has_weights and old.has_optimizer == new.has_optimizer
-            and len(old.records) == len(new.records) and old.weights == new.weights
-            and old.optimizer == new.optimizer and old.results == new.results and old.config == new.config
-            and old.spec == new.spec and old.context == new.context and old.records == new.records)
 
 
 _flusher: Flusher | None = None

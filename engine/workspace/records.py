@@ -1,7 +1,7 @@
 """What the store hands out and takes in: a workspace, its runs, a class's pushed network."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from engine.training import STATES
 
@@ -112,3 +112,26 @@ class Workspace:
     def new_push(self) -> Push | None:
         """The class's pushed network if this workspace has not taken it yet."""
         return self.push if self.push is not None and self.push.version > self.pushed_version else None
+
+
+# Two versions of one run: which one the flusher writes (newer) and whether writing is needed (unchanged).
+def newer(old: RunRecord | None, new: RunRecord) -> RunRecord:
+    """``new`` replacing an unwritten ``old``: a blob ``new`` leaves stored (None, its flag set) is ``old``'s, which
+    is newer than the stored one (a checkpoint whose write failed is not lost to the next version's write)."""
+    if old is None:
+        return new
+    keep = {}
+    if new.weights is None and new.has_weights and old.weights is not None:
+        keep["weights"] = old.weights
+    if new.optimizer is None and new.has_optimizer and old.optimizer is not None:
+        keep["optimizer"] = old.optimizer
+    return replace(new, **keep) if keep else new
+
+
+def unchanged(old: RunRecord, new: RunRecord) -> bool:
+    """Nothing to rewrite: same fields and the same records (list equality short-cuts on identical dicts)."""
+    return (old.state == new.state and old.group == new.group and old.label == new.label
+            and old.has_weights == new.has_weights and old.has_optimizer == new.has_optimizer
+            and len(old.records) == len(new.records) and old.weights == new.weights
+            and old.optimizer == new.optimizer and old.results == new.results and old.config == new.config
+            and old.spec == new.spec and old.context == new.context and old.records == new.records)

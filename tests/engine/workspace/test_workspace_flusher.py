@@ -8,6 +8,7 @@ from run_helpers import wait_for
 
 from engine.workspace import Flusher, ReadOnlyWorkspace, RunRecord, Store, StoreUnavailable
 from engine.workspace import flusher as flusher_module
+from engine.workspace import records as records_module
 
 SPEC = {"input": [2], "layers": []}
 
@@ -367,7 +368,7 @@ def test_a_failed_checkpoint_write_is_kept_by_the_next_version():
     """Merging a newer version over an unwritten one: blobs the newer one leaves stored come from the older."""
     older = RunRecord(1, label="a", state="running", weights=b"w", optimizer=b"o")
     newer = RunRecord(1, label="b", state="running", has_weights=True, has_optimizer=True)
-    merged = flusher_module._newer(older, newer)
+    merged = records_module.newer(older, newer)
     assert (merged.label, merged.weights, merged.optimizer) == ("b", b"w", b"o")
     cleared = RunRecord(1, label="c", state="running")  # a reset run: the older checkpoint is not its own
-    assert flusher_module._newer(older, cleared).weights is None
+    assert records_module.newer(older, cleared).weights is None
