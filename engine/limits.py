@@ -7,18 +7,19 @@ import os
 _log = logging.getLogger(__name__)
 
 
-def _env_int(name: str, default: int) -> int:
-    """Read a positive integer from the environment, falling back to the default (with a warning) on bad values."""
+def _env_int(name: str, default: int, minimum: int = 1) -> int:
+    """A whole number of at least ``minimum`` from the environment; a bad value gives the default, with a warning."""
     raw = os.environ.get(name)
     if raw is None:
         return default
     try:
         value = int(raw)
     except ValueError:
-        value = 0
-    if value > 0:
+        value = minimum - 1
+    if value >= minimum:
         return value
-    _log.warning("%s=%r is not a positive whole number; using the default %s", name, raw, default)
+    wanted = "a positive whole number" if minimum == 1 else f"a whole number of {minimum} or more"
+    _log.warning("%s=%r is not %s; using the default %s", name, raw, wanted, default)
     return default
 
 
@@ -44,7 +45,7 @@ MAX_CONCURRENT_RUNS = _env_int("PLAYGROUND_MAX_CONCURRENT_RUNS", max(1, os.cpu_c
 MAX_RUN_SECONDS = _env_int("PLAYGROUND_MAX_RUN_SECONDS", 600)
 # A training thread's CPU priority (Linux nice, 0 to 19): page scripts and the web server go first, training takes
 # the rest, so a classroom's clicks stay quick while every core trains. 0 trains at the server's own priority.
-TRAIN_NICE = _env_int("PLAYGROUND_TRAIN_NICE", 10)
+TRAIN_NICE = _env_int("PLAYGROUND_TRAIN_NICE", 10, minimum=0)
 MAX_RUNS_KEPT = _env_int("PLAYGROUND_MAX_RUNS_KEPT", 12)
 # Loss landscapes (engine.diagnostics): points of one line or plane, each a forward pass over the evaluation batch
 # (a 21×21 plane of mnist-cnn on 512 samples takes about a minute on 2 CPU cores; 41×41 four times that).

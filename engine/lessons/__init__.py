@@ -13,9 +13,10 @@
   every run check shares), ``CheckSpec`` (``name``, ``params``), ``parse_check(table)``,
   ``evaluate(check, workspace_data) -> Verdict`` (``passed``, ``runs``, ``evidence``), ``register`` (a new kind of
   check).
-- ``Challenge``, ``parse_challenge(table, key)`` (a teacher's custom challenge: errors name the field),
-  ``check_challenge(challenge, run) -> ChallengeResult`` (``counts``, ``met``, ``value``, ``parameters``,
-  ``reasons``), ``METRICS``, ``FORM`` (the custom challenge's fields).
+- ``Challenge`` (``constraints()``: each in words; ``better(value, than)``), ``parse_challenge(table, key)`` (a
+  teacher's custom challenge: errors name the field), ``check_challenge(challenge, run) -> ChallengeResult``
+  (``counts``, ``met``, ``value``, ``parameters``, ``reasons``), ``METRICS``, ``FORM`` (the custom challenge's
+  fields).
 - ``LessonError`` (an ``engine.InputError``: ``where``, ``problem``), ``Param``, ``Form``; ``checks_markdown()``:
   the README's table of checks, generated from the registry.
 

@@ -56,6 +56,20 @@ class Challenge:
             out["allowed_layers"] = list(self.allowed_layers)
         return out
 
+    def constraints(self) -> list[str]:
+        """Each constraint in words ("at most 200 parameters"), for the student's rules and the teacher's leaderboard;
+        empty when the challenge sets none."""
+        out = []
+        if self.max_parameters is not None:
+            out.append(f"at most {self.max_parameters:,} parameters")
+        if self.allowed_layers is not None:
+            out.append("only these layers: " + ", ".join(self.allowed_layers))
+        if self.max_epochs is not None:
+            out.append(f"at most {self.max_epochs} epochs")
+        if self.max_bottleneck is not None:
+            out.append(f"a bottleneck of at most {self.max_bottleneck} values")
+        return out
+
     def better(self, value: float, than: float | None) -> bool:
         """Whether ``value`` beats ``than`` on this challenge's metric (None: nothing to beat)."""
         if than is None:

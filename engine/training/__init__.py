@@ -2,8 +2,9 @@
 
 Modules: ``optimizers`` (the ``OPTIMIZERS`` registry of ``Optimizer``: description, formula, default rate, the
 settings each owns, how it is made and tuned live), ``losses`` (the ``LOSSES`` registry of ``Loss``), ``config``
-(``TrainConfig``, ``LIVE_SETTINGS``), ``loop`` (one run's steps and records), ``runner`` (``Trainer``: the
-background thread, pause/stop/update, the run limiter), ``checkpoint`` (``Checkpoint``: a run's weights, optimiser
+(``TrainConfig``, ``LIVE_SETTINGS``), ``loop`` (one run's steps and records), ``runner`` (``Trainer``: its
+controls, status and records; pause/stop/update), ``worker`` (the Trainer's background thread: paused, queued for a
+slot of the run limiter, training), ``checkpoint`` (``Checkpoint``: a run's weights, optimiser
 state and place, to resume it with ``Trainer(..., resume=checkpoint)``), ``inference`` (``evaluate``,
 ``predict_grid``, ``sample``), ``saved`` (``SavedRun``: an ended run brought back from storage), ``weights``
 (safetensors in and out; a run's initial weights kept beside its own: ``initial_state``, left out of a

@@ -12,8 +12,8 @@ from engine.lessons import Catalogue, LessonError, parse_challenge
 from engine.workspace import checks
 from engine.workspace.classes import _class
 from engine.workspace.errors import CapReached
-from engine.workspace.progress import (CUSTOM, Assignments, Entry, Grid, GridRow, _catalogue,
-                                       _progress)
+from engine.workspace.progress import (CUSTOM, Assignments, Entry, Grid, GridRow, _catalogue, _progress,
+                                       best_of)
 from engine.workspace.schema import AssignmentRow, ClassRow, ProgressRow, WorkspaceRow
 
 ASSIGNABLE = ("lesson", "challenge")
@@ -138,12 +138,11 @@ def leaderboard(store, teacher_token: str, key: str) -> list[Entry]:
     names = {w: (k, n) for w, k, n in members}
     entries = []
     for r in rows:
-        v = r.value if isinstance(r.value, dict) else {}
-        if r.kind != "challenge" or v.get("imported") or not isinstance(v.get("value"), int | float):
+        best = best_of(r)
+        if best is None or best.imported:
             continue
         member_key, name = names[r.workspace_id]
-        entries.append(Entry(member_key, name, float(v["value"]), v.get("parameters"), int(v.get("run") or 0),
-                             v.get("met") is True, r.updated_at))
+        entries.append(Entry(member_key, name, best.value, best.parameters, best.run, best.met, best.at))
     higher = _higher(store, teacher_token, key)
     return sorted(entries, key=lambda e: (-e.value if higher else e.value, e.parameters or 0, e.at))
 

@@ -231,8 +231,14 @@ def progress(store, token: str) -> Progress:
     """Everything the workspace has done in lessons (a snapshot's too: it is read-only, not empty)."""
     with store.db.reading() as session:
         row = store._row(session, checks.token_digest(token))
-        rows = session.scalars(select(ProgressRow).where(ProgressRow.workspace_id == row.id)).all()
+        rows = _rows(session, row.id)
     return _progress(rows)
+
+
+def _rows(session, workspace_id: int) -> list[ProgressRow]:
+    """A workspace's progress rows in the order they were first written (what every reader here starts from)."""
+    return list(session.scalars(select(ProgressRow).where(ProgressRow.workspace_id == workspace_id)
+                                .order_by(ProgressRow.id)))
 
 
 def _progress(rows) -> Progress:
@@ -245,10 +251,18 @@ def _progress(rows) -> Progress:
                                              imported)
         elif r.kind == "prediction":
             predictions[(r.lesson, r.step)] = Guess(v.get("answer"), v.get("correct") is True, r.updated_at)
-        elif r.kind == "challenge" and isinstance(v.get("value"), int | float):
-            bests[r.lesson] = Best(int(v.get("run") or 0), float(v["value"]), v.get("parameters"),
-                                   v.get("met") is True, r.updated_at, imported)
+        elif (best := best_of(r)) is not None:
+            bests[r.lesson] = best
     return Progress(ticks, predictions, bests)
+
+
+def best_of(row) -> Best | None:
+    """A challenge row's best (the student's own, and a leaderboard's line), or None: another kind, no number."""
+    v = row.value if isinstance(row.value, dict) else {}
+    if row.kind != "challenge" or not isinstance(v.get("value"), int | float):
+        return None
+    return Best(int(v.get("run") or 0), float(v["value"]), v.get("parameters"), v.get("met") is True, row.updated_at,
+                v.get("imported") is True)
 
 
 # ------------------------------------------------------------------------------------------- files and copies
@@ -300,8 +314,7 @@ def from_file(entries) -> list[dict]:
 
 def load_rows(session, workspace_id: int) -> list[dict]:
     """A workspace's progress as file entries (for export)."""
-    return to_file(session.scalars(select(ProgressRow).where(ProgressRow.workspace_id == workspace_id)
-                                   .order_by(ProgressRow.id)).all())
+    return to_file(_rows(session, workspace_id))
 
 
 def insert_rows(session, workspace_id: int, entries: list[dict]) -> None:
@@ -311,6 +324,5 @@ def insert_rows(session, workspace_id: int, entries: list[dict]) -> None:
 
 def copy_rows(session, source_id: int, target_id: int) -> None:
     """A copy or snapshot keeps the source's progress."""
-    rows = session.scalars(select(ProgressRow).where(ProgressRow.workspace_id == source_id)).all()
     session.add_all(ProgressRow(workspace_id=target_id, lesson=r.lesson, step=r.step, kind=r.kind, value=r.value,
-                                updated_at=r.updated_at) for r in rows)
+                                updated_at=r.updated_at) for r in _rows(session, source_id))

@@ -152,18 +152,24 @@ def _stop_runs(at: AppTest) -> None:
         run.trainer.stop()
 
 
+def _one_epoch_to_its_end(at: AppTest):
+    """Start a one-epoch run on the page, wait for its thread (generously: CI is a loaded 2-core machine), redraw."""
+    at.number_input(key="tr-epochs").set_value(1).run()
+    at.button(key="tr-start").click().run()
+    trainer = at.session_state["playground"].book.of("train")[-1].trainer
+    if trainer.thread:
+        trainer.thread.join(300)
+    at.run()
+    return trainer
+
+
 def test_train_page_learning_rate_1e6_ends_as_diverged_and_the_network_is_kept():
     at = _train_page()
     spec = at.session_state["playground"].spec
     try:
         at.selectbox(key="tr-opt").set_value("sgd").run()
         at.number_input(key="tr-lr-sgd").set_value(1e6).run()
-        at.number_input(key="tr-epochs").set_value(1).run()
-        at.button(key="tr-start").click().run()
-        trainer = at.session_state["playground"].book.of("train")[-1].trainer
-        if trainer.thread:
-            trainer.thread.join(60)
-        at.run()
+        trainer = _one_epoch_to_its_end(at)
         assert not at.exception
         assert trainer.state == "diverged"
         assert any("Lower the learning rate" in e.value for e in at.error)
@@ -178,12 +184,7 @@ def test_train_page_batch_size_above_the_dataset_finishes():
     at = _train_page()
     try:
         at.number_input(key="tr-batch").set_value(4096).run()
-        at.number_input(key="tr-epochs").set_value(1).run()
-        at.button(key="tr-start").click().run()
-        trainer = at.session_state["playground"].book.of("train")[-1].trainer
-        if trainer.thread:
-            trainer.thread.join(60)
-        at.run()
+        trainer = _one_epoch_to_its_end(at)
         assert not at.exception and trainer.state == "finished"
     finally:
         _stop_runs(at)

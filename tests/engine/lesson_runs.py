@@ -1,6 +1,5 @@
 """Reference runs for the lesson tests: short seeded runs through the engine's real trainer and the Gradients lab,
 stored as the pages store them (the Train page's results, the time tab's settings key and snapshots)."""
-import time
 
 import engine
 from engine import data
@@ -8,15 +7,7 @@ from engine.gradients import lab
 from engine.network.init import make_depth_mlp
 from engine.training import TERMINAL, RunLimiter, TrainConfig, Trainer, evaluate
 from engine.workspace import RunRecord, plain_part
-
-
-def wait_for(condition, timeout):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.01)
-    return False
+from tests.engine.run_helpers import wait_for
 
 
 def mlp(name, inputs, widths, activation="Tanh", classes=2, dropout=None, flatten=False):

@@ -220,12 +220,11 @@ def _draw(view: dict) -> None:
         rows = []
         for i, m in enumerate(members):
             acc, loss = _best(m)
-            rows.append({"rank": i + 1 if (acc, loss) != (None, None) else None, **_row(m, names[m.key]),
+            # Text, not Int64: the table shows an empty number as "None"; the rows come already in rank order.
+            rows.append({"rank": str(i + 1) if (acc, loss) != (None, None) else "", **_row(m, names[m.key]),
                          "best test accuracy": f"{100 * acc:.1f}%" if acc is not None else "",
                          "best test loss": f"{loss:.4f}" if loss is not None else ""})
-        table = pd.DataFrame(rows)
-        table["rank"] = table["rank"].astype("Int64")  # whole numbers, blank for those without a result
-        st.dataframe(table, hide_index=True, key="class-table")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, key="class-table")
     # Keyed by member (two "Ada"s are two entries); the figure shows names and labels as text.
     students = {m.key: (names[m.key], [(f"#{r.number} {r.label}{' (imported)' * r.imported}", r.epochs)
                                        for r in drawn_runs(_runs(m)) if r.epochs]) for m in members}

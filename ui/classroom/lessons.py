@@ -212,15 +212,7 @@ def _goal(challenge) -> str:
     accuracy = challenge.metric == "test_accuracy"
     parts = [f"goal: test accuracy ≥ {100 * challenge.threshold:g}%" if accuracy
              else f"goal: test loss ≤ {challenge.threshold:g}", f"dataset {text.plain(challenge.dataset)}"]
-    if challenge.max_parameters is not None:
-        parts.append(f"at most {challenge.max_parameters:,} parameters")
-    if challenge.allowed_layers is not None:
-        parts.append("layers: " + ", ".join(challenge.allowed_layers))
-    if challenge.max_epochs is not None:
-        parts.append(f"at most {challenge.max_epochs} epochs")
-    if challenge.max_bottleneck is not None:
-        parts.append(f"a bottleneck of at most {challenge.max_bottleneck} values")
-    return "; ".join(parts) + ". Best first; imported runs never rank."
+    return "; ".join(parts + challenge.constraints()) + ". Best first; imported runs never rank."
 
 
 def _ago(seconds: float) -> str:

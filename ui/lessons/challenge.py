@@ -19,15 +19,7 @@ def rules(challenge) -> list[str]:
     out = [f"Goal: {goal} on `{challenge.dataset}`"
            + (f" ({', '.join(f'{k} = {v}' for k, v in challenge.dataset_options.items())})"
               if challenge.dataset_options else "")]
-    if challenge.max_parameters is not None:
-        out.append(f"at most {challenge.max_parameters:,} parameters")
-    if challenge.allowed_layers is not None:
-        out.append("only these layers: " + ", ".join(challenge.allowed_layers))
-    if challenge.max_epochs is not None:
-        out.append(f"at most {challenge.max_epochs} epochs")
-    if challenge.max_bottleneck is not None:
-        out.append(f"a bottleneck of at most {challenge.max_bottleneck} values")
-    return out
+    return out + challenge.constraints()
 
 
 def challenge_ui(s, challenge, progress, blocked: str | None) -> None:

@@ -102,3 +102,13 @@ def test_any_form_input_is_a_challenge_or_a_lesson_error(changes):
         assert exc.where.startswith("challenge")
         return
     assert 0 <= challenge.threshold <= 1 and (challenge.max_parameters is None or challenge.max_parameters >= 1)
+
+
+def test_constraints_are_worded_once_for_the_student_and_the_teacher():
+    """Each constraint set, in the form's order; a challenge without any has none to show."""
+    bare = parse_challenge(BASE)
+    assert bare.constraints() == []
+    every = parse_challenge({**BASE, "max_parameters": 1200, "allowed_layers": ["Linear", "ReLU"], "max_epochs": 30,
+                             "max_bottleneck": 4})
+    assert every.constraints() == ["at most 1,200 parameters", "only these layers: Linear, ReLU", "at most 30 epochs",
+                                   "a bottleneck of at most 4 values"]
