@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 
 import pytest
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import expect, sync_playwright
 
 from tests import server
 from tests.server import free_port
@@ -19,6 +19,9 @@ CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-headless-shell")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
 SERVER_START_TIMEOUT_S = 60
+# CI runs the whole suite on a loaded 2-core machine: an assertion without its own timeout waits up to 20 s (not
+# Playwright's 5 s) for what a rerun draws. A passing assertion returns as soon as it holds, so this costs nothing.
+expect.set_options(timeout=20_000)
 
 
 @pytest.fixture(scope="session")

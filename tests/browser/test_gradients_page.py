@@ -47,10 +47,10 @@ def test_depth_live_run_grows_without_clicks(app_server, page):
         wait_idle(page)
     page.locator(".st-key-depth-start button").click()
     caption = page.get_by_text(re.compile(r"running · step \d+"))
-    expect(caption).to_be_visible(timeout=30_000)
+    expect(caption).to_be_visible(timeout=90_000)
     # The output layer's curve: the first layers' norms underflow to a flat line at 50 sigmoid layers.
     line = page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").last
-    expect(line).to_be_attached(timeout=30_000)
+    expect(line).to_be_attached(timeout=90_000)
     first = line.get_attribute("d")
     # Both wait on training speed (the next recorded steps; the batch in progress), which a loaded 2-core machine
     # (CI) slows many times over: the timeouts are generous, a passing run waits far less.
@@ -61,8 +61,8 @@ def test_depth_live_run_grows_without_clicks(app_server, page):
     screenshot(page, "gradients-depth-live")
     # A reload opens the workspace again: the same settings, and the stopped run drawn from what it recorded.
     page.reload()
-    wait_idle(page)
-    expect(page.get_by_text("stopped by the user")).to_be_visible(timeout=30_000)
-    expect(page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").last).to_be_attached()
-    expect(page.locator(".st-key-depth-depth input[type=range]")).to_have_value("50")
+    wait_idle(page, 120_000)
+    expect(page.get_by_text("stopped by the user")).to_be_visible(timeout=90_000)
+    expect(page.locator(".st-key-depth-steps-chart .scatterlayer path.js-line").last).to_be_attached(timeout=60_000)
+    expect(page.locator(".st-key-depth-depth input[type=range]")).to_have_value("50", timeout=30_000)
     assert_no_exception(page)
