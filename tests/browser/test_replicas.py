@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -21,6 +19,7 @@ import psycopg
 import pytest
 from playwright.sync_api import expect
 
+from tests import balancer as balancing
 from tests import server as server_mod
 from tests.browser.helpers import RESULTS, assert_no_exception, open_app, wait_idle
 from tests.pg_cluster import Cluster, ClusterError
@@ -30,28 +29,10 @@ ROOT = Path(__file__).resolve().parents[2]
 RUN_TIMEOUT_MS = 90_000
 
 
-HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.path.exists(p)), None)
-
-
-def _haproxy_config(port: int, replicas: dict[str, int]) -> str:
-    """deploy/haproxy.cfg with this machine's addresses: the listening port, and each replica's own server line
-    (in place of the Docker DNS template) with the template's options; the served replica named in a header."""
-    text = (ROOT / "deploy" / "haproxy.cfg").read_text()
-    text = re.sub(r"^resolvers docker\n(?:[ \t]+.*\n)+", "", text, flags=re.M)
-    text = re.sub(r"^(\s*bind )\S+$", rf"\g<1>127.0.0.1:{port}", text, flags=re.M)
-    (template,) = re.findall(r"^\s*server-template \S+ \d+ \S+ (.*)$", text, re.M)
-    options = re.sub(r"\s*(resolvers \S+|init-addr \S+)", "", template)
-    servers = "".join(f"    server {name} 127.0.0.1:{p} {options}\n" for name, p in replicas.items())
-    servers += "    http-response set-header X-Test-Replica %[srv_name]\n"
-    text = re.sub(r"^\s*server-template .*\n", servers, text, flags=re.M)
-    assert "cookie SERVERID insert" in text and "option httpchk GET /_stcore/health" in text
-    return text.replace("log stdout format raw local0", "log stderr format raw local0")
-
-
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory):
     """PostgreSQL (logging every statement), two replicas started together on its empty database, HAProxy."""
-    if HAPROXY is None and os.environ.get("PLAYGROUND_TEST_POSTGRES") != "skip":
+    if balancing.HAPROXY is None and os.environ.get("PLAYGROUND_TEST_POSTGRES") != "skip":
         pytest.fail("haproxy is not installed (make test installs Debian's haproxy); PLAYGROUND_TEST_POSTGRES=skip "
                     "skips the PostgreSQL and replica tests")
     if os.environ.get("PLAYGROUND_TEST_POSTGRES") == "skip":
@@ -65,26 +46,17 @@ def replicas(tmp_path_factory):
            "PLAYGROUND_INTERRUPT_AFTER": str(INTERRUPT_AFTER)}
     ports = {"app1": free_port(), "app2": free_port()}
     procs = {}
-    folder = tmp_path_factory.mktemp("balancer")
     balancer = None
     try:
         for name, port in ports.items():
             procs[name] = server_mod.start(port, RESULTS / f"replica-{name}.log", env=env)
         port = free_port()
-        (folder / "haproxy.cfg").write_text(_haproxy_config(port, ports))
-        with open(RESULTS / "haproxy.log", "a") as log:
-            balancer = subprocess.Popen([HAPROXY, "-f", str(folder / "haproxy.cfg")], stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while not server_mod.healthy(f"http://127.0.0.1:{port}"):
-            assert balancer.poll() is None and time.monotonic() < deadline, "haproxy did not start (haproxy.log)"
-            time.sleep(0.2)
+        balancer = balancing.start(port, ports, tmp_path_factory.mktemp("balancer"), RESULTS / "haproxy.log")
         yield {"url": f"http://127.0.0.1:{port}", "procs": procs, "ports": ports, "cluster": cluster,
                "database": url.rsplit("/", 1)[1]}
     finally:
         if balancer is not None:
-            balancer.terminate()
-            balancer.wait(10)
+            balancing.stop(balancer)
         for proc in procs.values():
             server_mod.stop(proc)
         cluster.remove()
