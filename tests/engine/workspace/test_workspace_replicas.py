@@ -79,3 +79,15 @@ def test_a_server_deletes_its_own_live_run(replicas, trained):
     a.save_run(token, run(1, trained, state="running"))
     a.delete_run(token, 1)  # its own Delete (the run's thread was stopped first)
     assert a.open(token).runs == []
+
+
+def test_a_refused_delete_through_the_flusher_is_reported_and_not_retried(replicas, trained):
+    """Pages delete through the flusher: the refusal reaches the page (``error_for``) and the run stays."""
+    a, _ = replicas["a"]
+    _, b_flusher = replicas["b"]
+    token = a.create(spec=trained.spec)
+    a.save_run(token, run(1, trained, state="running"))
+    b_flusher.delete_run(token, 1)
+    assert b_flusher.flush(60.0)  # done with it: a refusal is not retried
+    assert isinstance(b_flusher.error_for(token), RunElsewhere)
+    assert [r.number for r in a.open(token).runs] == [1]
