@@ -17,6 +17,12 @@ come back to the warm baseline after every session closes (with a census of the 
 
     .venv/bin/python benchmarks/classroom_load.py --students 30 --duration 120
     .venv/bin/python benchmarks/classroom_load.py --students 10 --driver browser
+    .venv/bin/python benchmarks/classroom_load.py --students 60 --replicas 2   # PostgreSQL + HAProxy + 2 servers
+
+``--replicas N`` (ws driver) starts a throwaway PostgreSQL, N servers on it and HAProxy from deploy/haproxy.cfg
+(benchmarks/classroom_replicas.py), sends the class through the balancer (sticky cookie kept per student),
+sums RSS, threads and CPU over the replicas, and afterwards checks the database against what each student saw:
+every run started is stored, every run seen finished is stored finished with its records (nothing lost).
 
 Method and measured figures: benchmarks/CLASSROOM.md.
 """
@@ -34,6 +40,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import classroom_replicas  # noqa: E402
 from classroom_server import (ROOT, Sampler, census, cpu_seconds, descendants, free_port,  # noqa: E402
                               lingering, proc_status, start_server, stop_server)
 
@@ -77,14 +84,15 @@ def _per_action(stats, driver: str) -> dict:
     return out
 
 
-def _run_class(args, url: str, proc, on_warm):
+def _run_class(args, url: str, proc, on_warm, warm_urls=None):
     """The chosen driver's whole class; returns its stats."""
     if args.driver == "ws":
         import classroom_ws
 
         stats = classroom_ws.Stats()
         asyncio.run(classroom_ws.run_class(url, args.students, args.duration, args.watch, stats, on_warm,
-                                           args.preset, args.epochs, reload=args.reload, think=args.think))
+                                           args.preset, args.epochs, reload=args.reload, think=args.think,
+                                           warm_urls=warm_urls))
     else:
         import classroom_browser
 
@@ -111,45 +119,65 @@ def main(argv: list[str] | None = None) -> dict:
                         help="seconds to wait for the server's threads to come back after the sessions close")
     parser.add_argument("--profile", action="store_true",
                         help="sample the server's threads every 20 ms and report where the page scripts spend it")
+    parser.add_argument("--replicas", type=int, default=0,
+                        help="ws: N servers on a throwaway PostgreSQL behind HAProxy (default 0: one server, no "
+                             "balancer, the configured database)")
     parser.add_argument("--json", type=Path, help="also write the report here")
     args = parser.parse_args(argv)
+    if args.replicas and args.driver != "ws":
+        parser.error("--replicas needs the ws driver")
 
     out = ROOT / "test-results"
     out.mkdir(exist_ok=True)
-    log, census_path = out / "classroom_load_streamlit.log", out / "classroom_threads.json"
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = start_server(port, log, census_path, profile=args.profile)
+    replicas = None
+    if args.replicas:
+        replicas = classroom_replicas.Replicas(args.replicas, out, profile=args.profile)
+        procs, census_paths, url = replicas.procs, replicas.censuses, replicas.url
+    else:
+        log, census_path = out / "classroom_load_streamlit.log", out / "classroom_threads.json"
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        procs, census_paths = [start_server(port, log, census_path, profile=args.profile)], [census_path]
+    proc = procs[0]  # the census and the profile are the first replica's
+    census_path = census_paths[0]
     warm: dict = {}
+
+    def threads() -> int:
+        return sum(proc_status(p.pid)[1] for p in procs)
+
+    def server_cpu_now() -> float:
+        return sum(cpu_seconds(descendants(p.pid)) for p in procs)
 
     def on_warm() -> None:
         """After the warm-up student left: let its last script end, then take the baseline."""
         time.sleep(3)
-        warm["rss"], warm["threads"] = proc_status(proc.pid)
+        warm["rss"], warm["threads"] = sum(proc_status(p.pid)[0] for p in procs), threads()
         warm["census"] = census(proc, census_path)
-        warm["server_cpu"], warm["own_cpu"], warm["t"] = cpu_seconds(descendants(proc.pid)), _own_cpu(), \
-            time.monotonic()
+        warm["server_cpu"], warm["own_cpu"], warm["t"] = server_cpu_now(), _own_cpu(), time.monotonic()
+        warm["load"] = classroom_replicas.load_average()
 
     try:
         time.sleep(1)
-        rss0, threads0 = proc_status(proc.pid)
-        sampler = Sampler(proc.pid)
-        sampler.start()
-        stats = _run_class(args, url, proc, on_warm)
+        rss0, threads0 = sum(proc_status(p.pid)[0] for p in procs), threads()
+        samplers = [Sampler(p.pid) for p in procs]
+        for sampler in samplers:
+            sampler.start()
+        stats = _run_class(args, url, proc, on_warm, replicas.urls if replicas else None)
         t_closed = time.monotonic()
-        server_cpu = cpu_seconds(descendants(proc.pid)) - warm["server_cpu"]
+        load_closed = classroom_replicas.load_average()
+        server_cpu = server_cpu_now() - warm["server_cpu"]
         driver_cpu = _own_cpu() - warm["own_cpu"] + getattr(stats, "browser_cpu", 0.0)
-        in_class = [s for s in sampler.samples if s[0] >= warm["t"]]
+        in_class = [s for s in samplers[0].samples if s[0] >= warm["t"]]
         # After the last session closes: sessions linger for disconnectedSessionTTL, runs for their heartbeat.
         back_after = at_60 = None
         while time.monotonic() - t_closed < args.settle:
-            if proc_status(proc.pid)[1] <= warm["threads"]:
+            if threads() <= warm["threads"]:
                 back_after = time.monotonic() - t_closed
                 break
             if at_60 is None and time.monotonic() - t_closed >= 60:
                 at_60 = census(proc, census_path)
             time.sleep(1)
-        threads_end = proc_status(proc.pid)[1]
+        threads_end = threads()
         end_census = census(proc, census_path)
         after_get = None
         if back_after is None:
@@ -157,9 +185,10 @@ def main(argv: list[str] | None = None) -> dict:
             with urllib.request.urlopen(f"{url}/", timeout=30) as response:
                 response.read()
             time.sleep(1)
-            after_get = proc_status(proc.pid)[1]
-        sampler.stopped.set()
-        sampler.join()
+            after_get = threads()
+        for sampler in samplers:
+            sampler.stopped.set()
+            sampler.join()
         clicks = [c.seconds if args.driver == "ws" else c for v in stats.clicks.values() for c in v]
         running, queued = concurrency(stats.run_states)
         # The server's own limiter counts (its watch thread): the status texts students read lag by a tick.
@@ -180,9 +209,11 @@ def main(argv: list[str] | None = None) -> dict:
             "seen_by_students": {"most_running": running, "most_queued": queued,
                                  "deepest_queue_place": stats.max_queue_place},
             "rss_start_mb": round(rss0 / 2**20), "rss_warm_mb": round(warm["rss"] / 2**20),
-            "rss_peak_mb": round(max(s[1] for s in sampler.samples) / 2**20),
+            "rss_peak_mb": round(sum(max(s[1] for s in sampler.samples) for sampler in samplers) / 2**20),
+            "rss_peak_per_replica_mb": [round(max(s[1] for s in sampler.samples) / 2**20) for sampler in samplers],
             "threads_start": threads0, "threads_warm": warm["threads"],
-            "threads_peak": max(s[2] for s in sampler.samples), "threads_end": threads_end,
+            "threads_peak": sum(max(s[2] for s in sampler.samples) for sampler in samplers),
+            "threads_end": threads_end,
             "threads_back_to_warm_after_s": None if back_after is None else round(back_after, 1),
             "threads_after_one_static_get": after_get,
             "threads_lingering_at_60s": lingering(at_60, warm["census"]) if at_60 else None,
@@ -190,15 +221,23 @@ def main(argv: list[str] | None = None) -> dict:
             "server_cpu_s": round(server_cpu, 1), "driver_cpu_s": round(driver_cpu, 1),
             "load_avg_mean": round(sum(s[3] for s in in_class) / max(1, len(in_class)), 2),
             "load_avg_max": round(max((s[3] for s in in_class), default=0.0), 2),
+            "load_avg_1_5_15_at_start": warm["load"], "load_avg_1_5_15_at_end": load_closed,
             "wall_s": round(t_closed - warm["t"], 1), "cpus": os.cpu_count(),
         }
+        if replicas is not None:  # while the replicas still run: what they flushed is what a student would reopen
+            report["replicas"] = args.replicas
+            report["students_per_replica"] = classroom_replicas.spread(stats)
+            report["database"] = classroom_replicas.check_runs(replicas.db_url, stats)
         if args.profile and end_census:
             report["profile"] = end_census["profile"]
         if args.json:
             censuses = {"warm": warm["census"], "at_60s": at_60, "end": end_census}
             args.json.with_suffix(".threads.json").write_text(json.dumps(censuses, indent=1))
     finally:
-        stop_server(proc)
+        if replicas is not None:
+            replicas.stop()
+        else:
+            stop_server(proc)
     print(json.dumps(report, indent=1))
     if args.json:
         args.json.write_text(json.dumps(report, indent=1))

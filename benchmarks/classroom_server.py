@@ -204,9 +204,10 @@ def serve(argv: list[str]) -> None:
 # --- from the benchmark -----------------------------------------------------------------------------------
 
 def start_server(port: int, log_path: Path, census_path: Path | None = None,
-                 profile: bool = False) -> subprocess.Popen:
-    """`streamlit run app.py` on 127.0.0.1:port with the repository's config, through ``serve``."""
-    env = dict(os.environ)
+                 profile: bool = False, env: dict | None = None) -> subprocess.Popen:
+    """`streamlit run app.py` on 127.0.0.1:port with the repository's config, through ``serve``; ``env``: more
+    environment variables (a replica's database)."""
+    env = {**os.environ, **(env or {})}
     if census_path is not None:
         env[CENSUS_ENV] = str(census_path)
     if profile:

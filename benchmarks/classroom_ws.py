@@ -34,6 +34,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 STATE = re.compile(r"\*\*(\w+)\*\*")
 QUEUE = re.compile(r"place (\d+) in the queue")
 TERMINAL = ("finished", "stopped", "diverged", "failed", "timeout")
+FINISHED = re.compile(r"#(\d+) .*\*\*finished\*\* · step (\d+)/")  # the run's number and last step
+TOKEN = re.compile(r"(?:^|&)ws=([^&]+)")
 FULL_RUN_DONE = (ForwardMsg.FINISHED_SUCCESSFULLY, ForwardMsg.FINISHED_WITH_COMPILE_ERROR)
 
 
@@ -62,6 +64,10 @@ class Stats:
     runs_started: int = 0
     run_states: list[tuple[float, int, str]] = field(default_factory=list)  # (time, student, state)
     max_queue_place: int = 0
+    tokens: dict[int, str] = field(default_factory=dict)  # student -> workspace token (its link's ws=)
+    started: dict[str, int] = field(default_factory=dict)  # workspace token -> runs its student started
+    finished: list[tuple[str, int, int]] = field(default_factory=list)  # (token, run, last step) seen finished
+    replicas: dict[int, str] = field(default_factory=dict)  # student -> replica (through a test balancer)
 
     def click(self, name: str, click: Click) -> None:
         self.clicks.setdefault(name, []).append(click)
@@ -73,6 +79,7 @@ class Session:
     def __init__(self, url: str, stats: Stats, who: int, timeout: float = 60.0):
         self.http, self.stats, self.who, self.timeout = url, stats, who, timeout
         self.ws = None
+        self.cookie: str | None = None  # a load balancer's sticky cookie, sent back as a browser would
         self.pages: dict[str, str] = {}  # url path ("Train") -> page_script_hash
         self.page = ""  # page_script_hash of the page on screen
         self.query = ""  # the address bar's query string, as the server last set it
@@ -102,7 +109,8 @@ class Session:
         # Browsers send no websocket pings of their own (the server pings); none here either.
         self.ws = await websockets.connect(f"ws://{host}/_stcore/stream", subprotocols=["streamlit"],
                                            origin=self.http, max_size=None, ping_interval=None,
-                                           open_timeout=self.timeout)
+                                           open_timeout=self.timeout,
+                                           additional_headers={"Cookie": self.cookie} if self.cookie else None)
         self._reader = asyncio.create_task(self._read())
 
     async def close(self) -> None:
@@ -138,7 +146,10 @@ class Session:
 
     async def open(self, page_name: str, query: str = "", assets: bool = False) -> Click:
         """A page load from a link: the HTML (and, the first time, its scripts and styles), then the session."""
-        await asyncio.to_thread(_fetch_page, self.http, f"/{page_name}?{query}", assets)
+        self.cookie, replica = await asyncio.to_thread(_fetch_page, self.http, f"/{page_name}?{query}", assets,
+                                                       self.cookie)
+        if replica:
+            self.stats.replicas[self.who] = replica
         if self.ws is None:
             await self.connect()
         return await self._rerun(self._rerun_msg(page_name=page_name, query=query), new_page=True)
@@ -332,14 +343,24 @@ def _state(widget_id: str, **value):
 ASSET = re.compile(r'(?:src|href)="\./(static/[^"]+)"')
 
 
-def _fetch_page(url: str, path: str, assets: bool) -> None:
-    """GET what a browser gets before the websocket opens (the HTML, host config and, once, its assets)."""
-    with urllib.request.urlopen(url + path, timeout=60) as response:
+def _fetch_page(url: str, path: str, assets: bool, cookie: str | None = None) -> tuple[str | None, str | None]:
+    """GET what a browser gets before the websocket opens (the HTML, host config and, once, its assets).
+
+    Returns the cookie to send from now on (a balancer's sticky one, if it set one) and the replica that served
+    the page (the test balancer's header; None without one)."""
+    def get(path: str):
+        return urllib.request.urlopen(urllib.request.Request(url + path, headers={"Cookie": cookie} if cookie
+                                                             else {}), timeout=60)
+
+    with get(path) as response:
         html = response.read().decode("utf-8", "replace")
+        cookie = (response.headers.get("Set-Cookie") or "").split(";", 1)[0] or cookie
+        replica = response.headers.get("X-Test-Replica")
     for extra in ["/_stcore/host-config", "/_stcore/health"] + (
             [f"/{a}" for a in ASSET.findall(html)] if assets else []):
-        with urllib.request.urlopen(url + extra, timeout=60) as response:
+        with get(extra) as response:
             response.read()
+    return cookie, replica
 
 
 # --- one student's path ---------------------------------------------------------------------------------
@@ -384,6 +405,9 @@ async def student(n: int, url: str, stats: Stats, t_start: float, end: float, wa
                 await act("set epochs", lambda: s.set_number("tr-epochs", epochs))
                 await act("start run", lambda: s.click("tr-start"))
                 stats.runs_started += 1
+                if token := TOKEN.search(s.query):  # the workspace the app made for this session
+                    stats.tokens[n] = token.group(1)
+                    stats.started[token.group(1)] = stats.started.get(token.group(1), 0) + 1
                 await watch(s, stats, n, t_start, watch_s)
                 step = "inspect"
                 await act("open Inspect", lambda: s.goto("Inspect"))
@@ -409,6 +433,8 @@ async def watch(s: Session, stats: Stats, who: int, t_start: float, watch_s: flo
         if state:
             stats.run_states.append((time.monotonic() - t_start, who, state))
         if state in TERMINAL:
+            if (done := FINISHED.search(s.progress)) and (token := TOKEN.search(s.query)):
+                stats.finished.append((token.group(1), int(done.group(1)), int(done.group(2))))
             await s.wait_rerun()  # the view's own st.rerun draws the results
             break
         await asyncio.sleep(0.5)
@@ -422,10 +448,13 @@ async def warm_up(url: str, stats: Stats) -> None:
 
 
 async def run_class(url: str, students: int, duration: float, watch_s: float, stats: Stats, on_warm,
-                    preset: str = "tiny-vgg", epochs: int = 2, reload: bool = False, think: float = 0.0) -> None:
-    """Warm up, call ``on_warm()`` (the baseline is taken there), then the whole class for ``duration`` s."""
+                    preset: str = "tiny-vgg", epochs: int = 2, reload: bool = False, think: float = 0.0,
+                    warm_urls: list[str] | None = None) -> None:
+    """Warm up (each of ``warm_urls``: every replica behind a balancer), call ``on_warm()`` (the baseline is
+    taken there), then the whole class for ``duration`` s."""
     warm = Stats()
-    await warm_up(url, warm)
+    for warm_url in warm_urls or [url]:
+        await warm_up(warm_url, warm)
     if warm.errors:
         raise RuntimeError(f"the warm-up student failed: {warm.errors[:3]}")
     await asyncio.to_thread(on_warm)

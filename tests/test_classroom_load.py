@@ -35,3 +35,22 @@ def test_a_few_students_walk_the_whole_path_without_errors(tmp_path):
     # reaped on the pool's next use, which the benchmark triggers with one static GET).
     assert report["threads_back_to_warm_after_s"] is not None or \
         report["threads_after_one_static_get"] <= report["threads_warm"], report["threads_lingering_at_end"]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_students_through_the_balancer_on_two_replicas_lose_no_run(tmp_path):
+    """``--replicas 2``: PostgreSQL, two servers and HAProxy; every run started is stored, every run a student saw
+    finish is stored finished with its records, and both replicas got students (sticky, round-robin)."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import classroom_load
+    finally:
+        sys.path.pop(0)
+    report = classroom_load.main(["--replicas", "2", "--students", "4", "--duration", str(DURATION),
+                                  "--preset", "toy-mlp", "--settle", "5", "--json", str(tmp_path / "replicas.json")])
+    assert report["errors"] == 0, report["error_samples"]
+    assert set(report["students_per_replica"]) == {"app1", "app2"}, report["students_per_replica"]
+    database = report["database"]
+    assert database["runs_seen_finished"] >= 4 and database["lost"] == 0, database
+    assert database["runs_stored"] == database["runs_started"] == report["runs_started"], database

@@ -30,7 +30,8 @@ waits on the database.
 - ``python -m engine.workspace.migrate``: bring the database to the newest schema and exit (a deployment's Job).
 - ``Flusher``: ``submit(token, run)`` (O(1), coalescing), ``flush(timeout)``, ``last_error``, ``error_for(token)``.
 - Errors: ``WorkspaceError`` (an ``engine.InputError``) and its kinds: ``MalformedToken``, ``UnknownToken``,
-  ``UnknownJoinCode``, ``TooManyTries`` (``.wait``), ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``), ``StoreUnavailable``
+  ``UnknownJoinCode``, ``TooManyTries`` (``.wait``), ``ReadOnlyWorkspace``, ``CapReached`` (``.variable``, ``.limit``),
+  ``RunElsewhere`` (a delete of a live run another server trains), ``StoreUnavailable``
   ("saving is off, your work stays in memory"), ``BadWorkspaceFile``.
 - Caps (``engine.limits``): ``MAX_WORKSPACES_PER_IP_HOUR``, ``MAX_CLASSES_PER_IP_HOUR``, ``JOIN_WRONG_...``, ``MAX_RUNS_PER_WORKSPACE``, ``MAX_WORKSPACE_BYTES``,
   ``WORKSPACE_DAYS``.
@@ -39,7 +40,7 @@ from engine.workspace.checks import MAX_WRONG, readable_context, readable_model,
 from engine.workspace.classes import drawn_runs
 from engine.workspace.columns import from_jsonable, plain_part
 from engine.workspace.errors import (BadWorkspaceFile, CapReached, MalformedToken, ReadOnlyWorkspace,
-                                     StoreUnavailable, TooManyTries, UnknownJoinCode, UnknownToken,
+                                     RunElsewhere, StoreUnavailable, TooManyTries, UnknownJoinCode, UnknownToken,
                                      WorkspaceError)
 from engine.workspace.flusher import Flusher, get_flusher
 from engine.workspace.progress import Assignments, Best, Entry, Grid, GridRow, Guess, Progress, Tick
@@ -47,7 +48,7 @@ from engine.workspace.records import RunRecord
 from engine.workspace.store import Store, get_store
 
 __all__ = ["Store", "get_store", "RunRecord", "Flusher", "get_flusher", "WorkspaceError", "MalformedToken",
-           "UnknownToken", "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "StoreUnavailable",
-           "BadWorkspaceFile", "plain_part", "from_jsonable", "readable_results", "readable_context",
+           "UnknownToken", "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached", "RunElsewhere",
+           "StoreUnavailable", "BadWorkspaceFile", "plain_part", "from_jsonable", "readable_results", "readable_context",
            "readable_model", "MAX_WRONG", "drawn_runs", "Progress", "Tick", "Guess", "Best", "Assignments", "Grid",
            "GridRow", "Entry"]

@@ -47,6 +47,11 @@ class CapReached(WorkspaceError):
         self.limit = limit
 
 
+class RunElsewhere(WorkspaceError):
+    """A delete of a live run another server is training (a replica): it is kept until that server stops it or
+    sends no news of it for ``Store.interrupt_after``."""
+
+
 class StoreUnavailable(WorkspaceError):
     """The database cannot be reached or written: saving is off, and the session's work stays in memory."""
 
@@ -56,4 +61,4 @@ class BadWorkspaceFile(WorkspaceError):
 
 
 __all__ = ["WorkspaceError", "MalformedToken", "UnknownToken", "UnknownJoinCode", "TooManyTries", "ReadOnlyWorkspace", "CapReached",
-           "StoreUnavailable", "BadWorkspaceFile"]
+           "RunElsewhere", "StoreUnavailable", "BadWorkspaceFile"]

@@ -11,7 +11,8 @@ from sqlalchemy import exc as sa_exc
 from engine import limits
 from engine.workspace import checks, copies, files
 from engine.workspace.database import Database
-from engine.workspace.errors import CapReached, ReadOnlyWorkspace, StoreUnavailable, UnknownToken, WorkspaceError
+from engine.workspace.errors import (CapReached, ReadOnlyWorkspace, RunElsewhere, StoreUnavailable, UnknownToken,
+                                     WorkspaceError)
 from engine.workspace.records import LIVE, Push, RunRecord, Workspace
 from engine.workspace.runs import mark_interrupted, run_values, to_record
 from engine.workspace.schema import ClassRow, RunRow, WorkspaceRow
@@ -226,10 +227,22 @@ class Store(ClassMethods, LessonMethods):
                             .values(updated_at=now, server=self.server_id))
 
     def delete_run(self, token: str, number: int) -> None:
-        """Delete run ``number`` with its records and blobs (nothing happens if there is none)."""
+        """Delete run ``number`` with its records and blobs (nothing happens if there is none).
+
+        Raises:
+            RunElsewhere: another server is training it (``RunRecord.elsewhere``, flushed within
+                ``interrupt_after``): a Delete or run-count cleanup on one replica never removes it under the other.
+        """
         key, now = checks.token_digest(token), time.time()
         with self.db.writing() as session:
             row = self._writable(session, key)
+            # checked in the deleting transaction: a resume on another server a moment ago is seen here
+            found = session.execute(select(RunRow.state, RunRow.server, RunRow.updated_at)
+                                    .where(RunRow.workspace_id == row.id, RunRow.number == number)).first()
+            if found is not None and RunRecord(number, state=found.state, server=found.server).elsewhere(
+                    self.server_id) and found.updated_at >= now - self.interrupt_after:
+                raise RunElsewhere(f"Run {number} is training on another server, so it was not deleted: reload the "
+                                   "page to follow it, and delete it once it has ended (or stop it there first).")
             session.execute(delete(RunRow).where(RunRow.workspace_id == row.id, RunRow.number == number))
             session.execute(update(WorkspaceRow).where(WorkspaceRow.id == row.id)
                             .values(updated_at=now, touched_at=now))

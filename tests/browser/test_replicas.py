@@ -1,8 +1,9 @@
 """Two replicas on one PostgreSQL behind HAProxy configured from deploy/haproxy.cfg, in Chromium.
 
 Both replicas open the empty database while the test holds the upgrade's advisory lock (both wait on it; once it
-is free only one runs the migrations and both work); a student trains through the balancer; the replica serving them is killed with
-SIGKILL; the browser's next load goes through the balancer to the other replica and shows the finished run.
+is free only one runs the migrations and both work); a student trains through the balancer; the replica serving
+them is killed with SIGKILL; the browser's next load goes through the balancer to the other replica and shows the
+finished run.
 A class made on one replica sees a student who joined through the other, live, and the teacher's push reaches
 them.
 """
@@ -10,9 +11,7 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
@@ -21,37 +20,24 @@ import psycopg
 import pytest
 from playwright.sync_api import expect
 
+from engine.workspace.checks import digest
+from tests import balancer as balancing
 from tests import server as server_mod
-from tests.browser.helpers import RESULTS, assert_no_exception, open_app, wait_idle
+from tests.browser.helpers import RESULTS, assert_no_exception, wait_idle
 from tests.pg_cluster import Cluster, ClusterError
 from tests.server import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-RUN_TIMEOUT_MS = 90_000
-
-
-HAPROXY = shutil.which("haproxy") or next((p for p in ("/usr/sbin/haproxy",) if os.path.exists(p)), None)
-
-
-def _haproxy_config(port: int, replicas: dict[str, int]) -> str:
-    """deploy/haproxy.cfg with this machine's addresses: the listening port, and each replica's own server line
-    (in place of the Docker DNS template) with the template's options; the served replica named in a header."""
-    text = (ROOT / "deploy" / "haproxy.cfg").read_text()
-    text = re.sub(r"^resolvers docker\n(?:[ \t]+.*\n)+", "", text, flags=re.M)
-    text = re.sub(r"^(\s*bind )\S+$", rf"\g<1>127.0.0.1:{port}", text, flags=re.M)
-    (template,) = re.findall(r"^\s*server-template \S+ \d+ \S+ (.*)$", text, re.M)
-    options = re.sub(r"\s*(resolvers \S+|init-addr \S+)", "", template)
-    servers = "".join(f"    server {name} 127.0.0.1:{p} {options}\n" for name, p in replicas.items())
-    servers += "    http-response set-header X-Test-Replica %[srv_name]\n"
-    text = re.sub(r"^\s*server-template .*\n", servers, text, flags=re.M)
-    assert "cookie SERVERID insert" in text and "option httpchk GET /_stcore/health" in text
-    return text.replace("log stdout format raw local0", "log stderr format raw local0")
+# Waits are on states, with deadlines far beyond what they take here: CI is a loaded 2-core machine running the
+# whole suite (its last failure was a 60 s wait).
+RUN_TIMEOUT_MS = 180_000
+UI_TIMEOUT_MS = 90_000  # a page's own rerun (a click, a live view's next tick) on a loaded machine
 
 
 @pytest.fixture(scope="module")
 def replicas(tmp_path_factory):
     """PostgreSQL (logging every statement), two replicas started together on its empty database, HAProxy."""
-    if HAPROXY is None and os.environ.get("PLAYGROUND_TEST_POSTGRES") != "skip":
+    if balancing.HAPROXY is None and os.environ.get("PLAYGROUND_TEST_POSTGRES") != "skip":
         pytest.fail("haproxy is not installed (make test installs Debian's haproxy); PLAYGROUND_TEST_POSTGRES=skip "
                     "skips the PostgreSQL and replica tests")
     if os.environ.get("PLAYGROUND_TEST_POSTGRES") == "skip":
@@ -65,34 +51,26 @@ def replicas(tmp_path_factory):
            "PLAYGROUND_INTERRUPT_AFTER": str(INTERRUPT_AFTER)}
     ports = {"app1": free_port(), "app2": free_port()}
     procs = {}
-    folder = tmp_path_factory.mktemp("balancer")
     balancer = None
     try:
         for name, port in ports.items():
             procs[name] = server_mod.start(port, RESULTS / f"replica-{name}.log", env=env)
         port = free_port()
-        (folder / "haproxy.cfg").write_text(_haproxy_config(port, ports))
-        with open(RESULTS / "haproxy.log", "a") as log:
-            balancer = subprocess.Popen([HAPROXY, "-f", str(folder / "haproxy.cfg")], stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + 30
-        while not server_mod.healthy(f"http://127.0.0.1:{port}"):
-            assert balancer.poll() is None and time.monotonic() < deadline, "haproxy did not start (haproxy.log)"
-            time.sleep(0.2)
+        balancer = balancing.start(port, ports, tmp_path_factory.mktemp("balancer"), RESULTS / "haproxy.log")
         yield {"url": f"http://127.0.0.1:{port}", "procs": procs, "ports": ports, "cluster": cluster,
                "database": url.rsplit("/", 1)[1]}
     finally:
         if balancer is not None:
-            balancer.terminate()
-            balancer.wait(10)
+            balancing.stop(balancer)
         for proc in procs.values():
             server_mod.stop(proc)
         cluster.remove()
 
 
 # Seconds without news after which a replica's live run counts as cut off (PLAYGROUND_INTERRUPT_AFTER, 60 by
-# default): long enough that the other replica is seen showing it as another server's first.
-INTERRUPT_AFTER = 30
+# default): long enough that the other replica is seen showing it as another server's first (checked against the
+# store's clock, _run_row's updated_at, not assumed from the test's speed).
+INTERRUPT_AFTER = 60
 ELSEWHERE = "training on another server"
 
 
@@ -119,7 +97,7 @@ def test_both_replicas_open_an_empty_database_together_and_one_migrates(replicas
     try:  # each replica opens the database on its first session: straight to each replica's port
         first.goto(f"http://127.0.0.1:{replicas['ports']['app1']}/Build", wait_until="commit")
         second.goto(f"http://127.0.0.1:{replicas['ports']['app2']}/Build", wait_until="commit")
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # each replica's first session imports the app (slow on a loaded machine)
         while holder.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
                              ).fetchone()[0] < 2:
             assert time.monotonic() < deadline, "the replicas never both waited to upgrade"
@@ -169,17 +147,17 @@ def test_a_class_on_one_replica_sees_a_student_of_the_other_live_and_its_push_re
     wait_idle(student)
     student.locator(".st-key-ws-join button").click()
     wait_idle(student)
-    expect(student.get_by_text("Class Two replicas")).to_be_visible()
+    expect(student.get_by_text("Class Two replicas")).to_be_visible(timeout=UI_TIMEOUT_MS)
     student.get_by_role("link", name="Train").first.click()
     wait_idle(student)
 
     # the teacher's open page (replica 1) finds the student who joined on replica 2 without a reload
-    teacher.locator(".st-key-class-member").click(timeout=30_000)
-    expect(teacher.get_by_role("option", name="Ada")).to_be_visible(timeout=30_000)
+    teacher.locator(".st-key-class-member").click(timeout=UI_TIMEOUT_MS)
+    expect(teacher.get_by_role("option", name="Ada")).to_be_visible(timeout=UI_TIMEOUT_MS)
     teacher.keyboard.press("Escape")
     teacher.locator(".st-key-class-push button").click()
-    expect(teacher.get_by_text("Sent (version 1)")).to_be_visible()
-    expect(student.get_by_text("Your teacher sent the class a network")).to_be_visible(timeout=30_000)
+    expect(teacher.get_by_text("Sent (version 1)")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(student.get_by_text("Your teacher sent the class a network")).to_be_visible(timeout=UI_TIMEOUT_MS)
     assert_no_exception(teacher)
     assert_no_exception(student)
     for page, replica in ((teacher, "app1"), (student, "app2")):  # each stayed on its replica throughout
@@ -203,6 +181,26 @@ def _start_run(page, epochs: str, batch: str | None = None) -> None:
     page.locator(".st-key-tr-start button").click()
 
 
+def _run_row(replicas, token: str, number: int = 1) -> dict | None:
+    """Run ``number`` of the workspace as stored: state, server, updated_at, whether weights and optimizer are."""
+    with psycopg.connect(replicas["cluster"].url(replicas["database"]).replace("postgresql+psycopg", "postgresql"),
+                         autocommit=True) as connection:
+        row = connection.execute(
+            "SELECT r.state, r.server, r.updated_at, r.weights IS NOT NULL, r.optimizer IS NOT NULL FROM runs r "
+            "JOIN workspaces w ON w.id = r.workspace_id WHERE w.digest = %s AND r.number = %s",
+            (digest(token), number)).fetchone()
+    return None if row is None else dict(zip(("state", "server", "updated_at", "weights", "optimizer"), row))
+
+
+def _until(condition, seconds: float, what: str):
+    """Poll ``condition()`` every 0.5 s until it returns something true; fails saying ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not (found := condition()):
+        assert time.monotonic() < deadline, f"{what} within {seconds:.0f} s"
+        time.sleep(0.5)
+    return found
+
+
 def _step(page, state: str) -> int | None:
     found = re.search(rf"{state} · step (\d+)", page.locator("[data-testid=stMain]").inner_text())
     return int(found.group(1)) if found else None
@@ -213,7 +211,6 @@ def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resum
     grace = _on(browser, f"{url}/Build?net=p.toy-mlp", "app1")  # a long run (batch 1): training at the kill
     _start_run(grace, "500", batch="1")
     expect(grace.get_by_text(re.compile(r"running · step"))).to_be_visible(timeout=RUN_TIMEOUT_MS)
-    started = time.monotonic()
     grace_token = parse_qs(urlparse(grace.url).query)["ws"][0]
 
     ada = _on(browser, f"{url}/Build?net=p.toy-mlp", "app1")  # a run trained to its end
@@ -224,17 +221,25 @@ def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resum
                          .inner_text()).group(0)
     token = parse_qs(urlparse(ada.url).query)["ws"][0]
     assert _replica(ada) == "app1"  # sticky: the reload came back to the same replica
-    # Grace's run has a checkpoint stored (one every 15 s while it trains), Ada's finished run is written
-    ada.wait_for_timeout(max(2500, (started + 20 - time.monotonic()) * 1000))
+    # In the database before the kill (states, not a guess at the flusher's speed): Ada's finished run with its
+    # weights, Grace's live run with a checkpoint (weights and optimizer state, one every 15 s while it trains)
+    _until(lambda: (_run_row(replicas, token) or {}).get("state") == "finished"
+           and _run_row(replicas, token)["weights"], 180, "Ada's finished run was not stored")
+    _until(lambda: (row := _run_row(replicas, grace_token)) and row["state"] == "running" and row["weights"]
+           and row["optimizer"], 180, "Grace's running run had no checkpoint stored")
 
     os.killpg(replicas["procs"]["app1"].pid, signal.SIGKILL)
     replicas["procs"]["app1"].wait(10)
     # Grace's run, on the live replica at once: app1's until app1 has sent no news of it for interrupt_after, so
     # shown as training there, with no Resume or Reset that would train it twice and overwrite it.
+    last_news = _run_row(replicas, grace_token)["updated_at"]  # app1's last write, by the store's clock
     assert _replica(grace) == "app2"
-    expect(grace.get_by_text(ELSEWHERE).first).to_be_visible()
-    for button in ("tr-resume", "tr-reset"):
-        expect(grace.locator(f".st-key-{button} button")).to_be_disabled()
+    if time.time() < last_news + INTERRUPT_AFTER:  # drawn inside app1's window (the usual case, by far)
+        expect(grace.get_by_text(ELSEWHERE).first).to_be_visible()
+        for button in ("tr-resume", "tr-reset"):
+            expect(grace.locator(f".st-key-{button} button")).to_be_disabled()
+    else:  # the reload itself took past the window: the page rightly shows the run interrupted already
+        print(f"replica reload after interrupt_after ({time.time() - last_news:.0f} s): elsewhere view not seen")
     assert _replica(ada) == "app2"  # through the balancer, redispatched to the live replica
     assert parse_qs(urlparse(ada.url).query)["ws"][0] == token
     expect(ada.locator("[data-testid=stMetric]", has_text="Test accuracy")).to_contain_text(accuracy)
@@ -242,7 +247,7 @@ def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resum
     assert_no_exception(ada)
 
     # Then interrupted, with its records (the store marks it so once nothing has flushed it for interrupt_after)
-    deadline = time.monotonic() + INTERRUPT_AFTER + 120
+    deadline = time.monotonic() + INTERRUPT_AFTER + 180
     while (_replica(grace), _step(grace, "interrupted"))[1] is None or grace.get_by_text(ELSEWHERE).count():
         assert time.monotonic() < deadline, "the killed replica's run never showed as interrupted"
         grace.wait_for_timeout(3000)

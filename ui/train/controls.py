@@ -13,15 +13,17 @@ from ui.core.session import Run, SessionState
 from ui.core.text import message
 from ui.train import dataset_picker, lr_find
 from ui.train.compare import run_label
-from ui.train.widgets import GROUP, UPDATABLE, active, change_text, delete_run, page, runs
+from ui.train.widgets import GROUP, UPDATABLE, active, change_text, delete_run, elsewhere, page, runs
 
 LIVE = ("queued", "running", "paused")  # states that hold, or wait for, a training slot
 
 
 def doomed(s: SessionState) -> list[Run]:
     """The runs a new run would delete, oldest ended first: its own over ``MAX_RUNS_KEPT`` (imported runs do not
-    count there), then any over ``MAX_RUNS_PER_WORKSPACE``, the cap their file was accepted under."""
+    count there), then any over ``MAX_RUNS_PER_WORKSPACE``, the cap their file was accepted under. Never one another
+    server trains (a replica's): it counts, but stays."""
     def oldest(among, excess):
+        among = [r for r in among if not elsewhere(r)]
         return ([r for r in among if not r.live] + [r for r in among if r.live])[:max(excess, 0)]
 
     own = [r for r in runs(s) if not getattr(r.trainer, "imported", False)]
@@ -60,6 +62,10 @@ def start_run(s: SessionState, config: TrainConfig, downloaded: bool = False, co
         p["error"] = f"Cannot start: {err}"
         return
     _stop_other_live(s, None)
+    if kept := [f"#{r.number}" for r in runs(s) if elsewhere(r)]:
+        p["info"] = " ".join(filter(None, [p.get("info"), (
+            f"Run {', '.join(kept)} is training on another server: it is kept, not deleted to make room, so this "
+            "workspace may hold a run more than the Train page's cap until it ends there and you delete it.")]))
     number = s.book.next_number
     s.book.add(GROUP, trainer, s.spec, config, label=run_label(number, s.spec, config, dataset.name),
                auto_adopt=True)
@@ -138,8 +144,8 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
                    on_click=lambda: start_run(s, config))
     cols[1].button("Pause", key="tr-pause", disabled=state not in ("running", "queued"), width="stretch",
                    on_click=lambda: run.trainer.pause())
-    elsewhere = run is not None and getattr(run.trainer, "elsewhere", False)  # another server trains it
-    resumable = state == "interrupted" and getattr(run.trainer, "resumable", False) and not elsewhere
+    training_elsewhere = run is not None and elsewhere(run)  # another server trains it
+    resumable = state == "interrupted" and getattr(run.trainer, "resumable", False) and not training_elsewhere
     cols[2].button("Start" if state == "idle" else "Resume", key="tr-resume",
                    disabled=state not in ("idle", "paused") and not resumable, width="stretch",
                    on_click=lambda: _resume(s, run, config))
@@ -147,7 +153,7 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
                    width="stretch", on_click=lambda: _step(s, run))
     cols[4].button("Stop", key="tr-stop", disabled=state in (None, *TERMINAL), width="stretch",
                    on_click=lambda: run.trainer.stop())
-    cols[5].button("Reset", key="tr-reset", disabled=run is None or elsewhere, width="stretch",
+    cols[5].button("Reset", key="tr-reset", disabled=run is None or training_elsewhere, width="stretch",
                    on_click=lambda: _reset(s, run, config))
     # (No help= on these buttons: with a tooltip and width="stretch" Streamlit draws each button twice.)
     if run is not None:
@@ -155,7 +161,7 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
                    "class shares the server's training slots). Resume hands a paused run new values of: "
                    f"{', '.join(UPDATABLE.values())}; Reset starts the run over with the current settings "
                    "(same data and seed).")
-    if elsewhere:
+    if training_elsewhere:
         st.info(f"Run {run.number} is {run.trainer.message}.", icon=":material/dns:")
     if state == "paused":
         changes = pending_changes(run, config)

@@ -129,8 +129,18 @@ def active(s: SessionState) -> Run | None:
     return s.book.active(GROUP)
 
 
+def elsewhere(run: Run) -> bool:
+    """Whether another server (a replica) is training the run: it is shown here, never resumed nor deleted."""
+    return getattr(run.trainer, "elsewhere", False)
+
+
 def delete_run(s: SessionState, number: int) -> None:
-    """Stop a run (its thread ends) and forget it."""
+    """Stop a run (its thread ends) and forget it; one another server trains is refused with a message."""
+    run = s.book.get(number)
+    if run is not None and elsewhere(run):  # the store refuses it too (a run resumed there since the page loaded)
+        page(s)["error"] = f"Run {number} is training on another server, so it was not deleted: reload the page to " \
+                           "follow it, and delete it once it has ended."
+        return
     s.book.remove(number)
     st.session_state.pop("tr-compare", None)
     st.session_state.pop("tr-run-pick", None)

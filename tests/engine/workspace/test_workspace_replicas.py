@@ -2,7 +2,7 @@
 ``interrupt_after``; a run this server's previous life left live is interrupted at once (a restart)."""
 import pytest
 
-from engine.workspace import Flusher, Store
+from engine.workspace import Flusher, RunElsewhere, Store
 from tests.engine.workspace.ws_helpers import run
 
 
@@ -56,3 +56,38 @@ def test_a_run_stored_without_a_server_id_is_this_servers(store, trained):
     store.save_run(token, run(1, trained, state="running"))  # a store without an id (written before the column)
     stored = store.open(token).runs[0]
     assert stored.server is None and not stored.elsewhere("host-a:8501")
+
+
+def test_delete_refuses_a_run_another_server_trains_until_it_stops_flushing(replicas, trained):
+    a, _ = replicas["a"]
+    b, _ = replicas["b"]
+    token = a.create(spec=trained.spec)
+    a.save_run(token, run(1, trained, state="running"))  # A trains run 1
+    a.save_run(token, run(2, trained, state="finished"))  # A finished run 2
+    with pytest.raises(RunElsewhere, match=r"Run 1 is training on another server.*reload"):
+        b.delete_run(token, 1)  # B's Delete or run-count cleanup
+    assert [r.number for r in a.open(token).runs] == [1, 2]  # nothing deleted
+    b.delete_run(token, 2)  # an ended run is anyone's to delete
+    b.interrupt_after = 0.0  # A sent no news of run 1 for long enough: cut off, B may delete it
+    b.delete_run(token, 1)
+    assert a.open(token).runs == []
+
+
+def test_a_server_deletes_its_own_live_run(replicas, trained):
+    a, _ = replicas["a"]
+    token = a.create(spec=trained.spec)
+    a.save_run(token, run(1, trained, state="running"))
+    a.delete_run(token, 1)  # its own Delete (the run's thread was stopped first)
+    assert a.open(token).runs == []
+
+
+def test_a_refused_delete_through_the_flusher_is_reported_and_not_retried(replicas, trained):
+    """Pages delete through the flusher: the refusal reaches the page (``error_for``) and the run stays."""
+    a, _ = replicas["a"]
+    _, b_flusher = replicas["b"]
+    token = a.create(spec=trained.spec)
+    a.save_run(token, run(1, trained, state="running"))
+    b_flusher.delete_run(token, 1)
+    assert b_flusher.flush(60.0)  # done with it: a refusal is not retried
+    assert isinstance(b_flusher.error_for(token), RunElsewhere)
+    assert [r.number for r in a.open(token).runs] == [1]
