@@ -1,4 +1,5 @@
 """The home page runs without error and names the compute device."""
+import ast
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -42,6 +43,17 @@ def test_navigation_names_home_and_keeps_every_page_address():
                                                   "Gradients", "Class"]
     assert all(p["icon"] for p in pages)
     assert not (ROOT / "pages").exists()  # a pages/ folder would switch Streamlit back to scanning it
+
+
+def test_the_sidebar_groups_the_pages_home_and_lessons_first():
+    """st.navigation's dict form: the sidebar's first group is Home then Lessons, the network pages next, the class
+    last (the groups as app.py declares them; AppTest keeps the pages, not the groups)."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    declared = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                    and getattr(node.targets[0], "id", None) == "SECTIONS")
+    groups = {name: [title for _, title, _, _ in entries] for name, entries in ast.literal_eval(declared).items()}
+    assert list(groups.values()) == [["Home", "Lessons"], ["Build", "Convolution", "Train", "Inspect", "Gradients"],
+                                     ["Class"]]
 
 
 def test_home_keeps_the_sessions_runs_alive():
