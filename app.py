@@ -6,6 +6,7 @@ import streamlit as st
 import engine
 
 engine.device.configure_threads()  # once, before any page trains: leaves a core for the server
+engine.lessons.catalogue()  # loaded (and each refused lesson file logged) once per server, not at a page's first use
 st.set_page_config(page_title="Neural-network playground", page_icon=":material/hub:", layout="wide")
 
 ROOT = Path(__file__).parent
