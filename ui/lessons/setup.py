@@ -65,6 +65,8 @@ def apply(s, lesson, index: int, setup) -> None:
     """Put the set-up in the workspace and open its page (``st.switch_page`` ends this run)."""
     s.extras.pop(PENDING, None)
     spec = engine.ModelSpec.from_dict(setup.spec) if setup.spec is not None else None
+    if spec is not None and spec.to_dict() == s.spec.to_dict():
+        spec = None  # already the student's network: its trained weights stay for Inspect (putting it resets them)
     train = setup.config().to_dict() if setup.dataset or setup.settings else None
     if spec is not None or train:
         pushes.put(s, spec, train, database.services()[1])
