@@ -35,9 +35,14 @@ def at_risk(s, setup) -> str | None:
     return s.spec.name or "custom"
 
 
+def page_of(setup) -> str:
+    """The page a set-up opens: its own, else Train for a network or data, else the Lessons page."""
+    return setup.page or ("Train" if setup.spec is not None or setup.dataset else "Lessons")
+
+
 def target(setup) -> tuple[str, dict]:
     """The script a set-up opens and the address parameters that open its tab."""
-    page = setup.page or ("Train" if setup.spec is not None or setup.dataset else "Lessons")
+    page = page_of(setup)
     params = {TAB_PARAMS[page]: setup.tab} if setup.tab and page in TAB_PARAMS else {}
     return SCRIPTS[page], params
 
@@ -73,6 +78,9 @@ def apply(s, lesson, index: int, setup) -> None:
     if setup.depth_lab or setup.time_lab:
         _queue_lab(s, {"depth_lab": dict(setup.depth_lab), "time_lab": dict(setup.time_lab)})
     script, params = target(setup)
+    step = lesson.steps[index]
+    present.follow_step(page_of(setup), setup.tab, f"{lesson.title}, step {index + 1}: {step.title}",
+                        step.explanation)  # shown beside the page's chart in presenter mode
     what = describe(setup)
     s.notice = f"Lesson “{lesson.title}”, step {index + 1} is set up" + (f": {what}." if what else ".")
     workspace.sync(s)
