@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ui.core import layout
+from ui.core import layout, text
 
 PARAM = "present"  # ?present=1 turns it on, ?present=0 off; without it the session's last choice holds
 TOGGLE = "present"  # the sidebar toggle's key; AppTest finds it as at.toggle(key="present")
@@ -143,8 +143,8 @@ def beside(ratio: tuple[int, int] = (2, 3)) -> tuple[DeltaGenerator, DeltaGenera
     ``chart``. On a narrow window (a projector at 200% zoom) layout.narrow_window_css stacks them again.
     """
     if is_on():
-        text, chart = st.columns(list(ratio), gap="large", vertical_alignment="top")
-        return text, chart
+        words, chart = st.columns(list(ratio), gap="large", vertical_alignment="top")
+        return words, chart
     return st.container(), st.container()
 
 
@@ -186,7 +186,7 @@ def step_beside(page: str, tab: str | None = None, drawn: bool = True) -> Iterat
         return
     explanation, chart = beside()
     with explanation.container(key="present-step"):
-        st.markdown(f"**{step['title']}**")
+        st.markdown(f"**{text.plain(step['title'])}**")
         st.markdown(step["explanation"])  # lesson text is ours (the lessons/ files): its $…$ is LaTeX
         st.button("Hide the step", key=HIDE_STEP, icon=":material/close:", on_click=_hide_step)
     with chart:

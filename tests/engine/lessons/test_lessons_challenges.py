@@ -126,7 +126,7 @@ def test_the_spiral_challenge_is_met_by_its_reference_and_not_by_a_seed_that_sta
     torch_count = sum(p.numel() for p in engine.build(ModelSpec.from_dict(SPIRAL_NET)).parameters())
     assert reference.counts and reference.met and reference.value >= 0.9 and reference.parameters == torch_count == 162
     stalled = check_challenge(SPIRAL, train(2, SPIRAL_NET, **{**SPIRAL_REFERENCE, "seed": 1}))
-    assert stalled.counts and not stalled.met and stalled.value < 0.9  # a valid attempt that falls short
+    assert stalled.counts and not stalled.met and stalled.value < 0.7  # a valid attempt, stalled (the hint says so)
     assert all(words in SPIRAL.description for words in ("162 parameters", "0.03", "200 epochs", "seed 0"))
 
 
