@@ -18,13 +18,14 @@ editor.start_ui(s)
 
 table, error = summary.summary_or_error(s.spec)
 rows = {r.index: r.output_shape for r in table.rows}
-left, right = st.columns([2, 3], gap="medium")
-with left:
-    st.subheader("Layers")
-    editor.layers_ui(s, rows)
-with right:
-    st.subheader("Shapes and parameters")
-    summary.summary_ui(table, error)
+with present.step_beside("Build"):  # in presenter mode, a lesson step's explanation beside the network's table
+    left, right = st.columns([2, 3], gap="medium")
+    with left:
+        st.subheader("Layers")
+        editor.layers_ui(s, rows)
+    with right:
+        st.subheader("Shapes and parameters")
+        summary.summary_ui(table, error)
 with present.fold("Export, import and share", key="build-share-fold"):  # folded away in presenter mode
     editor.export_ui(s, valid=error is None)
     editor.url_write(s)

@@ -2,7 +2,7 @@
 import streamlit as st
 
 from engine import InputError, SpecError
-from ui.core import sidebar
+from ui.core import present, sidebar
 from ui.core.page import keep_alive, state
 from ui.core.text import message
 from ui.convolution import formula, widgets
@@ -42,13 +42,14 @@ with animation_tab:
         except (InputError, SpecError) as err:
             st.error(message(err), icon="⚠️")
         else:
-            widgets.animation_ui(trace, x, rgb, draw=animation_tab.open)
+            with present.step_beside("Convolution", "Animation", drawn=animation_tab.open):  # presenter mode
+                widgets.animation_ui(trace, x, rgb, draw=animation_tab.open)
             if animation_tab.open:
                 with st.container(border=True, key="conv_formula"):
                     formula.formula_ui(settings, trace, k, channels)
 
-with receptive_tab:
+with receptive_tab, present.step_beside("Convolution", "Receptive field", drawn=receptive_tab.open):
     widgets.receptive_ui(draw=receptive_tab.open)
 
-with features_tab:
+with features_tab, present.step_beside("Convolution", "Feature maps", drawn=features_tab.open):
     widgets.feature_maps_ui(draw=features_tab.open)

@@ -27,24 +27,26 @@ with st.expander("Find a learning rate (range test)", expanded=lr_find.job(s) is
     lr_find.lr_find_ui(s, config)
 
 run = widgets.active(s)
-if run is None:
-    st.info("Choose the data and settings, then press **Start new run**. Training runs in the background: "
-            "the page stays responsive and you can pause, step or stop at any time.")
-else:
-    live = run.live
-    # The Training tab is always drawn: an ended run's results (test, adoption) come from it, whichever tab shows.
-    training_tab, diagnostics_tab = st.tabs(diagnostics.TABS, key=diagnostics.TAB, on_change="rerun",
-                                            bind="query-params")
-    with training_tab:
-        widgets.live_ui(s)
-        if not live:
-            st.subheader("Results")
-            widgets.results_ui(s, run)
-        elif run.state == "paused" and run.trainer.dataset.task == "char":
-            widgets.sample_ui(run.trainer)
-    if diagnostics_tab.open:
-        with diagnostics_tab:
-            diagnostics.live_ui(s)
+with present.step_beside("Train"):  # in presenter mode, a lesson step's explanation beside its curves
+    if run is None:
+        st.info("Choose the data and settings, then press **Start new run**. Training runs in the background: "
+                "the page stays responsive and you can pause, step or stop at any time.")
+    else:
+        live = run.live
+        # The Training tab is always drawn: an ended run's results (test, adoption) come from it, whichever tab
+        # shows.
+        training_tab, diagnostics_tab = st.tabs(diagnostics.TABS, key=diagnostics.TAB, on_change="rerun",
+                                                bind="query-params")
+        with training_tab:
+            widgets.live_ui(s)
+            if not live:
+                st.subheader("Results")
+                widgets.results_ui(s, run)
+            elif run.state == "paused" and run.trainer.dataset.task == "char":
+                widgets.sample_ui(run.trainer)
+        if diagnostics_tab.open:
+            with diagnostics_tab:
+                diagnostics.live_ui(s)
 
 if widgets.runs(s):
     st.subheader("Compare runs")

@@ -3,7 +3,7 @@ autoencoder's reconstructions and codes; the loss landscape around the trained w
 import streamlit as st
 
 from engine import SpecError, data, inspect
-from ui.core import sidebar, text
+from ui.core import present, sidebar, text
 from ui.core.page import keep_alive, state
 from ui.inspect import codes, inputs, landscape, sequence, widgets
 
@@ -37,31 +37,32 @@ recurrent = bool(inspect.recurrent_layers(model))
 if recurrent:
     names.append("Sequence")
 names.append("Loss landscape")
-# Switching tabs reruns the page, and only the open tab computes and draws; the closed ones get their widgets
-# only, so their choices are kept (Streamlit forgets the state of a widget that a rerun does not draw). The open
-# tab is in the address too, so a reload keeps it.
+# Switching tabs reruns the page; only the open tab computes and draws, the closed ones their widgets only, so their
+# choices are kept (Streamlit forgets a widget a rerun does not draw). The address keeps the open tab for a reload.
 tabs = dict(zip(names, st.tabs(names, key="inspect_tab", on_change="rerun", bind="query-params")))
+# In presenter mode the lesson step set up for a tab shows beside that tab's content (the open tab only).
+beside = {name: present.step_beside("Inspect", name, drawn=tab.open) for name, tab in tabs.items()}
 if tabs["Prediction"].open:
-    with tabs["Prediction"]:
+    with tabs["Prediction"], beside["Prediction"]:
         if autoencoder:
             codes.reconstruction_ui(s, model, sample)
         else:
             widgets.prediction_ui(s, model, sample)
-with tabs["Filters"]:
+with tabs["Filters"], beside["Filters"]:
     widgets.filters_ui(s, model, draw=tabs["Filters"].open)
-with tabs["Activations"]:
+with tabs["Activations"], beside["Activations"]:
     widgets.activations_ui(s, model, sample, draw=tabs["Activations"].open)
 if autoencoder:
-    with tabs["Codes"]:
+    with tabs["Codes"], beside["Codes"]:
         codes.codes_ui(s, model, sample.dataset, draw=tabs["Codes"].open)
 else:
-    with tabs["Attribution"]:
+    with tabs["Attribution"], beside["Attribution"]:
         if sample.vocab is None:
             widgets.attribution_ui(s, model, sample, draw=tabs["Attribution"].open)
         else:
             st.info("For character models, see per-character attribution in the Sequence tab.")
 if recurrent:
-    with tabs["Sequence"]:
+    with tabs["Sequence"], beside["Sequence"]:
         sequence.sequence_ui(s, model, sample, draw=tabs["Sequence"].open)
 with tabs["Loss landscape"]:
     landscape.landscape_ui(s, model, sample, draw=tabs["Loss landscape"].open)

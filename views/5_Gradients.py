@@ -28,7 +28,8 @@ with depth_tab:
     with present.fold("Settings: network, activation, initialisation", key="depth-settings-fold", heading=False):
         depth_settings = depth.depth_settings_ui()  # folded away in presenter mode: the chart is what is shown
     if depth_tab.open:
-        depth.depth_ui(depth_settings)
+        with present.step_beside("Gradients", "Through depth"):  # presenter mode: a lesson step beside its chart
+            depth.depth_ui(depth_settings)
 
 with time_tab:
     st.markdown("A recurrent network reads a long sequence and answers at the end (many-to-one). The loss reaches "
@@ -36,7 +37,8 @@ with time_tab:
     with present.fold("Settings: cell, task, T, W_hh, clipping", key="time-settings-fold", heading=False):
         time_settings = through_time.time_settings_ui()
     if time_tab.open:
-        through_time.time_ui(time_settings)
+        with present.step_beside("Gradients", "Through time"):
+            through_time.time_ui(time_settings)
     else:
         through_time.background_ui()
 

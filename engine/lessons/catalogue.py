@@ -2,6 +2,7 @@
 while the others load."""
 from __future__ import annotations
 
+import logging
 import os
 import threading
 import tomllib
@@ -13,6 +14,7 @@ from engine.lessons.schema import Lesson, parse_lesson
 
 FOLDER = Path(__file__).resolve().parents[2] / "lessons"  # the repository's lessons/ folder
 MAX_FILE_BYTES = 256 * 1024  # a lesson file is a few KiB; anything larger is not one
+_log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,9 @@ _lock = threading.Lock()
 
 
 def catalogue(reload: bool = False) -> Catalogue:
-    """The lessons of the repository's ``lessons/`` folder, loaded once per process (``reload`` loads again).
+    """The lessons of the repository's ``lessons/`` folder, loaded once per process (``reload`` loads again); each
+    load logs every refused file (a warning naming its path and field). app.py calls it as the server's first page
+    run starts, so a broken file shows in the server's log at once while the other lessons load.
 
     Returns:
         ``Catalogue``: ``lessons`` (each with ``id``, ``title``, ``topic``, ``minutes``, ``summary``, ``steps``
@@ -102,4 +106,6 @@ def catalogue(reload: bool = False) -> Catalogue:
     with _lock:
         if _cached is None or reload:
             _cached = load_folder(FOLDER)
+            for error in _cached.errors:
+                _log.warning("lesson file refused: %s", error.message)
         return _cached

@@ -1,4 +1,6 @@
 """The home page runs without error and names the compute device."""
+import ast
+import importlib
 from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
@@ -8,6 +10,7 @@ from engine.training import TrainConfig
 from ui.core.session import KEY, SessionState
 
 ROOT = Path(__file__).resolve().parents[2]
+CATALOGUE = importlib.import_module("engine.lessons.catalogue")  # engine.lessons.catalogue is also the function
 
 
 def test_home_runs_and_shows_device():
@@ -44,6 +47,17 @@ def test_navigation_names_home_and_keeps_every_page_address():
     assert not (ROOT / "pages").exists()  # a pages/ folder would switch Streamlit back to scanning it
 
 
+def test_the_sidebar_groups_the_pages_home_and_lessons_first():
+    """st.navigation's dict form: the sidebar's first group is Home then Lessons, the network pages next, the class
+    last (the groups as app.py declares them; AppTest keeps the pages, not the groups)."""
+    tree = ast.parse((ROOT / "app.py").read_text())
+    declared = next(node.value for node in tree.body if isinstance(node, ast.Assign)
+                    and getattr(node.targets[0], "id", None) == "SECTIONS")
+    groups = {name: [title for _, title, _, _ in entries] for name, entries in ast.literal_eval(declared).items()}
+    assert list(groups.values()) == [["Home", "Lessons"], ["Build", "Convolution", "Train", "Inspect", "Gradients"],
+                                     ["Class"]]
+
+
 def test_home_keeps_the_sessions_runs_alive():
     class Run:
         state, beats = "running", 0
@@ -61,3 +75,16 @@ def test_home_keeps_the_sessions_runs_alive():
     before = trainer.beats
     at.run()  # one poll, as the fragment's timer would make in a browser
     assert trainer.beats > before
+
+
+def test_the_server_loads_the_lessons_as_it_starts_and_starts_with_a_broken_file(tmp_path, monkeypatch, caplog):
+    """app.py loads the catalogue before any page asks for it (the home page does not); a broken lesson file is
+    logged with its path and field and the app still runs."""
+    (tmp_path / "01-broken.toml").write_text('id = "broken"\ntitle = "T"\n', encoding="utf-8")
+    monkeypatch.setattr(CATALOGUE, "FOLDER", tmp_path)
+    monkeypatch.setattr(CATALOGUE, "_cached", None)  # restored afterwards: the other tests see the real lessons
+    with caplog.at_level("WARNING", logger=CATALOGUE.__name__):
+        at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=30).run()
+    assert not at.exception and at.title[0].value == "Neural-network playground"
+    assert CATALOGUE._cached is not None and CATALOGUE._cached.lessons == ()
+    assert any("01-broken.toml: topic: missing" in r.getMessage() for r in caplog.records), caplog.records

@@ -33,6 +33,10 @@ def test_home_is_named_home_in_the_sidebar(app_server, page):
     expect(entries.first).to_have_accessible_name("Home")  # its text also holds the icon's ligature name
     expect(page.locator("[data-testid=stSidebarNav]")).not_to_contain_text("app")  # the old label of "/"
     expect(entries).to_have_count(8)
+    expect(entries.nth(1)).to_have_accessible_name("Lessons")  # the first group: Home, then Lessons
+    headers = page.locator("[data-testid=stNavSectionHeader]")  # each also holds its fold icon's ligature name
+    expect(headers).to_have_count(3)
+    expect(headers).to_contain_text(["Start", "Networks", "Teaching"])
     page.locator(".st-key-device").wait_for()  # the home page itself, not another page shown at "/"
     page.get_by_role("link", name="Build").first.click()  # a card link reaches its page
     wait_idle(page)

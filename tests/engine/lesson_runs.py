@@ -33,15 +33,27 @@ SPIRAL_SMALL = {"dataset": "spiral", "dataset_options": {"n": 100, "noise": 0.3}
 
 def train(number, spec, **settings) -> RunRecord:
     """A finished run as the Train page stores it: spec, config, records, test loss and accuracy."""
+    return record(number, trained(spec, **settings))
+
+
+def trained(spec, **settings) -> Trainer:
+    """A finished run of the engine's real trainer (CPU, seed 0 unless given), kept alive as a page's polls keep it:
+    a long run on a loaded machine would otherwise stop itself for want of a heartbeat."""
     spec = engine.network.presets.get(spec) if isinstance(spec, str) else engine.ModelSpec.from_dict(spec)
     config = TrainConfig(**{"device": "cpu", "seed": 0, **settings})
     dataset = data.load(config.dataset, config.seed, **config.dataset_options)
     trainer = Trainer(spec, config, dataset=dataset, limiter=RunLimiter(1))
     trainer.start()
-    assert wait_for(lambda: trainer.state in TERMINAL, 120) and trainer.state == "finished", trainer.status
+    assert wait_for(lambda: trainer.heartbeat() or trainer.state in TERMINAL, 600) and trainer.state == "finished", \
+        trainer.status
+    return trainer
+
+
+def record(number, trainer: Trainer) -> RunRecord:
+    """A finished trainer's run as the Train page stores it: spec, config, records, test loss and accuracy."""
     results = evaluate(trainer.model, trainer.dataset, "test")
     return RunRecord(number=number, group="train", label=f"run {number}", spec=trainer.spec.to_dict(),
-                     config=config.to_dict(), state="finished", records=trainer.records(),
+                     config=trainer.config.to_dict(), state="finished", records=trainer.records(),
                      results={"loss": results["loss"], "accuracy": results["accuracy"]})
 
 

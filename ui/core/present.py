@@ -4,6 +4,8 @@ It is kept in the address as ``?present=1`` (a reload or a shared link keeps it)
 or the sidebar's navigation, which drop the address's parameters, keep it too. Every page turns it on through
 sidebar.sidebar_ui (the toggle sits in the workspace panel); rooms ask ``is_on()``, show their figures through
 ``figure()`` and fold their secondary controls with ``fold()``; ``beside()`` puts an explanation next to its chart.
+A lesson step's Set it up names itself with ``follow_step()``; the page it opens wraps its main chart in
+``step_beside(page, tab)``, which in presenter mode shows that step's explanation in a column beside it.
 """
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ import plotly.graph_objects as go
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ui.core import layout
+from ui.core import layout, text
 
 PARAM = "present"  # ?present=1 turns it on, ?present=0 off; without it the session's last choice holds
 TOGGLE = "present"  # the sidebar toggle's key; AppTest finds it as at.toggle(key="present")
 LEAVE = "present-leave"  # the floating button's key, the way out while the sidebar is collapsed
 _KEPT = "_present_on"  # the session's choice, for the pages opened without the parameter
 _DRAWN = "_present_drawn"  # the mode the last page was drawn in: the sidebar is moved only when it changes
+_STEP = "_present_step"  # the lesson step a Set it up opened: {"page", "tab", "title", "explanation"}
+HIDE_STEP = "present-step-hide"  # the button that puts the step's explanation away
 FONT_SCALE = 1.4  # a chart's text, readable from the back of a lecture hall
 HEIGHT_SCALE = 1.25  # a chart's height (its width already follows the wider main column)
 PLOTLY_FONT = 12  # plotly.js's default text size, for figures that set none
@@ -139,8 +143,8 @@ def beside(ratio: tuple[int, int] = (2, 3)) -> tuple[DeltaGenerator, DeltaGenera
     ``chart``. On a narrow window (a projector at 200% zoom) layout.narrow_window_css stacks them again.
     """
     if is_on():
-        text, chart = st.columns(list(ratio), gap="large", vertical_alignment="top")
-        return text, chart
+        words, chart = st.columns(list(ratio), gap="large", vertical_alignment="top")
+        return words, chart
     return st.container(), st.container()
 
 
@@ -151,3 +155,39 @@ def columns(spec, **kwargs) -> list[DeltaGenerator]:
         count = spec if isinstance(spec, int) else len(spec)
         return [st.container() for _ in range(count)]
     return st.columns(spec, **kwargs)
+
+
+def follow_step(page: str, tab: str | None, title: str, explanation: str) -> None:
+    """A lesson step's Set it up opens ``page`` (at ``tab``): remember the step, for ``step_beside`` there."""
+    st.session_state[_STEP] = {"page": page, "tab": tab, "title": title, "explanation": explanation}
+
+
+def followed_step(page: str, tab: str | None = None) -> dict | None:
+    """The step set up for this page (and this tab, when the step names one), else None."""
+    step = st.session_state.get(_STEP)
+    if not isinstance(step, dict) or step.get("page") != page:
+        return None
+    return step if step.get("tab") in (None, tab) else None
+
+
+def _hide_step() -> None:
+    st.session_state.pop(_STEP, None)
+
+
+@contextmanager
+def step_beside(page: str, tab: str | None = None, drawn: bool = True) -> Iterator[DeltaGenerator]:
+    """A page's main chart: in presenter mode, with a lesson step set up for this page (and tab), the step's
+    explanation in a column beside it (``beside()``); otherwise the chart alone, as before. ``drawn`` False (a
+    closed tab, which draws its widgets only) never shows it: the open tab does."""
+    step = followed_step(page, tab) if drawn and is_on() else None
+    if step is None:
+        with st.container() as box:
+            yield box
+        return
+    explanation, chart = beside()
+    with explanation.container(key="present-step"):
+        st.markdown(f"**{text.plain(step['title'])}**")
+        st.markdown(step["explanation"])  # lesson text is ours (the lessons/ files): its $…$ is LaTeX
+        st.button("Hide the step", key=HIDE_STEP, icon=":material/close:", on_click=_hide_step)
+    with chart:
+        yield chart

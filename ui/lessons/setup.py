@@ -35,9 +35,14 @@ def at_risk(s, setup) -> str | None:
     return s.spec.name or "custom"
 
 
+def page_of(setup) -> str:
+    """The page a set-up opens: its own, else Train for a network or data, else the Lessons page."""
+    return setup.page or ("Train" if setup.spec is not None or setup.dataset else "Lessons")
+
+
 def target(setup) -> tuple[str, dict]:
     """The script a set-up opens and the address parameters that open its tab."""
-    page = setup.page or ("Train" if setup.spec is not None or setup.dataset else "Lessons")
+    page = page_of(setup)
     params = {TAB_PARAMS[page]: setup.tab} if setup.tab and page in TAB_PARAMS else {}
     return SCRIPTS[page], params
 
@@ -65,12 +70,17 @@ def apply(s, lesson, index: int, setup) -> None:
     """Put the set-up in the workspace and open its page (``st.switch_page`` ends this run)."""
     s.extras.pop(PENDING, None)
     spec = engine.ModelSpec.from_dict(setup.spec) if setup.spec is not None else None
+    if spec is not None and spec.to_dict() == s.spec.to_dict():
+        spec = None  # already the student's network: its trained weights stay for Inspect (putting it resets them)
     train = setup.config().to_dict() if setup.dataset or setup.settings else None
     if spec is not None or train:
         pushes.put(s, spec, train, database.services()[1])
     if setup.depth_lab or setup.time_lab:
         _queue_lab(s, {"depth_lab": dict(setup.depth_lab), "time_lab": dict(setup.time_lab)})
     script, params = target(setup)
+    step = lesson.steps[index]
+    present.follow_step(page_of(setup), setup.tab, f"{lesson.title}, step {index + 1}: {step.title}",
+                        step.explanation)  # shown beside the page's chart in presenter mode
     what = describe(setup)
     s.notice = f"Lesson “{lesson.title}”, step {index + 1} is set up" + (f": {what}." if what else ".")
     workspace.sync(s)

@@ -15,9 +15,6 @@ TITLES = {"Train": "Train", "Build": None, "Convolution": "Convolution, step by 
           "Gradients": "Vanishing and exploding gradients"}
 FIELDS = ("epochs", "seed", "optimizer", "learning_rate", "momentum", "weight_decay", "init", "early_stopping",
           "patience", "noise")
-# The Inspect page offers its Codes tab for an autoencoder only: that step looks at the network trained the step
-# before, so on a fresh workspace the page opens (without an exception) at its first tab.
-NEEDS_EARLIER = {("autoencoders", 1)}
 TABS = {"Convolution": "conv_tab", "Inspect": "inspect_tab", "Gradients": "gradients_tab"}
 
 
@@ -41,7 +38,7 @@ def test_set_it_up_opens_its_page_with_its_settings(lesson_id, index):
     page = setup.page or "Train"
     if TITLES.get(page):
         assert at.title[0].value == TITLES[page]
-    if setup.tab and (lesson_id, index) not in NEEDS_EARLIER:  # the first tab is kept out of the address
+    if setup.tab:  # the first tab is kept out of the address
         assert _param(at, TABS[page]) in (setup.tab, None) and at.session_state[TABS[page]] == setup.tab
     s = session(at)
     assert f"Lesson “{lesson.title}”, step {index + 1} is set up" in " ".join(i.value for i in at.info)
@@ -106,3 +103,23 @@ def test_a_depth_lab_run_started_after_set_it_up_ticks_its_step():
     finally:
         for run in s.book.runs:
             run.trainer.stop()
+
+
+def test_the_codes_step_opens_its_tab_on_a_fresh_workspace_and_keeps_a_trained_autoencoder():
+    """Lesson 10's step 2 (Inspect, Codes) works on its own: a fresh workspace gets the autoencoder (the Codes tab
+    exists only for one), and after step 1 the student's trained autoencoder stays trained for it."""
+    at = lessons_page(lesson="autoencoders")
+    store().record_prediction(token(at), "autoencoders", 1, "no")
+    at.run()
+    at.button(key="lesson-setup-1").click().run()
+    assert not at.exception, at.exception
+    assert "Codes" in [tab.label for tab in at.tabs] and at.session_state["inspect_tab"] == "Codes"
+    s = session(at)
+    assert s.spec.name == "autoencoder" and not s.trained
+    s.set_model(engine.network.build(s.spec, seed=1), trained=True)  # as step 1's finished run leaves it
+    weights = {k: v.clone() for k, v in s.model.state_dict().items()}
+    at.switch_page("views/7_Lessons.py").run()
+    at.button(key="lesson-setup-1").click().run()
+    assert not at.exception and s.trained and at.session_state["inspect_tab"] == "Codes"
+    assert all((s.model.state_dict()[k] == v).all() for k, v in weights.items())
+    assert "untrained" not in " ".join(i.value for i in at.info)

@@ -1,5 +1,6 @@
 """The lesson files: every one validates; a broken one is refused with its path and field while the others load;
 the numbers a prediction reveals are PyTorch's; the README lists every check."""
+import importlib
 import math
 import shutil
 from pathlib import Path
@@ -12,6 +13,7 @@ from engine import ModelSpec, data, lessons, summarize
 from engine.lessons import PAGES, TOPICS, LessonError, load_folder
 from engine.lessons.catalogue import FOLDER
 
+catalogue_module = importlib.import_module("engine.lessons.catalogue")  # the name is the function's too
 README = Path(__file__).resolve().parents[3] / "README.md"
 
 
@@ -162,3 +164,16 @@ def test_the_numbers_the_explanations_quote_are_the_engines():
     deep = engine.network.presets.get("deep-mlp").to_dict()["layers"]
     assert sum(layer["type"] == "Linear" for layer in deep) - 1 == 10
     assert sum(layer["type"] == "Sigmoid" for layer in deep) == 10
+
+
+def test_loading_the_catalogue_logs_each_refused_file_with_its_path_and_field(tmp_path, monkeypatch, caplog):
+    shutil.copy(FOLDER / "01-perceptron-xor.toml", tmp_path / "01-perceptron-xor.toml")
+    (tmp_path / "02-broken.toml").write_text(GOOD.replace("{id}", "broken").replace("minutes = 5\n", ""))
+    monkeypatch.setattr(catalogue_module, "FOLDER", tmp_path)
+    monkeypatch.setattr(catalogue_module, "_cached", None)  # restored afterwards: other tests see the real folder
+    with caplog.at_level("WARNING", logger=catalogue_module.__name__):
+        found = lessons.catalogue()
+        lessons.catalogue()  # cached: loaded and logged once
+    assert [lesson.id for lesson in found.lessons] == ["perceptron-xor"]
+    (record,) = [r for r in caplog.records if r.name == catalogue_module.__name__]
+    assert record.levelname == "WARNING" and "02-broken.toml: minutes: missing" in record.getMessage()

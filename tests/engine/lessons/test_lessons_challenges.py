@@ -1,13 +1,19 @@
 """Challenges judge a stored run by its own spec, config, records and results; a teacher's custom challenge is
 refused field by field."""
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from lesson_runs import AE16, mlp, record, train, trained
 
+import engine
 from engine import ModelSpec, lessons, summarize
 from engine.lessons import LessonError, check_challenge, parse_challenge
+from engine.training import evaluate
 
-SPIRAL = lessons.catalogue().get("perceptron-xor").challenge  # ≥ 85% on spiral, ≤ 200 parameters, dense layers
+SPIRAL = lessons.catalogue().get("perceptron-xor").challenge  # ≥ 90% on spiral, ≤ 200 parameters, dense layers
+ADDING = lessons.catalogue().get("through-time").challenge  # test MSE ≤ 0.0004 on the adding problem at T = 30
+BOTTLENECK = lessons.catalogue().get("autoencoders").challenge  # test loss ≤ 0.045 through ≤ 16 values
 
 
 def with_(run, **changes):
@@ -112,3 +118,55 @@ def test_constraints_are_worded_once_for_the_student_and_the_teacher():
                              "max_bottleneck": 4})
     assert every.constraints() == ["at most 1,200 parameters", "only these layers: Linear, ReLU", "at most 30 epochs",
                                    "a bottleneck of at most 4 values"]
+
+
+# ------------------------------------------------------------- every challenge is reachable within its constraints
+# Each lesson's challenge names its reference settings in its description (a hint); these runs are those settings.
+SPIRAL_NET = mlp("spiral-10-10", [2], [10, 10])  # 2-10-10-2 tanh: 162 parameters
+SPIRAL_REFERENCE = {"dataset": "spiral", "epochs": 200, "lr": 0.03, "seed": 0}
+ADDING_NET = {"name": "lstm-adding", "input": [30, 2],
+              "layers": [{"type": "LSTM", "hidden_size": 32, "output": "last"}, {"type": "Linear", "out_features": 1}]}
+ADDING_REFERENCE = {"dataset": "adding", "dataset_options": {"T": 30}, "epochs": 40, "lr": 0.01, "clip_norm": 1.0}
+AE_REFERENCE = {"dataset": "mnist", "epochs": 3, "lr": 3e-3}
+WITHIN = 0.04  # the adding problem's usual criterion: an answer within 0.04 of the sum is right
+
+
+def test_the_spiral_challenge_is_met_by_its_reference_and_not_by_a_seed_that_stalls():
+    reference = check_challenge(SPIRAL, train(1, SPIRAL_NET, **SPIRAL_REFERENCE))
+    torch_count = sum(p.numel() for p in engine.build(ModelSpec.from_dict(SPIRAL_NET)).parameters())
+    assert reference.counts and reference.met and reference.value >= 0.9 and reference.parameters == torch_count == 162
+    stalled = check_challenge(SPIRAL, train(2, SPIRAL_NET, **{**SPIRAL_REFERENCE, "seed": 1}))
+    assert stalled.counts and not stalled.met and stalled.value < 0.7  # a valid attempt, stalled (the hint says so)
+    assert all(words in SPIRAL.description for words in ("162 parameters", "0.03", "200 epochs", "seed 0"))
+
+
+def test_the_adding_challenge_is_met_by_an_lstm_whose_answers_are_95_percent_within_0_04():
+    """The challenge's goal is a test MSE of at most 0.0004 (an RMS error of 0.02, at which 95% of normally
+    distributed errors lie within 0.04); its reference run is also checked on the criterion itself, with numpy."""
+    trainer = trained(ADDING_NET, **ADDING_REFERENCE)
+    run = record(1, trainer)
+    result = check_challenge(ADDING, run)
+    assert result.counts and result.met and result.value == run.results["loss"] <= 0.0004
+    predictions = np.asarray(evaluate(trainer.model, trainer.dataset, "test")["predictions"]).reshape(-1)
+    truth = trainer.dataset.y_test.numpy().reshape(-1)
+    assert np.isclose(np.mean((predictions - truth) ** 2), result.value, rtol=1e-4)  # the stored loss is the MSE
+    assert np.mean(np.abs(predictions - truth) < WITHIN) >= 0.95
+    assert "LSTM of 32 units" in ADDING.description and "40 epochs" in ADDING.description
+
+
+def test_the_adding_challenge_refuses_a_short_run_other_lengths_and_other_layers():
+    short = check_challenge(ADDING, train(1, ADDING_NET, **{**ADDING_REFERENCE, "epochs": 2}))
+    assert short.counts and not short.met and short.value > 0.0004  # valid, not there yet
+    longer = train(2, {**ADDING_NET, "input": [50, 2]}, **{**ADDING_REFERENCE, "dataset_options": {"T": 50},
+                                                          "epochs": 1})
+    assert "other options" in " ".join(check_challenge(ADDING, longer).reasons)
+    dense = train(3, mlp("dense", [30, 2], [8], "ReLU", classes=1, flatten=True), **{**ADDING_REFERENCE, "epochs": 1})
+    assert "not allowed here" in " ".join(check_challenge(ADDING, dense).reasons)
+
+
+def test_the_bottleneck_challenge_is_met_by_its_reference_and_not_at_the_default_learning_rate():
+    reference = check_challenge(BOTTLENECK, train(1, AE16, **AE_REFERENCE))
+    assert reference.counts and reference.met and reference.value <= BOTTLENECK.threshold
+    default_lr = check_challenge(BOTTLENECK, train(2, AE16, **{**AE_REFERENCE, "lr": None}))
+    assert default_lr.counts and not default_lr.met  # Adam's default 0.001: not there in 3 epochs
+    assert "0.003" in BOTTLENECK.description and "3 epochs" in BOTTLENECK.description
