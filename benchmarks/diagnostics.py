@@ -24,10 +24,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=21, help="grid points per axis of the plane")
     parser.add_argument("--skip-lr", action="store_true", help="time the line and the plane only")
+    parser.add_argument("--nice", type=int, help="the landscape threads' nice value (default PLAYGROUND_TRAIN_NICE); "
+                                                 "1: nearly the benchmark's own priority on a machine shared with others")
     args = parser.parse_args()
+    if args.nice is not None:
+        engine.limits.TRAIN_NICE = args.nice
     engine.device.configure_threads()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads, {os.cpu_count()} cores; the landscape "
-          f"on {getattr(engine.limits, 'LANDSCAPE_THREADS', 1)} cores (PLAYGROUND_LANDSCAPE_THREADS); load average "
+          f"on {getattr(engine.limits, 'LANDSCAPE_THREADS', 1)} cores (PLAYGROUND_LANDSCAPE_THREADS) at nice {engine.limits.TRAIN_NICE}; "
+          f"load average "
           f"{os.getloadavg()[0]:.1f}")
     ds = data.load("mnist", 0)
     spec, _ = data.adapt_spec(engine.network.presets.get("mnist-cnn"), ds)

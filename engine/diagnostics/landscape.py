@@ -64,9 +64,10 @@ def _layout(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
     to put back."""
     changed = []
     for p in model.parameters():
-        if p.dim() == 4 and p.device.type == "cpu" and not p.is_contiguous(memory_format=torch.channels_last):
+        if p.dim() == 4 and p.device.type == "cpu":
             changed.append((p, p.data))
-            p.data = p.data.contiguous(memory_format=torch.channels_last)
+            # .to, not .contiguous: a one-channel weight counts as channels-last contiguous already, yet runs as NCHW
+            p.data = p.data.to(memory_format=torch.channels_last)
     return changed
 
 
@@ -97,7 +98,7 @@ def _evaluating(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossAr
     modes = [(m, m.training) for m in model.modules()]
     saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if x.dim() == 4 and any(p.dim() == 4 for p in model.parameters()) and first.device.type == "cpu":
-        x = x.contiguous(memory_format=torch.channels_last)  # as _layout makes the convolutions' weights
+        x = x.to(memory_format=torch.channels_last)  # as _layout makes the convolutions' weights
     chunks = [(x[i:i + CHUNK], y[i:i + CHUNK]) for i in range(0, len(x), CHUNK)]
     workers = _workers(model, len(chunks))
 
