@@ -18,6 +18,7 @@ a layer's statistics come from ``engine.stats``, shared with ``engine.gradients`
   progress=None, cancel=None) -> LossPlane`` (``alphas``, ``betas``, ``losses``, ``centre``, ``trajectory``):
   filter-normalised random directions (bias and batch-norm directions zero) or a trajectory's principal ones;
   weights restored bit for bit; at most ``limits.MAX_LANDSCAPE_POINTS`` points (PLAYGROUND_MAX_LANDSCAPE_POINTS).
+  Both evaluate on ``limits.LANDSCAPE_THREADS`` cores (PLAYGROUND_LANDSCAPE_THREADS), convolutions channels-last.
 - ``series``: ``hist_records``, ``layers``, ``steps``, ``heatmap`` (thinned to ``MAX_COLUMNS``), ``at_step``,
   ``moments``, ``update_ratios``, ``health``, ``warnings``; ``RULE_OF_THUMB`` (1e-3).
 - ``figures``: ``heatmap_figure``, ``step_figure``, ``moments_figure``, ``update_ratio_figure``, ``lr_find_figure``,

@@ -60,7 +60,7 @@ def _check_points(points: int, what: str) -> None:
 
 def _layout(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """Convolution weights (4-D) made channels-last on the CPU: its max pooling runs 5 to 10 times faster there
-    (mnist-cnn: 168 instead of 222 ms of CPU a 512-sample pass). Returns each changed parameter with its own data,
+    (mnist-cnn: 165 instead of 217 ms of CPU a 512-sample pass). Returns each changed parameter with its own data,
     to put back."""
     changed = []
     for p in model.parameters():
@@ -143,7 +143,9 @@ def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Ten
 
     Every floating-point entry of the state (weights and batch-norm statistics) is interpolated; integer ones
     (counters) come from ``end_state``. The model runs in eval mode without gradients; its weights, buffers and
-    modes are restored bit for bit afterwards.
+    modes are restored bit for bit afterwards. On the CPU its 4-D (convolution) weights run channels-last meanwhile
+    (losses within float rounding of the default layout's) and the batch's chunks on up to
+    ``limits.LANDSCAPE_THREADS`` cores (PLAYGROUND_LANDSCAPE_THREADS; the same losses on one).
 
     Args:
         model: the network (its own weights do not matter).
@@ -156,7 +158,8 @@ def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Ten
         alphas: the positions on the line (at most ``limits.MAX_LANDSCAPE_POINTS``).
 
     Returns:
-        The loss at each α: at 0 exactly the loss of ``start_state``, at 1 that of ``end_state``.
+        The loss at each α: at 0 the loss of ``start_state`` as the model evaluates it (bit for bit; convolutional
+            networks within float rounding, channels-last), at 1 that of ``end_state``.
 
     Raises:
         InputError: states that do not fit the model, too many points, a loss that cannot be evaluated.
