@@ -50,6 +50,9 @@ MAX_RUNS_KEPT = _env_int("PLAYGROUND_MAX_RUNS_KEPT", 12)
 # Loss landscapes (engine.diagnostics): points of one line or plane, each a forward pass over the evaluation batch
 # (a 21×21 plane of mnist-cnn on 512 samples takes about a minute on 2 CPU cores; 41×41 four times that).
 MAX_LANDSCAPE_POINTS = _env_int("PLAYGROUND_MAX_LANDSCAPE_POINTS", 41 * 41)
+# CPU cores one line or plane computes on (its chunks side by side on threads niced like training's): a 21×21 plane
+# of mnist-cnn needs both of a 2-core server to finish within a minute. Set it to the CPU limit in a container.
+LANDSCAPE_THREADS = _env_int("PLAYGROUND_LANDSCAPE_THREADS", min(os.cpu_count() or 1, 8))
 # A paused run gives its training slot back; after this long paused it ends, freeing its thread and optimiser state.
 MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)
 # Memory of one training batch: activations × batch × 3 (forward, their gradients, the autograd's saved copies)

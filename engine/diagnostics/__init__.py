@@ -11,12 +11,14 @@ a layer's statistics come from ``engine.stats``, shared with ``engine.gradients`
   name), ``name``, ``dead`` and ``saturated`` (fractions 0..1) on a probe batch, in eval mode, model untouched.
 - ``lr_find(spec, dataset, config, *, start=1e-7, end=10.0, steps=100, seed=0, state=None, progress=None,
   cancel=None) -> LRFind`` (``lrs``, ``losses``, ``smoothed``, ``suggestion``, ``min_tenth``, ``stopped``,
-  ``diverged``): on a seeded copy; stops once the smoothed loss passes 4× its best or the loss diverges.
+  ``diverged``, ``usable``): on a seeded copy; stops once the smoothed loss passes 4× its best (its usual end) or
+  the loss diverges (NaN, infinite or exploded: ``diverged``).
 - ``loss_line(model, start_state, end_state, x, y, loss, alphas) -> list[float]``: θ(α) = (1 − α)·θ₀ + α·θ₁.
 - ``loss_plane(model, x, y, loss, *, steps=21, span=1.0, seed=0, directions="random", trajectory=None,
   progress=None, cancel=None) -> LossPlane`` (``alphas``, ``betas``, ``losses``, ``centre``, ``trajectory``):
   filter-normalised random directions (bias and batch-norm directions zero) or a trajectory's principal ones;
   weights restored bit for bit; at most ``limits.MAX_LANDSCAPE_POINTS`` points (PLAYGROUND_MAX_LANDSCAPE_POINTS).
+  Both evaluate on ``limits.LANDSCAPE_THREADS`` cores (PLAYGROUND_LANDSCAPE_THREADS), convolutions channels-last.
 - ``series``: ``hist_records``, ``layers``, ``steps``, ``heatmap`` (thinned to ``MAX_COLUMNS``), ``at_step``,
   ``moments``, ``update_ratios``, ``health``, ``warnings``; ``RULE_OF_THUMB`` (1e-3).
 - ``figures``: ``heatmap_figure``, ``step_figure``, ``moments_figure``, ``update_ratio_figure``, ``lr_find_figure``,

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Callable
@@ -11,6 +12,7 @@ import torch
 from torch import nn
 
 from engine import limits
+from engine.device import background_priority
 from engine.errors import InputError
 from engine.training import LOSSES, compute_loss
 
@@ -56,43 +58,83 @@ def _check_points(points: int, what: str) -> None:
                          f"(PLAYGROUND_MAX_LANDSCAPE_POINTS): choose fewer steps")
 
 
+def _layout(model: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Convolution weights (4-D) made channels-last on the CPU: its max pooling runs 5 to 10 times faster there
+    (mnist-cnn: 165 instead of 217 ms of CPU a 512-sample pass). Returns each changed parameter with its own data,
+    to put back."""
+    changed = []
+    for p in model.parameters():
+        if p.dim() == 4 and p.device.type == "cpu":
+            changed.append((p, p.data))
+            # .to, not .contiguous: a one-channel weight counts as channels-last contiguous already, yet runs as NCHW
+            p.data = p.data.to(memory_format=torch.channels_last)
+    return changed
+
+
+def _workers(model: nn.Module, chunks: int) -> int:
+    """Evaluation threads: on the CPU as many as ``limits.LANDSCAPE_THREADS`` cores hold with torch's own threads
+    each (2 on a 2-core server with one torch thread), one per chunk at most; elsewhere one."""
+    first = next(model.parameters())
+    if first.device.type != "cpu":
+        return 1
+    return max(1, min(chunks, limits.LANDSCAPE_THREADS // max(1, torch.get_num_threads())))
+
+
+def _background() -> None:
+    background_priority(limits.TRAIN_NICE)  # like a training run: the page scripts and the web server go first
+
+
 @contextmanager
-def _evaluating(model: nn.Module):
-    """Eval mode, no gradients; every weight, buffer and mode restored bit for bit afterwards."""
-    modes = [(m, m.training) for m in model.modules()]
-    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
-    model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        with torch.no_grad():
-            for k, v in model.state_dict().items():
-                v.copy_(saved[k])
-        for module, training in modes:
-            module.training = training
-
-
-def _evaluator(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg) -> Callable[[], float]:
+def _evaluating(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg):
+    """Yields ``evaluate() -> float``, the loss of the model's current weights on ``x, y``: eval mode, no
+    gradients, convolution weights channels-last on the CPU, chunks evaluated side by side on ``_workers``
+    threads. Every weight, buffer, memory layout and mode is restored bit for bit afterwards."""
     first = next(model.parameters(), None)
     if first is None:
         raise InputError("this network has no weights, so it has no loss landscape")
     x = x.to(first.device, first.dtype) if x.is_floating_point() else x.to(first.device)
     y = y.to(first.device, first.dtype) if y.is_floating_point() else y.to(first.device)
     fn = _loss_fn(loss, y)
+    modes = [(m, m.training) for m in model.modules()]
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if x.dim() == 4 and any(p.dim() == 4 for p in model.parameters()) and first.device.type == "cpu":
+        x = x.to(memory_format=torch.channels_last)  # as _layout makes the convolutions' weights
+    chunks = [(x[i:i + CHUNK], y[i:i + CHUNK]) for i in range(0, len(x), CHUNK)]
+    workers = _workers(model, len(chunks))
+
+    def part(chunk) -> float:
+        with torch.inference_mode():  # per thread: the pool's threads do not inherit the caller's grad mode
+            return float(fn(model(chunk[0]), chunk[1]))
 
     def evaluate() -> float:
         try:
-            if len(x) <= CHUNK:
-                return float(fn(model(x), y))
-            # the batch mean from chunk means, each weighted by its share of the loss terms (targets' elements)
-            total = sum(float(fn(model(x[i:i + CHUNK]), y[i:i + CHUNK])) * y[i:i + CHUNK].numel()
-                        for i in range(0, len(x), CHUNK))
-            return total / y.numel()
+            if len(chunks) == 1:
+                return part(chunks[0])
+            means = pool.map(part, chunks) if pool is not None else map(part, chunks)
+            # the batch mean from chunk means, each weighted by its share of the loss terms (targets' elements),
+            # summed in the chunks' order whichever thread computed them: the same number on 1 thread or 8
+            return sum(m * c[1].numel() for m, c in zip(means, chunks)) / y.numel()
         except (RuntimeError, ValueError, IndexError) as exc:
             raise InputError(f"the loss of this network cannot be evaluated on a batch of shape {tuple(x.shape)} "
                              f"with targets {tuple(y.shape)}: {exc}") from None
-    return evaluate
+
+    pool, layouts = None, []
+    try:
+        layouts = _layout(model)
+        pool = ThreadPoolExecutor(workers, "loss-landscape", initializer=_background) if workers > 1 else None
+        model.eval()
+        with torch.no_grad():
+            yield evaluate
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+        for p, data in layouts:
+            p.data = data
+        with torch.no_grad():
+            for k, v in model.state_dict().items():
+                v.copy_(saved[k])
+        for module, training in modes:
+            module.training = training
 
 
 def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Tensor, y: torch.Tensor,
@@ -101,7 +143,9 @@ def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Ten
 
     Every floating-point entry of the state (weights and batch-norm statistics) is interpolated; integer ones
     (counters) come from ``end_state``. The model runs in eval mode without gradients; its weights, buffers and
-    modes are restored bit for bit afterwards.
+    modes are restored bit for bit afterwards. On the CPU its 4-D (convolution) weights run channels-last meanwhile
+    (losses within float rounding of the default layout's) and the batch's chunks on up to
+    ``limits.LANDSCAPE_THREADS`` cores (PLAYGROUND_LANDSCAPE_THREADS; the same losses on one).
 
     Args:
         model: the network (its own weights do not matter).
@@ -114,7 +158,8 @@ def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Ten
         alphas: the positions on the line (at most ``limits.MAX_LANDSCAPE_POINTS``).
 
     Returns:
-        The loss at each α: at 0 exactly the loss of ``start_state``, at 1 that of ``end_state``.
+        The loss at each α: at 0 the loss of ``start_state`` as the model evaluates it (bit for bit; convolutional
+            networks within float rounding, channels-last), at 1 that of ``end_state``.
 
     Raises:
         InputError: states that do not fit the model, too many points, a loss that cannot be evaluated.
@@ -127,13 +172,13 @@ def loss_line(model: nn.Module, start_state: dict, end_state: dict, x: torch.Ten
             raise InputError(f"the line needs the run's {name} weights; this run did not keep them (train it again)")
         if set(state) != set(own) or any(tuple(state[k].shape) != tuple(own[k].shape) for k in own):
             raise InputError(f"the {name} weights do not fit this network (saved from another one?)")
-    evaluate = _evaluator(model, x, y, loss)
     keys = [k for k, v in own.items() if v.is_floating_point()]
     s0 = [start_state[k].to(own[k].device, own[k].dtype) for k in keys]
     s1 = [end_state[k].to(own[k].device, own[k].dtype) for k in keys]
-    targets = [own[k] for k in keys]
     out = []
-    with _evaluating(model):
+    with _evaluating(model, x, y, loss) as evaluate:
+        own = model.state_dict()  # after _evaluating: the convolutions' channels-last weights are the ones it runs
+        targets = [own[k] for k in keys]
         for k, v in own.items():
             if not v.is_floating_point():
                 v.copy_(end_state[k])
@@ -238,7 +283,6 @@ def loss_plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg
     if not (span > 0 and math.isfinite(span)):
         raise InputError(f"the span should be a positive number, not {span}")
     _check_points(steps * steps, f"a {steps}×{steps} grid")
-    evaluate = _evaluator(model, x, y, loss)
     params = [p for p in model.parameters()]
     base = [p.detach().clone() for p in params]
     track, explained, scale = None, None, (span, span)
@@ -251,7 +295,7 @@ def loss_plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg
         scale = (span * 1.2 * extent[0], span * 1.2 * extent[1])
     alphas, betas = grid(steps, scale[0]), grid(steps, scale[1])
     losses = []
-    with _evaluating(model):
+    with _evaluating(model, x, y, loss) as evaluate:
         centre = evaluate()
         for i, a in enumerate(alphas):
             if cancel is not None and cancel():

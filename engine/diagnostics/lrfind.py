@@ -28,11 +28,13 @@ class LRFind:
         suggestion: the rate where the smoothed loss falls fastest (steepest descent in log η, before its minimum,
             after the first tenth of the steps).
         min_tenth: the rate at the smoothed loss's minimum, divided by 10 (the other usual pick).
-        stopped: why the test ended ("the smoothed loss passed 4× its best at η = …", "the loss became NaN …",
-            "reached the last rate").
-        diverged: True when the network diverged before the last rate: the smoothed loss passed 4× its best (the
-            usual end of the test), or the loss became NaN, infinite or a thousand times its first (the training
-            loop's own test); ``stopped`` says which and where.
+        stopped: why the test ended ("the smoothed loss passed 4× its best at η = …", the usual end; "the loss
+            became NaN …"; "reached the last rate").
+        diverged: True when the loss became NaN, infinite or a thousand times its first (the training loop's own
+            test) before the last rate, or the smoothed loss passed 4× its best without ever falling; passing 4×
+            its best after falling is the test's expected end, not this.
+        usable: True when the smoothed loss fell below its first value, so that both picks come from a descent;
+            else the curve says nothing (start from a smaller rate), and ``stopped`` says so.
     """
 
     lrs: list[float]
@@ -42,6 +44,7 @@ class LRFind:
     min_tenth: float
     stopped: str
     diverged: bool
+    usable: bool = True
 
 
 def rates(start: float, end: float, steps: int) -> np.ndarray:
@@ -114,8 +117,7 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
         if progress is not None:
             progress((i + 1) / steps)
         if i and smooth > STOP_FACTOR * best:
-            stopped, diverged = (f"the smoothed loss passed {STOP_FACTOR:g}× its best ({best:.4g}) at η = {lr:.3g}: "
-                                 f"the network diverged there", True)
+            stopped = f"the smoothed loss passed {STOP_FACTOR:g}× its best ({best:.4g}) at η = {lr:.3g}"
             break
         if loop.outcome:  # finished its data (cannot happen with the epochs above; kept for safety)
             stopped = loop.outcome[1]
@@ -124,9 +126,15 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
         raise InputError(f"the range test stopped at its first step: {stopped}. Start from a smaller rate than "
                          f"{start:g}, or check the network and data")
     suggestion, min_tenth = suggest(lrs, smoothed)
-    if int(np.argmin(smoothed)) == 0:
+    usable = int(np.argmin(smoothed)) > 0
+    passed = stopped.startswith("the smoothed loss passed")
+    if passed and usable:
+        stopped += ", the usual end of the test: past the rates at which this network trains"
+    elif passed:  # growing from the first rates on: that is no end of a curve but a network diverging
+        stopped, diverged = stopped + ": the network diverged from the first rates", True
+    if not usable:
         stopped += f"; the loss never fell below its first value: start from a smaller rate than {start:g}"
-    return LRFind(lrs, losses, smoothed, suggestion, min_tenth, stopped, diverged)
+    return LRFind(lrs, losses, smoothed, suggestion, min_tenth, stopped, diverged, usable)
 
 
 def suggest(lrs: list[float], smoothed: list[float]) -> tuple[float, float]:

@@ -193,7 +193,9 @@ def _result_ui(result, optimizer: str) -> None:
     st.plotly_chart(present.figure(diagnostics.figures.lr_find_figure(result)), key="tr-lrf-chart")
     st.caption(HOW)
     note = f"Stopped: {result.stopped}."
-    (st.warning if result.diverged else st.info)(note)
+    # passing 4× its best is how the test ends, and a NaN past a usable curve is its rates' end too: only a curve
+    # whose loss never fell (it diverged at once) needs the student's attention
+    (st.caption if result.usable else st.warning)(note)
     a, b = st.columns(2)
     a.metric("Suggested η (steepest descent)", f"{result.suggestion:.3g}")
     b.metric("Minimum / 10", f"{result.min_tenth:.3g}")

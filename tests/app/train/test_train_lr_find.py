@@ -138,10 +138,34 @@ def test_a_test_nobody_polls_cancels_itself(at, monkeypatch):
             LIMITER.release(token)
 
 
-def test_a_diverging_network_says_so(at):
+def test_a_diverging_network_says_so(at, monkeypatch):
+    monkeypatch.setattr(lr_find, "STEPS", 100)  # rates close enough together that the loss turns NaN before 4×
     configure(at, dataset="sine")
     at.selectbox(key="tr-opt").set_value("momentum").run()  # SGD with momentum on a regression: blows up by η ≈ 1.5
     at.button(key="tr-lrf-start").click().run()
     job = _finish(at)
-    assert job.result.diverged
-    assert any("diverged" in w.value for w in at.warning)
+    assert job.result.diverged and job.result.usable  # NaN at η ≈ 1.5, past a curve with its minimum
+    assert not at.warning and any("diverged" in c.value for c in at.caption)
+
+
+def test_a_network_that_diverges_before_its_loss_falls_is_warned_about(at, monkeypatch):
+    monkeypatch.setattr(lr_find, "START", 5.0)  # far too large from the first step: no curve worth reading
+    monkeypatch.setattr(lr_find, "END", 1000.0)
+    configure(at, dataset="sine")
+    at.selectbox(key="tr-opt").set_value("momentum").run()
+    at.button(key="tr-lrf-start").click().run()
+    job = _finish(at)
+    assert job.result.diverged and not job.result.usable
+    assert any("diverged" in w.value and "smaller rate" in w.value for w in at.warning)
+
+
+def test_the_expected_end_is_a_caption_not_a_warning(at, monkeypatch):
+    """The smoothed loss passing 4× its best is how the test normally ends: said plainly, no warning."""
+    monkeypatch.setattr(lr_find, "STEPS", 100)  # the page's own count: the rates reach far enough to blow up
+    configure(at)
+    at.selectbox(key="tr-opt").set_value("momentum").run()  # toy-mlp on circle: past 4× its best at η = 10
+    at.button(key="tr-lrf-start").click().run()
+    result = _finish(at).result
+    assert "4×" in result.stopped and not result.diverged  # the usual end, not a divergence
+    assert not at.warning
+    assert any(result.stopped in c.value for c in at.caption)

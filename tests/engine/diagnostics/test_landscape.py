@@ -5,6 +5,7 @@ import torch.nn.functional as F
 
 import engine
 from engine import data, diagnostics, limits
+from engine.diagnostics import landscape
 from engine.errors import InputError
 from engine.network import presets
 
@@ -124,3 +125,42 @@ def test_a_large_batch_is_evaluated_in_chunks_to_the_same_loss():
     x, y = torch.randn(300, 2), torch.randint(0, 2, (300,))  # three chunks of at most 128
     line = diagnostics.loss_line(model, model.state_dict(), model.state_dict(), x, y, "cross-entropy", [0.0])
     assert line[0] == pytest.approx(_eval(_net(), model.state_dict(), x, y), rel=1e-6)
+
+
+def _conv_net(seed=0):
+    spec = engine.ModelSpec.from_dict({"input": [1, 8, 8], "layers": [
+        {"type": "Conv2d", "out_channels": 4, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
+        {"type": "MaxPool2d", "kernel_size": 2}, {"type": "Flatten"}, {"type": "Linear", "out_features": 3}]})
+    return engine.build(spec, seed=seed)
+
+
+def test_a_convolutional_line_is_pytorchs_loss_and_leaves_the_layout_alone():
+    """Convolutions run channels-last during the line (float rounding only); the model keeps its own layout."""
+    x, y = torch.randn(300, 1, 8, 8), torch.randint(0, 3, (300,))
+    start, end = _conv_net(0).state_dict(), _conv_net(1).state_dict()
+    model = _conv_net(2)
+    own = {k: v.clone() for k, v in model.state_dict().items()}
+    line = diagnostics.loss_line(model, start, end, x, y, "cross-entropy", [0.0, 0.5, 1.0])
+    assert line[0] == pytest.approx(_eval(_conv_net(), start, x, y), rel=1e-6)
+    assert line[2] == pytest.approx(_eval(_conv_net(), end, x, y), rel=1e-6)
+    half = {k: 0.5 * start[k] + 0.5 * end[k] for k in start}
+    assert line[1] == pytest.approx(_eval(_conv_net(), half, x, y), rel=1e-6)
+    assert all(torch.equal(own[k], v) for k, v in model.state_dict().items())
+    assert all(p.is_contiguous() for p in model.parameters())
+
+
+def test_chunks_on_several_threads_give_the_same_numbers_as_on_one(monkeypatch):
+    model = _conv_net()
+    x, y = torch.randn(400, 1, 8, 8), torch.randint(0, 3, (400,))  # four chunks
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        monkeypatch.setattr(limits, "LANDSCAPE_THREADS", 1)
+        assert landscape._workers(model, 4) == 1
+        one = diagnostics.loss_plane(model, x, y, "cross-entropy", steps=3)
+        monkeypatch.setattr(limits, "LANDSCAPE_THREADS", 2)
+        assert landscape._workers(model, 4) == 2
+        two = diagnostics.loss_plane(model, x, y, "cross-entropy", steps=3)
+    finally:
+        torch.set_num_threads(before)  # new threads inherit the last value set: leave it as it was
+    assert one.losses == two.losses and one.centre == two.centre
