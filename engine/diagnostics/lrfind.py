@@ -15,6 +15,7 @@ from engine.training import Loop, TrainConfig
 
 SMOOTHING = 0.98  # the exponential moving average's β (with bias correction), as fastai smooths the loss
 STOP_FACTOR = 4.0  # stop once the smoothed loss passes this many times its best
+SMALL_FALL = 0.10  # a smoothed loss that fell by less than this share of its first value: the picks mean little
 
 
 @dataclass
@@ -29,7 +30,9 @@ class LRFind:
             after the first tenth of the steps).
         min_tenth: the rate at the smoothed loss's minimum, divided by 10 (the other usual pick).
         stopped: why the test ended ("the smoothed loss passed 4× its best at η = …", the usual end; "the loss
-            became NaN …"; "reached the last rate").
+            became NaN …"; "reached the last rate"), and when the smoothed loss fell by less than 10% of its first
+            value, by how much: no rate trained the network much in these steps (a 10-layer sigmoid net whose
+            gradients vanish, or too few steps for the data), so the picks are rough.
         diverged: True when the loss became NaN, infinite or a thousand times its first (the training loop's own
             test) before the last rate, or the smoothed loss passed 4× its best without ever falling; passing 4×
             its best after falling is the test's expected end, not this.
@@ -134,6 +137,10 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
         stopped, diverged = stopped + ": the network diverged from the first rates", True
     if not usable:
         stopped += f"; the loss never fell below its first value: start from a smaller rate than {start:g}"
+    elif (fell := 1 - min(smoothed) / smoothed[0]) < SMALL_FALL:
+        stopped += (f"; the smoothed loss fell by only {100 * fell:.0f}% ({smoothed[0]:.4g} → {min(smoothed):.4g}): "
+                    f"no rate trained this network much in {len(lrs)} steps, so both picks are rough (vanishing "
+                    "gradients, shown on the Gradients page, or a task that needs more steps)")
     return LRFind(lrs, losses, smoothed, suggestion, min_tenth, stopped, diverged, usable)
 
 

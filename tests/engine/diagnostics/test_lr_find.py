@@ -60,3 +60,22 @@ def test_bad_bounds_are_refused(circle):
         diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), start=1.0, end=0.1)
     with pytest.raises(InputError, match="steps"):
         diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), steps=1)
+
+
+def test_a_curve_that_hardly_falls_says_by_how_much_and_that_the_picks_are_rough():
+    """The 10-layer sigmoid deep-mlp on digits: its loss stays near ln 10 at every rate (vanishing gradients)."""
+    digits = engine.data.load("digits", 0)
+    r = diagnostics.lr_find(presets.get("deep-mlp"), digits, TrainConfig(dataset="digits", batch_size=32,
+                                                                          device="cpu"))
+    fell = 1 - min(r.smoothed) / r.smoothed[0]
+    assert r.usable and fell < 0.1
+    assert f"fell by only {100 * fell:.0f}%" in r.stopped and "rough" in r.stopped
+
+
+def test_a_shallow_relu_net_on_the_same_digits_falls_and_gets_no_such_note():
+    spec = engine.ModelSpec.from_dict({"input": [1, 8, 8], "layers": [
+        {"type": "Flatten"}, {"type": "Linear", "out_features": 32}, {"type": "ReLU"},
+        {"type": "Linear", "out_features": 10}]})
+    r = diagnostics.lr_find(spec, engine.data.load("digits", 0), TrainConfig(dataset="digits", batch_size=32,
+                                                                              device="cpu"))
+    assert r.usable and 1 - min(r.smoothed) / r.smoothed[0] >= 0.1 and "fell by only" not in r.stopped
