@@ -12,11 +12,10 @@ import re
 import sys
 from pathlib import Path
 
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
-from tests import server
-from tests.browser.conftest import CHROMIUM_ARGS
 from tests.browser.helpers import RESULTS, wait_idle
+from tests.browser.projector_screenshots import shoot
 
 LONG = 180_000  # ms: training and background computations on a loaded 2-core machine
 
@@ -110,18 +109,7 @@ def run(base: str, out: Path, browser) -> None:
 
 def main() -> None:
     out = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "diagnostics"
-    out.mkdir(parents=True, exist_ok=True)
-    port = server.free_port()
-    proc = server.start(port, RESULTS / "diagnostics-streamlit.log")
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
-                                                 args=CHROMIUM_ARGS)
-            run(f"http://127.0.0.1:{port}", out, browser)
-            browser.close()
-    finally:
-        server.stop(proc)
-    print("screenshots in", out)
+    shoot(run, out, RESULTS / "diagnostics-streamlit.log")
 
 
 if __name__ == "__main__":

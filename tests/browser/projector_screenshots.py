@@ -81,11 +81,11 @@ def run(base: str, out: Path, browser) -> None:
         context.close()
 
 
-def main() -> None:
-    out = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "projector"
+def shoot(run, out: Path, log: Path) -> None:
+    """Start a server, run ``run(base_url, out, browser)`` in headless Chromium, stop the server."""
     out.mkdir(parents=True, exist_ok=True)
     port = server.free_port()
-    proc = server.start(port, out / "streamlit.log")
+    proc = server.start(port, log)
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True,
@@ -95,6 +95,11 @@ def main() -> None:
     finally:
         server.stop(proc)
     print("screenshots in", out)
+
+
+def main() -> None:
+    out = Path(sys.argv[1]) if len(sys.argv) > 1 else RESULTS / "projector"
+    shoot(run, out, out / "streamlit.log")
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 import engine
-from engine import data
+from engine import data, lessons
 from engine import workspace as store_mod
 from engine.training import TERMINAL, RunLimiter, TrainConfig, Trainer, evaluate
 from engine.workspace import RunRecord
@@ -26,6 +26,19 @@ def lessons_page(lesson: str | None = None, **params) -> AppTest:
         at.query_params["lesson"] = lesson
     at.switch_page(LESSONS)
     at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def set_up(lesson_id: str, index: int, **params) -> AppTest:
+    """The Lessons page at a lesson, its step's prediction answered first where it asks one, then Set it up."""
+    at = lessons_page(lesson=lesson_id, **params)
+    prediction = lessons.catalogue().get(lesson_id).steps[index].prediction
+    if prediction is not None:  # asked before acting
+        store().record_prediction(token(at), lesson_id, index,
+                                  prediction.answer if prediction.kind == "choice" else prediction.value)
+        at.run()
+    at.button(key=f"lesson-setup-{index}").click().run()
     assert not at.exception, at.exception
     return at
 

@@ -3,19 +3,12 @@
 import pytest
 
 from engine import lessons
-from tests.app.lessons.lesson_pages import lessons_page, store, texts, token
+from tests.app.lessons.lesson_pages import set_up, texts
 from ui.lessons import setup
 
 
 def _set_up(lesson_id, index, **params):
-    at = lessons_page(lesson=lesson_id, **params)
-    prediction = lessons.catalogue().get(lesson_id).steps[index].prediction
-    if prediction is not None:  # asked before acting
-        store().record_prediction(token(at), lesson_id, index,
-                                  prediction.answer if prediction.kind == "choice" else prediction.value)
-        at.run()
-    at.button(key=f"lesson-setup-{index}").click().run()
-    assert not at.exception, at.exception
+    at = set_up(lesson_id, index, **params)
     at.switch_page(setup.target(lessons.catalogue().get(lesson_id).steps[index].setup)[0])  # AppTest's next runs
     return at  # are of its own page again, not of the one the button switched to: make it that one
 

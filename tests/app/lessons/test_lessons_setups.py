@@ -7,7 +7,7 @@ import pytest
 import engine
 from engine import lessons
 from engine.training import TrainConfig
-from tests.app.lessons.lesson_pages import lessons_page, session, store, token
+from tests.app.lessons.lesson_pages import lessons_page, session, set_up, store, token
 
 SETUPS = [(lesson.id, index) for lesson in lessons.catalogue().lessons
           for index, step in enumerate(lesson.steps) if step.setup is not None]
@@ -27,14 +27,7 @@ def _param(at, name):
 def test_set_it_up_opens_its_page_with_its_settings(lesson_id, index):
     lesson = lessons.catalogue().get(lesson_id)
     setup = lesson.steps[index].setup
-    at = lessons_page(lesson=lesson_id)
-    prediction = lesson.steps[index].prediction
-    if prediction is not None:  # asked before acting
-        store().record_prediction(token(at), lesson_id, index,
-                                  prediction.answer if prediction.kind == "choice" else prediction.value)
-        at.run()
-    at.button(key=f"lesson-setup-{index}").click().run()
-    assert not at.exception, at.exception
+    at = set_up(lesson_id, index)
     page = setup.page or "Train"
     if TITLES.get(page):
         assert at.title[0].value == TITLES[page]
