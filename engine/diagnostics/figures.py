@@ -149,12 +149,13 @@ def lr_find_figure(result) -> go.Figure:
                                    yaxis={"title": {"text": "training loss"}, "range": y_range}))
     fig.add_scatter(x=result.lrs, y=result.losses, mode="lines", name="loss", line=dict(color="#bbbbbb", width=1))
     fig.add_scatter(x=result.lrs, y=result.smoothed, mode="lines", name="smoothed", line=palette.line("train"))
-    for row, (value, label, colour) in enumerate(((result.suggestion, "steepest", palette.OKABE_ITO["vermillion"]),
-                                                  (result.min_tenth, "minimum / 10", palette.OKABE_ITO["green"]))):
+    picks = sorted(((result.suggestion, "steepest", palette.OKABE_ITO["vermillion"]),
+                    (result.min_tenth, "minimum / 10", palette.OKABE_ITO["green"])))
+    for (value, label, colour), side in zip(picks, ("right", "left")):
         fig.add_vline(x=value, line=dict(color=colour, dash="dot", width=1.5))
         # On a log axis an annotation's x is log10 of the value (add_vline's own label would land at 10^value);
-        # the two labels one above the other, so close picks stay readable.
-        fig.add_annotation(x=math.log10(value), xref="x", y=1 - 0.08 * row, yref="paper", yanchor="bottom",
+        # the lower pick's label left of its line, the higher's right of it, so close picks stay readable.
+        fig.add_annotation(x=math.log10(value), xref="x", y=1, yref="paper", yanchor="bottom", xanchor=side,
                            text=f"{label}: {value:.2g}", showarrow=False, font=dict(color=colour))
     return fig
 

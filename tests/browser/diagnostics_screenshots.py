@@ -4,7 +4,8 @@ Run: ``.venv/bin/python -m tests.browser.diagnostics_screenshots [out-dir]`` (a 
 ``assets`` refreshes the README's pictures, test-results/diagnostics is the default). It starts its own server,
 trains the 10-layer sigmoid deep-mlp hard on digits (the Train page's Diagnostics tab: histograms over training,
 one step's histograms, mean and standard deviation, unit health, update ratios), draws toy-mlp's loss line and
-plane on Inspect, runs its learning-rate range test, and opens the Gradients depth lab's Glorot and Bengio figure.
+plane on Inspect, runs mnist-cnn's learning-rate range test on MNIST, and opens the Gradients depth lab's Glorot
+and Bengio figure.
 """
 from __future__ import annotations
 
@@ -100,7 +101,9 @@ def run(base: str, out: Path, browser) -> None:
     page = context.new_page()
     _train_tab(page, base, out)
     _landscape(page, base, out)
-    page.get_by_role("link", name="Train").first.click()  # toy-mlp's learning-rate test: a curve that falls
+    page.goto(f"{base}/Build?net=p.mnist-cnn")  # the classic range test: mnist-cnn on MNIST (toy-mlp's barely falls)
+    wait_idle(page)
+    page.get_by_role("link", name="Train").first.click()
     wait_idle(page)
     _lr_find(page, out)
     _glorot(page, base, out)
