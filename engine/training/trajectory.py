@@ -112,13 +112,13 @@ class Snapshots:
     other snapshot goes (the first stays) and the stride doubles, so they stay evenly spread over the run.
 
     Args:
-        model: the network (its trainable parameters are snapshotted).
+        model: the network (its parameters are snapshotted: what ``loss_plane`` moves; buffers are not).
         total_steps: the run's planned steps: the first stride is total_steps / (``MOST_SNAPSHOTS`` ×
             ``FIRST_STRIDES``), at least 1.
     """
 
     def __init__(self, model: nn.Module, total_steps: int):
-        self.params = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
+        self.params = list(model.named_parameters())
         size = sum(p.numel() for _, p in self.params) * 4  # float32
         self.most = min(MOST_SNAPSHOTS, limits.MAX_TRAJECTORY_BYTES // max(size, 1))
         self.why = None if self.most >= MIN_SNAPSHOTS else (
@@ -128,6 +128,7 @@ class Snapshots:
         self.kept: list[torch.Tensor] = []
         self.steps: list[int] = []
         self.path: Trajectory | None = None  # once closed: the plane, the snapshots dropped
+        self.taken = 0  # snapshots taken in all, dropped ones included (what they cost: benchmarks/train_overhead)
 
     @property
     def nbytes(self) -> int:
@@ -141,6 +142,7 @@ class Snapshots:
             flat = torch.cat([p.detach().reshape(-1) for _, p in self.params]).to("cpu", torch.float32, copy=True)
         self.kept.append(flat)
         self.steps.append(step)
+        self.taken += 1
         if len(self.kept) > self.most:
             self.kept, self.steps = self.kept[::2], self.steps[::2]
             self.stride *= 2
