@@ -46,14 +46,19 @@ def principal_axes(rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tupl
         (axes 2 × P float64, coords k × 2 float64, explained (σ₁², σ₂²) / Σσ²).
 
     Raises:
-        InputError: rows that do not span a plane.
+        InputError: rows that are not finite or do not span a plane.
     """
     k, size = rows.shape
     gram = torch.zeros(k, k, dtype=torch.float64)
     for at in range(0, size, _CHUNK):
         block = rows[:, at:at + _CHUNK].to(torch.float64)
         gram += block @ block.T
-    values, vectors = torch.linalg.eigh(gram)  # ascending
+    if not torch.isfinite(gram).all():
+        raise InputError("the trajectory holds weights that are not finite (NaN or infinite: the run diverged)")
+    try:
+        values, vectors = torch.linalg.eigh(gram)  # ascending
+    except RuntimeError as exc:  # torch.linalg.LinAlgError: it did not converge
+        raise InputError(f"the trajectory's principal directions could not be computed: {exc}") from None
     values, vectors = values.flip(0).clamp_min(0), vectors.flip(1)
     if k < 2 or values[1] <= values[0] * 1e-12 or values[1] <= 0:
         raise InputError("the trajectory does not span a plane (its checkpoints lie on one line)")
@@ -152,12 +157,15 @@ class Snapshots:
         self.why, self.kept, self.steps, self.path = why, [], [], None
 
     def close(self, final_step: int) -> None:
-        """The run has ended: keep its plane (2 × the weights) instead of the snapshots (up to 20 ×)."""
+        """The run has ended: keep its plane (2 × the weights) instead of the snapshots (up to 20 ×). Never
+        raises (the worker thread frees an ended run through it)."""
         if self.path is None and self.why is None:
             try:
                 self.path = self.trajectory(final_step)
             except InputError as err:
                 self.why = str(err).removeprefix("the run kept no trajectory: ")
+            except (RuntimeError, MemoryError) as exc:  # the run's end must not fail over its picture
+                self.why = f"its principal directions could not be computed ({type(exc).__name__})"
         self.kept, self.steps = [], []
 
     def trajectory(self, final_step: int) -> Trajectory:
@@ -166,7 +174,8 @@ class Snapshots:
             return self.path
         if self.why is not None:
             raise InputError(f"the run kept no trajectory: {self.why}")
-        kept = [(t, s) for t, s in zip(self.kept, self.steps) if s < final_step]
+        # before the end, and finite: a diverged run snapshotted NaN weights before it restored its best ones
+        kept = [(t, s) for t, s in zip(self.kept, self.steps) if s < final_step and bool(torch.isfinite(t).all())]
         if len(kept) < MIN_SNAPSHOTS - 1:
             raise InputError(f"the run kept no trajectory: it took too few snapshots of its weights for principal "
                              f"directions ({len(kept)} before its end; a longer run keeps up to {self.most})")

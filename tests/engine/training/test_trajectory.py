@@ -137,3 +137,25 @@ def test_loaded_weights_drop_the_trajectory(circle):
     trainer.load_weights(trainer.weights())
     with pytest.raises(InputError, match="loaded"):
         trainer.trajectory()
+
+
+def test_a_diverged_runs_snapshots_that_are_not_finite_are_left_out():
+    """A run that diverged took snapshots of NaN weights before it restored its best ones: its plane leaves them
+    out, and an ending never raises (the worker thread frees the run through ``close``)."""
+    model = toy_mlp_model()
+    snaps = Snapshots(model, total_steps=8)
+    for step in range(6):
+        with torch.no_grad():
+            for p in model.parameters():
+                if step == 3:
+                    p.fill_(float("nan"))
+                elif step == 4:
+                    p.copy_(torch.randn_like(p))  # the best weights restored after the NaN step
+                else:
+                    p.add_(0.1 * (step + 1) * torch.randn_like(p))
+        snaps.offer(step)
+    snaps.close(6)
+    path = snaps.trajectory(6)
+    assert path.steps == [0, 1, 2, 4, 5, 6] and np.isfinite(np.array(path.coords)).all()
+    with pytest.raises(InputError, match="not finite"):
+        principal_axes(torch.tensor([[1.0, 2.0, 3.0], [float("nan"), 0.0, 1.0], [0.0, 0.0, 0.0]]))
