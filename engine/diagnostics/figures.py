@@ -191,9 +191,10 @@ def loss_plane_figure(plane) -> go.Figure:
                     hovertemplate="α %{x:.3g}, β %{y:.3g}<br>loss %{z:.4g}<extra></extra>")
     if plane.trajectory:
         fig.add_scatter(x=[p[0] for p in plane.trajectory], y=[p[1] for p in plane.trajectory], mode="lines+markers",
-                        name="trajectory", line=dict(color="white", width=2), marker=dict(size=5))
+                        name="trajectory", line=dict(color="white", width=2),
+                        marker=dict(size=6, color="white", line=dict(color="black", width=1)))  # seen in the legend
         fig.add_scatter(x=[plane.trajectory[0][0]], y=[plane.trajectory[0][1]], mode="markers", name="start",
-                        marker=dict(symbol="circle-open", size=14, color="white", line=dict(width=3)))
+                        marker=dict(symbol="circle", size=13, color="white", line=dict(color="black", width=2)))
     fig.add_scatter(x=[0], y=[0], mode="markers", name="trained", marker=dict(symbol="x", size=14,
                                                                               color=palette.OKABE_ITO["vermillion"]))
     return fig

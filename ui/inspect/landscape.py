@@ -314,5 +314,5 @@ def _plane_view(job: dict, was_running: bool, path) -> None:
         st.caption(f"Principal directions: the first explains {plane.explained[0]:.1%} and the second "
                    f"{plane.explained[1]:.1%} of the variance of the {len(path.coords) - 1} weight snapshots the run "
                    f"kept about its trained weights (steps {path.steps[0]} to {path.steps[-2]}; the trained weights at "
-                   f"step {path.steps[-1]}){resumed}. The line is their path projected onto the plane, from ○ (start) "
-                   "to × (trained); the plane spans 1.2 × the path's extent × span.")
+                   f"step {path.steps[-1]}){resumed}. The line is their path projected onto the plane, from the white "
+                   "disc (start) to × (trained); the plane spans 1.2 × the path's extent × span.")
