@@ -7,6 +7,8 @@ Two ratios: wall-clock samples/s (best of the repeats) and process CPU time, whi
 disturbs less (on CUDA, CPU time mostly measures the launch overhead; read the wall ratio there). Goal: ratio ≥ 0.90.
 The Trainer records its diagnostics as a run does (histograms, update ratios and unit health: every how many steps is
 printed); it is also timed with them off, and the difference divided by the records gives what one record costs.
+It also keeps its weight snapshots for the landscape's principal directions (engine.training.trajectory; off with
+the diagnostics): how many it took and what one costs (timed apart, 100 snapshots of the model) are printed.
 Run: python benchmarks/train_overhead.py [--repeats 3] [--steps 150]
 """
 from __future__ import annotations
@@ -24,7 +26,7 @@ import torch.nn.functional as F  # noqa: E402
 
 import engine  # noqa: E402
 from engine import data  # noqa: E402
-from engine.training import RunLimiter, TrainConfig, Trainer  # noqa: E402
+from engine.training import RunLimiter, Snapshots, TrainConfig, Trainer  # noqa: E402
 
 TINY_CNN = {"name": "tiny-cnn", "input": [1, 8, 8], "layers": [
     {"type": "Conv2d", "out_channels": 8, "kernel_size": 3, "padding": 1}, {"type": "ReLU"},
@@ -78,9 +80,10 @@ def trainer(spec, ds, batch: int, device: str, seed: int = 0, diagnostics: bool 
     diagnostics' records, unless ``diagnostics`` is False); ``counts`` gets the intervals and records made."""
     run = Trainer(spec, TrainConfig(optimizer="adam", batch_size=batch, epochs=1, device=device, seed=seed,
                                     metrics_every=10, heartbeat_timeout=3600.0), ds, limiter=RunLimiter(1))
-    recorder = run.loop.recorder
+    recorder, snapshots = run.loop.recorder, run.loop.snapshots
     if not diagnostics:
         run.loop.recorder = None
+        snapshots.drop("off for the benchmark")
     _sync(device)
     t0, c0 = time.perf_counter(), time.process_time()
     run.start()
@@ -90,8 +93,19 @@ def trainer(spec, ds, batch: int, device: str, seed: int = 0, diagnostics: bool 
     assert run.records() and run.records()[0]["grad_norm"], "metrics were on"
     if counts is not None and diagnostics:
         counts.update(hist_every=recorder.hist_every, health_every=recorder.health_every, steps=run.status.step,
-                      hist=sum("hist" in r for r in run.records()), health=sum("health" in r for r in run.records()))
+                      hist=sum("hist" in r for r in run.records()), health=sum("health" in r for r in run.records()),
+                      snapshots=snapshots.taken)
     return elapsed
+
+
+def snapshot_cost(spec, device: str, count: int = 100) -> float:
+    """CPU milliseconds one weight snapshot takes (stride 1: ``count`` of them, the halvings included)."""
+    snaps = Snapshots(engine.build(spec, seed=0).to(device), total_steps=1)
+    c0 = time.process_time()
+    for step in range(count):
+        snaps.offer(step)
+    _sync(device)
+    return (time.process_time() - c0) / count * 1000
 
 
 def _sync(device: str) -> None:
@@ -132,7 +146,8 @@ def main() -> None:
                   f"of {args.repeats}), {cpu_ratio:.3f} CPU time (goal ≥ 0.90); diagnostics off {off_rate:8.0f} "
                   f"samples/s ({off_rate / bare_rate:.3f} wall, {off_cpu:.3f} CPU); histograms every "
                   f"{counts['hist_every']} steps ({counts['hist']} records), unit health every "
-                  f"{counts['health_every']} ({counts['health']}): {per_record:.1f} ms CPU a record", flush=True)
+                  f"{counts['health_every']} ({counts['health']}): {per_record:.1f} ms CPU a record; "
+                  f"{counts['snapshots']} weight snapshots, {snapshot_cost(spec, device):.2f} ms CPU each", flush=True)
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ saturated shares; shared by ``training``, ``diagnostics`` and ``gradients``).
   ``Optimizer``: description, formula, default rate, the settings it owns, ``make``, ``apply``), ``LOSSES`` (name →
   ``Loss``: description, formula, function), ``suggested_settings``, ``figures``; step records also carry
   histograms, update ratios and unit health (``recorder``); ``Trainer.initial_state()``,
-  ``Trainer.weights(with_initial=True)``, ``SavedRun.initial_state()``, ``initial_state(weights)``.
+  ``Trainer.weights(with_initial=True)``, ``SavedRun.initial_state()``, ``initial_state(weights)``;
+  ``Trainer.trajectory()``, ``SavedRun.trajectory()``, ``trajectory_of(weights)`` (a run's ``Trajectory`` on the
+  principal plane of its weight ``Snapshots``: ``principal_plane``, ``principal_axes``).
 - ``conv``: ``conv1d``/``conv2d``/``conv_transpose1d``/``2d``/``pool1d``/``2d`` traces, ``output_size``, ``fit``;
   ``figures``, ``examples``, ``receptive``.
 - ``gradients``: ``layer_grad_norms``, ``timestep_grad_norms``, ``recurrent_stats``, ``activation_stats``,

@@ -16,7 +16,8 @@ a layer's statistics come from ``engine.stats``, shared with ``engine.gradients`
 - ``loss_line(model, start_state, end_state, x, y, loss, alphas) -> list[float]``: θ(α) = (1 − α)·θ₀ + α·θ₁.
 - ``loss_plane(model, x, y, loss, *, steps=21, span=1.0, seed=0, directions="random", trajectory=None,
   progress=None, cancel=None) -> LossPlane`` (``alphas``, ``betas``, ``losses``, ``centre``, ``trajectory``):
-  filter-normalised random directions (bias and batch-norm directions zero) or a trajectory's principal ones;
+  filter-normalised random directions (bias and batch-norm directions zero) or a trajectory's principal ones
+  (``trajectory``: state_dicts, or a run's ``engine.training.Trajectory`` from ``Trainer.trajectory()``);
   weights restored bit for bit; at most ``limits.MAX_LANDSCAPE_POINTS`` points (PLAYGROUND_MAX_LANDSCAPE_POINTS).
   Both evaluate on ``limits.LANDSCAPE_THREADS`` cores (PLAYGROUND_LANDSCAPE_THREADS), convolutions channels-last.
 - ``series``: ``hist_records``, ``layers``, ``steps``, ``heatmap`` (thinned to ``MAX_COLUMNS``), ``at_step``,

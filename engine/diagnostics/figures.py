@@ -180,16 +180,22 @@ def _plane_z(plane) -> np.ndarray:
 
 def loss_plane_figure(plane) -> go.Figure:
     """The loss plane as a contour map (``loss_plane``), the trained point (0, 0) marked, with the trajectory when
-    the directions are principal ones."""
+    the directions are principal ones (its start marked, each axis titled with the share of the variance it
+    explains)."""
     z = _plane_z(plane)
-    fig = go.Figure(layout=_layout("Loss around the trained weights", xaxis={"title": {"text": "α (direction 1)"}},
-                                   yaxis={"title": {"text": "β (direction 2)"}}, height=460))
+    shares = [f", {e:.0%} of the variance" for e in plane.explained] if plane.explained else ["", ""]
+    fig = go.Figure(layout=_layout("Loss around the trained weights",
+                                   xaxis={"title": {"text": f"α (direction 1{shares[0]})"}},
+                                   yaxis={"title": {"text": f"β (direction 2{shares[1]})"}}, height=460))
     fig.add_contour(x=plane.alphas, y=plane.betas, z=z, colorscale=palette.SEQUENTIAL, colorbar=dict(title="loss"),
                     contours=dict(showlabels=True),
                     hovertemplate="α %{x:.3g}, β %{y:.3g}<br>loss %{z:.4g}<extra></extra>")
     if plane.trajectory:
         fig.add_scatter(x=[p[0] for p in plane.trajectory], y=[p[1] for p in plane.trajectory], mode="lines+markers",
-                        name="trajectory", line=dict(color="white", width=2), marker=dict(size=5))
+                        name="trajectory", line=dict(color="white", width=2),
+                        marker=dict(size=6, color="white", line=dict(color="black", width=1)))  # seen in the legend
+        fig.add_scatter(x=[plane.trajectory[0][0]], y=[plane.trajectory[0][1]], mode="markers", name="start",
+                        marker=dict(symbol="circle", size=13, color="white", line=dict(color="black", width=2)))
     fig.add_scatter(x=[0], y=[0], mode="markers", name="trained", marker=dict(symbol="x", size=14,
                                                                               color=palette.OKABE_ITO["vermillion"]))
     return fig

@@ -15,6 +15,7 @@ from engine import limits
 from engine.device import background_priority
 from engine.errors import InputError
 from engine.training import LOSSES, compute_loss
+from engine.training.trajectory import Trajectory, principal_plane
 
 LossArg = str | Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 DIRECTIONS = ("random", "pca")
@@ -216,38 +217,32 @@ def random_direction(model: nn.Module, generator: torch.Generator) -> list[torch
     return out
 
 
-def _pca(model: nn.Module, trajectory: list[dict] | None):
-    """Two orthonormal directions (the checkpoints' principal axes around the final weights) and projections."""
-    names = [n for n, _ in model.named_parameters()]
-    if not trajectory or len(trajectory) < 3:
+def _pca(model: nn.Module, trajectory: list[dict] | Trajectory | None):
+    """Two orthonormal directions (the checkpoints' principal axes around the model's weights), the checkpoints'
+    projections and the variance each direction explains."""
+    params = dict(model.named_parameters())
+    if isinstance(trajectory, Trajectory):
+        path = trajectory
+    elif not trajectory or len(trajectory) < 3:
         raise InputError("PCA directions need the run's trajectory: at least 3 checkpoints of its weights "
                          "(pass trajectory=[state_dict, ...]); use directions=\"random\" without them")
-    params = dict(model.named_parameters())
-    centre = torch.cat([params[n].detach().reshape(-1).double().cpu() for n in names])
-    try:
-        rows = torch.stack([torch.cat([s[n].detach().reshape(-1).double().cpu() for n in names]) - centre
-                            for s in trajectory])
-    except (KeyError, RuntimeError):
-        raise InputError("the trajectory's checkpoints do not fit this network") from None
-    _, sv, vh = torch.linalg.svd(rows, full_matrices=False)
-    if len(sv) < 2 or sv[1] <= 0:
-        raise InputError("the trajectory does not span a plane (its checkpoints lie on one line)")
-    axes = vh[:2]
-    coords = (rows @ axes.T).tolist()
-    explained = (sv[:2] ** 2 / (sv ** 2).sum()).tolist()
-    directions = []
-    for axis in axes:
-        parts, at = [], 0
-        for n in names:
-            p = params[n]
-            parts.append(axis[at:at + p.numel()].reshape(p.shape).to(p.device, p.dtype))
-            at += p.numel()
-        directions.append(parts)
-    return directions, [tuple(c) for c in coords], tuple(explained)
+    else:
+        final = {n: p.detach() for n, p in params.items()}
+        path = principal_plane(final, trajectory[:-1] if _same(trajectory[-1], final) else trajectory)
+    if any(set(d) != set(params) or any(d[n].shape != p.shape for n, p in params.items()) for d in path.directions):
+        raise InputError("the trajectory's directions do not fit this network (kept by another one?)")
+    directions = [[d[n].to(p.device, p.dtype) for n, p in params.items()] for d in path.directions]
+    return directions, [tuple(c) for c in path.coords], tuple(path.explained)
+
+
+def _same(state: dict, final: dict) -> bool:
+    """Whether a checkpoint is the final weights themselves (the trajectory's last point, then not doubled)."""
+    return all(n in state and torch.equal(state[n].detach().cpu(), final[n].cpu()) for n in final)
 
 
 def loss_plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg, *, steps: int = 21,
-               span: float = 1.0, seed: int = 0, directions: str = "random", trajectory: list[dict] | None = None,
+               span: float = 1.0, seed: int = 0, directions: str = "random",
+               trajectory: list[dict] | Trajectory | None = None,
                progress: Callable[[float], None] | None = None,
                cancel: Callable[[], bool] | None = None) -> LossPlane:
     """The loss on a ``steps`` × ``steps`` grid around the model's weights (Li et al. 2018).
@@ -265,7 +260,8 @@ def loss_plane(model: nn.Module, x: torch.Tensor, y: torch.Tensor, loss: LossArg
         directions: "random" (two filter-normalised Gaussian directions; bias and batch-norm directions zero) or
             "pca" (the first two principal directions of ``trajectory`` around θ*, which is projected onto the
             plane).
-        trajectory: checkpoints of the run's weights (state_dicts, at least 3) for "pca".
+        trajectory: for "pca", checkpoints of the run's weights (state_dicts, at least 3 with the final ones) or a
+            run's ``Trajectory`` (``Trainer.trajectory()``, ``SavedRun.trajectory()``: its directions and path).
         progress: called with the share done (0..1) after each row.
         cancel: polled before each row; when it turns true, InputError("cancelled").
 

@@ -26,6 +26,7 @@ from engine.training.losses import check_output_range, compute_loss, resolve_los
 from engine.training.optimizers import make_optimizer, penalised
 from engine.training.recorder import Recorder
 from engine.training.sequence import bptt_chunk, detach_state, forward_with_state
+from engine.training.trajectory import Snapshots
 
 
 class Loop:
@@ -122,6 +123,7 @@ class Loop:
         # Histograms, update ratios and unit health on step records (recorder.py); None records none of them.
         self.recorder: Recorder | None = Recorder(self.model, self.x_val, self.total_steps, hist_every)
         self.initial: dict[str, torch.Tensor] | None = None  # the weights before step 0 (CPU): the loss line's start
+        self.snapshots = Snapshots(self.model, self.total_steps)  # the landscape's principal plane (trajectory.py)
 
     # ---------------------------------------------------------------- one batch
     def train_batch(self, force_metrics: bool = False, interrupt: Callable[[], bool] | None = None) -> list[dict]:
@@ -163,6 +165,7 @@ class Loop:
             self.model.train()
         if self.step == 0 and self.initial is None:
             self.initial = {k: v.detach().cpu().clone() for k, v in self.model.state_dict().items()}
+        self.snapshots.offer(self.step)
         first_record = self.step == self._first_step
         hist = self.recorder is not None and self.recorder.due(self.step)
         if hist:
@@ -387,7 +390,9 @@ class Loop:
                                     f"{DIVERGED_HINT} (learning rate now {self.config.learning_rate:g})")
 
     def release(self) -> None:
-        """Free what only further training needs (optimiser state, divergence and early-stopping copies)."""
+        """Free what only further training needs (optimiser state, divergence and early-stopping copies); the
+        weight snapshots give way to their principal plane."""
+        self.snapshots.close(self.step)
         self.optimizer.state.clear()
         self.guard.release()
         self._pending, self._val = [], None

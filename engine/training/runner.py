@@ -18,6 +18,7 @@ from engine.training.checkpoint import Checkpoint, capture, restore
 from engine.training.config import TrainConfig, live_config
 from engine.training.control import LIMITER, TERMINAL, Control, RunLimiter, RunStatus
 from engine.training.loop import Loop
+from engine.training.trajectory import Trajectory
 from engine.training.weights import load_weights, save_weights
 from engine.training.worker import Worker
 
@@ -155,15 +156,33 @@ class Trainer(Worker):
     def weights(self, with_initial: bool = False) -> bytes:
         """The current weights as safetensors bytes (waits for the batch in progress).
 
-        ``with_initial`` also keeps the weights the run started from, when known (``initial_state``), in the
-        same file: what the loss line needs after a reload (``SavedRun.initial_state``).
+        ``with_initial`` also keeps the weights the run started from, when known (``initial_state``), and its
+        trajectory, when it has one (``trajectory``), in the same file: what the loss line and the principal plane
+        need after a reload (``SavedRun.initial_state``, ``SavedRun.trajectory``).
         """
         with self._compute:
-            return save_weights(self.model, initial=self.loop.initial if with_initial else None)
+            path = None
+            if with_initial:
+                try:
+                    path = self.loop.snapshots.trajectory(self.loop.step)
+                except InputError:  # none kept: the file holds the rest
+                    path = None
+            return save_weights(self.model, initial=self.loop.initial if with_initial else None, trajectory=path)
 
     def initial_state(self) -> dict[str, torch.Tensor] | None:
         """The weights before the first step (a copy on the CPU), or None before it or in a resumed run."""
         return self.loop.initial
+
+    def trajectory(self) -> Trajectory:
+        """Its path on the plane of its snapshots' first two principal directions around the current (final)
+        weights (``engine.training.trajectory``); a resumed run's starts at the resume.
+
+        Raises:
+            InputError: it kept none (too short, a network over ``limits.MAX_TRAJECTORY_BYTES``, weights loaded
+                into it), saying why.
+        """
+        with self._compute:
+            return self.loop.snapshots.trajectory(self.loop.step)
 
     def checkpoint(self) -> Checkpoint:
         """The run's weights, optimiser state and place in its data (waits for the batch in progress)."""
@@ -178,6 +197,7 @@ class Trainer(Worker):
             if self._state in ("running", "queued"):
                 raise RuntimeError("pause the run before loading weights")
             load_weights(self.model, data)
+            self.loop.snapshots.drop("weights were loaded into it, so its snapshots no longer lead to its weights")
 
     # ------------------------------------------------------------ controls
     def start(self) -> bool:

@@ -20,7 +20,8 @@ from engine.network.spec import ModelSpec
 from engine.training.checkpoint import Checkpoint
 from engine.training.config import TrainConfig
 from engine.training.control import TERMINAL, RunStatus
-from engine.training.weights import initial_state, load_weights
+from engine.training.trajectory import Trajectory
+from engine.training.weights import initial_state, load_weights, trajectory_of
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,19 @@ class SavedRun:
             return initial_state(self.weights()) if self.has_weights else None
         except InputError:  # weights not kept, or unreadable: nothing to start the line from
             return None
+
+    def trajectory(self) -> Trajectory:
+        """Its path on its principal plane as stored with its weights (``Trainer.weights(with_initial=True)``).
+
+        Raises:
+            InputError: it was stored without one (trained before runs kept one, too short, too large), or
+                without weights.
+        """
+        path = trajectory_of(self.weights())
+        if path is None:
+            raise InputError("the run kept no trajectory: it was stored without one (trained before runs kept "
+                             "their trajectory, too short a run, or a network too large for its snapshots)")
+        return path
 
     def records(self, since: int = 0) -> list[dict]:
         return self._records[since:]

@@ -12,6 +12,7 @@ from safetensors.torch import save as st_save
 from torch import nn
 
 from engine.errors import InputError
+from engine.training.trajectory import TRAJECTORY, Trajectory, from_tensors, to_tensors
 
 _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
 # A state_dict's pickle holds ~150 bytes per tensor; a pickle of empty dicts grows 32 times once loaded.
@@ -25,16 +26,20 @@ _MARGIN = 1 << 20
 INITIAL = "initial/"  # the prefix of a run's initial weights kept beside its own (no module name holds a "/")
 
 
-def save_weights(model: nn.Module, initial: dict[str, torch.Tensor] | None = None) -> bytes:
+def save_weights(model: nn.Module, initial: dict[str, torch.Tensor] | None = None,
+                 trajectory: Trajectory | None = None) -> bytes:
     """The model's state_dict (parameters and buffers) as safetensors bytes.
 
     Args:
         model: the network.
         initial: the weights a run started from (``Loop.initial``), kept in the same file under names prefixed
             ``INITIAL`` for the loss line; ``load_weights`` skips them and ``initial_state`` reads them back.
+        trajectory: the run's path on its principal plane, kept under names prefixed ``TRAJECTORY`` (2 × the
+            parameters' size): skipped by ``load_weights``, read back by ``trajectory_of``.
     """
     tensors = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tensors.update({INITIAL + k: v.detach().cpu().contiguous() for k, v in (initial or {}).items()})
+    tensors.update(to_tensors(trajectory) if trajectory is not None else {})
     return st_save(tensors)
 
 
@@ -44,12 +49,18 @@ def initial_state(data: bytes) -> dict[str, torch.Tensor] | None:
     return found or None
 
 
+def trajectory_of(data: bytes) -> Trajectory | None:
+    """The trajectory ``save_weights(..., trajectory=...)`` kept in a weights file, or None when it has none."""
+    return from_tensors(read_weights(data))
+
+
 def without_initial(data: bytes) -> bytes:
-    """A weights file as a download: the run's own weights only, any initial ones (``INITIAL``) left out."""
+    """A weights file as a download: the run's own weights only, any initial ones (``INITIAL``) and trajectory
+    (``TRAJECTORY``) left out."""
     tensors = read_weights(data)
-    if not any(k.startswith(INITIAL) for k in tensors):
+    if not any(k.startswith((INITIAL, TRAJECTORY)) for k in tensors):
         return data
-    return st_save({k: v.contiguous() for k, v in tensors.items() if not k.startswith(INITIAL)})
+    return st_save({k: v.contiguous() for k, v in tensors.items() if not k.startswith((INITIAL, TRAJECTORY))})
 
 
 def read_weights(data: bytes, need: int | None = None) -> dict[str, torch.Tensor]:
@@ -147,7 +158,8 @@ def load_weights(model: nn.Module, data: bytes) -> nn.Module:
     """
     own = model.state_dict()
     tensors = read_weights(data, need=sum(t.numel() * t.element_size() for t in own.values()))
-    tensors = {k: v for k, v in tensors.items() if not k.startswith(INITIAL)}  # a run's initial weights
+    # a run's initial weights and trajectory, kept beside its own
+    tensors = {k: v for k, v in tensors.items() if not k.startswith((INITIAL, TRAJECTORY))}
     missing = [k for k in own if k not in tensors]
     extra = [k for k in tensors if k not in own]
     shapes = [f"{k} is {_shape(tensors[k])} in the file, {_shape(own[k])} in the network"
@@ -186,4 +198,5 @@ def describe(data: bytes) -> str:
     return f"{kind}: {len(tensors)} tensors, {count:,} numbers"
 
 
-__all__ = ["save_weights", "load_weights", "read_weights", "initial_state", "without_initial", "describe", "INITIAL"]
+__all__ = ["save_weights", "load_weights", "read_weights", "initial_state", "without_initial", "describe", "INITIAL",
+           "trajectory_of"]

@@ -14,7 +14,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from engine import InputError, data, diagnostics, limits
+from engine import InputError, data, diagnostics, limits, training
 from engine.diagnostics import figures as dfigs
 from engine.training import resolve_loss
 from ui.core import present
@@ -27,6 +27,7 @@ LINE_CHUNK = 8  # line points per engine call: the progress bar moves and Cancel
 POLL = 0.5  # seconds between the progress bar's redraws
 SEED = 0  # the evaluation batch's and the random directions' seed: the same picture on every visit
 LINE_POINTS = 41  # α from −0.5 to 1.5 in steps of 0.05
+RANDOM, PRINCIPAL = "random (filter-normalised)", "principal directions of training"
 
 
 def _jobs(s) -> dict:
@@ -56,13 +57,15 @@ def _same_weights(model, other) -> bool:
         np.array_equal(mine[k].detach().cpu().numpy(), theirs[k].detach().cpu().numpy()) for k in mine)
 
 
-def _origin(s, model) -> tuple[object | None, dict | None, str | None]:
-    """The run that trained the model, the weights it started from, and why the line cannot be drawn (or None)."""
+def _origin(s, model) -> tuple:
+    """The run that trained the model, the weights it started from, why the line cannot be drawn (or None), its
+    trajectory on its principal plane and why there is none (or None)."""
     run = s.book.get(s.adopted[-1]) if s.adopted else None
     if run is None:
         return None, None, ("The loss line needs the weights this model started from, and they are unknown: its "
                             "weights were not trained by a run of this workspace (uploaded weights?). Train it on "
-                            "the Train page and use that run's network to draw the line.")
+                            "the Train page and use that run's network to draw the line."), None, (
+            "its weights were not trained by a run of this workspace, so it has no trajectory")
     try:
         same = _same_weights(model, run.trainer.model)
         initial = run.trainer.initial_state()
@@ -71,12 +74,17 @@ def _origin(s, model) -> tuple[object | None, dict | None, str | None]:
     if not same:
         return run, None, (f"The loss line needs the weights this model started from, and they are unknown: its "
                            f"weights are no longer those run #{run.number} trained (uploaded weights?). Train it "
-                           "again on the Train page to draw the line.")
+                           "again on the Train page to draw the line."), None, (
+            f"its weights are no longer those run #{run.number} trained, so that run's trajectory does not lead here")
+    try:
+        path, path_why = run.trainer.trajectory(), None
+    except InputError as err:
+        path, path_why = None, f"run #{run.number} {message(err).removeprefix('the run ')}"
     if initial is None:
         return run, None, (f"The loss line needs the weights run #{run.number} started from, and that run did not "
                            "keep them (it was trained before runs kept them). Train it again on the Train page to "
-                           "draw the line; the plane below needs only the trained weights.")
-    return run, initial, None
+                           "draw the line; the plane below needs only the trained weights."), path, path_why
+    return run, initial, None, path, path_why
 
 
 def _dataset(run, sample: Sample):
@@ -98,7 +106,15 @@ def landscape_ui(s, model, sample: Sample, draw: bool = True) -> None:
     st.caption("How the loss changes as the weights move away from the trained ones: along the straight line from "
                "the initial weights θ₀ to the trained θ₁, θ(α) = (1 − α)·θ₀ + α·θ₁ (Goodfellow, Vinyals and Saxe "
                "2015), and on a plane through θ₁ spanned by two random directions, each filter scaled to the norm "
-               "of the matching weight filter (Li et al. 2018).")
+               "of the matching weight filter, or by the first two principal directions of the weights' path "
+               "during training, with that path drawn on it (Li et al. 2018).")
+    origin = None
+    if draw and s.trained:
+        results = page_state(s)["results"]  # dropped when the model changes
+        key = ("landscape-origin", tuple(s.adopted))
+        if key not in results:  # compares every weight and reads the stored file: once per model
+            results[key] = _origin(s, model)
+        origin = results[key]
     cols = st.columns(4)
     samples = cols[0].number_input("Evaluation samples", 16, 4096, 512, 16, key="inspect_ls_samples",
                                    help="a fixed, seeded batch of the training data (and of the test data for "
@@ -109,19 +125,17 @@ def landscape_ui(s, model, sample: Sample, draw: bool = True) -> None:
     span = cols[2].number_input("Span ±", 0.05, 10.0, 1.0, 0.05, key="inspect_ls_span",
                                 help="how far the grid reaches along each direction (1: as far as the weights' "
                                      "own norm, filter by filter)")
-    cols[3].caption("Directions: random, filter-normalised. Principal directions of the run's trajectory are not "
-                    "offered: runs do not keep a trajectory of checkpoints.")
+    path, path_why = (origin[3], origin[4]) if origin is not None else (None, None)
+    principal = _directions_ui(cols[3], draw and path is None)
     if not draw:
         return
     if not s.trained:
         st.info("This model is untrained: there are no trained weights to look around, and no run whose start "
                 "the line could begin from. Train it on the Train page first.")
         return
-    results = page_state(s)["results"]  # dropped when the model changes
-    key = ("landscape-origin", tuple(s.adopted))
-    if key not in results:  # compares every weight and reads the stored file: once per model
-        results[key] = _origin(s, model)
-    run, initial, why = results[key]
+    run, initial, why = origin[:3]
+    if path is None:
+        st.caption(f"Principal directions of training are not offered: {path_why}.")
     ds = _dataset(run, sample)
     if ds is None:
         st.info("The landscape is measured on the data the model learns from: choose a dataset sample in the "
@@ -140,7 +154,19 @@ def landscape_ui(s, model, sample: Sample, draw: bool = True) -> None:
     else:
         _line_ui(s, model, ds, initial, loss, int(samples))
     st.subheader("Plane around the trained weights")
-    _plane_ui(s, model, ds, loss, int(samples), int(steps), float(span))
+    _plane_ui(s, model, ds, loss, int(samples), int(steps), float(span), path if principal else None)
+
+
+def _directions_ui(where, disabled: bool) -> bool:
+    """The plane's directions (random unless the run kept a trajectory); whether the principal ones are chosen."""
+    if disabled:  # nothing to choose: shown as random (the reason is shown under the settings)
+        st.session_state["inspect_ls_directions"] = RANDOM
+    choice = where.radio("Directions", (RANDOM, PRINCIPAL), key="inspect_ls_directions", disabled=disabled,
+                         help="random: two Gaussian directions, each filter scaled to the norm of the matching "
+                              "weight filter (biases and batch norm stay put); principal: the two directions along "
+                              f"which the weights moved most during training (PCA of up to "
+                              f"{training.MOST_SNAPSHOTS} snapshots the run kept), with its path drawn on the plane")
+    return choice == PRINCIPAL
 
 
 def _start(s, name: str, key: tuple, compute) -> None:
@@ -220,27 +246,30 @@ def _line_ui(s, model, ds, initial: dict, loss: str, samples: int) -> None:
     st.fragment(_line_view, run_every=POLL if running else None)(job, running, loss)
 
 
-def _plane_ui(s, model, ds, loss: str, samples: int, steps: int, span: float) -> None:
-    """The plane's button, its progress while the thread works, then the contour and the surface."""
+def _plane_ui(s, model, ds, loss: str, samples: int, steps: int, span: float, path) -> None:
+    """The plane's button, its progress while the thread works, then the contour and the surface; along the
+    principal directions of ``path`` (a run's ``Trajectory``) when given, else random ones."""
     points = steps * steps
     if points > limits.MAX_LANDSCAPE_POINTS:
         st.error(f"A {steps}×{steps} grid has {points:,} points, over this server's cap of "
                  f"{limits.MAX_LANDSCAPE_POINTS:,} (PLAYGROUND_MAX_LANDSCAPE_POINTS): choose fewer steps per axis.")
         return
-    key = (s.version, samples, steps, span)
+    directions = "pca" if path is not None else "random"
+    key = (s.version, samples, steps, span, directions)
 
     def start() -> None:
         twin = copy.deepcopy(model)  # the thread moves these weights; the page's copy stays as it is
         x, y = _batch(ds, "train", samples)
         _start(s, "plane", key, lambda progress, cancel: diagnostics.loss_plane(
-            twin, x, y, loss, steps=steps, span=span, seed=SEED, progress=progress, cancel=cancel))
+            twin, x, y, loss, steps=steps, span=span, seed=SEED, directions=directions, trajectory=path,
+            progress=progress, cancel=cancel))
 
     job = _job_ui(s, "plane", key, "Compute the plane", start)
     if job is None:
         st.caption(f"{points:,} points, each a pass over {samples} training samples, in the background.")
         return
     running = not job["done"]
-    st.fragment(_plane_view, run_every=POLL if running else None)(job, running)
+    st.fragment(_plane_view, run_every=POLL if running else None)(job, running, path)
 
 
 def _polled(job: dict, was_running: bool, what: str) -> bool:
@@ -269,7 +298,7 @@ def _line_view(job: dict, was_running: bool, loss: str) -> None:
                "way from the start to the solution had no barrier.")
 
 
-def _plane_view(job: dict, was_running: bool) -> None:
+def _plane_view(job: dict, was_running: bool, path) -> None:
     if not _polled(job, was_running, "plane"):
         return
     plane = job["result"]
@@ -280,3 +309,10 @@ def _plane_view(job: dict, was_running: bool) -> None:
     st.caption(f"Loss at the trained weights (×): {plane.centre:.4g}; over the grid from {np.nanmin(flat):.4g} to "
                f"{np.nanmax(flat):.4g}. A wide, round basin is a flat minimum; narrow valleys mean the loss is "
                "sensitive to some directions of the weights.")
+    if plane.directions == "pca" and path is not None:
+        resumed = " (it starts where the run was resumed)" if path.steps[0] else ""
+        st.caption(f"Principal directions: the first explains {plane.explained[0]:.1%} and the second "
+                   f"{plane.explained[1]:.1%} of the variance of the {len(path.coords) - 1} weight snapshots the run "
+                   f"kept about its trained weights (steps {path.steps[0]} to {path.steps[-2]}; the trained weights at "
+                   f"step {path.steps[-1]}){resumed}. The line is their path projected onto the plane, from the white "
+                   "disc (start) to × (trained); the plane spans 1.2 × the path's extent × span.")
