@@ -54,8 +54,10 @@ MAX_LANDSCAPE_POINTS = _env_int("PLAYGROUND_MAX_LANDSCAPE_POINTS", 41 * 41)
 # of mnist-cnn needs both of a 2-core server to finish within a minute. Set it to the CPU limit in a container.
 LANDSCAPE_THREADS = _env_int("PLAYGROUND_LANDSCAPE_THREADS", min(os.cpu_count() or 1, 8))
 # A run's weight snapshots (CPU, float32) for the landscape's principal directions: at most 20, and this many bytes
-# together while it trains; a network too large for 3 of them keeps no trajectory.
-MAX_TRAJECTORY_BYTES = _env_int("PLAYGROUND_MAX_TRAJECTORY_BYTES", 64 * 1024 * 1024)
+# together while it trains; a network too large for 3 of them keeps no trajectory. 16 MiB: networks up to ~1.4M
+# parameters keep one; mnist-cnn (3.3M, 12.5 MiB a copy) would add 25 MiB to every finished run in the server's
+# memory and database (its two directions), too much for a class by default: raise it (>= 38 MiB) to have it.
+MAX_TRAJECTORY_BYTES = _env_int("PLAYGROUND_MAX_TRAJECTORY_BYTES", 16 * 1024 * 1024)
 # A paused run gives its training slot back; after this long paused it ends, freeing its thread and optimiser state.
 MAX_PAUSED_SECONDS = _env_int("PLAYGROUND_MAX_PAUSED_SECONDS", 600)
 # Memory of one training batch: activations × batch × 3 (forward, their gradients, the autograd's saved copies)
