@@ -10,6 +10,13 @@ from ui.core.page import state
 from ui.core.session import Run
 
 FAST, SLOW = 0.5, 2.0  # seconds between redraws: while training; while waiting for a slot or paused
+AGAIN = "runs_ui-again"  # session key: set when the live view reran the page itself (no click caused that run)
+
+
+def rerun_by_live_view() -> bool:
+    """Whether this full run is one the live view asked for (its runs ended, or started or stopped waiting), not
+    a click's: a message the run before it showed is still news, so a page shows it again."""
+    return bool(st.session_state.get(AGAIN))
 
 
 def trains_now(trainer) -> bool:
@@ -39,6 +46,7 @@ def live_view(runs: Callable[[], list[Run]], draw: Callable[[list[Run]], None]) 
     queue place changes, and the tick keeps the heartbeat alive). ``run_every`` is fixed when the fragment is
     called by a full run, so the view asks for one when its runs end or start or stop waiting.
     """
+    st.session_state.pop(AGAIN, None)  # read by the widgets drawn above this view in this run
     first = runs()
     live = any(r.live for r in first)
     fast = any(trains_now(r.trainer) for r in first)
@@ -51,6 +59,7 @@ def live_view(runs: Callable[[], list[Run]], draw: Callable[[list[Run]], None]) 
             return
         draw(current)
         if live and (not any(r.live for r in current) or any(trains_now(r.trainer) for r in current) != fast):
+            st.session_state[AGAIN] = True
             st.rerun()
 
     view()

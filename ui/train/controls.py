@@ -8,6 +8,7 @@ import streamlit as st
 
 import engine
 from engine.training import OPTIMIZERS, TERMINAL, SavedRun, TrainConfig, Trainer
+from ui.core import runs_ui
 from ui.core.datasets import load_dataset
 from ui.core.session import Run, SessionState
 from ui.core.text import message
@@ -175,10 +176,14 @@ def controls_ui(s: SessionState, config: TrainConfig | None) -> None:
     if (pending := p.pop("fetch", None)) is not None and dataset_picker.fetch_ui(pending.dataset):
         start_run(s, pending, downloaded=True)
         st.rerun()  # the buttons above were drawn before the run existed
-    if error := p.pop("error", None):
-        st.error(message(error))
-    if info := p.pop("info", None):
-        st.info(info)
+    # Shown once, until the next run a click causes; the live view's own rerun (a run ended or started training
+    # within this one) shows them again, else they would flash and vanish.
+    fresh = {kind: p.pop(kind, None) for kind in ("error", "info")}
+    shown = p["shown"] = p.get("shown", {}) if runs_ui.rerun_by_live_view() and not any(fresh.values()) else fresh
+    if shown.get("error"):
+        st.error(message(shown["error"]))
+    if shown.get("info"):
+        st.info(shown["info"])
 
 
 def _resume(s: SessionState, run: Run, config: TrainConfig | None) -> None:

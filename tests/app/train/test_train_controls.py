@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 import engine
 from engine.training import TrainConfig
 from tests.app.train.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
+from ui.core import runs_ui
 from ui.core.session import KEY, SessionState
 
 
@@ -205,4 +206,17 @@ def test_paused_adam_takes_new_betas(at):
     at.button(key="tr-resume").click().run()
     wait_for(at, ("running",))
     assert all(g["betas"] == (0.8, 0.999) for g in trainer.loop.optimizer.param_groups)
+    assert not at.exception
+
+
+def test_a_message_stays_through_the_rerun_the_live_view_asks_for(at):
+    """The live view reruns the page itself when its runs end or start training: a message a click left (here:
+    the first run stopped) must still be there then. It was popped by the click's own run and gone (the full
+    suite caught this when a new run started training within the click's rerun)."""
+    _long_run(at)
+    at.button(key="tr-start").click().run()
+    assert any("stopped first" in i.value for i in at.info)
+    at.session_state[runs_ui.AGAIN] = True  # as the live view leaves it before its st.rerun()
+    at.run()
+    assert any("stopped first" in i.value for i in at.info), "gone after the live view's own rerun"
     assert not at.exception
