@@ -16,7 +16,7 @@ steps (``every(total_steps)``: ``HIST_EVERY`` = 50, on a long run at most ``MOST
   left out. The edges are fixed per layer and quantity from its first record (``engine.stats.first_spec``:
   sigmoid and tanh their own range; other activations and weights twice the first record's range; gradients
   symmetric log bins, 2 a decade over 8 decades below the first record's largest |g|, and a central bin
-  holding 0) and repeated in every record as a few numbers; ``engine.stats.edges(spec)`` expands them. Values
+  holding 0) and repeated in every record as a few numbers; ``engine.stats.edges(spec)`` expands them. Finite values
   beyond the edges count in the outermost bins, so counts always sum to the number of values counted: all of
   them, or for a tensor of more than ``MAX_VALUES`` (65,536) values an evenly strided sample of about that many
   (every ⌈n / 65,536⌉-th value; a convolution's activations on a batch). ``mean`` and ``std`` use every value.
@@ -43,6 +43,7 @@ HIST_EVERY = 50  # steps between histogram records (each costs a few ms on small
 HEALTH_EVERY = 200  # steps between unit-health records (a forward pass over the probe set)
 MOST_RECORDS = 100  # histogram records a run keeps at most (a workspace file stays small): long runs record less often
 PROBE = 256  # validation samples unit health is measured on
+ONE_PASS = 4096  # values up to which torch.var_mean is the faster way to a tensor's mean and std (CPU)
 MAX_VALUES = 1 << 16  # values counted per histogram at most (a strided sample of larger tensors; bucketing is the cost)
 
 
@@ -70,6 +71,16 @@ def health(model: nn.Module, x: torch.Tensor) -> list[dict]:
             for (n, m, _, _), v in zip(shares, values)]
 
 
+def _moments(flat: torch.Tensor) -> torch.Tensor:
+    """[mean, std] (population) of a 1-D tensor, in its dtype."""
+    if flat.numel() <= ONE_PASS:
+        var, mean = torch.var_mean(flat, correction=0)
+    else:  # two passes: var_mean's single one is 4× slower on a large CPU tensor
+        mean = flat.mean()
+        var = (flat - mean).square().mean()
+    return torch.stack([mean, var.sqrt()])
+
+
 class Recorder:
     """Histograms, update ratios and unit health for one run's model (see the module docstring)."""
 
@@ -89,8 +100,12 @@ class Recorder:
         self.layer_params = {label: [p for p in module.parameters(recurse=False) if p.requires_grad]
                              for _, label, module, _ in self.modules}
         self.layer_params = {k: v for k, v in self.layer_params.items() if v}
+        # every layer's parameters in one list, and the layer each belongs to: the update ratios in a few operations
+        self._params = [p for params in self.layer_params.values() for p in params]
+        self._layer_of = torch.tensor([k for k, params in enumerate(self.layer_params.values()) for _ in params],
+                                      dtype=torch.long, device=self._params[0].device if self._params else None)
         self.specs: dict[tuple[str, str], dict] = {}  # (layer, quantity) -> EdgeSpec, fixed at the first record
-        self._edges: dict[tuple, torch.Tensor] = {}  # ((layer, quantity), dtype) -> edges_tensor of its spec
+        self._bins: dict[tuple, stats.Bins] = {}  # ((layer, quantity), dtype) -> its spec's bins, made once
         self._outputs: dict | None = None
         self._context = None
         self._pending: dict | None = None
@@ -131,9 +146,11 @@ class Recorder:
         for name, label, module, weights in self.modules:
             values = {"act": outputs.get(name)}
             if weights:
-                grads = [p.grad for p in weights if p.grad is not None]
-                values["grad"] = torch.cat([g.detach().reshape(-1) for g in grads]) if grads else None
-                values["weight"] = torch.cat([p.detach().reshape(-1) for p in weights])
+                grads = [p.grad.detach().reshape(-1) for p in weights if p.grad is not None]
+                # read in this call, before the optimiser step changes the weights (a view when there is one)
+                values["grad"] = (grads[0] if len(grads) == 1 else torch.cat(grads)) if grads else None
+                values["weight"] = torch.cat([p.detach().reshape(-1) for p in weights]) if len(weights) > 1 \
+                    else weights[0].detach().reshape(-1)
             for quantity, v in values.items():
                 if v is None or not v.numel():
                     continue
@@ -141,18 +158,21 @@ class Recorder:
                 if key not in self.specs:
                     self.specs[key] = stats.first_spec(quantity, v, module)
                 flat = v.reshape(-1) if v.is_floating_point() else v.reshape(-1).float()
-                if (key, flat.dtype) not in self._edges:  # once per layer and quantity: edges as device tensors
-                    self._edges[(key, flat.dtype)] = stats.edges_tensor(stats.edges(self.specs[key]), flat.dtype,
-                                                                        flat.device)
+                if (key, flat.dtype) not in self._bins:  # once per layer and quantity: edges as device tensors
+                    self._bins[(key, flat.dtype)] = stats.Bins(self.specs[key], flat.dtype, flat.device)
+                bins = self._bins[(key, flat.dtype)]
                 # a large tensor is counted on an evenly strided sample: the picture is the same, the cost bounded
                 stride = -(-flat.numel() // MAX_VALUES)
                 sample = flat[::stride].contiguous() if stride > 1 else flat
-                counts = stats.histogram(sample, self._edges[(key, flat.dtype)])
-                std, mean = torch.std_mean(flat, correction=0)
-                moments = torch.stack([mean, std]).double()
-                pending["hist"].append((label, quantity, counts, moments))
-        pending["before"] = {label: [p.detach().clone() for p in params]
-                             for label, params in self.layer_params.items()}
+                pending["hist"].append((label, quantity, flat, (sample, bins)))
+        if pending["hist"]:
+            # A NaN or ±inf makes both moments non-finite: after_step then counts that sample again, leaving those
+            # out (Bins counts finite values only). Counted together and stacked once: a small model's record is
+            # bound by the number of operations, not of values.
+            counts = stats.counts_many([pair for *_, pair in pending["hist"]])
+            moments = torch.stack([_moments(flat) for _, _, flat, _ in pending["hist"]]).double()
+            pending["hist"] = (pending["hist"], torch.cat([torch.cat(counts).double(), moments.reshape(-1)]))
+        pending["before"] = [p.detach().clone() for p in self._params]
         self._pending = pending
 
     def after_step(self, step: int) -> dict:
@@ -160,25 +180,30 @@ class Recorder:
         pending, self._pending = self._pending, None
         if pending is None:
             return {}
-        ratios = []
-        for label, before in pending["before"].items():
-            after = [p.detach() for p in self.layer_params[label]]
-            delta = torch.stack(torch._foreach_norm(torch._foreach_sub(after, before))).double().norm()
-            base = torch.stack(torch._foreach_norm(before)).double().norm()
-            ratios.append(delta / base)
-        layers = list(pending["before"])
+        parts = [pending["hist"][1]] if pending["hist"] else []  # counts and moments
+        layers = list(self.layer_params)
+        if layers:  # ‖w_after − w_before‖ / ‖w_before‖ of each layer, over all its parameters
+            before = pending["before"]
+            norms = torch._foreach_norm(torch._foreach_sub([p.detach() for p in self._params], before))
+            squares = torch.stack(norms + torch._foreach_norm(before)).double().square().reshape(2, -1)
+            sums = torch.zeros(2, len(layers), dtype=torch.float64, device=squares.device).index_add_(
+                1, self._layer_of, squares)
+            parts.append((sums[0] / sums[1]).sqrt())
+        numbers = torch.cat(parts).tolist() if parts else []  # one synchronisation
+        numbers, ratios = numbers[:len(numbers) - len(layers)], numbers[len(numbers) - len(layers):]
         hist: dict[str, dict] = {}
         if pending["hist"]:
-            lengths = [len(c) for _, _, c, _ in pending["hist"]]
-            flat = torch.cat([torch.cat([c.double(), m]) for _, _, c, m in pending["hist"]]).tolist()  # one sync
-            at = 0
-            for (label, quantity, _, _), n in zip(pending["hist"], lengths):
-                counts, (mean, std) = [int(v) for v in flat[at:at + n]], flat[at + n:at + n + 2]
+            entries = pending["hist"][0]
+            at, sums = 0, numbers[-2 * len(entries):]
+            for k, (label, quantity, _, (sample, bins)) in enumerate(entries):
+                counts, (mean, std) = [int(v) for v in numbers[at:at + bins.count]], sums[2 * k:2 * k + 2]
+                at += bins.count
+                if not (math.isfinite(mean) and math.isfinite(std)):  # NaN or ±inf among them: left out
+                    # (a lone weight tensor is a view: counted as the step left it, a diverged run's last record)
+                    counts = stats.histogram(sample, bins.edges).tolist()
                 hist.setdefault(label, {})[quantity] = {"counts": counts, "mean": mean, "std": std,
                                                         "edges": dict(self.specs[(label, quantity)])}
-                at += n + 2
-        values = torch.stack(ratios).tolist() if ratios else []
-        record = {"hist": hist, "update_ratio": {k: (v if math.isfinite(v) else None) for k, v in zip(layers, values)}}
+        record = {"hist": hist, "update_ratio": {k: (v if math.isfinite(v) else None) for k, v in zip(layers, ratios)}}
         if step == 0 or (step + 1) % self.health_every == 0:
             record["health"] = self.health()
         return record

@@ -39,7 +39,7 @@ OVERFLOW_JS = """([selector, width]) => {
     if (!['auto', 'scroll'].includes(style.overflowX)) continue;
     const owner = el.closest('[data-testid]');
     out.push('scrolls sideways: ' + (owner ? owner.dataset.testid : el.tagName) + ' ' + el.scrollWidth + ' > ' +
-        el.clientWidth + ' ' + (owner ? owner.innerText : '').slice(0, 40).replace(/\s+/g, ' '));
+        el.clientWidth + ' ' + (owner ? owner.innerText : '').slice(0, 40).replace(/\\s+/g, ' '));
   }
   // A button whose label is cut to "Start new …" cannot be read from the back of the room.
   for (const el of main.querySelectorAll('button *, [role=tab] *')) {

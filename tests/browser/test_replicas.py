@@ -272,9 +272,12 @@ def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resum
         grace.wait_for_timeout(1000)
         readings.append(_step(grace, "running"))
     if not (readings[-1] or 0) > cut:
-        text = re.sub(r"\s+", " ", grace.locator("[data-testid=stMain]").inner_text())[:600]
+        text = grace.locator("[data-testid=stMain]").inner_text()
+        (RESULTS / "replica-resume-page.txt").write_text(text)
+        grace.screenshot(path=str(RESULTS / "replica-resume.png"), full_page=True)
+        said = " | ".join(line for line in text.splitlines() if "step" in line or "Run " in line)[:1500]
         warnings.warn(f"the resumed run did not train past the cut {cut} in 60 s: steps read {readings[:12]}…; "
-                      f"the page said: {text}")
+                      f"stored {_run_row(replicas, grace_token)}; the page's run lines: {said}")
     if grace.locator(".st-key-tr-stop button").is_enabled():  # still live: stopped, not left to the server's end
         grace.locator(".st-key-tr-stop button").click()
     wait_idle(grace)

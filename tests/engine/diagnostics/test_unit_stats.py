@@ -19,6 +19,8 @@ def test_histogram_counts_equal_numpy_and_sum_to_the_values(values, kind):
     counts = stats.histogram(t, e)
     assert counts.tolist() == np.histogram(t.double().numpy(), bins=e)[0].tolist()
     assert int(counts.sum()) == t.numel()
+    for dtype in (torch.float32, torch.float64):  # the records' fast bins count as numpy does too
+        assert stats.Bins(spec, dtype, "cpu").counts(t.to(dtype)).tolist() == counts.tolist()
 
 
 def test_values_beyond_the_edges_count_in_the_outer_bins():
@@ -86,3 +88,17 @@ def test_float32_values_on_and_beside_the_edges_fall_in_numpys_bins():
     counts = stats.histogram(values, stats.edges_tensor(e, torch.float32, "cpu"))
     assert counts.tolist() == np.histogram(values.double().numpy(), bins=e)[0].tolist()
     assert stats.histogram(values, e).tolist() == counts.tolist()
+
+
+@pytest.mark.parametrize("spec", [stats.linear_spec(-0.3, 0.7, 10), stats.linear_spec(0.0, 2.5),
+                                  stats.symlog_spec(0.03), stats.symlog_spec(4e-7)], ids=str)
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_fast_bins_put_values_on_beside_and_beyond_every_edge_where_numpy_does(spec, dtype):
+    e = stats.edges(spec)
+    on = torch.tensor(e, dtype=dtype)
+    values = torch.cat([on, torch.nextafter(on, torch.full_like(on, np.inf)),
+                        torch.nextafter(on, torch.full_like(on, -np.inf)), torch.zeros(3, dtype=dtype),
+                        torch.randn(4000, generator=torch.Generator().manual_seed(0), dtype=dtype) * float(e[-1]),
+                        torch.tensor([1e30, -1e30, 1e-30, -1e-30], dtype=dtype)])
+    counts = stats.Bins(spec, dtype, "cpu").counts(values)
+    assert counts.tolist() == np.histogram(np.clip(values.double().numpy(), e[0], e[-1]), bins=e)[0].tolist()

@@ -7,6 +7,7 @@ from run_helpers import toy_mlp
 from engine import diagnostics, stats
 from engine.training import SavedRun, TrainConfig, Trainer, initial_state, load_weights
 from engine.training.loop import Loop
+from engine.training.recorder import Recorder
 
 
 def _loop(circle, hist_every=None, **kw):
@@ -42,6 +43,22 @@ def test_histograms_count_the_weights_and_gradients_as_numpy_does(circle):
     units = loop.model[0].out_features
     assert sum(record["hist"]["1 Tanh"]["act"]["counts"]) == 16 * units  # the batch's 16 samples × its units
     assert record["hist"]["1 Tanh"]["act"]["edges"] == {"scale": "linear", "lo": -1.0, "hi": 1.0, "bins": 32}
+
+
+def test_a_non_finite_activation_is_left_out_of_its_histogram_as_numpy_leaves_it():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(2, 4), torch.nn.Tanh())
+    recorder = Recorder(model, torch.randn(8, 2), total_steps=10)
+    recorder.attach()
+    x = torch.randn(16, 2)
+    x[0, 0] = float("nan")  # the first sample's outputs are NaN
+    out = model(x)
+    recorder.detach()
+    out[1:].sum().backward()
+    recorder.before_step()
+    cell = recorder.after_step(0)["hist"]["1 Tanh"]["act"]
+    assert cell["counts"] == np.histogram(out[1:].detach().double().numpy(), bins=stats.edges(cell["edges"]))[0].tolist()
+    assert sum(cell["counts"]) == 15 * 4 and cell["mean"] != cell["mean"]  # NaN left out; the mean says NaN
 
 
 def test_records_come_every_k_steps_on_fixed_edges_from_the_batch_already_computed(circle):
