@@ -7,6 +7,7 @@ runs code from it.
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass
 
@@ -165,7 +166,8 @@ def capture(loop, records: int) -> Checkpoint:
     meta = {"dataset": loop.dataset.name, "train_size": len(loop.x_train), "batch_size": loop.config.batch_size,
             "position": loop._pos, "numpy_rng": loop.rng.bit_generator.state, "elapsed": loop.elapsed,
             "validating": loop._val is not None, "changes": loop.changes,
-            "ended": loop.outcome[0] if loop.outcome else None}
+            "ended": loop.outcome[0] if loop.outcome else None,
+            "guard_first": loop.guard.first}  # the divergence bar: the run's first loss, not the resumed one's
     if loop._pos:  # mid-epoch: the rest of this epoch's order (a new one is drawn at an epoch's start)
         tensors["order"] = loop._perm
     if loop.dropout_generator is not None:
@@ -214,6 +216,9 @@ def restore(loop, checkpoint: Checkpoint) -> None:
         loop._perm = tensors["order"].to(loop.device)
     _set_generators(loop, meta, tensors)
     loop.elapsed = _number(meta, "elapsed", "progress", float)
+    first = meta.get("guard_first")  # None in a checkpoint from before it was kept (Trainer: its history's)
+    if isinstance(first, (int, float)) and not isinstance(first, bool) and math.isfinite(first):
+        loop.guard.first = float(first)
     loop._epoch_loss, loop._epoch_correct, loop._epoch_seen = _sums(meta)
     loop.changes = [{k: tuple(v) if isinstance(v, list) else v for k, v in c.items()} for c in meta["changes"]]
     if meta.get("best"):

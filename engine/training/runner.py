@@ -5,6 +5,7 @@ and ``records(since=...)``.
 """
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections import deque
@@ -75,6 +76,10 @@ class Trainer(Worker):
             restore(self.loop, resume)
             self._count = resume.records
             self._records.extend(list(history or [])[:resume.records])
+            if self.loop.guard.first is None:  # an older checkpoint: the bar is the run's first training loss
+                self.loop.guard.first = next((r["train_loss"] for r in self._records if r.get("kind") == "step"
+                                              and isinstance(r.get("train_loss"), float)
+                                              and math.isfinite(r["train_loss"])), None)
         self._ctl = Control(self.loop)
 
     # ------------------------------------------------------------ what the page reads

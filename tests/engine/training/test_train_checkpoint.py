@@ -11,6 +11,7 @@ import torch
 import engine
 from engine import data
 from engine.training import Checkpoint, RunLimiter, TrainConfig, Trainer
+from engine.training import checkpoint as checkpoint_module
 from tests.engine.run_helpers import long_config, toy_mlp, wait_for
 
 DROPOUT_CNN = engine.ModelSpec.from_dict({"name": "dropout-cnn", "input": [1, 8, 8], "layers": [
@@ -143,3 +144,22 @@ def test_a_resumed_run_given_its_history_continues_the_same_curve(circle):
     assert resumed.records()[:checkpoint.records] == history[:checkpoint.records]
     assert [r["step"] for r in resumed.records() if r["kind"] == "step"] == list(range(1, 8))
     assert resumed.records(since=checkpoint.records)[0]["step"] == checkpoint.step + 1
+
+
+def test_a_resumed_run_keeps_the_first_loss_that_sets_its_divergence_bar(circle):
+    # A run counts as diverged past 1000× its first training loss (guard.DIVERGE_FACTOR). Resumed with batch 1 from
+    # well-trained weights, its first batch's loss can be tiny: taken as the bar, an ordinary batch later stopped the
+    # run as diverged at once (the replica failover flow's resumed run).
+    cfg = config("adam", batch_size=1, epochs=20)
+    run = steps(trainer(toy_mlp(), cfg, circle), 200)
+    bar = run.loop.guard.first
+    checkpoint = run.checkpoint()
+    resumed = steps(trainer(toy_mlp(), cfg, circle, resume=checkpoint), 1)
+    assert resumed.loop.guard.first == bar
+    # a checkpoint stored before it kept the bar: the bar comes from the run's history, its first training loss
+    tensors, meta = checkpoint_module._unpack(checkpoint.progress, "progress")
+    del meta["guard_first"]
+    older = dataclasses.replace(checkpoint, progress=checkpoint_module._pack(tensors, meta))
+    history = run.records()
+    resumed = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=older, history=history)
+    assert resumed.loop.guard.first == history[0]["train_loss"] == pytest.approx(bar)
