@@ -156,6 +156,15 @@ class Bins:
         inner = inner_edges(self.edges, dtype, device)
         inf = torch.full((1,), float("inf"), dtype=dtype, device=inner.device)
         self.lower, self.upper = torch.cat([-inf, inner]), torch.cat([inner, inf])  # bin i: [lower[i], upper[i])
+        # Edges the dtype cannot tell apart well (bins narrower than its smallest normal number or than its
+        # precision at their size, or near its largest) would put the estimate more than one bin off:
+        # those bins are counted exactly (torch.bucketize), as ``histogram`` counts them.
+        info, top = torch.finfo(dtype), float(np.abs(self.edges).max())
+        width = float(np.diff(self.edges).min())
+        self.exact = not (width >= max(info.tiny, 8 * info.eps * top) and top <= info.max / 8
+                          and (spec["scale"] == "linear" or 10.0 ** spec["low"] >= info.tiny)
+                          and self.count / width <= info.max / 8)
+        self._edges = edges_tensor(self.edges, dtype, device) if self.exact else None
 
     def position(self, flat: torch.Tensor) -> torch.Tensor:
         """Each value's bin estimated from the scale, as whole floats (NaN for NaN; beyond the ends for values
@@ -178,6 +187,9 @@ def counts_many(items: list[tuple[torch.Tensor, Bins]]) -> list[torch.Tensor]:
     out: list[torch.Tensor | None] = [None] * len(items)
     groups: dict[tuple, list[int]] = {}
     for k, (flat, bins) in enumerate(items):
+        if bins.exact:
+            out[k] = histogram(flat, bins._edges)
+            continue
         groups.setdefault((bins.spec["scale"], bins.count, flat.dtype, flat.device), []).append(k)
     for (_, n, _, device), members in groups.items():
         flats = [items[k][0] for k in members]
