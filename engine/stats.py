@@ -164,7 +164,7 @@ class Bins:
         self.exact = not (width >= max(info.tiny, 8 * info.eps * top) and top <= info.max / 8
                           and (spec["scale"] == "linear" or 10.0 ** spec["low"] >= info.tiny)
                           and self.count / width <= info.max / 8)
-        self._edges = edges_tensor(self.edges, dtype, device) if self.exact else None
+        self.exact_edges = edges_tensor(self.edges, dtype, device) if self.exact else None
 
     def position(self, flat: torch.Tensor) -> torch.Tensor:
         """Each value's bin estimated from the scale, as whole floats (NaN for NaN; beyond the ends for values
@@ -188,7 +188,7 @@ def counts_many(items: list[tuple[torch.Tensor, Bins]]) -> list[torch.Tensor]:
     groups: dict[tuple, list[int]] = {}
     for k, (flat, bins) in enumerate(items):
         if bins.exact:
-            out[k] = histogram(flat, bins._edges)
+            out[k] = histogram(flat, bins.exact_edges)
             continue
         groups.setdefault((bins.spec["scale"], bins.count, flat.dtype, flat.device), []).append(k)
     for (_, n, _, device), members in groups.items():

@@ -142,7 +142,7 @@ class Recorder:
         """Histograms of the outputs, gradients and weights as they are now, and a copy of the weights; all on the
         device, read back in ``after_step``."""
         outputs, self._outputs = self._outputs or {}, None
-        pending: dict = {"hist": [], "before": {}}
+        pending: dict = {"hist": [], "numbers": None, "before": []}
         for name, label, module, weights in self.modules:
             values = {"act": outputs.get(name)}
             if weights:
@@ -171,7 +171,7 @@ class Recorder:
             # bound by the number of operations, not of values.
             counts = stats.counts_many([pair for *_, pair in pending["hist"]])
             moments = torch.stack([_moments(flat) for _, _, flat, _ in pending["hist"]]).double()
-            pending["hist"] = (pending["hist"], torch.cat([torch.cat(counts).double(), moments.reshape(-1)]))
+            pending["numbers"] = torch.cat([torch.cat(counts).double(), moments.reshape(-1)])
         pending["before"] = [p.detach().clone() for p in self._params]
         self._pending = pending
 
@@ -180,7 +180,7 @@ class Recorder:
         pending, self._pending = self._pending, None
         if pending is None:
             return {}
-        parts = [pending["hist"][1]] if pending["hist"] else []  # counts and moments
+        parts = [pending["numbers"]] if pending["hist"] else []  # counts and moments
         layers = list(self.layer_params)
         if layers:  # ‖w_after − w_before‖ / ‖w_before‖ of each layer, over all its parameters
             before = pending["before"]
@@ -193,7 +193,7 @@ class Recorder:
         numbers, ratios = numbers[:len(numbers) - len(layers)], numbers[len(numbers) - len(layers):]
         hist: dict[str, dict] = {}
         if pending["hist"]:
-            entries = pending["hist"][0]
+            entries = pending["hist"]
             at, sums = 0, numbers[-2 * len(entries):]
             for k, (label, quantity, _, (sample, bins)) in enumerate(entries):
                 counts, (mean, std) = [int(v) for v in numbers[at:at + bins.count]], sums[2 * k:2 * k + 2]
