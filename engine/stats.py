@@ -156,14 +156,19 @@ class Bins:
         inner = inner_edges(self.edges, dtype, device)
         inf = torch.full((1,), float("inf"), dtype=dtype, device=inner.device)
         self.lower, self.upper = torch.cat([-inf, inner]), torch.cat([inner, inf])  # bin i: [lower[i], upper[i])
-        # Edges the dtype cannot tell apart well (bins narrower than its smallest normal number or than its
-        # precision at their size, or near its largest) would put the estimate more than one bin off:
-        # those bins are counted exactly (torch.bucketize), as ``histogram`` counts them.
+        # Edges the dtype cannot tell apart well would put the estimate more than one bin off: those bins are
+        # counted exactly (torch.bucketize), as ``histogram`` counts them. Linear bins: narrower than the dtype's
+        # smallest normal number or than its precision at their size, or edges near its largest. Log bins are
+        # placed on the log10 scale, where the dtype's relative precision is what counts: edges below its smallest
+        # normal number or near its largest (a gradient's usual 8 decades are placed by arithmetic).
         info, top = torch.finfo(dtype), float(np.abs(self.edges).max())
-        width = float(np.diff(self.edges).min())
-        self.exact = not (width >= max(info.tiny, 8 * info.eps * top) and top <= info.max / 8
-                          and (spec["scale"] == "linear" or 10.0 ** spec["low"] >= info.tiny)
-                          and self.count / width <= info.max / 8)
+        if spec["scale"] == "linear":
+            width = float(np.diff(self.edges).min())
+            fits = width >= max(info.tiny, 8 * info.eps * top) and self.count / width <= info.max / 8
+        else:
+            fits = 10.0 ** spec["low"] >= info.tiny and \
+                spec["per_decade"] * max(abs(spec["low"]), abs(spec["high"])) * 64 * info.eps < 1
+        self.exact = not (fits and top <= info.max / 8)
         self.exact_edges = edges_tensor(self.edges, dtype, device) if self.exact else None
 
     def position(self, flat: torch.Tensor) -> torch.Tensor:
