@@ -171,24 +171,55 @@ class Bins:
         self.exact = not (fits and top <= info.max / 8)
         self.exact_edges = edges_tensor(self.edges, dtype, device) if self.exact else None
 
-    def position(self, flat: torch.Tensor) -> torch.Tensor:
-        """Each value's bin estimated from the scale, as whole floats (NaN for NaN; beyond the ends for values
-        there): right or one off (rounding near an edge)."""
+    def scale(self) -> tuple[float, float]:
+        """(offset, factor) of the position estimate: (v − offset)·factor on the linear scale, (log10|v| − offset)·factor
+        on the log one."""
         spec = self.spec
         if spec["scale"] == "linear":
-            return ((flat - spec["lo"]) * (self.count / (spec["hi"] - spec["lo"]))).floor_()
-        middle = self.count // 2  # bins per decade on each side of a central bin (|v| < 10^low)
-        steps = ((flat.abs().log10_() - spec["low"]) * spec["per_decade"]).floor_()
-        return torch.where(steps < 0, middle, torch.where(flat > 0, middle + 1 + steps, middle - 1 - steps))
+            return spec["lo"], self.count / (spec["hi"] - spec["lo"])
+        return spec["low"], spec["per_decade"]
 
     def counts(self, flat: torch.Tensor) -> torch.Tensor:
         """The counts of ``flat``'s values (1-D; finite ones: see the class docstring), int64, on its device."""
         return counts_many([(flat, self)])[0]
 
 
-def counts_many(items: list[tuple[torch.Tensor, Bins]]) -> list[torch.Tensor]:
+class _Layout:
+    """What counting one group of (values, bins) pairs needs beyond the values, as device tensors: each value's
+    scale (offset and factor), the first bin of its histogram among the group's, its bins' exact edges. The same
+    layers and batch size give the same layout at every record (``counts_many``'s ``layouts`` keeps them)."""
+
+    def __init__(self, sizes: list[int], bins: list[Bins], dtype: torch.dtype, device):
+        n = bins[0].count
+        repeats = torch.tensor(sizes, device=device)
+        offset, factor = zip(*(b.scale() for b in bins))
+        self.offset = torch.tensor(offset, dtype=dtype, device=device).repeat_interleave(repeats)
+        self.factor = torch.tensor(factor, dtype=dtype, device=device).repeat_interleave(repeats)
+        self.first = torch.arange(0, n * len(bins), n, device=device).repeat_interleave(repeats)
+        self.lower, self.upper = torch.cat([b.lower for b in bins]), torch.cat([b.upper for b in bins])
+        self.log, self.count, self.members = bins[0].spec["scale"] != "linear", n, len(bins)
+
+    def index(self, values: torch.Tensor) -> torch.Tensor:
+        """Each value's bin among the group's bins (its histogram's first bin plus its bin there)."""
+        n = self.count
+        if not self.log:
+            at = ((values - self.offset) * self.factor).floor_()
+        else:  # a central bin (|v| < 10^low) with n // 2 bins per side: per_decade a decade
+            middle = n // 2
+            steps = ((values.abs().log10_() - self.offset) * self.factor).floor_()
+            at = torch.where(steps < 0, middle, torch.where(values > 0, middle + 1 + steps, middle - 1 - steps))
+        i = at.nan_to_num_(nan=0.0).clamp_(0, n - 1).long() + self.first
+        # the estimate is right or one off (rounding near an edge); index_select: 4× faster than lower[i]
+        i -= (values < self.lower.index_select(0, i)).long()
+        i += (values >= self.upper.index_select(0, i)).long()
+        return i
+
+
+def counts_many(items: list[tuple[torch.Tensor, Bins]], layouts: dict | None = None) -> list[torch.Tensor]:
     """``bins.counts(flat)`` for each (flat, bins) pair. Pairs whose bins have the same scale and number, of one dtype
-    on one device, are finished together (a record of a small model is bound by the number of operations)."""
+    on one device, are counted together (a record of a small model is bound by the number of operations, not of
+    values); ``layouts``, a dict the caller keeps, saves rebuilding a group's layout when the same bins and sizes
+    come again (a run's records)."""
     out: list[torch.Tensor | None] = [None] * len(items)
     groups: dict[tuple, list[int]] = {}
     for k, (flat, bins) in enumerate(items):
@@ -196,22 +227,18 @@ def counts_many(items: list[tuple[torch.Tensor, Bins]]) -> list[torch.Tensor]:
             out[k] = histogram(flat, bins.exact_edges)
             continue
         groups.setdefault((bins.spec["scale"], bins.count, flat.dtype, flat.device), []).append(k)
-    for (_, n, _, device), members in groups.items():
+    for (_, n, dtype, device), members in groups.items():
         flats = [items[k][0] for k in members]
-        bins = [items[k][1] for k in members]
-        one = len(members) == 1
-        values = flats[0] if one else torch.cat(flats)
-        at = bins[0].position(values) if one else torch.cat([b.position(f) for f, b in zip(flats, bins)])
-        i = at.nan_to_num_(nan=0.0).clamp_(0, n - 1).long()
-        if not one:  # the k-th histogram's bins follow the others': its values' bins are shifted by k·n
-            i += torch.repeat_interleave(torch.arange(0, n * len(members), n, device=device),
-                                         torch.tensor([f.numel() for f in flats], device=device))
-        lower = bins[0].lower if one else torch.cat([b.lower for b in bins])
-        upper = bins[0].upper if one else torch.cat([b.upper for b in bins])
-        # the estimate is right or one off (rounding near an edge); index_select: 4× faster than lower[i]
-        i -= (values < lower.index_select(0, i)).long()
-        i += (values >= upper.index_select(0, i)).long()
-        for k, counts in zip(members, torch.bincount(i, minlength=n * len(members)).split(n)):
+        key = tuple((id(items[k][1]), f.numel()) for k, f in zip(members, flats))
+        layout = layouts.get(key) if layouts is not None else None
+        if layout is None:
+            layout = _Layout([f.numel() for f in flats], [items[k][1] for k in members], dtype, device)
+            if layouts is not None:
+                if len(layouts) >= 8:  # sizes change at an epoch's short last batch: keep a few
+                    layouts.clear()
+                layouts[key] = layout
+        values = flats[0] if len(flats) == 1 else torch.cat(flats)
+        for k, counts in zip(members, torch.bincount(layout.index(values), minlength=n * len(members)).split(n)):
             out[k] = counts
     return out
 

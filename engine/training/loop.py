@@ -105,9 +105,10 @@ class Loop:
         owners = {display_path(n.rpartition(".")[0]): type(self.model.get_submodule(n.rpartition(".")[0])).__name__
                   for n in names}
         self.layer_names = [f"{k} {owners[k]}" for k in layers]
-        # which layer each parameter belongs to, for summing squared norms per layer on the device
-        self._layer_of = torch.tensor([layers.index(display_path(n.rpartition(".")[0])) for n in names],
-                                      device=self.device)
+        # which layer each parameter belongs to, for summing squared norms per layer on the device: the
+        # gradients' to the first len(layers) sums, the weights' to the next ones (one index_add for both)
+        of = [layers.index(display_path(n.rpartition(".")[0])) for n in names]
+        self._layer_of = torch.tensor(of + [k + len(layers) for k in of], device=self.device)
 
         # (mean loss, loss terms, detached output, target) of each step since the last record: summed at the
         # record, so a step adds no tensor arithmetic of its own (it showed on small, fast models).
@@ -170,7 +171,8 @@ class Loop:
         hist = self.recorder is not None and self.recorder.due(self.step)
         if hist:
             self.recorder.attach()  # forward hooks on this batch's own pass
-        self.optimizer.zero_grad(set_to_none=True)
+        for p in self.params:  # the optimiser's zero_grad(set_to_none=True), without its profiler wrapper
+            p.grad = None
         try:
             out, loss = self._forward_backward(x, y, mix)
         finally:
@@ -272,11 +274,10 @@ class Loop:
         """
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.params]
         n_layers = len(self.layer_names)
-        grad_sq = torch.zeros(n_layers, device=self.device).index_add_(
-            0, self._layer_of, torch.stack(torch._foreach_norm(grads)) ** 2)
-        weight_sq = torch.zeros(n_layers, device=self.device).index_add_(
-            0, self._layer_of, torch.stack(torch._foreach_norm([p.detach() for p in self.params])) ** 2)
-        values = torch.cat([self._window_sums(), grad_sq, weight_sq]).tolist()
+        norms = torch.stack(torch._foreach_norm(grads + [p.detach() for p in self.params]))
+        squares = torch.zeros(2 * n_layers, device=self.device, dtype=norms.dtype).index_add_(
+            0, self._layer_of, norms.square())  # the layers' squared gradient norms, then their weights'
+        values = torch.cat([self._window_sums().to(norms.dtype), squares]).tolist()
         loss_sum, correct, last_loss = values[0], values[1], values[2]
         grad_norms = [math.sqrt(v) for v in values[3:3 + n_layers]]
         weight_norms = [math.sqrt(v) for v in values[3 + n_layers:]]

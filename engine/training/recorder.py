@@ -106,6 +106,7 @@ class Recorder:
                                       dtype=torch.long, device=self._params[0].device if self._params else None)
         self.specs: dict[tuple[str, str], dict] = {}  # (layer, quantity) -> EdgeSpec, fixed at the first record
         self._bins: dict[tuple, stats.Bins] = {}  # ((layer, quantity), dtype) -> its spec's bins, made once
+        self._layouts: dict = {}  # stats.counts_many's: the same layers and sizes at every record
         self._outputs: dict | None = None
         self._context = None
         self._pending: dict | None = None
@@ -169,7 +170,7 @@ class Recorder:
             # A NaN or ±inf makes both moments non-finite: after_step then counts that sample again, leaving those
             # out (Bins counts finite values only). Counted together and stacked once: a small model's record is
             # bound by the number of operations, not of values.
-            counts = stats.counts_many([pair for *_, pair in pending["hist"]])
+            counts = stats.counts_many([pair for *_, pair in pending["hist"]], self._layouts)
             moments = torch.stack([_moments(flat) for _, _, flat, _ in pending["hist"]]).double()
             pending["numbers"] = torch.cat([torch.cat(counts).double(), moments.reshape(-1)])
         pending["before"] = [p.detach().clone() for p in self._params]
