@@ -71,14 +71,19 @@ def health(model: nn.Module, x: torch.Tensor) -> list[dict]:
             for (n, m, _, _), v in zip(shares, values)]
 
 
-def _moments(flat: torch.Tensor) -> torch.Tensor:
-    """[mean, std] (population) of a 1-D tensor, in its dtype."""
-    if flat.numel() <= ONE_PASS:
-        var, mean = torch.var_mean(flat, correction=0)
-    else:  # two passes: var_mean's single one is 4× slower on a large CPU tensor
-        mean = flat.mean()
-        var = (flat - mean).square().mean()
-    return torch.stack([mean, var.sqrt()])
+def _moments(flats: list[torch.Tensor]) -> torch.Tensor:
+    """[mean_1, std_1, mean_2, std_2, …] (population) of 1-D tensors, as float64."""
+    means, variances = [], []
+    for flat in flats:
+        if flat.numel() <= ONE_PASS:
+            var, mean = torch.var_mean(flat, correction=0)
+        else:  # two passes: var_mean's single one is 4× slower on a large CPU tensor
+            mean = flat.mean()
+            var = (flat - mean).square().mean()
+        means.append(mean)
+        variances.append(var)
+    # stacked and rooted once for all: a small model's record is bound by the number of operations
+    return torch.stack([torch.stack(means), torch.stack(variances).sqrt()], 1).double().reshape(-1)
 
 
 class Recorder:
@@ -171,8 +176,8 @@ class Recorder:
             # out (Bins counts finite values only). Counted together and stacked once: a small model's record is
             # bound by the number of operations, not of values.
             counts = stats.counts_many([pair for *_, pair in pending["hist"]], self._layouts)
-            moments = torch.stack([_moments(flat) for _, _, flat, _ in pending["hist"]]).double()
-            pending["numbers"] = torch.cat([torch.cat(counts).double(), moments.reshape(-1)])
+            moments = _moments([flat for _, _, flat, _ in pending["hist"]])
+            pending["numbers"] = torch.cat([torch.cat(counts).double(), moments])
         pending["before"] = [p.detach().clone() for p in self._params]
         self._pending = pending
 
