@@ -172,8 +172,8 @@ class Bins:
         self.exact_edges = edges_tensor(self.edges, dtype, device) if self.exact else None
 
     def scale(self) -> tuple[float, float]:
-        """(offset, factor) of the position estimate: (v − offset)·factor on the linear scale, (log10|v| − offset)·factor
-        on the log one."""
+        """(offset, factor) of the position estimate: (v − offset)·factor on the linear scale,
+        (log10|v| − offset)·factor on the log one."""
         spec = self.spec
         if spec["scale"] == "linear":
             return spec["lo"], self.count / (spec["hi"] - spec["lo"])
@@ -197,7 +197,7 @@ class _Layout:
         self.factor = torch.tensor(factor, dtype=dtype, device=device).repeat_interleave(repeats)
         self.first = torch.arange(0, n * len(bins), n, device=device).repeat_interleave(repeats)
         self.lower, self.upper = torch.cat([b.lower for b in bins]), torch.cat([b.upper for b in bins])
-        self.log, self.count, self.members = bins[0].spec["scale"] != "linear", n, len(bins)
+        self.log, self.count = bins[0].spec["scale"] != "linear", n
 
     def index(self, values: torch.Tensor) -> torch.Tensor:
         """Each value's bin among the group's bins (its histogram's first bin plus its bin there)."""
