@@ -93,6 +93,7 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
                               early_stopping=False, metrics_every=1)
     loop = Loop(spec, cfg, dataset)
     loop.recorder = None  # no histograms here
+    loop.snapshots.drop("the range test keeps no trajectory")  # nor weight snapshots for the landscape
     if state is not None:
         with torch.no_grad():
             loop.model.load_state_dict({k: v.detach().clone() for k, v in state.items()})

@@ -79,3 +79,17 @@ def test_a_shallow_relu_net_on_the_same_digits_falls_and_gets_no_such_note():
     r = diagnostics.lr_find(spec, engine.data.load("digits", 0), TrainConfig(dataset="digits", batch_size=32,
                                                                               device="cpu"))
     assert r.usable and 1 - min(r.smoothed) / r.smoothed[0] >= 0.1 and "fell by only" not in r.stopped
+
+
+def test_the_range_test_keeps_no_weight_snapshots(circle, monkeypatch):
+    """Its weights only serve its losses: copying them for a landscape trajectory nobody sees was wasted work."""
+    from engine.training import trajectory
+    taken, offer = [], trajectory.Snapshots.offer
+
+    def counted(self, step):
+        offer(self, step)
+        taken.append(self.taken)
+
+    monkeypatch.setattr(trajectory.Snapshots, "offer", counted)
+    result = diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), steps=30, seed=3)
+    assert len(result.lrs) > 10 and taken and not any(taken)
