@@ -129,10 +129,12 @@ def load_optimizer(optimizer: torch.optim.Optimizer, name: str, data: bytes) -> 
         raise InputError(f"the checkpoint holds the state of the {str(saved)[:40]} optimiser but this run uses "
                          f"{name}: resume with optimizer={saved!r}, or start a new run")
     params = [p for g in optimizer.param_groups for p in g["params"]]
-    if meta.get("groups") != [len(g["params"]) for g in optimizer.param_groups]:
-        raise InputError(f"the checkpoint's optimiser state is for {meta.get('groups')} parameters per group, this "
-                         f"network has {[len(g['params']) for g in optimizer.param_groups]}: it was saved from "
-                         f"another network")
+    # Parameters in group order (penalised first): a run before 7 December kept them in two groups, now in one,
+    # so their order, not their grouping, must agree (and every shape, below).
+    groups = meta.get("groups")
+    if not (isinstance(groups, list) and all(isinstance(n, int) for n in groups) and sum(groups) == len(params)):
+        raise InputError(f"the checkpoint's optimiser state is for {groups} parameters per group, this network has "
+                         f"{len(params)} parameters: it was saved from another network")
     state: dict[int, dict] = {}
     plain = meta.get("plain") if isinstance(meta.get("plain"), dict) else {}
     for pid, entries in plain.items():

@@ -89,7 +89,8 @@ def penalised(model: nn.Module) -> list[nn.Parameter]:
 
 
 def make_optimizer(model: nn.Module, config: Any, lr: float) -> torch.optim.Optimizer:
-    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups).
+    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups; one group
+    holding the same parameters in the same order, penalised first, without weight decay).
 
     ``Loop`` passes ``weight_decay=0`` and adds λw to the gradient itself, before clipping.
 
@@ -105,5 +106,7 @@ def make_optimizer(model: nn.Module, config: Any, lr: float) -> torch.optim.Opti
     decay = penalised(model)
     ids = {id(p) for p in decay}
     rest = [p for p in model.parameters() if p.requires_grad and id(p) not in ids]
+    if not config.weight_decay:  # one group, in the same order: each group costs a step its own pass (≈ 9 µs)
+        return OPTIMIZERS[config.optimizer].make([{"params": decay + rest}], lr, config)
     groups = [{"params": decay, "weight_decay": config.weight_decay}, {"params": rest, "weight_decay": 0.0}]
     return OPTIMIZERS[config.optimizer].make([g for g in groups if g["params"]], lr, config)

@@ -124,7 +124,7 @@ def test_the_optimiser_state_is_safetensors_with_a_json_header(circle):
     checkpoint = run.checkpoint()
     (size,) = struct.unpack("<Q", checkpoint.optimizer[:8])
     header = json.loads(json.loads(checkpoint.optimizer[8:8 + size])["__metadata__"]["playground"])
-    assert header["optimizer"] == "adam" and header["groups"] == [3, 3] and header["format"] == 1
+    assert header["optimizer"] == "adam" and header["groups"] == [6] and header["format"] == 1
     state = run.loop.optimizer.state_dict()["state"]  # torch's own: exp_avg, exp_avg_sq, step per parameter
     expected = {f"state.{pid}.{key}": value for pid, entries in state.items() for key, value in entries.items()}
     assert_same_tensors(engine.training.read_weights(checkpoint.optimizer), expected)  # plain safetensors
@@ -163,3 +163,28 @@ def test_a_resumed_run_keeps_the_first_loss_that_sets_its_divergence_bar(circle)
     history = run.records()
     resumed = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=older, history=history)
     assert resumed.loop.guard.first == history[0]["train_loss"] == pytest.approx(bar)
+
+
+def test_a_checkpoint_from_the_two_group_optimiser_resumes_exactly_as_a_new_one(circle):
+    """Runs before 7 December kept their parameters in two groups (penalised weights, then the rest); the optimiser
+    now keeps the same parameters in the same order in one group: their stored checkpoints still resume, step for
+    step as the new ones."""
+    run = steps(trainer(toy_mlp(), config("adam"), circle), 7)
+    checkpoint = run.checkpoint()
+    params = [p for group in run.loop.optimizer.param_groups for p in group["params"]]
+    assert len(run.loop.optimizer.param_groups) == 1
+    decay = engine.training.optimizers.penalised(run.model)
+    assert params[:len(decay)] == decay  # the penalised weights first, as the two groups had them
+    old = torch.optim.Adam([{"params": decay}, {"params": params[len(decay):]}], lr=0.05)
+    old.load_state_dict({"state": run.loop.optimizer.state_dict()["state"],
+                         "param_groups": old.state_dict()["param_groups"]})
+    blob = checkpoint_module.save_optimizer(old, "adam")
+    assert checkpoint_module._unpack(blob, "optimiser state")[1]["groups"] == [3, 3]
+    from_old = steps(trainer(toy_mlp(), config("adam"), circle,
+                             resume=dataclasses.replace(checkpoint, optimizer=blob)), 6)
+    from_new = steps(trainer(toy_mlp(), config("adam"), circle, resume=checkpoint), 6)
+    assert engine.training.save_weights(from_old.model) == engine.training.save_weights(from_new.model)
+    assert [numbers(r) for r in from_old.records()] == [numbers(r) for r in from_new.records()]
+    with pytest.raises(engine.InputError, match="saved from another network"):
+        checkpoint_module.load_optimizer(from_new.loop.optimizer, "adam",
+                                         checkpoint_module.save_optimizer(torch.optim.Adam(params[:5]), "adam"))
