@@ -195,7 +195,7 @@ class _Layout:
         offset, factor = zip(*(b.scale() for b in bins))
         self.offset = torch.tensor(offset, dtype=dtype, device=device).repeat_interleave(repeats)
         self.factor = torch.tensor(factor, dtype=dtype, device=device).repeat_interleave(repeats)
-        self.first = torch.arange(0, n * len(bins), n, device=device).repeat_interleave(repeats)
+        self.first = torch.arange(0, n * len(bins), n, device=device, dtype=torch.int32).repeat_interleave(repeats)
         self.lower, self.upper = torch.cat([b.lower for b in bins]), torch.cat([b.upper for b in bins])
         self.log, self.count = bins[0].spec["scale"] != "linear", n
 
@@ -203,15 +203,16 @@ class _Layout:
         """Each value's bin among the group's bins (its histogram's first bin plus its bin there)."""
         n = self.count
         if not self.log:
-            at = ((values - self.offset) * self.factor).floor_()
+            at = (values - self.offset).mul_(self.factor)  # floored below: truncating a value clamped to ≥ 0
         else:  # a central bin (|v| < 10^low) with n // 2 bins per side: per_decade a decade
             middle = n // 2
-            steps = ((values.abs().log10_() - self.offset) * self.factor).floor_()
+            steps = (values.abs().log10_() - self.offset).mul_(self.factor).floor_()
             at = torch.where(steps < 0, middle, torch.where(values > 0, middle + 1 + steps, middle - 1 - steps))
-        i = at.nan_to_num_(nan=0.0).clamp_(0, n - 1).long() + self.first
+        # int32 indices: each pass over a record's values moves half the bytes of int64 (the record is cold in cache)
+        i = at.nan_to_num_(nan=0.0).clamp_(0, n - 1).int().add_(self.first)
         # the estimate is right or one off (rounding near an edge); index_select: 4× faster than lower[i]
-        i -= (values < self.lower.index_select(0, i)).long()
-        i += (values >= self.upper.index_select(0, i)).long()
+        i -= (values < self.lower.index_select(0, i)).int()
+        i += (values >= self.upper.index_select(0, i)).int()
         return i
 
 
