@@ -132,7 +132,8 @@ def load_optimizer(optimizer: torch.optim.Optimizer, name: str, data: bytes) -> 
     # Parameters in group order (penalised first): a run before 7 December kept them in two groups, now in one,
     # so their order, not their grouping, must agree (and every shape, below).
     groups = meta.get("groups")
-    if not (isinstance(groups, list) and all(isinstance(n, int) for n in groups) and sum(groups) == len(params)):
+    if not (isinstance(groups, list) and all(isinstance(n, int) and n >= 0 for n in groups)
+            and sum(groups) == len(params)):
         raise InputError(f"the checkpoint's optimiser state is for {groups} parameters per group, this network has "
                          f"{len(params)} parameters: it was saved from another network")
     state: dict[int, dict] = {}
