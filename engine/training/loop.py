@@ -22,10 +22,10 @@ from engine.training.augment import augment
 from engine.training.config import TrainConfig, apply_settings
 from engine.training.guard import DIVERGED_HINT, Guard, chance_loss
 from engine.training.inference import EVAL_BATCH, chunk_sums
-from engine.training.losses import check_output_range, compute_loss, resolve_loss
+from engine.training.losses import check_output_range, compute_loss, mixed_loss, resolve_loss
 from engine.training.optimizers import make_optimizer, penalised
 from engine.training.recorder import Recorder
-from engine.training.sequence import bptt_chunk, detach_state, forward_with_state
+from engine.training.sequence import bptt_chunk, truncated_bptt
 from engine.training.trajectory import Snapshots
 
 
@@ -228,29 +228,12 @@ class Loop:
 
     def _forward_backward(self, x, y, mix):
         """Forward and backward passes; returns the detached output and mean loss."""
-        if not self.bptt:
-            out = self.model(x)
-            loss = self._loss(out, y, mix)
-            loss.backward()
-            return out.detach(), loss.detach()
-        # Truncated BPTT: gradients flow back at most `bptt` steps; one update per batch (gradients summed
-        # over the chunks, each weighted by its share of the sequence, so the loss is the sequence's mean).
-        steps, state, outs, total = x.shape[1], None, [], 0.0
-        for t0 in range(0, steps, self.bptt):
-            xs, ys = x[:, t0:t0 + self.bptt], y[:, t0:t0 + self.bptt]  # (N, k)
-            out, state = forward_with_state(self.model, xs, state)  # (N, k, V)
-            loss = self._loss(out, ys, None) * (xs.shape[1] / steps)
-            loss.backward()
-            state = detach_state(state)
-            outs.append(out.detach())
-            total = total + loss.detach()
-        return torch.cat(outs, dim=1), total
-
-    def _loss(self, out, y, mix):
-        if mix is None:
-            return compute_loss(self.loss_name, out, y)
-        lam, perm = mix
-        return lam * compute_loss(self.loss_name, out, y) + (1 - lam) * compute_loss(self.loss_name, out, y[perm])
+        if self.bptt:  # mixup is for images only: a character model's batch has none
+            return truncated_bptt(self.model, x, y, self.bptt, lambda out, ys: compute_loss(self.loss_name, out, ys))
+        out = self.model(x)
+        loss = mixed_loss(self.loss_name, out, y, mix)
+        loss.backward()
+        return out.detach(), loss.detach()
 
     # ---------------------------------------------------------------- metrics
     def _window_sums(self) -> torch.Tensor:

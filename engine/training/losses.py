@@ -116,3 +116,11 @@ def compute_loss(loss: str, output: torch.Tensor, target: torch.Tensor) -> torch
     if fn is None:
         raise ValueError(f"{loss!r} is not a loss function itself; resolve it with resolve_loss(name, task) first")
     return fn(output, target)
+
+
+def mixed_loss(loss: str, output: torch.Tensor, target: torch.Tensor, mix: tuple | None) -> torch.Tensor:
+    """``compute_loss``, or with mixup's ``mix = (λ, permutation)`` the blend λ·L(y) + (1 − λ)·L(y[permutation])."""
+    if mix is None:
+        return compute_loss(loss, output, target)
+    lam, perm = mix
+    return lam * compute_loss(loss, output, target) + (1 - lam) * compute_loss(loss, output, target[perm])

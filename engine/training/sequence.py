@@ -1,6 +1,8 @@
 """Run a Sequential network chunk by chunk, carrying recurrent hidden states (truncated BPTT, sampling)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -51,6 +53,27 @@ def forward_with_state(model: nn.Sequential, x: torch.Tensor, state: dict | None
 def detach_state(state: dict) -> dict:
     """The same hidden states cut from the graph: gradients stop at the chunk boundary."""
     return {k: tuple(t.detach() for t in v) if isinstance(v, tuple) else v.detach() for k, v in state.items()}
+
+
+def truncated_bptt(model: nn.Sequential, x: torch.Tensor, y: torch.Tensor, k: int,
+                   loss_of: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Forward and backward passes chunk by chunk: gradients flow back at most ``k`` steps, summed over the chunks
+    (one update per batch), each chunk's loss weighted by its share of the sequence so the loss is the sequence's
+    mean.
+
+    Returns:
+        The detached output ``(N, T, V)`` and mean loss.
+    """
+    steps, state, outs, total = x.shape[1], None, [], 0.0
+    for t0 in range(0, steps, k):
+        xs, ys = x[:, t0:t0 + k], y[:, t0:t0 + k]  # (N, k)
+        out, state = forward_with_state(model, xs, state)  # (N, k, V)
+        loss = loss_of(out, ys) * (xs.shape[1] / steps)
+        loss.backward()
+        state = detach_state(state)
+        outs.append(out.detach())
+        total = total + loss.detach()
+    return torch.cat(outs, dim=1), total
 
 
 def bptt_chunk(k: int, task: str, dataset, model: nn.Module, notes: list[str]) -> int:
