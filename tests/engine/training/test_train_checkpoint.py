@@ -188,3 +188,7 @@ def test_a_checkpoint_from_the_two_group_optimiser_resumes_exactly_as_a_new_one(
     with pytest.raises(engine.InputError, match="saved from another network"):
         checkpoint_module.load_optimizer(from_new.loop.optimizer, "adam",
                                          checkpoint_module.save_optimizer(torch.optim.Adam(params[:5]), "adam"))
+    tensors, meta = checkpoint_module._unpack(blob, "optimiser state")  # group sizes that are not counts
+    with pytest.raises(engine.InputError, match="saved from another network"):
+        checkpoint_module.load_optimizer(from_new.loop.optimizer, "adam",
+                                         checkpoint_module._pack(tensors, dict(meta, groups=[7, -1])))
