@@ -26,6 +26,21 @@ from engine.training.worker import Worker
 BUFFER = 5000  # metric records kept per run
 
 
+def _counted(history: list[dict], checkpoint: Checkpoint, validating: bool) -> list[dict]:
+    """The records of ``history`` that ``checkpoint`` counted: those up to its step, less an epoch record at it
+    whose validation was still running. A long run's history holds only its last records (the buffer), so it
+    is cut by step; by count it would keep the records past the checkpoint, and the curve would step back."""
+    def after(record) -> bool:
+        step = record.get("step") if isinstance(record, dict) else None
+        if not isinstance(step, int) or isinstance(step, bool):
+            return False  # not a record this run wrote: the count below still bounds it
+        return step > checkpoint.step or (step == checkpoint.step and validating and record.get("kind") == "epoch")
+    end = len(history)
+    while end and after(history[end - 1]):  # the records past it are the last ones: steps only grow
+        end -= 1
+    return history[:min(end, checkpoint.records)]
+
+
 class Trainer(Worker):
     """One training run, owned by a browser session; trains in its own thread.
 
@@ -75,7 +90,7 @@ class Trainer(Worker):
         if resume is not None:
             restore(self.loop, resume)
             self._count = resume.records
-            self._records.extend(list(history or [])[:resume.records])
+            self._records.extend(_counted(list(history or []), resume, self.loop._val is not None))
             if self.loop.guard.first is None:  # an older checkpoint: the bar is the run's first training loss
                 self.loop.guard.first = next((r["train_loss"] for r in self._records if r.get("kind") == "step"
                                               and isinstance(r.get("train_loss"), float)

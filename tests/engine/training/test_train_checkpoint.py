@@ -146,6 +146,61 @@ def test_a_resumed_run_given_its_history_continues_the_same_curve(circle):
     assert resumed.records(since=checkpoint.records)[0]["step"] == checkpoint.step + 1
 
 
+@pytest.mark.parametrize("k", [28, 30])  # mid-epoch; at an epoch's end, its validation done
+def test_a_resumed_run_longer_than_its_record_buffer_goes_on_with_the_same_records_as_a_straight_run(circle, k):
+    """A long run keeps only its last records (the buffer), so its stored history starts mid-run. Records past the
+    checkpoint must still go: they were kept (sliced by count from a history that no longer starts at record 0),
+    and the resumed curve stepped back to the checkpoint's step."""
+    cfg = config(metrics_every=1, epochs=20)
+
+    def run(resume=None, history=None):
+        return Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), buffer=12, resume=resume,
+                       history=history)
+    straight = steps(run(), k)
+    checkpoint = straight.checkpoint()
+    counted = straight.records()
+    steps(straight, 4)
+    history = straight.records()  # what the store holds when the run is cut off: its last 12 records
+    assert checkpoint.records > 12 and history[-1]["step"] > checkpoint.step
+    resumed = run(checkpoint, history)
+    kept = resumed.records()
+    assert kept and kept == counted[-len(kept):] and resumed.record_count == checkpoint.records
+    steps(resumed, 4)
+
+    assert _curve(resumed) == _curve(straight) and resumed.record_count == straight.record_count
+
+
+def test_a_checkpoint_taken_during_an_epochs_validation_leaves_its_epoch_record_to_the_resumed_run(circle):
+    """Validation runs in chunks, so a checkpoint can fall inside one: the epoch record that came after it belongs
+    to the resumed run, which validates again (cut by step, that record sits at the checkpoint's step)."""
+    cfg = config(metrics_every=1, epochs=20)
+
+    def run(resume=None, history=None):
+        return Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), buffer=12, resume=resume,
+                       history=history)
+    straight = steps(run(), 24)
+    straight.loop._eval_chunk = 7
+    with straight._compute:  # the epoch's last batch and the first chunk of its validation, as the worker does
+        straight._publish(straight.loop.train_batch(interrupt=lambda: True), straight._ctl)
+    assert straight.loop._val is not None and straight.loop.step == 25
+    checkpoint = straight.checkpoint()
+    counted = straight.records()
+    steps(straight, 4)
+    history = straight.records()
+    assert ("epoch", 25) in [(r["kind"], r["step"]) for r in history]
+    resumed = run(checkpoint, history)
+    kept = resumed.records()
+    assert kept == counted[-len(kept):] and kept[-1]["kind"] == "step" and kept[-1]["step"] == 25
+    steps(resumed, 4)
+    assert _curve(resumed, val=False) == _curve(straight, val=False)
+    assert [r["val_loss"] for r in resumed.records() if r["kind"] == "epoch"] == pytest.approx(
+        [r["val_loss"] for r in straight.records() if r["kind"] == "epoch"], rel=1e-6)
+
+
+def _curve(trainer, val=True):
+    return [(r["kind"], r["step"], r["train_loss"], r.get("val_loss") if val else None) for r in trainer.records()]
+
+
 def test_a_resumed_run_keeps_the_first_loss_that_sets_its_divergence_bar(circle):
     # A run counts as diverged past 1000× its first training loss (guard.DIVERGE_FACTOR). Resumed with batch 1 from
     # well-trained weights, its first batch's loss can be tiny: taken as the bar, an ordinary batch later stopped the
