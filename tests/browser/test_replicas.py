@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import time
-import warnings
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
@@ -264,20 +263,20 @@ def test_a_killed_replicas_students_reload_onto_the_other_and_its_live_run_resum
         first = _step(grace, "running")
         grace.wait_for_timeout(200)
     assert 0 < first, f"resumed from step 0, not its checkpoint (the cut was {cut})"
-    # Then it should train on past the cut. Twice in full-suite runs (CI's, and one here) the page stopped showing
-    # it as running right after its first step was read, and it never did on its own: issue 22 stays open on this.
-    # Not asserted, so that the rest of the suite lands; what the page showed is reported as a warning instead.
+    # Then it trains on past the cut. It once stopped at once as "diverged" here (CI, stop 23; two full runs, stop
+    # 24): its divergence bar came from its first resumed batch, ~1e-5 with batch 1 and trained weights, and with the
+    # toy sets' Adam rate (0.03) an ordinary window of batches passed it (20 of 53 resumes in the engine, 982f9aa^).
     deadline, readings = time.monotonic() + 60, [first]
     while not (readings[-1] or 0) > cut and time.monotonic() < deadline:
         grace.wait_for_timeout(1000)
         readings.append(_step(grace, "running"))
-    if not (readings[-1] or 0) > cut:
+    if not (readings[-1] or 0) > cut:  # what the page showed, kept for the failure's report
         text = grace.locator("[data-testid=stMain]").inner_text()
         (RESULTS / "replica-resume-page.txt").write_text(text)
         grace.screenshot(path=str(RESULTS / "replica-resume.png"), full_page=True)
         said = " | ".join(line for line in text.splitlines() if "step" in line or "Run " in line)[:1500]
-        warnings.warn(f"the resumed run did not train past the cut {cut} in 60 s: steps read {readings[:12]}…; "
-                      f"stored {_run_row(replicas, grace_token)}; the page's run lines: {said}")
+        pytest.fail(f"the resumed run did not train past the cut {cut} in 60 s: steps read {readings[:12]}…; "
+                    f"stored {_run_row(replicas, grace_token)}; the page's run lines: {said}")
     if grace.locator(".st-key-tr-stop button").is_enabled():  # still live: stopped, not left to the server's end
         grace.locator(".st-key-tr-stop button").click()
     wait_idle(grace)
