@@ -23,7 +23,7 @@ page_link("views/1_Build.py", "Change the network on the Build page")
 with st.expander("Data and training settings", expanded=not widgets.runs(s) and not present.is_on()):
     config = widgets.settings_ui(s)
 controls.controls_ui(s, config)
-with st.expander("Find a learning rate (range test)", expanded=lr_find.job(s) is not None):
+with st.expander("Find a learning rate (range test)", expanded=lr_find.shown(s)):
     lr_find.lr_find_ui(s, config)
 
 run = widgets.active(s)

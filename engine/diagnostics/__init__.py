@@ -12,7 +12,8 @@ a layer's statistics come from ``engine.stats``, shared with ``engine.gradients`
 - ``lr_find(spec, dataset, config, *, start=1e-7, end=10.0, steps=100, seed=0, state=None, progress=None,
   cancel=None) -> LRFind`` (``lrs``, ``losses``, ``smoothed``, ``suggestion``, ``min_tenth``, ``stopped``,
   ``diverged``, ``usable``): on a seeded copy; stops once the smoothed loss passes 4× its best (its usual end) or
-  the loss diverges (NaN, infinite or exploded: ``diverged``).
+  the loss diverges (NaN, infinite or exploded: ``diverged``). ``LRFind.to_dict()`` / ``LRFind.from_dict(value)``:
+  plain JSON and back, checked (InputError), for a workspace to keep it.
 - ``loss_line(model, start_state, end_state, x, y, loss, alphas) -> list[float]``: θ(α) = (1 − α)·θ₀ + α·θ₁.
 - ``loss_plane(model, x, y, loss, *, steps=21, span=1.0, seed=0, directions="random", trajectory=None,
   progress=None, cancel=None) -> LossPlane`` (``alphas``, ``betas``, ``losses``, ``centre``, ``trajectory``):

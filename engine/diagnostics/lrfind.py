@@ -16,6 +16,7 @@ from engine.training import Loop, TrainConfig
 SMOOTHING = 0.98  # the exponential moving average's β (with bias correction), as fastai smooths the loss
 STOP_FACTOR = 4.0  # stop once the smoothed loss passes this many times its best
 SMALL_FALL = 0.10  # a smoothed loss that fell by less than this share of its first value: the picks mean little
+MAX_STEPS = 1000  # rates a test tries at most
 
 
 @dataclass
@@ -48,6 +49,41 @@ class LRFind:
     stopped: str
     diverged: bool
     usable: bool = True
+
+    def to_dict(self) -> dict:
+        """Its plain JSON data (what a workspace keeps; ``from_dict`` reads it back)."""
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, value) -> LRFind:
+        """A result again from ``to_dict``'s data, checked: it comes from a stored or an imported workspace.
+
+        Raises:
+            InputError: saying what is wrong (a field missing or of the wrong kind, curves of different lengths or
+                longer than the test takes, rates that are not positive and growing, a non-finite number).
+        """
+        if not isinstance(value, dict):
+            raise InputError(f"a range test's result is a JSON object, not {type(value).__name__}")
+        missing = [f.name for f in dataclasses.fields(cls) if f.name not in value]
+        if missing:
+            raise InputError(f"a range test's result lacks {', '.join(missing)}")
+        curves = [value[name] for name in ("lrs", "losses", "smoothed")]
+        if not all(isinstance(c, list) for c in curves) or len({len(c) for c in curves}) != 1 \
+                or not 1 <= len(curves[0]) <= MAX_STEPS:
+            raise InputError(f"a range test's curves are lists of one length, 1 to {MAX_STEPS:,} rates")
+        numbers = [*curves[0], *curves[1], *curves[2], value["suggestion"], value["min_tenth"]]
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+            raise InputError("a range test's rates and losses are finite numbers")
+        lrs = curves[0]
+        if lrs[0] <= 0 or any(b <= a for a, b in zip(lrs, lrs[1:])) or min(value["suggestion"],
+                                                                           value["min_tenth"]) <= 0:
+            raise InputError("a range test's rates are positive and growing")
+        if not isinstance(value["stopped"], str) or len(value["stopped"]) > 2000 \
+                or not all(isinstance(value[k], bool) for k in ("diverged", "usable")):
+            raise InputError("a range test's ending is a short text and two true/false flags")
+        return cls([float(v) for v in lrs], [float(v) for v in curves[1]], [float(v) for v in curves[2]],
+                   float(value["suggestion"]), float(value["min_tenth"]), value["stopped"], value["diverged"],
+                   value["usable"])
 
 
 def rates(start: float, end: float, steps: int) -> np.ndarray:
@@ -85,8 +121,8 @@ def lr_find(spec: ModelSpec, dataset, config: TrainConfig, *, start: float = 1e-
     """
     if not (0 < start < end and math.isfinite(end)):
         raise InputError(f"the rates must grow: 0 < start < end, not start={start:g}, end={end:g}")
-    if not 2 <= steps <= 1000:
-        raise InputError(f"the range test takes 2 to 1,000 steps, not {steps}")
+    if not 2 <= steps <= MAX_STEPS:
+        raise InputError(f"the range test takes 2 to {MAX_STEPS:,} steps, not {steps}")
     n = len(dataset.split("train")[0])
     per_epoch = max(1, math.ceil(n / config.batch_size))
     cfg = dataclasses.replace(config, seed=seed, lr=float(start), epochs=steps // per_epoch + 2,

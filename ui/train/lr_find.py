@@ -6,6 +6,7 @@ as the student's live run: refused while a run of theirs is live (``refusal``), 
 live (``busy``); it holds one of the server's training slots (``LIMITER``) while it trains, queueing like Start. Its
 thread ends when the page stops polling it for ``HEARTBEAT_TIMEOUT`` seconds (a closed tab, or the student gone to
 another page meanwhile: the test is short, and nobody would see its result), like a run left without a heartbeat.
+The last result is kept with the workspace (its settings entry ``SAVED``): a reload or a second tab draws it again.
 """
 from __future__ import annotations
 
@@ -18,13 +19,13 @@ import streamlit as st
 
 import engine
 from engine import diagnostics
-from engine.training import LIMITER, TrainConfig
-from ui.core import present
+from engine.training import LIMITER, OPTIMIZERS, TrainConfig
+from ui.core import present, workspace
 from ui.core.datasets import load_dataset
 from ui.core.page import state
 from ui.core.session import SessionState
 from ui.core.settings import queue_settings
-from ui.core.text import message
+from ui.core.text import message, plain
 from ui.train import dataset_picker
 from ui.train.settings import PAGE, row
 from ui.train.widgets import page, runs
@@ -34,6 +35,7 @@ START, END = 1e-7, 10.0
 POLL = 0.5  # seconds between the progress bar's redraws while the test runs
 HEARTBEAT_TIMEOUT = 30.0  # seconds without a poll from the page before the test cancels itself (a closed tab)
 KEY = "lr-find"  # the job in the page's scratch
+SAVED = "lr_find"  # the workspace's settings entry that keeps the last result (a reload or a second tab shows it)
 LIVE = ("queued", "running", "paused")  # a run in these states is the student's live run
 _TOKENS = itertools.count(-1, -1)  # limiter tokens of their own: negative, never a Trainer's control token
 HOW = ("The suggestion is the rate where the smoothed loss falls fastest (the steepest descent against log η, "
@@ -50,6 +52,8 @@ class Job:
         self._beat = time.monotonic()
         self._args = spec, dataset, config, steps
         self.optimizer = config.optimizer
+        self.network, self.dataset = spec.name, dataset.name
+        self.kept = False  # its result is in the workspace
         self.thread = threading.Thread(target=self._run, name=f"lr-find{self.token}", daemon=True)
         self.thread.start()
 
@@ -91,6 +95,20 @@ class Job:
 def job(s: SessionState) -> Job | None:
     """The session's range test (live or ended), if any."""
     return page(s).get(KEY)
+
+
+def shown(s: SessionState) -> bool:
+    """Whether there is a range test to show: this session's, or the last one kept with the workspace."""
+    return job(s) is not None or SAVED in s.settings
+
+
+def _keep(s: SessionState, current: Job) -> None:
+    """The ended test's result into the workspace (once), with what it ran on."""
+    if not current.kept and current.result is not None:
+        s.set_settings(SAVED, {"result": current.result.to_dict(), "optimizer": current.optimizer,
+                               "network": current.network, "dataset": current.dataset})
+        current.kept = True
+        workspace.sync(s)  # queued now: no rerun may follow before a reload (a run syncs when it starts)
 
 
 def busy(s: SessionState) -> str | None:
@@ -158,6 +176,24 @@ def lr_find_ui(s: SessionState, config: TrainConfig | None) -> None:
         st.error(message(error))
     if current is not None:
         _view(s, current)
+    elif SAVED in s.settings:
+        _kept_ui(s.settings[SAVED])
+
+
+def _kept_ui(kept) -> None:
+    """The last range test kept with the workspace (a reload, another tab), drawn as when it ended."""
+    try:
+        if not isinstance(kept, dict) or not isinstance(kept.get("optimizer"), str) \
+                or kept["optimizer"] not in OPTIMIZERS:
+            raise engine.InputError("its optimiser is not one the playground has")
+        result = diagnostics.LRFind.from_dict(kept.get("result"))
+    except engine.InputError as err:
+        st.caption(f"The range test kept with this workspace could not be read ({message(err)}): run it again.")
+        return
+    network, data = (plain(str(kept.get(k))[:80]) for k in ("network", "dataset"))
+    st.caption(f"The last range test, kept with your workspace: network **{network}** on **{data}** with "
+               f"{kept['optimizer']}.")
+    _result_ui(result, kept["optimizer"])
 
 
 def _view(s: SessionState, current: Job) -> None:
@@ -180,6 +216,7 @@ def _view(s: SessionState, current: Job) -> None:
     view()
     if current.live:
         return
+    _keep(s, current)
     if current.state == "failed":
         st.error(f"The range test stopped: {message(current.error)}")
     elif current.state == "cancelled" and current.result is None:

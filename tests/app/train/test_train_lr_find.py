@@ -5,8 +5,14 @@ import time
 import pytest
 import torch
 
+from streamlit.testing.v1 import AppTest
+
 from engine.training import LIMITER
 from tests.app.train.test_train import at, configure, runs, wait_for  # noqa: F401 - the page fixture and helpers
+from tests.app.train.test_train_autoencoder import stop_all
+from tests.app.train.test_train_dataset_follows import APP, _load_preset
+from ui.core import database, workspace
+from ui.core.session import KEY
 from ui.train import lr_find
 from ui.train.settings import row
 
@@ -169,3 +175,47 @@ def test_the_expected_end_is_a_caption_not_a_warning(at, monkeypatch):
     assert "4×" in result.stopped and not result.diverged  # the usual end, not a divergence
     assert not at.warning
     assert any(result.stopped in c.value for c in at.caption)
+
+
+def test_the_last_result_is_kept_with_the_workspace_and_drawn_again_after_a_reload():
+    """A reload (or a second tab) starts a new session: the range test's curve, picks and buttons come back from
+    the workspace; before, they were in the session only and a reload lost them."""
+    at = AppTest.from_file(APP, default_timeout=90).run()
+    again = None
+    try:
+        _load_preset(at, "toy-mlp")
+        at.switch_page("views/3_Train.py").run()
+        at.button(key="tr-lrf-start").click().run()
+        while _job(at).live:  # no further run once the page has drawn the end: a reload right after it
+            time.sleep(0.1)
+            at.run()
+        result = _job(at).result
+        assert database.services()[1].flush(30)
+        again = AppTest.from_file(APP, default_timeout=90)
+        again.query_params[workspace.PARAM] = at.session_state[KEY].token
+        again.run()
+        again.switch_page("views/3_Train.py").run()
+        assert _job(again) is None and not again.exception
+        metrics = {m.label: m.value for m in again.metric}
+        assert metrics["Suggested η (steepest descent)"] == f"{result.suggestion:.3g}"
+        assert metrics["Minimum / 10"] == f"{result.min_tenth:.3g}"
+        assert again.get("plotly_chart") and result.stopped in _text(again)
+        assert "kept with your workspace: network **toy-mlp** on **circle** with adam" in _text(again)
+        again.button(key="tr-lrf-use").click().run()
+        assert again.number_input(key="tr-lr-adam").value == pytest.approx(max(result.suggestion, LOWEST))
+    finally:
+        stop_all(at)
+        if again is not None:
+            stop_all(again)
+
+
+def test_a_kept_result_that_cannot_be_read_says_so_and_the_page_works(at):
+    at.session_state["playground"].settings[lr_find.SAVED] = {"result": {"lrs": "not a curve"}, "optimizer": "adam"}
+    at.run()
+    assert not at.exception and "could not be read" in _text(at) and "run it again" in _text(at)
+    at.session_state["playground"].settings[lr_find.SAVED] = {"result": {}, "optimizer": ["adam"]}
+    at.run()
+    assert not at.exception and "optimiser is not one the playground has" in _text(at)
+    configure(at)
+    at.button(key="tr-lrf-start").click().run()
+    assert _finish(at).state == "done" and "could not be read" not in _text(at)

@@ -1,4 +1,6 @@
 """The learning-rate range test: seeded, repeatable, on a copy, and it stops when the network diverges."""
+import copy
+import json
 import math
 
 import numpy as np
@@ -93,3 +95,36 @@ def test_the_range_test_keeps_no_weight_snapshots(circle, monkeypatch):
     monkeypatch.setattr(trajectory.Snapshots, "offer", counted)
     result = diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), steps=30, seed=3)
     assert len(result.lrs) > 10 and taken and not any(taken)
+
+
+@pytest.fixture(scope="module")
+def result(circle):
+    return diagnostics.lr_find(presets.get("toy-mlp"), circle, _config(), steps=30)
+
+
+def test_a_result_goes_to_json_and_back_unchanged(result):
+    """A workspace keeps the last range test: the result as plain JSON, read back equal."""
+    again = diagnostics.LRFind.from_dict(json.loads(json.dumps(result.to_dict(), allow_nan=False)))
+    assert again == result
+
+
+@pytest.mark.parametrize("change, says", [
+    (lambda d: d.pop("smoothed"), "lacks smoothed"),
+    (lambda d: d["losses"].pop(), "one length"),
+    (lambda d: d.update(lrs=[], losses=[], smoothed=[]), "one length"),
+    (lambda d: d.update(lrs=d["lrs"] * 40, losses=d["losses"] * 40, smoothed=d["smoothed"] * 40), "one length"),
+    (lambda d: d["losses"].__setitem__(0, float("nan")), "finite numbers"),
+    (lambda d: d["smoothed"].__setitem__(1, "0.5"), "finite numbers"),
+    (lambda d: d.update(suggestion=True), "finite numbers"),
+    (lambda d: d["lrs"].reverse(), "positive and growing"),
+    (lambda d: d.update(min_tenth=0.0), "positive and growing"),
+    (lambda d: d.update(stopped=None), "short text"),
+    (lambda d: d.update(usable="yes"), "true/false"),
+])
+def test_a_stored_result_that_is_not_one_is_refused_saying_why(result, change, says):
+    data = copy.deepcopy(result.to_dict())
+    change(data)
+    with pytest.raises(InputError, match=says):
+        diagnostics.LRFind.from_dict(data)
+    with pytest.raises(InputError, match="JSON object"):
+        diagnostics.LRFind.from_dict([data])
