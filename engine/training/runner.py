@@ -41,6 +41,15 @@ def _counted(history: list[dict], checkpoint: Checkpoint, validating: bool) -> l
     return history[:min(end, checkpoint.records)]
 
 
+def _first_loss(records, complete: bool) -> float | None:
+    """An older checkpoint's divergence bar from the run's history: its first training loss; when the history's
+    front was dropped (a long run's buffer), the largest loss it kept, since a later, smaller one would make an
+    ordinary batch count as diverged."""
+    losses = [r["train_loss"] for r in records if r.get("kind") == "step" and isinstance(r.get("train_loss"), float)
+              and math.isfinite(r["train_loss"])]
+    return (losses[0] if complete else max(losses)) if losses else None
+
+
 class Trainer(Worker):
     """One training run, owned by a browser session; trains in its own thread.
 
@@ -91,10 +100,8 @@ class Trainer(Worker):
             restore(self.loop, resume)
             self._count = resume.records
             self._records.extend(_counted(list(history or []), resume, self.loop._val is not None))
-            if self.loop.guard.first is None:  # an older checkpoint: the bar is the run's first training loss
-                self.loop.guard.first = next((r["train_loss"] for r in self._records if r.get("kind") == "step"
-                                              and isinstance(r.get("train_loss"), float)
-                                              and math.isfinite(r["train_loss"])), None)
+            if self.loop.guard.first is None:  # an older checkpoint: the bar comes from the run's history
+                self.loop.guard.first = _first_loss(self._records, complete=len(self._records) == resume.records)
         self._ctl = Control(self.loop)
 
     # ------------------------------------------------------------ what the page reads

@@ -218,6 +218,11 @@ def test_a_resumed_run_keeps_the_first_loss_that_sets_its_divergence_bar(circle)
     history = run.records()
     resumed = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=older, history=history)
     assert resumed.loop.guard.first == history[0]["train_loss"] == pytest.approx(bar)
+    # ...unless the history's front was dropped (a long run keeps its last records): the largest loss it kept
+    tail = history[-12:]
+    resumed = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=older, history=tail)
+    kept = [r["train_loss"] for r in tail if r["kind"] == "step"]
+    assert resumed.loop.guard.first == max(kept) and max(kept) > min(kept)
 
 
 def test_a_checkpoint_from_the_two_group_optimiser_resumes_exactly_as_a_new_one(circle):
