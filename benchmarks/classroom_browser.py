@@ -101,6 +101,9 @@ async def train(stats: Stats, student: int, page, t_start: float, watch_s: float
     await epochs.fill(str(n_epochs))
     await timed(stats, "set epochs", page, lambda: epochs.press("Enter"))
     await timed(stats, "start run", page, page.locator(".st-key-tr-start button").click)
+    confirm = page.locator(".st-key-tr-start-confirm button")
+    if await confirm.count():  # over the runs a session keeps: it names the oldest to delete
+        await timed(stats, "confirm start", page, confirm.click)
     stats.runs_started += 1
     deadline = time.monotonic() + watch_s
     while time.monotonic() < deadline:

@@ -2,8 +2,9 @@
 
 Used by ``classroom_load.py --replicas N``. The cluster comes from tests/pg_cluster.py and the balancer from
 tests/balancer.py (deploy/haproxy.cfg with local addresses), as in tests/browser/test_replicas.py. After the
-class, ``check_runs`` compares the database with what the students saw: every run started is stored, and every
-run a student saw finish is stored finished with its records up to the step the student read.
+class, ``check_runs`` compares the database with what the students saw: every run started is stored (the last
+``MAX_RUNS_KEPT`` of each student: a start past them deletes the oldest once confirmed), and every run a student
+saw finish is stored finished with its records up to the step the student read.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository root, for tests.* and engine
 from classroom_server import free_port, start_server, stop_server  # noqa: E402
 
+from engine import limits  # noqa: E402
 from engine.workspace import Store  # noqa: E402
 from tests import balancer as balancing  # noqa: E402
 from tests.pg_cluster import Cluster  # noqa: E402
@@ -58,8 +60,10 @@ class Replicas:
 def check_runs(db_url: str, stats) -> dict:
     """The database against what the students saw (``classroom_ws.Stats``): nothing lost.
 
-    Returns counts: runs started by the class and stored; runs seen finished, and of those the ones missing,
-    not stored as finished, or whose records stop short of (or past) the step the student read.
+    Returns counts: runs started by the class, stored, and that should be (a session keeps its last
+    ``limits.MAX_RUNS_KEPT``: a start past them deletes the oldest, once the student confirms); runs seen finished,
+    and of those the ones missing (not deleted so), not stored as finished, or whose records stop short of (or
+    past) the step the student read.
     """
     store = Store(db_url)
     try:
@@ -67,8 +71,11 @@ def check_runs(db_url: str, stats) -> dict:
     finally:
         store.db.dispose()
     missing, not_finished, records_differ = [], [], []
+    kept = limits.MAX_RUNS_KEPT  # a session keeps its last runs: a start past them deletes the oldest (confirmed)
     for token, number, step in stats.finished:
         record = stored.get(token, {}).get(number)
+        if record is None and number <= stats.started[token] - kept:
+            continue  # deleted by a later start, as the student confirmed
         if record is None:
             missing.append(f"{token[:6]}#{number}")
         elif record.state != "finished":
@@ -78,6 +85,7 @@ def check_runs(db_url: str, stats) -> dict:
             records_differ.append(f"{token[:6]}#{number}: saw step {step}, stored records to step {last}")
     return {"workspaces": len(stats.started), "runs_started": sum(stats.started.values()),
             "runs_stored": sum(len(runs) for runs in stored.values()),
+            "runs_kept": sum(min(n, kept) for n in stats.started.values()),  # what should be stored
             "runs_seen_finished": len(stats.finished), "finished_missing": missing,
             "finished_stored_in_another_state": not_finished, "finished_records_differ": records_differ,
             "lost": len(missing) + len(not_finished) + len(records_differ)}

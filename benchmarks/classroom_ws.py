@@ -54,6 +54,8 @@ async def student(n: int, url: str, stats: Stats, t_start: float, end: float, wa
                 await act("open Train", lambda: s.goto("Train"))
                 await act("set epochs", lambda: s.set_number("tr-epochs", epochs))
                 await act("start run", lambda: s.click("tr-start"))
+                if "tr-start-confirm" in s.widgets:  # over the runs a session keeps: it names the oldest to delete
+                    await act("confirm start", lambda: s.click("tr-start-confirm"))
                 stats.runs_started += 1
                 if token := TOKEN.search(s.query):  # the workspace the app made for this session
                     stats.tokens[n] = token.group(1)
