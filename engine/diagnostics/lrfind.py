@@ -72,7 +72,11 @@ class LRFind:
                 or not 1 <= len(curves[0]) <= MAX_STEPS:
             raise InputError(f"a range test's curves are lists of one length, 1 to {MAX_STEPS:,} rates")
         numbers = [*curves[0], *curves[1], *curves[2], value["suggestion"], value["min_tenth"]]
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers):
+        try:  # an integer past a float's range (JSON's have no bound) overflows here
+            finite = all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in numbers)
+        except OverflowError:
+            finite = False
+        if not finite:
             raise InputError("a range test's rates and losses are finite numbers")
         lrs = curves[0]
         if lrs[0] <= 0 or any(b <= a for a, b in zip(lrs, lrs[1:])) or min(value["suggestion"],

@@ -32,8 +32,8 @@ def _counted(history: list[dict], checkpoint: Checkpoint, validating: bool) -> l
     is cut by step; by count it would keep the records past the checkpoint, and the curve would step back."""
     def after(record) -> bool:
         step = record.get("step") if isinstance(record, dict) else None
-        if not isinstance(step, int) or isinstance(step, bool):
-            return False  # not a record this run wrote: the count below still bounds it
+        if not isinstance(step, int | float) or isinstance(step, bool):
+            return False  # of no known place: kept (the count below bounds a history that starts at record 0)
         return step > checkpoint.step or (step == checkpoint.step and validating and record.get("kind") == "epoch")
     end = len(history)
     while end and after(history[end - 1]):  # the records past it are the last ones: steps only grow
@@ -44,8 +44,9 @@ def _counted(history: list[dict], checkpoint: Checkpoint, validating: bool) -> l
 def _first_loss(records, complete: bool) -> float | None:
     """An older checkpoint's divergence bar from the run's history: its first training loss; when the history's
     front was dropped (a long run's buffer), the largest loss it kept, since a later, smaller one would make an
-    ordinary batch count as diverged."""
-    losses = [r["train_loss"] for r in records if r.get("kind") == "step" and isinstance(r.get("train_loss"), float)
+    ordinary batch count as diverged. None when it has no finite training loss."""
+    losses = [r["train_loss"] for r in records if isinstance(r, dict) and r.get("kind") == "step"
+              and isinstance(r.get("train_loss"), float)
               and math.isfinite(r["train_loss"])]
     return (losses[0] if complete else max(losses)) if losses else None
 
@@ -68,8 +69,9 @@ class Trainer(Worker):
         limiter: the run limiter (the server-wide ``LIMITER`` by default).
         resume: a ``checkpoint()`` of an earlier run of this spec, data and schedule: start from its weights, optimiser
             state and place in the data, with ``config``'s rate and settings (pass the earlier run's last ``config``).
-        history: with ``resume``, the earlier run's records: the first ``resume.records`` of them stay this run's
-            first records, so its curve goes on from the checkpoint (those after it are recorded again).
+        history: with ``resume``, the earlier run's records (all, or its buffer's last ones): those up to the
+            checkpoint stay this run's first records, so its curve goes on from it (those after it are recorded
+            again).
         hist_every: steps between the records of histograms and update ratios (``recorder.every`` when None).
 
     Raises:
@@ -99,9 +101,12 @@ class Trainer(Worker):
         if resume is not None:
             restore(self.loop, resume)
             self._count = resume.records
-            self._records.extend(_counted(list(history or []), resume, self.loop._val is not None))
+            history = list(history or [])
+            counted = _counted(history, resume, self.loop._val is not None)
+            self._records.extend(counted)
             if self.loop.guard.first is None:  # an older checkpoint: the bar comes from the run's history
-                self.loop.guard.first = _first_loss(self._records, complete=len(self._records) == resume.records)
+                first = _first_loss(counted, complete=len(counted) == resume.records)
+                self.loop.guard.first = first if first is not None else _first_loss(history, complete=False)
         self._ctl = Control(self.loop)
 
     # ------------------------------------------------------------ what the page reads

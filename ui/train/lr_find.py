@@ -152,6 +152,8 @@ def start(s: SessionState, config: TrainConfig | None) -> None:
         p["lr-error"] = f"Cannot load the data: {err}"
         return
     p[KEY] = Job(s.spec, dataset, config, STEPS)
+    if s.settings.pop(SAVED, None) is not None:  # the kept one is no longer the last test, whatever this one gives
+        s.dirty.add("settings")
 
 
 def use(value: float, optimizer: str) -> None:
@@ -229,7 +231,7 @@ def _result_ui(result, optimizer: str) -> None:
     """The curve, the two picks, the sentence on how the suggestion is chosen, and the buttons that use them."""
     st.plotly_chart(present.figure(diagnostics.figures.lr_find_figure(result)), key="tr-lrf-chart")
     st.caption(HOW)
-    note = f"Stopped: {result.stopped}."
+    note = f"Stopped: {message(result.stopped)}."  # a kept result's text may come from an imported file
     # passing 4× its best is how the test ends, and a NaN past a usable curve is its rates' end too: only a curve
     # whose loss never fell (it diverged at once) needs the student's attention
     (st.caption if result.usable else st.warning)(note)

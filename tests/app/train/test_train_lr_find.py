@@ -219,3 +219,20 @@ def test_a_kept_result_that_cannot_be_read_says_so_and_the_page_works(at):
     configure(at)
     at.button(key="tr-lrf-start").click().run()
     assert _finish(at).state == "done" and "could not be read" not in _text(at)
+
+
+def test_a_kept_result_is_shown_as_text_and_a_new_test_replaces_it_even_when_it_fails(at, monkeypatch):
+    """Stored data may come from an imported file: its ending is shown as text (no link), and the kept result is
+    the last test's: a test that fails leaves none, rather than the one before it under "the last range test"."""
+    configure(at)
+    at.button(key="tr-lrf-start").click().run()
+    _finish(at)
+    kept = dict(at.session_state["playground"].settings[lr_find.SAVED])
+    kept["result"] = dict(kept["result"], stopped="see [here](http://example.com)")
+    at.session_state["playground"].settings[lr_find.SAVED] = kept
+    at.session_state["playground"].extras["train"].pop(lr_find.KEY)  # a new session: the kept result only
+    at.run()
+    assert "\\[here\\]" in _text(at) and "[here](http" not in _text(at)
+    monkeypatch.setattr(lr_find.diagnostics, "lr_find", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    at.button(key="tr-lrf-start").click().run()
+    assert _finish(at).state == "failed" and lr_find.SAVED not in at.session_state["playground"].settings

@@ -116,6 +116,7 @@ def test_a_result_goes_to_json_and_back_unchanged(result):
     (lambda d: d["losses"].__setitem__(0, float("nan")), "finite numbers"),
     (lambda d: d["smoothed"].__setitem__(1, "0.5"), "finite numbers"),
     (lambda d: d.update(suggestion=True), "finite numbers"),
+    (lambda d: d.update(suggestion=10 ** 400), "finite numbers"),  # JSON's integers have no bound; floats do
     (lambda d: d["lrs"].reverse(), "positive and growing"),
     (lambda d: d.update(min_tenth=0.0), "positive and growing"),
     (lambda d: d.update(stopped=None), "short text"),

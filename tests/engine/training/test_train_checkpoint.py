@@ -223,6 +223,31 @@ def test_a_resumed_run_keeps_the_first_loss_that_sets_its_divergence_bar(circle)
     resumed = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=older, history=tail)
     kept = [r["train_loss"] for r in tail if r["kind"] == "step"]
     assert resumed.loop.guard.first == max(kept) and max(kept) > min(kept)
+    # a whole history into a smaller buffer than it: still the run's first loss, read before the buffer drops it
+    small = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=older, history=history, buffer=12)
+    assert small.loop.guard.first == history[0]["train_loss"] and len(small.records()) == 12
+    # a stored history that starts past the checkpoint (records are flushed more often than checkpoints): none of
+    # it is the curve up to the checkpoint, but its losses are this run's, and a bar from them beats none
+    later = steps(trainer(toy_mlp(), cfg, circle, resume=checkpoint), 30).records()[-12:]
+    assert min(r["step"] for r in later) > checkpoint.step
+    resumed = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=older, history=later)
+    assert resumed.records() == [] and resumed.loop.guard.first == max(r["train_loss"] for r in later
+                                                                       if r["kind"] == "step")
+
+
+def test_a_history_with_float_steps_is_still_cut_at_the_checkpoint(circle):
+    """The store keeps any number as a record's step: 25.0 is step 25, not a record of unknown place."""
+    cfg = config(metrics_every=1, epochs=20)
+    run = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), buffer=12)
+    steps(run, 28)
+    checkpoint = run.checkpoint()
+    counted = run.records()
+    steps(run, 3)
+    history = [dict(r, step=float(r["step"])) for r in run.records()]
+    resumed = Trainer(toy_mlp(), cfg, dataset=circle, limiter=RunLimiter(1), resume=checkpoint, history=history,
+                      buffer=12)
+    assert [r["step"] for r in resumed.records()] == [r["step"] for r in counted[-len(resumed.records()):]]
+    assert resumed.records()[-1]["step"] == checkpoint.step
 
 
 def test_a_checkpoint_from_the_two_group_optimiser_resumes_exactly_as_a_new_one(circle):
