@@ -89,8 +89,8 @@ def penalised(model: nn.Module) -> list[nn.Parameter]:
 
 
 def make_optimizer(model: nn.Module, config: Any, lr: float) -> torch.optim.Optimizer:
-    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups; one group
-    holding the same parameters in the same order, penalised first, without weight decay).
+    """The configured optimiser; weight decay goes to ``penalised`` weights only (two parameter groups). Without
+    weight decay, one group holding the same parameters in the same order (penalised first).
 
     ``Loop`` passes ``weight_decay=0`` and adds λw to the gradient itself, before clipping.
 
